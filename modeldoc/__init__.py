@@ -1,0 +1,5 @@
+"""modeldoc: documentation websites that explain PyTorch model architectures."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

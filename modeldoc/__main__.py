@@ -1,0 +1,5 @@
+"""``python -m modeldoc`` runs the command line."""
+
+from modeldoc.cli import main
+
+main()

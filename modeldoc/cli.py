@@ -1,0 +1,209 @@
+"""The ``modeldoc`` command. `ModeldocError` becomes one line on stderr and exit code 1."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from modeldoc import __version__
+from modeldoc.errors import ConfigError, ModeldocError
+from modeldoc.options import ModelOptions, SiteOptions, model_options, read_pyproject, site_options
+from modeldoc.spec import ModelSpec
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail_cleanly(func: F) -> F:
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ModeldocError as err:
+            raise click.ClickException(str(err)) from err
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _model_flags(func: F) -> F:
+    """The flags that describe one model, shared by build and inspect."""
+    decorators = [
+        click.argument("target", required=False),
+        click.option(
+            "--input-shape",
+            "input_shapes",
+            multiple=True,
+            metavar="SHAPE",
+            help="Example input shape, one per positional input: 1,1,28,28 (name symbolic axes: 1,L=16; "
+            "keyword inputs: NAME:1,16).",
+        ),
+        click.option(
+            "--input-dtype",
+            "input_dtypes",
+            multiple=True,
+            metavar="DTYPE",
+            help="float32 (default), long for token ids, ...; one for all inputs or one per input.",
+        ),
+        click.option("--kwargs", "kwargs_json", default="", metavar="JSON", help="Constructor arguments as JSON."),
+        click.option("--example", default="", metavar="TARGET", help="A function returning example inputs."),
+        click.option(
+            "--probe-device",
+            type=click.Choice(["meta", "cpu"]),
+            default="meta",
+            show_default=True,
+            help="Where the shape probe runs; meta needs no memory and no compute.",
+        ),
+        click.option("--title", default="", help="Title of the model's page."),
+        click.option("--depth", type=click.IntRange(min=1), default=2, show_default=True, help="Diagram depth."),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def _entry(
+    target: str,
+    input_shapes: tuple[str, ...],
+    input_dtypes: tuple[str, ...],
+    kwargs_json: str,
+    example: str,
+    probe_device: str,
+    title: str,
+    depth: int,
+) -> ModelOptions:
+    try:
+        kwargs = json.loads(kwargs_json) if kwargs_json else {}
+    except json.JSONDecodeError as err:
+        raise ConfigError(
+            f"--kwargs is not valid JSON ({err.msg})", "write it like --kwargs '{\"width\": 64}'"
+        ) from err
+    entry: dict[str, Any] = {
+        "target": target,
+        "kwargs": kwargs,
+        "input_shapes": list(input_shapes),
+        "example": example,
+        "probe_device": probe_device,
+        "title": title,
+        "depth": depth,
+    }
+    if input_dtypes:
+        entry["input_dtype"] = list(input_dtypes) if len(input_dtypes) > 1 else input_dtypes[0]
+    return model_options(entry, where="the command line")
+
+
+def _describe(options: ModelOptions) -> ModelSpec:
+    from modeldoc.pipeline import describe
+
+    spec = describe(options)
+    for warning in spec.warnings:
+        click.secho(f"warning: {options.target}: {warning}", fg="yellow", err=True)
+    return spec
+
+
+@click.group()
+@click.version_option(__version__, prog_name="modeldoc")
+def main() -> None:
+    """Document the architecture of PyTorch models as a website."""
+
+
+@main.command()
+@_model_flags
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Output folder (default: site).")
+@click.option("--site-name", default="", help="Name of the site.")
+@click.option(
+    "--templates",
+    "custom_templates",
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    default=None,
+    help="Folder of templates that override the shipped ones.",
+)
+@click.option("--no-diagrams", is_flag=True, help="Leave out the Graphviz diagrams (no dot needed).")
+@_fail_cleanly
+def build(
+    target: str | None,
+    out: Path | None,
+    site_name: str,
+    custom_templates: Path | None,
+    no_diagrams: bool,
+    **flags: Any,
+) -> None:
+    """Build a documentation site for TARGET (package.module:Name or path/file.py:Name).
+
+    With no TARGET, build the models configured in pyproject.toml's [tool.modeldoc].
+    """
+    from modeldoc import site as site_builder
+
+    started = time.perf_counter()
+    if target:
+        options = SiteOptions(
+            models=(_entry(target, **flags),),
+            out=out or Path("site"),
+            site_name=site_name or "Model documentation",
+            custom_templates=custom_templates,
+            diagrams=not no_diagrams,
+        )
+    else:
+        options = _configured(out, site_name, custom_templates, no_diagrams)
+    if not no_diagrams:
+        _require_dot()
+    specs = tuple(_describe(model) for model in options.models)
+    built = site_builder.build_site(options, specs)
+    elapsed = time.perf_counter() - started
+    click.echo(f"built {built.pages} pages for {len(specs)} model(s) into {built.out} in {elapsed:.1f}s")
+
+
+def _configured(out: Path | None, site_name: str, custom_templates: Path | None, no_diagrams: bool) -> SiteOptions:
+    pyproject = Path.cwd() / "pyproject.toml"
+    table = read_pyproject(pyproject)
+    if not table or not table.get("models"):
+        raise ConfigError(
+            "no TARGET given and pyproject.toml has no [tool.modeldoc] models",
+            "pass a target such as package.module:Net, or list models under [[tool.modeldoc.models]]",
+        )
+    options = site_options(table, where=str(pyproject), base=Path.cwd())
+    changes: dict[str, Any] = {"diagrams": not no_diagrams}
+    if out is not None:
+        changes["out"] = out
+    if site_name:
+        changes["site_name"] = site_name
+    if custom_templates is not None:
+        changes["custom_templates"] = custom_templates
+    from dataclasses import replace
+
+    return replace(options, **changes)
+
+
+def _require_dot() -> None:
+    import shutil
+
+    from modeldoc.errors import GraphvizNotFound
+
+    if shutil.which("dot") is None:
+        raise GraphvizNotFound()
+
+
+@main.command()
+@_model_flags
+@click.option("--json", "as_json", is_flag=True, help="Print the modeldoc/1 JSON description.")
+@_fail_cleanly
+def inspect(target: str | None, as_json: bool, **flags: Any) -> None:
+    """Describe TARGET on the terminal, or as JSON with --json."""
+    if not target:
+        raise ConfigError("inspect needs a TARGET", "pass one such as package.module:Net")
+    spec = _describe(_entry(target, **flags))
+    if as_json:
+        json.dump(spec.to_json(), sys.stdout, indent=1, ensure_ascii=False)
+        sys.stdout.write("\n")
+        return
+    click.echo(f"{spec.type}: {spec.total_params:,} parameters ({spec.trainable_params:,} trainable)")
+    for layer in spec.layers:
+        shapes = "; ".join(" × ".join(str(d) for d in dims) for dims in layer.output_dims) or "-"
+        click.echo(
+            f"  {'  ' * (layer.depth - 1)}{layer.path:<30} {layer.type_name:<20} {shapes:<24} {layer.own_params:>12,}"
+        )

@@ -1,0 +1,50 @@
+"""Errors raised by modeldoc.
+
+Every error roots at :class:`ModeldocError`; its message says what was wrong and how to
+fix it. Errors are translated only at the boundary (the CLI exit code, MkDocs' PluginError).
+"""
+
+from __future__ import annotations
+
+
+class ModeldocError(Exception):
+    """Base of every error modeldoc raises on purpose."""
+
+
+class ConfigError(ModeldocError):
+    """An option, a CLI flag or a configuration entry is malformed."""
+
+    def __init__(self, what: str, fix: str) -> None:
+        super().__init__(f"{what}; {fix}")
+
+
+class ModelLoadError(ModeldocError):
+    """A target could not be imported, found or built."""
+
+    def __init__(self, target: str, problem: str, fix: str) -> None:
+        super().__init__(f"cannot load {target!r}: {problem}; {fix}")
+
+
+class ProbeError(ModeldocError):
+    """The example forward pass failed."""
+
+    def __init__(self, problem: str, fix: str) -> None:
+        super().__init__(f"{problem}; {fix}")
+
+
+class GraphvizNotFound(ModeldocError):
+    """The Graphviz `dot` binary is not on PATH."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the Graphviz 'dot' binary was not found on PATH; install Graphviz "
+            "(Debian/Ubuntu: apt-get install graphviz, macOS: brew install graphviz) "
+            "or pass --no-diagrams"
+        )
+
+
+class OutputError(ModeldocError):
+    """The output location cannot be written safely."""
+
+    def __init__(self, what: str, fix: str) -> None:
+        super().__init__(f"{what}; {fix}")

@@ -1,0 +1,1 @@
+"""Example models that modeldoc's own documentation describes."""

@@ -1,0 +1,175 @@
+"""Turn a target spec into a live object: the only place that imports the user's code.
+
+A target is ``package.module:Name`` or ``path/to/file.py:Name``; ``Name`` may be dotted
+(``Outer.make``). It names an ``nn.Module`` subclass, a function returning a module, or a
+module instance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from torch import nn
+
+from modeldoc.errors import ModelLoadError
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A loaded model and where its code lives."""
+
+    module: nn.Module
+    source_file: Path | None
+
+
+def load_model(target: str, kwargs: Mapping[str, Any] | None = None) -> Loaded:
+    """Import `target` and build the module it names with `kwargs`."""
+    obj, source = _resolve(target)
+    kwargs = dict(kwargs or {})
+    if isinstance(obj, nn.Module):
+        if kwargs:
+            raise ModelLoadError(target, "it is a module instance, which takes no kwargs", "drop --kwargs")
+        return Loaded(obj, source)
+    if inspect.isclass(obj) and not issubclass(obj, nn.Module):
+        raise ModelLoadError(
+            target, f"{obj.__name__} is a class but not an nn.Module subclass", "point at a torch.nn.Module"
+        )
+    if not callable(obj):
+        raise ModelLoadError(
+            target,
+            f"it is a {type(obj).__name__}, not an nn.Module",
+            "point at an nn.Module subclass, a function returning one, or a module instance",
+        )
+    built = _call(target, obj, kwargs)
+    if not isinstance(built, nn.Module):
+        raise ModelLoadError(
+            target,
+            f"calling it returned a {type(built).__name__}, not an nn.Module",
+            "point at a function that returns the model",
+        )
+    return Loaded(built, source)
+
+
+def load_callable(target: str) -> Any:
+    """Import `target` and return the callable it names (an example-input factory)."""
+    obj, _ = _resolve(target)
+    if not callable(obj):
+        raise ModelLoadError(target, f"it is a {type(obj).__name__}, not a function", "point at a function")
+    return obj
+
+
+def _call(target: str, obj: Any, kwargs: dict[str, Any]) -> Any:
+    try:
+        return obj(**kwargs)
+    except TypeError as err:
+        if _signature_rejects(obj, kwargs):
+            raise ModelLoadError(
+                target, f"its arguments do not fit ({err})", "check the names and values in --kwargs"
+            ) from err
+        raise ModelLoadError(target, f"building it raised TypeError: {err}", "check --kwargs") from err
+    except Exception as err:
+        shown = f"{type(err).__name__}: {err}".splitlines()[0]
+        raise ModelLoadError(target, f"building it raised {shown}", "check --kwargs and the constructor") from err
+
+
+def _signature_rejects(obj: Any, kwargs: dict[str, Any]) -> bool:
+    try:
+        inspect.signature(obj).bind(**kwargs)
+    except TypeError:
+        return True
+    except ValueError:
+        return False
+    return False
+
+
+def _resolve(target: str) -> tuple[Any, Path | None]:
+    location, sep, attr_path = target.rpartition(":")
+    if not sep or not location or not attr_path:
+        raise ModelLoadError(
+            target, "it is not of the form module:Name", "write package.module:Name or path/to/file.py:Name"
+        )
+    module = _import(target, location)
+    obj: Any = module
+    for part in attr_path.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            names = sorted(n for n in dir(obj) if not n.startswith("_"))
+            hint = _nearest(part, names)
+            raise ModelLoadError(
+                target,
+                f"{getattr(obj, '__name__', location)} has no attribute {part!r}",
+                f"did you mean {hint!r}?" if hint else "check the name after the colon",
+            ) from None
+    source = getattr(module, "__file__", None)
+    return obj, Path(source).resolve() if source else None
+
+
+def _import(target: str, location: str) -> ModuleType:
+    if location.endswith(".py") or "/" in location or "\\" in location:
+        return _import_file(target, Path(location))
+    cwd = str(Path.cwd())
+    if cwd not in sys.path:
+        # `python -m` puts the working directory on sys.path; a console script does not.
+        sys.path.insert(0, cwd)
+    try:
+        return importlib.import_module(location)
+    except ModuleNotFoundError as err:
+        if err.name and (location == err.name or location.startswith(err.name + ".")):
+            raise ModelLoadError(
+                target,
+                f"no module named {err.name!r}",
+                "check the spelling and that it is importable from this directory (or set PYTHONPATH)",
+            ) from err
+        raise ModelLoadError(
+            target, f"importing {location} failed: {err}", f"install {err.name!r} or fix the import"
+        ) from err
+    except Exception as err:
+        shown = f"{type(err).__name__}: {err}".splitlines()[0]
+        raise ModelLoadError(target, f"importing {location} raised {shown}", "fix the error in that module") from err
+
+
+def _import_file(target: str, path: Path) -> ModuleType:
+    path = path.resolve()
+    if not path.is_file():
+        raise ModelLoadError(target, f"there is no file {path}", "check the path before the colon")
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:10]
+    name = f"modeldoc_user_{path.stem}_{digest}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ModelLoadError(target, f"{path} cannot be imported", "point at a .py file")
+    module = importlib.util.module_from_spec(spec)
+    folder = str(path.parent)
+    added = folder not in sys.path
+    if added:
+        # Lets the file import its neighbours, as `python file.py` would.
+        sys.path.insert(0, folder)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as err:
+        del sys.modules[name]
+        shown = f"{type(err).__name__}: {err}".splitlines()[0]
+        raise ModelLoadError(target, f"running {path.name} raised {shown}", "fix the error in that file") from err
+    finally:
+        if added:
+            sys.path.remove(folder)
+    return module
+
+
+def _nearest(name: str, names: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, names, n=1)
+    return close[0] if close else ""

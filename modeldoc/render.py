@@ -1,0 +1,194 @@
+"""Markdown pages from a `ModelSpec`: the Jinja environment, its filters, and the page renderer.
+
+Templates see plain data only. Every template is autoescaped (Markdown pages carry raw HTML,
+so a forgotten filter must not become a script); user text in Markdown goes through
+``md_cell``, which also neutralises Markdown syntax.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, StrictUndefined
+from markupsafe import Markup
+
+from modeldoc import graph, layout
+from modeldoc.options import ModelOptions
+from modeldoc.spec import Dim, LayerSpec, ModelSpec
+
+_MARKDOWN_SPECIALS = {
+    "\\": "&#92;",
+    "`": "&#96;",
+    "*": "&#42;",
+    "_": "&#95;",
+    "{": "&#123;",
+    "}": "&#125;",
+    "[": "&#91;",
+    "]": "&#93;",
+    "|": "&#124;",
+    "#": "&#35;",
+    "~": "&#126;",
+    "^": "&#94;",
+    "$": "&#36;",
+    "=": "&#61;",
+}
+
+
+def shipped_templates() -> Path:
+    """The templates folder shipped with modeldoc (inside the wheel, or the source tree)."""
+    packaged = Path(str(resources.files("modeldoc"))) / "templates"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "templates"
+
+
+def make_env(custom_templates: Path | None = None) -> Environment:
+    """The Jinja environment: the user's templates first, then the shipped ones.
+
+    Shipped templates are also reachable as ``base/<name>``, so an override can
+    ``{% extends "base/layer.md.jinja" %}`` and replace a single block.
+    """
+    shipped = FileSystemLoader(str(shipped_templates()))
+    loaders: list[Any] = [shipped, PrefixLoader({"base": shipped})]
+    if custom_templates is not None:
+        loaders.insert(0, FileSystemLoader(str(custom_templates)))
+    env = Environment(
+        loader=ChoiceLoader(loaders),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        md_cell=do_md_cell,
+        code=do_code,
+        shape=do_shape,
+        count=do_count,
+        nbytes=do_nbytes,
+        value=do_value,
+        text_block=do_text_block,
+    )
+    return env
+
+
+def do_md_cell(text: object) -> Markup:
+    """Escape `text` for a Markdown table cell or heading: HTML, Markdown syntax and newlines."""
+    escaped = html.escape(str(text), quote=True)
+    escaped = "".join(_MARKDOWN_SPECIALS.get(ch, ch) for ch in escaped)
+    return Markup(escaped.replace("\r\n", "\n").replace("\n", "<br>"))
+
+
+def do_code(text: object) -> Markup:
+    """`text` as inline code that no Markdown or HTML inside it can break out of."""
+    return Markup(f"<code>{do_md_cell(text)}</code>")
+
+
+def do_text_block(text: object) -> Markup:
+    """Free text (a docstring) as escaped paragraphs that keep their line breaks."""
+    paragraphs = [p.strip() for p in str(text).strip().split("\n\n") if p.strip()]
+    return Markup("\n\n".join(f'<p class="modeldoc-text">{do_md_cell(p)}</p>' for p in paragraphs))
+
+
+def do_shape(shape: Iterable[Dim]) -> str:
+    """``(1, 6, 24, 24)`` becomes ``"1 × 6 × 24 × 24"``; a scalar shape is ``"scalar"``."""
+    parts = [str(d) for d in shape]
+    return " × ".join(parts) if parts else "scalar"
+
+
+def do_count(number: int) -> str:
+    """``32998`` becomes ``"32,998"``."""
+    return f"{number:,}"
+
+
+def do_nbytes(number: int) -> str:
+    """A byte count in binary units: ``131992`` becomes ``"128.9 KiB"``."""
+    size = float(number)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TiB"
+
+
+def do_value(value: object) -> str:
+    """A hyperparameter value as Python would write it (lists shown as tuples)."""
+    if isinstance(value, list):
+        inner = ", ".join(do_value(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    return repr(value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RenderSettings:
+    """How one model's pages are rendered."""
+
+    options: ModelOptions
+    diagrams: bool = True
+    base: str = ""
+    """Folder of the model's pages relative to the docs root (``"fashion/"``), for links."""
+    directory_urls: bool = True
+    single_page: bool = False
+    """Render every layer on one page (used by ``:::`` blocks)."""
+    heading_level: int = 1
+
+
+def render_pages(spec: ModelSpec, settings: RenderSettings, env: Environment) -> dict[str, str]:
+    """Every page of one model as Markdown, keyed by file path relative to the model folder."""
+    page_size = 10**9 if settings.single_page else settings.options.page_size
+    pages = layout.plan_pages(spec, page_size)
+    where = layout.page_of(pages)
+    by_root = {page.root: page for page in pages}
+    out = {}
+    for page in pages:
+        md_link = _linker(page, where, layout.href)
+        url_link = _linker(
+            page, where, lambda a, b, frag: layout.url_href(a, b, frag, directory_urls=settings.directory_urls)
+        )
+        context = {
+            "spec": spec,
+            "page": page,
+            "layers": [spec.layer(path) for path in page.layers],
+            "subpages": [(spec.layer(root), md_link(root), by_root[root]) for root in page.subpages],
+            "parent_link": md_link(page.parent) if page.parent is not None else "",
+            "link": md_link,
+            "anchor": layout.anchor,
+            "options": settings.options,
+            "sections": settings.options.sections,
+            "heading": "#" * settings.heading_level,
+            "tree_svg": _diagram(spec, page, settings, url_link) if settings.diagrams else "",
+        }
+        out[page.file] = env.get_template("model.md.jinja").render(context)
+    return out
+
+
+def _linker(
+    page: layout.Page, where: dict[str, layout.Page], make: Callable[[str, str, str], str]
+) -> Callable[[str], str]:
+    def link(path: str) -> str:
+        target = where[path]
+        return make(page.file, target.file, layout.anchor(path))
+
+    return link
+
+
+def _diagram(spec: ModelSpec, page: layout.Page, settings: RenderSettings, link: Callable[[str], str]) -> Markup:
+    if "diagram" not in settings.options.sections:
+        return Markup("")
+    dot = graph.tree_dot(spec, page.root, settings.options.depth, link)
+    return Markup(graph.render_svg(dot))
+
+
+def render_index(models: list[tuple[ModelSpec, str]], site_name: str, env: Environment) -> str:
+    """The home page of a standalone site: one entry per model, with a link to its page."""
+    return env.get_template("index.md.jinja").render(models=models, site_name=site_name)
+
+
+def layer_title(layer: LayerSpec, spec: ModelSpec) -> str:
+    """How a layer is named in headings: its path, or the model name for the root."""
+    return layer.path or spec.name

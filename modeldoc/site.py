@@ -1,0 +1,192 @@
+"""Write the generated docs tree and build it with MkDocs.
+
+Output is written to a temporary folder beside the destination and moved into place only
+when the build succeeded, so a failed build leaves no half-written site. modeldoc only ever
+replaces a folder it wrote itself (it leaves a marker file in it) or an empty one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from modeldoc import layout, render
+from modeldoc.errors import ModeldocError, OutputError
+from modeldoc.options import SiteOptions
+from modeldoc.spec import ModelSpec
+
+log = logging.getLogger(__name__)
+
+MARKER = ".modeldoc-output"
+"""File that marks a folder as written by modeldoc, so a later build may replace it."""
+ASSETS = ("assets/modeldoc.css",)
+
+
+@dataclass(frozen=True)
+class Built:
+    """What a build produced."""
+
+    out: Path
+    specs: tuple[ModelSpec, ...]
+    pages: int
+
+
+def write_docs(
+    specs: tuple[ModelSpec, ...], site: SiteOptions, docs_dir: Path, *, with_index: bool = True
+) -> tuple[list[Any], int]:
+    """Write every model's Markdown pages (and the shared assets) into `docs_dir`.
+
+    Returns the MkDocs nav for them and the number of pages written.
+    """
+    env = render.make_env(site.custom_templates)
+    nav: list[Any] = []
+    count = 0
+    entries = []
+    for spec, options in zip(specs, site.models, strict=True):
+        settings = render.RenderSettings(options=options, diagrams=site.diagrams)
+        pages = render.render_pages(spec, settings, env)
+        for name, text in pages.items():
+            _write(docs_dir / options.slug / name, text)
+        count += len(pages)
+        nav.append({spec.title: _nav(spec, options.slug, options.page_size)})
+        entries.append((spec, f"{options.slug}/index.md"))
+    for asset in ASSETS:
+        _write(docs_dir / asset, asset_text(asset, site.custom_templates))
+    if with_index:
+        _write(docs_dir / "index.md", render.render_index(entries, site.site_name, env))
+        nav.insert(0, {"Home": "index.md"})
+        count += 1
+    return nav, count
+
+
+def asset_text(name: str, custom_templates: Path | None) -> str:
+    """A shipped asset, or the user's copy of it from their templates folder."""
+    for folder in (custom_templates, render.shipped_templates()):
+        if folder is not None and (folder / name).is_file():
+            return (folder / name).read_text(encoding="utf-8")
+    raise ModeldocError(f"the shipped asset {name} is missing; reinstall modeldoc")
+
+
+def _nav(spec: ModelSpec, slug: str, page_size: int) -> list[Any]:
+    pages = layout.plan_pages(spec, page_size)
+    by_root = {page.root: page for page in pages}
+
+    def entry(root: str) -> Any:
+        page = by_root[root]
+        file = f"{slug}/{page.file}"
+        if not page.subpages:
+            return {page.title: file} if root else file
+        return {page.title: [file, *(entry(sub) for sub in page.subpages)]} if root else file
+
+    main = by_root[""]
+    return [{"Overview": entry("")}, *(entry(sub) for sub in main.subpages)]
+
+
+def mkdocs_config(site: SiteOptions, nav: list[Any], docs_dir: Path, site_dir: Path) -> dict[str, Any]:
+    """The mkdocs.yml of a standalone site: mkdocs-material, offline-safe, light and dark."""
+    return {
+        "site_name": site.site_name,
+        "docs_dir": str(docs_dir),
+        "site_dir": str(site_dir),
+        "use_directory_urls": True,
+        "nav": nav,
+        "theme": {
+            "name": "material",
+            # Google Fonts would be fetched from the network otherwise.
+            "font": False,
+            "features": ["navigation.sections", "navigation.top", "search.highlight", "toc.follow"],
+            "palette": [
+                {
+                    "media": "(prefers-color-scheme: light)",
+                    "scheme": "default",
+                    "toggle": {"icon": "material/weather-night", "name": "Switch to dark mode"},
+                },
+                {
+                    "media": "(prefers-color-scheme: dark)",
+                    "scheme": "slate",
+                    "toggle": {"icon": "material/weather-sunny", "name": "Switch to light mode"},
+                },
+            ],
+        },
+        "plugins": ["search"],
+        "markdown_extensions": ["admonition", "attr_list", "md_in_html", "tables", {"toc": {"permalink": True}}],
+        "extra_css": list(ASSETS),
+    }
+
+
+def build_site(site: SiteOptions, specs: tuple[ModelSpec, ...]) -> Built:
+    """Render `specs` and build a complete mkdocs-material site into ``site.out``."""
+    check_destination(site.out)
+    with staging(site.out) as stage:
+        docs_dir = stage / "docs"
+        nav, count = write_docs(specs, site, docs_dir)
+        built_dir = stage / "site"
+        config = mkdocs_config(site, nav, docs_dir, built_dir)
+        run_mkdocs(config, stage / "mkdocs.yml")
+        (built_dir / MARKER).write_text("written by modeldoc; the next build replaces this folder\n")
+        publish(built_dir, site.out)
+    return Built(out=site.out, specs=specs, pages=count)
+
+
+def run_mkdocs(config: Mapping[str, Any], config_file: Path) -> None:
+    """Run a real MkDocs build of `config` (written to `config_file`), strict."""
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+    from mkdocs.exceptions import MkDocsException
+
+    config_file.write_text(yaml.safe_dump(dict(config), sort_keys=False, allow_unicode=True), encoding="utf-8")
+    try:
+        cfg = load_config(config_file=str(config_file), strict=True)
+        build(cfg)
+    except MkDocsException as err:
+        raise ModeldocError(f"MkDocs could not build the site: {err}") from err
+    except SystemExit as err:  # MkDocs exits on config errors
+        raise ModeldocError(f"MkDocs could not build the site (exit {err.code}); see the messages above") from err
+
+
+def check_destination(out: Path) -> None:
+    """Refuse to write over a folder modeldoc did not create."""
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise OutputError(f"{out} exists and is not a folder", "choose another --out")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
+        raise OutputError(
+            f"{out} already holds files that modeldoc did not write",
+            "choose another --out, or empty that folder yourself",
+        )
+
+
+@contextmanager
+def staging(out: Path) -> Iterator[Path]:
+    """A temporary folder beside `out`, removed whatever happens."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.modeldoc-", dir=out.parent))
+    try:
+        yield stage
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def publish(built: Path, out: Path) -> None:
+    """Move a finished build into `out`, replacing the previous build there."""
+    check_destination(out)
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.modeldoc-old-{os.getpid()}")
+        out.rename(old)
+    built.rename(out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
