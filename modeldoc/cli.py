@@ -20,13 +20,21 @@ from modeldoc.spec import ModelSpec
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class _Failed(click.ClickException):
+    """A ModeldocError on its way to the terminal: one line, exit 1 (2 for bad options)."""
+
+    def __init__(self, err: ModeldocError) -> None:
+        super().__init__(" ".join(str(err).split()))
+        self.exit_code = 2 if isinstance(err, ConfigError) else 1
+
+
 def _fail_cleanly(func: F) -> F:
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except ModeldocError as err:
-            raise click.ClickException(str(err)) from err
+            raise _Failed(err) from err
 
     return wrapper  # type: ignore[return-value]
 

@@ -1,8 +1,9 @@
 """Which layer goes on which page, and the anchors and links between them.
 
-A page holds a module and its whole subtree, except subtrees larger than the page size,
-which get pages of their own (recursively), so a 1,000-module model stays navigable: the
-model page links to a page per big block, and every page is small enough to read.
+A page holds a module and its whole subtree when that fits the page size; otherwise it holds
+the module and its leaf children, and every child container gets a page of its own
+(recursively), so a 1,000-module model stays navigable: the model page links to a page per
+block, and every page is small enough to read.
 """
 
 from __future__ import annotations
@@ -68,8 +69,11 @@ def plan_pages(spec: ModelSpec, page_size: int) -> tuple[Page, ...]:
 
         def collect(path: str) -> None:
             layers.append(path)
+            too_big = sizes[path] > page_size
             for child in by_path[path].children:
-                if sizes[child] > page_size:
+                # Inside a subtree too big for one page, every container gets a page of its
+                # own: 80 decoder blocks become 80 pages, not one page of 1,000 sections.
+                if too_big and by_path[child].children:
                     subpages.append(child)
                 else:
                     collect(child)

@@ -46,14 +46,14 @@ def load_model(target: str, kwargs: Mapping[str, Any] | None = None) -> Loaded:
     if not callable(obj):
         raise ModelLoadError(
             target,
-            f"it is a {type(obj).__name__}, not an nn.Module",
+            f"it is of type {type(obj).__name__}, not an nn.Module",
             "point at an nn.Module subclass, a function returning one, or a module instance",
         )
     built = _call(target, obj, kwargs)
     if not isinstance(built, nn.Module):
         raise ModelLoadError(
             target,
-            f"calling it returned a {type(built).__name__}, not an nn.Module",
+            f"calling it returned an object of type {type(built).__name__}, not an nn.Module",
             "point at a function that returns the model",
         )
     return Loaded(built, source)
@@ -63,7 +63,7 @@ def load_callable(target: str) -> Any:
     """Import `target` and return the callable it names (an example-input factory)."""
     obj, _ = _resolve(target)
     if not callable(obj):
-        raise ModelLoadError(target, f"it is a {type(obj).__name__}, not a function", "point at a function")
+        raise ModelLoadError(target, f"it is of type {type(obj).__name__}, not a function", "point at a function")
     return obj
 
 

@@ -178,7 +178,7 @@ def model_options(entry: Mapping[str, Any], *, where: str = "model entry") -> Mo
     target = entry.get("target")
     if not isinstance(target, str) or ":" not in target:
         raise ConfigError(
-            f"{where} has target {target!r}",
+            f"target {target!r} in {where} is not of the form module:Name",
             "give it as package.module:Name or path/to/file.py:Name",
         )
     kwargs = entry.get("kwargs") or {}

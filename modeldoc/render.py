@@ -8,16 +8,18 @@ so a forgotten filter must not become a script); user text in Markdown goes thro
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, StrictUndefined
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, StrictUndefined, TemplateError
 from markupsafe import Markup
 
 from modeldoc import graph, layout
+from modeldoc.errors import ModeldocError
 from modeldoc.options import ModelOptions
 from modeldoc.spec import Dim, LayerSpec, ModelSpec
 
@@ -73,6 +75,7 @@ def make_env(custom_templates: Path | None = None) -> Environment:
         nbytes=do_nbytes,
         value=do_value,
         text_block=do_text_block,
+        snake=do_snake,
     )
     return env
 
@@ -93,6 +96,12 @@ def do_text_block(text: object) -> Markup:
     """Free text (a docstring) as escaped paragraphs that keep their line breaks."""
     paragraphs = [p.strip() for p in str(text).strip().split("\n\n") if p.strip()]
     return Markup("\n\n".join(f'<p class="modeldoc-text">{do_md_cell(p)}</p>' for p in paragraphs))
+
+
+def do_snake(name: str) -> str:
+    """A class name as a variable name: ``"GPT2LMHeadModel"`` becomes ``"gpt2_lm_head_model"``."""
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name)
+    return words.lower() or "model"
 
 
 def do_shape(shape: Iterable[Dim]) -> str:
@@ -163,8 +172,19 @@ def render_pages(spec: ModelSpec, settings: RenderSettings, env: Environment) ->
             "heading": "#" * settings.heading_level,
             "tree_svg": _diagram(spec, page, settings, url_link) if settings.diagrams else "",
         }
-        out[page.file] = env.get_template("model.md.jinja").render(context)
+        out[page.file] = render_template(env, "model.md.jinja", context)
     return out
+
+
+def render_template(env: Environment, name: str, context: dict[str, Any]) -> str:
+    """Render one template; a broken (user) template becomes a one-line ModeldocError."""
+    try:
+        return env.get_template(name).render(context)
+    except TemplateError as err:
+        where = f" ({err.filename}, line {err.lineno})" if getattr(err, "lineno", None) else ""
+        raise ModeldocError(
+            f"the template {name} failed{where}: {err.message}; fix the template or remove the override"
+        ) from err
 
 
 def _linker(
@@ -186,7 +206,7 @@ def _diagram(spec: ModelSpec, page: layout.Page, settings: RenderSettings, link:
 
 def render_index(models: list[tuple[ModelSpec, str]], site_name: str, env: Environment) -> str:
     """The home page of a standalone site: one entry per model, with a link to its page."""
-    return env.get_template("index.md.jinja").render(models=models, site_name=site_name)
+    return render_template(env, "index.md.jinja", {"models": models, "site_name": site_name})
 
 
 def layer_title(layer: LayerSpec, spec: ModelSpec) -> str:
