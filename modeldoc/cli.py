@@ -21,11 +21,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _Failed(click.ClickException):
-    """A ModeldocError on its way to the terminal: one line, exit 1 (2 for bad options)."""
+    """A ModeldocError on its way to the terminal: one line, exit code 1."""
 
     def __init__(self, err: ModeldocError) -> None:
         super().__init__(" ".join(str(err).split()))
-        self.exit_code = 2 if isinstance(err, ConfigError) else 1
+
+
+class _BadOption(_Failed):
+    """A ConfigError: exit code 2, as click gives its own usage errors."""
+
+    exit_code = 2
 
 
 def _fail_cleanly(func: F) -> F:
@@ -34,7 +39,7 @@ def _fail_cleanly(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except ModeldocError as err:
-            raise _Failed(err) from err
+            raise (_BadOption if isinstance(err, ConfigError) else _Failed)(err) from err
 
     return wrapper  # type: ignore[return-value]
 

@@ -181,7 +181,8 @@ def render_template(env: Environment, name: str, context: dict[str, Any]) -> str
     try:
         return env.get_template(name).render(context)
     except TemplateError as err:
-        where = f" ({err.filename}, line {err.lineno})" if getattr(err, "lineno", None) else ""
+        lineno = getattr(err, "lineno", None)
+        where = f" ({getattr(err, 'filename', None) or name}, line {lineno})" if lineno else ""
         raise ModeldocError(
             f"the template {name} failed{where}: {err.message}; fix the template or remove the override"
         ) from err
