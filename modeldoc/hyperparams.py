@@ -1,40 +1,105 @@
 """Read a module's constructor arguments back from the live module.
 
-The values come from the module's attributes named like the constructor's parameters;
-`explain` later decides what kind each one is.
+Most values come from the module's attributes named like the constructor's parameters. Where
+the attribute differs (MultiheadAttention keeps ``in_proj_bias`` rather than ``bias``, a
+TransformerEncoderLayer keeps ``self_attn.num_heads`` rather than ``nhead``), the knowledge
+table gives a ``read`` expression. `explain` later decides what kind each argument is.
 """
 
 from __future__ import annotations
 
 import inspect
+import logging
+import math
 from typing import Any
 
 import torch
+from jinja2 import TemplateError
 from torch import nn
 
-from modeldoc.spec import Hyperparam
+from modeldoc import knowledge
+from modeldoc.spec import Hyperparam, ParamSpec
+
+logger = logging.getLogger(__name__)
 
 _SKIP = {"self", "device", "dtype"}
 
 
 def collect(module: nn.Module) -> tuple[Hyperparam, ...]:
-    """The constructor arguments of `module` that can be read back from its attributes."""
-    try:
-        signature = inspect.signature(type(module).__init__)
-    except (TypeError, ValueError):
-        return ()
-    out = []
-    for name, param in signature.parameters.items():
-        if name in _SKIP or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-            continue
-        if not hasattr(module, name):
-            continue
-        value = plain(getattr(module, name))
+    """The constructor arguments of `module` that can be read back from it."""
+    entry = entry_for(type(module))
+    out: list[Hyperparam] = []
+    values: dict[str, Any] = {}
+    for name, declared_default in _arguments(type(module), entry):
+        rule = entry.args.get(name) if entry else None
+        if rule is not None and rule.lazy:
+            continue  # not a constructor argument: explain fills it in from the probed input
+        value = _read(module, name, rule, declared_default)
         if value is _UNREADABLE:
             continue
-        default = param.default is not param.empty and plain(param.default) == value
+        values[name] = value
+        default_value = declared_default
+        if rule is not None and rule.default is not knowledge.NO_DEFAULT:
+            default_value = rule.default
+            if isinstance(default_value, str) and default_value.startswith("="):
+                try:
+                    default_value = knowledge.evaluate(default_value[1:], values)
+                except TemplateError:
+                    default_value = knowledge.NO_DEFAULT
+        default = default_value is not knowledge.NO_DEFAULT and plain(default_value) == value
         out.append(Hyperparam(name=name, value=value, kind="hyperparameter", source="chosen", default=default))
     return tuple(out)
+
+
+def entry_for(cls: type) -> knowledge.Entry | None:
+    """The knowledge entry of `cls`, or of its nearest ancestor that has one."""
+    for base in cls.__mro__:
+        if base in (nn.Module, object):
+            break
+        entry = knowledge.lookup(table_key(base))
+        if entry is not None:
+            return entry
+    return None
+
+
+def table_key(cls: type) -> str:
+    """The knowledge-table key of a class: its name for torch.nn exports, its dotted name otherwise."""
+    if getattr(nn, cls.__name__, None) is cls:
+        return cls.__name__
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _arguments(cls: type, entry: knowledge.Entry | None) -> list[tuple[str, Any]]:
+    """``(name, default)`` of each constructor argument worth reading back."""
+    try:
+        parameters = list(inspect.signature(cls.__init__).parameters.values())  # type: ignore[misc]
+    except (TypeError, ValueError):
+        parameters = []
+    named = [
+        (p.name, knowledge.NO_DEFAULT if p.default is p.empty else p.default)
+        for p in parameters
+        if p.name not in _SKIP and not p.name.startswith("_") and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+    if not named and entry is not None and entry.signature:
+        # RNN, LSTM and GRU take *args, **kwargs; the table lists their real arguments
+        named = [(name, knowledge.NO_DEFAULT) for name in entry.signature]
+    return named
+
+
+def _read(module: nn.Module, name: str, rule: knowledge.ArgRule | None, default: Any) -> Any:
+    if rule is not None and rule.read:
+        try:
+            return plain(knowledge.evaluate_unsandboxed(rule.read, {"module": module}))
+        except (TemplateError, AttributeError, IndexError, KeyError, TypeError) as err:
+            logger.debug("cannot read %s.%s back: %s", type(module).__name__, name, err)
+            return _UNREADABLE
+    if not hasattr(module, name):
+        return _UNREADABLE
+    value = getattr(module, name)
+    if isinstance(default, bool) and (value is None or isinstance(value, torch.Tensor)):
+        # a flag stored as the tensor it switches on (Linear.bias, LayerNorm.bias)
+        return value is not None
+    return plain(value)
 
 
 _UNREADABLE = object()
@@ -50,3 +115,42 @@ def plain(value: Any) -> Any:
     if isinstance(value, torch.dtype):
         return str(value).removeprefix("torch.")
     return _UNREADABLE
+
+
+def computed_tensors(module: nn.Module, path: str) -> tuple[ParamSpec, ...]:
+    """The tensors a parametrized module uses in place of the ones it stores (``weight`` under weight_norm).
+
+    Each is computed from its originals on the meta device, so the user's tensors and the
+    spectral-norm power-iteration buffers are left exactly as they were.
+    """
+    from torch.nn.utils import parametrize
+
+    if not parametrize.is_parametrized(module):
+        return ()
+    out = []
+    holders: nn.ModuleDict = module.parametrizations  # type: ignore[assignment]
+    for name, chain in holders.items():
+        originals = [t for _, t in chain.named_parameters(recurse=False)]
+        try:
+            state = {k: torch.empty_like(v, device="meta") for k, v in chain.state_dict(keep_vars=True).items()}
+            with torch.no_grad():
+                used = torch.func.functional_call(chain, state, ())
+            shape, dtype = tuple(used.shape), used.dtype
+        except Exception as err:  # a custom parametrization that cannot run on meta: keep the stored shape
+            logger.debug("cannot compute %s.%s on meta: %s", path, name, err)
+            shape, dtype = tuple(originals[-1].shape), originals[-1].dtype
+        numel = math.prod(shape)
+        out.append(
+            ParamSpec(
+                name=f"{path}.{name}" if path else name,
+                local_name=name,
+                shape=shape,
+                dtype=str(dtype).removeprefix("torch."),
+                numel=numel,
+                nbytes=numel * torch.empty((), dtype=dtype).element_size(),
+                trainable=any(t.requires_grad for t in originals),
+                computed=True,
+                counted=False,
+            )
+        )
+    return tuple(out)
