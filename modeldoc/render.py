@@ -7,7 +7,6 @@ so a forgotten filter must not become a script); user text in Markdown goes thro
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -23,7 +22,14 @@ from modeldoc.errors import ModeldocError
 from modeldoc.options import ModelOptions
 from modeldoc.spec import Dim, LayerSpec, ModelSpec
 
-_MARKDOWN_SPECIALS = {
+_ESCAPES = {
+    # HTML
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+    '"': "&quot;",
+    "'": "&#39;",
+    # Markdown syntax (as numeric entities, which Markdown leaves alone)
     "\\": "&#92;",
     "`": "&#96;",
     "*": "&#42;",
@@ -82,9 +88,8 @@ def make_env(custom_templates: Path | None = None) -> Environment:
 
 def do_md_cell(text: object) -> Markup:
     """Escape `text` for a Markdown table cell or heading: HTML, Markdown syntax and newlines."""
-    escaped = html.escape(str(text), quote=True)
-    escaped = "".join(_MARKDOWN_SPECIALS.get(ch, ch) for ch in escaped)
-    return Markup(escaped.replace("\r\n", "\n").replace("\n", "<br>"))
+    escaped = "".join(_ESCAPES.get(ch, ch) for ch in str(text).replace("\r\n", "\n"))
+    return Markup(escaped.replace("\n", "<br>"))
 
 
 def do_code(text: object) -> Markup:
