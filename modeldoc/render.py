@@ -82,6 +82,7 @@ def make_env(custom_templates: Path | None = None) -> Environment:
         value=do_value,
         text_block=do_text_block,
         snake=do_snake,
+        prose=do_prose,
     )
     return env
 
@@ -90,6 +91,17 @@ def do_md_cell(text: object) -> Markup:
     """Escape `text` for a Markdown table cell or heading: HTML, Markdown syntax and newlines."""
     escaped = "".join(_ESCAPES.get(ch, ch) for ch in str(text).replace("\r\n", "\n"))
     return Markup(escaped.replace("\n", "<br>"))
+
+
+_CODE_SPAN = re.compile(r"&#96;(.+?)&#96;")
+
+
+def do_prose(text: object) -> Markup:
+    """Escape `text` like ``md_cell`` but keep its `backtick` spans as inline code.
+
+    For sentences modeldoc writes (teaching text, derivation steps) that quote names.
+    """
+    return Markup(_CODE_SPAN.sub(r"<code>\1</code>", str(do_md_cell(text))))
 
 
 def do_code(text: object) -> Markup:
