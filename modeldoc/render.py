@@ -187,7 +187,8 @@ def render_pages(spec: ModelSpec, settings: RenderSettings, env: Environment) ->
             "options": settings.options,
             "sections": settings.options.sections,
             "heading": "#" * settings.heading_level,
-            "tree_svg": _diagram(spec, page, settings, url_link) if settings.diagrams else "",
+            "tree_svg": _tree(spec, page, settings, url_link) if settings.diagrams else "",
+            "flows": _flows(spec, page, settings, url_link) if settings.diagrams else {},
         }
         out[page.file] = render_template(env, "model.md.jinja", context)
     return out
@@ -215,11 +216,36 @@ def _linker(
     return link
 
 
-def _diagram(spec: ModelSpec, page: layout.Page, settings: RenderSettings, link: Callable[[str], str]) -> Markup:
+def _tree(spec: ModelSpec, page: layout.Page, settings: RenderSettings, link: Callable[[str], str]) -> Markup:
     if "diagram" not in settings.options.sections:
         return Markup("")
-    dot = graph.tree_dot(spec, page.root, settings.options.depth, link)
+    dot = graph.tree_dot(spec, page.root, settings.options.depth, link, id_prefix=f"{settings.options.slug}-")
     return Markup(graph.render_svg(dot))
+
+
+def _flows(
+    spec: ModelSpec, page: layout.Page, settings: RenderSettings, link: Callable[[str], str]
+) -> dict[str, Markup]:
+    """Data-flow diagrams for this page: its root's, and one for every block those draw collapsed.
+
+    So every part of the forward pass documented on the page is drawn somewhere: the inside of
+    a block collapsed in the page's diagram gets a diagram in that block's own section.
+    """
+    if "dataflow" not in settings.options.sections or spec.trace is None:
+        return {}
+    on_page = set(page.layers)
+    depth = settings.options.depth
+    flows: dict[str, Markup] = {}
+    pending = [page.root]
+    while pending:
+        path = pending.pop(0)
+        prefix = f"{settings.options.slug}-" if path == page.root else f"{settings.options.slug}-{layout.anchor(path)}-"
+        dot = graph.flow_dot(spec, path, depth, link, id_prefix=prefix)
+        if not dot:
+            continue
+        flows[path] = Markup(graph.render_svg(dot))
+        pending += [b for b in graph.flow_blocks(spec, path, depth) if b in on_page and b not in flows and b != path]
+    return flows
 
 
 def render_index(models: list[tuple[ModelSpec, str]], site_name: str, env: Environment) -> str:
