@@ -84,7 +84,7 @@ class SiteOptions:
 def parse_shape(text: str) -> InputOption:
     """Parse ``"1,1,28,28"``, ``"N=8,3,32,32"`` or ``"input_ids:1,L=16"`` into an input.
 
-    With no named axis, axis 0 is the batch and is named ``N``.
+    Axis 0 is the batch and is named ``N`` unless it is named otherwise or another axis is ``N``.
     """
     raw = str(text).strip()
     keyword = ""
@@ -110,7 +110,7 @@ def make_input(
         names.append(name)
     if not shape:
         raise ConfigError(f"{where} is empty", "give the sizes separated by commas, e.g. 1,1,28,28")
-    if not any(names) and len(shape) > 1:
+    if not names[0] and "N" not in names and len(shape) > 1:
         names[0] = "N"
     return InputOption(shape=tuple(shape), dtype=parse_dtype(dtype), axis_names=tuple(names), keyword=keyword)
 
