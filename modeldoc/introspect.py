@@ -31,6 +31,8 @@ def introspect(module: nn.Module, options: ModelOptions) -> ModelSpec:
             layer = probe.annotate(layer)
         layers.append(layer)
     totals = _totals(module)
+    if probe is not None:
+        totals = probe.adjust_totals(totals)
     root, *rest = layers
     probe_error = ""
     if probe is None:
@@ -52,12 +54,13 @@ def introspect(module: nn.Module, options: ModelOptions) -> ModelSpec:
         layers=tuple(rest),
         inputs=probe.inputs if probe else (),
         output_dims=probe.output_dims if probe else (),
+        outputs=probe.outputs if probe else (),
         trace=probe.trace if probe else None,
         probe_error=probe_error,
         macs=probe.macs if probe else 0,
         flops=probe.flops if probe else 0,
         activation_bytes=probe.activation_bytes if probe else 0,
-        warnings=(probe_error,) if probe is not None and probe.error else (),
+        warnings=((probe_error,) if probe is not None and probe.error else ()) + (probe.warnings if probe else ()),
         **totals,
     )
 
@@ -113,7 +116,7 @@ def _layer(
     first_name: dict[int, str],
 ) -> LayerSpec:
     children = tuple(f"{path}.{name}" if path else name for name, child in sub.named_children() if child is not None)
-    params = _own_tensors(sub, path, names_of, first_name)
+    params = _own_tensors(sub, path, names_of, first_name) + hyperparams.computed_tensors(sub, path)
     cls = type(sub)
     parent = path.rsplit(".", 1)[0] if "." in path else ("" if path else None)
     own = sum(p.numel for p in params if p.counted and not p.is_buffer)
@@ -133,6 +136,7 @@ def _layer(
         parameters=params,
         own_params=own,
         total_params=total,
+        bases=tuple(public_type(base) for base in cls.__mro__[1:] if base not in (nn.Module, object)),
     )
 
 
@@ -147,14 +151,17 @@ def _own_tensors(
         qualified = f"{path}.{local}" if path else local
         others = tuple(n for n in names_of.get(id(tensor), []) if n != qualified)
         counted = first_name.get(id(tensor), qualified) == qualified
+        # a lazy module's parameter has no shape until its first call
+        lazy = isinstance(tensor, nn.parameter.UninitializedTensorMixin)
         out.append(
             ParamSpec(
                 name=qualified,
                 local_name=local,
-                shape=tuple(tensor.shape),
+                shape=() if lazy else tuple(tensor.shape),
+                lazy=lazy,
                 dtype=dtype_name(tensor.dtype),
-                numel=tensor.numel(),
-                nbytes=tensor.numel() * tensor.element_size(),
+                numel=0 if lazy else tensor.numel(),
+                nbytes=0 if lazy else tensor.numel() * tensor.element_size(),
                 trainable=bool(tensor.requires_grad) and not is_buffer,
                 is_buffer=is_buffer,
                 persistent=local not in persistent_skip,

@@ -118,6 +118,10 @@ class ParamSpec:
     """For parametrized tensors: what computes the tensor the layer uses."""
     inferred: bool = False
     evidence: str = ""
+    computed: bool = False
+    """True for a tensor the layer uses that is computed from stored ones (a parametrization), not stored."""
+    lazy: bool = False
+    """True for an uninitialised parameter of a lazy module: its shape is fixed by the first call."""
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form of this parameter."""
@@ -147,6 +151,10 @@ class ParamSpec:
         if self.inferred:
             out["inferred"] = True
             out["evidence"] = self.evidence
+        if self.computed:
+            out["computed"] = True
+        if self.lazy:
+            out["lazy"] = True
         return out
 
 
@@ -195,6 +203,8 @@ class LayerSpec:
     evidence: str = ""
     notes: tuple[str, ...] = ()
     """Anything else a reader should know (lazy, frozen, errors)."""
+    bases: tuple[str, ...] = ()
+    """Public types of the layer class's ancestors, nearest first (``("torch.nn.Linear",)`` for a subclass)."""
 
     @property
     def is_leaf(self) -> bool:
@@ -239,6 +249,8 @@ class LayerSpec:
             out["evidence"] = self.evidence
         if self.notes:
             out["notes"] = list(self.notes)
+        if self.bases:
+            out["bases"] = list(self.bases)
         return out
 
 
@@ -267,6 +279,11 @@ class TensorInfo:
     dtype: str
     producer: int | None
     """Index of the op that produced it; None for model inputs and parameters."""
+    name: str = ""
+    """The input or output name (``"input_ids"``), or the qualified name of a parameter or buffer."""
+    nbytes: int = 0
+    alias: bool = False
+    """True when it shares memory with an earlier tensor (a view, or an in-place result)."""
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form of this tensor."""
@@ -276,6 +293,9 @@ class TensorInfo:
             "dims": list(self.dims),
             "dtype": self.dtype,
             "producer": self.producer,
+            "name": self.name,
+            "nbytes": self.nbytes,
+            "alias": self.alias,
         }
 
 
@@ -300,6 +320,10 @@ class OpSpec:
     """Non-tensor arguments, shortly (``"start_dim=1"``)."""
     macs: int = 0
     flops: int = 0
+    arguments: dict[str, Any] = field(default_factory=dict)
+    """Non-tensor arguments by parameter name, defaults included (``{"kernel_size": 2, "stride": 2, ...}``)."""
+    call: int = 0
+    """For module calls: which call of that module this is (0 = the first)."""
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form of this op."""
@@ -314,6 +338,8 @@ class OpSpec:
             "args": self.args,
             "macs": self.macs,
             "flops": self.flops,
+            "arguments": _jsonable(self.arguments),
+            "call": self.call,
         }
 
 
@@ -330,6 +356,11 @@ class TraceSpec:
     """One sentence: what failed and how to fix the input; empty when the pass completed."""
     failed_in: str = ""
     """The layer path or op where the pass failed."""
+    note: str = ""
+    """How the trace was made when that is worth saying (why it ran on the CPU, not the meta device)."""
+    module_calls: tuple[OpSpec, ...] = ()
+    """Every module call, containers included, in call order (kind ``"module"``; inputs and outputs
+    are ids in `tensors`): where each submodule's data enters and leaves."""
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form of this trace."""
@@ -338,8 +369,10 @@ class TraceSpec:
             "complete": self.complete,
             "error": self.error,
             "failed_in": self.failed_in,
+            "note": self.note,
             "ops": [op.to_json() for op in self.ops],
             "tensors": [t.to_json() for t in self.tensors],
+            "module_calls": [op.to_json() for op in self.module_calls],
         }
 
 
@@ -368,6 +401,8 @@ class ModelSpec:
     """Bytes of unique parameters and buffers, by dtype name."""
     inputs: tuple[InputInfo, ...] = ()
     output_dims: tuple[tuple[Dim, ...], ...] = ()
+    outputs: tuple[InputInfo, ...] = ()
+    """The tensors the forward pass returned, named by where they sit (``"logits"``, ``"output[0]"``)."""
     trace: TraceSpec | None = None
     probe_error: str = ""
     """Why there are no shapes, when the probe did not run or failed."""
@@ -427,6 +462,7 @@ class ModelSpec:
             },
             "input": [i.to_json() for i in self.inputs],
             "output_dims": [list(d) for d in self.output_dims],
+            "output": [o.to_json() for o in self.outputs],
             "probe_error": self.probe_error,
             "warnings": list(self.warnings),
             "layers": [layer.to_json() for layer in self.layers],

@@ -1,21 +1,46 @@
-"""The shape probe: one forward pass with hooks, on the meta device by default.
+"""The forward-pass trace: every module call and every op, on the meta device by default.
 
-The user's model is never moved: parameters and buffers are swapped for meta stand-ins
-for the duration of the call (``torch.func.functional_call``) and every hook is removed
-in ``finally:``.
+A ``TorchFunctionMode`` records each torch function the model calls (``F.relu``, ``reshape``,
+``+``, ``matmul``, ...) and forward pre/post hooks record each module call, so real Python
+control flow is followed (models ``torch.fx`` cannot trace work too). A module call that calls
+no other module is one ``"module"`` op that absorbs the ops inside it (their cost counts toward
+it); the other ops are ``"function"`` ops scoped to the innermost module they ran in.
+
+The user's model is never moved or changed: on the meta device its parameters and buffers are
+swapped for meta stand-ins for the duration of the call (``torch.func.functional_call``); hooks
+are removed and every module's train/eval mode restored in ``finally:``. A model with lazy
+modules is probed through a deep copy so it stays lazy. When the meta pass fails (code that
+needs real values) the pass is rerun on the model's own device with real weights.
+
+Named input axes (``N``, ``L``) are probed again at other sizes, one at a time, and the dims
+that follow them get symbolic labels (``"N"``, ``"N·L"``, ``"2·L"``, ``"L + 1"``); one more pass
+with every named axis changed checks each label before it is kept.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import copy
+import functools
+import inspect
+import logging
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from typing import Any
 
 import torch
+import torch.nn.functional as F
+import torch.utils._pytree as pytree
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
+from modeldoc import costs
+from modeldoc.errors import ProbeError
 from modeldoc.options import InputOption, ModelOptions
-from modeldoc.spec import InputInfo, LayerSpec, TraceSpec
+from modeldoc.spec import Dim, InputInfo, LayerSpec, OpSpec, TensorInfo, TraceSpec
+
+logger = logging.getLogger(__name__)
 
 _DTYPES = {
     "float32": torch.float32,
@@ -23,108 +48,1318 @@ _DTYPES = {
     "float16": torch.float16,
     "bfloat16": torch.bfloat16,
     "long": torch.long,
+    "int64": torch.long,
     "int32": torch.int32,
     "bool": torch.bool,
 }
+Shape = tuple[int, ...]
+Dims = tuple[Dim, ...]
+
+
+# --------------------------------------------------------------------------- results
 
 
 @dataclass
 class _Calls:
+    """What the probe saw of one module: its call count and the shapes of its first call."""
+
     count: int = 0
     order: int | None = None
-    input_shapes: tuple[tuple[int, ...], ...] = ()
-    output_shapes: tuple[tuple[int, ...], ...] = ()
+    input_shapes: tuple[Shape, ...] = ()
+    output_shapes: tuple[Shape, ...] = ()
+    input_dims: tuple[Dims, ...] = ()
+    output_dims: tuple[Dims, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Materialised:
+    """The parameters a lazy module got on the probe's first call: local name to (shape, dtype, itemsize)."""
+
+    tensors: Mapping[str, tuple[Shape, str, int]]
 
 
 @dataclass(frozen=True)
 class ProbeResult:
-    """What one probe saw."""
+    """What the probe saw: the trace, each module's calls and shapes, costs and symbolic dims."""
 
     inputs: tuple[InputInfo, ...]
     trace: TraceSpec | None
     calls: Mapping[str, _Calls] = field(default_factory=dict)
     error: str = ""
-    output_dims: tuple[tuple[int | str, ...], ...] = ()
+    output_dims: tuple[Dims, ...] = ()
+    outputs: tuple[InputInfo, ...] = ()
     macs: int = 0
     flops: int = 0
     activation_bytes: int = 0
+    costs: Mapping[str, costs.Cost] = field(default_factory=dict)
+    lazy: Mapping[str, _Materialised] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
     def annotate(self, layer: LayerSpec) -> LayerSpec:
-        """`layer` with the shapes and call counts the probe saw."""
+        """`layer` with the shapes, symbolic dims, call counts and costs the probe saw."""
         seen = self.calls.get(layer.path)
-        if seen is None:
-            return layer
+        cost = self.costs.get(layer.path, costs.ZERO)
+        out = replace(layer, macs=cost.macs, flops=cost.flops, activation_bytes=cost.activation_bytes)
+        if seen is not None:
+            out = replace(
+                out,
+                calls=seen.count,
+                order=seen.order,
+                input_shapes=seen.input_shapes,
+                output_shapes=seen.output_shapes,
+                input_dims=seen.input_dims,
+                output_dims=seen.output_dims,
+            )
+        return self._materialise(out)
+
+    def _materialise(self, layer: LayerSpec) -> LayerSpec:
+        """Lazy parameters get the shapes the probe's first call gave them."""
+        extra = sum(
+            math.prod(shape)
+            for path, lazy in self.lazy.items()
+            if _within(path, layer.path)
+            for shape, _, _ in lazy.tensors.values()
+        )
+        lazy = self.lazy.get(layer.path)
+        if lazy is None:
+            return replace(layer, total_params=layer.total_params + extra) if extra else layer
+        params = []
+        for p in layer.parameters:
+            got = lazy.tensors.get(p.local_name)
+            if got is None or p.shape:
+                params.append(p)
+                continue
+            shape, dtype, itemsize = got
+            params.append(
+                replace(p, shape=shape, dtype=dtype, numel=math.prod(shape), nbytes=math.prod(shape) * itemsize)
+            )
+        own = sum(p.numel for p in params if p.counted and not p.is_buffer)
+        note = (
+            f"{layer.type_name} is lazy: the parameter shapes shown come from the probe's first call; "
+            "the model itself stays uninitialised until its own first call."
+        )
         return replace(
             layer,
-            calls=seen.count,
-            order=seen.order,
-            input_shapes=seen.input_shapes,
-            output_shapes=seen.output_shapes,
-            input_dims=seen.input_shapes,
-            output_dims=seen.output_shapes,
+            parameters=tuple(params),
+            own_params=own,
+            total_params=layer.total_params + extra,
+            notes=(*layer.notes, note),
         )
+
+    def adjust_totals(self, totals: dict[str, Any]) -> dict[str, Any]:
+        """Model totals (from `introspect`) with the lazy parameters the probe materialised added."""
+        if not self.lazy:
+            return totals
+        out = dict(totals)
+        by_dtype = dict(out.get("bytes_by_dtype", {}))
+        for lazy in self.lazy.values():
+            for shape, dtype, itemsize in lazy.tensors.values():
+                n = math.prod(shape)
+                out["total_params"] = out.get("total_params", 0) + n
+                out["trainable_params"] = out.get("trainable_params", 0) + n
+                by_dtype[dtype] = by_dtype.get(dtype, 0) + n * itemsize
+                out["param_bytes"] = out.get("param_bytes", 0) + n * itemsize
+        out["bytes_by_dtype"] = by_dtype
+        return out
+
+
+def _within(path: str, root: str) -> bool:
+    return root in ("", path) or path.startswith(root + ".")
+
+
+# --------------------------------------------------------------------------- entry point
 
 
 def probe(module: nn.Module, options: ModelOptions) -> ProbeResult:
-    """Run one forward pass of `module` on example inputs and record every module call."""
-    inputs = tuple(_info(i, n) for n, i in enumerate(options.inputs))
-    paths = {id(sub): path for path, sub in module.named_modules()}
-    calls: dict[str, _Calls] = {path: _Calls() for path in paths.values()}
-    counter = [0]
+    """Trace one forward pass of `module` on the example input `options` describes.
 
-    def hook(sub: nn.Module, args: tuple[Any, ...], output: Any) -> None:
-        seen = calls[paths[id(sub)]]
-        if seen.count == 0:
-            seen.order = counter[0]
-            counter[0] += 1
-            seen.input_shapes = _shapes(args)
-            seen.output_shapes = _shapes(output)
-        seen.count += 1
-
-    handles = [sub.register_forward_hook(hook) for sub in module.modules()]
-    was_training = module.training
-    error = ""
-    try:
-        module.eval()
-        args, kwargs = _example(options.inputs, device="meta")
-        state = {name: torch.empty_like(t, device="meta") for name, t in module.state_dict(keep_vars=True).items()}
-        with torch.no_grad():
-            torch.func.functional_call(module, state, args, kwargs)
-    except Exception as err:  # the page shows the failure; the static part still builds
-        error = f"the forward pass failed: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
-    finally:
-        for handle in handles:
-            handle.remove()
-        module.train(was_training)
-    return ProbeResult(inputs=inputs, trace=None, calls=calls, error=error)
-
-
-def _info(option: InputOption, index: int) -> InputInfo:
-    return InputInfo(
-        name=option.keyword or f"input{index}",
-        shape=option.shape,
-        dtype=option.dtype,
-        dims=tuple(n or s for s, n in zip(option.shape, option.axis_names, strict=True)),
+    The trace, shapes and costs up to a failure are kept; the failure becomes `error`.
+    """
+    example = _example(options)
+    lazy = _has_lazy(module)
+    on_meta = any(t.is_meta for t in _tensors_of(module))
+    plan = ["cpu"] if options.probe_device == "cpu" else (["meta"] if on_meta else ["meta", "cpu"])
+    note = ""
+    runner = _Runner(module, device=plan[0], lazy=lazy)
+    base = runner.build(example, example.sizes)
+    if not base.trace.complete and len(plan) > 1:
+        real = _Runner(module, device=plan[1], lazy=lazy)
+        rerun = real.build(example, example.sizes)
+        # A failure the real pass repeats at the same place is the model's, not the meta device's.
+        if rerun.trace.complete or rerun.trace.failed_in != base.trace.failed_in:
+            note = (
+                f"the meta-device pass failed ({': '.join(base.failure or ())}), so this trace comes from a real pass "
+                f"on {real.real_device} with the model's weights"
+            )
+            runner, base = real, rerun
+    labelled = _label(base, runner, example)
+    error = labelled.sentence()
+    if not base.trace.complete and on_meta and plan == ["meta"]:
+        error = (
+            f"{error}; the model's weights are on the meta device, so it cannot be rerun with real values: "
+            "build it with real weights (not under torch.device('meta')) to trace further"
+        )
+    trace = replace(labelled.trace, error=error, note=note)
+    summary = costs.summarize(trace)
+    total = summary.get("", costs.ZERO)
+    return ProbeResult(
+        inputs=labelled.inputs,
+        trace=trace,
+        calls=labelled.calls,
+        error=error,
+        output_dims=tuple(o.dims for o in labelled.outputs),
+        outputs=labelled.outputs,
+        macs=total.macs,
+        flops=total.flops,
+        activation_bytes=total.activation_bytes,
+        costs=summary,
+        lazy=runner.materialised(),
+        warnings=labelled.warnings,
     )
 
 
-def _example(options: tuple[InputOption, ...], device: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    args: list[Any] = []
-    kwargs: dict[str, Any] = {}
-    for option in options:
-        tensor = torch.zeros(option.shape, dtype=_DTYPES[option.dtype], device=device)
-        if option.keyword:
-            kwargs[option.keyword] = tensor
+# --------------------------------------------------------------------------- example inputs
+
+
+@dataclass(frozen=True)
+class _Example:
+    """How to build the example input at given sizes of the named axes, on a given device."""
+
+    make: Callable[[str, Mapping[str, int]], tuple[tuple[Any, ...], dict[str, Any]]]
+    sizes: Mapping[str, int]
+    """The named axes and their sizes in the base example (``{"N": 1, "L": 16}``)."""
+
+
+def _example(options: ModelOptions) -> _Example:
+    if options.example:
+        return _factory_example(options.example)
+    return _option_example(options.inputs)
+
+
+def _option_example(inputs: tuple[InputOption, ...]) -> _Example:
+    sizes: dict[str, int] = {}
+    for option in inputs:
+        for size, name in zip(option.shape, option.axis_names, strict=True):
+            if name:
+                sizes.setdefault(name, size)
+
+    def make(device: str, at: Mapping[str, int]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
+        generator = torch.Generator().manual_seed(0)
+        for option in inputs:
+            shape = tuple(at.get(n, s) if n else s for s, n in zip(option.shape, option.axis_names, strict=True))
+            tensor = _filled(shape, _DTYPES[option.dtype], device, generator)
+            if option.keyword:
+                kwargs[option.keyword] = tensor
+            else:
+                args.append(tensor)
+        return tuple(args), kwargs
+
+    return _Example(make=make, sizes=sizes)
+
+
+def _filled(shape: Shape, dtype: torch.dtype, device: str, generator: torch.Generator) -> torch.Tensor:
+    """An example tensor: random floats, and ones for integers and booleans (valid token ids and masks)."""
+    if device == "meta":
+        return torch.empty(shape, dtype=dtype, device="meta")
+    if dtype.is_floating_point:
+        return torch.randn(shape, generator=generator).to(dtype=dtype, device=device)
+    return torch.ones(shape, dtype=dtype, device=device)
+
+
+def _factory_example(target: str) -> _Example:
+    from modeldoc import loader
+
+    factory = loader.load_callable(target)
+    try:
+        produced = factory()
+    except Exception as err:
+        raise ProbeError(
+            f"the example-input factory {target} raised {type(err).__name__}: {_first_line(err)}",
+            "fix the factory so that it returns the example inputs (args, or (args, kwargs))",
+        ) from err
+    args, kwargs = _split_example(produced)
+    tensors = [t for t in pytree.tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)]
+    batch = {t.shape[0] for t in tensors if t.dim() >= 1}
+    # Axis 0 is the batch when every example tensor has the same first size.
+    sizes = {"N": batch.pop()} if tensors and len(batch) == 1 and all(t.dim() >= 1 for t in tensors) else {}
+
+    def make(device: str, at: Mapping[str, int]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        n = at.get("N")
+
+        def convert(t: torch.Tensor) -> torch.Tensor:
+            if n is not None and n != t.shape[0]:
+                if device == "meta":
+                    return torch.empty((n, *t.shape[1:]), dtype=t.dtype, device="meta")
+                t = t.index_select(0, torch.arange(n, device=t.device) % t.shape[0])
+            return t.to("meta") if device == "meta" else t
+
+        return pytree.tree_map_only(torch.Tensor, convert, (args, kwargs))
+
+    return _Example(make=make, sizes=sizes)
+
+
+def _split_example(produced: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """A factory returns args, (args, kwargs), a dict of keyword inputs, or one tensor."""
+    if (
+        isinstance(produced, tuple)
+        and len(produced) == 2
+        and isinstance(produced[1], Mapping)
+        and isinstance(produced[0], list | tuple)
+    ):
+        return tuple(produced[0]), dict(produced[1])
+    if isinstance(produced, list | tuple):
+        return tuple(produced), {}
+    if isinstance(produced, Mapping) and all(isinstance(k, str) for k in produced):
+        return (), dict(produced)
+    return (produced,), {}
+
+
+# --------------------------------------------------------------------------- one pass
+
+
+@dataclass
+class _Frame:
+    path: str
+    module: nn.Module
+    start: int
+    call: int
+    record: int
+    inputs: list[torch.Tensor]
+    called_child: bool = False
+
+
+@dataclass
+class _Raw:
+    """One recorded op, with live tensors (resolved to ids once the pass is over)."""
+
+    kind: str
+    name: str
+    target: str
+    scope: str
+    inputs: list[torch.Tensor]
+    outputs: list[torch.Tensor]
+    func: Any = None
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    inner: list[_Raw] = field(default_factory=list)
+    call: int = 0
+    failed: bool = False
+
+
+@dataclass
+class _ModuleCall:
+    path: str
+    target: str
+    scope: str
+    call: int
+    inputs: list[torch.Tensor]
+    start: int
+    outputs: list[torch.Tensor] = field(default_factory=list)
+    end: int | None = None
+
+
+class _Recorder(TorchFunctionMode):
+    """Records torch function calls; the module hooks below record module calls."""
+
+    def __init__(self, paths: Mapping[int, str], types: Mapping[int, str]) -> None:
+        super().__init__()
+        self.paths = paths
+        self.types = types
+        self.raw: list[_Raw] = []
+        self.frames: list[_Frame] = []
+        self.module_calls: list[_ModuleCall] = []
+        self.calls: dict[str, _Calls] = {}
+        self.first_in: dict[str, list[torch.Tensor]] = {}
+        self.first_out: dict[str, list[torch.Tensor]] = {}
+        self.failed: _Raw | None = None
+        self.counter = 0
+        self.output: Any = None
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None) -> Any:
+        kwargs = kwargs or {}
+        try:
+            out = func(*args, **kwargs)
+        except Exception:
+            self.failed = self._raw(func, args, kwargs, [], failed=True)
+            raise
+        outputs = _tensor_leaves(out)
+        if outputs:
+            self.failed = None
+            self.raw.append(self._raw(func, args, kwargs, outputs))
+        return out
+
+    def _raw(
+        self,
+        func: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        outputs: list[torch.Tensor],
+        *,
+        failed: bool = False,
+    ) -> _Raw:
+        name = op_name(func)
+        return _Raw(
+            kind="function",
+            name=name,
+            target=op_target(func, name),
+            scope=self.frames[-1].path if self.frames else "",
+            inputs=_tensor_leaves((args, kwargs)),
+            outputs=outputs,
+            func=func,
+            args=args,
+            kwargs=kwargs,
+            failed=failed,
+        )
+
+    def pre(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        path = self.paths[id(module)]
+        scope = self.frames[-1].path if self.frames else ""
+        if self.frames:
+            self.frames[-1].called_child = True
+        inputs = _tensor_leaves((args, kwargs))
+        seen = self.calls.setdefault(path, _Calls())
+        if seen.count == 0:
+            seen.order = self.counter
+            self.counter += 1
+            self.first_in[path] = inputs
+        self.frames.append(
+            _Frame(
+                path=path,
+                module=module,
+                start=len(self.raw),
+                call=seen.count,
+                record=len(self.module_calls),
+                inputs=inputs,
+            )
+        )
+        self.module_calls.append(
+            _ModuleCall(
+                path=path,
+                target=self.types[id(module)],
+                scope=scope,
+                call=seen.count,
+                inputs=inputs,
+                start=len(self.raw),
+            )
+        )
+        seen.count += 1
+
+    def post(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> None:
+        # Frames a caught exception left open are closed here, without outputs.
+        while self.frames and self.frames[-1].module is not module:
+            self._close(self.frames.pop(), [])
+        if not self.frames:
+            return
+        frame = self.frames.pop()
+        outputs = _tensor_leaves(output)
+        if frame.call == 0:
+            self.first_out[frame.path] = outputs
+        self._close(frame, outputs)
+
+    def _close(
+        self, frame: _Frame, outputs: list[torch.Tensor], *, failed: bool = False, collapse: bool = True
+    ) -> None:
+        if collapse and not frame.called_child:
+            inner = self.raw[frame.start :]
+            del self.raw[frame.start :]
+            self.raw.append(
+                _Raw(
+                    kind="module",
+                    name=frame.path,
+                    target=self.module_calls[frame.record].target,
+                    scope=self.frames[-1].path if self.frames else "",
+                    inputs=frame.inputs,
+                    outputs=outputs,
+                    inner=inner,
+                    call=frame.call,
+                    failed=failed,
+                )
+            )
+        record = self.module_calls[frame.record]
+        record.outputs = outputs
+        record.end = len(self.raw)
+
+    def fail(self) -> str:
+        """Close the frames an exception left open; returns where the pass failed."""
+        failed = self.failed
+        innermost = self.frames[-1] if self.frames else None
+        where = ""
+        if innermost is not None and not innermost.called_child and (innermost.path or failed is None):
+            if failed is not None:
+                self.raw.append(failed)
+            where = innermost.path
+            self._close(self.frames.pop(), [], failed=True)
+        elif failed is not None:
+            self.raw.append(failed)
+            where = failed.name if not failed.scope else f"{failed.scope}: {failed.name}"
+        elif innermost is not None:
+            where = innermost.path
+        while self.frames:  # the calls around the failure stay containers: their ops are already recorded
+            self._close(self.frames.pop(), [], collapse=False)
+        return where
+
+
+def _tensor_leaves(value: Any) -> list[torch.Tensor]:
+    return [leaf for leaf in pytree.tree_leaves(value) if isinstance(leaf, torch.Tensor)]
+
+
+class _Runner:
+    """Runs the model once per call of `build`, on `device`, and turns what it saw into specs."""
+
+    def __init__(self, module: nn.Module, *, device: str, lazy: bool) -> None:
+        self.user = module
+        self.device = device
+        self.lazy = lazy
+        self.copy: nn.Module | None = None
+        self.real_device = str(next(iter(_tensors_of(module)), torch.empty(0)).device)
+        if device == "cpu" and self.real_device == "meta":
+            self.real_device = "cpu"
+
+    def build(self, example: _Example, sizes: Mapping[str, int]) -> _Built:
+        """One traced pass at `sizes` of the named axes."""
+        device = "meta" if self.device == "meta" else self.real_device
+        args, kwargs = example.make(device, sizes)
+        target = self._target()
+        recorder, error, where = self._run(target, args, kwargs)
+        return _Builder(target, recorder, args, kwargs, device=device).build(error, where)
+
+    def _target(self) -> nn.Module:
+        """The module to run: the user's, or (for lazy models) a private copy that may materialise."""
+        if not self.lazy:
+            return self.user
+        if self.copy is None:
+            self.copy = copy.deepcopy(self.user)
+            if self.device == "meta":
+                _to_meta(self.copy)
+        return self.copy
+
+    def _run(
+        self, target: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[_Recorder, BaseException | None, str]:
+        paths: dict[int, str] = {}
+        types: dict[int, str] = {}
+        for path, sub in target.named_modules():
+            paths[id(sub)] = path
+            types[id(sub)] = _public_type(type(sub))
+        recorder = _Recorder(paths, types)
+        modes = {id(sub): sub.training for sub in target.modules()}
+        handles = []
+        error: BaseException | None = None
+        where = ""
+        try:
+            for sub in target.modules():
+                # first, so a lazy module's own initialising hook runs inside its recorded call
+                handles.append(sub.register_forward_pre_hook(recorder.pre, with_kwargs=True, prepend=True))
+                handles.append(sub.register_forward_hook(recorder.post, with_kwargs=True))
+            target.eval()
+            state = _meta_state(target) if self.device == "meta" and target is self.user else None
+            with torch.no_grad():
+                if state is not None:
+                    with torch.device("meta"), recorder:
+                        recorder.output = torch.func.functional_call(
+                            target, state, args, kwargs, tie_weights=True, strict=False
+                        )
+                elif self.device == "meta":
+                    with torch.device("meta"), recorder:
+                        recorder.output = target(*args, **kwargs)
+                else:
+                    with recorder:
+                        recorder.output = target(*args, **kwargs)
+        except Exception as err:  # the pages show the failure; the trace up to it is kept
+            error = err
+            where = recorder.fail()
+        finally:
+            for handle in handles:
+                handle.remove()
+            for sub in target.modules():
+                sub.training = modes.get(id(sub), sub.training)
+        return recorder, error, where
+
+    def materialised(self) -> dict[str, _Materialised]:
+        """Shapes the lazy parameters took in the private copy, by layer path."""
+        if self.copy is None:
+            return {}
+        out: dict[str, _Materialised] = {}
+        for path, sub in self.user.named_modules():
+            if not _uninitialised(sub):
+                continue
+            twin = self.copy.get_submodule(path) if path else self.copy
+            tensors = {
+                name: (tuple(t.shape), _dtype_name(t.dtype), t.element_size())
+                for name, t in [*twin.named_parameters(recurse=False), *twin.named_buffers(recurse=False)]
+                if not nn.parameter.is_lazy(t)
+            }
+            out[path] = _Materialised(tensors=tensors)
+        return out
+
+
+def _tensors_of(module: nn.Module) -> list[torch.Tensor]:
+    return [t for t in [*module.parameters(), *module.buffers()] if not nn.parameter.is_lazy(t)]
+
+
+def _has_lazy(module: nn.Module) -> bool:
+    return any(_uninitialised(sub) for sub in module.modules())
+
+
+def _uninitialised(module: nn.Module) -> bool:
+    """True for a lazy module whose first call has not happened yet."""
+    own = [*module.parameters(recurse=False), *module.buffers(recurse=False)]
+    return any(nn.parameter.is_lazy(t) for t in own)
+
+
+def _meta_state(module: nn.Module) -> dict[str, torch.Tensor]:
+    """Meta stand-ins for every parameter and buffer, one per tensor object so ties stay tied."""
+    stand_ins: dict[int, torch.Tensor] = {}
+    state: dict[str, torch.Tensor] = {}
+    named = [*module.named_parameters(remove_duplicate=False), *module.named_buffers(remove_duplicate=False)]
+    for name, tensor in named:
+        if id(tensor) not in stand_ins:
+            stand_ins[id(tensor)] = torch.empty_like(tensor, device="meta")
+        state[name] = stand_ins[id(tensor)]
+    return state
+
+
+def _to_meta(module: nn.Module) -> None:
+    """Move a private copy to the meta device, keeping lazy parameters lazy (``.to`` would empty them)."""
+    done: dict[int, Any] = {}
+    for sub in module.modules():
+        for store in (sub._parameters, sub._buffers):
+            for name, tensor in list(store.items()):
+                if tensor is None:
+                    continue
+                if id(tensor) not in done:
+                    done[id(tensor)] = _meta_twin(tensor)
+                store[name] = done[id(tensor)]
+
+
+def _meta_twin(tensor: torch.Tensor) -> torch.Tensor:
+    if isinstance(tensor, nn.UninitializedParameter):
+        return nn.UninitializedParameter(requires_grad=tensor.requires_grad, device="meta", dtype=tensor.dtype)  # type: ignore[call-arg]
+    if isinstance(tensor, nn.UninitializedBuffer):
+        return nn.UninitializedBuffer(requires_grad=tensor.requires_grad, device="meta", dtype=tensor.dtype)  # type: ignore[call-arg]
+    twin = torch.empty_like(tensor, device="meta")
+    return nn.Parameter(twin, requires_grad=tensor.requires_grad) if isinstance(tensor, nn.Parameter) else twin
+
+
+# --------------------------------------------------------------------------- from live tensors to specs
+
+
+@dataclass(frozen=True)
+class _Built:
+    """One pass, as specs (dims still plain numbers until `_label`)."""
+
+    trace: TraceSpec
+    calls: dict[str, _Calls]
+    inputs: tuple[InputInfo, ...]
+    outputs: tuple[InputInfo, ...]
+    failure: tuple[str, str] | None = None
+    """Where the pass failed and the exception, when it did."""
+    warnings: tuple[str, ...] = ()
+
+    def sentence(self) -> str:
+        """The failure in one sentence, with the failing op's input shapes (symbolic once labelled)."""
+        if self.failure is None:
+            return ""
+        place, message = self.failure
+        failed = _failed_op(self.trace.ops)
+        received = ""
+        if failed is not None and failed.inputs:
+            tensors = self.trace.tensors
+            shapes = [" × ".join(str(d) for d in tensors[t].dims) or "a scalar" for t in failed.inputs[:3]]
+            received = f", which received {', '.join(shapes)},"
+        return (
+            f"the forward pass failed {place}{received} with {message}; "
+            "change the example input (shape, dtype or names) to what the model expects, "
+            "or fix the layer arguments the derivations below point at"
+        )
+
+    def signature(self) -> list[tuple[str, str]]:
+        return [(op.kind, op.name) for op in self.trace.ops]
+
+    def shapes(self) -> dict[tuple[Any, ...], Shape]:
+        """Every shape this pass recorded, by a key that is the same in a pass at other sizes."""
+        out: dict[tuple[Any, ...], Shape] = {}
+        for t in self.trace.tensors:
+            out["t", t.id] = t.shape
+        for path, seen in self.calls.items():
+            for i, s in enumerate(seen.input_shapes):
+                out["in", path, i] = s
+            for i, s in enumerate(seen.output_shapes):
+                out["out", path, i] = s
+        for i, info in enumerate(self.inputs):
+            out["input", i] = info.shape
+        for i, info in enumerate(self.outputs):
+            out["output", i] = info.shape
+        return out
+
+    def with_dims(self, dims: Mapping[tuple[Any, ...], Dims]) -> _Built:
+        """The pass with the symbolic `dims` put in place."""
+
+        def get(key: tuple[Any, ...], shape: Shape) -> Dims:
+            return dims.get(key, shape)
+
+        tensors = tuple(replace(t, dims=get(("t", t.id), t.shape)) for t in self.trace.tensors)
+        calls = {}
+        for path, seen in self.calls.items():
+            calls[path] = replace(
+                seen,
+                input_dims=tuple(get(("in", path, i), s) for i, s in enumerate(seen.input_shapes)),
+                output_dims=tuple(get(("out", path, i), s) for i, s in enumerate(seen.output_shapes)),
+            )
+        inputs = tuple(replace(info, dims=get(("input", i), info.shape)) for i, info in enumerate(self.inputs))
+        outputs = tuple(replace(info, dims=get(("output", i), info.shape)) for i, info in enumerate(self.outputs))
+        return replace(self, trace=replace(self.trace, tensors=tensors), calls=calls, inputs=inputs, outputs=outputs)
+
+
+class _Builder:
+    """Resolves a recorder's live tensors to `TensorInfo` ids, op by op, in call order."""
+
+    def __init__(
+        self, target: nn.Module, recorder: _Recorder, args: tuple[Any, ...], kwargs: dict[str, Any], *, device: str
+    ) -> None:
+        self.recorder = recorder
+        self.device = device
+        self.args = args
+        self.kwargs = kwargs
+        self.forward = target.forward
+        self.tensors: list[TensorInfo] = []
+        self.current: dict[int, int] = {}
+        self.roots: set[int] = set()
+        self.ops: list[OpSpec] = []
+        self.names: dict[int, str] = {}
+        for name, tensor in [
+            *target.named_parameters(remove_duplicate=False),
+            *target.named_buffers(remove_duplicate=False),
+        ]:
+            self.names.setdefault(id(tensor), name)
+
+    def build(self, error: BaseException | None, where: str) -> _Built:
+        rec = self.recorder
+        inputs = []
+        for name, tensor in _named_leaves(self.forward, self.args, self.kwargs):
+            tid = self._new(tensor, None, name=name)
+            self._op("input", name, "input", "", (), (tid,))
+            inputs.append(
+                InputInfo(
+                    name=name, shape=tuple(tensor.shape), dtype=_dtype_name(tensor.dtype), dims=tuple(tensor.shape)
+                )
+            )
+        opening: dict[int, list[_ModuleCall]] = {}
+        closing: dict[int, list[_ModuleCall]] = {}
+        for call in rec.module_calls:
+            opening.setdefault(call.start, []).append(call)
+            closing.setdefault(call.end if call.end is not None else len(rec.raw), []).append(call)
+        resolved: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+        for position in range(len(rec.raw) + 1):
+            for call in closing.get(position, []):
+                ins = resolved[id(call)][0] if id(call) in resolved else ()
+                resolved[id(call)] = (ins, tuple(self._ref(t) for t in call.outputs))
+            for call in opening.get(position, []):
+                resolved[id(call)] = (tuple(self._ref(t) for t in call.inputs), ())
+            if position < len(rec.raw):
+                self._raw_op(rec.raw[position])
+        outputs: list[InputInfo] = []
+        output = getattr(rec, "output", None)
+        if error is None:
+            ids = []
+            for name, tensor in _named_output(output):
+                tid = self._ref(tensor)
+                ids.append(tid)
+                outputs.append(
+                    InputInfo(
+                        name=name, shape=tuple(tensor.shape), dtype=_dtype_name(tensor.dtype), dims=tuple(tensor.shape)
+                    )
+                )
+            self._op("output", "output", "output", "", tuple(ids), ())
+        module_calls = tuple(
+            OpSpec(
+                index=i,
+                kind="module",
+                name=call.path,
+                target=call.target,
+                scope=call.scope,
+                inputs=resolved.get(id(call), ((), ()))[0],
+                outputs=resolved.get(id(call), ((), ()))[1],
+                call=call.call,
+            )
+            for i, call in enumerate(rec.module_calls)
+        )
+        calls = {}
+        for path, seen in rec.calls.items():
+            shapes_in: tuple[Shape, ...] = tuple(tuple(t.shape) for t in rec.first_in.get(path, []))
+            shapes_out: tuple[Shape, ...] = tuple(tuple(t.shape) for t in rec.first_out.get(path, []))
+            calls[path] = replace(
+                seen, input_shapes=shapes_in, output_shapes=shapes_out, input_dims=shapes_in, output_dims=shapes_out
+            )
+        failure = None if error is None else self._error(error, where)
+        trace = TraceSpec(
+            device=self.device,
+            ops=tuple(self.ops),
+            tensors=tuple(self.tensors),
+            complete=error is None,
+            error="",
+            failed_in=where if error is not None else "",
+            module_calls=module_calls,
+        )
+        built = _Built(trace=trace, calls=calls, inputs=tuple(inputs), outputs=tuple(outputs), failure=failure)
+        return replace(built, trace=replace(trace, error=built.sentence())) if failure else built
+
+    def _error(self, error: BaseException, where: str) -> tuple[str, str]:
+        """Where the pass failed (``"in fc1 (Linear)"``) and the exception, shortly."""
+        message = f"{type(error).__name__}: {_first_line(error)}"
+        failed = _failed_op(self.ops)
+        place = f"in {where}" if where else "in the model's forward"
+        if failed is not None and failed.kind == "module":
+            place = f"in {failed.name or 'the model'} ({failed.target.rsplit('.', 1)[-1]})"
+        return place, message
+
+    def _raw_op(self, raw: _Raw) -> None:
+        ins = tuple(self._ref(t) for t in raw.inputs)
+        inner = raw.inner if raw.kind == "module" else [raw]
+        cost = costs.ZERO
+        for op in inner:
+            if op.kind == "module" or op.failed:
+                continue
+            cost += costs.op_cost(
+                op.name, _shaped(bind(op.func, op.name, op.args, op.kwargs)), [tuple(t.shape) for t in op.outputs]
+            )
+        arguments: dict[str, Any] = {}
+        text = ""
+        if raw.kind == "function":
+            bound = bind(raw.func, raw.name, raw.args, raw.kwargs)
+            arguments = {k: v for k, v in ((k, _plain(v)) for k, v in bound.items()) if v is not _SKIP}
+            text = _args_text(raw.func, raw.name, raw.args, raw.kwargs)
+        index = len(self.ops)
+        outs = tuple(self._new(t, index, alias=id(_root(t)) in self.roots) for t in raw.outputs)
+        self._op(
+            raw.kind,
+            raw.name,
+            raw.target,
+            raw.scope,
+            ins,
+            outs,
+            text=text,
+            cost=cost,
+            arguments=arguments,
+            call=raw.call,
+        )
+
+    def _op(
+        self,
+        kind: str,
+        name: str,
+        target: str,
+        scope: str,
+        inputs: tuple[int, ...],
+        outputs: tuple[int, ...],
+        *,
+        text: str = "",
+        cost: costs.Cost = costs.ZERO,
+        arguments: dict[str, Any] | None = None,
+        call: int = 0,
+    ) -> None:
+        self.ops.append(
+            OpSpec(
+                index=len(self.ops),
+                kind=kind,  # type: ignore[arg-type]
+                name=name,
+                target=target,
+                scope=scope,
+                inputs=inputs,
+                outputs=outputs,
+                args=text,
+                macs=cost.macs,
+                flops=cost.flops,
+                arguments=arguments or {},
+                call=call,
+            )
+        )
+
+    def _new(self, tensor: torch.Tensor, producer: int | None, *, name: str = "", alias: bool = False) -> int:
+        tid = len(self.tensors)
+        self.tensors.append(
+            TensorInfo(
+                id=tid,
+                shape=tuple(tensor.shape),
+                dims=tuple(tensor.shape),
+                dtype=_dtype_name(tensor.dtype),
+                producer=producer,
+                name=name,
+                nbytes=tensor.numel() * tensor.element_size(),
+                alias=alias,
+            )
+        )
+        self.current[id(tensor)] = tid
+        self.roots.add(id(_root(tensor)))
+        return tid
+
+    def _ref(self, tensor: torch.Tensor) -> int:
+        tid = self.current.get(id(tensor))
+        if tid is None:
+            tid = self._new(tensor, None, name=self.names.get(id(tensor), ""))
+        return tid
+
+
+def _failed_op(ops: Sequence[OpSpec]) -> OpSpec | None:
+    """The op the pass failed in: the last one, left without outputs."""
+    return next((op for op in reversed(ops) if op.kind in ("module", "function") and not op.outputs), None)
+
+
+def _root(tensor: torch.Tensor) -> torch.Tensor:
+    base = tensor._base
+    return tensor if base is None else base
+
+
+def _named_leaves(
+    forward: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Iterator[tuple[str, torch.Tensor]]:
+    """Each example tensor with a name: the forward parameter it binds to, plus where it sits inside."""
+    try:
+        params = [
+            p.name
+            for p in inspect.signature(forward).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+    except (TypeError, ValueError):
+        params = []
+    for i, arg in enumerate(args):
+        base = params[i] if i < len(params) else f"args[{i}]"
+        for path, leaf in pytree.tree_flatten_with_path(arg)[0]:
+            if isinstance(leaf, torch.Tensor):
+                yield base + pytree.keystr(path), leaf
+    for key, value in kwargs.items():
+        for path, leaf in pytree.tree_flatten_with_path(value)[0]:
+            if isinstance(leaf, torch.Tensor):
+                yield key + pytree.keystr(path), leaf
+
+
+def _named_output(output: Any) -> Iterator[tuple[str, torch.Tensor]]:
+    if isinstance(output, torch.Tensor):
+        yield "output", output
+        return
+    for path, leaf in pytree.tree_flatten_with_path(output)[0]:
+        if isinstance(leaf, torch.Tensor):
+            key = pytree.keystr(path)
+            yield (
+                (key[2:-2] if key.startswith("['") and key.endswith("']") and key.count("[") == 1 else f"output{key}"),
+                leaf,
+            )
+
+
+# --------------------------------------------------------------------------- symbolic dims
+
+
+@dataclass(frozen=True)
+class _Law:
+    """How a size follows the named axes: ``scale · X + offset`` for one axis, ``scale · X · Y`` for several."""
+
+    names: tuple[str, ...]
+    scale: Fraction
+    offset: int = 0
+
+    def at(self, sizes: Mapping[str, int]) -> Fraction:
+        return self.scale * math.prod(sizes[n] for n in self.names) + self.offset
+
+    @property
+    def plain(self) -> bool:
+        """A whole multiple with no offset (``N``, ``2·L``, ``N·L``): trusted without the check pass."""
+        return self.offset == 0 and self.scale.denominator == 1
+
+    def label(self) -> str:
+        product = "·".join(self.names)
+        scale = self.scale
+        if scale == 1:
+            text = product
+        elif scale.denominator == 1:
+            text = f"{scale.numerator}·{product}"
+        elif scale.numerator == 1:
+            text = f"{product}/{scale.denominator}"
         else:
-            args.append(tensor)
-    return tuple(args), kwargs
+            text = f"{scale.numerator}·{product}/{scale.denominator}"
+        if self.offset > 0:
+            text += f" + {self.offset}"
+        elif self.offset < 0:
+            text += f" − {-self.offset}"
+        return text
 
 
-def _shapes(value: Any) -> tuple[tuple[int, ...], ...]:
+def _fit(base: int, sizes: Mapping[str, int], moved: Mapping[str, tuple[int, int]]) -> _Law | None:
+    """The law a size follows, from its value at `sizes` and after each one-axis change (name: (size, value))."""
+    if len(moved) == 1:
+        ((name, (size, value)),) = moved.items()
+        scale = Fraction(value - base, size - sizes[name])
+        offset = base - scale * sizes[name]
+        if offset.denominator != 1:
+            return None
+        return _Law(names=(name,), scale=scale, offset=int(offset))
+    names = tuple(n for n in sizes if n in moved)
+    scale = Fraction(base, math.prod(sizes[n] for n in names))
+    law = _Law(names=names, scale=scale)
+    for name, (size, value) in moved.items():
+        if law.at({**sizes, name: size}) != value:
+            return None
+    return law if scale.denominator == 1 else None
+
+
+def _candidates(size: int) -> list[int]:
+    return [c for c in (size + 1, size + 2, 2 * size, size - 1) if c >= 1 and c != size]
+
+
+def _label(base: _Built, runner: _Runner, example: _Example) -> _Built:
+    """`base` with symbolic dims: each named axis is probed at other sizes and the sizes that follow it labelled."""
+    sizes = dict(example.sizes)
+    if not sizes:
+        return base
+    signature = base.signature()
+    shapes = base.shapes()
+    chosen: dict[str, tuple[int, dict[tuple[Any, ...], Shape]]] = {}
+    spare: dict[str, int] = {}
+    for name, size in sizes.items():
+        options = _candidates(size)
+        for i, other in enumerate(options):
+            moved = runner.build(example, {**sizes, name: other})
+            if moved.signature() == signature:
+                chosen[name] = (other, moved.shapes())
+                spare[name] = options[i + 1] if i + 1 < len(options) else other + 3
+                break
+        else:
+            base = replace(
+                base,
+                warnings=(
+                    *base.warnings,
+                    f"the forward pass fails or takes other steps when {name} is not {size}, so the sizes that "
+                    f"follow {name} are shown as numbers; name only the axes the model accepts at any size",
+                ),
+            )
+    if not chosen:
+        return base
+    check_sizes = {**sizes, **spare}
+    check = runner.build(example, check_sizes)
+    checked = check.shapes() if check.signature() == signature else None
+    dims: dict[tuple[Any, ...], Dims] = {}
+    for key, shape in shapes.items():
+        labels: list[Dim] = []
+        for axis, value in enumerate(shape):
+            changes = {
+                name: (other, got[key][axis])
+                for name, (other, got) in chosen.items()
+                if key in got and len(got[key]) == len(shape) and got[key][axis] != value
+            }
+            law = _fit(value, sizes, changes) if changes else None
+            if law is not None and checked is not None:
+                expected = checked.get(key)
+                if expected is None or len(expected) != len(shape) or law.at(check_sizes) != expected[axis]:
+                    law = None
+            elif law is not None and not law.plain:
+                law = None
+            labels.append(law.label() if law is not None else value)
+        dims[key] = tuple(labels)
+    return base.with_dims(dims)
+
+
+# --------------------------------------------------------------------------- op names and arguments
+
+
+_DUNDER = {
+    "truediv": "div",
+    "floordiv": "floor_divide",
+    "mod": "remainder",
+    "and": "bitwise_and",
+    "or": "bitwise_or",
+    "xor": "bitwise_xor",
+    "invert": "bitwise_not",
+    "radd": "add",
+    "rmul": "mul",
+    "rtruediv": "div",
+    "rpow": "pow",
+    "rmatmul": "matmul",
+}
+
+
+def op_name(func: Any) -> str:
+    """A short op name: ``"relu"``, ``"reshape"``, ``"add"``, ``"getitem"``, ``"mT"``."""
+    name = getattr(func, "__name__", "") or type(func).__name__
+    if name == "__get__":
+        return str(getattr(getattr(func, "__self__", None), "__name__", "attribute"))
+    if name.startswith("__") and name.endswith("__"):
+        name = name[2:-2]
+        if name.startswith("i") and name[1:] in ("add", "sub", "mul", "truediv", "matmul", "pow", "and", "or"):
+            return _DUNDER.get(name[1:], name[1:]) + "_"
+        return _DUNDER.get(name, name)
+    return name.lstrip("_") or name
+
+
+def op_target(func: Any, name: str) -> str:
+    """Where the op lives: ``"torch.nn.functional.relu"``, ``"Tensor.view"``, ``"torch.flatten"``."""
+    qualname = getattr(func, "__qualname__", "") or ""
+    raw_name = getattr(func, "__name__", name)
+    if qualname.startswith(("TensorBase.", "Tensor.", "_TensorBase.")):
+        return f"Tensor.{raw_name}"
+    if raw_name == "__get__":
+        return f"Tensor.{name}"
+    module = getattr(func, "__module__", None) or ""
+    if module.startswith("torch.nn.functional") or module == "torch._C._nn" or getattr(F, raw_name, None) is func:
+        return f"torch.nn.functional.{raw_name}"
+    if qualname.startswith("_VariableFunctionsClass") or module == "torch":
+        return f"torch.{raw_name}"
+    return f"{module}.{raw_name}" if module else raw_name
+
+
+_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "flatten": ("input", "start_dim", "end_dim"),
+    "unflatten": ("input", "dim", "sizes"),
+    "cat": ("tensors", "dim"),
+    "concat": ("tensors", "dim"),
+    "concatenate": ("tensors", "dim"),
+    "stack": ("tensors", "dim"),
+    "reshape": ("input", "*shape"),
+    "view": ("input", "*shape"),
+    "expand": ("input", "*size"),
+    "repeat": ("input", "*repeats"),
+    "permute": ("input", "*dims"),
+    "transpose": ("input", "dim0", "dim1"),
+    "swapaxes": ("input", "dim0", "dim1"),
+    "swapdims": ("input", "dim0", "dim1"),
+    "movedim": ("input", "source", "destination"),
+    "moveaxis": ("input", "source", "destination"),
+    "unsqueeze": ("input", "dim"),
+    "squeeze": ("input", "dim"),
+    "getitem": ("input", "index"),
+    "narrow": ("input", "dim", "start", "length"),
+    "split": ("input", "split_size_or_sections", "dim"),
+    "chunk": ("input", "chunks", "dim"),
+    "linear": ("input", "weight", "bias"),
+    "bilinear": ("input1", "input2", "weight", "bias"),
+    "matmul": ("input", "other"),
+    "mm": ("input", "other"),
+    "bmm": ("input", "other"),
+    "mv": ("input", "other"),
+    "addmm": ("bias", "mat1", "mat2"),
+    "baddbmm": ("bias", "batch1", "batch2"),
+    "addbmm": ("bias", "batch1", "batch2"),
+    "einsum": ("equation", "*operands"),
+    "conv1d": ("input", "weight", "bias", "stride", "padding", "dilation", "groups"),
+    "conv2d": ("input", "weight", "bias", "stride", "padding", "dilation", "groups"),
+    "conv3d": ("input", "weight", "bias", "stride", "padding", "dilation", "groups"),
+    "conv_transpose1d": ("input", "weight", "bias", "stride", "padding", "output_padding", "groups", "dilation"),
+    "conv_transpose2d": ("input", "weight", "bias", "stride", "padding", "output_padding", "groups", "dilation"),
+    "conv_transpose3d": ("input", "weight", "bias", "stride", "padding", "output_padding", "groups", "dilation"),
+    "max_pool1d": ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"),
+    "max_pool2d": ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"),
+    "max_pool3d": ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"),
+    "avg_pool1d": ("input", "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"),
+    "avg_pool2d": ("input", "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"),
+    "avg_pool3d": ("input", "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"),
+    "adaptive_avg_pool1d": ("input", "output_size"),
+    "adaptive_avg_pool2d": ("input", "output_size"),
+    "adaptive_avg_pool3d": ("input", "output_size"),
+    "adaptive_max_pool1d": ("input", "output_size", "return_indices"),
+    "adaptive_max_pool2d": ("input", "output_size", "return_indices"),
+    "adaptive_max_pool3d": ("input", "output_size", "return_indices"),
+    "scaled_dot_product_attention": ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale"),
+    "lstm": ("input", "hx", "params", "has_biases", "num_layers", "dropout", "train", "bidirectional", "batch_first"),
+    "gru": ("input", "hx", "params", "has_biases", "num_layers", "dropout", "train", "bidirectional", "batch_first"),
+    "rnn_tanh": (
+        "input",
+        "hx",
+        "params",
+        "has_biases",
+        "num_layers",
+        "dropout",
+        "train",
+        "bidirectional",
+        "batch_first",
+    ),
+    "rnn_relu": (
+        "input",
+        "hx",
+        "params",
+        "has_biases",
+        "num_layers",
+        "dropout",
+        "train",
+        "bidirectional",
+        "batch_first",
+    ),
+    "mean": ("input", "dim", "keepdim"),
+    "sum": ("input", "dim", "keepdim"),
+    "amax": ("input", "dim", "keepdim"),
+    "amin": ("input", "dim", "keepdim"),
+    "t": ("input",),
+}
+_DEFAULTS: dict[str, dict[str, Any]] = {
+    "flatten": {"start_dim": 0, "end_dim": -1},
+    "cat": {"dim": 0},
+    "concat": {"dim": 0},
+    "concatenate": {"dim": 0},
+    "stack": {"dim": 0},
+    "conv": {"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "output_padding": 0},
+    "max_pool": {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False, "return_indices": False},
+    "avg_pool": {
+        "stride": None,
+        "padding": 0,
+        "ceil_mode": False,
+        "count_include_pad": True,
+        "divisor_override": None,
+    },
+}
+
+
+def _signature(func: Any) -> inspect.Signature | None:
+    """The Python signature of `func`, or None for builtins and ``(*args, **kwargs)`` wrappers."""
+    try:
+        return _cached_signature(func)
+    except TypeError:  # an unhashable callable
+        return None
+
+
+@functools.lru_cache(maxsize=2048)
+def _cached_signature(func: Any) -> inspect.Signature | None:
+    # Keyed by the function object itself (not its id, which a collected object's successor may reuse).
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):
+        return None
+    if all(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in signature.parameters.values()):
+        return None
+    return signature
+
+
+def bind(func: Any, name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The op's arguments by parameter name, defaults included where they are known."""
+    signature = _signature(func) if func is not None else None
+    if signature is not None:
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError:
+            pass
+        else:
+            bound.apply_defaults()
+            out: dict[str, Any] = {}
+            for key, value in bound.arguments.items():
+                if signature.parameters[key].kind == inspect.Parameter.VAR_KEYWORD:
+                    out.update(value)
+                else:
+                    out[key] = value
+            return out
+    return _bind_by_table(name, args, kwargs)
+
+
+def _bind_by_table(name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """Builtins have no Python signature: name their arguments from `_PARAMETERS`."""
+    names = _PARAMETERS.get(name.rstrip("_"))
+    out: dict[str, Any] = {}
+    if names is None:
+        out.update(("input" if i == 0 else str(i), value) for i, value in enumerate(args))
+    else:
+        for i, key in enumerate(names):
+            if key.startswith("*"):
+                rest = args[i:]
+                out[key[1:]] = rest[0] if len(rest) == 1 and isinstance(rest[0], list | tuple) else tuple(rest)
+                break
+            if i < len(args):
+                out[key] = args[i]
+    out.update(kwargs)
+    for family, defaults in _DEFAULTS.items():
+        if name == family or (name.startswith(family) and name[len(family) :].rstrip("d").isdigit()):
+            for key, value in defaults.items():
+                out.setdefault(key, value)
+    return out
+
+
+def _args_text(func: Any, name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
+    """The non-tensor arguments that differ from their defaults, shortly (``"kernel_size=2, stride=2"``)."""
+    bound = bind(func, name, args, kwargs)
+    if name == "getitem":
+        index = _plain(bound.get("key", bound.get("index")), nested=True)
+        items = index if isinstance(index, list) else [index]
+        return "[" + ", ".join(_short(i) for i in items) + "]"
+    defaults = _defaults(func, name)
+    parts = []
+    for key, value in bound.items():
+        plain = _plain(value)
+        if plain is _SKIP or key in ("input", "self") or (key in defaults and defaults[key] == plain):
+            continue
+        parts.append(f"{key}={_short(plain)}")
+    text = ", ".join(parts)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _defaults(func: Any, name: str) -> dict[str, Any]:
+    """Default values of the op's parameters, where they are known."""
+    signature = _signature(func)
+    if signature is not None:
+        return {p.name: p.default for p in signature.parameters.values() if p.default is not p.empty}
+    return _bind_by_table(name, (), {})
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, dict) and "slice" in value:
+        start, stop, step = value["slice"]
+        return f"{'' if start is None else start}:{'' if stop is None else stop}" + (
+            f":{step}" if step not in (None, 1) else ""
+        )
+    if isinstance(value, list):
+        return "(" + ", ".join(_short(v) for v in value) + ")"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+_SKIP = object()
+
+
+def _plain(value: Any, *, nested: bool = False) -> Any:  # noqa: PLR0911 - one return per kind of value
+    """A JSON-able form of a non-tensor argument; `_SKIP` for top-level tensors and unreadable objects."""
     if isinstance(value, torch.Tensor):
-        return (tuple(value.shape),)
+        return {"tensor": list(value.shape)} if nested else _SKIP
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, torch.Size):
+        return list(value)
     if isinstance(value, list | tuple):
-        return tuple(s for v in value for s in _shapes(v))
-    if isinstance(value, Mapping):
-        return tuple(s for v in value.values() for s in _shapes(v))
-    return ()
+        items = [_plain(v, nested=True) for v in value]
+        return _SKIP if any(v is _SKIP for v in items) else items
+    if isinstance(value, slice):
+        parts = [_plain(value.start, nested=True), _plain(value.stop, nested=True), _plain(value.step, nested=True)]
+        return {"slice": parts}
+    if value is Ellipsis:
+        return "..."
+    if isinstance(value, torch.dtype | torch.device | torch.memory_format | torch.layout):
+        return str(value).removeprefix("torch.")
+    return _SKIP
+
+
+def _shaped(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """Arguments for `costs`: tensors become `costs.Shape`, containers are kept."""
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, torch.Tensor):
+            return costs.Shape(tuple(value.shape))
+        if isinstance(value, list | tuple):
+            return [convert(v) for v in value]
+        return value
+
+    return {key: convert(value) for key, value in arguments.items()}
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    line = text.splitlines()[0] if text else type(err).__name__
+    return line if len(line) <= 200 else line[:197] + "..."
+
+
+def _public_type(cls: type) -> str:
+    from modeldoc.introspect import public_type
+
+    return public_type(cls)
+
+
+__all__ = ["ProbeResult", "bind", "op_name", "op_target", "probe"]
