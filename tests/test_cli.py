@@ -70,7 +70,7 @@ def test_bad_input_gets_one_clear_line(cli, tmp_path, args, message, code):
     line = one_error_line(result)
     assert message in line
     assert not out.exists(), "a failed build must leave no output folder"
-    assert not [p for p in tmp_path.iterdir()], "a failed build must leave no staging folder"
+    assert not list(tmp_path.iterdir()), "a failed build must leave no staging folder"
 
 
 def test_forward_that_rejects_the_input_still_builds_the_static_pages(cli, tmp_path):

@@ -31,7 +31,11 @@ def test_md_cell_neutralises_html_and_markdown():
 
 def test_hostile_names_are_text_in_the_markdown():
     spec = spec_of("tests.models:Hostile", [2, 4])
-    pages = render.render_pages(spec, render.RenderSettings(options=model_options({"target": "tests.models:Hostile"}), diagrams=True), render.make_env())
+    pages = render.render_pages(
+        spec,
+        render.RenderSettings(options=model_options({"target": "tests.models:Hostile"}), diagrams=True),
+        render.make_env(),
+    )
     text = pages["index.md"]
     assert HOSTILE_KEY not in text
     assert "<script>" not in text

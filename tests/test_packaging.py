@@ -19,7 +19,11 @@ def test_wheel_contains_the_templates(tmp_path):
     )
     (wheel,) = tmp_path.glob("modeldoc-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    shipped = {f"modeldoc/templates/{p.relative_to(REPO / 'templates').as_posix()}" for p in (REPO / "templates").rglob("*") if p.is_file()}
+    shipped = {
+        f"modeldoc/templates/{p.relative_to(REPO / 'templates').as_posix()}"
+        for p in (REPO / "templates").rglob("*")
+        if p.is_file()
+    }
     assert shipped, "the templates folder is empty"
     assert shipped <= names, sorted(shipped - names)
     assert "modeldoc/templates/model.md.jinja" in names
