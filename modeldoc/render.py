@@ -183,6 +183,7 @@ def render_pages(spec: ModelSpec, settings: RenderSettings, env: Environment) ->
             "subpages": [(spec.layer(root), md_link(root), by_root[root]) for root in page.subpages],
             "parent_link": md_link(page.parent) if page.parent is not None else "",
             "link": md_link,
+            "paths": where.keys(),
             "anchor": layout.anchor,
             "options": settings.options,
             "sections": settings.options.sections,

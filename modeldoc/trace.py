@@ -670,7 +670,7 @@ class _Built:
             shapes = [" × ".join(str(d) for d in tensors[t].dims) or "a scalar" for t in failed.inputs[:3]]
             received = f", which received {', '.join(shapes)},"
         return (
-            f"the forward pass failed {place}{received} with {message}; "
+            f"the forward pass failed {place}{received} with {message.rstrip('. ')}; "
             "change the example input (shape, dtype or names) to what the model expects, "
             "or fix the layer arguments the derivations below point at"
         )
