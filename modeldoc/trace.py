@@ -380,7 +380,9 @@ class _Recorder(TorchFunctionMode):
     def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None) -> Any:
         kwargs = kwargs or {}
         try:
-            out = func(*args, **kwargs)
+            out = _meta_rnn(func, args, kwargs)
+            if out is None:
+                out = func(*args, **kwargs)
         except Exception:
             self.failed = self._raw(func, args, kwargs, [], failed=True)
             raise
@@ -499,6 +501,31 @@ class _Recorder(TorchFunctionMode):
         while self.frames:  # the calls around the failure stay containers: their ops are already recorded
             self._close(self.frames.pop(), [], collapse=False)
         return where
+
+
+_RNN_FUNCTIONS = (torch.lstm, torch.gru, torch.rnn_tanh, torch.rnn_relu)
+
+
+def _meta_rnn(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
+    """The outputs of a recurrent kernel on meta tensors, from its shapes alone; None for anything else.
+
+    On the meta device ``torch.lstm`` and its kin run their step-by-step Python decomposition,
+    about ten times slower than the real kernel on the CPU; their output shapes need none of it.
+    Only the padded form (``input, hx, params, has_biases, num_layers, dropout, train,
+    bidirectional, batch_first``) is answered; packed sequences run as usual.
+    """
+    if func not in _RNN_FUNCTIONS or kwargs or len(args) != 9 or not isinstance(args[2], list | tuple):
+        return None
+    data, hx, batch_first = args[0], args[1], args[8]
+    states = tuple(hx) if isinstance(hx, list | tuple) else (hx,)
+    tensors = (data, *states)
+    if not all(isinstance(t, torch.Tensor) and t.is_meta for t in tensors) or data.dim() != 3:
+        return None
+    directions = 2 if args[7] else 1
+    length, batch = (data.shape[1], data.shape[0]) if batch_first else (data.shape[0], data.shape[1])
+    width = directions * states[0].shape[-1]
+    output = data.new_empty((batch, length, width) if batch_first else (length, batch, width))
+    return (output, *(state.new_empty(state.shape) for state in states))
 
 
 def _tensor_leaves(value: Any) -> list[torch.Tensor]:

@@ -310,3 +310,40 @@ def test_a_named_axis_the_model_rejects_at_other_sizes_is_reported() -> None:
     assert len(spec.warnings) == 1
     assert spec.warnings[0].startswith("the forward pass fails or takes other steps when L is not 6")
     assert not spec.probe_error
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: nn.LSTM(4, 5, num_layers=2, bidirectional=True, proj_size=3, batch_first=True),
+        lambda: nn.LSTM(4, 5),
+        lambda: nn.GRU(4, 6, num_layers=3, bidirectional=True),
+        lambda: nn.RNN(4, 6, nonlinearity="relu", batch_first=True),
+        lambda: nn.RNN(4, 6),
+    ],
+)
+@pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN:UserWarning")
+def test_recurrent_kernels_on_meta_give_the_shapes_the_real_kernel_gives(make):
+    from modeldoc.trace import _meta_rnn
+
+    module = make()
+    x = torch.zeros(2, 7, 4)
+    real = module(x)
+    with torch.device("meta"):
+        meta_module = make()
+    seen = []
+
+    class Spy(torch.overrides.TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            answer = _meta_rnn(func, args, kwargs or {})
+            if answer is not None:
+                seen.append(answer)
+            return func(*args, **(kwargs or {}))
+
+    with Spy():
+        expected = meta_module(x.to("meta"))
+    (answer,) = seen
+    flat_real = [real[0], *(real[1] if isinstance(real[1], tuple) else (real[1],))]
+    flat_expected = [expected[0], *(expected[1] if isinstance(expected[1], tuple) else (expected[1],))]
+    assert [t.shape for t in answer] == [t.shape for t in flat_expected] == [t.shape for t in flat_real]
+    assert all(t.is_meta for t in answer)
