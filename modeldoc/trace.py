@@ -42,6 +42,7 @@ from modeldoc.spec import Dim, InputInfo, LayerSpec, OpSpec, TensorInfo, TraceSp
 
 logger = logging.getLogger(__name__)
 
+_RNN_ARGS = ("input", "hx", "params", "has_biases", "num_layers", "dropout", "train", "bidirectional", "batch_first")
 _DTYPES = {
     "float32": torch.float32,
     "float64": torch.float64,
@@ -1186,30 +1187,10 @@ _PARAMETERS: dict[str, tuple[str, ...]] = {
     "adaptive_max_pool2d": ("input", "output_size", "return_indices"),
     "adaptive_max_pool3d": ("input", "output_size", "return_indices"),
     "scaled_dot_product_attention": ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale"),
-    "lstm": ("input", "hx", "params", "has_biases", "num_layers", "dropout", "train", "bidirectional", "batch_first"),
-    "gru": ("input", "hx", "params", "has_biases", "num_layers", "dropout", "train", "bidirectional", "batch_first"),
-    "rnn_tanh": (
-        "input",
-        "hx",
-        "params",
-        "has_biases",
-        "num_layers",
-        "dropout",
-        "train",
-        "bidirectional",
-        "batch_first",
-    ),
-    "rnn_relu": (
-        "input",
-        "hx",
-        "params",
-        "has_biases",
-        "num_layers",
-        "dropout",
-        "train",
-        "bidirectional",
-        "batch_first",
-    ),
+    "lstm": _RNN_ARGS,
+    "gru": _RNN_ARGS,
+    "rnn_tanh": _RNN_ARGS,
+    "rnn_relu": _RNN_ARGS,
     "mean": ("input", "dim", "keepdim"),
     "sum": ("input", "dim", "keepdim"),
     "amax": ("input", "dim", "keepdim"),
