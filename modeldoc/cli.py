@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -137,6 +139,17 @@ def main() -> None:
     help="Folder of templates that override the shipped ones.",
 )
 @click.option("--no-diagrams", is_flag=True, help="Leave out the Graphviz diagrams (no dot needed).")
+@click.option(
+    "--markdown-only",
+    is_flag=True,
+    help="Write plain Markdown + SVG pages into --docs-dir for any engine that reads mkdocs.yml; build no site.",
+)
+@click.option(
+    "--docs-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder for --markdown-only pages, e.g. docs/models (new, empty, or written by modeldoc before).",
+)
 @_fail_cleanly
 def build(
     target: str | None,
@@ -144,31 +157,75 @@ def build(
     site_name: str,
     custom_templates: Path | None,
     no_diagrams: bool,
+    markdown_only: bool,
+    docs_dir: Path | None,
     **flags: Any,
 ) -> None:
     """Build a documentation site for TARGET (package.module:Name or path/file.py:Name).
 
-    With no TARGET, build the models configured in pyproject.toml's [tool.modeldoc].
+    With no TARGET, build the project's mkdocs.yml when it uses the modeldoc plugin (into its
+    site_dir, or --out), otherwise the models configured in pyproject.toml's [tool.modeldoc].
     """
     from modeldoc import site as site_builder
 
     started = time.perf_counter()
+    if markdown_only and docs_dir is None:
+        raise ConfigError("--markdown-only needs --docs-dir", "name the folder to write, e.g. --docs-dir docs/models")
+    if docs_dir is not None and not markdown_only:
+        raise ConfigError("--docs-dir only applies to --markdown-only", "add --markdown-only, or use --out for a site")
+    if not no_diagrams:
+        _require_dot()
+    config_file = None if target or markdown_only else site_builder.project_config(Path.cwd())
+    if config_file is not None:
+        with _mkdocs_log(logging.WARNING):
+            built = site_builder.build_project(
+                config_file, out=out, site_name=site_name, custom_templates=custom_templates, diagrams=not no_diagrams
+            )
+        elapsed = time.perf_counter() - started
+        click.echo(f"built {built.pages} pages from {config_file.name} into {built.out} in {elapsed:.1f}s")
+        return
+    options = _site(target, out, site_name, custom_templates, no_diagrams, flags)
+    specs = tuple(_describe(model) for model in options.models)
+    if markdown_only:
+        assert docs_dir is not None
+        built, _ = site_builder.write_markdown(options, specs, docs_dir)
+        _markdown_hints(docs_dir)
+    else:
+        built = site_builder.build_site(options, specs)
+    elapsed = time.perf_counter() - started
+    click.echo(f"built {built.pages} pages for {len(specs)} model(s) into {built.out} in {elapsed:.1f}s")
+
+
+def _site(
+    target: str | None,
+    out: Path | None,
+    site_name: str,
+    custom_templates: Path | None,
+    no_diagrams: bool,
+    flags: dict[str, Any],
+) -> SiteOptions:
     if target:
-        options = SiteOptions(
+        return SiteOptions(
             models=(_entry(target, **flags),),
             out=out or Path("site"),
             site_name=site_name or "Model documentation",
             custom_templates=custom_templates,
             diagrams=not no_diagrams,
         )
-    else:
-        options = _configured(out, site_name, custom_templates, no_diagrams)
-    if not no_diagrams:
-        _require_dot()
-    specs = tuple(_describe(model) for model in options.models)
-    built = site_builder.build_site(options, specs)
-    elapsed = time.perf_counter() - started
-    click.echo(f"built {built.pages} pages for {len(specs)} model(s) into {built.out} in {elapsed:.1f}s")
+    return _configured(out, site_name, custom_templates, no_diagrams)
+
+
+def _markdown_hints(docs_dir: Path) -> None:
+    """Tell the user what their mkdocs.yml needs for the pages just written."""
+    from modeldoc.site import MARKDOWN_EXTENSIONS
+
+    folder = docs_dir.resolve()
+    root = (Path.cwd() / "docs").resolve()
+    rel = folder.relative_to(root).as_posix() if folder.is_relative_to(root) else folder.name
+    click.echo("the pages need, in mkdocs.yml:")
+    click.echo(f"  extra_css: [{rel}/assets/modeldoc.css]")
+    click.echo(f"  markdown_extensions: [{', '.join(MARKDOWN_EXTENSIONS)}]")
+    click.echo(f"  nav (if written out): - Models: {rel}/index.md")
 
 
 def _configured(out: Path | None, site_name: str, custom_templates: Path | None, no_diagrams: bool) -> SiteOptions:
@@ -190,6 +247,75 @@ def _configured(out: Path | None, site_name: str, custom_templates: Path | None,
     from dataclasses import replace
 
     return replace(options, **changes)
+
+
+@main.command()
+@_model_flags
+@click.option("--site-name", default="", help="Name of the site.")
+@click.option(
+    "--templates",
+    "custom_templates",
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    default=None,
+    help="Folder of templates that override the shipped ones.",
+)
+@click.option("--no-diagrams", is_flag=True, help="Leave out the Graphviz diagrams (no dot needed).")
+@click.option("--dev-addr", default=None, metavar="IP:PORT", help="Where to serve (default: 127.0.0.1:8000).")
+@click.option("--open", "open_in_browser", is_flag=True, help="Open the preview in the default browser.")
+@_fail_cleanly
+def serve(
+    target: str | None,
+    site_name: str,
+    custom_templates: Path | None,
+    no_diagrams: bool,
+    dev_addr: str | None,
+    open_in_browser: bool,
+    **flags: Any,
+) -> None:
+    """Preview the documentation of TARGET live; editing the model's source rebuilds it.
+
+    With no TARGET, serve the project's mkdocs.yml when it uses the modeldoc plugin, otherwise
+    the models configured in pyproject.toml's [tool.modeldoc].
+    """
+    from modeldoc import serve as preview
+    from modeldoc import site as site_builder
+
+    if not no_diagrams:
+        _require_dot()
+    with _mkdocs_log(logging.INFO):
+        config_file = None if target else site_builder.project_config(Path.cwd())
+        if config_file is not None:
+            if custom_templates is not None or no_diagrams or site_name:
+                raise ConfigError(
+                    f"--site-name, --templates and --no-diagrams do not apply to {config_file.name}",
+                    "set them in that file (site_name, and the modeldoc plugin's custom_templates and diagrams)",
+                )
+            preview.serve(config_file, dev_addr=dev_addr, open_in_browser=open_in_browser)
+            return
+        options = _site(target, None, site_name, custom_templates, no_diagrams, flags)
+        with preview.standalone_project(options) as config_file:
+            preview.serve(config_file, dev_addr=dev_addr, open_in_browser=open_in_browser)
+
+
+@contextmanager
+def _mkdocs_log(level: int) -> Iterator[None]:
+    """Show MkDocs' messages from `level` up on stderr, as the mkdocs command would.
+
+    Errors are left out: the one that stops the build becomes the command's error line.
+    """
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)-7s -  %(message)s"))
+    handler.setLevel(level)
+    handler.addFilter(lambda record: record.levelno < logging.ERROR)
+    mkdocs_log = logging.getLogger("mkdocs")
+    previous = mkdocs_log.level
+    mkdocs_log.addHandler(handler)
+    mkdocs_log.setLevel(min(level, previous) if previous else level)
+    try:
+        yield
+    finally:
+        mkdocs_log.removeHandler(handler)
+        mkdocs_log.setLevel(previous)
 
 
 def _require_dot() -> None:

@@ -20,8 +20,8 @@ from typing import Any
 import yaml
 
 from modeldoc import layout, render
-from modeldoc.errors import ModeldocError, OutputError
-from modeldoc.options import SiteOptions
+from modeldoc.errors import ConfigError, ModeldocError, OutputError
+from modeldoc.options import SiteOptions, read_pyproject
 from modeldoc.spec import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,12 @@ class Built:
 
 
 def write_docs(
-    specs: tuple[ModelSpec, ...], site: SiteOptions, docs_dir: Path, *, with_index: bool = True
+    specs: tuple[ModelSpec, ...],
+    site: SiteOptions,
+    docs_dir: Path,
+    *,
+    with_index: bool = True,
+    directory_urls: bool = True,
 ) -> tuple[list[Any], int]:
     """Write every model's Markdown pages (and the shared assets) into `docs_dir`.
 
@@ -52,12 +57,12 @@ def write_docs(
     count = 0
     entries = []
     for spec, options in zip(specs, site.models, strict=True):
-        settings = render.RenderSettings(options=options, diagrams=site.diagrams)
+        settings = render.RenderSettings(options=options, diagrams=site.diagrams, directory_urls=directory_urls)
         pages = render.render_pages(spec, settings, env)
         for name, text in pages.items():
             _write(docs_dir / options.slug / name, text)
         count += len(pages)
-        nav.append({spec.title: _nav(spec, options.slug, options.page_size)})
+        nav.append({spec.title: model_nav(spec, options.slug, options.page_size)})
         entries.append((spec, f"{options.slug}/index.md"))
     for asset in ASSETS:
         _write(docs_dir / asset, asset_text(asset, site.custom_templates))
@@ -76,13 +81,14 @@ def asset_text(name: str, custom_templates: Path | None) -> str:
     raise ModeldocError(f"the shipped asset {name} is missing; reinstall modeldoc")
 
 
-def _nav(spec: ModelSpec, slug: str, page_size: int) -> list[Any]:
+def model_nav(spec: ModelSpec, slug: str, page_size: int, prefix: str = "") -> list[Any]:
+    """The MkDocs nav of one model's pages, which live in ``{prefix}{slug}/``."""
     pages = layout.plan_pages(spec, page_size)
     by_root = {page.root: page for page in pages}
 
     def entry(root: str) -> Any:
         page = by_root[root]
-        file = f"{slug}/{page.file}"
+        file = f"{prefix}{slug}/{page.file}"
         if not page.subpages:
             return {page.title: file} if root else file
         return {page.title: [file, *(entry(sub) for sub in page.subpages)]} if root else file
@@ -135,6 +141,110 @@ def build_site(site: SiteOptions, specs: tuple[ModelSpec, ...]) -> Built:
         (built_dir / MARKER).write_text("written by modeldoc; the next build replaces this folder\n")
         publish(built_dir, site.out)
     return Built(out=site.out, specs=specs, pages=count)
+
+
+def write_markdown(
+    site: SiteOptions, specs: tuple[ModelSpec, ...], docs_dir: Path, *, directory_urls: bool = True
+) -> tuple[Built, list[Any]]:
+    """Write plain Markdown + inline SVG pages into `docs_dir`, for any engine that reads mkdocs.yml.
+
+    The pages need no plugin, only the Markdown extensions in `MARKDOWN_EXTENSIONS` and the
+    stylesheet written beside them. Returns what was built and the nav of the pages, relative
+    to `docs_dir`.
+    """
+    check_destination(docs_dir)
+    with staging(docs_dir) as stage:
+        pages = stage / "pages"
+        nav, count = write_docs(specs, site, pages, directory_urls=directory_urls)
+        (pages / MARKER).write_text("written by modeldoc; the next build replaces this folder\n")
+        publish(pages, docs_dir)
+    return Built(out=docs_dir, specs=specs, pages=count), nav
+
+
+MARKDOWN_EXTENSIONS = ("admonition", "attr_list", "md_in_html", "tables")
+"""The Markdown extensions modeldoc's pages use."""
+
+
+def project_config(root: Path) -> Path | None:
+    """The project's mkdocs.yml when it lists the modeldoc plugin (config mode), else None."""
+    from mkdocs.utils.yaml import yaml_load
+
+    table = read_pyproject(root / "pyproject.toml") or {}
+    path = root / str(table.get("mkdocs_config") or "mkdocs.yml")
+    if not path.is_file():
+        return None
+    try:
+        with path.open(encoding="utf-8") as fd:
+            data = yaml_load(fd)
+    except Exception as err:  # MkDocs' loader raises YAML and its own errors alike
+        raise ConfigError(f"{path} cannot be read ({' '.join(str(err).split())})", "fix its YAML syntax") from err
+    plugins = data.get("plugins") if isinstance(data, dict) else None
+    if isinstance(plugins, dict):
+        names = list(plugins)
+    elif isinstance(plugins, list):
+        names = [next(iter(p), "") if isinstance(p, dict) else p for p in plugins]
+    else:
+        names = []
+    return path if "modeldoc" in names else None
+
+
+def build_project(
+    config_file: Path,
+    *,
+    out: Path | None = None,
+    site_name: str = "",
+    custom_templates: Path | None = None,
+    diagrams: bool = True,
+) -> Built:
+    """Build a project's own mkdocs.yml (which uses the modeldoc plugin) into `out`.
+
+    `out` defaults to the config's ``site_dir``; the same ownership rules as a standalone
+    build apply, and the other arguments override the config and the plugin's options.
+    """
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+    from mkdocs.exceptions import MkDocsException
+
+    problems = _Problems()
+    logging.getLogger("mkdocs").addHandler(problems)
+    try:
+        cfg = load_config(config_file=str(config_file), site_name=site_name or None)
+        target = out or Path(cfg.site_dir)
+        check_destination(target)
+        plugin = cfg.plugins["modeldoc"]
+        plugin.config.diagrams = diagrams
+        if custom_templates is not None:
+            plugin.config.custom_templates = str(custom_templates.resolve())
+        with staging(target) as stage:
+            cfg.site_dir = str(stage / "site")
+            build(cfg)
+            built_dir = Path(cfg.site_dir)
+            (built_dir / MARKER).write_text("written by modeldoc; the next build replaces this folder\n")
+            pages = sum(1 for page in built_dir.rglob("*.html") if page.name != "404.html")
+            publish(built_dir, target)
+    except (MkDocsException, SystemExit) as err:  # MkDocs exits on config errors
+        cause = problems.first or str(err)
+        raise ModeldocError(f"MkDocs could not build {config_file}: {cause}") from err
+    finally:
+        logging.getLogger("mkdocs").removeHandler(problems)
+    return Built(out=target, specs=(), pages=pages)
+
+
+class _Problems(logging.Handler):
+    """Remembers the first error (or warning) MkDocs logs, for a one-line message."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.errors: list[str] = []
+        self.warnings: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        (self.errors if record.levelno >= logging.ERROR else self.warnings).append(record.getMessage())
+
+    @property
+    def first(self) -> str:
+        found = self.errors or self.warnings
+        return " ".join(found[0].split()) if found else ""
 
 
 def run_mkdocs(config: Mapping[str, Any], config_file: Path) -> None:
