@@ -881,8 +881,9 @@ class _Flow:
                 "labeljust=l",
                 f'tooltip="{_text(item + (": " + layer.repr if layer else ""))}"',
             ]
-            if layer is not None:
-                attrs += [f'URL="{_url(href(item))}"', 'target="_top"']
+            url = href(item) if layer is not None else ""
+            if url:
+                attrs += [f'URL="{_url(url)}"', 'target="_top"']
             dot.lines.append(f"{pad}  graph [{', '.join(attrs)}];")
             self._emit(dot, items, item, href, pad + "  ")
             dot.lines.append(f"{pad}}}")

@@ -104,6 +104,8 @@ def page_of(pages: tuple[Page, ...]) -> dict[str, Page]:
 
 def href(from_file: str, to_file: str, fragment: str = "") -> str:
     """A relative link between two generated Markdown files, as MkDocs resolves them."""
+    if from_file == to_file and fragment:
+        return f"#{fragment}"
     rel = posixpath.relpath(to_file, posixpath.dirname(from_file) or ".")
     return f"{rel}#{fragment}" if fragment else rel
 

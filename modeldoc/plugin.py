@@ -51,7 +51,6 @@ BLOCK_ONLY_KEYS = ("heading_level",)
 
 _BLOCK = re.compile(r"^::: modeldoc(?:[ \t]+(?P<target>\S+))?[ \t]*$")
 _FENCE = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})")
-_SAME_PAGE_LINK = re.compile(r"\]\(index\.md#")
 
 _LOADED_SOURCES: dict[Path, float] = {}
 """Model source files imported so far and their modification times when they were imported.
@@ -215,6 +214,7 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
     def _expand(self, markdown: str, src_uri: str, config: MkDocsConfig) -> Iterator[str]:
         lines = markdown.splitlines(keepends=True)
         fence = ""
+        blocks = 0
         i = 0
         while i < len(lines):
             line = lines[i]
@@ -231,7 +231,10 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
                     end += 1
                 where = f"the ::: modeldoc block on line {i + 1} of {src_uri}"
                 try:
-                    yield self._render_block(match["target"], "".join(lines[i + 1 : end]), where, config)
+                    # The second and later models on a page get their own section ids.
+                    prefix = f"m{blocks + 1}-" if blocks else ""
+                    yield self._render_block(match["target"], "".join(lines[i + 1 : end]), where, config, prefix)
+                    blocks += 1
                 except ModeldocError as err:
                     if where in str(err):
                         raise
@@ -241,7 +244,9 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
             yield line
             i += 1
 
-    def _render_block(self, target: str | None, options_text: str, where: str, config: MkDocsConfig) -> str:
+    def _render_block(
+        self, target: str | None, options_text: str, where: str, config: MkDocsConfig, anchor_prefix: str
+    ) -> str:
         from modeldoc import render
 
         entry = _block_options(options_text, where)
@@ -257,10 +262,10 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
             directory_urls=config.use_directory_urls,
             single_page=True,
             heading_level=heading_level,
+            anchor_prefix=anchor_prefix,
         )
         text = render.render_pages(self._describe(options), settings, self._environment())["index.md"]
-        # Everything is on this one page, so a link to "index.md#x" means "#x" here.
-        return "\n" + _SAME_PAGE_LINK.sub("](#", text).strip("\n") + "\n\n"
+        return "\n" + text.strip("\n") + "\n\n"
 
     def _describe(self, options: opts.ModelOptions) -> ModelSpec:
         """The model's description, collected once per build whatever asks for it."""
@@ -299,14 +304,12 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
 
 
 def _collect(options: opts.ModelOptions) -> _Described:
-    from modeldoc import loader, pipeline
-    from modeldoc.introspect import introspect
+    from modeldoc import pipeline
 
-    loaded = loader.load_model(options.target, options.kwargs)
-    spec = pipeline.annotate(introspect(loaded.module, options))
-    if loaded.source_file is not None:
-        _LOADED_SOURCES[loaded.source_file] = loaded.source_file.stat().st_mtime
-    return _Described(spec, loaded.source_file)
+    spec, source = pipeline.describe_with_source(options)
+    if source is not None:
+        _LOADED_SOURCES[source] = source.stat().st_mtime
+    return _Described(spec, source)
 
 
 def _forget_changed_sources() -> None:

@@ -162,6 +162,8 @@ class RenderSettings:
     single_page: bool = False
     """Render every layer on one page (used by ``:::`` blocks)."""
     heading_level: int = 1
+    anchor_prefix: str = ""
+    """Put before every section id and diagram id, so that two models can share one page."""
 
 
 def render_pages(spec: ModelSpec, settings: RenderSettings, env: Environment) -> dict[str, str]:
@@ -171,10 +173,20 @@ def render_pages(spec: ModelSpec, settings: RenderSettings, env: Environment) ->
     where = layout.page_of(pages)
     by_root = {page.root: page for page in pages}
     out = {}
+    prefix = settings.anchor_prefix
+
+    def anchor(path: str) -> str:
+        return prefix + layout.anchor(path)
+
+    # Without the layer sections there is nothing for a link to land on.
+    linked = where if "layers" in settings.options.sections else {}
     for page in pages:
-        md_link = _linker(page, where, layout.href)
+        md_link = _linker(page, linked, anchor, layout.href)
         url_link = _linker(
-            page, where, lambda a, b, frag: layout.url_href(a, b, frag, directory_urls=settings.directory_urls)
+            page,
+            linked,
+            anchor,
+            lambda a, b, frag: layout.url_href(a, b, frag, directory_urls=settings.directory_urls),
         )
         context = {
             "spec": spec,
@@ -183,8 +195,8 @@ def render_pages(spec: ModelSpec, settings: RenderSettings, env: Environment) ->
             "subpages": [(spec.layer(root), md_link(root), by_root[root]) for root in page.subpages],
             "parent_link": md_link(page.parent) if page.parent is not None else "",
             "link": md_link,
-            "paths": where.keys(),
-            "anchor": layout.anchor,
+            "paths": linked.keys(),
+            "anchor": anchor,
             "options": settings.options,
             "sections": settings.options.sections,
             "heading": "#" * settings.heading_level,
@@ -208,11 +220,16 @@ def render_template(env: Environment, name: str, context: dict[str, Any]) -> str
 
 
 def _linker(
-    page: layout.Page, where: dict[str, layout.Page], make: Callable[[str, str, str], str]
+    page: layout.Page,
+    where: dict[str, layout.Page],
+    anchor: Callable[[str], str],
+    make: Callable[[str, str, str], str],
 ) -> Callable[[str], str]:
+    """A function from layer path to its link from `page`; ``""`` for layers not documented."""
+
     def link(path: str) -> str:
-        target = where[path]
-        return make(page.file, target.file, layout.anchor(path))
+        target = where.get(path)
+        return make(page.file, target.file, anchor(path)) if target is not None else ""
 
     return link
 
@@ -220,7 +237,7 @@ def _linker(
 def _tree(spec: ModelSpec, page: layout.Page, settings: RenderSettings, link: Callable[[str], str]) -> Markup:
     if "diagram" not in settings.options.sections:
         return Markup("")
-    dot = graph.tree_dot(spec, page.root, settings.options.depth, link, id_prefix=f"{settings.options.slug}-")
+    dot = graph.tree_dot(spec, page.root, settings.options.depth, link, id_prefix=_id_prefix(settings))
     return Markup(graph.render_svg(dot))
 
 
@@ -240,13 +257,17 @@ def _flows(
     pending = [page.root]
     while pending:
         path = pending.pop(0)
-        prefix = f"{settings.options.slug}-" if path == page.root else f"{settings.options.slug}-{layout.anchor(path)}-"
+        prefix = _id_prefix(settings) + ("" if path == page.root else f"{layout.anchor(path)}-")
         dot = graph.flow_dot(spec, path, depth, link, id_prefix=prefix)
         if not dot:
             continue
         flows[path] = Markup(graph.render_svg(dot))
         pending += [b for b in graph.flow_blocks(spec, path, depth) if b in on_page and b not in flows and b != path]
     return flows
+
+
+def _id_prefix(settings: RenderSettings) -> str:
+    return f"{settings.anchor_prefix}{settings.options.slug}-"
 
 
 def render_index(models: list[tuple[ModelSpec, str]], site_name: str, env: Environment) -> str:

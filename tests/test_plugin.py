@@ -175,6 +175,36 @@ def test_heading_level_and_options_of_a_block(tmp_path: Path) -> None:
     assert "modeldoc-diagram" not in out, "sections without diagram leave it out"
 
 
+def test_two_models_on_one_page_get_distinct_ids_and_links(tmp_path: Path) -> None:
+    blocks = [
+        "::: modeldoc tests.models:Tiny\n    input_shape: [2, 4]\n",
+        "::: modeldoc tests.models:make_tiny\n    input_shape: [2, 4]\n    kwargs: {width: 5}\n    title: Wide\n",
+    ]
+    project(tmp_path, {"index.md": "# Two models\n\n" + "\n".join(blocks)})
+    build(config_for(tmp_path, strict=True))
+    page = html(tmp_path, "index.html")
+    ids = re.findall(r' id="([^"]+)"', page)
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    assert not duplicates, duplicates
+    assert 'id="layer-fc1"' in page and 'id="m2-layer-fc1"' in page
+    # Each model's diagrams and tables link to its own sections.
+    content = page[page.index("<article") : page.index("</article>")]
+    first, second = content[: content.index('id="wide"')], content[content.index('id="wide"') :]
+    assert 'href="#layer-fc1"' in first and 'href="#m2-layer-' not in first
+    assert 'href="#m2-layer-fc1"' in second[second.index("modeldoc-diagram") :]
+    assert 'href="#layer-' not in second
+
+
+def test_without_layer_sections_nothing_links_to_them(tmp_path: Path) -> None:
+    block = "::: modeldoc tests.models:Tiny\n    input_shape: [2, 4]\n    sections: [overview, diagram, dataflow]\n"
+    project(tmp_path, {"index.md": "# Title\n\n" + block})
+    build(config_for(tmp_path, strict=True))
+    page = html(tmp_path, "index.html")
+    assert "modeldoc-diagram" in page
+    assert 'href="#layer-' not in page
+    assert 'id="layer-' not in page
+
+
 @pytest.mark.parametrize(
     ("block", "message"),
     [
