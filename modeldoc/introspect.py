@@ -6,7 +6,9 @@ restores whatever it touches.
 
 from __future__ import annotations
 
+import inspect
 from collections import defaultdict
+from typing import Any
 
 import torch
 from torch import nn
@@ -102,8 +104,8 @@ def _tensor_names(root: nn.Module) -> dict[int, list[str]]:
     names: dict[int, list[str]] = defaultdict(list)
     for name, tensor in root.named_parameters(remove_duplicate=False):
         names[id(tensor)].append(name)
-    for name, tensor in root.named_buffers(remove_duplicate=False):
-        names[id(tensor)].append(name)
+    for name, buffer in root.named_buffers(remove_duplicate=False):
+        names[id(buffer)].append(name)
     return names
 
 
@@ -144,15 +146,15 @@ def _own_tensors(
     sub: nn.Module, path: str, names_of: dict[int, list[str]], first_name: dict[int, str]
 ) -> tuple[ParamSpec, ...]:
     out = []
-    persistent_skip = getattr(sub, "_non_persistent_buffers_set", set())
-    entries = [(n, t, False) for n, t in sub.named_parameters(recurse=False)]
+    persistent_skip: set[str] = getattr(sub, "_non_persistent_buffers_set", set())
+    entries: list[tuple[str, torch.Tensor, bool]] = [(n, t, False) for n, t in sub.named_parameters(recurse=False)]
     entries += [(n, t, True) for n, t in sub.named_buffers(recurse=False)]
     for local, tensor, is_buffer in entries:
         qualified = f"{path}.{local}" if path else local
         others = tuple(n for n in names_of.get(id(tensor), []) if n != qualified)
         counted = first_name.get(id(tensor), qualified) == qualified
         # a lazy module's parameter has no shape until its first call
-        lazy = isinstance(tensor, nn.parameter.UninitializedTensorMixin)
+        lazy = isinstance(tensor, nn.UninitializedParameter | nn.UninitializedBuffer)
         out.append(
             ParamSpec(
                 name=qualified,
@@ -176,7 +178,7 @@ def _unique_parameters(module: nn.Module) -> list[torch.Tensor]:
     return [p for p in module.parameters() if not isinstance(p, nn.parameter.UninitializedParameter)]
 
 
-def _totals(module: nn.Module) -> dict[str, object]:
+def _totals(module: nn.Module) -> dict[str, Any]:
     params = _unique_parameters(module)
     buffers = [b for b in module.buffers() if not isinstance(b, nn.parameter.UninitializedBuffer)]
     by_dtype: dict[str, int] = defaultdict(int)
@@ -200,7 +202,5 @@ def dtype_name(dtype: torch.dtype) -> str:
 
 
 def _docstring(cls: type) -> str:
-    import inspect
-
     doc = inspect.getdoc(cls) or ""
     return doc if doc and cls.__doc__ is not None and "__doc__" in cls.__dict__ else ""
