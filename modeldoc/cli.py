@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -46,40 +47,47 @@ def _fail_cleanly(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _model_flags(func: F) -> F:
-    """The flags that describe one model, shared by build and inspect."""
-    decorators = [
-        click.argument("target", required=False),
-        click.option(
-            "--input-shape",
-            "input_shapes",
-            multiple=True,
-            metavar="SHAPE",
-            help="Example input shape, one per positional input: 1,1,28,28 (name symbolic axes: 1,L=16; "
-            "keyword inputs: NAME:1,16).",
-        ),
-        click.option(
-            "--input-dtype",
-            "input_dtypes",
-            multiple=True,
-            metavar="DTYPE",
-            help="float32 (default), long for token ids, ...; one for all inputs or one per input.",
-        ),
-        click.option("--kwargs", "kwargs_json", default="", metavar="JSON", help="Constructor arguments as JSON."),
-        click.option("--example", default="", metavar="TARGET", help="A function returning example inputs."),
-        click.option(
-            "--probe-device",
-            type=click.Choice(["meta", "cpu"]),
-            default="meta",
-            show_default=True,
-            help="Where the shape probe runs; meta needs no memory and no compute.",
-        ),
-        click.option("--title", default="", help="Title of the model's page."),
-        click.option("--depth", type=click.IntRange(min=1), default=2, show_default=True, help="Diagram depth."),
-    ]
-    for decorator in reversed(decorators):
-        func = decorator(func)
-    return func
+def _flags(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    """One decorator that applies several click decorators, top one first."""
+
+    def apply(func: F) -> F:
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+
+    return apply
+
+
+_model_flags = _flags(
+    click.argument("target", required=False),
+    click.option(
+        "--input-shape",
+        "input_shapes",
+        multiple=True,
+        metavar="SHAPE",
+        help="Example input shape, one per positional input: 1,1,28,28 (name symbolic axes: 1,L=16; "
+        "keyword inputs: NAME:1,16).",
+    ),
+    click.option(
+        "--input-dtype",
+        "input_dtypes",
+        multiple=True,
+        metavar="DTYPE",
+        help="float32 (default), long for token ids, ...; one for all inputs or one per input.",
+    ),
+    click.option("--kwargs", "kwargs_json", default="", metavar="JSON", help="Constructor arguments as JSON."),
+    click.option("--example", default="", metavar="TARGET", help="A function returning example inputs."),
+    click.option(
+        "--probe-device",
+        type=click.Choice(["meta", "cpu"]),
+        default="meta",
+        show_default=True,
+        help="Where the shape probe runs; meta needs no memory and no compute.",
+    ),
+    click.option("--title", default="", help="Title of the model's page."),
+    click.option("--depth", type=click.IntRange(min=1), default=2, show_default=True, help="Diagram depth."),
+)
+"""The flags that describe one model, shared by build, serve and inspect."""
 
 
 def _entry(
@@ -121,6 +129,20 @@ def _describe(options: ModelOptions) -> ModelSpec:
     return spec
 
 
+_site_flags = _flags(
+    click.option("--site-name", default="", help="Name of the site."),
+    click.option(
+        "--templates",
+        "custom_templates",
+        type=click.Path(path_type=Path, exists=True, file_okay=False),
+        default=None,
+        help="Folder of templates that override the shipped ones.",
+    ),
+    click.option("--no-diagrams", is_flag=True, help="Leave out the Graphviz diagrams (no dot needed)."),
+)
+"""The flags that shape a site, shared by build and serve."""
+
+
 @click.group()
 @click.version_option(__version__, prog_name="modeldoc")
 def main() -> None:
@@ -130,15 +152,7 @@ def main() -> None:
 @main.command()
 @_model_flags
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Output folder (default: site).")
-@click.option("--site-name", default="", help="Name of the site.")
-@click.option(
-    "--templates",
-    "custom_templates",
-    type=click.Path(path_type=Path, exists=True, file_okay=False),
-    default=None,
-    help="Folder of templates that override the shipped ones.",
-)
-@click.option("--no-diagrams", is_flag=True, help="Leave out the Graphviz diagrams (no dot needed).")
+@_site_flags
 @click.option(
     "--markdown-only",
     is_flag=True,
@@ -244,22 +258,12 @@ def _configured(out: Path | None, site_name: str, custom_templates: Path | None,
         changes["site_name"] = site_name
     if custom_templates is not None:
         changes["custom_templates"] = custom_templates
-    from dataclasses import replace
-
     return replace(options, **changes)
 
 
 @main.command()
 @_model_flags
-@click.option("--site-name", default="", help="Name of the site.")
-@click.option(
-    "--templates",
-    "custom_templates",
-    type=click.Path(path_type=Path, exists=True, file_okay=False),
-    default=None,
-    help="Folder of templates that override the shipped ones.",
-)
-@click.option("--no-diagrams", is_flag=True, help="Leave out the Graphviz diagrams (no dot needed).")
+@_site_flags
 @click.option("--dev-addr", default=None, metavar="IP:PORT", help="Where to serve (default: 127.0.0.1:8000).")
 @click.option("--open", "open_in_browser", is_flag=True, help="Open the preview in the default browser.")
 @_fail_cleanly
