@@ -37,11 +37,9 @@ class InputOption:
     keyword: str = ""
     """Passed as ``forward(**{keyword: tensor})`` when set, positionally otherwise."""
 
-    def describe(self) -> str:
-        """The shape as a user writes it, e.g. ``"N=1,1,28,28"``."""
-        parts = [f"{n}={s}" if n else str(s) for s, n in zip(self.shape, self.axis_names, strict=True)]
-        prefix = f"{self.keyword}:" if self.keyword else ""
-        return prefix + ",".join(parts)
+    def axes(self) -> list[int | str]:
+        """The axes as a user writes them: ``[1, "L=16"]`` (the inverse of `make_input`)."""
+        return [f"{n}={s}" if n else s for s, n in zip(self.shape, self.axis_names, strict=True)]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -230,7 +228,7 @@ def _inputs(entry: Mapping[str, Any], *, where: str) -> tuple[InputOption, ...]:
         dtype = dtypes[i] if len(dtypes) > 1 else dtypes[0]
         if isinstance(shape, str):
             parsed = parse_shape(shape)
-            inputs.append(make_input(_axes(parsed), dtype=dtype, keyword=parsed.keyword, where=where))
+            inputs.append(make_input(parsed.axes(), dtype=dtype, keyword=parsed.keyword, where=where))
         elif isinstance(shape, list | tuple):
             inputs.append(make_input(shape, dtype=dtype, where=where))
         else:
@@ -246,10 +244,6 @@ def _inputs(entry: Mapping[str, Any], *, where: str) -> tuple[InputOption, ...]:
             )
         )
     return tuple(inputs)
-
-
-def _axes(option: InputOption) -> list[str]:
-    return [f"{n}={s}" if n else str(s) for s, n in zip(option.shape, option.axis_names, strict=True)]
 
 
 def site_options(table: Mapping[str, Any], *, where: str, base: Path) -> SiteOptions:

@@ -38,7 +38,7 @@ def plugin_entry(options: ModelOptions) -> dict[str, Any]:
     if options.inputs:
         entry["inputs"] = [
             {
-                "shape": [f"{name}={size}" if name else size for size, name in zip(i.shape, i.axis_names, strict=True)],
+                "shape": i.axes(),
                 "dtype": i.dtype,
                 "name": i.keyword,
             }
