@@ -17,7 +17,9 @@ import click
 
 from modeldoc import __version__
 from modeldoc.errors import ConfigError, ModeldocError
+from modeldoc.graph import require_dot
 from modeldoc.options import ModelOptions, SiteOptions, model_options, read_pyproject, site_options
+from modeldoc.render import do_shape
 from modeldoc.spec import ModelSpec
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -188,7 +190,7 @@ def build(
     if docs_dir is not None and not markdown_only:
         raise ConfigError("--docs-dir only applies to --markdown-only", "add --markdown-only, or use --out for a site")
     if not no_diagrams:
-        _require_dot()
+        require_dot()
     config_file = None if target or markdown_only else site_builder.project_config(Path.cwd())
     if config_file is not None:
         with _mkdocs_log(logging.WARNING):
@@ -285,7 +287,7 @@ def serve(
     from modeldoc import site as site_builder
 
     if not no_diagrams:
-        _require_dot()
+        require_dot()
     with _mkdocs_log(logging.INFO):
         config_file = None if target else site_builder.project_config(Path.cwd())
         if config_file is not None:
@@ -322,15 +324,6 @@ def _mkdocs_log(level: int) -> Iterator[None]:
         mkdocs_log.setLevel(previous)
 
 
-def _require_dot() -> None:
-    import shutil
-
-    from modeldoc.errors import GraphvizNotFound
-
-    if shutil.which("dot") is None:
-        raise GraphvizNotFound()
-
-
 @main.command()
 @_model_flags
 @click.option("--json", "as_json", is_flag=True, help="Print the modeldoc/1 JSON description.")
@@ -346,7 +339,7 @@ def inspect(target: str | None, as_json: bool, **flags: Any) -> None:
         return
     click.echo(f"{spec.type}: {spec.total_params:,} parameters ({spec.trainable_params:,} trainable)")
     for layer in spec.layers:
-        shapes = "; ".join(" × ".join(str(d) for d in dims) for dims in layer.output_dims) or "-"
+        shapes = "; ".join(do_shape(dims) for dims in layer.output_dims) or "-"
         click.echo(
             f"  {'  ' * (layer.depth - 1)}{layer.path:<30} {layer.type_name:<20} {shapes:<24} {layer.own_params:>12,}"
         )

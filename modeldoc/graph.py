@@ -963,12 +963,19 @@ _XML_PROLOGUE = re.compile(r"^.*?(?=<svg)", re.DOTALL)
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 
 
-def render_svg(dot: str) -> str:
-    """Run Graphviz `dot` on `dot` and return the SVG element, ready to inline in HTML."""
+def require_dot() -> str:
+    """The path of Graphviz's `dot`, or GraphvizNotFound saying how to install it."""
     binary = shutil.which("dot")
     if binary is None:
         raise GraphvizNotFound()
-    result = subprocess.run([binary, "-Tsvg"], input=dot.encode("utf-8"), capture_output=True, check=False, timeout=300)
+    return binary
+
+
+def render_svg(dot: str) -> str:
+    """Run Graphviz `dot` on `dot` and return the SVG element, ready to inline in HTML."""
+    result = subprocess.run(
+        [require_dot(), "-Tsvg"], input=dot.encode("utf-8"), capture_output=True, check=False, timeout=300
+    )
     if result.returncode != 0:
         message = result.stderr.decode("utf-8", "replace").strip().splitlines()
         raise ModeldocError(f"Graphviz failed on a diagram: {message[0] if message else 'no message'}")

@@ -32,6 +32,7 @@ from mkdocs.utils import nest_paths
 
 from modeldoc import options as opts
 from modeldoc.errors import ConfigError, ModeldocError
+from modeldoc.site import MARKDOWN_EXTENSIONS
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -45,8 +46,6 @@ log = logging.getLogger("mkdocs.plugins.modeldoc")
 
 ASSET = "assets/modeldoc.css"
 """The stylesheet every page with modeldoc content needs."""
-NEEDED_EXTENSIONS = ("attr_list", "md_in_html", "admonition", "tables")
-"""Markdown extensions the rendered pages rely on (heading ids, HTML blocks, notes, tables)."""
 BLOCK_ONLY_KEYS = ("heading_level",)
 
 _BLOCK = re.compile(r"^::: modeldoc(?:[ \t]+(?P<target>\S+))?[ \t]*$")
@@ -125,7 +124,7 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
             raise PluginError(str(err)) from err
         self._env = render.make_env(_path(self.config.custom_templates))
         names = {str(ext).rsplit(".", 1)[-1] for ext in config.markdown_extensions}
-        config.markdown_extensions.extend(ext for ext in NEEDED_EXTENSIONS if ext not in names)
+        config.markdown_extensions.extend(ext for ext in MARKDOWN_EXTENSIONS if ext not in names)
         if ASSET not in config.extra_css:
             config.extra_css.append(ASSET)
         return config

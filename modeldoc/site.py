@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 MARKER = ".modeldoc-output"
 """File that marks a folder as written by modeldoc, so a later build may replace it."""
 ASSETS = ("assets/modeldoc.css",)
+MARKDOWN_EXTENSIONS = ("admonition", "attr_list", "md_in_html", "tables")
+"""The Markdown extensions modeldoc's pages use (notes, heading ids, HTML blocks, tables)."""
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,7 @@ def mkdocs_config(site: SiteOptions, nav: list[Any], docs_dir: Path, site_dir: P
             ],
         },
         "plugins": ["search"],
-        "markdown_extensions": ["admonition", "attr_list", "md_in_html", "tables", {"toc": {"permalink": True}}],
+        "markdown_extensions": [*MARKDOWN_EXTENSIONS, {"toc": {"permalink": True}}],
         "extra_css": list(ASSETS),
     }
 
@@ -138,7 +140,6 @@ def build_site(site: SiteOptions, specs: tuple[ModelSpec, ...]) -> Built:
         built_dir = stage / "site"
         config = mkdocs_config(site, nav, docs_dir, built_dir)
         run_mkdocs(config, stage / "mkdocs.yml")
-        (built_dir / MARKER).write_text("written by modeldoc; the next build replaces this folder\n")
         publish(built_dir, site.out)
     return Built(out=site.out, specs=specs, pages=count)
 
@@ -156,13 +157,8 @@ def write_markdown(
     with staging(docs_dir) as stage:
         pages = stage / "pages"
         nav, count = write_docs(specs, site, pages, directory_urls=directory_urls)
-        (pages / MARKER).write_text("written by modeldoc; the next build replaces this folder\n")
         publish(pages, docs_dir)
     return Built(out=docs_dir, specs=specs, pages=count), nav
-
-
-MARKDOWN_EXTENSIONS = ("admonition", "attr_list", "md_in_html", "tables")
-"""The Markdown extensions modeldoc's pages use."""
 
 
 def project_config(root: Path) -> Path | None:
@@ -219,7 +215,6 @@ def build_project(
             cfg.site_dir = str(stage / "site")
             build(cfg)
             built_dir = Path(cfg.site_dir)
-            (built_dir / MARKER).write_text("written by modeldoc; the next build replaces this folder\n")
             pages = sum(1 for page in built_dir.rglob("*.html") if page.name != "404.html")
             publish(built_dir, target)
     except (MkDocsException, SystemExit) as err:  # MkDocs exits on config errors
@@ -286,7 +281,8 @@ def staging(out: Path) -> Iterator[Path]:
 
 
 def publish(built: Path, out: Path) -> None:
-    """Move a finished build into `out`, replacing the previous build there."""
+    """Mark a finished build as modeldoc's and move it into `out`, replacing the previous one."""
+    (built / MARKER).write_text("written by modeldoc; the next build replaces this folder\n")
     check_destination(out)
     old = None
     if out.exists():
