@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system-packages site test lint bench clean
+.PHONY: setup system-packages site test test-fast lint bench clean
 
 # Installs what is missing: Debian's graphviz and chromium, torch 2.13.0 (CPU) before
 # anything that depends on torch, then modeldoc itself with its dev tools.
@@ -27,6 +27,10 @@ site: setup
 
 test: setup
 	$(PY) -m pytest
+
+# The quick loop while working: everything but the browser and slow groups.
+test-fast: setup
+	$(PY) -m pytest -m "not browser and not slow"
 
 lint: setup
 	$(VENV)/bin/ruff check .

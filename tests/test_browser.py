@@ -24,6 +24,8 @@ import pytest
 
 from tests.browser import chromium, contrast, over, serve_folder
 
+pytestmark = pytest.mark.browser
+
 REPO = Path(__file__).resolve().parent.parent
 FASHION = "site/models/fashion/"
 HOSTILE_KEY = "<img src=x onerror=alert(1)>"

@@ -420,6 +420,7 @@ def _get(url: str) -> str:
         return response.read().decode("utf-8")
 
 
+@pytest.mark.slow
 def test_mkdocs_serve_rebuilds_once_when_the_model_file_changes(tmp_path: Path) -> None:
     model = tmp_path / "net.py"
     model.write_text(NET_SOURCE.format(out=10), encoding="utf-8")
@@ -447,6 +448,7 @@ def test_mkdocs_serve_rebuilds_once_when_the_model_file_changes(tmp_path: Path) 
         server.stop()
 
 
+@pytest.mark.slow
 def test_modeldoc_serve_previews_a_target_without_any_mkdocs_yml(tmp_path: Path) -> None:
     port = _free_port()
     server = _Server(
