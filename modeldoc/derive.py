@@ -10,6 +10,14 @@ earlier layers chose (``out_features``, ``out_channels``, ``embedding_dim``). Op
 size pass it through. Every rule's result is checked against the traced size; a rule that does
 not reproduce it says only that the op produced the number.
 
+The steps form a graph, not a list: a merge or a join has several sources, and the same
+source (a split axis merged back, block after block) feeds many later steps. Each (tensor,
+axis) is followed once and its step is shared, never copied, so the work is linear in the
+trace. An argument lists at most `MAX_SHOWN` steps; a longer derivation keeps the steps
+nearest the argument and sums up the rest in one entry that names the earlier argument whose
+derivation lists them. A budget proportional to the trace's size stops a model whose
+derivations would still need more (`DerivationTooLarge`), naming the argument.
+
 A layer whose output reaches the model output through parameter-free ops has its output-sized
 argument (the last Linear's ``out_features``) fixed by the target. A traced size that disagrees
 with a layer's argument (a model that fails at run time) becomes `Hyperparam.error`.
@@ -17,22 +25,52 @@ with a layer's argument (a model that fails at run time) becomes `Hyperparam.err
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from modeldoc.spec import DerivationStep, Hyperparam, LayerSpec, ModelSpec, OpSpec, TensorInfo
+from modeldoc.errors import DerivationTooLarge
+from modeldoc.spec import DerivationStep, Hyperparam, LayerSpec, ModelSpec, OpSpec, TensorInfo, TraceSpec
 
 _DIM = re.compile(r"^(in|out)(\d+):(-?\d+)$")
 
+MAX_SHOWN = 12
+"""The most entries one argument's derivation lists; longer ones are cut (see `Flow.derivation`)."""
 
-def attach(spec: ModelSpec) -> ModelSpec:
-    """`spec` with formulas, derivations, sources and errors for its shape-bound arguments."""
+WORK_PER_ITEM = 100
+"""Units of derivation work allowed per recorded op and per tensor axis of the trace.
+
+Following every axis once and listing every argument's steps costs under 2 units per item on
+the bundled examples, the benchmark models and the Hugging Face models tried (TimeSformer,
+LLaMA, Whisper, Swin, ...); the budget stops only a trace whose derivations would grow far
+beyond that, long before they exhaust memory.
+"""
+
+MIN_WORK = 100_000
+"""The budget of a small trace: a few megabytes of steps at most."""
+
+
+def work_budget(trace: TraceSpec) -> int:
+    """The units of derivation work a trace may take: `WORK_PER_ITEM` per op and tensor axis, at least `MIN_WORK`."""
+    size = len(trace.ops) + sum(len(t.shape) for t in trace.tensors)
+    return max(MIN_WORK, WORK_PER_ITEM * size)
+
+
+def attach(spec: ModelSpec, *, budget: int | None = None) -> ModelSpec:
+    """`spec` with formulas, derivations, sources and errors for its shape-bound arguments.
+
+    Raises:
+        DerivationTooLarge: the derivations need more than `budget` units of work (default:
+            `work_budget` of the trace).
+
+    """
     if spec.trace is None or not spec.trace.ops:
         return spec
-    flow = Flow(spec)
+    flow = Flow(spec, budget=budget)
     targets = flow.targets()
     layers = []
     for layer in spec.all_layers:
@@ -51,39 +89,76 @@ def parse_dim(dim: str) -> tuple[str, int, int] | None:
 # --------------------------------------------------------------------------- provenance
 
 
-@dataclass(frozen=True)
-class _Step:
-    order: int
+@dataclass(eq=False)
+class Node:
+    """One step of a derivation and the nodes of the sizes it was computed from.
+
+    Nodes are shared: a size that feeds many later steps is one node that they all refer to.
+    Compared and hashed by identity.
+    """
+
     step: DerivationStep
+    order: int
+    """Index of the op that made the step (-1 for an input, parameter or constant)."""
+    sources: tuple[Node, ...] = ()
 
 
 @dataclass(frozen=True)
 class Origin:
-    """Where a size came from: the steps that made it, and how it was born."""
+    """Where a size came from: the step nearest the consumer (which leads to the others), and how it was born."""
 
     value: int
-    steps: tuple[_Step, ...]
+    node: Node | None
     birth: str
     """``"input"``, ``"chosen"`` (an earlier layer's hyperparameter), ``"op"``, ``"parameter"`` or ``"constant"``."""
     formula: str = ""
     """The formula of the step nearest the consumer."""
     chosen: tuple[str, str] | None = None
     """(layer path, argument name) when born as a chosen hyperparameter."""
-    layers: frozenset[str] = frozenset()
-    """Layers the size passed through or was changed by."""
+    plain_input: bool = False
+    """True when the size is an input's, reached through no layer and no other step."""
     through_parameters: bool = False
     """True when a layer with parameters lies between the birth and the consumer."""
 
     def ordered(self) -> tuple[DerivationStep, ...]:
-        """The steps from birth to consumer, each once."""
-        seen: set[tuple[int, str]] = set()
-        out = []
-        for item in sorted(self.steps, key=lambda s: s.order):
-            key = (item.order, item.step.text)
-            if key not in seen:
-                seen.add(key)
-                out.append(item.step)
-        return tuple(out)
+        """Every step from birth to consumer, each once, in the order they happened."""
+        return _ordered(self.node)
+
+
+def _key(node: Node) -> tuple[int, str]:
+    """What makes two steps the same line of a listing: the op and the sentence."""
+    return (node.order, node.step.text)
+
+
+def _ordered(node: Node | None) -> tuple[DerivationStep, ...]:
+    """The steps `node` rests on, each once, sorted by when they happened.
+
+    Steps of one op keep the order of a depth-first walk from the consumer (its own step,
+    then each source's), so sizes that one op made together read in their source order.
+    """
+    seen: set[Node] = set()
+    texts: set[tuple[int, str]] = set()
+    items: list[tuple[int, DerivationStep]] = []
+    stack = [node] if node is not None else []
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        if _key(current) not in texts:
+            texts.add(_key(current))
+            items.append((current.order, current.step))
+        stack.extend(reversed(current.sources))
+    return tuple(step for _, step in sorted(items, key=lambda item: item[0]))
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """What one argument's page lists: the steps (the first may sum up earlier ones) and what was left out."""
+
+    steps: tuple[DerivationStep, ...]
+    omitted: int = 0
+    continues: str = ""
 
 
 @dataclass
@@ -105,7 +180,7 @@ _BIRTH = "birth"
 class Flow:
     """Follows sizes back through a trace."""
 
-    def __init__(self, spec: ModelSpec) -> None:
+    def __init__(self, spec: ModelSpec, *, budget: int | None = None) -> None:
         assert spec.trace is not None
         self.spec = spec
         self.trace = spec.trace
@@ -124,38 +199,60 @@ class Flow:
             if op.kind == "module":
                 self.first_calls.setdefault(op.name, op)
         self.memo: dict[tuple[int, int], Origin] = {}
+        self.nodes: dict[tuple[int, DerivationStep, tuple[Node, ...]], Node] = {}
+        self.totals: dict[Node, int] = {}
+        """How many distinct steps each node rests on (itself included), for the nodes counted so far."""
+        self._anchors: dict[Node, list[tuple[str, str]]] | None = None
+        self.budget = work_budget(self.trace) if budget is None else budget
+        self.work = 0
+        self.deriving = "the model's sizes"
+        """What is being derived, for the message when the budget runs out."""
+
+    def _spend(self, units: int = 1) -> None:
+        self.work += units
+        if self.work > self.budget:
+            raise DerivationTooLarge(self.deriving, self.budget)
 
     # ---- per argument
 
-    def explain(self, layer: LayerSpec, h: Hyperparam, targets: Mapping[tuple[str, str], Hyperparam]) -> Hyperparam:  # noqa: PLR0911 - one return per rule
+    def _consumed(self, layer: LayerSpec, h: Hyperparam) -> tuple[TensorInfo, int] | None:
+        """The tensor and axis that argument `h` of `layer` must match, from the layer's first call."""
+        parsed = parse_dim(h.dim)
+        if parsed is None or parsed[0] != "in":
+            return None
+        _, index, axis = parsed
+        call = self.first_calls.get(layer.path)
+        if call is None or index >= len(call.inputs):
+            return None
+        tensor = self.tensors[call.inputs[index]]
+        rank = len(tensor.shape)
+        if not -rank <= axis < rank:
+            return None
+        return tensor, axis % rank
+
+    def explain(self, layer: LayerSpec, h: Hyperparam, targets: Mapping[tuple[str, str], Hyperparam]) -> Hyperparam:
         """`h` with its derivation, source and error filled in from the trace."""
         parsed = parse_dim(h.dim)
         if parsed is None:
             return h
-        side, index, axis = parsed
-        if side == "out":
+        if parsed[0] == "out":
             return targets.get((layer.path, h.name), h)
-        call = self.first_calls.get(layer.path)
-        if call is None or index >= len(call.inputs):
+        consumed = self._consumed(layer, h)
+        if consumed is None:
             return h
-        tensor = self.tensors[call.inputs[index]]
-        rank = len(tensor.shape)
-        if not -rank <= axis < rank:
-            return h
-        axis %= rank
+        tensor, axis = consumed
         expected = _expected(h.value)
         if isinstance(expected, tuple):
             return self._multi(layer, h, tensor, axis, expected)
         if expected is None:
             return h
+        self.deriving = f"{_qualified(layer.path, h.name)} (of layer {layer.path or self.spec.name})"
         origin = self.origin(tensor.id, axis)
+        derivation = self.derivation(origin, (layer.path, h.name))
         got = tensor.shape[axis]
         source = h.source
         if h.kind == "data-dependent":
-            only_input = (
-                origin.birth == "input" and not origin.layers and all(s.step.where == "input" for s in origin.steps)
-            )
-            source = "input" if only_input else "previous-layer"
+            source = "input" if origin.birth == "input" and origin.plain_input else "previous-layer"
         formula = origin.formula or f"{got}"
         error = ""
         if expected != got:
@@ -163,7 +260,15 @@ class Flow:
             has = f"{got} = {lhs}" if lhs and lhs != str(got) and "." not in lhs else f"{got}"
             where = _qualified(layer.path, h.name)
             error = f"{where} is {expected} but the incoming tensor has {has} {_word(h.name, axis)}; set {h.name}={got}"
-        return replace(h, formula=formula, derivation=origin.ordered(), source=source, error=error)
+        return replace(
+            h,
+            formula=formula,
+            derivation=derivation.steps,
+            derivation_omitted=derivation.omitted,
+            derivation_continues=derivation.continues,
+            source=source,
+            error=error,
+        )
 
     def _multi(
         self, layer: LayerSpec, h: Hyperparam, tensor: TensorInfo, axis: int, expected: tuple[int, ...]
@@ -192,7 +297,11 @@ class Flow:
                 continue
             for tid in op.inputs:
                 tensor = self.tensors[tid]
+                output = self.inputs.get(tid) or _output_name(self.spec, tid, tensor)
+                producer = self.ops.get(tensor.producer) if tensor.producer is not None else None
+                made_by = f" (made by {self._label(producer)})" if producer is not None else ""
                 for axis, value in enumerate(tensor.shape):
+                    self.deriving = f"axis {axis} of the model output {output}{made_by}"
                     origin = self.origin(tid, axis)
                     if origin.birth != "chosen" or origin.chosen is None or origin.through_parameters:
                         continue
@@ -202,7 +311,6 @@ class Flow:
                     if layer is None or h is None or (path, name) in out or self._square(path, value, h):
                         continue
                     shown = " × ".join(str(d) for d in tensor.dims)
-                    output = self.inputs.get(tid) or _output_name(self.spec, tid, tensor)
                     out[path, name] = replace(
                         h,
                         kind="data-dependent",
@@ -237,55 +345,244 @@ class Flow:
             return False
         return incoming.shape[axis] == value
 
+    # ---- listing one argument's steps
+
+    def derivation(self, origin: Origin, argument: tuple[str, str] | None = None) -> Derivation:
+        """The steps an argument's page lists for `origin`: all of them, or at most `MAX_SHOWN` entries.
+
+        A derivation longer than `MAX_SHOWN` keeps the steps nearest the argument and sums up
+        the rest: each size those steps start from becomes one entry that counts the steps
+        behind it and names an earlier argument (not `argument` itself) whose derivation lists
+        them, or, when no argument consumes that size, quotes the step that made it. A step
+        whose op joins more sizes than fit is listed with one entry per size it joins.
+        """
+        node = origin.node
+        if node is None:
+            return Derivation(steps=())
+        total = self.total(node)
+        if total <= MAX_SHOWN:
+            self._spend(total)
+            return Derivation(steps=_ordered(node))
+        kept, frontier = self._cut(node, argument)
+        listed = {_key(n) for n in kept}
+        lines: list[DerivationStep] = []
+        continues = ""
+        for source in sorted(frontier, key=lambda n: n.order):
+            behind = self.total(source)
+            anchor = self._anchor(source, argument)
+            if behind == 1:
+                if _key(source) not in listed:
+                    listed.add(_key(source))
+                    lines.append(source.step)
+            elif anchor is not None:
+                path, name = anchor
+                continues = _qualified(path, name)  # the nearest explained size wins: sorted by order
+                text = f"{behind} earlier steps give {source.step.value}; the derivation of {continues} lists them"
+                lines.append(DerivationStep(text=text, value=source.step.value, where=path))
+            else:
+                lines.append(
+                    DerivationStep(
+                        text=f"{behind} earlier steps, not listed here, end in: {source.step.text}",
+                        value=source.step.value,
+                        where=source.step.where,
+                        formula=source.step.formula,
+                    )
+                )
+        lines.extend(n.step for n in kept)
+        return Derivation(steps=tuple(lines), omitted=total - len(listed), continues=continues)
+
+    def _cut(self, node: Node, argument: tuple[str, str] | None) -> tuple[list[Node], list[Node]]:
+        """Where to cut a long derivation: the steps kept (oldest first) and the sizes they start from.
+
+        Steps are taken nearest-first (by op index, so every kept step comes after all the
+        steps it rests on). Of the places where the kept steps plus one entry per remaining
+        size fit in `MAX_SHOWN`, the cut prefers one where every remaining size has an earlier
+        argument that explains it (or is a single step), then the one that keeps the most steps.
+        """
+        tie = itertools.count()
+        heap = [(-node.order, next(tie), node)]
+        seen = {node}
+        kept: list[tuple[int, int, Node]] = []
+        keys: set[tuple[int, str]] = set()
+        best: tuple[tuple[bool, bool, int], int, list[Node]] | None = None
+        while heap and len(keys) < MAX_SHOWN:
+            minus_order, number, current = heapq.heappop(heap)
+            self._spend()
+            if _key(current) not in keys:
+                keys.add(_key(current))
+                kept.append((-minus_order, number, current))
+            for source in current.sources:
+                if source not in seen:
+                    seen.add(source)
+                    heapq.heappush(heap, (-source.order, next(tie), source))
+            frontier = [item[2] for item in heap]
+            fits = len(kept) + len(frontier) <= MAX_SHOWN
+            if fits or best is None:  # the first step alone is the fallback when nothing fits
+                explained = all(self.total(n) == 1 or self._anchor(n, argument) is not None for n in frontier)
+                score = (fits, explained, len(kept))
+                if best is None or score >= best[0]:
+                    best = (score, len(kept), frontier)
+        assert best is not None
+        _, count, frontier = best
+        # oldest first; steps of one op in the order their sources were met, as in a full listing
+        return [item[2] for item in sorted(kept[:count], key=lambda item: item[:2])], frontier
+
+    def total(self, node: Node) -> int:
+        """How many steps `node` rests on, itself included, as a full listing would show them.
+
+        A walk from `node`, nearest step first. Whenever a single size is left to walk from,
+        everything still to come rests on that size alone, so its own count is the rest of
+        the walk: it is remembered, and a walk that reaches a size already counted stops
+        there. Each step is walked about once however many arguments rest on it. Steps of one
+        op with the same sentence (the height and width a convolution both shrinks) count once.
+        """
+        known = self.totals.get(node)
+        if known is not None:
+            return known
+        tie = itertools.count()
+        heap = [(-node.order, next(tie), node)]
+        seen = {node}
+        counted: set[tuple[int, str]] = set()
+        marks: list[tuple[Node, int]] = []
+        while heap:
+            if len(heap) == 1 and counted:
+                alone = heap[0][2]
+                # Only `alone` itself can repeat a sentence already counted: the rest is older.
+                repeat = int(_key(alone) in counted)
+                known = self.totals.get(alone)
+                if known is not None:
+                    total = len(counted) + known - repeat
+                    break
+                marks.append((alone, len(counted) - repeat))
+            current = heapq.heappop(heap)[2]
+            self._spend()
+            counted.add(_key(current))
+            for source in current.sources:
+                if source not in seen:
+                    seen.add(source)
+                    heapq.heappush(heap, (-source.order, next(tie), source))
+        else:
+            total = len(counted)
+        for alone, before in marks:
+            self.totals[alone] = total - before
+        self.totals[node] = total
+        return total
+
+    def _anchor(self, node: Node, argument: tuple[str, str] | None) -> tuple[str, str] | None:
+        """The first-called argument (other than `argument`) whose derivation starts at `node`."""
+        if self._anchors is None:
+            self._anchors = {}
+            deriving = self.deriving
+            arguments = []
+            for layer in self.spec.all_layers:
+                call = self.first_calls.get(layer.path)
+                for h in layer.hyperparameters:
+                    consumed = self._consumed(layer, h)
+                    if call is not None and consumed is not None and isinstance(_expected(h.value), int):
+                        arguments.append((call.index, layer.path, h.name, consumed))
+            for _, path, name, (tensor, axis) in sorted(arguments, key=lambda a: a[0]):
+                self.deriving = f"{_qualified(path, name)} (of layer {path or self.spec.name})"
+                start = self.origin(tensor.id, axis).node
+                if start is not None:
+                    self._anchors.setdefault(start, []).append((path, name))
+            self.deriving = deriving
+        for candidate in self._anchors.get(node, ()):
+            if candidate != argument:
+                return candidate
+        return None
+
     # ---- following a size back
 
     def origin(self, tid: int, axis: int) -> Origin:
-        """Where the size at `axis` of tensor `tid` came from."""
+        """Where the size at `axis` of tensor `tid` came from.
+
+        Every (tensor, axis) on the way is followed once and remembered; a step with several
+        sources refers to their origins' nodes. The walk keeps its own stack, so a deep model
+        does not run into Python's recursion limit.
+        """
         key = (tid, axis)
-        if key in self.memo:
-            return self.memo[key]
+        found = self.memo.get(key)
+        if found is not None:
+            return found
+        rules: dict[tuple[int, int], tuple[_Rule, OpSpec | None]] = {}
+        stack = [key]
+        while stack:
+            current = stack[-1]
+            if current in self.memo:
+                stack.pop()
+                continue
+            if current not in rules:
+                self._spend()
+                rules[current] = self._rule(*current)
+            rule, producer = rules[current]
+            missing = [s for s in (rule.sources if rule.kind != _BIRTH else ()) if s not in self.memo]
+            if any(s in rules for s in missing):  # a source still being followed: a cycle, which a trace cannot hold
+                rules[current] = (self._cycle(current, producer), producer)
+                continue
+            if missing:
+                stack.extend(missing)
+                continue
+            self.memo[current] = self._combine(current, rule, producer)
+            stack.pop()
+        return self.memo[key]
+
+    def _combine(self, key: tuple[int, int], rule: _Rule, producer: OpSpec | None) -> Origin:
+        """The origin of `key` from the rule of its producer and the origins of the rule's sources."""
+        value = self.tensors[key[0]].shape[key[1]]
+        module = producer is not None and producer.kind == "module"
+        through = module and rule.kind != _BIRTH and self._has_parameters(producer.name if producer else "")
+        if rule.kind == _PASS:
+            source = self.memo[rule.sources[0]]
+            return replace(
+                source,
+                value=value,
+                plain_input=source.plain_input and not module,
+                through_parameters=through or source.through_parameters,
+            )
+        assert rule.step is not None
+        order = producer.index if producer is not None else -1
+        if rule.kind == _BIRTH:
+            plain = rule.birth == "input" and not module and rule.step.where == "input"
+            return Origin(
+                value=value,
+                node=self._node(rule.step, order, ()),
+                birth=rule.birth,
+                formula=rule.step.formula,
+                chosen=rule.chosen,
+                plain_input=plain,
+            )
+        sources = [self.memo[s] for s in rule.sources]
+        node = self._node(rule.step, order, tuple(s.node for s in sources if s.node is not None))
+        if len(sources) == 1:  # one source: the size goes on being derived from it
+            (source,) = sources
+            return Origin(
+                value=value,
+                node=node,
+                birth=source.birth,
+                formula=rule.step.formula or source.formula,
+                chosen=source.chosen,
+                plain_input=source.plain_input and not module and rule.step.where == "input",
+                through_parameters=through or source.through_parameters,
+            )
+        # several sources: the number is born here, from the numbers that meet
+        return Origin(value=value, node=node, birth="op", formula=rule.step.formula, through_parameters=through)
+
+    def _node(self, step: DerivationStep, order: int, sources: tuple[Node, ...]) -> Node:
+        """The one node for this step from these sources: the axes a split makes alike share it."""
+        key = (order, step, sources)
+        node = self.nodes.get(key)
+        if node is None:
+            node = self.nodes[key] = Node(step, order, sources)
+        return node
+
+    def _cycle(self, key: tuple[int, int], producer: OpSpec | None) -> _Rule:
+        """A size whose sources lead back to itself: said to be made by its op, not followed."""
+        tid, axis = key
         value = self.tensors[tid].shape[axis]
-        steps: list[_Step] = []
-        layers: set[str] = set()
-        through = False
-        formula = ""
-        t, a = tid, axis
-        for _ in range(10_000):
-            rule, producer = self._rule(t, a)
-            if producer is not None and producer.kind == "module":
-                layers.add(producer.name)
-                through = through or (rule.kind != _BIRTH and self._has_parameters(producer.name))
-            if rule.kind == _PASS:
-                t, a = rule.sources[0]
-                continue
-            assert rule.step is not None
-            order = producer.index if producer is not None else -1
-            steps.append(_Step(order, rule.step))
-            formula = formula or rule.step.formula
-            if rule.kind == _STEP and len(rule.sources) == 1:
-                t, a = rule.sources[0]
-                continue
-            break
-        else:  # a cycle cannot happen in a trace; stop rather than loop
-            rule = _Rule(_BIRTH)
-        birth, chosen = rule.birth, rule.chosen
-        if rule.kind == _STEP:  # several sources: the number is born here, from the numbers that meet
-            birth, chosen = "op", None
-            for source in rule.sources:
-                sub = self.origin(*source)
-                steps.extend(sub.steps)
-                layers |= sub.layers
-        result = Origin(
-            value=value,
-            steps=tuple(steps),
-            birth=birth,
-            formula=formula,
-            chosen=chosen,
-            layers=frozenset(layers),
-            through_parameters=through,
-        )
-        self.memo[key] = result
-        return result
+        where = self._where(producer) if producer is not None else ""
+        label = self._label(producer) if producer is not None else "an op"
+        step = DerivationStep(text=f"{label} produces {value} at axis {axis}", value=value, where=where)
+        return _Rule(_BIRTH, step=step, birth="op")
 
     def _has_parameters(self, path: str) -> bool:
         layer = self.layers.get(path)
@@ -1082,4 +1379,19 @@ def _output_name(spec: ModelSpec, tid: int, tensor: TensorInfo) -> str:
     return tensor.name or "output"
 
 
-__all__ = ["Flow", "Origin", "attach", "index_map", "parse_dim", "reshape_groups", "slice_length", "window_size"]
+__all__ = [
+    "MAX_SHOWN",
+    "MIN_WORK",
+    "WORK_PER_ITEM",
+    "Derivation",
+    "Flow",
+    "Node",
+    "Origin",
+    "attach",
+    "index_map",
+    "parse_dim",
+    "reshape_groups",
+    "slice_length",
+    "window_size",
+    "work_budget",
+]

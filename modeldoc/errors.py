@@ -48,3 +48,14 @@ class OutputError(ModeldocError):
 
     def __init__(self, what: str, fix: str) -> None:
         super().__init__(f"{what}; {fix}")
+
+
+class DerivationTooLarge(ModeldocError):
+    """Following a model's sizes back through its trace would take more work than its size allows."""
+
+    def __init__(self, where: str, budget: int) -> None:
+        super().__init__(
+            f"deriving {where} needs more than {budget:,} units of work, the budget for a trace this size; "
+            "describe a configuration with fewer layers, and report the model to modeldoc "
+            "so its derivations can be fixed"
+        )

@@ -53,6 +53,11 @@ class Hyperparam:
     formula: str = ""
     """For a data-dependent value that came from a shape: ``"12 × 4 × 4 = 192"``."""
     derivation: tuple[DerivationStep, ...] = ()
+    derivation_omitted: int = 0
+    """How many earlier steps `derivation` does not list one by one (a long derivation is cut:
+    its first entry then sums those steps up and says where they are listed)."""
+    derivation_continues: str = ""
+    """The argument (``"blocks.3.gate.in_features"``) whose derivation lists the steps left out."""
     error: str = ""
     """Set when the traced data disagrees with the value (a model that fails at run time)."""
     inferred: bool = False
@@ -76,6 +81,10 @@ class Hyperparam:
             out["formula"] = self.formula
         if self.derivation:
             out["derivation"] = [step.to_json() for step in self.derivation]
+        if self.derivation_omitted:
+            out["derivation_omitted"] = self.derivation_omitted
+        if self.derivation_continues:
+            out["derivation_continues"] = self.derivation_continues
         if self.error:
             out["error"] = self.error
         if self.inferred:
