@@ -116,3 +116,11 @@ class GatedStack(nn.Module):
             x = conv(x)
             x = x * torch.sigmoid(gate(x))
         return self.head(x.flatten(1))
+
+
+def timesformer(layers: int = 12) -> nn.Module:
+    """Hugging Face's TimesformerModel, default config (768 wide, 8 frames of 224²) but `layers` layers, on meta."""
+    from transformers import TimesformerConfig, TimesformerModel
+
+    with torch.device("meta"):
+        return TimesformerModel(TimesformerConfig(num_hidden_layers=layers))

@@ -447,3 +447,71 @@ def test_branches_sum_at_the_merge(target: str) -> None:
     merge = hyper(spec, "merge", "in_features")
     assert merge.formula == "4 + 5 = 9"
     assert [s.where for s in merge.derivation] == ["branches.left", "branches.right", "cat"]
+
+
+# --------------------------------------------------------------------------- shared steps, cut listings
+
+
+def test_a_size_split_and_merged_again_block_after_block_is_followed_once() -> None:
+    """Each level's merge has three sources that all rest on the level before: 3^40 paths, 81 steps."""
+    t = Trace()
+    x = t.input("x", (1, 8))
+    for _ in range(40):
+        (parts,) = t.function("view", [x], (1, 2, 2, 2), shape=[1, 2, 2, 2])
+        (x,) = t.function("reshape", [parts], (1, 8), shape=[1, 8])
+    t.output(*t.module("fc", [x], (1, 3)))
+    raw = t.spec(linear("fc", 8, 3))
+    size = len(t.ops) + sum(len(tensor.shape) for tensor in t.tensors)
+    spec = derive.attach(raw, budget=10 * size)
+    fc = hyper(spec, "fc", "in_features")
+    full = derive.Flow(raw).origin(x, 1).ordered()
+    assert len(full) == 1 + 40 * 2
+    assert len(fc.derivation) == derive.MAX_SHOWN
+    assert fc.derivation[0].text == "70 earlier steps, not listed here, end in: view splits 8 into 2 × 2 × 2"
+    assert (fc.derivation[0].value, fc.derivation[0].formula) == (2, "8 / (2 × 2) = 2")
+    assert [s.text for s in fc.derivation[1:3]] == ["reshape merges 2 × 2 × 2 into 8", "view splits 8 into 2 × 2 × 2"]
+    assert fc.derivation[-1].text == "reshape merges 2 × 2 × 2 into 8"
+    assert (fc.derivation_omitted, fc.derivation_continues) == (70, "")
+
+
+def test_a_join_of_more_sizes_than_fit_lists_the_join_and_one_entry_per_size() -> None:
+    t = Trace()
+    x = t.input("x", (1, 30))
+    parts = [
+        t.function("getitem", [x], (1, 2), key=[{"slice": [None, None, None]}, {"slice": [2 * i, 2 * i + 2, None]}])[0]
+        for i in range(15)
+    ]
+    (joined,) = t.function("cat", parts, (1, 30), dim=1)
+    t.output(*t.module("fc", [joined], (1, 2)))
+    spec = derive.attach(t.spec(linear("fc", 30, 2)))
+    fc = hyper(spec, "fc", "in_features")
+    texts = [s.text for s in fc.derivation]
+    assert len(texts) == 1 + 15
+    assert texts[0] == "2 earlier steps, not listed here, end in: getitem keeps 0:2 of 30"
+    assert texts[14] == "2 earlier steps, not listed here, end in: getitem keeps 28:30 of 30"
+    assert texts[-1] == f"cat joins {' + '.join(['2'] * 15)} = 30"
+    assert fc.derivation_omitted == 1 + 15 + 1 - 1  # the input and the 15 slices
+
+
+def test_a_trace_that_loops_ends_the_walk_instead_of_hanging() -> None:
+    """The tracer cannot record an op that reads its own output; a hand-made trace can."""
+    tensors = (
+        TensorInfo(id=0, shape=(1, 5), dims=(1, 5), dtype="float32", producer=2),
+        TensorInfo(id=1, shape=(1, 3), dims=(1, 3), dtype="float32", producer=3),
+    )
+    ops = (
+        OpSpec(index=0, kind="input", name="x", target="input", scope="", outputs=()),
+        OpSpec(index=1, kind="output", name="output", target="output", scope="", inputs=(1,)),
+        OpSpec(index=2, kind="function", name="add", target="add", scope="", inputs=(0,), outputs=(0,)),
+        OpSpec(index=3, kind="module", name="fc", target="fc", scope="", inputs=(0,), outputs=(1,)),
+    )
+    root = LayerSpec(path="", type="M", type_name="M", repr="", depth=0, parent=None)
+    spec = ModelSpec(
+        name="M",
+        type="M",
+        root=root,
+        layers=(linear("fc", 5, 3),),
+        trace=TraceSpec(device="meta", ops=ops, tensors=tensors),
+    )
+    fc = hyper(derive.attach(spec), "fc", "in_features")
+    assert [s.text for s in fc.derivation] == ["add produces 5 at axis 1"]
