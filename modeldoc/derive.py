@@ -14,9 +14,10 @@ The steps form a graph, not a list: a merge or a join has several sources, and t
 source (a split axis merged back, block after block) feeds many later steps. Each (tensor,
 axis) is followed once and its step is shared, never copied, so the work is linear in the
 trace. An argument lists at most `MAX_SHOWN` steps; a longer derivation keeps the steps
-nearest the argument and sums up the rest in one entry that names the earlier argument whose
-derivation lists them. A budget proportional to the trace's size stops a model whose
-derivations would still need more (`DerivationTooLarge`), naming the argument.
+nearest the argument and sums up the rest, one entry per size they start from, each naming
+the argument whose derivation continues with it. A budget proportional to the trace's size
+stops a model whose derivations would still need more (`DerivationTooLarge`), naming the
+argument.
 
 A layer whose output reaches the model output through parameter-free ops has its output-sized
 argument (the last Linear's ``out_features``) fixed by the target. A traced size that disagrees
@@ -89,7 +90,7 @@ def parse_dim(dim: str) -> tuple[str, int, int] | None:
 # --------------------------------------------------------------------------- provenance
 
 
-@dataclass(eq=False)
+@dataclass(frozen=True, eq=False)
 class Node:
     """One step of a derivation and the nodes of the sizes it was computed from.
 
@@ -154,7 +155,7 @@ def _ordered(node: Node | None) -> tuple[DerivationStep, ...]:
 
 @dataclass(frozen=True)
 class Derivation:
-    """What one argument's page lists: the steps (the first may sum up earlier ones) and what was left out."""
+    """What one argument's page lists: the steps (the first entries may sum up earlier ones) and what was left out."""
 
     steps: tuple[DerivationStep, ...]
     omitted: int = 0
@@ -377,7 +378,7 @@ class Flow:
             elif anchor is not None:
                 path, name = anchor
                 continues = _qualified(path, name)  # the nearest explained size wins: sorted by order
-                text = f"{behind} earlier steps give {source.step.value}; the derivation of {continues} lists them"
+                text = f"{behind} earlier steps give {source.step.value}: see the derivation of {continues}"
                 lines.append(DerivationStep(text=text, value=source.step.value, where=path))
             else:
                 lines.append(

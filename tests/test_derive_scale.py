@@ -173,7 +173,7 @@ def test_a_long_derivation_keeps_the_nearest_steps_and_points_to_an_earlier_argu
     gate = hyper(gated, "gates.19", "in_features")
     assert len(gate.derivation) == derive.MAX_SHOWN
     first = gate.derivation[0]
-    assert first.text == "10 earlier steps give 46; the derivation of gates.8.in_features lists them"
+    assert first.text == "10 earlier steps give 46: see the derivation of gates.8.in_features"
     assert (first.value, first.where, first.formula) == (46, "gates.8", "")
     assert [s.where for s in gate.derivation[1:]] == [f"convs.{i}" for i in range(9, 20)]
     check_chain(gate.derivation, 24)
@@ -216,7 +216,7 @@ def test_the_page_links_the_summed_up_steps_to_where_they_are_listed(gated: Mode
     )
     text = html.unescape("\n".join(pages.values()))
     line = next(x for x in text.splitlines() if "10 earlier steps give 46" in x)
-    assert line.startswith("1. 10 earlier steps give 46; the derivation of gates.8.in_features lists them")
+    assert line.startswith("1. 10 earlier steps give 46: see the derivation of gates.8.in_features")
     assert re.search(r"\(\[gates\.8\]\([^)]*gates-8[^)]*\)\)$", line), line
 
 
