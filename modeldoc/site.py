@@ -143,8 +143,9 @@ def mkdocs_config(site: SiteOptions, nav: list[Any], docs_dir: Path, site_dir: P
     """The mkdocs.yml of a standalone site: mkdocs-material, offline-safe, light and dark."""
     return {
         "site_name": theme_text(site.site_name),
-        "docs_dir": str(docs_dir),
-        "site_dir": str(site_dir),
+        # Absolute: MkDocs reads relative paths from the folder of the mkdocs.yml, not the working one.
+        "docs_dir": str(docs_dir.resolve()),
+        "site_dir": str(site_dir.resolve()),
         "use_directory_urls": True,
         "nav": nav,
         "theme": {
