@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from mkdocs.livereload import LiveReloadServer
     from mkdocs.structure.pages import Page
 
+    from modeldoc.render import RenderSettings
     from modeldoc.spec import ModelSpec
 
 log = logging.getLogger("mkdocs.plugins.modeldoc")
@@ -116,6 +117,8 @@ class ModeldocConfig(base.Config):
 class _Described:
     spec: ModelSpec
     sources: sources.Sources
+    pages: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
+    """Rendered pages, by render settings and templates; they go when the description goes."""
 
 
 @dataclasses.dataclass
@@ -142,6 +145,7 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
         self._used: set[str] = set()
         self._blocks: dict[str, _Block] = {}
         self._nonce = secrets.token_hex(6)
+        self._templates_stamp = ""
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
         """Remember how MkDocs runs; defining this also keeps the instance across `mkdocs serve` rebuilds.
@@ -163,6 +167,7 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
         except ModeldocError as err:
             raise PluginError(str(err)) from err
         self._env = render.make_env(_path(self.config.custom_templates))
+        self._templates_stamp = sources.folder_digest(_path(self.config.custom_templates))
         names = {str(ext).rsplit(".", 1)[-1] for ext in config.markdown_extensions}
         config.markdown_extensions.extend(ext for ext in MARKDOWN_EXTENSIONS if ext not in names)
         config.markdown_extensions.append(_BlockExtension(self._blocks))  # type: ignore[arg-type]
@@ -213,16 +218,16 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
             entries = []
             model_navs: list[Any] = []
             for options in self._models:
-                spec = self._describe(options)
-                for warning in spec.warnings:
-                    log.warning(f"{options.target}: {warning}")
                 settings = render.RenderSettings(
                     options=options,
                     diagrams=self.config.diagrams,
                     base=f"{prefix}{options.slug}/",
                     directory_urls=config.use_directory_urls,
                 )
-                for name, text in render.render_pages(spec, settings, self._environment()).items():
+                spec, pages = self._render(settings)
+                for warning in spec.warnings:
+                    log.warning(f"{options.target}: {warning}")
+                for name, text in pages.items():
                     uri = f"{prefix}{options.slug}/{name}"
                     if files.get_file_from_path(uri) is not None:
                         raise ConfigError(
@@ -323,8 +328,8 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
             heading_level=heading_level,
             anchor_prefix=anchor_prefix,
         )
-        spec = self._describe(options)
-        text = render.render_pages(spec, settings, self._environment())["index.md"]
+        spec, pages = self._render(settings)
+        text = pages["index.md"]
         return _Rendered(site.contained(text.strip("\n")) + "\n", options.target, spec.warnings)
 
     def on_page_content(self, html_text: str, *, page: Page, config: MkDocsConfig, files: Files) -> str:
@@ -339,7 +344,21 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
                 block.expanded = True
         return html_text
 
-    def _describe(self, options: opts.ModelOptions) -> ModelSpec:
+    def _render(self, settings: RenderSettings) -> tuple[ModelSpec, dict[str, str]]:
+        """The model's description and its pages, both reused while nothing they rest on changed."""
+        from modeldoc import render
+
+        options = settings.options
+        described = self._describe(options)
+        spec = dataclasses.replace(described.spec, title=options.title or described.spec.title)
+        # Drawing the diagrams is most of the rendering; the same settings and templates draw the same.
+        key = repr((settings, self._templates_stamp))
+        pages = described.pages.get(key)
+        if pages is None:
+            pages = described.pages[key] = render.render_pages(spec, settings, self._environment())
+        return spec, pages
+
+    def _describe(self, options: opts.ModelOptions) -> _Described:
         """The model's description: collected once, reused while its sources are unchanged."""
         # Only the target, its arguments and inputs change what is collected.
         key = repr((dataclasses.replace(options, title="", slug="", depth=1, sections=(), page_size=1), self._paths))
@@ -349,7 +368,7 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
         elif key not in self._used:
             log.info(f"modeldoc: reused the description of {options.target}; its sources did not change")
         self._used.add(key)
-        return dataclasses.replace(found.spec, title=options.title or found.spec.title)
+        return found
 
     def _collect(self, options: opts.ModelOptions) -> _Described:
         from modeldoc import pipeline

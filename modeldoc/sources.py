@@ -98,6 +98,16 @@ def user_files(paths: Iterable[str | None]) -> set[Path]:
     return out
 
 
+def folder_digest(folder: Path | None) -> str:
+    """A digest of the names and bytes of every file in `folder` (``""`` for none)."""
+    if folder is None or not folder.is_dir():
+        return ""
+    digest = hashlib.sha1()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + _stamp(path).encode())
+    return digest.hexdigest()
+
+
 def forget(modules: Iterable[str]) -> None:
     """Drop `modules` from ``sys.modules``; the next import runs their code again."""
     for name in modules:

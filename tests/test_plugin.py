@@ -303,6 +303,16 @@ def test_custom_templates_override_one_block(tmp_path: Path) -> None:
     assert "Reviewed layer fc1 ." in text
     assert "Reviewed layer fc2 ." in text
     assert "in_features" in text, "the other blocks are the shipped ones"
+    # Pages are reused across builds only while the templates are unchanged.
+    (templates / "layer.md.jinja").write_text(
+        '{% extends "base/layer.md.jinja" %}\n{% block summary %}\nChecked layer {{ layer.path|code }}.\n\n'
+        "{{ super() }}{% endblock %}\n",
+        encoding="utf-8",
+    )
+    build(config_for(tmp_path, {"custom_templates": "templates"}, strict=True))
+    text = article(html(tmp_path, "index.html"))
+    assert "Checked layer fc1 ." in text
+    assert "Reviewed layer" not in text
 
 
 def test_strict_build_fails_on_a_modeldoc_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -442,10 +452,10 @@ def _free_port() -> int:
 class _Server:
     """A real `mkdocs serve` (or `modeldoc serve`) process and the lines it logged."""
 
-    def __init__(self, args: list[str], cwd: Path) -> None:
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
         self.lines: list[str] = []
         self.process = subprocess.Popen(
-            args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+            args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, env=env
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
