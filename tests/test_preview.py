@@ -49,6 +49,24 @@ class Net(nn.Module):
         return self.head(x)
 '''
 
+MODELS_WITH_EXTRA = '''"""The documented model, now with a second helper module."""
+
+from torch import nn
+
+from . import extra
+from .layers import head
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.head = head()
+        self.tail = nn.Linear(self.head.out_features, extra.WIDTH)
+
+    def forward(self, x):
+        return self.tail(self.head(x))
+'''
+
 MKDOCS_YML = """site_name: Preview
 theme:
   name: material
@@ -106,6 +124,16 @@ def test_mkdocs_serve_follows_edits_to_any_module_the_model_imports(tmp_path: Pa
         # The reuse came after the third build started, not before.
         third = [i for i, line in enumerate(server.lines) if "Building documentation" in line][2]
         assert server.lines.index(reused[0]) > third
+        # A new helper that fails to import: the rebuild fails; fixing that file (which never
+        # imported, so only the failed import could have named it) rebuilds again.
+        (package / "extra.py").write_text("WIDTH = (\n")
+        (package / "models.py").write_text(MODELS_WITH_EXTRA)
+        _wait(lambda: any("was never closed" in line for line in server.lines), server)
+        time.sleep(3)
+        builds = server.builds()
+        (package / "extra.py").write_text("WIDTH = 3\n")
+        _wait(lambda: server.builds() > builds, server)
+        _wait(lambda: "out_features=3" in _get(url), server, timeout=30)
     finally:
         server.stop()
 
