@@ -1,6 +1,6 @@
 """The built site as a person uses it: real CLI builds, served on 127.0.0.1, opened in Chromium.
 
-One session builds two sites with the real ``modeldoc`` command: the repository's own site
+One module fixture builds two sites with the real ``modeldoc`` command: the repository's own site
 (config mode: its mkdocs.yml with the plugin and the example models) and a standalone site for
 the hostile fixture model. Every test reads those two builds.
 """
@@ -60,7 +60,8 @@ def _build(args: list[str], out: Path) -> float:
     return time.perf_counter() - started
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API allows one running instance, and other modules start theirs.
+@pytest.fixture(scope="module")
 def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sites]:
     folder = tmp_path_factory.mktemp("browser")
     seconds = {
@@ -91,7 +92,7 @@ _TEXT = "() => document.querySelector('article')?.innerText ?? ''"
 
 
 def _crawl(sites: Sites, start: str) -> dict[str, Visit]:
-    """Visit every HTML page reachable from `start` inside its folder, in one browser tab (once a session)."""
+    """Visit every HTML page reachable from `start` inside its folder, in one browser tab (once per module)."""
     if start in sites.crawls:
         return sites.crawls[start]
     root = sites.url(start)
