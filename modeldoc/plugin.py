@@ -518,12 +518,10 @@ def _width(line: str) -> int:
 
 def _only_mkdocs_will_be_left(site_dir: Path, dirty: bool) -> bool:
     """True when, after an MkDocs build, `site_dir` will hold only what that build wrote (or our marker)."""
-    if site_dir.is_symlink():
+    if site_dir.is_symlink() or (site_dir.exists() and not site_dir.is_dir()):
         return False
     if not site_dir.exists() or (site_dir / MARKER).is_file():
-        return site_dir.is_dir() or not site_dir.exists()
-    if not site_dir.is_dir():
-        return False
+        return True
     entries = list(site_dir.iterdir())
     # MkDocs keeps hidden entries when it empties the folder, and a dirty build keeps everything.
     return not entries or (not dirty and not any(e.name.startswith(".") for e in entries))
