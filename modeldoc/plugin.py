@@ -3,26 +3,39 @@
 It does two things, both through MkDocs' own machinery (nothing is written into ``docs/``):
 
 - a ``::: modeldoc pkg.models:Net`` line, with options as indented YAML below it, is replaced by
-  that model's documentation, rendered in place (fenced code is left alone);
+  that model's documentation, rendered in place, also inside admonitions, content tabs and list
+  items (fenced code and HTML comments are left alone);
 - the models listed in the plugin's ``models:`` (or, when that is left out, in pyproject.toml's
   ``[tool.modeldoc]``) get whole generated pages, added to the nav under one section.
 
 Every entry is validated twice: its shape by MkDocs' ``config_options``, its meaning by
 :func:`modeldoc.options.model_options`, the same function the CLI uses.
+
+A block is rendered where its line is known (so errors and warnings name the page and line)
+and left in the page as a placeholder line at the block's indentation. A Markdown block
+processor swaps the placeholder for the rendered Markdown while Python-Markdown parses the
+page, so it lands inside whatever container (admonition, tab, list item) holds it. A
+placeholder that no block processor met (inside raw HTML, say) is reported, never left silently.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import html
 import logging
 import re
-import sys
+import secrets
 import textwrap
-from collections.abc import Iterator
+import traceback
+import xml.etree.ElementTree as etree
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
+from markdown import Extension, Markdown
+from markdown.blockparser import BlockParser
+from markdown.blockprocessors import BlockProcessor
 from mkdocs.config import base
 from mkdocs.config import config_options as c
 from mkdocs.exceptions import PluginError
@@ -31,8 +44,9 @@ from mkdocs.structure.files import File, Files, file_sort_key
 from mkdocs.utils import nest_paths
 
 from modeldoc import options as opts
+from modeldoc import sources
 from modeldoc.errors import ConfigError, ModeldocError
-from modeldoc.site import MARKDOWN_EXTENSIONS
+from modeldoc.site import MARKDOWN_EXTENSIONS, MARKER
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -40,6 +54,7 @@ if TYPE_CHECKING:
     from mkdocs.livereload import LiveReloadServer
     from mkdocs.structure.pages import Page
 
+    from modeldoc.render import RenderSettings
     from modeldoc.spec import ModelSpec
 
 log = logging.getLogger("mkdocs.plugins.modeldoc")
@@ -48,14 +63,18 @@ ASSET = "assets/modeldoc.css"
 """The stylesheet every page with modeldoc content needs."""
 BLOCK_ONLY_KEYS = ("heading_level",)
 
-_BLOCK = re.compile(r"^::: modeldoc(?:[ \t]+(?P<target>\S+))?[ \t]*$")
+_BLOCK = re.compile(r"^(?P<indent>[ \t]*)::: modeldoc(?:[ \t]+(?P<target>\S+))?[ \t]*$")
+_STRAY = re.compile(r"^[ \t]*(?:[>|*+-]|\d+[.)])[ \t>|*+\-.)\d]*::: modeldoc\b")
+"""A block behind a quote, table or list marker, where it cannot be expanded."""
 _FENCE = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})")
+_CODE_SPAN = re.compile(r"(`+).+?\1")
 
-_LOADED_SOURCES: dict[Path, float] = {}
-"""Model source files imported so far and their modification times when they were imported.
+_DESCRIBED: dict[str, _Described] = {}
+"""Descriptions kept across the builds of one process, keyed by what was described.
 
-Module state on purpose: MkDocs builds a fresh config (and may build a fresh plugin) for every
-rebuild of ``mkdocs serve``, while Python keeps the imported modules.
+Module state on purpose: ``mkdocs serve`` loads a fresh config for every rebuild while Python
+keeps the imported modules. A description is reused while the user's source files it rests on
+are unchanged; a docs-only edit of a big model then rebuilds in the time MkDocs takes.
 """
 
 
@@ -90,12 +109,27 @@ class ModeldocConfig(base.Config):
     """Folder (URL prefix) of the generated pages; ``""`` puts them at the root."""
     nav_section = c.Type(str, default="Models")
     """Title of the nav section that holds the generated pages; ``""`` adds them at the top level."""
+    paths = c.ListOfItems(c.Dir(exists=True), default=[])
+    """Folders (relative to mkdocs.yml) put on ``sys.path`` while the targets are imported."""
 
 
 @dataclasses.dataclass(frozen=True)
 class _Described:
     spec: ModelSpec
-    source: Path | None
+    sources: sources.Sources
+    pages: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
+    """Rendered pages, by render settings and templates; they go when the description goes."""
+
+
+@dataclasses.dataclass
+class _Block:
+    """A rendered ``:::`` block waiting for its placeholder to be met."""
+
+    markdown: str
+    where: str
+    """``docs/page.md:12``"""
+    original: str
+    expanded: bool = False
 
 
 class ModeldocPlugin(BasePlugin[ModeldocConfig]):
@@ -103,28 +137,40 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
 
     def __init__(self) -> None:
         self._models: tuple[opts.ModelOptions, ...] = ()
-        self._cache: dict[str, _Described] = {}
         self._env: Environment | None = None
         self._server: LiveReloadServer | None = None
+        self._command = ""
+        self._dirty = False
+        self._mark_site = False
+        self._used: set[str] = set()
+        self._blocks: dict[str, _Block] = {}
+        self._nonce = secrets.token_hex(6)
+        self._templates_stamp = ""
 
-    # MkDocs keeps a plugin that has on_startup across `mkdocs serve` rebuilds, so the
-    # server it was handed can watch model files first met in a later build.
     def on_startup(self, *, command: str, dirty: bool) -> None:
-        """Nothing to set up; defined so that the instance lives across rebuilds."""
+        """Remember how MkDocs runs; defining this also keeps the instance across `mkdocs serve` rebuilds.
+
+        So the server it was handed can watch model files first met in a later build.
+        """
+        self._command = command
+        self._dirty = dirty
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
         """Validate the models, and make sure the Markdown features the pages use are on."""
         from modeldoc import render
 
-        _forget_changed_sources()
-        self._cache = {}
+        _forget_stale_descriptions()
+        self._used = set()
+        self._blocks = {}
         try:
             self._models = self._configured_models(config)
         except ModeldocError as err:
             raise PluginError(str(err)) from err
         self._env = render.make_env(_path(self.config.custom_templates))
+        self._templates_stamp = sources.folder_digest(_path(self.config.custom_templates))
         names = {str(ext).rsplit(".", 1)[-1] for ext in config.markdown_extensions}
         config.markdown_extensions.extend(ext for ext in MARKDOWN_EXTENSIONS if ext not in names)
+        config.markdown_extensions.append(_BlockExtension(self._blocks))  # type: ignore[arg-type]
         if ASSET not in config.extra_css:
             config.extra_css.append(ASSET)
         return config
@@ -142,6 +188,20 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
             entries = found
         return opts.unique_slugs(opts.model_options(e, where=f"{where}, entry {i}") for i, e in enumerate(entries))
 
+    def on_pre_build(self, *, config: MkDocsConfig) -> None:
+        """Decide whether the finished site may carry modeldoc's marker (see `on_post_build`)."""
+        self._mark_site = self._command != "serve" and _only_mkdocs_will_be_left(Path(config.site_dir), self._dirty)
+
+    def on_post_build(self, *, config: MkDocsConfig) -> None:
+        """Mark the site as modeldoc's, so ``modeldoc build`` may replace it later.
+
+        Only when everything in it is what this build wrote: MkDocs empties the folder before
+        building, except for hidden entries, so a folder with hidden entries of someone else's
+        (a ``.git`` of a gh-pages checkout) stays unmarked, and modeldoc keeps refusing it.
+        """
+        if self._mark_site:
+            (Path(config.site_dir) / MARKER).write_text("written by MkDocs with modeldoc; modeldoc may replace it\n")
+
     def on_files(self, files: Files, config: MkDocsConfig) -> Files:
         """Add the stylesheet and every configured model's pages as generated files, and nav them."""
         from modeldoc import render, site
@@ -158,37 +218,44 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
             entries = []
             model_navs: list[Any] = []
             for options in self._models:
-                spec = self._describe(options)
                 settings = render.RenderSettings(
                     options=options,
                     diagrams=self.config.diagrams,
                     base=f"{prefix}{options.slug}/",
                     directory_urls=config.use_directory_urls,
                 )
-                for name, text in render.render_pages(spec, settings, self._environment()).items():
+                spec, pages = self._render(settings)
+                for warning in spec.warnings:
+                    log.warning(f"{options.target}: {warning}")
+                for name, text in pages.items():
                     uri = f"{prefix}{options.slug}/{name}"
                     if files.get_file_from_path(uri) is not None:
                         raise ConfigError(
                             f"the docs already hold {uri}, where modeldoc would generate {options.target}'s page",
                             "rename or move that file, or set the plugin's folder: option to another folder",
                         )
-                    files.append(File.generated(config, uri, content=text))
+                    files.append(File.generated(config, uri, content=site.contained(text)))
                     ours.append(uri)
                 entries.append((spec, f"{options.slug}/index.md"))
-                model_navs.append({spec.title: site.model_nav(spec, options.slug, options.page_size, prefix)})
+                model_navs.append(
+                    site.nav_entry(spec.title, site.model_nav(spec, options.slug, options.page_size, prefix))
+                )
         except ModeldocError as err:
             raise PluginError(str(err)) from err
         index = f"{prefix}index.md"
         if files.get_file_from_path(index) is None:
-            title = self.config.nav_section or config.site_name
+            title = self.config.nav_section or site.plain_text(config.site_name)
             files.append(
                 File.generated(config, index, content=render.render_index(entries, title, self._environment()))
             )
             ours.append(index)
-        self._add_to_nav(config, files, [{"Home": index} if not prefix else index, *model_navs], set(ours))
+        home = index if prefix else site.nav_entry("Home", index)
+        self._add_to_nav(config, files, [home, *model_navs], set(ours))
         return files
 
     def _add_to_nav(self, config: MkDocsConfig, files: Files, section: list[Any], ours: set[str]) -> None:
+        from modeldoc import site
+
         if config.nav is None:
             # MkDocs would build the nav from the files; do the same for the user's pages, then
             # add ours as one section instead of as a folder tree.
@@ -197,56 +264,54 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
         elif _mentions(config.nav, ours):
             return  # the user placed the generated pages in their nav themselves
         if self.config.nav_section:
-            config.nav.append({self.config.nav_section: section})
+            config.nav.append(site.nav_entry(self.config.nav_section, section))
         else:
             config.nav.extend(section)
 
     def on_page_markdown(self, markdown: str, *, page: Page, config: MkDocsConfig, files: Files) -> str:
-        """Replace each ``::: modeldoc`` block with the model's documentation."""
+        """Render each ``::: modeldoc`` block, leaving a placeholder line where it goes."""
         if "::: modeldoc" not in markdown:
             return markdown
         try:
-            return "".join(self._expand(markdown, page.file.src_uri, config))
+            return "".join(self._expand(markdown, page.file.src_uri, _page_path(page, config), config))
         except ModeldocError as err:
             raise PluginError(str(err)) from err
 
-    def _expand(self, markdown: str, src_uri: str, config: MkDocsConfig) -> Iterator[str]:
+    def _expand(self, markdown: str, src_uri: str, shown: str, config: MkDocsConfig) -> Iterator[str]:
         lines = markdown.splitlines(keepends=True)
-        fence = ""
         blocks = 0
-        i = 0
-        while i < len(lines):
-            line = lines[i]
-            found = _FENCE.match(line)
-            if fence:
-                if found and found["fence"].startswith(fence) and not line.strip().strip(fence[0]):
-                    fence = ""  # a closing fence: the same character, at least as long, nothing else
-            elif found:
-                fence = found["fence"]
-            elif match := _BLOCK.match(line.rstrip("\r\n")):
-                end = i + 1
-                # Like mkdocstrings: the options are the indented lines right below, up to a blank line.
-                while end < len(lines) and lines[end][:1] in (" ", "\t") and lines[end].strip():
-                    end += 1
-                where = f"the ::: modeldoc block on line {i + 1} of {src_uri}"
-                try:
-                    # The second and later models on a page get their own section ids.
-                    prefix = f"m{blocks + 1}-" if blocks else ""
-                    yield self._render_block(match["target"], "".join(lines[i + 1 : end]), where, config, prefix)
-                    blocks += 1
-                except ModeldocError as err:
-                    if where in str(err):
-                        raise
-                    raise ModeldocError(f"{where}: {err}") from err
-                i = end
+        done = 0
+        for start, end, match in _scan(lines):
+            yield from lines[done:start]
+            done = end
+            if match is None:
+                log.warning(
+                    f"{shown}:{start + 1}: this ::: modeldoc line is left as text; start the block on a line "
+                    "of its own, indented to sit inside an admonition, a content tab or a list item"
+                )
+                yield lines[start]
                 continue
-            yield line
-            i += 1
+            where = f"the ::: modeldoc block on line {start + 1} of {src_uri}"
+            try:
+                # The second and later models on a page get their own section ids.
+                prefix = f"m{blocks + 1}-" if blocks else ""
+                text = self._render_block(match["target"], "".join(lines[start + 1 : end]), where, config, prefix)
+            except ModeldocError as err:
+                if where in str(err):
+                    raise
+                raise ModeldocError(f"{where}: {err}") from err
+            for warning in text.warnings:
+                log.warning(f"{shown}:{start + 1}: {text.target}: {warning}")
+            blocks += 1
+            token = f"modeldocblock{self._nonce}n{len(self._blocks)}"
+            self._blocks[token] = _Block(text.markdown, f"{shown}:{start + 1}", "".join(lines[start:end]))
+            yield f"\n{match['indent']}{token}\n\n"
+        yield from lines[done:]
 
     def _render_block(
         self, target: str | None, options_text: str, where: str, config: MkDocsConfig, anchor_prefix: str
-    ) -> str:
-        from modeldoc import render
+    ) -> _Rendered:
+        from modeldoc import render, site
 
         entry = _block_options(options_text, where)
         if target:
@@ -263,21 +328,72 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
             heading_level=heading_level,
             anchor_prefix=anchor_prefix,
         )
-        text = render.render_pages(self._describe(options), settings, self._environment())["index.md"]
-        return "\n" + text.strip("\n") + "\n\n"
+        spec, pages = self._render(settings)
+        text = pages["index.md"]
+        return _Rendered(site.contained(text.strip("\n")) + "\n", options.target, spec.warnings)
 
-    def _describe(self, options: opts.ModelOptions) -> ModelSpec:
-        """The model's description, collected once per build whatever asks for it."""
+    def on_page_content(self, html_text: str, *, page: Page, config: MkDocsConfig, files: Files) -> str:
+        """Report a block whose placeholder no block processor met, and show its text instead."""
+        for token, block in self._blocks.items():
+            if not block.expanded and token in html_text:
+                log.warning(
+                    f"{block.where}: this ::: modeldoc block cannot be expanded where it stands (inside raw "
+                    "HTML or a table?); move it to a line of its own in Markdown"
+                )
+                html_text = html_text.replace(token, html.escape(block.original))
+                block.expanded = True
+        return html_text
+
+    def _render(self, settings: RenderSettings) -> tuple[ModelSpec, dict[str, str]]:
+        """The model's description and its pages, both reused while nothing they rest on changed."""
+        from modeldoc import render
+
+        options = settings.options
+        described = self._describe(options)
+        spec = dataclasses.replace(described.spec, title=options.title or described.spec.title)
+        # Drawing the diagrams is most of the rendering; the same settings and templates draw the same.
+        key = repr((settings, self._templates_stamp))
+        pages = described.pages.get(key)
+        if pages is None:
+            pages = described.pages[key] = render.render_pages(spec, settings, self._environment())
+        return spec, pages
+
+    def _describe(self, options: opts.ModelOptions) -> _Described:
+        """The model's description: collected once, reused while its sources are unchanged."""
         # Only the target, its arguments and inputs change what is collected.
-        key = repr(dataclasses.replace(options, title="", slug="", depth=1, sections=(), page_size=1))
-        found = self._cache.get(key)
-        if found is None:
-            found = self._cache[key] = _collect(options)
-            for warning in found.spec.warnings:
-                log.warning(f"{options.target}: {warning}")
-            if found.source is not None and self._server is not None:
-                self._server.watch(str(found.source), recursive=False)
-        return dataclasses.replace(found.spec, title=options.title or found.spec.title)
+        key = repr((dataclasses.replace(options, title="", slug="", depth=1, sections=(), page_size=1), self._paths))
+        found = _DESCRIBED.get(key)
+        if found is None or found.sources.changed():
+            found = _DESCRIBED[key] = self._collect(options)
+        elif key not in self._used:
+            log.info(f"modeldoc: reused the description of {options.target}; its sources did not change")
+        self._used.add(key)
+        return found
+
+    def _collect(self, options: opts.ModelOptions) -> _Described:
+        from modeldoc import pipeline
+
+        try:
+            with sources.recording(self._paths) as imported:
+                spec, source = pipeline.describe_with_source(options)
+        except ModeldocError as err:
+            # Watch what the failed import touched, so fixing it rebuilds; import it afresh then.
+            partial = sources.sources_of(imported.new)
+            sources.forget(partial.modules)
+            self._watch([*partial.files, *sources.user_files(_traceback_files(err))])
+            raise
+        used = sources.sources_of(imported.new, [source] if source else [], (layer.type for layer in spec.all_layers))
+        self._watch(used.files)
+        return _Described(spec, used)
+
+    @property
+    def _paths(self) -> list[Path]:
+        return [Path(p) for p in self.config.paths]
+
+    def _watch(self, files: Iterable[Path]) -> None:
+        if self._server is not None:
+            for path in files:
+                self._server.watch(str(path), recursive=False)
 
     def _environment(self) -> Environment:
         from modeldoc import render
@@ -287,11 +403,10 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
         return self._env
 
     def on_serve(self, server: LiveReloadServer, *, config: MkDocsConfig, builder: Any) -> LiveReloadServer:
-        """Rebuild when a documented model's source file or a custom template changes."""
+        """Rebuild when a source file of a documented model or a custom template changes."""
         self._server = server
-        for described in self._cache.values():
-            if described.source is not None:
-                server.watch(str(described.source), recursive=False)
+        for described in _DESCRIBED.values():
+            self._watch(described.sources.files)
         if self.config.custom_templates:
             server.watch(self.config.custom_templates)
         return server
@@ -302,25 +417,152 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
         return self._models
 
 
-def _collect(options: opts.ModelOptions) -> _Described:
-    from modeldoc import pipeline
-
-    spec, source = pipeline.describe_with_source(options)
-    if source is not None:
-        _LOADED_SOURCES[source] = source.stat().st_mtime
-    return _Described(spec, source)
+@dataclasses.dataclass(frozen=True)
+class _Rendered:
+    markdown: str
+    target: str
+    warnings: tuple[str, ...]
 
 
-def _forget_changed_sources() -> None:
-    """Drop imported model modules whose file changed, so this build imports them afresh."""
-    for source, mtime in list(_LOADED_SOURCES.items()):
-        if source.is_file() and source.stat().st_mtime == mtime:
+class _BlockProcessor(BlockProcessor):
+    """Replaces a placeholder block with the rendered Markdown of its ``:::`` block."""
+
+    def __init__(self, parser: BlockParser, blocks: dict[str, _Block]) -> None:
+        super().__init__(parser)
+        self._blocks = blocks
+
+    def test(self, parent: etree.Element, block: str) -> bool:
+        return block.split("\n", 1)[0].strip() in self._blocks
+
+    def run(self, parent: etree.Element, blocks: list[str]) -> None:
+        first, _, rest = blocks.pop(0).partition("\n")
+        if rest.strip():
+            blocks.insert(0, rest)
+        found = self._blocks[first.strip()]
+        found.expanded = True
+        md = self.parser.md
+        lines = found.markdown.split("\n")
+        # The page's preprocessors have run already; raw HTML blocks (the diagrams) need them.
+        for name in ("normalize_whitespace", "html_block"):
+            if name in md.preprocessors:
+                lines = md.preprocessors[name].run(lines)
+        self.parser.parseChunk(parent, "\n".join(lines))
+
+
+class _BlockExtension(Extension):
+    def __init__(self, blocks: dict[str, _Block]) -> None:
+        super().__init__()
+        self._blocks = blocks
+
+    def extendMarkdown(self, md: Markdown) -> None:
+        """Register the placeholder processor before the paragraph and list processors."""
+        md.parser.blockprocessors.register(_BlockProcessor(md.parser, self._blocks), "modeldoc", 75)
+
+
+def _scan(lines: list[str]) -> Iterator[tuple[int, int, re.Match[str] | None]]:
+    """Where the blocks are: (first line, line after its options, match), outside code and comments.
+
+    A line that holds ``::: modeldoc`` behind a quote, table or list marker comes as
+    (line, line + 1, None): it cannot be expanded there.
+    """
+    fence = ""
+    comment = False
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        found = _FENCE.match(line)
+        if comment:
+            comment = _in_comment(line, inside=True)
+        elif fence:
+            if found and found["fence"].startswith(fence) and not line.strip().strip(fence[0]):
+                fence = ""  # a closing fence: the same character, at least as long, nothing else
+        elif found:
+            fence = found["fence"]
+        elif match := _BLOCK.match(line.rstrip("\r\n")):
+            depth = _width(match["indent"])
+            end = i + 1
+            # Like mkdocstrings: the options are the lines indented below it, up to a blank line.
+            while end < len(lines) and lines[end].strip() and _width(lines[end]) > depth:
+                end += 1
+            yield i, end, match
+            i = end
             continue
-        del _LOADED_SOURCES[source]
-        for name, module in list(sys.modules.items()):
-            file = getattr(module, "__file__", None)
-            if file and Path(file).resolve() == source:
-                del sys.modules[name]
+        elif _STRAY.match(line):
+            yield i, i + 1, None
+        else:
+            comment = _in_comment(line, inside=False)
+        i += 1
+
+
+def _in_comment(line: str, *, inside: bool) -> bool:
+    """Whether an HTML comment is still open after `line`, given whether one was open before it."""
+    rest = line if inside else _CODE_SPAN.sub("", line)
+    while True:
+        if inside:
+            end = rest.find("-->")
+            if end < 0:
+                return True
+            rest, inside = rest[end + 3 :], False
+        else:
+            start = rest.find("<!--")
+            if start < 0:
+                return False
+            rest, inside = rest[start + 4 :], True
+
+
+def _width(line: str) -> int:
+    """The indentation of `line`, tabs counted to the next multiple of four as Markdown does."""
+    expanded = line.expandtabs(4)
+    return len(expanded) - len(expanded.lstrip(" "))
+
+
+def _only_mkdocs_will_be_left(site_dir: Path, dirty: bool) -> bool:
+    """True when, after an MkDocs build, `site_dir` will hold only what that build wrote (or our marker)."""
+    if site_dir.is_symlink() or (site_dir.exists() and not site_dir.is_dir()):
+        return False
+    if not site_dir.exists() or (site_dir / MARKER).is_file():
+        return True
+    entries = list(site_dir.iterdir())
+    # MkDocs keeps hidden entries when it empties the folder, and a dirty build keeps everything.
+    return not entries or (not dirty and not any(e.name.startswith(".") for e in entries))
+
+
+def _page_path(page: Page, config: MkDocsConfig) -> str:
+    """The page's file as the user names it: relative to mkdocs.yml (``docs/guide.md``)."""
+    root = Path(config.config_file_path).resolve().parent if config.config_file_path else Path.cwd()
+    source = page.file.abs_src_path
+    if source:
+        path = Path(source).resolve()
+        if path.is_relative_to(root):
+            return path.relative_to(root).as_posix()
+    return page.file.src_uri
+
+
+def _traceback_files(err: BaseException) -> list[str]:
+    """The files named by `err`, its causes and their tracebacks (a syntax error's file included)."""
+    files: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, SyntaxError) and current.filename:
+            files.append(current.filename)
+        files += [frame.filename for frame in traceback.extract_tb(current.__traceback__)]
+        current = current.__cause__ or current.__context__
+    return files
+
+
+def forget_descriptions() -> None:
+    """Drop every kept description; the next build describes each model afresh."""
+    _DESCRIBED.clear()
+
+
+def _forget_stale_descriptions() -> None:
+    """Drop descriptions whose sources changed, and their modules, so this build imports them afresh."""
+    for key, described in list(_DESCRIBED.items()):
+        if described.sources.changed():
+            del _DESCRIBED[key]
+            sources.forget(described.sources.modules)
 
 
 def _block_options(text: str, where: str) -> dict[str, Any]:

@@ -3,12 +3,15 @@
 For models given on the command line (or in pyproject.toml without a mkdocs.yml that uses the
 plugin), modeldoc writes a small project into a temporary folder whose mkdocs.yml lists the
 models in the plugin's config. The plugin then does the rest: it renders the pages in memory
-and watches the models' source files, so editing a model rebuilds the preview.
+and watches the source files of the models (and of the user's modules they import), so
+editing a model rebuilds the preview.
 """
 
 from __future__ import annotations
 
+import signal
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -72,17 +75,39 @@ def standalone_config(site: SiteOptions, folder: Path) -> Path:
 
 @contextmanager
 def standalone_project(site: SiteOptions) -> Iterator[Path]:
-    """A temporary project for `site`; yields its mkdocs.yml and removes it afterwards."""
-    with tempfile.TemporaryDirectory(prefix="modeldoc-serve-") as folder:
+    """A temporary project for `site`; yields its mkdocs.yml and removes it afterwards.
+
+    Also when the process is stopped by SIGTERM (a service manager, ``kill``, an IDE's stop
+    button), which then unwinds like Ctrl-C instead of ending the process on the spot.
+    """
+    with terminate_as_interrupt(), tempfile.TemporaryDirectory(prefix="modeldoc-serve-") as folder:
         yield standalone_config(site, Path(folder))
 
 
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """Inside the block, SIGTERM raises KeyboardInterrupt, so ``finally:`` clauses and MkDocs' own cleanup run."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def serve(config_file: Path, *, dev_addr: str | None = None, open_in_browser: bool = False) -> None:
-    """Run MkDocs' development server on `config_file` until interrupted."""
+    """Run MkDocs' development server on `config_file` until interrupted (Ctrl-C or SIGTERM)."""
     from mkdocs.commands import serve as mkdocs_serve
     from mkdocs.exceptions import MkDocsException
 
     try:
-        mkdocs_serve.serve(config_file=str(config_file), dev_addr=dev_addr, open_in_browser=open_in_browser)
+        with terminate_as_interrupt():
+            mkdocs_serve.serve(config_file=str(config_file), dev_addr=dev_addr, open_in_browser=open_in_browser)
     except (MkDocsException, SystemExit) as err:
         raise ModeldocError(f"MkDocs could not serve {config_file}: {err}") from err

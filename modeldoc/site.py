@@ -7,8 +7,10 @@ replaces a folder it wrote itself (it leaves a marker file in it) or an empty on
 
 from __future__ import annotations
 
+import html
 import logging
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -62,15 +64,15 @@ def write_docs(
         settings = render.RenderSettings(options=options, diagrams=site.diagrams, directory_urls=directory_urls)
         pages = render.render_pages(spec, settings, env)
         for name, text in pages.items():
-            _write(docs_dir / options.slug / name, text)
+            _write(docs_dir / options.slug / name, contained(text))
         count += len(pages)
-        nav.append({spec.title: model_nav(spec, options.slug, options.page_size)})
+        nav.append(nav_entry(spec.title, model_nav(spec, options.slug, options.page_size)))
         entries.append((spec, f"{options.slug}/index.md"))
     for asset in ASSETS:
         _write(docs_dir / asset, asset_text(asset, site.custom_templates))
     if with_index:
         _write(docs_dir / "index.md", render.render_index(entries, site.site_name, env))
-        nav.insert(0, {"Home": "index.md"})
+        nav.insert(0, nav_entry("Home", "index.md"))
         count += 1
     return nav, count
 
@@ -83,6 +85,44 @@ def asset_text(name: str, custom_templates: Path | None) -> str:
     raise ModeldocError(f"the shipped asset {name} is missing; reinstall modeldoc")
 
 
+_TAG_START = re.compile(r"&lt;(?=[A-Za-z/!?])")
+
+
+def theme_text(text: str) -> str:
+    """`text` as every string modeldoc hands to MkDocs must be: HTML that shows it as written.
+
+    MkDocs' theme templates do not autoescape: Material prints nav titles, page titles and the
+    site name raw, so a ModuleDict key ``<img src=x onerror=...>`` would run. Escaping is not
+    quite enough either: Material's ``<title>{{ page.title | striptags }}`` unescapes, and a
+    ``</title>`` would then close the element. An invisible word joiner (U+2060) after each
+    escaped ``<`` that could open a tag keeps even the unescaped text from being markup.
+    """
+    return _TAG_START.sub("&lt;\u2060", html.escape(str(text), quote=True))
+
+
+def plain_text(text: str) -> str:
+    """The text a `theme_text` string (or a site name from mkdocs.yml, which is HTML) shows."""
+    return html.unescape(text).replace("\u2060", "")
+
+
+def contained(page: str) -> str:
+    """`page`'s Markdown with everything below its first heading in a ``div.modeldoc``.
+
+    The stylesheet styles only what is inside that container, so the host site's own tables
+    keep their look; the heading stays outside so that MkDocs still takes the page title from it.
+    """
+    head, _, body = page.partition("\n")
+    if not head.startswith("#"):
+        head, body = "", page
+    body = body.strip("\n")
+    return f'{head}\n\n<div class="modeldoc" markdown="1">\n\n{body}\n\n</div>\n'.lstrip("\n")
+
+
+def nav_entry(title: str, target: Any) -> dict[str, Any]:
+    """One titled entry of an MkDocs nav; the title goes through `theme_text`."""
+    return {theme_text(title): target}
+
+
 def model_nav(spec: ModelSpec, slug: str, page_size: int, prefix: str = "") -> list[Any]:
     """The MkDocs nav of one model's pages, which live in ``{prefix}{slug}/``."""
     pages = layout.plan_pages(spec, page_size)
@@ -92,19 +132,20 @@ def model_nav(spec: ModelSpec, slug: str, page_size: int, prefix: str = "") -> l
         page = by_root[root]
         file = f"{prefix}{slug}/{page.file}"
         if not page.subpages:
-            return {page.title: file} if root else file
-        return {page.title: [file, *(entry(sub) for sub in page.subpages)]} if root else file
+            return nav_entry(page.title, file) if root else file
+        return nav_entry(page.title, [file, *(entry(sub) for sub in page.subpages)]) if root else file
 
     main = by_root[""]
-    return [{"Overview": entry("")}, *(entry(sub) for sub in main.subpages)]
+    return [nav_entry("Overview", entry("")), *(entry(sub) for sub in main.subpages)]
 
 
 def mkdocs_config(site: SiteOptions, nav: list[Any], docs_dir: Path, site_dir: Path) -> dict[str, Any]:
     """The mkdocs.yml of a standalone site: mkdocs-material, offline-safe, light and dark."""
     return {
-        "site_name": site.site_name,
-        "docs_dir": str(docs_dir),
-        "site_dir": str(site_dir),
+        "site_name": theme_text(site.site_name),
+        # Absolute: MkDocs reads relative paths from the folder of the mkdocs.yml, not the working one.
+        "docs_dir": str(docs_dir.resolve()),
+        "site_dir": str(site_dir.resolve()),
         "use_directory_urls": True,
         "nav": nav,
         "theme": {
@@ -204,7 +245,7 @@ def build_project(
     problems = _Problems()
     logging.getLogger("mkdocs").addHandler(problems)
     try:
-        cfg = load_config(config_file=str(config_file), site_name=site_name or None)
+        cfg = load_config(config_file=str(config_file), site_name=theme_text(site_name) if site_name else None)
         target = out or Path(cfg.site_dir)
         check_destination(target)
         plugin = cfg.plugins["modeldoc"]

@@ -1,6 +1,6 @@
 """The built site as a person uses it: real CLI builds, served on 127.0.0.1, opened in Chromium.
 
-One session builds two sites with the real ``modeldoc`` command: the repository's own site
+One module fixture builds two sites with the real ``modeldoc`` command: the repository's own site
 (config mode: its mkdocs.yml with the plugin and the example models) and a standalone site for
 the hostile fixture model. Every test reads those two builds.
 """
@@ -60,7 +60,8 @@ def _build(args: list[str], out: Path) -> float:
     return time.perf_counter() - started
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API allows one running instance, and other modules start theirs.
+@pytest.fixture(scope="module")
 def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sites]:
     folder = tmp_path_factory.mktemp("browser")
     seconds = {
@@ -91,7 +92,7 @@ _TEXT = "() => document.querySelector('article')?.innerText ?? ''"
 
 
 def _crawl(sites: Sites, start: str) -> dict[str, Visit]:
-    """Visit every HTML page reachable from `start` inside its folder, in one browser tab (once a session)."""
+    """Visit every HTML page reachable from `start` inside its folder, in one browser tab (once per module)."""
     if start in sites.crawls:
         return sites.crawls[start]
     root = sites.url(start)
@@ -343,3 +344,68 @@ def test_full_page_screenshot_of_the_tutorial_cnn(sites: Sites, artifacts: Path)
     width_px, height_px = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     assert width_px == 1280
     assert height_px == height > 2000, "the whole page, not the first screen"
+
+
+_STYLES_OF = """(selector) => Array.from(document.querySelectorAll(selector)).map(el => {
+  const style = getComputedStyle(el);
+  return Array.from(style).map(name => `${name}: ${style.getPropertyValue(name)}`).join('; ');
+})"""
+_HOST_CELLS = "article table:not(.modeldoc table) td, article table:not(.modeldoc table) td *"
+_OWN_CODE = ".modeldoc td:first-child code"
+
+
+def test_the_stylesheet_leaves_the_host_pages_own_tables_alone(sites: Sites) -> None:
+    """The embedding page holds the host's own option tables and a ::: block with modeldoc's tables."""
+    page = sites.browser.new_page()
+    try:
+        page.goto(sites.url("site/embedding/"))
+        host, own = page.evaluate(_STYLES_OF, _HOST_CELLS), page.evaluate(_STYLES_OF, _OWN_CODE)
+        sheet = page.locator("link[href$='assets/modeldoc.css']")
+        assert sheet.count() == 1
+        sheet.evaluate("link => link.remove()")
+        host_without, own_without = page.evaluate(_STYLES_OF, _HOST_CELLS), page.evaluate(_STYLES_OF, _OWN_CODE)
+    finally:
+        page.close()
+    assert len(host) > 20, "the page's own tables (the option tables) are there"
+    assert own, "the ::: block's tables are there"
+    changed = [i for i, (a, b) in enumerate(zip(host, host_without, strict=True)) if a != b]
+    assert not changed, f"{len(changed)} cells of the host's tables are styled by modeldoc.css"
+    assert own != own_without, "modeldoc's own tables are styled by it (the comparison can see a change)"
+
+
+_DIAGRAM_TEXT = """() => Array.from(document.querySelectorAll('.modeldoc-diagram svg')).map(svg => {
+  const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+  const sizes = Array.from(svg.querySelectorAll('text[font-size]'))
+    .map(t => parseFloat(t.getAttribute('font-size')) * scale * t.getScreenCTM().a / svg.getScreenCTM().a);
+  const box = svg.closest('.modeldoc-diagram');
+  const before = box.scrollLeft;
+  box.scrollLeft = box.scrollWidth;
+  const scrolled = box.scrollLeft - before;
+  box.scrollLeft = before;
+  return {smallest: Math.min(...sizes), texts: sizes.length, overflow: getComputedStyle(box).overflowX,
+          wider: box.scrollWidth > box.clientWidth, scrolled, fits: box.clientWidth <= window.innerWidth};
+})"""
+
+
+@pytest.mark.parametrize("path", [FASHION, "site/models/transformer/"])
+def test_diagrams_stay_legible_on_a_phone(sites: Sites, path: str) -> None:
+    """At 390 px wide, diagram text keeps at least 8 px; a wider diagram scrolls inside its box."""
+    context = sites.browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1)
+    page = context.new_page()
+    try:
+        page.goto(sites.url(path))
+        diagrams = page.evaluate(_DIAGRAM_TEXT)
+        page_width = page.evaluate("() => document.documentElement.scrollWidth")
+    finally:
+        context.close()
+    assert len(diagrams) >= 2
+    for diagram in diagrams:
+        assert diagram["texts"] > 0
+        assert diagram["smallest"] >= 8, diagram
+        assert diagram["overflow"] == "auto"
+        assert diagram["fits"], "the box is as wide as the screen at most; the diagram scrolls inside it"
+        if diagram["wider"]:
+            assert diagram["scrolled"] > 0
+    assert page_width <= 390, "the page itself does not scroll sideways"
+    if "transformer" in path:
+        assert any(d["wider"] for d in diagrams), "the transformer's module tree is wider than a phone"

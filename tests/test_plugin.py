@@ -303,6 +303,16 @@ def test_custom_templates_override_one_block(tmp_path: Path) -> None:
     assert "Reviewed layer fc1 ." in text
     assert "Reviewed layer fc2 ." in text
     assert "in_features" in text, "the other blocks are the shipped ones"
+    # Pages are reused across builds only while the templates are unchanged.
+    (templates / "layer.md.jinja").write_text(
+        '{% extends "base/layer.md.jinja" %}\n{% block summary %}\nChecked layer {{ layer.path|code }}.\n\n'
+        "{{ super() }}{% endblock %}\n",
+        encoding="utf-8",
+    )
+    build(config_for(tmp_path, {"custom_templates": "templates"}, strict=True))
+    text = article(html(tmp_path, "index.html"))
+    assert "Checked layer fc1 ." in text
+    assert "Reviewed layer" not in text
 
 
 def test_strict_build_fails_on_a_modeldoc_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -311,14 +321,16 @@ def test_strict_build_fails_on_a_modeldoc_warning(tmp_path: Path, caplog: pytest
         build(config_for(tmp_path, strict=True))
     warnings = [r for r in caplog.records if r.name == "mkdocs.plugins.modeldoc" and r.levelno == logging.WARNING]
     assert warnings
-    assert warnings[0].getMessage().startswith("tests.models:Broken: ")
+    # The warning names the page (relative to mkdocs.yml) and the line of the block.
+    assert warnings[0].getMessage().startswith("docs/index.md:3: tests.models:Broken: ")
     # Without --strict the page is built, with the probe's error on it.
     caplog.clear()
     build(config_for(tmp_path))
     assert "Shape probe" in html(tmp_path, "index.html")
 
 
-def test_each_model_is_described_once_per_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _counting_loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The targets modeldoc loads from now on (each load is a fresh description)."""
     calls: list[str] = []
     real = loader.load_model
 
@@ -327,12 +339,75 @@ def test_each_model_is_described_once_per_build(tmp_path: Path, monkeypatch: pyt
         return real(target, kwargs)
 
     monkeypatch.setattr(loader, "load_model", counting)
+    plugin.forget_descriptions()
+    return calls
+
+
+def test_each_model_is_described_once_and_reused_by_later_builds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls = _counting_loads(monkeypatch)
     block = "::: modeldoc tests.models:Tiny\n    input_shape: [2, 4]\n    sections: [{}]\n"
     project(tmp_path, {"index.md": "# A\n\n" + block.format("layers"), "b.md": "# B\n\n" + block.format("overview")})
-    build(config_for(tmp_path, {"models": [{"target": "tests.models:Tiny", "input_shape": [2, 4]}]}, strict=True))
+    models = {"models": [{"target": "tests.models:Tiny", "input_shape": [2, 4]}]}
+    build(config_for(tmp_path, models, strict=True))
     assert calls == ["tests.models:Tiny"]
+    with caplog.at_level(logging.INFO, logger="mkdocs.plugins.modeldoc"):
+        build(config_for(tmp_path, models, strict=True))
+    assert calls == ["tests.models:Tiny"], "a later build reuses the description: its sources did not change"
+    reused = [r.getMessage() for r in caplog.records if "reused the description" in r.getMessage()]
+    assert reused == ["modeldoc: reused the description of tests.models:Tiny; its sources did not change"]
+    assert 'id="layer-fc1"' in html(tmp_path, "models/tiny/index.html")
+    # Other inputs are another description.
+    build(config_for(tmp_path, {"models": [{"target": "tests.models:Tiny", "input_shape": [3, 4]}]}, strict=True))
+    assert calls == ["tests.models:Tiny", "tests.models:Tiny"]
+
+
+HELPER = """from torch import nn
+
+
+def make_layer():
+    return nn.Linear(4, {out})
+"""
+
+USES_HELPER = """from torch import nn
+
+from {helper} import make_layer
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = make_layer()
+
+    def forward(self, x):
+        return self.fc(x)
+"""
+
+
+def test_an_edited_helper_module_is_imported_afresh_and_the_model_described_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _counting_loads(monkeypatch)
+    helper = f"helper_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / f"{helper}.py").write_text(HELPER.format(out=10), encoding="utf-8")
+    (tmp_path / "src" / "net.py").write_text(USES_HELPER.format(helper=helper), encoding="utf-8")
+    target = f"{tmp_path / 'src' / 'net.py'}:Net"
+    project(tmp_path, {"index.md": f"# Home\n\n::: modeldoc {target}\n    input_shape: [1, 4]\n"})
     build(config_for(tmp_path, strict=True))
-    assert calls == ["tests.models:Tiny", "tests.models:Tiny"], "a new build describes afresh"
+    assert "out_features=10" in html(tmp_path, "index.html")
+    (tmp_path / "docs" / "index.md").write_text(f"# Home again\n\n::: modeldoc {target}\n    input_shape: [1, 4]\n")
+    build(config_for(tmp_path, strict=True))
+    assert calls == [target], "a docs-only edit reuses the description"
+    assert "Home again" in html(tmp_path, "index.html")
+    # The model file did not change, only the module it imports.
+    (tmp_path / "src" / f"{helper}.py").write_text(HELPER.format(out=7), encoding="utf-8")
+    build(config_for(tmp_path, strict=True))
+    assert calls == [target, target]
+    page = html(tmp_path, "index.html")
+    assert "out_features=7" in page
+    assert "out_features=10" not in page
 
 
 def test_the_repository_mkdocs_yml_uses_the_plugin() -> None:
@@ -377,10 +452,10 @@ def _free_port() -> int:
 class _Server:
     """A real `mkdocs serve` (or `modeldoc serve`) process and the lines it logged."""
 
-    def __init__(self, args: list[str], cwd: Path) -> None:
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
         self.lines: list[str] = []
         self.process = subprocess.Popen(
-            args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+            args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, env=env
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()

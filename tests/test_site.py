@@ -109,3 +109,56 @@ def test_llama_70b_shape_is_split_into_navigable_pages():
     assert set(where) == {layer.path for layer in spec.all_layers}, "every layer is on exactly one page"
     assert where["layers.79.attn.q_proj"].root == "layers.79"
     assert where["lm_head"].root == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "html"),
+    [
+        ("Fashion CNN", "Fashion CNN"),
+        ("<img src=x onerror=alert(1)>", "&lt;\u2060img src=x onerror=alert(1)&gt;"),
+        ("</title><b>", "&lt;\u2060/title&gt;&lt;\u2060b&gt;"),
+        ("a \" b ' c & d", "a &quot; b &#x27; c &amp; d"),
+        ("x < 3 and <= 4", "x &lt; 3 and &lt;= 4"),
+    ],
+)
+def test_theme_text_is_html_that_shows_the_text_even_after_striptags(text, html):
+    from markupsafe import Markup
+
+    from modeldoc.site import plain_text, theme_text
+
+    assert theme_text(text) == html
+    assert plain_text(theme_text(text)) == text
+    # Material's <title>{{ page.title | striptags }} unescapes: what comes out opens no tag.
+    assert not re.search(r"<[A-Za-z/!?]", Markup(theme_text(text)).striptags())
+
+
+def test_every_nav_title_goes_through_theme_text():
+    from torch import nn
+
+    from modeldoc.site import model_nav
+
+    key = "<i onmouseover=alert(1)>k</i>"
+    module = nn.ModuleDict({key: nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 4))})
+    spec = introspect(module, model_options({"target": "x:Net"}))
+    nav = model_nav(spec, "net", page_size=2)
+
+    def titles(entry):
+        if isinstance(entry, dict):
+            for title, value in entry.items():
+                yield title
+                yield from titles(value)
+        elif isinstance(entry, list):
+            for item in entry:
+                yield from titles(item)
+
+    found = list(titles(nav))
+    assert found == ["Overview", "&lt;\u2060i onmouseover=alert(1)&gt;k&lt;\u2060/i&gt;"]
+
+
+def test_contained_keeps_the_title_heading_outside_the_modeldoc_div():
+    from modeldoc.site import contained
+
+    page = contained("# Net\n\nSome text.\n\n| a |\n|---|\n| b |\n")
+    assert page.startswith('# Net\n\n<div class="modeldoc" markdown="1">\n\nSome text.')
+    assert page.endswith("| b |\n\n</div>\n")
+    assert contained("No heading.\n").startswith('<div class="modeldoc" markdown="1">')

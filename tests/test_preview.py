@@ -1,0 +1,163 @@
+"""Live preview with real servers: ``mkdocs serve`` and ``modeldoc serve`` as subprocesses.
+
+An edit to any of the user's modules that the model imports rebuilds the page with the change;
+an edit to the docs alone rebuilds without describing the model again; SIGTERM leaves no
+temporary folder behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.test_plugin import _free_port, _get, _Server
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parent.parent
+
+LAYERS = '''"""Building blocks, imported by models.py (not the target's own file)."""
+
+from torch import nn
+
+WIDTH = {width}
+
+
+def head():
+    return nn.Linear(4, WIDTH)
+'''
+
+MODELS = '''"""The documented model."""
+
+from torch import nn
+
+from .layers import head
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.head = head()
+
+    def forward(self, x):
+        return self.head(x)
+'''
+
+MODELS_WITH_EXTRA = '''"""The documented model, now with a second helper module."""
+
+from torch import nn
+
+from . import extra
+from .layers import head
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.head = head()
+        self.tail = nn.Linear(self.head.out_features, extra.WIDTH)
+
+    def forward(self, x):
+        return self.tail(self.head(x))
+'''
+
+MKDOCS_YML = """site_name: Preview
+theme:
+  name: material
+  font: false
+plugins:
+  - search
+  - modeldoc:
+      paths: [src]
+"""
+
+
+def _wait(condition: Callable[[], bool], server: _Server, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError("timed out; server output:\n" + "\n".join(server.lines))
+
+
+def test_mkdocs_serve_follows_edits_to_any_module_the_model_imports(tmp_path: Path) -> None:
+    package = tmp_path / "src" / f"preview_{tmp_path.name.replace('-', '_')}"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "layers.py").write_text(LAYERS.format(width=10))
+    (package / "models.py").write_text(MODELS)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    page = f"# Home\n\nFirst words.\n\n::: modeldoc {package.name}.models:Net\n    input_shape: [1, 4]\n"
+    (docs / "index.md").write_text(page)
+    (tmp_path / "mkdocs.yml").write_text(MKDOCS_YML)
+    port = _free_port()
+    server = _Server([sys.executable, "-m", "mkdocs", "serve", "--dev-addr", f"127.0.0.1:{port}"], tmp_path)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        server.wait_for("Serving on")
+        assert "out_features=10" in _get(url)
+        assert server.builds() == 1
+        # The helper module, not the target's file: the page shows the new width.
+        (package / "layers.py").write_text(LAYERS.format(width=7))
+        _wait(lambda: server.builds() >= 2, server)
+        _wait(lambda: "out_features=7" in _get(url), server, timeout=30)
+        assert "out_features=10" not in _get(url)
+        time.sleep(3)
+        assert server.builds() == 2, "one edit, one rebuild"
+        # A docs-only edit rebuilds the page and reuses the description.
+        (docs / "index.md").write_text(page.replace("First words.", "Second words."))
+        _wait(lambda: server.builds() >= 3, server)
+        _wait(lambda: "Second words." in _get(url), server, timeout=30)
+        assert "out_features=7" in _get(url)
+        reused = [line for line in server.lines if "reused the description" in line]
+        assert reused == [
+            f"INFO    -  modeldoc: reused the description of {package.name}.models:Net; its sources did not change"
+        ]
+        # The reuse came after the third build started, not before.
+        third = [i for i, line in enumerate(server.lines) if "Building documentation" in line][2]
+        assert server.lines.index(reused[0]) > third
+        # A new helper that fails to import: the rebuild fails; fixing that file (which never
+        # imported, so only the failed import could have named it) rebuilds again.
+        (package / "extra.py").write_text("WIDTH = (\n")
+        (package / "models.py").write_text(MODELS_WITH_EXTRA)
+        _wait(lambda: any("was never closed" in line for line in server.lines), server)
+        time.sleep(3)
+        builds = server.builds()
+        (package / "extra.py").write_text("WIDTH = 3\n")
+        _wait(lambda: server.builds() > builds, server)
+        _wait(lambda: "out_features=3" in _get(url), server, timeout=30)
+    finally:
+        server.stop()
+
+
+def test_modeldoc_serve_removes_its_temporary_folder_on_sigterm(tmp_path: Path) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    port = _free_port()
+    args = [sys.executable, "-m", "modeldoc", "serve", f"{REPO / 'tests' / 'models.py'}:Tiny"]
+    args += ["--input-shape", "2,4", "--dev-addr", f"127.0.0.1:{port}"]
+    # The server's temporary folders go to TMPDIR, here where the test can see them.
+    server = _Server(args, work, env={**os.environ, "TMPDIR": str(scratch)})
+    try:
+        server.wait_for("Serving on")
+        ours = sorted(p.name for p in scratch.iterdir() if p.name.startswith(("modeldoc-serve-", "mkdocs_")))
+        assert len(ours) == 2, ours
+        server.process.send_signal(signal.SIGTERM)
+        code = server.process.wait(timeout=30)
+    finally:
+        server.stop()
+    assert code == 0, "\n".join(server.lines)
+    left = sorted(p.name for p in scratch.iterdir() if p.name.startswith(("modeldoc-serve-", "mkdocs_")))
+    assert left == [], left
+    assert list(work.iterdir()) == []
+    assert any("Shutting down" in line for line in server.lines)
