@@ -86,6 +86,14 @@ _model_flags = _flags(
         show_default=True,
         help="Where the shape probe runs; meta needs no memory and no compute.",
     ),
+    click.option(
+        "--probe-timeout",
+        type=click.FloatRange(min=0),
+        default=60.0,
+        show_default=True,
+        metavar="SECONDS",
+        help="Time all passes of the shape probe may spend in the model's forward; 0 for no limit.",
+    ),
     click.option("--title", default="", help="Title of the model's page."),
     click.option("--depth", type=click.IntRange(min=1), default=2, show_default=True, help="Diagram depth."),
 )
@@ -99,6 +107,7 @@ def _entry(
     kwargs_json: str,
     example: str,
     probe_device: str,
+    probe_timeout: float,
     title: str,
     depth: int,
 ) -> ModelOptions:
@@ -114,6 +123,7 @@ def _entry(
         "input_shapes": list(input_shapes),
         "example": example,
         "probe_device": probe_device,
+        "probe_timeout": probe_timeout,
         "title": title,
         "depth": depth,
     }

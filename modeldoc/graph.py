@@ -83,13 +83,26 @@ _INTEGER_DTYPES = frozenset({"int64", "int32", "int16", "int8", "uint8", "bool",
 # --- escaping -------------------------------------------------------------------------
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _visible(text: object) -> str:
+    r"""`text` with the characters XML cannot carry (controls, lone surrogates) written as ``\xNN`` escapes.
+
+    Graphviz rejects them in labels ("not well-formed") or cuts the input at a NUL byte.
+    """
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape", "backslashreplace").decode("ascii"), str(text))
+
+
 def _html(text: object) -> str:
     r"""`text` for an HTML-like label, shown as written.
 
     Entities are escaped, and backslashes doubled: Graphviz expands ``\N`` and its
-    friends even inside HTML-like labels.
+    friends even inside HTML-like labels. Square brackets become character references:
+    Graphviz's HTML lexer fails on a label whose text is only ``]``.
     """
-    escaped = html.escape(str(text), quote=True).replace("\\", "\\\\")
+    escaped = html.escape(_visible(text.replace("\t", " ") if isinstance(text, str) else text), quote=True)
+    escaped = escaped.replace("\\", "\\\\").replace("[", "&#91;").replace("]", "&#93;")
     return re.sub(r"[\r\n]+", " ", escaped)
 
 
@@ -99,7 +112,7 @@ def _text(text: object) -> str:
     Graphviz copies ``&...;`` entities into the SVG unescaped and applies two rounds of
     backslash processing to tooltips, hence the ``&amp;`` and the four backslashes.
     """
-    escaped = html.escape(str(text), quote=False).replace("\\", "\\\\\\\\").replace('"', '\\"')
+    escaped = html.escape(_visible(text), quote=False).replace("\\", "\\\\\\\\").replace('"', '\\"')
     return re.sub(r"[\r\n]+", " ", escaped)
 
 
@@ -109,7 +122,7 @@ def _url(url: str) -> str:
     Graphviz writes URLs into the SVG unescaped, so every character that could end the
     attribute or start an entity is percent-encoded.
     """
-    return quote(url, safe="/#:?=%@!$()*+,;~.-_")
+    return quote(url, safe="/#:?=%@!$()*+,;~.-_", errors="backslashreplace")
 
 
 def _safe_id(text: str) -> str:
@@ -236,8 +249,13 @@ _NOISE = re.compile(r"^(\w+=(None|False)|device=.*)$")
 
 
 def _label(title: str, *small: str) -> str:
-    """An HTML-like label: a bold title, then small lines."""
-    lines = [f"<B>{_html(title)}</B>"] + [f'<FONT POINT-SIZE="9">{_html(s)}</FONT>' for s in small if s]
+    """An HTML-like label: a bold title, then small lines.
+
+    A title with no visible character (an empty ModuleDict key) is shown quoted, ``''``:
+    Graphviz rejects an empty ``<B></B>``.
+    """
+    shown = title if title.strip() else repr(title)
+    lines = [f"<B>{_html(shown)}</B>"] + [f'<FONT POINT-SIZE="9">{_html(s)}</FONT>' for s in small if s]
     return "<BR/>".join(lines)
 
 
@@ -364,22 +382,32 @@ class _Shapes:
 
     def signature(self, path: str) -> int:
         """The same small number for subtrees of the same shape, types and hyperparameters."""
-        if path not in self._sig:
-            layer = self.layers[path]
-            key = (
-                layer.type_name,
-                brief(layer),
-                tuple((self.layers[c].name, self.signature(c)) for c in layer.children if c in self.layers),
-            )
-            self._sig[path] = self._ids.setdefault(key, len(self._ids))
+        self._compute(path)
         return self._sig[path]
 
     def inside(self, path: str) -> int:
         """How many modules sit below `path`."""
-        if path not in self._size:
-            children = [c for c in self.layers[path].children if c in self.layers]
-            self._size[path] = sum(1 + self.inside(c) for c in children)
+        self._compute(path)
         return self._size[path]
+
+    def _compute(self, path: str) -> None:
+        """Signatures and sizes of `path`'s subtree, children first, without recursion."""
+        if path in self._sig:
+            return
+        order: list[str] = []
+        stack = [path]
+        while stack:
+            current = stack.pop()
+            if current in self._sig:
+                continue
+            order.append(current)
+            stack.extend(c for c in self.layers[current].children if c in self.layers)
+        for current in reversed(order):
+            layer = self.layers[current]
+            children = [c for c in layer.children if c in self.layers]
+            key = (layer.type_name, brief(layer), tuple((self.layers[c].name, self._sig[c]) for c in children))
+            self._sig[current] = self._ids.setdefault(key, len(self._ids))
+            self._size[current] = sum(1 + self._size[c] for c in children)
 
 
 @dataclass(frozen=True)

@@ -188,20 +188,25 @@ def render_pages(spec: ModelSpec, settings: RenderSettings, env: Environment) ->
             anchor,
             lambda a, b, frag: layout.url_href(a, b, frag, directory_urls=settings.directory_urls),
         )
+        below = [by_root[key] for key in page.subpages]
+        continued = page.part > 1
+        up = page.block if continued else page.parent
         context = {
             "spec": spec,
             "page": page,
             "layers": [spec.layer(path) for path in page.layers],
-            "subpages": [(spec.layer(root), md_link(root), by_root[root]) for root in page.subpages],
-            "parent_link": md_link(page.parent) if page.parent is not None else "",
+            "subpages": [(spec.layer(sub.block), md_link(sub.block), sub) for sub in below if sub.part == 1],
+            "parts": [(sub, layout.href(page.file, sub.file)) for sub in below if sub.part > 1],
+            "parent_link": md_link(up) if up is not None else "",
+            "up_title": (up or spec.title) if up is not None else "",
             "link": md_link,
             "paths": linked.keys(),
             "anchor": anchor,
             "options": settings.options,
             "sections": settings.options.sections,
             "heading": "#" * settings.heading_level,
-            "tree_svg": _tree(spec, page, settings, url_link) if settings.diagrams else "",
-            "flows": _flows(spec, page, settings, url_link) if settings.diagrams else {},
+            "tree_svg": _tree(spec, page, settings, url_link) if settings.diagrams and not continued else "",
+            "flows": _flows(spec, page, settings, url_link) if settings.diagrams and not continued else {},
         }
         out[page.file] = render_template(env, "model.md.jinja", context)
     return out
@@ -237,7 +242,7 @@ def _linker(
 def _tree(spec: ModelSpec, page: layout.Page, settings: RenderSettings, link: Callable[[str], str]) -> Markup:
     if "diagram" not in settings.options.sections:
         return Markup("")
-    dot = graph.tree_dot(spec, page.root, settings.options.depth, link, id_prefix=_id_prefix(settings))
+    dot = graph.tree_dot(spec, page.block, settings.options.depth, link, id_prefix=_id_prefix(settings))
     return Markup(graph.render_svg(dot))
 
 
@@ -254,10 +259,10 @@ def _flows(
     on_page = set(page.layers)
     depth = settings.options.depth
     flows: dict[str, Markup] = {}
-    pending = [page.root]
+    pending = [page.block]
     while pending:
         path = pending.pop(0)
-        prefix = _id_prefix(settings) + ("" if path == page.root else f"{layout.anchor(path)}-")
+        prefix = _id_prefix(settings) + ("" if path == page.block else f"{layout.anchor(path)}-")
         dot = graph.flow_dot(spec, path, depth, link, id_prefix=prefix)
         if not dot:
             continue

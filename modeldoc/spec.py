@@ -87,6 +87,25 @@ class Hyperparam:
 
 
 @dataclass(frozen=True, kw_only=True)
+class UnknownArgument:
+    """A constructor argument whose value could not be read back from the module, and why."""
+
+    name: str
+    reason: str
+    """``"not stored on the module under this name"``, ``"stored as a ReLU module, not a plain value"``, ..."""
+    default: Value = None
+    has_default: bool = False
+    """True when the signature gives a default (`default` is then that value)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form of this argument."""
+        out: dict[str, Any] = {"name": self.name, "reason": self.reason}
+        if self.has_default:
+            out["default"] = _jsonable(self.default)
+        return out
+
+
+@dataclass(frozen=True, kw_only=True)
 class ParamSpec:
     """A parameter or buffer a layer owns directly (``recurse=False``)."""
 
@@ -182,6 +201,8 @@ class LayerSpec:
     formula: str = ""
     """The output-size formula for this layer type, where there is one."""
     hyperparameters: tuple[Hyperparam, ...] = ()
+    unknown_arguments: tuple[UnknownArgument, ...] = ()
+    """Constructor arguments whose values could not be read back (user classes list every argument)."""
     parameters: tuple[ParamSpec, ...] = ()
     own_params: int = 0
     """Unique elements of this layer's own parameters (not its children's)."""
@@ -249,6 +270,8 @@ class LayerSpec:
             out["evidence"] = self.evidence
         if self.notes:
             out["notes"] = list(self.notes)
+        if self.unknown_arguments:
+            out["unknown_arguments"] = [a.to_json() for a in self.unknown_arguments]
         if self.bases:
             out["bases"] = list(self.bases)
         return out
