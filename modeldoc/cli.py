@@ -344,8 +344,8 @@ def inspect(target: str | None, as_json: bool, **flags: Any) -> None:
         raise ConfigError("inspect needs a TARGET", "pass one such as package.module:Net")
     spec = _describe(_entry(target, **flags))
     if as_json:
-        json.dump(spec.to_json(), sys.stdout, indent=1, ensure_ascii=False)
-        sys.stdout.write("\n")
+        # one write: json.dump streams millions of small writes for a big model
+        sys.stdout.write(json.dumps(spec.to_json(), indent=1, ensure_ascii=False) + "\n")
         return
     click.echo(f"{spec.type}: {spec.total_params:,} parameters ({spec.trainable_params:,} trainable)")
     for layer in spec.layers:

@@ -781,6 +781,12 @@ class _Flow:
         merged: dict[str, str] = {}
         items = self._items()
         folded: list[str] = []
+        # Edges and cluster members do not change until the merge at the end: index them once.
+        heads: dict[str, set[str]] = {}
+        for e in self.edges.values():
+            heads.setdefault(e.tail, set()).add(e.head)
+        self._heads = heads
+        self._inside = self._cluster_members()
         for cluster in sorted(items, key=lambda c: (c is not None, (c or "").count("."), c or "")):
             if cluster is not None and any(_within(cluster, f) for f in folded):
                 continue
@@ -816,10 +822,20 @@ class _Flow:
             c: [item for _, item in sorted(v, key=lambda p: (p[0], isinstance(p[1], str)))] for c, v in items.items()
         }
 
+    def _cluster_members(self) -> dict[str, list[str]]:
+        """The keys of the units inside each cluster, at any depth."""
+        inside: dict[str, list[str]] = {}
+        for u in self.units.values():
+            c = u.cluster
+            while c is not None:
+                inside.setdefault(c, []).append(u.key)
+                c = self._cluster_of(_parent(c)) if c else None
+        return inside
+
     def _members(self, item: Any) -> list[str]:
         if isinstance(item, _Unit):
             return [item.key]
-        return [u.key for u in self.units.values() if u.cluster is not None and _within(u.cluster, item)]
+        return list(self._inside.get(item, []))
 
     def _item_sig(self, item: Any, items: dict[str | None, list[Any]]) -> Hashable:
         """Equal for boxes or clusters that draw the same thing."""
@@ -829,8 +845,9 @@ class _Flow:
         return ("cluster", static, tuple(self._item_sig(i, items) for i in items.get(item, [])))
 
     def _linked(self, first: list[str], second: list[str]) -> bool:
-        a, b = set(first), set(second)
-        return any(e.tail in a and e.head in b for e in self.edges.values())
+        """True when an edge runs from a unit of `first` to a unit of `second`."""
+        b = set(second)
+        return any(not self._heads.get(tail, set()).isdisjoint(b) for tail in first)
 
     def _fold_unit(self, cluster: str | None, items: list[Any]) -> _Unit:
         paths = [item.path if isinstance(item, _Unit) else item for item in items]

@@ -34,6 +34,8 @@ _UNWRITABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 def clean(text: str) -> str:
     r"""`text` with what no UTF-8 file can hold (lone surrogates) or what cuts text short (NUL) as ``\x..`` escapes."""
+    if text.isascii() and "\x00" not in text:
+        return text  # the common case, without the regular expression
     return _UNWRITABLE.sub(lambda m: m.group().encode("unicode_escape", "backslashreplace").decode("ascii"), text)
 
 

@@ -7,6 +7,7 @@ Nothing here imports torch. `ModelSpec.to_json()` is the one place that writes t
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any, Literal
 
 SCHEMA = "modeldoc/1"
@@ -439,10 +440,12 @@ class ModelSpec:
         """The layer at `path` (``""`` is the root)."""
         if path == "":
             return self.root
-        for layer in self.layers:
-            if layer.path == path:
-                return layer
-        raise KeyError(path)
+        return self._by_path[path]
+
+    @cached_property
+    def _by_path(self) -> dict[str, LayerSpec]:
+        """The layers by path, built on first use (a linear search per lookup was quadratic)."""
+        return {layer.path: layer for layer in self.layers}
 
     @property
     def all_layers(self) -> tuple[LayerSpec, ...]:
