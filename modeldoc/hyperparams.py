@@ -133,7 +133,7 @@ def _read(module: nn.Module, name: str, rule: knowledge.ArgRule | None, default:
     try:
         value = getattr(module, name)
     except AttributeError:
-        return _Unreadable("not stored on the module under this name")
+        return _Unreadable("value not stored on the module (it keeps no attribute of this name)")
     if isinstance(default, bool) and (value is None or isinstance(value, torch.Tensor)):
         # a flag stored as the tensor it switches on (Linear.bias, LayerNorm.bias)
         return value is not None

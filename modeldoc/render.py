@@ -17,7 +17,7 @@ from typing import Any
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, StrictUndefined, TemplateError
 from markupsafe import Markup
 
-from modeldoc import graph, layout
+from modeldoc import docstrings, graph, layout
 from modeldoc.errors import ModeldocError
 from modeldoc.options import ModelOptions
 from modeldoc.spec import Dim, LayerSpec, ModelSpec
@@ -86,6 +86,8 @@ def make_env(custom_templates: Path | None = None) -> Environment:
         text_block=do_text_block,
         snake=do_snake,
         prose=do_prose,
+        docstring=do_docstring,
+        doc_prose=do_doc_prose,
     )
     return env
 
@@ -105,6 +107,21 @@ def do_prose(text: object) -> Markup:
     For sentences modeldoc writes (teaching text, derivation steps) that quote names.
     """
     return Markup(_CODE_SPAN.sub(r"<code>\1</code>", str(do_md_cell(text))))
+
+
+_RST_ROLE = re.compile(r":[a-z]+(?::[a-z]+)?:`([^`]+)`")
+_RST_LITERAL = re.compile(r"``(.+?)``")
+
+
+def do_doc_prose(text: object) -> Markup:
+    """Docstring text like ``prose``: reST literals (double backticks) and roles (``:attr:`x```) become code."""
+    plain = _RST_LITERAL.sub(r"`\1`", _RST_ROLE.sub(r"`\1`", str(text)))
+    return do_prose(plain)
+
+
+def do_docstring(text: object) -> docstrings.Docstring:
+    """A docstring parsed into summary, paragraphs and sections (for ``docstring.md.jinja``)."""
+    return docstrings.parse(str(text))
 
 
 def do_code(text: object) -> Markup:
@@ -181,6 +198,7 @@ def render_pages(spec: ModelSpec, settings: RenderSettings, env: Environment) ->
     def anchor(path: str) -> str:
         return prefix + layout.anchor(path)
 
+    ran = _ran(spec)
     # Without the layer sections there is nothing for a link to land on.
     linked = where if "layers" in settings.options.sections else {}
     for page in pages:
@@ -204,6 +222,7 @@ def render_pages(spec: ModelSpec, settings: RenderSettings, env: Environment) ->
             "up_title": (up or spec.title) if up is not None else "",
             "link": md_link,
             "paths": linked.keys(),
+            "ran": ran,
             "anchor": anchor,
             "options": settings.options,
             "sections": settings.options.sections,
@@ -212,6 +231,18 @@ def render_pages(spec: ModelSpec, settings: RenderSettings, env: Environment) ->
             "flows": _flows(spec, page, settings, url_link) if settings.diagrams and not continued else {},
         }
         out[page.file] = render_template(env, "model.md.jinja", context)
+    return out
+
+
+def _ran(spec: ModelSpec) -> set[str]:
+    """Paths of the layers the recorded pass called, and of every layer with a called layer inside."""
+    out: set[str] = set()
+    for layer in spec.all_layers:
+        if layer.calls:
+            path: str | None = layer.path
+            while path is not None and path not in out:
+                out.add(path)
+                path = spec.layer(path).parent
     return out
 
 
