@@ -130,6 +130,8 @@ class Tree:
     """id of each unique module to its registered children, cycles left out."""
     cycles: list[tuple[str, str]] = field(default_factory=list)
     """(path, ancestor path) for every child that is one of its own ancestors."""
+    renamed: dict[str, str] = field(default_factory=dict)
+    """Path to the real name, for modules registered under a name with a dot (shown with ``․``)."""
 
     def modules(self) -> list[nn.Module]:
         """Each unique module once, root first."""
@@ -179,15 +181,28 @@ def own_tensors(module: nn.Module, store: str) -> list[tuple[str, torch.Tensor]]
     found = getattr(module, "__dict__", {}).get(store)
     if not isinstance(found, dict):
         return []
-    return [(clean(str(name)), t) for name, t in list(found.items()) if isinstance(t, torch.Tensor)]
+    return [(clean(str(name)).replace(".", DOT), t) for name, t in list(found.items()) if isinstance(t, torch.Tensor)]
 
 
-def _children(module: nn.Module) -> list[tuple[str, nn.Module]]:
-    """The registered children of `module` (``None`` entries and non-modules left out)."""
-    store = getattr(module, "_modules", None)
+DOT = "\u2024"
+"""ONE DOT LEADER: stands for a dot inside a name, so that a dotted path stays unambiguous."""
+
+
+def _children(module: nn.Module) -> list[tuple[str, str, nn.Module]]:
+    """(shown name, real name, child) of `module`'s registered children (``None`` and non-modules left out).
+
+    torch's ``add_module`` refuses names with a dot, but ``_modules`` can be written directly;
+    such a name is shown with `DOT` in place of each dot.
+    """
+    store = getattr(module, "__dict__", {}).get("_modules")
     if not isinstance(store, dict):
         return []
-    return [(clean(str(name)), child) for name, child in list(store.items()) if isinstance(child, nn.Module)]
+    out = []
+    for name, child in list(store.items()):
+        if isinstance(child, nn.Module):
+            real = clean(str(name))
+            out.append((real.replace(".", DOT), real, child))
+    return out
 
 
 def walk(root: nn.Module) -> Tree:
@@ -214,8 +229,10 @@ def walk(root: nn.Module) -> Tree:
             budget -= 1
         inside = ancestors | {key}
         pending = []
-        for name, child in _children(module):
+        for name, real, child in _children(module):
             child_path = f"{path}.{name}" if path else name
+            if name != real and not seen:
+                tree.renamed[child_path] = real
             if id(child) in inside:
                 if not seen:
                     tree.cycles.append((child_path, _path_of(tree, child)))

@@ -180,12 +180,11 @@ def computed_tensors(module: nn.Module, path: str) -> tuple[ParamSpec, ...]:
     Each is computed from its originals on the meta device, so the user's tensors and the
     spectral-norm power-iteration buffers are left exactly as they were.
     """
-    from torch.nn.utils import parametrize
-
-    if not parametrize.is_parametrized(module):
+    # read the slot directly: is_parametrized() goes through the module's own __getattr__
+    holders = getattr(module, "__dict__", {}).get("_modules", {}).get("parametrizations")
+    if not isinstance(holders, nn.ModuleDict):
         return ()
     out = []
-    holders: nn.ModuleDict = module.parametrizations  # type: ignore[assignment]
     for name, chain in holders.items():
         originals = [t for _, t in chain.named_parameters(recurse=False)]
         used = guard.attempt(functools.partial(_computed_on_meta, chain), f"computing {path}.{name}")

@@ -35,6 +35,13 @@ def introspect(module: nn.Module, options: ModelOptions) -> ModelSpec:
         layer = _layer(sub, path, tree, names_of, first_name, unread)
         if id(sub) in cycles:
             layer = _with_note(layer, cycles[id(sub)])
+        if path in tree.renamed:
+            layer = _with_note(
+                layer,
+                f"It is registered under the name {tree.renamed[path]!r}, which contains a dot (torch's "
+                f"add_module refuses such names); it is shown with {guard.DOT!r} in place of each dot so that "
+                "paths stay unambiguous.",
+            )
         if probe is not None:
             layer = probe.annotate(layer)
         layers.append(layer)
@@ -51,6 +58,7 @@ def introspect(module: nn.Module, options: ModelOptions) -> ModelSpec:
     elif probe.error:
         probe_error = probe.error
     cls = type(module)
+    root_doc = root.docstring or _docstring(cls, "")  # even a torch class's, for the model page
     printed = guard.attempt(lambda: _text(repr(module)), "print(model)")
     if isinstance(printed, guard.Failed):
         unread.append(printed.sentence())
@@ -68,7 +76,7 @@ def introspect(module: nn.Module, options: ModelOptions) -> ModelSpec:
         type=public_type(cls),
         target=options.target,
         title=options.title or cls.__name__,
-        docstring=_docstring(cls, ""),
+        docstring=root_doc if isinstance(root_doc, str) else "",
         print_text=printed.placeholder() if isinstance(printed, guard.Failed) else printed,
         root=root,
         layers=tuple(rest),
@@ -152,7 +160,14 @@ def _layer(
     for failure in collected.failures:
         unread.append(failure.sentence())
         notes.append(f"A constructor argument could not be read: {failure.sentence()}.")
-    docstring = _docstring(cls, path) if not public_type(cls).startswith("torch.") else ""
+    docstring = ""
+    if not public_type(cls).startswith("torch."):
+        doc = _docstring(cls, path)
+        if isinstance(doc, guard.Failed):
+            unread.append(doc.sentence())
+            notes.append(f"The docstring of {name} could not be read: {doc.sentence()}.")
+        else:
+            docstring = doc
     return LayerSpec(
         path=path,
         type=public_type(cls),
@@ -244,14 +259,16 @@ def dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
 
 
-def _docstring(cls: type, path: str) -> str:
-    """The class's own docstring (not one it inherits), or ``""`` when it has none or reading it fails."""
+def _docstring(cls: type, path: str) -> str | guard.Failed:
+    """The class's own docstring (not one it inherits), ``""`` when it has none, or why reading it failed.
+
+    It is read through ``__doc__`` as ``inspect.getdoc`` does, so a metaclass property runs (and may raise).
+    """
 
     def read() -> str:
-        own = cls.__dict__.get("__doc__")
-        if not isinstance(own, str):
+        if "__doc__" not in cls.__dict__:
             return ""
-        return guard.clean(inspect.cleandoc(own))
+        own = cls.__doc__
+        return guard.clean(inspect.cleandoc(own)) if isinstance(own, str) else ""
 
-    got = guard.attempt(read, f"the docstring of {path or 'the model'}")
-    return "" if isinstance(got, guard.Failed) else got
+    return guard.attempt(read, f"reading the docstring of {path or 'the model'}")

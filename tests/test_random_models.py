@@ -237,6 +237,19 @@ _HOOKS = (
 )
 
 
+def all_modules(model: nn.Module) -> list[nn.Module]:
+    """Every module reachable through `_modules`, once (unlike ``modules()``, safe on odd trees)."""
+    found: dict[int, nn.Module] = {}
+    stack = [model]
+    while stack:
+        module = stack.pop()
+        if id(module) in found:
+            continue
+        found[id(module)] = module
+        stack.extend(child for child in vars(module)["_modules"].values() if isinstance(child, nn.Module))
+    return list(found.values())
+
+
 @dataclass
 class Snapshot:
     """Everything about a model that describing it must leave as it was."""
@@ -249,7 +262,7 @@ class Snapshot:
     @classmethod
     def take(cls, model: nn.Module) -> Snapshot:
         snap = cls()
-        for module in model.modules():
+        for module in all_modules(model):
             for store in ("_parameters", "_buffers", "_modules"):
                 for name, value in getattr(module, store).items():
                     facts: dict[str, Any] = {}
@@ -269,7 +282,7 @@ class Snapshot:
     def problems(self, model: nn.Module) -> list[str]:
         """What differs now from when the snapshot was taken (empty when nothing)."""
         out = []
-        by_id = {id(m): m for m in model.modules()}
+        by_id = {id(m): m for m in all_modules(model)}
         for module_id, store, name, value, facts in self.slots:
             module = by_id.get(module_id)
             now = getattr(module, store).get(name, "missing") if module is not None else "module gone"
@@ -281,7 +294,8 @@ class Snapshot:
                     out.append(f"{name}: device, dtype or type changed")
                 if value.requires_grad != facts["requires_grad"]:
                     out.append(f"{name}: requires_grad changed")
-                if value.device == facts["values"].device and not torch.equal(value.detach(), facts["values"]):
+                same_place = value.device == facts["values"].device and not value.is_meta
+                if same_place and not torch.equal(value.detach(), facts["values"]):
                     out.append(f"{name}: values changed")
         for module, training, attrs, hooks in self.modules:
             if module.training != training:
