@@ -442,3 +442,16 @@ def test_an_empty_moduledict_key_is_drawn(cli: Callable[..., Any], tmp_path: Pat
     assert result.exit_code == 0, result.output
     page = _pages(tmp_path)
     assert re.search(r"<text[^>]*>&#39;&#39;</text>", page), "the empty name is shown quoted in the diagram"
+
+
+def test_the_plugin_accepts_probe_timeout(tmp_path: Path) -> None:
+    from mkdocs.config.defaults import MkDocsConfig
+
+    (tmp_path / "docs").mkdir()
+    cfg = MkDocsConfig(config_file_path=str(tmp_path / "mkdocs.yml"))
+    entry = {"target": "tests.hostile:Small", "input_shape": [2, 4], "probe_timeout": 2.5}
+    cfg.load_dict({"site_name": "x", "plugins": [{"modeldoc": {"models": [entry]}}]})
+    assert cfg.validate() == ([], [])
+    modeldoc = cfg.plugins["modeldoc"]
+    modeldoc.on_config(cfg)  # type: ignore[attr-defined]
+    assert modeldoc.models[0].probe_timeout == 2.5  # type: ignore[attr-defined]
