@@ -94,19 +94,20 @@ def plan_pages(spec: ModelSpec, page_size: int) -> tuple[Page, ...]:
         layers: list[str] = []
         children_pages: list[str] = []
         overflow: list[tuple[str, list[str]]] = []
-        pending = [block]
+        pending = [(block, False)]  # (path, part of a subtree already known to fit)
         while pending:
-            path = pending.pop()
+            path, inside = pending.pop()
             layers.append(path)
             children = by_path[path].children
-            if sizes[path] <= size or (path != block and sizes[path] <= size - len(layers) + 1):
-                pending.extend(reversed(_below(path, by_path)))
+            room = size - len(layers) + 1  # for this module's subtree, itself included
+            if inside or sizes[path] <= (size if path == block else room):
+                pending.extend((child, True) for child in reversed(children))
                 continue
             if len(children) == 1 and by_path[children[0]].children and len(layers) < size:
-                pending.append(children[0])  # a wrapper: the chain continues on this page while there is room
+                pending.append((children[0], False))  # a wrapper: the chain goes on here while there is room
                 continue
             leaves = [c for c in children if not by_path[c].children]
-            room = max(size - len(layers) - len(pending), 0)
+            room = max(size - len(layers), 0)
             layers.extend(leaves[:room])
             if leaves[room:]:
                 overflow.append((path, leaves[room:]))
@@ -124,7 +125,7 @@ def plan_pages(spec: ModelSpec, page_size: int) -> tuple[Page, ...]:
                         "root": part_key,
                         "title": f"{path or spec.title} · part {number} of {total}",
                         "layers": tuple(chunk),
-                        "parent": key,
+                        "parent": adopter,
                         "block": path,
                         "part": number,
                         "parts": total,
@@ -141,7 +142,7 @@ def plan_pages(spec: ModelSpec, page_size: int) -> tuple[Page, ...]:
                 "parts": 1 + sum(-(-len(rest) // size) for path, rest in overflow if path == block),
             }
         )
-        subpages.setdefault(key, []).extend(parts_keys)
+        subpages.setdefault(adopter, []).extend(parts_keys)
         for child in children_pages:
             subpages.setdefault(adopter, []).append(child)
             todo.append((child, adopter, own_depth + 1))
@@ -162,11 +163,6 @@ def plan_pages(spec: ModelSpec, page_size: int) -> tuple[Page, ...]:
             )
         )
     return tuple(pages)
-
-
-def _below(path: str, by_path: dict[str, LayerSpec]) -> list[str]:
-    """The direct children of `path` (its descendants follow as they are popped)."""
-    return list(by_path[path].children)
 
 
 def page_of(pages: tuple[Page, ...]) -> dict[str, Page]:

@@ -199,6 +199,10 @@ def render_pages(spec: ModelSpec, settings: RenderSettings, env: Environment) ->
         return prefix + layout.anchor(path)
 
     ran = _ran(spec)
+    parts: dict[str, list[layout.Page]] = {}  # page key -> continuation pages of the modules on it
+    for part in pages:
+        if part.part > 1:
+            parts.setdefault(where[part.block].root, []).append(part)
     # Without the layer sections there is nothing for a link to land on.
     linked = where if "layers" in settings.options.sections else {}
     for page in pages:
@@ -217,7 +221,7 @@ def render_pages(spec: ModelSpec, settings: RenderSettings, env: Environment) ->
             "page": page,
             "layers": [spec.layer(path) for path in page.layers],
             "subpages": [(spec.layer(sub.block), md_link(sub.block), sub) for sub in below if sub.part == 1],
-            "parts": [(sub, layout.href(page.file, sub.file)) for sub in below if sub.part > 1],
+            "parts": [(part, layout.href(page.file, part.file)) for part in parts.get(page.root, [])],
             "parent_link": md_link(up) if up is not None else "",
             "up_title": (up or spec.title) if up is not None else "",
             "link": md_link,
