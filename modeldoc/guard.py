@@ -176,12 +176,23 @@ class Tree:
         return {key: "; ".join(sentences).capitalize() + "." for key, sentences in notes.items()}
 
 
+def slots(module: nn.Module, store: str) -> list[tuple[object, object]]:
+    """The (name, value) pairs of one of a module's slot stores (``"_parameters"``, ``"_buffers"``, ``"_modules"``).
+
+    Read from the instance's ``__dict__``, never through the module's own ``__getattr__``. A
+    scripted module keeps mapping-like wrappers there rather than dicts; their items are read too.
+    """
+    found = getattr(module, "__dict__", {}).get(store)
+    if isinstance(found, dict):
+        return list(found.items())
+    items = getattr(found, "items", None)
+    got = attempt(lambda: list(items()), f"reading {store}") if callable(items) else []
+    return got if isinstance(got, list) else []
+
+
 def own_tensors(module: nn.Module, store: str) -> list[tuple[str, torch.Tensor]]:
     """A module's own parameters (`store` ``"_parameters"``) or buffers (``"_buffers"``), Nones left out."""
-    found = getattr(module, "__dict__", {}).get(store)
-    if not isinstance(found, dict):
-        return []
-    return [(clean(str(name)).replace(".", DOT), t) for name, t in list(found.items()) if isinstance(t, torch.Tensor)]
+    return [(clean(str(name)).replace(".", DOT), t) for name, t in slots(module, store) if isinstance(t, torch.Tensor)]
 
 
 DOT = "\u2024"
@@ -194,11 +205,8 @@ def _children(module: nn.Module) -> list[tuple[str, str, nn.Module]]:
     torch's ``add_module`` refuses names with a dot, but ``_modules`` can be written directly;
     such a name is shown with `DOT` in place of each dot.
     """
-    store = getattr(module, "__dict__", {}).get("_modules")
-    if not isinstance(store, dict):
-        return []
     out = []
-    for name, child in list(store.items()):
+    for name, child in slots(module, "_modules"):
         if isinstance(child, nn.Module):
             real = clean(str(name))
             out.append((real.replace(".", DOT), real, child))

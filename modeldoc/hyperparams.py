@@ -181,7 +181,7 @@ def computed_tensors(module: nn.Module, path: str) -> tuple[ParamSpec, ...]:
     spectral-norm power-iteration buffers are left exactly as they were.
     """
     # read the slot directly: is_parametrized() goes through the module's own __getattr__
-    holders = getattr(module, "__dict__", {}).get("_modules", {}).get("parametrizations")
+    holders = dict(guard.slots(module, "_modules")).get("parametrizations")
     if not isinstance(holders, nn.ModuleDict):
         return ()
     out = []

@@ -199,6 +199,7 @@ def render_pages(spec: ModelSpec, settings: RenderSettings, env: Environment) ->
         return prefix + layout.anchor(path)
 
     ran = _ran(spec)
+    unhooked = _unhooked(spec)
     parts: dict[str, list[layout.Page]] = {}  # page key -> continuation pages of the modules on it
     for part in pages:
         if part.part > 1:
@@ -227,6 +228,7 @@ def render_pages(spec: ModelSpec, settings: RenderSettings, env: Environment) ->
             "link": md_link,
             "paths": linked.keys(),
             "ran": ran,
+            "unhooked": unhooked,
             "anchor": anchor,
             "options": settings.options,
             "sections": settings.options.sections,
@@ -247,6 +249,15 @@ def _ran(spec: ModelSpec) -> set[str]:
             while path is not None and path not in out:
                 out.add(path)
                 path = spec.layer(path).parent
+    return out
+
+
+def _unhooked(spec: ModelSpec) -> set[str]:
+    """Paths of TorchScript modules and of everything inside them: the probe cannot hook into them."""
+    out: set[str] = set()
+    for layer in spec.all_layers:  # parents come before their children
+        if layer.type.startswith("torch.jit.") or (layer.parent is not None and layer.parent in out):
+            out.add(layer.path)
     return out
 
 

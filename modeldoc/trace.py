@@ -754,6 +754,8 @@ class _Runner:
         where = ""
         try:
             for sub in modules:
+                if isinstance(sub, torch.jit.ScriptModule):
+                    continue  # takes no hooks: its calls run as one opaque step
                 # first, so a lazy module's own initialising hook runs inside its recorded call
                 handles.append(sub.register_forward_pre_hook(recorder.pre, with_kwargs=True, prepend=True))
                 handles.append(sub.register_forward_hook(recorder.post, with_kwargs=True))

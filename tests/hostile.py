@@ -384,3 +384,12 @@ STRANGE = StrangeNames()
 NOT_A_MODULE_INSIDE = NotAModuleInside()
 NO_NAMED_MODULES = NoNamedModules()
 GETATTR_RAISES = GetattrRaises()
+
+
+def scripted() -> nn.Module:
+    """A TorchScript module inside a model: it takes no hooks and keeps its slots in wrappers."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # deprecated, still used in the wild
+        return nn.Sequential(torch.jit.script(Small()), nn.ReLU())

@@ -455,3 +455,19 @@ def test_the_plugin_accepts_probe_timeout(tmp_path: Path) -> None:
     modeldoc = cfg.plugins["modeldoc"]
     modeldoc.on_config(cfg)  # type: ignore[attr-defined]
     assert modeldoc.models[0].probe_timeout == 2.5  # type: ignore[attr-defined]
+
+
+def test_a_torchscript_module_inside_a_model(cli: Callable[..., Any], tmp_path: Path) -> None:
+    model = hostile.scripted()
+    spec = untouched(model, lambda: describe(model, "2,4"))
+    assert [lay.path for lay in spec.layers] == ["0", "0.fc", "0.out", "1"]
+    assert spec.total_params == 4 * 4 + 4 + 4 * 2 + 2
+    assert spec.trace is not None and spec.trace.complete and spec.trace.device == "cpu"
+    assert layer(spec, "1").output_shapes == ((2, 2),)
+    from modeldoc import render
+
+    options = model_options({"target": "tests.hostile:scripted", "input_shape": [2, 4]})
+    page = render.render_pages(spec, render.RenderSettings(options=options, diagrams=False), render.make_env())
+    text = page["index.md"]
+    assert text.count("A TorchScript module (or part of one): the probe cannot hook into it") == 3
+    assert "Not called in the recorded forward pass" not in text

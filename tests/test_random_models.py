@@ -246,7 +246,7 @@ def all_modules(model: nn.Module) -> list[nn.Module]:
         if id(module) in found:
             continue
         found[id(module)] = module
-        stack.extend(child for child in vars(module)["_modules"].values() if isinstance(child, nn.Module))
+        stack.extend(child for _, child in vars(module)["_modules"].items() if isinstance(child, nn.Module))
     return list(found.values())
 
 
@@ -285,7 +285,7 @@ class Snapshot:
         by_id = {id(m): m for m in all_modules(model)}
         for module_id, store, name, value, facts in self.slots:
             module = by_id.get(module_id)
-            now = getattr(module, store).get(name, "missing") if module is not None else "module gone"
+            now = dict(getattr(module, store).items()).get(name, "missing") if module is not None else "module gone"
             if now is not value:
                 out.append(f"{store}[{name!r}] of {type(module).__name__} is another object")
                 continue
