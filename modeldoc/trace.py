@@ -760,7 +760,7 @@ class _Runner:
                 handles.append(sub.register_forward_pre_hook(recorder.pre, with_kwargs=True, prepend=True))
                 handles.append(sub.register_forward_hook(recorder.post, with_kwargs=True))
             for sub in modules:
-                sub.training = False  # eval(), without calling a train() the model may override
+                _set_mode(sub, training=False)  # eval(), without a train() or __setattr__ the model may override
             if target is self.user:
                 # The user's tensors are swapped out, each slot once: meta stand-ins on the meta device,
                 # copies of the buffers for a real pass (so in-place updates cannot change the model's).
@@ -779,7 +779,7 @@ class _Runner:
                 handle.remove()
             saved.restore()
             for sub in modules:
-                sub.training = modes.get(id(sub), sub.training)
+                _set_mode(sub, training=modes[id(sub)])
         return recorder, error, where
 
     def materialised(self) -> dict[str, _Materialised]:
@@ -872,6 +872,18 @@ class _Saved:
             if found != was:
                 found.clear()
                 found.update(was)
+
+
+def _set_mode(module: nn.Module, *, training: bool) -> None:
+    """Set `module.training` in its ``__dict__`` (the model's ``__setattr__`` may refuse).
+
+    A scripted module keeps the flag elsewhere and is set through its own ``__setattr__``.
+    """
+    attrs = getattr(module, "__dict__", {})
+    if "training" in attrs and not isinstance(module, torch.jit.ScriptModule):
+        attrs["training"] = training
+    else:
+        guard.attempt(lambda: setattr(module, "training", training), "setting the training flag")
 
 
 def _swap(modules: list[nn.Module], make: Callable[[torch.Tensor], torch.Tensor | None]) -> None:

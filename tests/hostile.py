@@ -393,3 +393,16 @@ def scripted() -> nn.Module:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # deprecated, still used in the wild
         return nn.Sequential(torch.jit.script(Small()), nn.ReLU())
+
+
+class RefusesSetattr(Small):
+    """A module that refuses every attribute assignment after construction."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.__dict__["_frozen"] = True
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if self.__dict__.get("_frozen"):
+            raise AttributeError(f"{type(self).__name__} is frozen")
+        super().__setattr__(name, value)

@@ -471,3 +471,11 @@ def test_a_torchscript_module_inside_a_model(cli: Callable[..., Any], tmp_path: 
     text = page["index.md"]
     assert text.count("A TorchScript module (or part of one): the probe cannot hook into it") == 3
     assert "Not called in the recorded forward pass" not in text
+
+
+def test_a_module_that_refuses_setattr_is_probed_and_restored() -> None:
+    model = hostile.RefusesSetattr()
+    assert model.training  # as constructed
+    spec = untouched(model, lambda: describe(model, "2,4"))
+    assert spec.trace is not None and spec.trace.complete
+    assert model.training
