@@ -191,7 +191,8 @@ def probe(module: nn.Module, options: ModelOptions, tree: guard.Tree | None = No
     skipped = ""
     runner = _Runner(module, tree, device=plan[0], lazy=lazy, budget=budget)
     base = runner.build(example, example.sizes)
-    if not base.trace.complete and len(plan) > 1 and not budget.expired:
+    certain = base.failure is not None and base.failure.certain
+    if not base.trace.complete and len(plan) > 1 and not budget.expired and not certain:
         real = _Runner(module, tree, device=plan[1], lazy=lazy, budget=budget)
         rerun = real.build(example, example.sizes)
         failure = rerun.failure
@@ -943,6 +944,8 @@ class _Failure:
     fix: str
     timed_out: bool = False
     ran: bool = True
+    certain: bool = False
+    """True when a pass with real values would fail the same way (a dtype the real kernel rejects)."""
 
     def brief(self) -> str:
         return f"{self.place}: {self.message}" if self.place else self.message
@@ -1148,7 +1151,9 @@ class _Builder:
                 ),
             )
         if isinstance(error, DtypeRejected):
-            return _Failure(place=place, message=f"dtypes the real kernel rejects: {error}", fix=error.fix)
+            return _Failure(
+                place=place, message=f"dtypes the real kernel rejects: {error}", fix=error.fix, certain=True
+            )
         if not isinstance(error, Exception):
             message += " (a BaseException that is not an Exception)"
         return _Failure(place=place, message=message, fix=_INPUT_FIX)

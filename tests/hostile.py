@@ -406,3 +406,14 @@ class RefusesSetattr(Small):
         if self.__dict__.get("_frozen"):
             raise AttributeError(f"{type(self).__name__} is frozen")
         super().__setattr__(name, value)
+
+
+DEVICES_SEEN: list[str] = []
+
+
+class RecordsDevices(Small):
+    """Token ids into a Linear, recording the device of every call (in a list outside the model)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        DEVICES_SEEN.append(x.device.type)
+        return super().forward(x)

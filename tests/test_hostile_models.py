@@ -479,3 +479,11 @@ def test_a_module_that_refuses_setattr_is_probed_and_restored() -> None:
     spec = untouched(model, lambda: describe(model, "2,4"))
     assert spec.trace is not None and spec.trace.complete
     assert model.training
+
+
+def test_a_dtype_failure_is_not_rerun_with_real_values() -> None:
+    """The real kernel would fail the same way, so the probe does not spend a CPU pass to learn it."""
+    hostile.DEVICES_SEEN.clear()
+    spec = describe(hostile.RecordsDevices(), "2,4", input_dtype="long")
+    assert "dtypes the real kernel rejects" in spec.probe_error
+    assert hostile.DEVICES_SEEN and set(hostile.DEVICES_SEEN) == {"meta"}
