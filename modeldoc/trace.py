@@ -6,11 +6,19 @@ control flow is followed (models ``torch.fx`` cannot trace work too). A module c
 no other module is one ``"module"`` op that absorbs the ops inside it (their cost counts toward
 it); the other ops are ``"function"`` ops scoped to the innermost module they ran in.
 
-The user's model is never moved or changed: on the meta device its parameters and buffers are
-swapped for meta stand-ins for the duration of the call (``torch.func.functional_call``); hooks
-are removed and every module's train/eval mode restored in ``finally:``. A model with lazy
-modules is probed through a deep copy so it stays lazy. When the meta pass fails (code that
-needs real values) the pass is rerun on the model's own device with real weights.
+The user's model is never moved or changed: on the meta device every parameter and buffer slot
+holds a meta stand-in for the duration of the call (one per tensor object, so ties stay tied and
+a module registered twice is swapped once); a pass with real values runs on copies of the
+buffers. In ``finally:`` the hooks are removed, every module's attributes and slots are put back
+from a snapshot taken before the pass (so what ``forward`` cached is gone too) and its
+train/eval mode restored. A model with lazy modules is probed through a deep copy so it stays
+lazy. When the meta pass fails (code that needs real values) the pass is rerun on the model's
+own device with real weights, unless the inputs would take more than `CPU_INPUT_BYTES`.
+
+Everything the user's code raises in ``forward`` is the pass's failure, ``SystemExit`` and
+other ``BaseException``s included; only ``KeyboardInterrupt`` stops modeldoc. All passes share
+the time budget of ``options.probe_timeout`` (see `modeldoc.deadline`). The meta device does not
+check dtypes, so the dtypes the CPU kernels reject are checked here (`DtypeRejected`).
 
 Named input axes (``N``, ``L``) are probed again at other sizes, one at a time, and the dims
 that follow them get symbolic labels (``"N"``, ``"N·L"``, ``"2·L"``, ``"L + 1"``); one more pass
