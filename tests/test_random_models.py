@@ -364,8 +364,9 @@ def check_one(seed: int) -> None:
     shapes, output = reference
     assert spec.trace is not None and spec.trace.complete, (seed, spec.probe_error)
     assert spec.outputs[0].shape == output, seed
+    assert {layer.path for layer in spec.all_layers if layer.calls} == set(shapes), seed
     for layer in spec.all_layers:
-        if layer.path in shapes and layer.output_shapes:
+        if layer.calls:
             assert layer.output_shapes[0] == shapes[layer.path], (seed, layer.path)
 
 
