@@ -86,12 +86,6 @@ def attempt(call: Callable[[], T], what: str) -> T | Failed:
         return Failed(what, describe_error(err))
 
 
-def safe_repr(module: nn.Module, name: str) -> str:
-    """``repr(module)``, or a placeholder naming the error when it raises."""
-    got = attempt(lambda: _as_text(repr(module)), f"repr({name})")
-    return got.placeholder() if isinstance(got, Failed) else got
-
-
 def header_line(module: nn.Module, name: str) -> str | Failed:
     """The line ``print(model)`` shows for `module`: its whole repr for a leaf, its header otherwise."""
     if not _children(module):
@@ -256,4 +250,4 @@ def _path_of(tree: Tree, module: nn.Module) -> str:
     return tree.first.get(id(module), "")
 
 
-__all__ = ["Failed", "Tree", "attempt", "clean", "describe_error", "header_line", "own_tensors", "safe_repr", "walk"]
+__all__ = ["Failed", "Tree", "attempt", "clean", "describe_error", "header_line", "own_tensors", "slots", "walk"]

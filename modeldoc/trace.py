@@ -732,7 +732,7 @@ class _Runner:
         args, kwargs = made
         target = guard.attempt(self._target, "copying the lazy model")
         if isinstance(target, guard.Failed):
-            return _not_run(made_copy_failed(target), "make the model deep-copyable to trace it", device)
+            return _not_run(_copy_failed(target), "make the model deep-copyable to trace it", device)
         module, tree = target
         recorder, error, where = self._run(module, tree, args, kwargs)
         return _Builder(tree, recorder, args, kwargs, device=device, budget=self.budget).build(error, where)
@@ -812,7 +812,8 @@ class _Runner:
         return out
 
 
-def made_copy_failed(failed: guard.Failed) -> str:
+def _copy_failed(failed: guard.Failed) -> str:
+    """Why a lazy model could not be traced: its copy failed."""
     return f"the model has lazy modules, so it is traced through a copy, and {failed.sentence()}"
 
 
