@@ -344,8 +344,14 @@ def inspect(target: str | None, as_json: bool, **flags: Any) -> None:
         raise ConfigError("inspect needs a TARGET", "pass one such as package.module:Net")
     spec = _describe(_entry(target, **flags))
     if as_json:
-        # one write: json.dump streams millions of small writes for a big model
-        sys.stdout.write(json.dumps(spec.to_json(), indent=1, ensure_ascii=False) + "\n")
+        # in chunks: json.dump makes millions of small writes for a big model, json.dumps one huge string
+        chunks: list[str] = []
+        for piece in json.JSONEncoder(indent=1, ensure_ascii=False).iterencode(spec.to_json()):
+            chunks.append(piece)
+            if len(chunks) >= 65536:
+                sys.stdout.write("".join(chunks))
+                chunks.clear()
+        sys.stdout.write("".join(chunks) + "\n")
         return
     click.echo(f"{spec.type}: {spec.total_params:,} parameters ({spec.trainable_params:,} trainable)")
     for layer in spec.layers:
