@@ -86,6 +86,14 @@ _model_flags = _flags(
         show_default=True,
         help="Where the shape probe runs; meta needs no memory and no compute.",
     ),
+    click.option(
+        "--probe-timeout",
+        type=click.FloatRange(min=0),
+        default=60.0,
+        show_default=True,
+        metavar="SECONDS",
+        help="Time all passes of the shape probe may spend in the model's forward; 0 for no limit.",
+    ),
     click.option("--title", default="", help="Title of the model's page."),
     click.option("--depth", type=click.IntRange(min=1), default=2, show_default=True, help="Diagram depth."),
 )
@@ -99,6 +107,7 @@ def _entry(
     kwargs_json: str,
     example: str,
     probe_device: str,
+    probe_timeout: float,
     title: str,
     depth: int,
 ) -> ModelOptions:
@@ -114,6 +123,7 @@ def _entry(
         "input_shapes": list(input_shapes),
         "example": example,
         "probe_device": probe_device,
+        "probe_timeout": probe_timeout,
         "title": title,
         "depth": depth,
     }
@@ -334,8 +344,14 @@ def inspect(target: str | None, as_json: bool, **flags: Any) -> None:
         raise ConfigError("inspect needs a TARGET", "pass one such as package.module:Net")
     spec = _describe(_entry(target, **flags))
     if as_json:
-        json.dump(spec.to_json(), sys.stdout, indent=1, ensure_ascii=False)
-        sys.stdout.write("\n")
+        # in chunks: json.dump makes millions of small writes for a big model, json.dumps one huge string
+        chunks: list[str] = []
+        for piece in json.JSONEncoder(indent=1, ensure_ascii=False).iterencode(spec.to_json()):
+            chunks.append(piece)
+            if len(chunks) >= 65536:
+                sys.stdout.write("".join(chunks))
+                chunks.clear()
+        sys.stdout.write("".join(chunks) + "\n")
         return
     click.echo(f"{spec.type}: {spec.total_params:,} parameters ({spec.trainable_params:,} trainable)")
     for layer in spec.layers:

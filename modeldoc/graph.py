@@ -83,13 +83,26 @@ _INTEGER_DTYPES = frozenset({"int64", "int32", "int16", "int8", "uint8", "bool",
 # --- escaping -------------------------------------------------------------------------
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _visible(text: object) -> str:
+    r"""`text` with the characters XML cannot carry (controls, lone surrogates) written as ``\xNN`` escapes.
+
+    Graphviz rejects them in labels ("not well-formed") or cuts the input at a NUL byte.
+    """
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape", "backslashreplace").decode("ascii"), str(text))
+
+
 def _html(text: object) -> str:
     r"""`text` for an HTML-like label, shown as written.
 
     Entities are escaped, and backslashes doubled: Graphviz expands ``\N`` and its
-    friends even inside HTML-like labels.
+    friends even inside HTML-like labels. Square brackets become character references:
+    Graphviz's HTML lexer fails on a label whose text is only ``]``.
     """
-    escaped = html.escape(str(text), quote=True).replace("\\", "\\\\")
+    escaped = html.escape(_visible(text.replace("\t", " ") if isinstance(text, str) else text), quote=True)
+    escaped = escaped.replace("\\", "\\\\").replace("[", "&#91;").replace("]", "&#93;")
     return re.sub(r"[\r\n]+", " ", escaped)
 
 
@@ -99,7 +112,7 @@ def _text(text: object) -> str:
     Graphviz copies ``&...;`` entities into the SVG unescaped and applies two rounds of
     backslash processing to tooltips, hence the ``&amp;`` and the four backslashes.
     """
-    escaped = html.escape(str(text), quote=False).replace("\\", "\\\\\\\\").replace('"', '\\"')
+    escaped = html.escape(_visible(text), quote=False).replace("\\", "\\\\\\\\").replace('"', '\\"')
     return re.sub(r"[\r\n]+", " ", escaped)
 
 
@@ -109,7 +122,7 @@ def _url(url: str) -> str:
     Graphviz writes URLs into the SVG unescaped, so every character that could end the
     attribute or start an entity is percent-encoded.
     """
-    return quote(url, safe="/#:?=%@!$()*+,;~.-_")
+    return quote(url, safe="/#:?=%@!$()*+,;~.-_", errors="backslashreplace")
 
 
 def _safe_id(text: str) -> str:
@@ -236,8 +249,13 @@ _NOISE = re.compile(r"^(\w+=(None|False)|device=.*)$")
 
 
 def _label(title: str, *small: str) -> str:
-    """An HTML-like label: a bold title, then small lines."""
-    lines = [f"<B>{_html(title)}</B>"] + [f'<FONT POINT-SIZE="9">{_html(s)}</FONT>' for s in small if s]
+    """An HTML-like label: a bold title, then small lines.
+
+    A title with no visible character (an empty ModuleDict key) is shown quoted, ``''``:
+    Graphviz rejects an empty ``<B></B>``.
+    """
+    shown = title if title.strip() else repr(title)
+    lines = [f"<B>{_html(shown)}</B>"] + [f'<FONT POINT-SIZE="9">{_html(s)}</FONT>' for s in small if s]
     return "<BR/>".join(lines)
 
 
@@ -364,22 +382,32 @@ class _Shapes:
 
     def signature(self, path: str) -> int:
         """The same small number for subtrees of the same shape, types and hyperparameters."""
-        if path not in self._sig:
-            layer = self.layers[path]
-            key = (
-                layer.type_name,
-                brief(layer),
-                tuple((self.layers[c].name, self.signature(c)) for c in layer.children if c in self.layers),
-            )
-            self._sig[path] = self._ids.setdefault(key, len(self._ids))
+        self._compute(path)
         return self._sig[path]
 
     def inside(self, path: str) -> int:
         """How many modules sit below `path`."""
-        if path not in self._size:
-            children = [c for c in self.layers[path].children if c in self.layers]
-            self._size[path] = sum(1 + self.inside(c) for c in children)
+        self._compute(path)
         return self._size[path]
+
+    def _compute(self, path: str) -> None:
+        """Signatures and sizes of `path`'s subtree, children first, without recursion."""
+        if path in self._sig:
+            return
+        order: list[str] = []
+        stack = [path]
+        while stack:
+            current = stack.pop()
+            if current in self._sig:
+                continue
+            order.append(current)
+            stack.extend(c for c in self.layers[current].children if c in self.layers)
+        for current in reversed(order):
+            layer = self.layers[current]
+            children = [c for c in layer.children if c in self.layers]
+            key = (layer.type_name, brief(layer), tuple((self.layers[c].name, self._sig[c]) for c in children))
+            self._sig[current] = self._ids.setdefault(key, len(self._ids))
+            self._size[current] = sum(1 + self._size[c] for c in children)
 
 
 @dataclass(frozen=True)
@@ -753,6 +781,12 @@ class _Flow:
         merged: dict[str, str] = {}
         items = self._items()
         folded: list[str] = []
+        # Edges and cluster members do not change until the merge at the end: index them once.
+        heads: dict[str, set[str]] = {}
+        for e in self.edges.values():
+            heads.setdefault(e.tail, set()).add(e.head)
+        self._heads = heads
+        self._inside = self._cluster_members()
         for cluster in sorted(items, key=lambda c: (c is not None, (c or "").count("."), c or "")):
             if cluster is not None and any(_within(cluster, f) for f in folded):
                 continue
@@ -788,10 +822,20 @@ class _Flow:
             c: [item for _, item in sorted(v, key=lambda p: (p[0], isinstance(p[1], str)))] for c, v in items.items()
         }
 
+    def _cluster_members(self) -> dict[str, list[str]]:
+        """The keys of the units inside each cluster, at any depth."""
+        inside: dict[str, list[str]] = {}
+        for u in self.units.values():
+            c = u.cluster
+            while c is not None:
+                inside.setdefault(c, []).append(u.key)
+                c = self._cluster_of(_parent(c)) if c else None
+        return inside
+
     def _members(self, item: Any) -> list[str]:
         if isinstance(item, _Unit):
             return [item.key]
-        return [u.key for u in self.units.values() if u.cluster is not None and _within(u.cluster, item)]
+        return list(self._inside.get(item, []))
 
     def _item_sig(self, item: Any, items: dict[str | None, list[Any]]) -> Hashable:
         """Equal for boxes or clusters that draw the same thing."""
@@ -801,8 +845,9 @@ class _Flow:
         return ("cluster", static, tuple(self._item_sig(i, items) for i in items.get(item, [])))
 
     def _linked(self, first: list[str], second: list[str]) -> bool:
-        a, b = set(first), set(second)
-        return any(e.tail in a and e.head in b for e in self.edges.values())
+        """True when an edge runs from a unit of `first` to a unit of `second`."""
+        b = set(second)
+        return any(not self._heads.get(tail, set()).isdisjoint(b) for tail in first)
 
     def _fold_unit(self, cluster: str | None, items: list[Any]) -> _Unit:
         paths = [item.path if isinstance(item, _Unit) else item for item in items]

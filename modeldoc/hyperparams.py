@@ -8,34 +8,64 @@ table gives a ``read`` expression. `explain` later decides what kind each argume
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from jinja2 import TemplateError
 from torch import nn
 
-from modeldoc import knowledge
-from modeldoc.spec import Hyperparam, ParamSpec
+from modeldoc import guard, knowledge
+from modeldoc.spec import Hyperparam, ParamSpec, UnknownArgument
 
 logger = logging.getLogger(__name__)
 
 _SKIP = {"self", "device", "dtype"}
 
 
+@dataclass(frozen=True)
+class Collected:
+    """The constructor arguments read back from a module, those that could not be, and the reads that raised."""
+
+    hyperparameters: tuple[Hyperparam, ...]
+    unknown: tuple[UnknownArgument, ...] = ()
+    failures: tuple[guard.Failed, ...] = ()
+
+
 def collect(module: nn.Module) -> tuple[Hyperparam, ...]:
     """The constructor arguments of `module` that can be read back from it."""
+    return collect_all(module, "").hyperparameters
+
+
+def collect_all(module: nn.Module, path: str) -> Collected:
+    """Every constructor argument of `module`: read back, or listed with why it could not be.
+
+    For a layer the knowledge table knows, arguments that are not stored are left out (the
+    table lists what matters); for a user's or third-party class every argument of its
+    signature is listed, the unknown ones with their default and the reason.
+    """
     entry = entry_for(type(module))
     out: list[Hyperparam] = []
+    unknown: list[UnknownArgument] = []
+    failures: list[guard.Failed] = []
     values: dict[str, Any] = {}
     for name, declared_default in _arguments(type(module), entry):
         rule = entry.args.get(name) if entry else None
         if rule is not None and rule.lazy:
             continue  # not a constructor argument: explain fills it in from the probed input
-        value = _read(module, name, rule, declared_default)
-        if value is _UNREADABLE:
+        where = f"{path}.{name}" if path else name
+        value = guard.attempt(functools.partial(_read, module, name, rule, declared_default), f"reading {where}")
+        if isinstance(value, guard.Failed):
+            failures.append(value)
+            unknown.append(_unknown(name, declared_default, f"reading it raised {value.error}"))
+            continue
+        if isinstance(value, _Unreadable):
+            if entry is None:
+                unknown.append(_unknown(name, declared_default, value.reason))
             continue
         values[name] = value
         default_value = declared_default
@@ -48,7 +78,14 @@ def collect(module: nn.Module) -> tuple[Hyperparam, ...]:
                     default_value = knowledge.NO_DEFAULT
         default = default_value is not knowledge.NO_DEFAULT and plain(default_value) == value
         out.append(Hyperparam(name=name, value=value, kind="hyperparameter", source="chosen", default=default))
-    return tuple(out)
+    return Collected(hyperparameters=tuple(out), unknown=tuple(unknown), failures=tuple(failures))
+
+
+def _unknown(name: str, default: Any, reason: str) -> UnknownArgument:
+    shown = plain(default) if default is not knowledge.NO_DEFAULT else _UNREADABLE
+    if isinstance(shown, _Unreadable):
+        return UnknownArgument(name=name, reason=reason)
+    return UnknownArgument(name=name, reason=reason, default=shown, has_default=True)
 
 
 def entry_for(cls: type) -> knowledge.Entry | None:
@@ -92,26 +129,46 @@ def _read(module: nn.Module, name: str, rule: knowledge.ArgRule | None, default:
             return plain(knowledge.evaluate_unsandboxed(rule.read, {"module": module}))
         except (TemplateError, AttributeError, IndexError, KeyError, TypeError) as err:
             logger.debug("cannot read %s.%s back: %s", type(module).__name__, name, err)
-            return _UNREADABLE
-    if not hasattr(module, name):
-        return _UNREADABLE
-    value = getattr(module, name)
+            return _Unreadable("the knowledge table's reading of it failed")
+    try:
+        value = getattr(module, name)
+    except AttributeError:
+        return _Unreadable("value not stored on the module (it keeps no attribute of this name)")
     if isinstance(default, bool) and (value is None or isinstance(value, torch.Tensor)):
         # a flag stored as the tensor it switches on (Linear.bias, LayerNorm.bias)
         return value is not None
-    return plain(value)
+    got = plain(value)
+    if isinstance(got, _Unreadable):
+        return _Unreadable(f"stored as {_kind_of(value)}, not a plain value")
+    return got
 
 
-_UNREADABLE = object()
+def _kind_of(value: Any) -> str:
+    """``"a ReLU module"``, ``"a Tensor"``, ``"a function"``: what a stored value is, shortly."""
+    if isinstance(value, nn.Module):
+        return f"a {type(value).__name__} module"
+    if callable(value) and not isinstance(value, type):
+        return "a function" if inspect.isfunction(value) or inspect.isbuiltin(value) else "a callable object"
+    return f"a {type(value).__name__}"
+
+
+@dataclass(frozen=True)
+class _Unreadable:
+    """A value that cannot be read back as plain data, and why."""
+
+    reason: str = "not a plain value"
+
+
+_UNREADABLE = _Unreadable()
 
 
 def plain(value: Any) -> Any:
-    """A JSON-able copy of `value`, or a sentinel when it is not a plain value."""
+    """A JSON-able copy of `value`, or an `_Unreadable` when it is not a plain value."""
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, tuple | list | torch.Size):
         items = [plain(v) for v in value]
-        return _UNREADABLE if any(v is _UNREADABLE for v in items) else items
+        return _UNREADABLE if any(isinstance(v, _Unreadable) for v in items) else items
     if isinstance(value, torch.dtype):
         return str(value).removeprefix("torch.")
     return _UNREADABLE
@@ -123,22 +180,19 @@ def computed_tensors(module: nn.Module, path: str) -> tuple[ParamSpec, ...]:
     Each is computed from its originals on the meta device, so the user's tensors and the
     spectral-norm power-iteration buffers are left exactly as they were.
     """
-    from torch.nn.utils import parametrize
-
-    if not parametrize.is_parametrized(module):
+    # read the slot directly: is_parametrized() goes through the module's own __getattr__
+    holders = dict(guard.slots(module, "_modules")).get("parametrizations")
+    if not isinstance(holders, nn.ModuleDict):
         return ()
     out = []
-    holders: nn.ModuleDict = module.parametrizations  # type: ignore[assignment]
     for name, chain in holders.items():
         originals = [t for _, t in chain.named_parameters(recurse=False)]
-        try:
-            state = {k: torch.empty_like(v, device="meta") for k, v in chain.state_dict(keep_vars=True).items()}
-            with torch.no_grad():
-                used = torch.func.functional_call(chain, state, ())
-            shape, dtype = tuple(used.shape), used.dtype
-        except Exception as err:  # a custom parametrization that cannot run on meta: keep the stored shape
-            logger.debug("cannot compute %s.%s on meta: %s", path, name, err)
+        used = guard.attempt(functools.partial(_computed_on_meta, chain), f"computing {path}.{name}")
+        if isinstance(used, guard.Failed):  # a custom parametrization that cannot run on meta: keep the stored shape
+            logger.debug("cannot compute %s.%s on meta: %s", path, name, used.error)
             shape, dtype = tuple(originals[-1].shape), originals[-1].dtype
+        else:
+            shape, dtype = used
         numel = math.prod(shape)
         out.append(
             ParamSpec(
@@ -154,3 +208,11 @@ def computed_tensors(module: nn.Module, path: str) -> tuple[ParamSpec, ...]:
             )
         )
     return tuple(out)
+
+
+def _computed_on_meta(chain: nn.Module) -> tuple[tuple[int, ...], torch.dtype]:
+    """Shape and dtype of the tensor a parametrization chain computes, from meta copies of its tensors."""
+    state = {k: torch.empty_like(v, device="meta") for k, v in chain.state_dict(keep_vars=True).items()}
+    with torch.no_grad():
+        used = torch.func.functional_call(chain, state, (), tie_weights=False)
+    return tuple(used.shape), used.dtype

@@ -22,6 +22,7 @@ PROBE_DEVICES = ("meta", "cpu")
 SECTIONS = ("overview", "diagram", "dataflow", "layers")
 DEFAULT_DEPTH = 2
 DEFAULT_PAGE_SIZE = 40
+DEFAULT_PROBE_TIMEOUT = 60.0
 _AXIS_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _SLUG = re.compile(r"[^a-z0-9]+")
 
@@ -59,6 +60,8 @@ class ModelOptions:
     sections: tuple[str, ...] = SECTIONS
     page_size: int = DEFAULT_PAGE_SIZE
     """A subtree with more modules than this gets a page of its own."""
+    probe_timeout: float = DEFAULT_PROBE_TIMEOUT
+    """Seconds all passes of the shape probe may spend in the model's forward; 0 for no limit."""
 
     @property
     def has_input(self) -> bool:
@@ -157,6 +160,7 @@ _MODEL_KEYS = {
     "depth",
     "sections",
     "page_size",
+    "probe_timeout",
 }
 
 
@@ -166,7 +170,7 @@ def model_options(entry: Mapping[str, Any], *, where: str = "model entry") -> Mo
     Keys: ``target`` (required), ``kwargs``, ``input_shape`` (one shape) or ``input_shapes``
     (a list), ``input_dtype`` (one dtype, or one per input), ``inputs`` (a list of
     ``{shape, dtype, name}``), ``example``, ``probe_device``, ``title``, ``slug``, ``depth``,
-    ``sections``, ``page_size``.
+    ``sections``, ``page_size``, ``probe_timeout``.
     """
     if not isinstance(entry, Mapping):
         raise ConfigError(f"{where} is not a mapping", "write it as key: value pairs with at least target")
@@ -202,7 +206,14 @@ def model_options(entry: Mapping[str, Any], *, where: str = "model entry") -> Mo
         depth=_positive_int(entry.get("depth", DEFAULT_DEPTH), "depth", target),
         sections=sections,
         page_size=_positive_int(entry.get("page_size", DEFAULT_PAGE_SIZE), "page_size", target),
+        probe_timeout=_seconds(entry.get("probe_timeout", DEFAULT_PROBE_TIMEOUT), "probe_timeout", target),
     )
+
+
+def _seconds(value: Any, key: str, target: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < float("inf"):
+        raise ConfigError(f"{key} of {target} is {value!r}", f"give {key} in seconds, 0 or more (0: no limit)")
+    return float(value)
 
 
 def _positive_int(value: Any, key: str, target: str) -> int:

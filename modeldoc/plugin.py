@@ -94,6 +94,7 @@ class ModelEntry(base.Config):
     depth = c.Optional(c.Type(int))
     sections = c.Optional(c.ListOfItems(c.Choice(opts.SECTIONS)))
     page_size = c.Optional(c.Type(int))
+    probe_timeout = c.Optional(c.Type((int, float)))
 
 
 class ModeldocConfig(base.Config):

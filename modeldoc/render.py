@@ -17,7 +17,7 @@ from typing import Any
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, StrictUndefined, TemplateError
 from markupsafe import Markup
 
-from modeldoc import graph, layout
+from modeldoc import docstrings, graph, layout
 from modeldoc.errors import ModeldocError
 from modeldoc.options import ModelOptions
 from modeldoc.spec import Dim, LayerSpec, ModelSpec
@@ -45,6 +45,9 @@ _ESCAPES = {
     "$": "&#36;",
     "=": "&#61;",
 }
+
+
+_TABLE = str.maketrans(_ESCAPES)
 
 
 def shipped_templates() -> Path:
@@ -83,13 +86,15 @@ def make_env(custom_templates: Path | None = None) -> Environment:
         text_block=do_text_block,
         snake=do_snake,
         prose=do_prose,
+        docstring=do_docstring,
+        doc_prose=do_doc_prose,
     )
     return env
 
 
 def do_md_cell(text: object) -> Markup:
     """Escape `text` for a Markdown table cell or heading: HTML, Markdown syntax and newlines."""
-    escaped = "".join(_ESCAPES.get(ch, ch) for ch in str(text).replace("\r\n", "\n"))
+    escaped = str(text).replace("\r\n", "\n").translate(_TABLE)
     return Markup(escaped.replace("\n", "<br>"))
 
 
@@ -102,6 +107,21 @@ def do_prose(text: object) -> Markup:
     For sentences modeldoc writes (teaching text, derivation steps) that quote names.
     """
     return Markup(_CODE_SPAN.sub(r"<code>\1</code>", str(do_md_cell(text))))
+
+
+_RST_ROLE = re.compile(r":[a-z]+(?::[a-z]+)?:`([^`]+)`")
+_RST_LITERAL = re.compile(r"``(.+?)``")
+
+
+def do_doc_prose(text: object) -> Markup:
+    """Docstring text like ``prose``: reST literals (double backticks) and roles (``:attr:`x```) become code."""
+    plain = _RST_LITERAL.sub(r"`\1`", _RST_ROLE.sub(r"`\1`", str(text)))
+    return do_prose(plain)
+
+
+def do_docstring(text: object) -> docstrings.Docstring:
+    """A docstring parsed into summary, paragraphs and sections (for ``docstring.md.jinja``)."""
+    return docstrings.parse(str(text))
 
 
 def do_code(text: object) -> Markup:
@@ -178,6 +198,12 @@ def render_pages(spec: ModelSpec, settings: RenderSettings, env: Environment) ->
     def anchor(path: str) -> str:
         return prefix + layout.anchor(path)
 
+    ran = _ran(spec)
+    unhooked = _unhooked(spec)
+    parts: dict[str, list[layout.Page]] = {}  # page key -> continuation pages of the modules on it
+    for part in pages:
+        if part.part > 1:
+            parts.setdefault(where[part.block].root, []).append(part)
     # Without the layer sections there is nothing for a link to land on.
     linked = where if "layers" in settings.options.sections else {}
     for page in pages:
@@ -188,22 +214,50 @@ def render_pages(spec: ModelSpec, settings: RenderSettings, env: Environment) ->
             anchor,
             lambda a, b, frag: layout.url_href(a, b, frag, directory_urls=settings.directory_urls),
         )
+        below = [by_root[key] for key in page.subpages]
+        continued = page.part > 1
+        up = page.block if continued else page.parent
         context = {
             "spec": spec,
             "page": page,
             "layers": [spec.layer(path) for path in page.layers],
-            "subpages": [(spec.layer(root), md_link(root), by_root[root]) for root in page.subpages],
-            "parent_link": md_link(page.parent) if page.parent is not None else "",
+            "subpages": [(spec.layer(sub.block), md_link(sub.block), sub) for sub in below if sub.part == 1],
+            "parts": [(part, layout.href(page.file, part.file)) for part in parts.get(page.root, [])],
+            "parent_link": md_link(up) if up is not None else "",
+            "up_title": (up or spec.title) if up is not None else "",
             "link": md_link,
             "paths": linked.keys(),
+            "ran": ran,
+            "unhooked": unhooked,
             "anchor": anchor,
             "options": settings.options,
             "sections": settings.options.sections,
             "heading": "#" * settings.heading_level,
-            "tree_svg": _tree(spec, page, settings, url_link) if settings.diagrams else "",
-            "flows": _flows(spec, page, settings, url_link) if settings.diagrams else {},
+            "tree_svg": _tree(spec, page, settings, url_link) if settings.diagrams and not continued else "",
+            "flows": _flows(spec, page, settings, url_link) if settings.diagrams and not continued else {},
         }
         out[page.file] = render_template(env, "model.md.jinja", context)
+    return out
+
+
+def _ran(spec: ModelSpec) -> set[str]:
+    """Paths of the layers the recorded pass called, and of every layer with a called layer inside."""
+    out: set[str] = set()
+    for layer in spec.all_layers:
+        if layer.calls:
+            path: str | None = layer.path
+            while path is not None and path not in out:
+                out.add(path)
+                path = spec.layer(path).parent
+    return out
+
+
+def _unhooked(spec: ModelSpec) -> set[str]:
+    """Paths of TorchScript modules and of everything inside them: the probe cannot hook into them."""
+    out: set[str] = set()
+    for layer in spec.all_layers:  # parents come before their children
+        if layer.type.startswith("torch.jit.") or (layer.parent is not None and layer.parent in out):
+            out.add(layer.path)
     return out
 
 
@@ -237,7 +291,7 @@ def _linker(
 def _tree(spec: ModelSpec, page: layout.Page, settings: RenderSettings, link: Callable[[str], str]) -> Markup:
     if "diagram" not in settings.options.sections:
         return Markup("")
-    dot = graph.tree_dot(spec, page.root, settings.options.depth, link, id_prefix=_id_prefix(settings))
+    dot = graph.tree_dot(spec, page.block, settings.options.depth, link, id_prefix=_id_prefix(settings))
     return Markup(graph.render_svg(dot))
 
 
@@ -254,10 +308,10 @@ def _flows(
     on_page = set(page.layers)
     depth = settings.options.depth
     flows: dict[str, Markup] = {}
-    pending = [page.root]
+    pending = [page.block]
     while pending:
         path = pending.pop(0)
-        prefix = _id_prefix(settings) + ("" if path == page.root else f"{layout.anchor(path)}-")
+        prefix = _id_prefix(settings) + ("" if path == page.block else f"{layout.anchor(path)}-")
         dot = graph.flow_dot(spec, path, depth, link, id_prefix=prefix)
         if not dot:
             continue

@@ -7,6 +7,7 @@ Nothing here imports torch. `ModelSpec.to_json()` is the one place that writes t
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any, Literal
 
 SCHEMA = "modeldoc/1"
@@ -92,6 +93,25 @@ class Hyperparam:
             out["evidence"] = self.evidence
         if self.dim:
             out["dim"] = self.dim
+        return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnknownArgument:
+    """A constructor argument whose value could not be read back from the module, and why."""
+
+    name: str
+    reason: str
+    """``"not stored on the module under this name"``, ``"stored as a ReLU module, not a plain value"``, ..."""
+    default: Value = None
+    has_default: bool = False
+    """True when the signature gives a default (`default` is then that value)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form of this argument."""
+        out: dict[str, Any] = {"name": self.name, "reason": self.reason}
+        if self.has_default:
+            out["default"] = _jsonable(self.default)
         return out
 
 
@@ -191,6 +211,8 @@ class LayerSpec:
     formula: str = ""
     """The output-size formula for this layer type, where there is one."""
     hyperparameters: tuple[Hyperparam, ...] = ()
+    unknown_arguments: tuple[UnknownArgument, ...] = ()
+    """Constructor arguments whose values could not be read back (user classes list every argument)."""
     parameters: tuple[ParamSpec, ...] = ()
     own_params: int = 0
     """Unique elements of this layer's own parameters (not its children's)."""
@@ -258,6 +280,8 @@ class LayerSpec:
             out["evidence"] = self.evidence
         if self.notes:
             out["notes"] = list(self.notes)
+        if self.unknown_arguments:
+            out["unknown_arguments"] = [a.to_json() for a in self.unknown_arguments]
         if self.bases:
             out["bases"] = list(self.bases)
         return out
@@ -425,10 +449,12 @@ class ModelSpec:
         """The layer at `path` (``""`` is the root)."""
         if path == "":
             return self.root
-        for layer in self.layers:
-            if layer.path == path:
-                return layer
-        raise KeyError(path)
+        return self._by_path[path]
+
+    @cached_property
+    def _by_path(self) -> dict[str, LayerSpec]:
+        """The layers by path, built on first use (a linear search per lookup was quadratic)."""
+        return {layer.path: layer for layer in self.layers}
 
     @property
     def all_layers(self) -> tuple[LayerSpec, ...]:

@@ -6,11 +6,19 @@ control flow is followed (models ``torch.fx`` cannot trace work too). A module c
 no other module is one ``"module"`` op that absorbs the ops inside it (their cost counts toward
 it); the other ops are ``"function"`` ops scoped to the innermost module they ran in.
 
-The user's model is never moved or changed: on the meta device its parameters and buffers are
-swapped for meta stand-ins for the duration of the call (``torch.func.functional_call``); hooks
-are removed and every module's train/eval mode restored in ``finally:``. A model with lazy
-modules is probed through a deep copy so it stays lazy. When the meta pass fails (code that
-needs real values) the pass is rerun on the model's own device with real weights.
+The user's model is never moved or changed: on the meta device every parameter and buffer slot
+holds a meta stand-in for the duration of the call (one per tensor object, so ties stay tied and
+a module registered twice is swapped once); a pass with real values runs on copies of the
+buffers. In ``finally:`` the hooks are removed, every module's attributes and slots are put back
+from a snapshot taken before the pass (so what ``forward`` cached is gone too) and its
+train/eval mode restored. A model with lazy modules is probed through a deep copy so it stays
+lazy. When the meta pass fails (code that needs real values) the pass is rerun on the model's
+own device with real weights, unless the inputs would take more than `CPU_INPUT_BYTES`.
+
+Everything the user's code raises in ``forward`` is the pass's failure, ``SystemExit`` and
+other ``BaseException``s included; only ``KeyboardInterrupt`` stops modeldoc. All passes share
+the time budget of ``options.probe_timeout`` (see `modeldoc.deadline`). The meta device does not
+check dtypes, so the dtypes the CPU kernels reject are checked here (`DtypeRejected`).
 
 Named input axes (``N``, ``L``) are probed again at other sizes, one at a time, and the dims
 that follow them get symbolic labels (``"N"``, ``"N·L"``, ``"2·L"``, ``"L + 1"``); one more pass
@@ -19,11 +27,13 @@ with every named axis changed checks each label before it is kept.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import inspect
 import logging
 import math
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -35,8 +45,9 @@ import torch.utils._pytree as pytree
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from modeldoc import costs
-from modeldoc.errors import ProbeError
+from modeldoc import costs, guard
+from modeldoc.deadline import Budget, ProbeTimeout
+from modeldoc.errors import ConfigError, ProbeError
 from modeldoc.options import InputOption, ModelOptions
 from modeldoc.spec import Dim, InputInfo, LayerSpec, OpSpec, TensorInfo, TraceSpec
 
@@ -171,30 +182,41 @@ def _within(path: str, root: str) -> bool:
 # --------------------------------------------------------------------------- entry point
 
 
-def probe(module: nn.Module, options: ModelOptions) -> ProbeResult:
+def probe(module: nn.Module, options: ModelOptions, tree: guard.Tree | None = None) -> ProbeResult:
     """Trace one forward pass of `module` on the example input `options` describes.
 
-    The trace, shapes and costs up to a failure are kept; the failure becomes `error`.
+    The trace, shapes and costs up to a failure are kept; the failure becomes `error`. All
+    passes share the time budget ``options.probe_timeout``. `tree` is `module`'s walk, when
+    the caller has it.
     """
+    tree = tree if tree is not None else guard.walk(module)
+    budget = Budget(options.probe_timeout)
     example = _example(options)
-    lazy = _has_lazy(module)
-    on_meta = any(t.is_meta for t in _tensors_of(module))
+    lazy = _has_lazy(tree)
+    on_meta = any(t.is_meta for t in _tensors_of(tree))
     plan = ["cpu"] if options.probe_device == "cpu" else (["meta"] if on_meta else ["meta", "cpu"])
     note = ""
-    runner = _Runner(module, device=plan[0], lazy=lazy)
+    skipped = ""
+    runner = _Runner(module, tree, device=plan[0], lazy=lazy, budget=budget)
     base = runner.build(example, example.sizes)
-    if not base.trace.complete and len(plan) > 1:
-        real = _Runner(module, device=plan[1], lazy=lazy)
+    certain = base.failure is not None and base.failure.certain
+    if not base.trace.complete and len(plan) > 1 and not budget.expired and not certain:
+        real = _Runner(module, tree, device=plan[1], lazy=lazy, budget=budget)
         rerun = real.build(example, example.sizes)
+        failure = rerun.failure
+        if failure is not None and not failure.ran:
+            skipped = f"it was not rerun with real weights: {failure.message}"
         # A failure the real pass repeats at the same place is the model's, not the meta device's.
-        if rerun.trace.complete or rerun.trace.failed_in != base.trace.failed_in:
+        elif rerun.trace.complete or rerun.trace.failed_in != base.trace.failed_in:
             note = (
-                f"the meta-device pass failed ({': '.join(base.failure or ())}), so this trace comes from a real pass "
-                f"on {real.real_device} with the model's weights"
+                f"the meta-device pass failed ({base.failure.brief() if base.failure else ''}), so this trace comes "
+                f"from a real pass on {real.real_device} with the model's weights"
             )
             runner, base = real, rerun
-    labelled = _label(base, runner, example)
+    labelled = _label(base, runner, example, budget)
     error = labelled.sentence()
+    if skipped:
+        error = f"{error}; {skipped}"
     if not base.trace.complete and on_meta and plan == ["meta"]:
         error = (
             f"{error}; the model's weights are on the meta device, so it cannot be rerun with real values: "
@@ -229,6 +251,8 @@ class _Example:
     make: Callable[[str, Mapping[str, int]], tuple[tuple[Any, ...], dict[str, Any]]]
     sizes: Mapping[str, int]
     """The named axes and their sizes in the base example (``{"N": 1, "L": 16}``)."""
+    nbytes: Callable[[Mapping[str, int]], int] = lambda sizes: 0
+    """The bytes the example inputs take at given sizes (0 when a factory already made them)."""
 
 
 def _example(options: ModelOptions) -> _Example:
@@ -244,12 +268,22 @@ def _option_example(inputs: tuple[InputOption, ...]) -> _Example:
             if name:
                 sizes.setdefault(name, size)
 
+    def shape_at(option: InputOption, at: Mapping[str, int]) -> Shape:
+        return tuple(at.get(n, s) if n else s for s, n in zip(option.shape, option.axis_names, strict=True))
+
+    def nbytes(at: Mapping[str, int]) -> int:
+        return sum(math.prod(shape_at(o, at)) * torch.empty((), dtype=_DTYPES[o.dtype]).element_size() for o in inputs)
+
+    for option in inputs:
+        _check_size(option.shape, _DTYPES[option.dtype])
+
     def make(device: str, at: Mapping[str, int]) -> tuple[tuple[Any, ...], dict[str, Any]]:
         args: list[Any] = []
         kwargs: dict[str, Any] = {}
         generator = torch.Generator().manual_seed(0)
         for option in inputs:
-            shape = tuple(at.get(n, s) if n else s for s, n in zip(option.shape, option.axis_names, strict=True))
+            shape = shape_at(option, at)
+            _check_size(shape, _DTYPES[option.dtype])
             tensor = _filled(shape, _DTYPES[option.dtype], device, generator)
             if option.keyword:
                 kwargs[option.keyword] = tensor
@@ -257,7 +291,32 @@ def _option_example(inputs: tuple[InputOption, ...]) -> _Example:
                 args.append(tensor)
         return tuple(args), kwargs
 
-    return _Example(make=make, sizes=sizes)
+    return _Example(make=make, sizes=sizes, nbytes=nbytes)
+
+
+_MAX_TENSOR_BYTES = 2**63 - 1
+CPU_INPUT_BYTES = 2 * 1024**3
+"""The most bytes a pass with real values allocates for the example inputs (2 GiB)."""
+
+
+def _check_size(shape: Shape, dtype: torch.dtype) -> None:
+    """A ConfigError for a shape no tensor can have (its byte size overflows int64)."""
+    numel = math.prod(shape)
+    if numel * torch.empty((), dtype=dtype).element_size() > _MAX_TENSOR_BYTES:
+        raise ConfigError(
+            f"the input shape {','.join(map(str, shape))} has {numel:.3g} elements, more than any tensor can hold "
+            "(its size in bytes overflows a 64-bit integer)",
+            "give a smaller --input-shape",
+        )
+
+
+def _size_text(nbytes: int) -> str:
+    size = float(nbytes)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if size < 1024 or unit == "PiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} PiB"
 
 
 def _filled(shape: Shape, dtype: torch.dtype, device: str, generator: torch.Generator) -> torch.Tensor:
@@ -273,13 +332,11 @@ def _factory_example(target: str) -> _Example:
     from modeldoc import loader
 
     factory = loader.load_callable(target)
-    try:
-        produced = factory()
-    except Exception as err:
+    produced = guard.attempt(factory, f"the example-input factory {target}")
+    if isinstance(produced, guard.Failed):
         raise ProbeError(
-            f"the example-input factory {target} raised {type(err).__name__}: {_first_line(err)}",
-            "fix the factory so that it returns the example inputs (args, or (args, kwargs))",
-        ) from err
+            produced.sentence(), "fix the factory so that it returns the example inputs (args, or (args, kwargs))"
+        )
     args, kwargs = _split_example(produced)
     tensors = [t for t in pytree.tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)]
     batch = {t.shape[0] for t in tensors if t.dim() >= 1}
@@ -364,10 +421,14 @@ class _ModuleCall:
 class _Recorder(TorchFunctionMode):
     """Records torch function calls; the module hooks below record module calls."""
 
-    def __init__(self, paths: Mapping[int, str], types: Mapping[int, str]) -> None:
+    def __init__(
+        self, paths: Mapping[int, str], types: Mapping[int, str], *, budget: Budget | None = None, meta: bool = False
+    ) -> None:
         super().__init__()
         self.paths = paths
         self.types = types
+        self.budget = budget
+        self.meta = meta
         self.raw: list[_Raw] = []
         self.frames: list[_Frame] = []
         self.module_calls: list[_ModuleCall] = []
@@ -380,8 +441,14 @@ class _Recorder(TorchFunctionMode):
 
     def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None) -> Any:
         kwargs = kwargs or {}
+        if self.budget is not None:
+            self.budget.check()
         try:
-            out = _meta_rnn(func, args, kwargs)
+            if self.meta:
+                _check_dtypes(func, args, kwargs)
+            out = _meta_rnn(func, args, kwargs) if self.meta else None
+            if out is None and self.meta:
+                out = _meta_linear(func, args, kwargs)
             if out is None:
                 out = func(*args, **kwargs)
         except Exception:
@@ -417,6 +484,8 @@ class _Recorder(TorchFunctionMode):
         )
 
     def pre(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        if self.budget is not None:
+            self.budget.check()
         path = self.paths[id(module)]
         scope = self.frames[-1].path if self.frames else ""
         if self.frames:
@@ -529,6 +598,100 @@ def _meta_rnn(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> An
     return (output, *(state.new_empty(state.shape) for state in states))
 
 
+def _meta_linear(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> torch.Tensor | None:
+    """The output of ``F.linear`` on meta tensors, from its shapes alone; None for anything else.
+
+    On the meta device ``F.linear`` runs its decomposition into primitives, about a hundred
+    times slower than this (10,000 Linear layers took 20 s per pass). The shape check is the
+    one the CPU kernel makes, with its message; anything unusual takes the normal path.
+    """
+    if func is not F.linear:
+        return None
+    bound = bind(func, "linear", args, kwargs)
+    data, weight, bias = bound.get("input"), bound.get("weight"), bound.get("bias")
+    if not (isinstance(data, torch.Tensor) and isinstance(weight, torch.Tensor)):
+        return None
+    tensors = [data, weight] + ([bias] if bias is not None else [])
+    if set(bound) - {"input", "weight", "bias"} or not all(isinstance(t, torch.Tensor) and t.is_meta for t in tensors):
+        return None
+    if data.dim() < 1 or weight.dim() != 2 or (bias is not None and tuple(bias.shape) not in ((weight.shape[0],), ())):
+        return None
+    if data.shape[-1] != weight.shape[1]:
+        mat1 = f"{math.prod(data.shape[:-1])}x{data.shape[-1]}"
+        mat2 = f"{weight.shape[1]}x{weight.shape[0]}"
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({mat1} and {mat2})")
+    return data.new_empty((*data.shape[:-1], weight.shape[0]))
+
+
+class DtypeRejected(RuntimeError):
+    """A dtype the real kernel rejects, caught on the meta device (which does not check dtypes)."""
+
+    def __init__(self, message: str, fix: str) -> None:
+        super().__init__(message)
+        self.fix = fix
+
+
+_SAME_DTYPE: dict[str, tuple[str, ...]] = {
+    "linear": ("input", "weight", "bias"),
+    "bilinear": ("input1", "input2", "weight", "bias"),
+    "matmul": ("input", "other"),
+    "mm": ("input", "other"),
+    "mv": ("input", "other"),
+    "addmm": ("bias", "mat1", "mat2"),
+    "baddbmm": ("bias", "batch1", "batch2"),
+    "addbmm": ("bias", "batch1", "batch2"),
+    **{f"conv{n}d": ("input", "weight", "bias") for n in (1, 2, 3)},
+    **{f"conv_transpose{n}d": ("input", "weight", "bias") for n in (1, 2, 3)},
+    "multi_head_attention_forward": ("query", "key", "value", "in_proj_weight", "out_proj_weight"),
+}
+"""Ops whose CPU kernels need these operands in one dtype (the meta kernels accept a mix)."""
+_FLOATING_ONLY = frozenset(
+    {"softmax", "log_softmax", "gelu", "silu", "mish", "hardswish", "softplus", "glu", "batch_norm"}
+)
+"""Ops whose CPU kernels are not implemented for integer or boolean inputs (the meta kernels accept them)."""
+
+
+def _check_dtypes(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    """Raise `DtypeRejected` where the real kernel would reject the dtypes the meta kernel lets through."""
+    name = op_name(func)
+    operands = _SAME_DTYPE.get(name)
+    if operands is None and name not in _FLOATING_ONLY:
+        return
+    bound = bind(func, name, args, kwargs)
+    if operands is None:
+        first = next((t for t in _tensor_leaves((args, kwargs))), None)
+        if first is not None and not (first.dtype.is_floating_point or first.dtype.is_complex):
+            raise DtypeRejected(
+                f"{name} received a tensor of dtype {_dtype_name(first.dtype)}, which its real kernel does not "
+                "accept (the meta device does not check dtypes)",
+                _dtype_fix(first.dtype),
+            )
+        return
+    tensors = [(key, bound[key]) for key in operands if isinstance(bound.get(key), torch.Tensor)]
+    if len(tensors) < 2:
+        return
+    (first_name, first), *rest = tensors
+    other = next(((key, t) for key, t in rest if t.dtype != first.dtype), None)
+    if other is None:
+        return
+    raise DtypeRejected(
+        f"{name} received {first_name} as {_dtype_name(first.dtype)} and {other[0]} as "
+        f"{_dtype_name(other[1].dtype)}; its real kernel needs one dtype for both (the meta device does not "
+        "check dtypes)",
+        _dtype_fix(first.dtype, other[1].dtype),
+    )
+
+
+def _dtype_fix(given: torch.dtype, wanted: torch.dtype | None = None) -> str:
+    if not (given.is_floating_point or given.is_complex):
+        return (
+            "integer inputs such as token ids go to an Embedding first; for other inputs pass "
+            f"--input-dtype {_dtype_name(wanted) if wanted is not None and wanted.is_floating_point else 'float32'}"
+        )
+    target = _dtype_name(wanted) if wanted is not None else "float32"
+    return f"pass --input-dtype {target} to match the model's weights"
+
+
 def _tensor_leaves(value: Any) -> list[torch.Tensor]:
     return [leaf for leaf in pytree.tree_leaves(value) if isinstance(leaf, torch.Tensor)]
 
@@ -536,130 +699,235 @@ def _tensor_leaves(value: Any) -> list[torch.Tensor]:
 class _Runner:
     """Runs the model once per call of `build`, on `device`, and turns what it saw into specs."""
 
-    def __init__(self, module: nn.Module, *, device: str, lazy: bool) -> None:
+    def __init__(self, module: nn.Module, tree: guard.Tree, *, device: str, lazy: bool, budget: Budget) -> None:
         self.user = module
+        self.tree = tree
         self.device = device
         self.lazy = lazy
-        self.copy: nn.Module | None = None
-        self.real_device = str(next(iter(_tensors_of(module)), torch.empty(0)).device)
+        self.budget = budget
+        self.copy: tuple[nn.Module, guard.Tree] | None = None
+        self.real_device = str(next(iter(_tensors_of(tree)), torch.empty(0)).device)
         if device == "cpu" and self.real_device == "meta":
             self.real_device = "cpu"
 
     def build(self, example: _Example, sizes: Mapping[str, int]) -> _Built:
         """One traced pass at `sizes` of the named axes."""
         device = "meta" if self.device == "meta" else self.real_device
-        args, kwargs = example.make(device, sizes)
-        target = self._target()
-        recorder, error, where = self._run(target, args, kwargs)
-        return _Builder(target, recorder, args, kwargs, device=device).build(error, where)
+        if device != "meta" and example.nbytes(sizes) > CPU_INPUT_BYTES:
+            return _not_run(
+                f"the example inputs need {_size_text(example.nbytes(sizes))} on {device}, more than the "
+                f"{_size_text(CPU_INPUT_BYTES)} a pass with real values may allocate for them",
+                "give a smaller --input-shape, or a model that runs on the meta device",
+                device,
+            )
+        if self.budget.expired:
+            return _not_run(
+                f"the probe timeout of {self.budget.seconds:g} s ran out before this pass",
+                "make the forward pass finish sooner, or raise --probe-timeout (0 turns the limit off)",
+                device,
+            )
+        made = guard.attempt(lambda: example.make(device, sizes), "making the example inputs")
+        if isinstance(made, guard.Failed):
+            return _not_run(made.sentence(), "check the example input options", device)
+        args, kwargs = made
+        target = guard.attempt(self._target, "copying the lazy model")
+        if isinstance(target, guard.Failed):
+            return _not_run(_copy_failed(target), "make the model deep-copyable to trace it", device)
+        module, tree = target
+        recorder, error, where = self._run(module, tree, args, kwargs)
+        return _Builder(tree, recorder, args, kwargs, device=device, budget=self.budget).build(error, where)
 
-    def _target(self) -> nn.Module:
+    def _target(self) -> tuple[nn.Module, guard.Tree]:
         """The module to run: the user's, or (for lazy models) a private copy that may materialise."""
         if not self.lazy:
-            return self.user
+            return self.user, self.tree
         if self.copy is None:
-            self.copy = copy.deepcopy(self.user)
+            twin = copy.deepcopy(self.user)
             if self.device == "meta":
-                _to_meta(self.copy)
+                _to_meta(twin)
+            self.copy = (twin, guard.walk(twin))
         return self.copy
 
     def _run(
-        self, target: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self, target: nn.Module, tree: guard.Tree, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> tuple[_Recorder, BaseException | None, str]:
-        paths: dict[int, str] = {}
-        types: dict[int, str] = {}
-        for path, sub in target.named_modules():
-            paths[id(sub)] = path
-            types[id(sub)] = _public_type(type(sub))
-        recorder = _Recorder(paths, types)
-        modes = {id(sub): sub.training for sub in target.modules()}
+        modules = tree.modules()
+        paths = {id(sub): path for path, sub in tree.paths.items()}
+        types = {id(sub): _public_type(type(sub)) for sub in modules}
+        meta = self.device == "meta"
+        recorder = _Recorder(paths, types, budget=self.budget, meta=meta)
+        modes = {id(sub): sub.training for sub in modules}
+        saved = _Saved(modules)
         handles = []
         error: BaseException | None = None
         where = ""
         try:
-            for sub in target.modules():
+            for sub in modules:
+                if isinstance(sub, torch.jit.ScriptModule):
+                    continue  # takes no hooks: its calls run as one opaque step
                 # first, so a lazy module's own initialising hook runs inside its recorded call
                 handles.append(sub.register_forward_pre_hook(recorder.pre, with_kwargs=True, prepend=True))
                 handles.append(sub.register_forward_hook(recorder.post, with_kwargs=True))
-            target.eval()
-            state = _meta_state(target) if self.device == "meta" and target is self.user else None
-            with torch.no_grad():
-                if state is not None:
-                    with torch.device("meta"), recorder:
-                        recorder.output = torch.func.functional_call(
-                            target, state, args, kwargs, tie_weights=True, strict=False
-                        )
-                elif self.device == "meta":
-                    with torch.device("meta"), recorder:
-                        recorder.output = target(*args, **kwargs)
-                else:
-                    with recorder:
-                        recorder.output = target(*args, **kwargs)
-        except Exception as err:  # the pages show the failure; the trace up to it is kept
+            for sub in modules:
+                _set_mode(sub, training=False)  # eval(), without a train() or __setattr__ the model may override
+            if target is self.user:
+                # The user's tensors are swapped out, each slot once: meta stand-ins on the meta device,
+                # copies of the buffers for a real pass (so in-place updates cannot change the model's).
+                _swap(modules, _meta_twin if meta else _buffer_copy)
+            device = torch.device("meta") if meta else contextlib.nullcontext()
+            # armed innermost: the time limit covers the user's code and nothing of the restoring
+            with torch.no_grad(), device, recorder, self.budget.armed():
+                recorder.output = target(*args, **kwargs)
+        except (KeyboardInterrupt, GeneratorExit):
+            raise  # Ctrl-C stops modeldoc; the model is still restored below
+        except BaseException as err:  # whatever forward raised (SystemExit too) is the page's failure
             error = err
             where = recorder.fail()
         finally:
             for handle in handles:
                 handle.remove()
-            for sub in target.modules():
-                sub.training = modes.get(id(sub), sub.training)
+            saved.restore()
+            for sub in modules:
+                _set_mode(sub, training=modes[id(sub)])
         return recorder, error, where
 
     def materialised(self) -> dict[str, _Materialised]:
         """Shapes the lazy parameters took in the private copy, by layer path."""
         if self.copy is None:
             return {}
+        twin_tree = self.copy[1]
         out: dict[str, _Materialised] = {}
-        for path, sub in self.user.named_modules():
+        for path, sub in self.tree.paths.items():
             if not _uninitialised(sub):
                 continue
-            twin = self.copy.get_submodule(path) if path else self.copy
+            twin = twin_tree.paths.get(path)
+            if twin is None:
+                continue
             tensors = {
                 name: (tuple(t.shape), _dtype_name(t.dtype), t.element_size())
-                for name, t in [*twin.named_parameters(recurse=False), *twin.named_buffers(recurse=False)]
+                for name, t in [*guard.own_tensors(twin, "_parameters"), *guard.own_tensors(twin, "_buffers")]
                 if not nn.parameter.is_lazy(t)
             }
             out[path] = _Materialised(tensors=tensors)
         return out
 
 
-def _tensors_of(module: nn.Module) -> list[torch.Tensor]:
-    return [t for t in [*module.parameters(), *module.buffers()] if not nn.parameter.is_lazy(t)]
+def _copy_failed(failed: guard.Failed) -> str:
+    """Why a lazy model could not be traced: its copy failed."""
+    return f"the model has lazy modules, so it is traced through a copy, and {failed.sentence()}"
 
 
-def _has_lazy(module: nn.Module) -> bool:
-    return any(_uninitialised(sub) for sub in module.modules())
+def _not_run(message: str, fix: str, device: str) -> _Built:
+    """A pass that was not run, and why."""
+    failure = _Failure(place="", message=message, fix=fix, ran=False)
+    trace = TraceSpec(device=device, complete=False, error="", failed_in="")
+    built = _Built(trace=trace, calls={}, inputs=(), outputs=(), failure=failure)
+    return replace(built, trace=replace(trace, error=built.sentence()))
+
+
+def _tensors_of(tree: guard.Tree) -> list[torch.Tensor]:
+    """Every parameter and buffer once (lazy ones left out)."""
+    seen: dict[int, torch.Tensor] = {}
+    for store in ("_parameters", "_buffers"):
+        for sub in tree.modules():
+            for _, t in guard.own_tensors(sub, store):
+                if not nn.parameter.is_lazy(t):
+                    seen.setdefault(id(t), t)
+    return list(seen.values())
+
+
+def _has_lazy(tree: guard.Tree) -> bool:
+    return any(_uninitialised(sub) for sub in tree.modules())
 
 
 def _uninitialised(module: nn.Module) -> bool:
     """True for a lazy module whose first call has not happened yet."""
-    own = [*module.parameters(recurse=False), *module.buffers(recurse=False)]
-    return any(nn.parameter.is_lazy(t) for t in own)
+    own = [*guard.own_tensors(module, "_parameters"), *guard.own_tensors(module, "_buffers")]
+    return any(nn.parameter.is_lazy(t) for _, t in own)
 
 
-def _meta_state(module: nn.Module) -> dict[str, torch.Tensor]:
-    """Meta stand-ins for every parameter and buffer, one per tensor object so ties stay tied."""
-    stand_ins: dict[int, torch.Tensor] = {}
-    state: dict[str, torch.Tensor] = {}
-    named = [*module.named_parameters(remove_duplicate=False), *module.named_buffers(remove_duplicate=False)]
-    for name, tensor in named:
-        if id(tensor) not in stand_ins:
-            stand_ins[id(tensor)] = torch.empty_like(tensor, device="meta")
-        state[name] = stand_ins[id(tensor)]
-    return state
+class _Saved:
+    """Each module's attributes and its parameter, buffer and child slots, to be put back exactly.
+
+    Whatever the pass changes in the user's modules (a tensor swapped in, an attribute or buffer
+    the forward pass caches, a child it adds) is undone by `restore`, each slot once.
+    """
+
+    _STORES = ("_parameters", "_buffers", "_modules")
+
+    def __init__(self, modules: list[nn.Module]) -> None:
+        self.entries: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        for sub in modules:
+            attrs = getattr(sub, "__dict__", None)
+            if not isinstance(attrs, dict):
+                continue
+            self.entries.append((attrs, dict(attrs)))
+            for name in self._STORES:
+                store = attrs.get(name)
+                if isinstance(store, dict):
+                    self.entries.append((store, dict(store)))
+        self.sets: list[tuple[set[Any], set[Any]]] = [
+            (found, set(found))
+            for sub in modules
+            if isinstance(found := getattr(sub, "__dict__", {}).get("_non_persistent_buffers_set"), set)
+        ]
+
+    def restore(self) -> None:
+        """Put every saved slot back to the object it held."""
+        for current, saved in self.entries:
+            if current.keys() != saved.keys() or any(current[k] is not v for k, v in saved.items()):
+                current.clear()
+                current.update(saved)
+        for found, was in self.sets:
+            if found != was:
+                found.clear()
+                found.update(was)
+
+
+def _set_mode(module: nn.Module, *, training: bool) -> None:
+    """Set `module.training` in its ``__dict__`` (the model's ``__setattr__`` may refuse).
+
+    A scripted module keeps the flag elsewhere and is set through its own ``__setattr__``.
+    """
+    attrs = getattr(module, "__dict__", {})
+    if "training" in attrs and not isinstance(module, torch.jit.ScriptModule):
+        attrs["training"] = training
+    else:
+        guard.attempt(lambda: setattr(module, "training", training), "setting the training flag")
+
+
+def _swap(modules: list[nn.Module], make: Callable[[torch.Tensor], torch.Tensor | None]) -> None:
+    """Put `make(tensor)` in every slot that holds a parameter or buffer, one stand-in per tensor object.
+
+    Tied and shared tensors stay tied: every slot that holds the same tensor gets the same stand-in.
+    `make` returning None leaves that tensor in place. `_Saved.restore` puts the originals back.
+    """
+    stand_ins: dict[int, torch.Tensor | None] = {}
+    for sub in modules:
+        for store_name in ("_parameters", "_buffers"):
+            store = getattr(sub, "__dict__", {}).get(store_name)
+            if not isinstance(store, dict):
+                continue
+            for name, tensor in list(store.items()):
+                if not isinstance(tensor, torch.Tensor):
+                    continue
+                if id(tensor) not in stand_ins:
+                    stand_ins[id(tensor)] = make(tensor)
+                twin = stand_ins[id(tensor)]
+                if twin is not None:
+                    store[name] = twin
+
+
+def _buffer_copy(tensor: torch.Tensor) -> torch.Tensor | None:
+    """A copy of a buffer for a pass with real values; parameters are used as they are."""
+    if isinstance(tensor, nn.Parameter) or nn.parameter.is_lazy(tensor):
+        return None
+    return tensor.clone()
 
 
 def _to_meta(module: nn.Module) -> None:
     """Move a private copy to the meta device, keeping lazy parameters lazy (``.to`` would empty them)."""
-    done: dict[int, Any] = {}
-    for sub in module.modules():
-        for store in (sub._parameters, sub._buffers):
-            for name, tensor in list(store.items()):
-                if tensor is None:
-                    continue
-                if id(tensor) not in done:
-                    done[id(tensor)] = _meta_twin(tensor)
-                store[name] = done[id(tensor)]
+    _swap(guard.walk(module).modules(), _meta_twin)
 
 
 def _meta_twin(tensor: torch.Tensor) -> torch.Tensor:
@@ -675,6 +943,30 @@ def _meta_twin(tensor: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass(frozen=True)
+class _Failure:
+    """Why a pass stopped: where, what was raised, and how to fix it."""
+
+    place: str
+    """``"in fc1 (Linear)"``; ``""`` when the pass was not run."""
+    message: str
+    """``"RuntimeError: ..."``, or why the pass was not run."""
+    fix: str
+    timed_out: bool = False
+    ran: bool = True
+    certain: bool = False
+    """True when a pass with real values would fail the same way (a dtype the real kernel rejects)."""
+
+    def brief(self) -> str:
+        return f"{self.place}: {self.message}" if self.place else self.message
+
+
+_INPUT_FIX = (
+    "change the example input (shape, dtype or names) to what the model expects, "
+    "or fix the layer arguments the derivations below point at"
+)
+
+
+@dataclass(frozen=True)
 class _Built:
     """One pass, as specs (dims still plain numbers until `_label`)."""
 
@@ -682,26 +974,26 @@ class _Built:
     calls: dict[str, _Calls]
     inputs: tuple[InputInfo, ...]
     outputs: tuple[InputInfo, ...]
-    failure: tuple[str, str] | None = None
+    failure: _Failure | None = None
     """Where the pass failed and the exception, when it did."""
     warnings: tuple[str, ...] = ()
 
     def sentence(self) -> str:
         """The failure in one sentence, with the failing op's input shapes (symbolic once labelled)."""
-        if self.failure is None:
+        failure = self.failure
+        if failure is None:
             return ""
-        place, message = self.failure
+        if not failure.ran:
+            return f"the forward pass was not run: {failure.message}; {failure.fix}"
+        if failure.timed_out:
+            return f"the forward pass was stopped {failure.place} by {failure.message}; {failure.fix}"
         failed = _failed_op(self.trace.ops)
         received = ""
         if failed is not None and failed.inputs:
             tensors = self.trace.tensors
             shapes = [" × ".join(str(d) for d in tensors[t].dims) or "a scalar" for t in failed.inputs[:3]]
             received = f", which received {', '.join(shapes)},"
-        return (
-            f"the forward pass failed {place}{received} with {message.rstrip('. ')}; "
-            "change the example input (shape, dtype or names) to what the model expects, "
-            "or fix the layer arguments the derivations below point at"
-        )
+        return f"the forward pass failed {failure.place}{received} with {failure.message.rstrip('. ')}; {failure.fix}"
 
     def signature(self) -> list[tuple[str, str]]:
         return [(op.kind, op.name) for op in self.trace.ops]
@@ -745,23 +1037,26 @@ class _Builder:
     """Resolves a recorder's live tensors to `TensorInfo` ids, op by op, in call order."""
 
     def __init__(
-        self, target: nn.Module, recorder: _Recorder, args: tuple[Any, ...], kwargs: dict[str, Any], *, device: str
+        self,
+        tree: guard.Tree,
+        recorder: _Recorder,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        device: str,
+        budget: Budget,
     ) -> None:
         self.recorder = recorder
         self.device = device
+        self.budget = budget
         self.args = args
         self.kwargs = kwargs
-        self.forward = target.forward
+        self.forward = tree.paths[""].forward
         self.tensors: list[TensorInfo] = []
         self.current: dict[int, int] = {}
         self.roots: set[int] = set()
         self.ops: list[OpSpec] = []
-        self.names: dict[int, str] = {}
-        for name, tensor in [
-            *target.named_parameters(remove_duplicate=False),
-            *target.named_buffers(remove_duplicate=False),
-        ]:
-            self.names.setdefault(id(tensor), name)
+        self.names: dict[int, str] = {key: names[0] for key, names in tree.tensor_names().items()}
 
     def build(self, error: BaseException | None, where: str) -> _Built:
         rec = self.recorder
@@ -834,14 +1129,43 @@ class _Builder:
         built = _Built(trace=trace, calls=calls, inputs=tuple(inputs), outputs=tuple(outputs), failure=failure)
         return replace(built, trace=replace(trace, error=built.sentence())) if failure else built
 
-    def _error(self, error: BaseException, where: str) -> tuple[str, str]:
-        """Where the pass failed (``"in fc1 (Linear)"``) and the exception, shortly."""
-        message = f"{type(error).__name__}: {_first_line(error)}"
+    def _error(self, error: BaseException, where: str) -> _Failure:
+        """Where the pass failed (``"in fc1 (Linear)"``), the exception shortly, and the fix."""
         failed = _failed_op(self.ops)
         place = f"in {where}" if where else "in the model's forward"
         if failed is not None and failed.kind == "module":
             place = f"in {failed.name or 'the model'} ({failed.target.rsplit('.', 1)[-1]})"
-        return place, message
+        if isinstance(error, ProbeTimeout):
+            return _Failure(
+                place=place,
+                message=f"the probe timeout of {self.budget.seconds:g} s (a forward pass that sleeps, waits or loops)",
+                fix="make the forward pass finish, or raise --probe-timeout (0 turns the limit off)",
+                timed_out=True,
+            )
+        message = guard.describe_error(error)
+        if isinstance(error, SystemExit):
+            return _Failure(
+                place=place,
+                message=f"{message} (the model's code called sys.exit())",
+                fix="remove the sys.exit() call from forward (modeldoc went on without exiting)",
+            )
+        if isinstance(error, RecursionError):
+            return _Failure(
+                place=place,
+                message=message,
+                fix=(
+                    "the model's calls nest deeper than Python's recursion limit allows "
+                    f"({sys.getrecursionlimit()} frames); nest fewer levels, or raise the limit with "
+                    "sys.setrecursionlimit where the model is defined"
+                ),
+            )
+        if isinstance(error, DtypeRejected):
+            return _Failure(
+                place=place, message=f"dtypes the real kernel rejects: {error}", fix=error.fix, certain=True
+            )
+        if not isinstance(error, Exception):
+            message += " (a BaseException that is not an Exception)"
+        return _Failure(place=place, message=message, fix=_INPUT_FIX)
 
     def _raw_op(self, raw: _Raw) -> None:
         ins = tuple(self._ref(t) for t in raw.inputs)
@@ -1035,11 +1359,44 @@ def _candidates(size: int) -> list[int]:
     return [c for c in (size + 1, size + 2, 2 * size, size - 1) if c >= 1 and c != size]
 
 
-def _label(base: _Built, runner: _Runner, example: _Example) -> _Built:
-    """`base` with symbolic dims: each named axis is probed at other sizes and the sizes that follow it labelled."""
+def _label(base: _Built, runner: _Runner, example: _Example, budget: Budget) -> _Built:
+    """`base` with symbolic dims: each named axis is probed at other sizes and the sizes that follow it labelled.
+
+    These passes share the probe's time budget; once it has run out they stop, and the sizes
+    stay numbers.
+    """
     sizes = dict(example.sizes)
-    if not sizes:
+    if not sizes or (base.failure is not None and (base.failure.timed_out or not base.failure.ran)):
         return base
+    if budget.expired:
+        return _out_of_time(base, sizes, budget)
+    try:
+        return _labelled(base, runner, example, budget)
+    except _OutOfTime:
+        return _out_of_time(base, sizes, budget)
+
+
+class _OutOfTime(Exception):
+    """The probe's time ran out between two labelling passes."""
+
+
+def _out_of_time(base: _Built, sizes: Mapping[str, int], budget: Budget) -> _Built:
+    warning = (
+        f"the probe timeout of {budget.seconds:g} s ran out, so the sizes that follow the named axes "
+        f"({', '.join(sizes)}) are shown as numbers; raise --probe-timeout to work them out"
+    )
+    return replace(base, warnings=(*base.warnings, warning))
+
+
+def _labelled(base: _Built, runner: _Runner, example: _Example, budget: Budget) -> _Built:
+    sizes = dict(example.sizes)
+
+    def run(at: Mapping[str, int]) -> _Built:
+        built = runner.build(example, at)
+        if budget.expired:
+            raise _OutOfTime
+        return built
+
     signature = base.signature()
     shapes = base.shapes()
     chosen: dict[str, tuple[int, dict[tuple[Any, ...], Shape]]] = {}
@@ -1047,7 +1404,7 @@ def _label(base: _Built, runner: _Runner, example: _Example) -> _Built:
     for name, size in sizes.items():
         options = _candidates(size)
         for i, other in enumerate(options):
-            moved = runner.build(example, {**sizes, name: other})
+            moved = run({**sizes, name: other})
             if moved.signature() == signature:
                 chosen[name] = (other, moved.shapes())
                 spare[name] = options[i + 1] if i + 1 < len(options) else other + 3
@@ -1064,7 +1421,7 @@ def _label(base: _Built, runner: _Runner, example: _Example) -> _Built:
     if not chosen:
         return base
     check_sizes = {**sizes, **spare}
-    check = runner.build(example, check_sizes)
+    check = run(check_sizes)
     checked = check.shapes() if check.signature() == signature else None
     dims: dict[tuple[Any, ...], Dims] = {}
     for key, shape in shapes.items():
@@ -1356,12 +1713,6 @@ def _shaped(arguments: Mapping[str, Any]) -> dict[str, Any]:
 
 def _dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    line = text.splitlines()[0] if text else type(err).__name__
-    return line if len(line) <= 200 else line[:197] + "..."
 
 
 def _public_type(cls: type) -> str:

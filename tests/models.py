@@ -409,3 +409,46 @@ class FixedLength(nn.Module):
         if x.shape[1] != 6:
             raise ValueError(f"expected 6 steps, got {x.shape[1]}")
         return self.fc(x.flatten(1))
+
+
+class ConvBlock(nn.Module):
+    """A convolution followed by batch norm and ReLU.
+
+    The block keeps the spatial size when ``kernel`` is odd.
+
+    Args:
+        cin (int): channels of the input.
+        cout (int): channels of the output, a
+            choice of the designer.
+        kernel: size of the square kernel.
+
+    Returns:
+        Tensor: the activated feature map.
+
+    Example:
+        >>> block = ConvBlock(3, 8, 3)
+        >>> block(torch.zeros(1, 3, 8, 8)).shape
+        torch.Size([1, 8, 8, 8])
+    """
+
+    def __init__(self, cin: int, cout: int, kernel: int = 3, act: nn.Module | None = None) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, kernel, padding=kernel // 2)
+        self.bn = nn.BatchNorm2d(cout)
+        self.act = act or nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.bn(self.conv(x)))
+
+
+class UsesConvBlock(nn.Module):
+    """A user's block (arguments not kept under their names) and a layer the forward pass never calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.block = ConvBlock(3, 8)
+        self.spare = nn.Linear(8, 4)
+        self.head = nn.Linear(8, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.block(x).mean((2, 3)))

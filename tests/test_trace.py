@@ -347,3 +347,33 @@ def test_recurrent_kernels_on_meta_give_the_shapes_the_real_kernel_gives(make):
     flat_expected = [expected[0], *(expected[1] if isinstance(expected[1], tuple) else (expected[1],))]
     assert [t.shape for t in answer] == [t.shape for t in flat_expected] == [t.shape for t in flat_real]
     assert all(t.is_meta for t in answer)
+
+
+@pytest.mark.parametrize(
+    ("data", "weight", "bias"),
+    [((8,), (4, 8), (4,)), ((2, 8), (4, 8), None), ((3, 2, 8), (4, 8), (4,)), ((2, 8), (4, 8), ())],
+)
+def test_linear_on_meta_is_answered_from_shapes_as_the_cpu_kernel_would(data, weight, bias) -> None:
+    def make(device: str) -> tuple[torch.Tensor, ...]:
+        tensors = [torch.ones(data, device=device), torch.ones(weight, device=device)]
+        return (*tensors, torch.ones(bias, device=device)) if bias is not None else tuple(tensors)
+
+    fast = trace._meta_linear(F.linear, make("meta"), {})
+    assert fast is not None and fast.is_meta
+    assert fast.shape == F.linear(*make("cpu")).shape
+
+
+def test_linear_on_meta_with_mismatched_widths_fails_with_the_cpu_message() -> None:
+    x, w = torch.empty(3, 2, 8, device="meta"), torch.empty(4, 7, device="meta")
+    with pytest.raises(RuntimeError) as fast:
+        trace._meta_linear(F.linear, (x, w), {})
+    with pytest.raises(RuntimeError) as real:
+        F.linear(torch.ones(3, 2, 8), torch.ones(4, 7))
+    assert str(fast.value) == str(real.value) == "mat1 and mat2 shapes cannot be multiplied (6x8 and 7x4)"
+
+
+def test_linear_with_anything_unusual_takes_the_normal_path() -> None:
+    meta = torch.empty(2, 8, device="meta")
+    assert trace._meta_linear(F.linear, (meta, torch.empty(8, device="meta")), {}) is None  # 1-D weight
+    assert trace._meta_linear(F.linear, (torch.ones(2, 8), torch.ones(4, 8)), {}) is None  # not meta
+    assert trace._meta_linear(torch.matmul, (meta, meta.T), {}) is None
