@@ -48,3 +48,13 @@ class OutputError(ModeldocError):
 
     def __init__(self, what: str, fix: str) -> None:
         super().__init__(f"{what}; {fix}")
+
+
+class TorchMissing(ModeldocError):
+    """PyTorch is not installed: modeldoc can read options and show help, but not describe a model."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "PyTorch is not installed in this Python environment, and describing a model needs it; "
+            "install it (pip install torch) and run modeldoc again"
+        )

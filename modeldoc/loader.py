@@ -21,13 +21,18 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from modeldoc.errors import ModelLoadError
+from modeldoc.errors import ModelLoadError, TorchMissing
 
 with warnings.catch_warnings():
     # Without numpy, torch warns "Failed to initialize NumPy" as it is imported; modeldoc needs
     # no numpy, so that warning would only alarm. This is the first place modeldoc imports torch.
     warnings.filterwarnings("ignore", message="Failed to initialize NumPy", category=UserWarning)
-    from torch import nn
+    try:
+        from torch import nn
+    except ModuleNotFoundError as err:
+        if err.name != "torch":
+            raise
+        raise TorchMissing() from err
 
 _FILE_MODULE = re.compile(r"^modeldoc_user_(?P<stem>.+)_[0-9a-f]{10}$")
 _LIVE: dict[str, Callable[[], Any]] = {}
