@@ -129,8 +129,9 @@ def _ended(err: BaseException) -> _Ended:
         )
     if os.environ.get("MODELDOC_DEBUG"):
         traceback.print_exception(type(err), err, err.__traceback__)
+    text = str(err) if len(str(err)) <= 300 else str(err)[:297] + "..."
     return _Ended(
-        f"modeldoc failed unexpectedly ({type(err).__name__}: {err}); please report it at {ISSUES} "
+        f"modeldoc failed unexpectedly ({type(err).__name__}: {text}); please report it at {ISSUES} "
         "(MODELDOC_DEBUG=1 shows the traceback)",
         1,
     )
@@ -370,7 +371,7 @@ def _user_output_to_stderr() -> Iterator[None]:
             os.close(saved)
 
 
-@click.group(cls=_Modeldoc, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(name="modeldoc", cls=_Modeldoc, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="modeldoc")
 def main() -> None:
     """Document the architecture of PyTorch models as a website."""

@@ -157,7 +157,7 @@ def _resolve(target: str) -> tuple[Any, Path | None]:
             hint = _nearest(part, names)
             raise ModelLoadError(
                 target,
-                f"{getattr(obj, '__name__', location)} has no attribute {part!r}",
+                f"{location if obj is module else getattr(obj, '__name__', location)} has no attribute {part!r}",
                 f"did you mean {hint!r}?" if hint else "check the name after the colon",
             ) from None
     source = getattr(module, "__file__", None)

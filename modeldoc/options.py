@@ -235,22 +235,23 @@ def model_options(entry: Mapping[str, Any], *, where: str = "model entry") -> Mo
             f"target {target!r} in {where} is not of the form module:Name",
             "give it as package.module:Name or path/to/file.py:Name",
         )
+    who = target if where == "the command line" else f"{target} in {where}"
     kwargs = entry.get("kwargs") or {}
     if not isinstance(kwargs, Mapping) or not all(isinstance(key, str) for key in kwargs):
-        raise ConfigError(f"kwargs of {target} is not a mapping of names to values", 'write it as {"width": 64}')
+        raise ConfigError(f"kwargs of {who} is not a mapping of names to values", 'write it as {"width": 64}')
     inputs = _inputs(entry, where=f"{where} ({target})")
     probe_device = str(entry.get("probe_device", "meta"))
     if probe_device not in PROBE_DEVICES:
-        raise ConfigError(f"probe_device {probe_device!r} of {target}", "use meta or cpu")
-    sections = _strings(entry.get("sections") or list(SECTIONS), "sections", target)
+        raise ConfigError(f"probe_device {probe_device!r} of {who}", "use meta or cpu")
+    sections = _strings(entry.get("sections") or list(SECTIONS), "sections", who)
     bad = [s for s in sections if s not in SECTIONS]
     if bad:
-        raise ConfigError(f"unknown section {bad[0]!r} for {target}", f"use {', '.join(SECTIONS)}")
-    title = _text(entry.get("title"), "title", target) or target.rsplit(":", 1)[-1]
-    example = _text(entry.get("example"), "example", target)
+        raise ConfigError(f"unknown section {bad[0]!r} for {who}", f"use {', '.join(SECTIONS)}")
+    title = _text(entry.get("title"), "title", who) or target.rsplit(":", 1)[-1]
+    example = _text(entry.get("example"), "example", who)
     if example and ":" not in example:
         raise ConfigError(
-            f"example {example!r} of {target} is not of the form module:function",
+            f"example {example!r} of {who} is not of the form module:function",
             "name a function that returns the example inputs, e.g. pkg.models:make_inputs",
         )
     return ModelOptions(
@@ -260,10 +261,10 @@ def model_options(entry: Mapping[str, Any], *, where: str = "model entry") -> Mo
         example=example,
         probe_device=probe_device,
         title=title,
-        slug=slugify(_text(entry.get("slug"), "slug", target) or title),
-        depth=_positive_int(entry.get("depth", DEFAULT_DEPTH), "depth", target),
+        slug=slugify(_text(entry.get("slug"), "slug", who) or title),
+        depth=_positive_int(entry.get("depth", DEFAULT_DEPTH), "depth", who),
         sections=tuple(sections),
-        page_size=_positive_int(entry.get("page_size", DEFAULT_PAGE_SIZE), "page_size", target),
+        page_size=_positive_int(entry.get("page_size", DEFAULT_PAGE_SIZE), "page_size", who),
     )
 
 

@@ -275,6 +275,32 @@ def check_destination(out: Path) -> None:
     Checked before any work is done, so that a wrong ``--out`` fails at once, and again just
     before the finished build replaces the folder.
     """
+    try:
+        _check_names(out)
+        _check_folder(out)
+    except OSError as err:  # a path the file system will not even look up
+        raise write_error(out, err) from err
+
+
+def _check_names(out: Path) -> None:
+    """Every name in `out` fits the file system it would be created on."""
+    parent = Path(out.anchor)
+    parts = out.parts[1:]
+    for i, part in enumerate(parts):
+        name_max = _limit(parent, "PC_NAME_MAX", 255)
+        too_long = [p for p in parts[i:] if len(os.fsencode(p)) > name_max]
+        if too_long:
+            raise OutputError(
+                f"cannot create {_short(out)}: the name {_short(Path(too_long[0]))} has "
+                f"{len(os.fsencode(too_long[0]))} bytes and the file system allows {name_max}",
+                "choose a shorter --out",
+            )
+        if not (parent / part).is_dir():
+            return
+        parent = parent / part
+
+
+def _check_folder(out: Path) -> None:
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise OutputError(f"{out} exists and is not a folder", "choose another --out")
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
@@ -287,14 +313,6 @@ def check_destination(out: Path) -> None:
         existing = existing.parent
     if existing != out and not existing.is_dir():
         raise OutputError(f"cannot create {out}: {existing} is a file, not a folder", "choose another --out")
-    name_max = _limit(existing, "PC_NAME_MAX", 255)
-    for part in out.relative_to(existing).parts:
-        if len(os.fsencode(part)) > name_max:
-            raise OutputError(
-                f"cannot create {_short(out)}: the name {_short(Path(part))} has {len(os.fsencode(part))} bytes "
-                f"and the file system allows {name_max}",
-                "choose a shorter --out",
-            )
     folder = out.parent if existing == out else existing  # where the staging folder will be made
     stat = os.statvfs(folder)
     if stat.f_flag & os.ST_RDONLY:
