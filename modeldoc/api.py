@@ -141,8 +141,6 @@ def describe(
             (`ConfigError`); the message says how to fix it.
 
     """
-    from modeldoc import loader  # the first to import torch, quietly
-
     live = not isinstance(model, str)
     if live and kwargs:
         raise ConfigError("kwargs build a model from a target", "pass the built module alone, or a target with kwargs")
@@ -161,7 +159,9 @@ def describe(
         "sections": list(sections),
         "page_size": page_size,
     }
-    options = model_options(entry, where="modeldoc.describe()")
+    options = model_options(entry, where="modeldoc.describe()")  # checked before torch is imported
+    from modeldoc import loader  # the first to import torch, quietly
+
     if example_inputs is None:
         return Description(spec=_collect(model, options), options=options)
     inputs = example_inputs
@@ -178,9 +178,7 @@ def _collect(model: nn.Module | str, options: ModelOptions) -> ModelSpec:
 
 def _target_of(model: Any) -> str:
     """What names a live module's class, ``module:QualName``: the spec's target and the default title."""
-    from torch import nn
-
-    from modeldoc.loader import module_label
+    from modeldoc.loader import module_label, nn  # the loader imports torch, quietly
 
     if not isinstance(model, nn.Module):
         raise ConfigError(

@@ -31,6 +31,7 @@ from mkdocs.structure.files import File, Files, file_sort_key
 from mkdocs.utils import nest_paths
 
 from modeldoc import options as opts
+from modeldoc import progress
 from modeldoc.errors import ConfigError, ModeldocError
 from modeldoc.site import MARKDOWN_EXTENSIONS
 
@@ -159,6 +160,7 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
             model_navs: list[Any] = []
             for options in self._models:
                 spec = self._describe(options)
+                progress.phase(f"rendering {options.target}")
                 settings = render.RenderSettings(
                     options=options,
                     diagrams=self.config.diagrams,

@@ -30,6 +30,9 @@ _MIN_INTERVAL = 0.1
 class Reporter:
     """Receives progress. This base class says nothing."""
 
+    phase_text = ""
+    """The phase in progress."""
+
     def phase(self, text: str) -> None:
         """A new phase of the work begins (``"loading pkg.models:Net"``)."""
 
@@ -54,7 +57,7 @@ class Terminal(Reporter):
         self.live = live
         self.verbose = verbose
         self.color = color
-        self._phase = ""
+        self.phase_text = ""
         self._started = time.monotonic()
         self._counts: dict[str, tuple[int, int | None]] = {}
         self._drawn = 0
@@ -63,7 +66,7 @@ class Terminal(Reporter):
     def phase(self, text: str) -> None:
         """Start a phase: draw it, and in verbose mode print the one that ended."""
         self._end_phase()
-        self._phase = terminal_safe(text)
+        self.phase_text = terminal_safe(text)
         self._started = time.monotonic()
         self._counts = {}
         self._draw(force=True)
@@ -89,24 +92,24 @@ class Terminal(Reporter):
         """End the last phase and erase the live line."""
         self._end_phase()
         self.clear()
-        self._phase = ""
+        self.phase_text = ""
 
     def line(self) -> str:
         """The text of the live line: the phase and its counts."""
         counts = ", ".join(
             f"{what} {done}/{total}" if total else f"{what} {done}" for what, (done, total) in self._counts.items()
         )
-        return f"{self._phase}: {counts}" if counts else self._phase
+        return f"{self.phase_text}: {counts}" if counts else self.phase_text
 
     def _end_phase(self) -> None:
-        if self.verbose and self._phase:
+        if self.verbose and self.phase_text:
             self.clear()
             elapsed = time.monotonic() - self._started
             self.stream.write(f"{self._styled(self.line())} ({elapsed:.1f}s)\n")
             self.stream.flush()
 
     def _draw(self, *, force: bool) -> None:
-        if not self.live or not self._phase:
+        if not self.live or not self.phase_text:
             return
         now = time.monotonic()
         if not force and now - self._last_draw < _MIN_INTERVAL:
@@ -182,8 +185,9 @@ class _MkDocsPages(logging.Handler):
 
     _STEPS = (("Reading: ", "pages read"), ("Building page ", "pages written"))
 
-    def __init__(self, total: int | None) -> None:
+    def __init__(self, title: str, total: int | None) -> None:
         super().__init__(logging.DEBUG)
+        self.title = title
         self.total = total
         self.done: dict[str, int] = {}
 
@@ -191,19 +195,25 @@ class _MkDocsPages(logging.Handler):
         message = record.getMessage()
         for start, what in self._STEPS:
             if message.startswith(start):
+                if current().phase_text != terminal_safe(self.title):
+                    # A plugin (modeldoc's own) started phases of its own inside the build.
+                    phase(self.title)
+                    for other, done in self.done.items():
+                        count(other, done, self.total)
                 self.done[what] = self.done.get(what, 0) + 1
                 count(what, self.done[what], self.total)
 
 
 @contextmanager
-def mkdocs_pages(total: int | None = None) -> Iterator[None]:
-    """Count the pages MkDocs reads and writes inside the block (when progress is shown)."""
+def mkdocs_pages(title: str, total: int | None = None) -> Iterator[None]:
+    """A phase `title` for a MkDocs build, counting the pages it reads and writes (when progress is shown)."""
+    phase(title)
     reporter = current()
     if not isinstance(reporter, Terminal) or not (reporter.live or reporter.verbose):
         yield
         return
     logger = logging.getLogger("mkdocs.commands.build")
-    handler = _MkDocsPages(total)
+    handler = _MkDocsPages(title, total)
     previous = logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)

@@ -143,8 +143,7 @@ def build_site(site: SiteOptions, specs: tuple[ModelSpec, ...]) -> Built:
         nav, count = write_docs(specs, site, docs_dir)
         built_dir = stage / "site"
         config = mkdocs_config(site, nav, docs_dir, built_dir)
-        progress.phase("MkDocs: building the site")
-        with progress.mkdocs_pages(count):
+        with progress.mkdocs_pages("MkDocs: building the site", count):
             run_mkdocs(config, stage / "mkdocs.yml")
         publish(built_dir, site.out)
     return Built(out=site.out, specs=specs, pages=count)
@@ -222,8 +221,7 @@ def build_project(
             plugin.config.custom_templates = str(custom_templates.resolve())
         with staging(target) as stage:
             cfg.site_dir = str(stage / "site")
-            progress.phase(f"MkDocs: building {config_file.name}")
-            with progress.mkdocs_pages():
+            with progress.mkdocs_pages(f"MkDocs: building {config_file.name}"):
                 build(cfg)
             built_dir = Path(cfg.site_dir)
             pages = sum(1 for page in built_dir.rglob("*.html") if page.name != "404.html")

@@ -425,6 +425,7 @@ def test_a_full_disk_is_one_line_before_any_work(workdir, mounted):
     assert [p.name for p in point.iterdir()] == ["filler"]
 
 
+@pytest.mark.slow
 def test_a_disk_that_fills_up_during_the_build_is_one_line_and_leaves_nothing(workdir, mounted):
     point = mounted("small", "size=256k")  # room to start, not for a whole site (~2 MiB)
     out = point / "sub" / "site"
@@ -550,6 +551,7 @@ def test_inspect_json_prints_only_json_and_the_models_prints_go_to_stderr(workdi
     assert [layer["path"] for layer in data["layers"]][:2] == ["blocks", "blocks.\x1b[31mred\x1b]0;title\x07"]
 
 
+@pytest.mark.slow
 def test_inspect_json_stdout_is_only_json_at_the_file_descriptor_too(workdir):
     (workdir / "strange.py").write_text(
         STRANGE.replace('print("printed at import")', 'import os\nos.write(1, b"raw\\n")')
@@ -648,6 +650,7 @@ def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.
     )
 
 
+@pytest.mark.slow
 def test_torchs_numpy_warning_never_reaches_the_user(workdir, tmp_path):
     fake = tmp_path / "no-numpy" / "numpy"
     fake.mkdir(parents=True)
@@ -751,3 +754,19 @@ def test_a_stale_folder_of_a_live_process_or_without_the_marker_is_kept(tmp_path
     assert site.remove_stale(out) == [dead_marked]
     assert live.is_dir()
     assert dead_unmarked.is_dir()
+
+
+@pytest.mark.notorch
+def test_without_torch_describing_is_one_line_and_help_still_works(workdir, tmp_path):
+    shim = tmp_path / "no-torch" / "torch"
+    shim.mkdir(parents=True)
+    (shim / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'torch'\", name='torch')\n")
+    env = dict(os.environ, PYTHONPATH=str(shim.parent))
+    result = run("inspect", FASHION, "--input-shape", "1,1,28,28", cwd=workdir, env=env)
+    assert result.returncode == 1
+    assert the_error(result.stderr) == (
+        "PyTorch is not installed in this Python environment, and describing a model needs it; "
+        "install it (pip install torch) and run modeldoc again"
+    )
+    assert run("build", "-h", cwd=workdir, env=env).returncode == 0
+    untouched(workdir)

@@ -137,6 +137,7 @@ def in_terminal(args: list[str], cwd: Path, **env: str) -> tuple[int, str]:
     return process.wait(timeout=300), b"".join(chunks).decode("utf-8", "replace")
 
 
+@pytest.mark.slow
 def test_a_build_on_a_terminal_shows_its_phases_and_counts(tmp_path):
     code, shown = in_terminal(["build", *FASHION, "--out", "site"], tmp_path)
     assert code == 0, shown
@@ -153,6 +154,7 @@ def test_a_build_on_a_terminal_shows_its_phases_and_counts(tmp_path):
     assert screens[screens.index(result) - 1] == ""  # the progress line was erased before the result
 
 
+@pytest.mark.slow
 def test_no_color_keeps_the_progress_and_drops_the_colour(tmp_path):
     code, shown = in_terminal(["build", *FASHION, "--out", "site"], tmp_path, NO_COLOR="1")
     assert code == 0, shown
@@ -160,6 +162,7 @@ def test_no_color_keeps_the_progress_and_drops_the_colour(tmp_path):
     assert "\rloading modeldoc.examples.fashion:Network" in shown
 
 
+@pytest.mark.slow
 def test_quiet_on_a_terminal_says_nothing(tmp_path):
     code, shown = in_terminal(["build", *FASHION, "--out", "site", "-q"], tmp_path)
     assert code == 0, shown
@@ -167,6 +170,7 @@ def test_quiet_on_a_terminal_says_nothing(tmp_path):
     assert (tmp_path / "site" / "index.html").is_file()
 
 
+@pytest.mark.slow
 def test_piped_output_has_no_progress(tmp_path):
     result = subprocess.run(
         [str(MODELDOC), "build", *FASHION, "--out", "site"], cwd=tmp_path, capture_output=True, text=True, check=False
@@ -177,6 +181,7 @@ def test_piped_output_has_no_progress(tmp_path):
     assert result.stdout.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_verbose_when_piped_prints_each_phase_with_its_time(tmp_path):
     result = subprocess.run(
         [str(MODELDOC), "build", *FASHION, "--out", "site", "-v"],
