@@ -454,7 +454,7 @@ def build(
         return
     options = _site(target, out, site_name, custom_templates, no_diagrams, flags)
     site_builder.check_destination(docs_dir if docs_dir is not None else options.out)
-    with progress.reporting(output.reporter()):
+    with progress.reporting(output.reporter()), _mkdocs_log(logging.INFO if verbose else logging.WARNING):
         specs = _describe_all(options.models, output)
         if docs_dir is not None:
             built, nav = site_builder.write_markdown(options, specs, docs_dir)

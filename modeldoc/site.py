@@ -227,11 +227,18 @@ def build_project(
             pages = sum(1 for page in built_dir.rglob("*.html") if page.name != "404.html")
             publish(built_dir, target)
     except (MkDocsException, SystemExit) as err:  # MkDocs exits on config errors
-        cause = problems.first or str(err)
-        raise ModeldocError(f"MkDocs could not build {config_file}: {cause}") from err
+        text = f"MkDocs could not build {config_file}: {problems.first or err}"
+        raise (_ConfigProblem if _caused_by(err, ConfigError) else ModeldocError)(text) from err
     finally:
         logging.getLogger("mkdocs").removeHandler(problems)
     return Built(out=target, specs=(), pages=pages)
+
+
+class _ConfigProblem(ConfigError):
+    """A malformed option met inside a MkDocs build (a ``:::`` block's): still exit code 2."""
+
+    def __init__(self, text: str) -> None:
+        ModeldocError.__init__(self, text)
 
 
 class _Problems(logging.Handler):
@@ -248,7 +255,26 @@ class _Problems(logging.Handler):
     @property
     def first(self) -> str:
         found = self.errors or self.warnings
-        return " ".join(found[0].split()) if found else ""
+        if not found:
+            return ""
+        # MkDocs logs "Error reading page 'x.md':" and the reason as the next message.
+        first = found[0] if not found[0].endswith(":") or len(found) < 2 else f"{found[0]} {found[1]}"
+        return " ".join(first.split())
+
+
+def _caused_by(err: BaseException, kind: type[BaseException]) -> bool:
+    """True when `err` or any exception it was raised from or during is a `kind`."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [err]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        if isinstance(current, kind):
+            return True
+        seen.add(id(current))
+        stack += [current.__cause__, current.__context__]
+    return False
 
 
 def run_mkdocs(config: Mapping[str, Any], config_file: Path) -> None:

@@ -770,3 +770,27 @@ def test_without_torch_describing_is_one_line_and_help_still_works(workdir, tmp_
     )
     assert run("build", "-h", cwd=workdir, env=env).returncode == 0
     untouched(workdir)
+
+
+BLOCK_OPTIONS = [
+    ("inputs: [{shape: 5}]", "input 0 has shape 5, which is not a list of sizes"),
+    ("input_shape: [1, 99999999999999999999]", "which does not fit a 64-bit integer"),
+    ("input_shape: [100000, 100000, 100000]", "= 1,000,000,000,000,000 elements, more than the 10,000,000,000"),
+    ("inputs: {shape: [1, 2]}", "is not a list; write inputs as a list"),
+    ("sections: layers", "is 'layers', not a list of names"),
+]
+
+
+@pytest.mark.parametrize(("line", "message"), BLOCK_OPTIONS, ids=[line for line, _ in BLOCK_OPTIONS])
+def test_a_malformed_block_in_a_page_is_one_line_and_exit_2(workdir, line, message):
+    (workdir / "mkdocs.yml").write_text("site_name: t\nplugins:\n  - modeldoc\n")
+    (workdir / "docs").mkdir()
+    (workdir / "docs" / "index.md").write_text(f"# Hi\n\n::: modeldoc {FASHION}\n    {line}\n")
+    code, stdout, stderr = invoke("build", "--no-diagrams")
+    assert code == 2
+    error = the_error(stderr)
+    assert error.startswith(f"MkDocs could not build {workdir / 'mkdocs.yml'}: Error reading page 'index.md': ")
+    assert "the ::: modeldoc block on line 3 of index.md" in error
+    assert message in error
+    assert stdout == ""
+    untouched(workdir, "mkdocs.yml", "docs")
