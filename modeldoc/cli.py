@@ -143,7 +143,7 @@ def _run(call: Callable[[], Any]) -> int:  # noqa: PLR0911 - one return per way 
         result = call()
     except _Ended as err:
         return _fail(err.message, err.code) if err.message else err.code
-    except click.exceptions.NoArgsIsHelpError as err:
+    except click.exceptions.NoArgsIsHelpError as err:  # `modeldoc` alone: the help, as asked for
         click.echo(err.ctx.get_help() if err.ctx else err.format_message())
         return 0
     except click.UsageError as err:
