@@ -439,7 +439,7 @@ def build(
         require_dot()
     config_file = None if target or markdown_only else site_builder.project_config(Path.cwd())
     if config_file is not None:
-        _page_flags_unused(flags, f"building {config_file.name}")
+        _refuse_model_flags(flags, f"building {config_file.name}")
         with progress.reporting(output.reporter()), _mkdocs_log(logging.INFO if verbose else logging.WARNING):
             built = site_builder.build_project(
                 config_file,
@@ -477,7 +477,7 @@ _MODEL_FLAGS = {
 }
 
 
-def _page_flags_unused(flags: dict[str, Any], what: str) -> None:
+def _refuse_model_flags(flags: dict[str, Any], what: str) -> None:
     """Model flags given without a TARGET would silently do nothing: say so."""
     ctx = click.get_current_context()
     for name in flags:
@@ -504,7 +504,7 @@ def _site(
             custom_templates=custom_templates,
             diagrams=not no_diagrams,
         )
-    _page_flags_unused(flags, "building pyproject.toml's [tool.modeldoc] models")
+    _refuse_model_flags(flags, "building pyproject.toml's [tool.modeldoc] models")
     return _configured(out, site_name, custom_templates, no_diagrams)
 
 
@@ -609,7 +609,7 @@ def serve(
                     f"--site-name, --templates and --no-diagrams do not apply to {config_file.name}",
                     "set them in that file (site_name, and the modeldoc plugin's custom_templates and diagrams)",
                 )
-            _page_flags_unused(flags, f"serving {config_file.name}")
+            _refuse_model_flags(flags, f"serving {config_file.name}")
             preview.serve(config_file, dev_addr=dev_addr, open_in_browser=open_in_browser)
             return
         options = _site(target, None, site_name, custom_templates, no_diagrams, flags)
