@@ -4,7 +4,17 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system-packages site test test-fast lint bench clean
+# The lowest and highest supported Python run the torch-free tests (marker notorch) in venvs of
+# their own, without torch: torch 2.13's CPU wheel is installed for 3.11 only, and pip would
+# otherwise pull a multi-GB CUDA build. So modeldoc goes in with --no-deps, plus its other
+# dependencies, read from pyproject.toml.
+COMPAT_PYTHONS ?= 3.10 3.13
+NOTORCH_TESTS := tests/test_options.py tests/test_hostile_cli.py tests/test_progress.py tests/test_api.py
+# pythonX.Y on PATH, else pyenv's install of it (pyenv's shim answers only for its selected versions).
+find_python = $(shell for p in python$(1) $$(pyenv root 2>/dev/null)/versions/$(1).*/bin/python$(1); do \
+  "$$p" -c "" 2>/dev/null && { command -v "$$p"; break; }; done)
+
+.PHONY: setup system-packages site test test-compat test-fast lint bench clean
 
 # Installs what is missing: Debian's graphviz and chromium, torch 2.13.0 (CPU) before
 # anything that depends on torch, then modeldoc itself with its dev tools.
@@ -25,8 +35,26 @@ $(VENV)/.installed: pyproject.toml
 site: setup
 	$(VENV)/bin/modeldoc build
 
-test: setup
+test: setup test-compat
 	$(PY) -m pytest
+
+test-compat: $(foreach v,$(COMPAT_PYTHONS),.venv-$(v)/.installed)
+	@for v in $(COMPAT_PYTHONS); do \
+	  echo "== Python $$v, without torch: the notorch tests"; \
+	  .venv-$$v/bin/python -m pytest -q -p no:cacheprovider -m notorch $(NOTORCH_TESTS) || exit 1; \
+	done
+
+.venv-%/.installed: pyproject.toml | setup
+	@python="$(call find_python,$*)"; \
+	if [ -z "$$python" ]; then echo "python$* was not found; install it (pyenv install $*) or run make COMPAT_PYTHONS=..."; exit 1; fi; \
+	echo "== a venv for $$python (no torch)"; \
+	rm -rf .venv-$* && "$$python" -m venv .venv-$* && \
+	$(PY) -c 'import tomllib; d = tomllib.load(open("pyproject.toml", "rb")); \
+	  print("\n".join(r for r in d["project"]["dependencies"] if not r.startswith("torch")))' > .venv-$*/requirements.txt && \
+	echo "pytest>=8" >> .venv-$*/requirements.txt && \
+	.venv-$*/bin/python -m pip install -qq -r .venv-$*/requirements.txt && \
+	.venv-$*/bin/python -m pip install -qq --no-deps -e . && \
+	touch $@
 
 # The quick loop while working: everything but the browser and slow groups.
 test-fast: setup
@@ -41,4 +69,4 @@ bench: setup
 	$(PY) benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) site build dist .pytest_cache test-artifacts
+	rm -rf $(VENV) $(foreach v,$(COMPAT_PYTHONS),.venv-$(v)) site build dist .pytest_cache test-artifacts

@@ -1,35 +1,61 @@
-"""The ``modeldoc`` command. `ModeldocError` becomes one line on stderr and exit code 1."""
+"""The ``modeldoc`` command.
+
+Every failure reaches the terminal as one line: a `ModeldocError` (exit 1, or 2 for a bad
+option or configuration), click's own usage errors (exit 2), an interruption (130 for Ctrl-C,
+143 for SIGTERM) and anything unexpected (exit 1, with the traceback only under
+``MODELDOC_DEBUG=1``). Nothing here imports torch until a model is described, so ``--help``
+and option errors are instant.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import re
+import signal
 import sys
 import time
+import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import replace
+from contextlib import contextmanager, redirect_stdout
+from dataclasses import dataclass, replace
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from types import FrameType
+from typing import Any, NoReturn, TypeVar
 
 import click
 
-from modeldoc import __version__
+from modeldoc import __version__, progress
 from modeldoc.errors import ConfigError, ModeldocError
-from modeldoc.graph import require_dot
-from modeldoc.options import ModelOptions, SiteOptions, model_options, read_pyproject, site_options
-from modeldoc.render import do_shape
+from modeldoc.options import ModelOptions, SiteOptions, absolute, model_options, read_pyproject, site_options
 from modeldoc.spec import ModelSpec
+from modeldoc.terminal import one_line, terminal_safe
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+ISSUES = "https://github.com/modeldoc/modeldoc/issues"
+_PAGE_PHRASES = {
+    # The probe's message is written for the page, where the derivations sit below it.
+    "the derivations below point at": "the derivations on the model's page point at",
+}
+"""Phrases of page text that mean something else on a terminal, and what the terminal says instead."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived: unwind like Ctrl-C, so that every ``finally`` cleans up."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 class _Failed(click.ClickException):
     """A ModeldocError on its way to the terminal: one line, exit code 1."""
 
     def __init__(self, err: ModeldocError) -> None:
-        super().__init__(" ".join(str(err).split()))
+        super().__init__(str(err))
 
 
 class _BadOption(_Failed):
@@ -47,6 +73,127 @@ def _fail_cleanly(func: F) -> F:
             raise (_BadOption if isinstance(err, ConfigError) else _Failed)(err) from err
 
     return wrapper  # type: ignore[return-value]
+
+
+class _Ended(Exception):
+    """How a command ended other than by returning or by click: what to say and the exit code.
+
+    A plain Exception on purpose: click's `main` intercepts KeyboardInterrupt, SystemExit-like
+    and pipe errors in ways that print more than one line; this passes through it untouched.
+    """
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class _Modeldoc(click.Group):
+    """The command group, whose `main` turns whatever ends the run into one line and an exit code."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, **extra: Any) -> NoReturn:  # type: ignore[override]
+        """Run the command line; exit with its status."""
+        extra["standalone_mode"] = False
+        with _signals_as_exceptions():
+            code = _run(lambda: super(_Modeldoc, self).main(args, prog_name, **extra))
+        sys.exit(code)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the subcommand; whatever escapes it (but click's own exceptions) becomes an `_Ended`."""
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, _Ended):
+            raise
+        except BaseException as err:  # the last line of defence: one line, never a traceback
+            raise _ended(err) from err
+
+
+def _ended(err: BaseException) -> _Ended:
+    if isinstance(err, Terminated):
+        name = signal.Signals(err.signum).name
+        return _Ended(f"stopped by {name}; the previous output is unchanged", 128 + err.signum)
+    if isinstance(err, KeyboardInterrupt):
+        return _Ended("interrupted; the previous output is unchanged", 130)
+    if isinstance(err, ModeldocError):
+        return _Ended(str(err), 2 if isinstance(err, ConfigError) else 1)
+    if isinstance(err, BrokenPipeError):
+        # The reader went away (`modeldoc inspect ... | head`): nothing more to say to it.
+        _silence_stdout()
+        return _Ended("", 1)
+    if isinstance(err, SystemExit):
+        code = "" if err.code is None else repr(err.code)
+        return _Ended(
+            f"code that modeldoc ran (the model's?) called sys.exit({code}); "
+            "remove that call or guard it with if __name__ == '__main__':",
+            1,
+        )
+    if os.environ.get("MODELDOC_DEBUG"):
+        traceback.print_exception(type(err), err, err.__traceback__)
+    text = str(err) if len(str(err)) <= 300 else str(err)[:297] + "..."
+    return _Ended(
+        f"modeldoc failed unexpectedly ({type(err).__name__}: {text}); please report it at {ISSUES} "
+        "(MODELDOC_DEBUG=1 shows the traceback)",
+        1,
+    )
+
+
+def _run(call: Callable[[], Any]) -> int:  # noqa: PLR0911 - one return per way a run can end
+    """Call the command line and translate how it ended into an exit code and at most one line."""
+    try:
+        result = call()
+    except _Ended as err:
+        return _fail(err.message, err.code) if err.message else err.code
+    except click.exceptions.NoArgsIsHelpError as err:  # `modeldoc` alone: the help, as asked for
+        click.echo(err.ctx.get_help() if err.ctx else err.format_message())
+        return 0
+    except click.UsageError as err:
+        hint = f"; see '{err.ctx.command_path} -h'" if err.ctx is not None else ""
+        return _fail(f"{err.format_message().rstrip('.')}{hint}", err.exit_code)
+    except click.ClickException as err:
+        return _fail(err.format_message(), err.exit_code)
+    except click.exceptions.Exit as err:
+        return err.exit_code
+    except click.Abort as err:  # Ctrl-C while click itself was busy (parsing, prompting)
+        ended = _ended(err.__cause__) if isinstance(err.__cause__, KeyboardInterrupt) else _Ended("aborted", 1)
+        return _fail(ended.message, ended.code)
+    except BaseException as err:
+        ended = _ended(err)
+        return _fail(ended.message, ended.code) if ended.message else ended.code
+    return result if isinstance(result, int) else 0
+
+
+def _fail(message: str, code: int) -> int:
+    progress.clear()
+    click.echo(f"Error: {one_line(message)}", err=True)
+    return code
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+@contextmanager
+def _signals_as_exceptions() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into `Terminated` while the command runs, so staging folders go."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise Terminated(signum)
+
+    previous = {}
+    try:
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            previous[signum] = signal.signal(signum, handler)
+    except ValueError:  # not the main thread: leave the signals alone
+        pass
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
 
 
 def _flags(*decorators: Callable[[F], F]) -> Callable[[F], F]:
@@ -94,10 +241,26 @@ _model_flags = _flags(
         metavar="SECONDS",
         help="Time all passes of the shape probe may spend in the model's forward; 0 for no limit.",
     ),
-    click.option("--title", default="", help="Title of the model's page."),
-    click.option("--depth", type=click.IntRange(min=1), default=2, show_default=True, help="Diagram depth."),
 )
 """The flags that describe one model, shared by build, serve and inspect."""
+
+_page_flags = _flags(
+    click.option("--title", default="", help="Title of the model's page."),
+    click.option(
+        "--depth", type=click.IntRange(min=1), default=2, show_default=True, help="Levels drawn in one diagram."
+    ),
+)
+"""The flags that shape a model's pages, shared by build and serve."""
+
+_output_flags = _flags(
+    click.option("-q", "--quiet", is_flag=True, help="Print only warnings and errors."),
+    click.option("-v", "--verbose", is_flag=True, help="Print each phase of the work with its time, also when piped."),
+)
+"""How much the command says on the terminal."""
+
+_strict_flag = click.option(
+    "--strict", is_flag=True, help="Fail (exit 1, nothing written) when the probe failed or a warning was printed."
+)
 
 
 def _entry(
@@ -108,8 +271,8 @@ def _entry(
     example: str,
     probe_device: str,
     probe_timeout: float,
-    title: str,
-    depth: int,
+    title: str = "",
+    depth: int = 2,
 ) -> ModelOptions:
     try:
         kwargs = json.loads(kwargs_json) if kwargs_json else {}
@@ -117,6 +280,8 @@ def _entry(
         raise ConfigError(
             f"--kwargs is not valid JSON ({err.msg})", "write it like --kwargs '{\"width\": 64}'"
         ) from err
+    if not isinstance(kwargs, dict):
+        raise ConfigError("--kwargs is not a JSON object", "write it like --kwargs '{\"width\": 64}'")
     entry: dict[str, Any] = {
         "target": target,
         "kwargs": kwargs,
@@ -132,39 +297,109 @@ def _entry(
     return model_options(entry, where="the command line")
 
 
-def _describe(options: ModelOptions) -> ModelSpec:
+@dataclass(frozen=True)
+class _Output:
+    """What the command says on the terminal, from -q, -v and --strict."""
+
+    quiet: bool = False
+    verbose: bool = False
+    strict: bool = False
+
+    def reporter(self) -> progress.Reporter:
+        """Progress on stderr: live on a terminal, a line per phase with -v, nothing with -q or when piped."""
+        if self.quiet:
+            return progress.Reporter()
+        stream = sys.stderr
+        live = progress.is_terminal(stream)
+        return progress.Terminal(stream, live=live, verbose=self.verbose, color=progress.use_color(stream))
+
+    def say(self, text: str) -> None:
+        """A result line on stdout (unless quiet)."""
+        if not self.quiet:
+            click.echo(terminal_safe(text))
+
+
+def _output(quiet: bool, verbose: bool, strict: bool = False) -> _Output:
+    if quiet and verbose:
+        raise ConfigError("--quiet and --verbose contradict each other", "give one of them")
+    return _Output(quiet=quiet, verbose=verbose, strict=strict)
+
+
+def _describe_all(models: tuple[ModelOptions, ...], output: _Output) -> tuple[ModelSpec, ...]:
+    """Describe every model, print their warnings, and stop here under --strict when there were any."""
     from modeldoc.pipeline import describe
 
-    spec = describe(options)
-    for warning in spec.warnings:
-        click.secho(f"warning: {options.target}: {warning}", fg="yellow", err=True)
-    return spec
+    specs = []
+    warned = 0
+    for options in models:
+        with _user_output_to_stderr():
+            spec = describe(options)
+        for warning in spec.warnings:
+            _warn(f"{options.target}: {terminal_text(warning)}")
+        warned += len(spec.warnings)
+        specs.append(spec)
+    if output.strict and warned:
+        raise ModeldocError(
+            f"--strict: {warned} warning{'s' if warned > 1 else ''} (above); nothing was written; "
+            "fix what they say, or leave out --strict"
+        )
+    return tuple(specs)
 
 
-_site_flags = _flags(
-    click.option("--site-name", default="", help="Name of the site."),
-    click.option(
-        "--templates",
-        "custom_templates",
-        type=click.Path(path_type=Path, exists=True, file_okay=False),
-        default=None,
-        help="Folder of templates that override the shipped ones.",
-    ),
-    click.option("--no-diagrams", is_flag=True, help="Leave out the Graphviz diagrams (no dot needed)."),
-)
-"""The flags that shape a site, shared by build and serve."""
+def terminal_text(warning: str) -> str:
+    """A warning written for the page, worded for the terminal (which has no "below")."""
+    for page, terminal in _PAGE_PHRASES.items():
+        warning = warning.replace(page, terminal)
+    return warning
 
 
-@click.group()
-@click.version_option(__version__, prog_name="modeldoc")
+def _warn(text: str) -> None:
+    progress.clear()
+    stream = sys.stderr
+    click.secho(f"warning: {one_line(text)}", fg="yellow", err=True, color=progress.use_color(stream))
+
+
+@contextmanager
+def _user_output_to_stderr() -> Iterator[None]:
+    """Send whatever the user's code prints to stderr, so that stdout holds only modeldoc's output."""
+    sys.stdout.flush()
+    saved = None
+    try:
+        if sys.stdout.fileno() == 1 and sys.stderr.fileno() == 2:
+            # Also what C code or a subprocess writes to the file descriptor itself.
+            saved = os.dup(1)
+            os.dup2(2, 1)
+    except (AttributeError, OSError, ValueError):  # an in-memory stdout (tests, notebooks)
+        saved = None
+    try:
+        with redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        if saved is not None:
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+@click.group(name="modeldoc", cls=_Modeldoc, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="modeldoc")
 def main() -> None:
     """Document the architecture of PyTorch models as a website."""
 
 
 @main.command()
 @_model_flags
+@_page_flags
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Output folder (default: site).")
-@_site_flags
+@click.option("--site-name", default="", help="Name of the site.")
+@click.option(
+    "--templates",
+    "custom_templates",
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    default=None,
+    help="Folder of templates that override the shipped ones.",
+)
+@click.option("--no-diagrams", is_flag=True, help="Leave out the Graphviz diagrams (no dot needed).")
 @click.option(
     "--markdown-only",
     is_flag=True,
@@ -176,6 +411,8 @@ def main() -> None:
     default=None,
     help="Folder for --markdown-only pages, e.g. docs/models (new, empty, or written by modeldoc before).",
 )
+@_strict_flag
+@_output_flags
 @_fail_cleanly
 def build(
     target: str | None,
@@ -185,6 +422,9 @@ def build(
     no_diagrams: bool,
     markdown_only: bool,
     docs_dir: Path | None,
+    strict: bool,
+    quiet: bool,
+    verbose: bool,
     **flags: Any,
 ) -> None:
     """Build a documentation site for TARGET (package.module:Name or path/file.py:Name).
@@ -193,33 +433,69 @@ def build(
     site_dir, or --out), otherwise the models configured in pyproject.toml's [tool.modeldoc].
     """
     from modeldoc import site as site_builder
+    from modeldoc.graph import require_dot
 
     started = time.perf_counter()
+    output = _output(quiet, verbose, strict)
     if markdown_only and docs_dir is None:
         raise ConfigError("--markdown-only needs --docs-dir", "name the folder to write, e.g. --docs-dir docs/models")
     if docs_dir is not None and not markdown_only:
         raise ConfigError("--docs-dir only applies to --markdown-only", "add --markdown-only, or use --out for a site")
+    if markdown_only and out is not None:
+        raise ConfigError("--out does not apply to --markdown-only", "name the folder with --docs-dir")
+    out = absolute(out) if out is not None else None
+    docs_dir = absolute(docs_dir) if docs_dir is not None else None
     if not no_diagrams:
         require_dot()
     config_file = None if target or markdown_only else site_builder.project_config(Path.cwd())
     if config_file is not None:
-        with _mkdocs_log(logging.WARNING):
+        _refuse_model_flags(flags, f"building {config_file.name}")
+        with progress.reporting(output.reporter()), _mkdocs_log(logging.INFO if verbose else logging.WARNING):
             built = site_builder.build_project(
-                config_file, out=out, site_name=site_name, custom_templates=custom_templates, diagrams=not no_diagrams
+                config_file,
+                out=out,
+                site_name=site_name,
+                custom_templates=custom_templates,
+                diagrams=not no_diagrams,
+                strict=strict,
             )
         elapsed = time.perf_counter() - started
-        click.echo(f"built {built.pages} pages from {config_file.name} into {built.out} in {elapsed:.1f}s")
+        output.say(f"built {built.pages} pages from {config_file.name} into {built.out} in {elapsed:.1f}s")
         return
     options = _site(target, out, site_name, custom_templates, no_diagrams, flags)
-    specs = tuple(_describe(model) for model in options.models)
-    if markdown_only:
-        assert docs_dir is not None
-        built, _ = site_builder.write_markdown(options, specs, docs_dir)
-        _markdown_hints(docs_dir)
-    else:
-        built = site_builder.build_site(options, specs)
+    site_builder.check_destination(docs_dir if docs_dir is not None else options.out)
+    with progress.reporting(output.reporter()), _mkdocs_log(logging.INFO if verbose else logging.WARNING):
+        specs = _describe_all(options.models, output)
+        if docs_dir is not None:
+            built, nav = site_builder.write_markdown(options, specs, docs_dir)
+        else:
+            built = site_builder.build_site(options, specs)
+    if docs_dir is not None:
+        _markdown_hints(docs_dir, nav, output)
     elapsed = time.perf_counter() - started
-    click.echo(f"built {built.pages} pages for {len(specs)} model(s) into {built.out} in {elapsed:.1f}s")
+    output.say(f"built {built.pages} pages for {len(specs)} model(s) into {built.out} in {elapsed:.1f}s")
+
+
+_MODEL_FLAGS = {
+    "input_shapes": "--input-shape",
+    "input_dtypes": "--input-dtype",
+    "kwargs_json": "--kwargs",
+    "example": "--example",
+    "probe_device": "--probe-device",
+    "title": "--title",
+    "depth": "--depth",
+}
+
+
+def _refuse_model_flags(flags: dict[str, Any], what: str) -> None:
+    """Model flags given without a TARGET would silently do nothing: say so."""
+    ctx = click.get_current_context()
+    for name in flags:
+        if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE:
+            raise ConfigError(
+                f"{_MODEL_FLAGS.get(name, name)} needs a TARGET, and {what} takes its models from there",
+                "pass a TARGET, or set the option in that configuration",
+            )
 
 
 def _site(
@@ -238,20 +514,42 @@ def _site(
             custom_templates=custom_templates,
             diagrams=not no_diagrams,
         )
+    _refuse_model_flags(flags, "building pyproject.toml's [tool.modeldoc] models")
     return _configured(out, site_name, custom_templates, no_diagrams)
 
 
-def _markdown_hints(docs_dir: Path) -> None:
-    """Tell the user what their mkdocs.yml needs for the pages just written."""
+def _markdown_hints(docs_dir: Path, nav: list[Any], output: _Output) -> None:
+    """Tell the user what their mkdocs.yml needs for the pages just written, the whole nav included."""
+    import yaml
+
     from modeldoc.site import MARKDOWN_EXTENSIONS
 
-    folder = docs_dir.resolve()
+    if output.quiet:
+        return
     root = (Path.cwd() / "docs").resolve()
+    folder = docs_dir.resolve()
     rel = folder.relative_to(root).as_posix() if folder.is_relative_to(root) else folder.name
-    click.echo("the pages need, in mkdocs.yml:")
-    click.echo(f"  extra_css: [{rel}/assets/modeldoc.css]")
-    click.echo(f"  markdown_extensions: [{', '.join(MARKDOWN_EXTENSIONS)}]")
-    click.echo(f"  nav (if written out): - Models: {rel}/index.md")
+    section = [_prefixed(entry, rel) for entry in nav]
+    if section and isinstance(section[0], dict) and list(section[0]) == ["Home"]:
+        section[0] = section[0]["Home"]  # the section's own index page
+    text = yaml.safe_dump({"nav": [{"Models": section}]}, sort_keys=False, allow_unicode=True, width=10**6)
+    output.say("the pages need, in mkdocs.yml:")
+    output.say(f"  extra_css: [{rel}/assets/modeldoc.css]")
+    output.say(f"  markdown_extensions: [{', '.join(MARKDOWN_EXTENSIONS)}]")
+    output.say("  # and in the nav, where the pages belong (titles as written; paths relative to docs/):")
+    for line in text.splitlines():
+        output.say(f"  {line}")
+
+
+def _prefixed(entry: Any, rel: str) -> Any:
+    """A nav entry with every page path put under `rel`."""
+    if isinstance(entry, str):
+        return f"{rel}/{entry}"
+    if isinstance(entry, dict):
+        return {title: _prefixed(value, rel) for title, value in entry.items()}
+    if isinstance(entry, list):
+        return [_prefixed(value, rel) for value in entry]
+    return entry
 
 
 def _configured(out: Path | None, site_name: str, custom_templates: Path | None, no_diagrams: bool) -> SiteOptions:
@@ -275,9 +573,19 @@ def _configured(out: Path | None, site_name: str, custom_templates: Path | None,
 
 @main.command()
 @_model_flags
-@_site_flags
+@_page_flags
+@click.option("--site-name", default="", help="Name of the site.")
+@click.option(
+    "--templates",
+    "custom_templates",
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    default=None,
+    help="Folder of templates that override the shipped ones.",
+)
+@click.option("--no-diagrams", is_flag=True, help="Leave out the Graphviz diagrams (no dot needed).")
 @click.option("--dev-addr", default=None, metavar="IP:PORT", help="Where to serve (default: 127.0.0.1:8000).")
 @click.option("--open", "open_in_browser", is_flag=True, help="Open the preview in the default browser.")
+@_output_flags
 @_fail_cleanly
 def serve(
     target: str | None,
@@ -286,6 +594,8 @@ def serve(
     no_diagrams: bool,
     dev_addr: str | None,
     open_in_browser: bool,
+    quiet: bool,
+    verbose: bool,
     **flags: Any,
 ) -> None:
     """Preview the documentation of TARGET live; editing the model's source rebuilds it.
@@ -295,10 +605,13 @@ def serve(
     """
     from modeldoc import serve as preview
     from modeldoc import site as site_builder
+    from modeldoc.graph import require_dot
 
+    output = _output(quiet, verbose)
     if not no_diagrams:
         require_dot()
-    with _mkdocs_log(logging.INFO):
+    level = logging.WARNING if output.quiet else logging.DEBUG if output.verbose else logging.INFO
+    with _mkdocs_log(level):
         config_file = None if target else site_builder.project_config(Path.cwd())
         if config_file is not None:
             if custom_templates is not None or no_diagrams or site_name:
@@ -306,6 +619,7 @@ def serve(
                     f"--site-name, --templates and --no-diagrams do not apply to {config_file.name}",
                     "set them in that file (site_name, and the modeldoc plugin's custom_templates and diagrams)",
                 )
+            _refuse_model_flags(flags, f"serving {config_file.name}")
             preview.serve(config_file, dev_addr=dev_addr, open_in_browser=open_in_browser)
             return
         options = _site(target, None, site_name, custom_templates, no_diagrams, flags)
@@ -319,7 +633,7 @@ def _mkdocs_log(level: int) -> Iterator[None]:
 
     Errors are left out: the one that stops the build becomes the command's error line.
     """
-    handler = logging.StreamHandler()
+    handler = _MkDocsMessages()
     handler.setFormatter(logging.Formatter("%(levelname)-7s -  %(message)s"))
     handler.setLevel(level)
     handler.addFilter(lambda record: record.levelno < logging.ERROR)
@@ -334,28 +648,78 @@ def _mkdocs_log(level: int) -> Iterator[None]:
         mkdocs_log.setLevel(previous)
 
 
+class _MkDocsMessages(logging.StreamHandler):  # type: ignore[type-arg]
+    """MkDocs' log lines on stderr, below the progress line and with their text made terminal-safe."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        progress.clear()
+        try:
+            self.stream.write(terminal_safe(self.format(record)) + "\n")
+            self.flush()
+        except Exception:
+            self.handleError(record)
+
+
 @main.command()
 @_model_flags
-@click.option("--json", "as_json", is_flag=True, help="Print the modeldoc/1 JSON description.")
+@click.option(
+    "--depth",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Levels of the module tree the table shows (default: all). Not with --json, which lists every layer.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the modeldoc/1 JSON description (and nothing else).")
+@_strict_flag
+@_output_flags
 @_fail_cleanly
-def inspect(target: str | None, as_json: bool, **flags: Any) -> None:
-    """Describe TARGET on the terminal, or as JSON with --json."""
+def inspect(
+    target: str | None,
+    depth: int | None,
+    as_json: bool,
+    strict: bool,
+    quiet: bool,
+    verbose: bool,
+    **flags: Any,
+) -> None:
+    """Describe TARGET on the terminal: its layers, their arguments and kinds, and totals; or as JSON."""
     if not target:
         raise ConfigError("inspect needs a TARGET", "pass one such as package.module:Net")
-    spec = _describe(_entry(target, **flags))
+    if as_json and depth is not None:
+        raise ConfigError("--depth shapes the table; --json always lists every layer", "leave out one of them")
+    output = _output(quiet, verbose, strict)
+    options = _entry(target, **flags)
+    with progress.reporting(output.reporter()):
+        (spec,) = _describe_all((options,), output)
     if as_json:
         # in chunks: json.dump makes millions of small writes for a big model, json.dumps one huge string
         chunks: list[str] = []
         for piece in json.JSONEncoder(indent=1, ensure_ascii=False).iterencode(spec.to_json()):
             chunks.append(piece)
             if len(chunks) >= 65536:
-                sys.stdout.write("".join(chunks))
+                sys.stdout.write(_json_terminal_safe("".join(chunks)))
                 chunks.clear()
-        sys.stdout.write("".join(chunks) + "\n")
+        sys.stdout.write(_json_terminal_safe("".join(chunks)) + "\n")
         return
-    click.echo(f"{spec.type}: {spec.total_params:,} parameters ({spec.trainable_params:,} trainable)")
-    for layer in spec.layers:
-        shapes = "; ".join(do_shape(dims) for dims in layer.output_dims) or "-"
-        click.echo(
-            f"  {'  ' * (layer.depth - 1)}{layer.path:<30} {layer.type_name:<20} {shapes:<24} {layer.own_params:>12,}"
-        )
+    from modeldoc.summary import summary_lines
+
+    for line in summary_lines(spec, depth=depth):
+        click.echo(line)
+
+
+_NOT_PLAIN = re.compile(r"[^\x20-\x7e\n]")
+
+
+def _json_terminal_safe(text: str) -> str:
+    """JSON text whose strings hold no raw control or format characters (json escapes only C0 itself)."""
+
+    def escape(match: re.Match[str]) -> str:
+        ch = match.group()
+        if terminal_safe(ch) == ch:
+            return ch
+        code = ord(ch)
+        if code < 0x10000:
+            return f"\\u{code:04x}"
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+    return _NOT_PLAIN.sub(escape, text)

@@ -59,3 +59,13 @@ class DerivationTooLarge(ModeldocError):
             "describe a configuration with fewer layers, and report the model to modeldoc "
             "so its derivations can be fixed"
         )
+
+
+class TorchMissing(ModeldocError):
+    """PyTorch is not installed: modeldoc can read options and show help, but not describe a model."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "PyTorch is not installed in this Python environment, and describing a model needs it; "
+            "install it (pip install torch) and run modeldoc again"
+        )

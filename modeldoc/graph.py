@@ -30,6 +30,7 @@ from functools import partial
 from typing import Any
 from urllib.parse import quote
 
+from modeldoc import progress
 from modeldoc.errors import GraphvizNotFound, ModeldocError
 from modeldoc.layout import anchor
 from modeldoc.spec import LayerSpec, ModelSpec, OpSpec, TensorInfo, TraceSpec
@@ -1018,6 +1019,7 @@ def require_dot() -> str:
 
 def render_svg(dot: str) -> str:
     """Run Graphviz `dot` on `dot` and return the SVG element, ready to inline in HTML."""
+    progress.tick("diagrams")
     result = subprocess.run(
         [require_dot(), "-Tsvg"], input=dot.encode("utf-8"), capture_output=True, check=False, timeout=300
     )

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from modeldoc import guard, hyperparams, trace
+from modeldoc.loader import module_label
 from modeldoc.options import ModelOptions
 from modeldoc.spec import LayerSpec, ModelSpec, ParamSpec
 
@@ -112,7 +113,7 @@ def public_type(cls: type) -> str:
     """``torch.nn.Conv2d`` for torch.nn classes, ``module.QualName`` for the rest."""
     if getattr(nn, cls.__name__, None) is cls:
         return f"torch.nn.{cls.__name__}"
-    return f"{cls.__module__}.{cls.__qualname__}"
+    return f"{module_label(cls.__module__)}.{cls.__qualname__}"
 
 
 def doc_url(cls: type) -> str:

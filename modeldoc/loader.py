@@ -11,16 +11,32 @@ import hashlib
 import importlib
 import importlib.util
 import inspect
+import re
 import sys
-from collections.abc import Mapping
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from torch import nn
+from modeldoc.errors import ModelLoadError, TorchMissing
 
-from modeldoc.errors import ModelLoadError
+with warnings.catch_warnings():
+    # Without numpy, torch warns "Failed to initialize NumPy" as it is imported; modeldoc needs
+    # no numpy, so that warning would only alarm. This is the first place modeldoc imports torch.
+    warnings.filterwarnings("ignore", message="Failed to initialize NumPy", category=UserWarning)
+    try:
+        from torch import nn
+    except ModuleNotFoundError as err:
+        if err.name != "torch":
+            raise
+        raise TorchMissing() from err
+
+_FILE_MODULE = re.compile(r"^modeldoc_user_(?P<stem>.+)_[0-9a-f]{10}$")
+_LIVE: dict[str, Callable[[], Any]] = {}
+"""Callables lent to targets for a moment (the Python API's example inputs)."""
 
 
 @dataclass(frozen=True)
@@ -61,10 +77,33 @@ def load_model(target: str, kwargs: Mapping[str, Any] | None = None) -> Loaded:
 
 def load_callable(target: str) -> Any:
     """Import `target` and return the callable it names (an example-input factory)."""
+    if target in _LIVE:
+        return _LIVE[target]
     obj, _ = _resolve(target)
     if not callable(obj):
         raise ModelLoadError(target, f"it is of type {type(obj).__name__}, not a function", "point at a function")
     return obj
+
+
+@contextmanager
+def lend(func: Callable[[], Any], name: str) -> Iterator[str]:
+    """Make `func` loadable by `load_callable` under a target of its own while the block runs."""
+    target = f"<{name}>:{id(func)}"
+    _LIVE[target] = func
+    try:
+        yield target
+    finally:
+        _LIVE.pop(target, None)
+
+
+def module_label(name: str) -> str:
+    """A module's name as the pages show it: a file target's module as its file's stem.
+
+    A file is imported under a unique name (``modeldoc_user_gate_8788238090``) so that two
+    files with one name never meet in ``sys.modules``; a reader knows it as ``gate``.
+    """
+    match = _FILE_MODULE.match(name)
+    return match["stem"] if match else name
 
 
 def _call(target: str, obj: Any, kwargs: dict[str, Any]) -> Any:
@@ -76,9 +115,20 @@ def _call(target: str, obj: Any, kwargs: dict[str, Any]) -> Any:
                 target, f"its arguments do not fit ({err})", "check the names and values in --kwargs"
             ) from err
         raise ModelLoadError(target, f"building it raised TypeError: {err}", "check --kwargs") from err
-    except Exception as err:
-        shown = f"{type(err).__name__}: {err}".splitlines()[0]
-        raise ModelLoadError(target, f"building it raised {shown}", "check --kwargs and the constructor") from err
+    except KeyboardInterrupt:
+        raise
+    except BaseException as err:  # sys.exit() and BaseException subclasses in user code too
+        raise ModelLoadError(target, f"building it {_raised(err)}", "check --kwargs and the constructor") from err
+
+
+def _raised(err: BaseException) -> str:
+    """What user code did, in words: ``raised ValueError: width must be even`` or ``called sys.exit(3)``."""
+    if isinstance(err, SystemExit):
+        return f"called sys.exit({'' if err.code is None else repr(err.code)})"
+    text = str(err).strip()
+    first = text.splitlines()[0] if text else ""
+    first = first if len(first) <= 200 else first[:197] + "..."
+    return f"raised {type(err).__name__}: {first}" if first else f"raised {type(err).__name__}"
 
 
 def _signature_rejects(obj: Any, kwargs: dict[str, Any]) -> bool:
@@ -107,7 +157,7 @@ def _resolve(target: str) -> tuple[Any, Path | None]:
             hint = _nearest(part, names)
             raise ModelLoadError(
                 target,
-                f"{getattr(obj, '__name__', location)} has no attribute {part!r}",
+                f"{location if obj is module else getattr(obj, '__name__', location)} has no attribute {part!r}",
                 f"did you mean {hint!r}?" if hint else "check the name after the colon",
             ) from None
     source = getattr(module, "__file__", None)
@@ -133,9 +183,12 @@ def _import(target: str, location: str) -> ModuleType:
         raise ModelLoadError(
             target, f"importing {location} failed: {err}", f"install {err.name!r} or fix the import"
         ) from err
-    except Exception as err:
-        shown = f"{type(err).__name__}: {err}".splitlines()[0]
-        raise ModelLoadError(target, f"importing {location} raised {shown}", "fix the error in that module") from err
+    except KeyboardInterrupt:
+        raise
+    except BaseException as err:  # sys.exit() and BaseException subclasses in user code too
+        raise ModelLoadError(
+            target, f"importing {location} {_raised(err)}", _fix_for(err, "fix the error in that module")
+        ) from err
 
 
 def _import_file(target: str, path: Path) -> ModuleType:
@@ -158,14 +211,23 @@ def _import_file(target: str, path: Path) -> ModuleType:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as err:
-        del sys.modules[name]
-        shown = f"{type(err).__name__}: {err}".splitlines()[0]
-        raise ModelLoadError(target, f"running {path.name} raised {shown}", "fix the error in that file") from err
+    except BaseException as err:
+        sys.modules.pop(name, None)
+        if isinstance(err, KeyboardInterrupt):
+            raise
+        raise ModelLoadError(
+            target, f"running {path.name} {_raised(err)}", _fix_for(err, "fix the error in that file")
+        ) from err
     finally:
         if added:
             sys.path.remove(folder)
     return module
+
+
+def _fix_for(err: BaseException, fix: str) -> str:
+    if isinstance(err, SystemExit):
+        return "guard script code with if __name__ == '__main__': so that importing the file does not run it"
+    return fix
 
 
 def _nearest(name: str, names: list[str]) -> str:

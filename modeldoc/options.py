@@ -7,15 +7,21 @@ blocks) is turned into plain mappings and validated by :func:`model_options` and
 
 from __future__ import annotations
 
+import math
+import os
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
 from modeldoc.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the backport, a dependency on Python 3.10 only
+    import tomli as tomllib
 
 DTYPES = ("float32", "float64", "float16", "bfloat16", "long", "int64", "int32", "bool")
 PROBE_DEVICES = ("meta", "cpu")
@@ -23,6 +29,10 @@ SECTIONS = ("overview", "diagram", "dataflow", "layers")
 DEFAULT_DEPTH = 2
 DEFAULT_PAGE_SIZE = 40
 DEFAULT_PROBE_TIMEOUT = 60.0
+MAX_INPUT_ELEMENTS = 10**10
+"""Elements one example input may have. The meta probe needs no memory, but the real CPU
+fallback would, and shapes are what a page documents: a batch of 1 shows the same model."""
+_INT64_MAX = 2**63 - 1
 _AXIS_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _SLUG = re.compile(r"[^a-z0-9]+")
 
@@ -81,6 +91,23 @@ class SiteOptions:
     mkdocs_config: Path | None = None
     """The project's mkdocs.yml, built instead of a generated one (config mode)."""
 
+    def __post_init__(self) -> None:
+        # Resolved once, here: MkDocs reads docs_dir relative to its config file and the build
+        # runs in a staging folder, so a relative path would mean something else downstream.
+        object.__setattr__(self, "out", absolute(self.out))
+        for name in ("custom_templates", "mkdocs_config"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, absolute(value))
+
+
+def absolute(path: str | os.PathLike[str]) -> Path:
+    """`path` made absolute against the working directory, ``..`` folded, symlinks kept.
+
+    Symlinks are not followed so that a check of the final name (is it a symlink?) still sees it.
+    """
+    return Path(os.path.abspath(path))  # noqa: PTH100 - Path.resolve() would follow symlinks
+
 
 def parse_shape(text: str) -> InputOption:
     """Parse ``"1,1,28,28"``, ``"N=8,3,32,32"`` or ``"input_ids:1,L=16"`` into an input.
@@ -103,6 +130,12 @@ def make_input(
     axes: Iterable[Any], *, dtype: str = "float32", keyword: str = "", where: str = "input shape"
 ) -> InputOption:
     """Build an input from axis entries, each an int or ``"NAME=int"``."""
+    if isinstance(axes, str):
+        axes = axes.split(",")
+    elif not isinstance(axes, list | tuple):
+        raise ConfigError(
+            f"{where} has shape {axes!r}, which is not a list of sizes", "write it as [1, 1, 28, 28] or '1,1,28,28'"
+        )
     shape: list[int] = []
     names: list[str] = []
     for axis in axes:
@@ -111,16 +144,34 @@ def make_input(
         names.append(name)
     if not shape:
         raise ConfigError(f"{where} is empty", "give the sizes separated by commas, e.g. 1,1,28,28")
+    elements = math.prod(shape)
+    if elements > MAX_INPUT_ELEMENTS:
+        sizes = " × ".join(str(s) for s in shape)
+        raise ConfigError(
+            f"{where} has {sizes} = {elements:,} elements, "
+            f"more than the {MAX_INPUT_ELEMENTS:,} an example input may have",
+            "use a smaller example (a batch of 1 documents the same model)",
+        )
     if not names[0] and "N" not in names and len(shape) > 1:
         names[0] = "N"
     return InputOption(shape=tuple(shape), dtype=parse_dtype(dtype), axis_names=tuple(names), keyword=keyword)
 
 
 def _parse_axis(axis: Any, where: str) -> tuple[str, int]:
+    if isinstance(axis, bool) or not isinstance(axis, int | str):
+        raise ConfigError(
+            f"{where} has {axis!r}, which is not a whole number",
+            "give the sizes separated by commas, e.g. 1,1,28,28 (name a symbolic axis as L=16)",
+        )
     name, _, size_text = str(axis).strip().rpartition("=")
-    name = name.strip()
+    name, size_text = name.strip(), size_text.strip()
     if name and not _AXIS_NAME.match(name):
         raise ConfigError(f"axis name {name!r} in {where} is not a plain name", "use letters, e.g. L=16")
+    if size_text.isdigit() and len(size_text) > len(str(_INT64_MAX)):
+        raise ConfigError(
+            f"{where} has a size of {len(size_text)} digits, which does not fit a 64-bit integer",
+            "use a smaller example (a batch of 1 documents the same model)",
+        )
     try:
         size = int(size_text)
     except ValueError:
@@ -130,6 +181,11 @@ def _parse_axis(axis: Any, where: str) -> tuple[str, int]:
         ) from None
     if size < 1:
         raise ConfigError(f"{where} has size {size}", "every size must be 1 or more")
+    if size > _INT64_MAX:
+        raise ConfigError(
+            f"{where} has size {size}, which does not fit a 64-bit integer (at most {_INT64_MAX})",
+            "use a smaller example (a batch of 1 documents the same model)",
+        )
     return name, size
 
 
@@ -174,7 +230,7 @@ def model_options(entry: Mapping[str, Any], *, where: str = "model entry") -> Mo
     """
     if not isinstance(entry, Mapping):
         raise ConfigError(f"{where} is not a mapping", "write it as key: value pairs with at least target")
-    unknown = sorted(set(entry) - _MODEL_KEYS)
+    unknown = sorted(str(key) for key in set(entry) - _MODEL_KEYS)
     if unknown:
         raise ConfigError(f"{where} has unknown option {unknown[0]!r}", f"use only {', '.join(sorted(_MODEL_KEYS))}")
     target = entry.get("target")
@@ -183,30 +239,37 @@ def model_options(entry: Mapping[str, Any], *, where: str = "model entry") -> Mo
             f"target {target!r} in {where} is not of the form module:Name",
             "give it as package.module:Name or path/to/file.py:Name",
         )
+    who = target if where == "the command line" else f"{target} in {where}"
     kwargs = entry.get("kwargs") or {}
-    if not isinstance(kwargs, Mapping):
-        raise ConfigError(f"kwargs of {target} is not a mapping", 'write it as {"width": 64}')
+    if not isinstance(kwargs, Mapping) or not all(isinstance(key, str) for key in kwargs):
+        raise ConfigError(f"kwargs of {who} is not a mapping of names to values", 'write it as {"width": 64}')
     inputs = _inputs(entry, where=f"{where} ({target})")
     probe_device = str(entry.get("probe_device", "meta"))
     if probe_device not in PROBE_DEVICES:
-        raise ConfigError(f"probe_device {probe_device!r} of {target}", "use meta or cpu")
-    sections = tuple(entry.get("sections") or SECTIONS)
+        raise ConfigError(f"probe_device {probe_device!r} of {who}", "use meta or cpu")
+    sections = _strings(entry.get("sections") or list(SECTIONS), "sections", who)
     bad = [s for s in sections if s not in SECTIONS]
     if bad:
-        raise ConfigError(f"unknown section {bad[0]!r} for {target}", f"use {', '.join(SECTIONS)}")
-    title = str(entry.get("title") or target.rsplit(":", 1)[-1])
+        raise ConfigError(f"unknown section {bad[0]!r} for {who}", f"use {', '.join(SECTIONS)}")
+    title = _text(entry.get("title"), "title", who) or target.rsplit(":", 1)[-1]
+    example = _text(entry.get("example"), "example", who)
+    if example and ":" not in example:
+        raise ConfigError(
+            f"example {example!r} of {who} is not of the form module:function",
+            "name a function that returns the example inputs, e.g. pkg.models:make_inputs",
+        )
     return ModelOptions(
         target=target,
         kwargs=dict(kwargs),
         inputs=inputs,
-        example=str(entry.get("example") or ""),
+        example=example,
         probe_device=probe_device,
         title=title,
-        slug=slugify(str(entry.get("slug") or title)),
-        depth=_positive_int(entry.get("depth", DEFAULT_DEPTH), "depth", target),
-        sections=sections,
-        page_size=_positive_int(entry.get("page_size", DEFAULT_PAGE_SIZE), "page_size", target),
-        probe_timeout=_seconds(entry.get("probe_timeout", DEFAULT_PROBE_TIMEOUT), "probe_timeout", target),
+        slug=slugify(_text(entry.get("slug"), "slug", who) or title),
+        depth=_positive_int(entry.get("depth", DEFAULT_DEPTH), "depth", who),
+        sections=tuple(sections),
+        page_size=_positive_int(entry.get("page_size", DEFAULT_PAGE_SIZE), "page_size", who),
+        probe_timeout=_seconds(entry.get("probe_timeout", DEFAULT_PROBE_TIMEOUT), "probe_timeout", who),
     )
 
 
@@ -222,13 +285,34 @@ def _positive_int(value: Any, key: str, target: str) -> int:
     return value
 
 
+def _text(value: Any, key: str, target: str) -> str:
+    """An optional text option: ``""`` when left out; numbers are taken as written."""
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ConfigError(f"{key} of {target} is {value!r}, not text", f"write {key} as a string")
+    return str(value)
+
+
+def _strings(value: Any, key: str, target: str) -> list[str]:
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{key} of {target} is {value!r}, not a list of names", f"write {key} as a list, e.g. [a, b]")
+    return list(value)
+
+
 def _inputs(entry: Mapping[str, Any], *, where: str) -> tuple[InputOption, ...]:
     dtype_entry = entry.get("input_dtype", "float32")
     dtypes = list(dtype_entry) if isinstance(dtype_entry, list | tuple) else [dtype_entry]
     shapes: list[Any] = []
     if "input_shape" in entry:
         shapes.append(entry["input_shape"])
-    shapes.extend(entry.get("input_shapes") or [])
+    listed = entry.get("input_shapes") or []
+    if not isinstance(listed, list | tuple):
+        raise ConfigError(
+            f"{where} has input_shapes {listed!r}, which is not a list of shapes",
+            "write it as [[1, 3, 32, 32], [1, 10]], or use input_shape for one input",
+        )
+    shapes.extend(listed)
     if len(dtypes) not in (1, len(shapes)) and shapes:
         raise ConfigError(
             f"{where} has {len(dtypes)} input dtypes for {len(shapes)} inputs",
@@ -244,14 +328,30 @@ def _inputs(entry: Mapping[str, Any], *, where: str) -> tuple[InputOption, ...]:
             inputs.append(make_input(shape, dtype=dtype, where=where))
         else:
             raise ConfigError(f"{where} has input shape {shape!r}", "write it as [1, 1, 28, 28] or '1,1,28,28'")
-    for item in entry.get("inputs") or []:
+    items = entry.get("inputs") or []
+    if not isinstance(items, list | tuple):
+        raise ConfigError(
+            f"{where} has inputs {items!r}, which is not a list", "write inputs as a list of {shape: [...], dtype: ...}"
+        )
+    for item in items:
         if not isinstance(item, Mapping) or "shape" not in item:
             raise ConfigError(
                 f"{where} has input {item!r}", "write each input as {shape: [...], dtype: ..., name: ...}"
             )
+        keyword = _text(item.get("name"), "the name of an input", where)
+        if keyword and not keyword.isidentifier():
+            raise ConfigError(
+                f"input name {keyword!r} in {where} is not a Python identifier", "name it as forward() does"
+            )
+        shape = item["shape"]
+        if isinstance(shape, str):
+            shape = parse_shape(shape).axes()
         inputs.append(
             make_input(
-                item["shape"], dtype=item.get("dtype", "float32"), keyword=str(item.get("name") or ""), where=where
+                shape,
+                dtype=item.get("dtype", "float32"),
+                keyword=keyword,
+                where=f"{where}, input {keyword or len(inputs)}",
             )
         )
     return tuple(inputs)
@@ -264,6 +364,10 @@ def site_options(table: Mapping[str, Any], *, where: str, base: Path) -> SiteOpt
         raise ConfigError(f"models in {where} is not a list", "write [[tool.modeldoc.models]] tables")
     models = tuple(model_options(m, where=f"models[{i}] in {where}") for i, m in enumerate(models_entry))
     templates = table.get("custom_templates")
+    if templates and not (base / str(templates)).is_dir():
+        raise ConfigError(
+            f"custom_templates {str(templates)!r} in {where} is not a folder", "create it or fix the path"
+        )
     mkdocs_config = table.get("mkdocs_config")
     return SiteOptions(
         models=unique_slugs(models),

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from modeldoc import derive, explain, loader
+from modeldoc import derive, explain, loader, progress
 from modeldoc.introspect import introspect
 from modeldoc.options import ModelOptions
 from modeldoc.spec import ModelSpec
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 def describe(options: ModelOptions) -> ModelSpec:
@@ -17,8 +21,21 @@ def describe(options: ModelOptions) -> ModelSpec:
 
 def describe_with_source(options: ModelOptions) -> tuple[ModelSpec, Path | None]:
     """Like `describe`, also returning the file the model's code lives in (for live reload)."""
+    progress.phase(f"loading {options.target}")
     loaded = loader.load_model(options.target, options.kwargs)
-    return annotate(introspect(loaded.module, options)), loaded.source_file
+    return describe_module(loaded.module, options), loaded.source_file
+
+
+def describe_module(module: nn.Module, options: ModelOptions) -> ModelSpec:
+    """The annotated description of a live `module` (``options.target`` only names it)."""
+    modules = sum(1 for _ in module.modules())
+    if options.has_input:
+        progress.phase(f"probing {modules:,} modules: a forward pass on the {options.probe_device} device")
+    else:
+        progress.phase(f"reading {modules:,} modules")
+    spec = introspect(module, options)
+    progress.phase(f"explaining {len(spec.layers) + 1:,} layers")
+    return annotate(spec)
 
 
 def annotate(spec: ModelSpec) -> ModelSpec:

@@ -44,7 +44,7 @@ from mkdocs.structure.files import File, Files, file_sort_key
 from mkdocs.utils import nest_paths
 
 from modeldoc import options as opts
-from modeldoc import sources
+from modeldoc import progress, sources
 from modeldoc.errors import ConfigError, ModeldocError
 from modeldoc.site import MARKDOWN_EXTENSIONS, MARKER
 
@@ -219,6 +219,7 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
             entries = []
             model_navs: list[Any] = []
             for options in self._models:
+                progress.phase(f"rendering {options.target}")
                 settings = render.RenderSettings(
                     options=options,
                     diagrams=self.config.diagrams,

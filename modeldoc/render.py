@@ -17,7 +17,7 @@ from typing import Any
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, StrictUndefined, TemplateError
 from markupsafe import Markup
 
-from modeldoc import docstrings, graph, layout
+from modeldoc import docstrings, graph, layout, progress
 from modeldoc.errors import ModeldocError
 from modeldoc.options import ModelOptions
 from modeldoc.spec import Dim, LayerSpec, ModelSpec
@@ -206,7 +206,8 @@ def render_pages(spec: ModelSpec, settings: RenderSettings, env: Environment) ->
             parts.setdefault(where[part.block].root, []).append(part)
     # Without the layer sections there is nothing for a link to land on.
     linked = where if "layers" in settings.options.sections else {}
-    for page in pages:
+    for done, page in enumerate(pages, 1):
+        progress.count("pages", done, len(pages))
         md_link = _linker(page, linked, anchor, layout.href)
         url_link = _linker(
             page,

@@ -7,11 +7,13 @@ replaces a folder it wrote itself (it leaves a marker file in it) or an empty on
 
 from __future__ import annotations
 
+import errno
 import html
 import logging
 import os
 import re
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -21,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from modeldoc import layout, render
+from modeldoc import layout, progress, render
 from modeldoc.errors import ConfigError, ModeldocError, OutputError
 from modeldoc.options import SiteOptions, read_pyproject
 from modeldoc.spec import ModelSpec
@@ -177,10 +179,12 @@ def build_site(site: SiteOptions, specs: tuple[ModelSpec, ...]) -> Built:
     check_destination(site.out)
     with staging(site.out) as stage:
         docs_dir = stage / "docs"
+        progress.phase("rendering")
         nav, count = write_docs(specs, site, docs_dir)
         built_dir = stage / "site"
         config = mkdocs_config(site, nav, docs_dir, built_dir)
-        run_mkdocs(config, stage / "mkdocs.yml")
+        with progress.mkdocs_pages("MkDocs: building the site", count):
+            run_mkdocs(config, stage / "mkdocs.yml")
         publish(built_dir, site.out)
     return Built(out=site.out, specs=specs, pages=count)
 
@@ -197,6 +201,7 @@ def write_markdown(
     check_destination(docs_dir)
     with staging(docs_dir) as stage:
         pages = stage / "pages"
+        progress.phase("rendering")
         nav, count = write_docs(specs, site, pages, directory_urls=directory_urls)
         publish(pages, docs_dir)
     return Built(out=docs_dir, specs=specs, pages=count), nav
@@ -232,11 +237,13 @@ def build_project(
     site_name: str = "",
     custom_templates: Path | None = None,
     diagrams: bool = True,
+    strict: bool = False,
 ) -> Built:
     """Build a project's own mkdocs.yml (which uses the modeldoc plugin) into `out`.
 
     `out` defaults to the config's ``site_dir``; the same ownership rules as a standalone
-    build apply, and the other arguments override the config and the plugin's options.
+    build apply, and the other arguments override the config and the plugin's options
+    (`strict` turns MkDocs' strict mode on: warnings fail the build).
     """
     from mkdocs.commands.build import build
     from mkdocs.config import load_config
@@ -245,7 +252,11 @@ def build_project(
     problems = _Problems()
     logging.getLogger("mkdocs").addHandler(problems)
     try:
-        cfg = load_config(config_file=str(config_file), site_name=theme_text(site_name) if site_name else None)
+        cfg = load_config(
+            config_file=str(config_file),
+            site_name=theme_text(site_name) if site_name else None,
+            strict=strict or None,
+        )
         target = out or Path(cfg.site_dir)
         check_destination(target)
         plugin = cfg.plugins["modeldoc"]
@@ -254,16 +265,24 @@ def build_project(
             plugin.config.custom_templates = str(custom_templates.resolve())
         with staging(target) as stage:
             cfg.site_dir = str(stage / "site")
-            build(cfg)
+            with progress.mkdocs_pages(f"MkDocs: building {config_file.name}"):
+                build(cfg)
             built_dir = Path(cfg.site_dir)
             pages = sum(1 for page in built_dir.rglob("*.html") if page.name != "404.html")
             publish(built_dir, target)
     except (MkDocsException, SystemExit) as err:  # MkDocs exits on config errors
-        cause = problems.first or str(err)
-        raise ModeldocError(f"MkDocs could not build {config_file}: {cause}") from err
+        text = f"MkDocs could not build {config_file}: {problems.first or err}"
+        raise (_ConfigProblem if _caused_by(err, ConfigError) else ModeldocError)(text) from err
     finally:
         logging.getLogger("mkdocs").removeHandler(problems)
     return Built(out=target, specs=(), pages=pages)
+
+
+class _ConfigProblem(ConfigError):
+    """A malformed option met inside a MkDocs build (a ``:::`` block's): still exit code 2."""
+
+    def __init__(self, text: str) -> None:
+        ModeldocError.__init__(self, text)
 
 
 class _Problems(logging.Handler):
@@ -280,7 +299,26 @@ class _Problems(logging.Handler):
     @property
     def first(self) -> str:
         found = self.errors or self.warnings
-        return " ".join(found[0].split()) if found else ""
+        if not found:
+            return ""
+        # MkDocs logs "Error reading page 'x.md':" and the reason as the next message.
+        first = found[0] if not found[0].endswith(":") or len(found) < 2 else f"{found[0]} {found[1]}"
+        return " ".join(first.split())
+
+
+def _caused_by(err: BaseException, kind: type[BaseException]) -> bool:
+    """True when `err` or any exception it was raised from or during is a `kind`."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [err]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        if isinstance(current, kind):
+            return True
+        seen.add(id(current))
+        stack += [current.__cause__, current.__context__]
+    return False
 
 
 def run_mkdocs(config: Mapping[str, Any], config_file: Path) -> None:
@@ -300,7 +338,37 @@ def run_mkdocs(config: Mapping[str, Any], config_file: Path) -> None:
 
 
 def check_destination(out: Path) -> None:
-    """Refuse to write over a folder modeldoc did not create."""
+    """Refuse to write over a folder modeldoc did not create, or where nothing can be written.
+
+    Checked before any work is done, so that a wrong ``--out`` fails at once, and again just
+    before the finished build replaces the folder.
+    """
+    try:
+        _check_names(out)
+        _check_folder(out)
+    except OSError as err:  # a path the file system will not even look up
+        raise write_error(out, err) from err
+
+
+def _check_names(out: Path) -> None:
+    """Every name in `out` fits the file system it would be created on."""
+    parent = Path(out.anchor)
+    parts = out.parts[1:]
+    for i, part in enumerate(parts):
+        name_max = _limit(parent, "PC_NAME_MAX", 255)
+        too_long = [p for p in parts[i:] if len(os.fsencode(p)) > name_max]
+        if too_long:
+            raise OutputError(
+                f"cannot create {_short(out)}: the name {_short(Path(too_long[0]))} has "
+                f"{len(os.fsencode(too_long[0]))} bytes and the file system allows {name_max}",
+                "choose a shorter --out",
+            )
+        if not (parent / part).is_dir():
+            return
+        parent = parent / part
+
+
+def _check_folder(out: Path) -> None:
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise OutputError(f"{out} exists and is not a folder", "choose another --out")
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
@@ -308,28 +376,175 @@ def check_destination(out: Path) -> None:
             f"{out} already holds files that modeldoc did not write",
             "choose another --out, or empty that folder yourself",
         )
+    existing = out
+    while not existing.exists() and not existing.is_symlink() and existing != existing.parent:
+        existing = existing.parent
+    if existing != out and not existing.is_dir():
+        raise OutputError(f"cannot create {out}: {existing} is a file, not a folder", "choose another --out")
+    folder = out.parent if existing == out else existing  # where the staging folder will be made
+    stat = os.statvfs(folder)
+    if stat.f_flag & os.ST_RDONLY:
+        raise OutputError(f"cannot write in {folder}: it is on a read-only file system", "choose another --out")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write in {folder}: permission denied", "choose another --out")
+    if stat.f_bavail == 0:
+        raise OutputError(f"cannot write in {folder}: the disk is full", "free some space or choose another --out")
+
+
+def _limit(folder: Path, name: str, default: int) -> int:
+    try:
+        return os.pathconf(folder, name)
+    except (OSError, ValueError):
+        return default
+
+
+def _short(path: Path) -> str:
+    text = str(path)
+    return text if len(text) <= 80 else f"{text[:40]}...{text[-20:]}"
+
+
+STAGING_MARKER = ".modeldoc-staging"
+"""File in every staging folder, so that a later build knows a stale one as modeldoc's own."""
+_STAGING = re.compile(r"^\.(?P<name>.*)\.modeldoc-(?P<pid>[0-9]+)-")
+
+
+def _staging_prefix(out: Path) -> str:
+    # Kept short so that the staging name still fits where a long --out name does.
+    return f".{out.name[:100]}.modeldoc-{os.getpid()}-"
 
 
 @contextmanager
 def staging(out: Path) -> Iterator[Path]:
-    """A temporary folder beside `out`, removed whatever happens."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.modeldoc-", dir=out.parent))
+    """A temporary folder beside `out`, removed whatever happens (a SIGTERM included).
+
+    Folders created for `out`'s parent are removed again when the build fails. Staging
+    folders of earlier builds into `out` whose process is gone (killed with SIGKILL) are
+    removed first. An OSError while writing becomes an `OutputError` that names the fix.
+    """
+    created = _make_folder(out.parent, out)
+    stage: Path | None = None
     try:
+        remove_stale(out)
+        stage = Path(tempfile.mkdtemp(prefix=_staging_prefix(out), dir=out.parent))
+        (stage / STAGING_MARKER).write_text("a modeldoc build in progress; removed when it ends\n")
         yield stage
+    except OSError as err:
+        if not _writing(err, out):
+            raise
+        raise write_error(out, err) from err
     finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        if stage is not None:
+            shutil.rmtree(stage, ignore_errors=True)
+        for folder in reversed(created):
+            try:
+                folder.rmdir()  # only empty ones: after a successful build the site is inside
+            except OSError:
+                break
+
+
+def _make_folder(folder: Path, out: Path) -> list[Path]:
+    """Create `folder` and its missing parents; return the ones created, outermost first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    created: list[Path] = []
+    for path in reversed(missing):
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        except OSError as err:
+            for made in reversed(created):
+                made.rmdir()
+            raise write_error(out, err) from err
+        created.append(path)
+    return created
+
+
+def remove_stale(out: Path) -> list[Path]:
+    """Remove the staging folders of builds into `out` whose process no longer runs."""
+    removed = []
+    prefix = out.name[:100]
+    for entry in out.parent.iterdir():
+        match = _STAGING.match(entry.name)
+        if match is None or match["name"] != prefix or not entry.is_dir() or entry.is_symlink():
+            continue
+        pid = int(match["pid"])
+        if pid == os.getpid() or _alive(pid):
+            continue
+        if not ((entry / STAGING_MARKER).is_file() or (entry / MARKER).is_file()):
+            continue  # not one of ours after all
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+_WRITE_FIXES = {
+    errno.ENOSPC: "the disk is full; free some space or choose another --out",
+    errno.EDQUOT: "the disk quota is used up; free some space or choose another --out",
+    errno.EROFS: "the file system is read-only; choose another --out",
+    errno.EACCES: "permission denied; choose another --out",
+    errno.EPERM: "permission denied; choose another --out",
+    errno.ENAMETOOLONG: "a name is too long for the file system; choose a shorter --out",
+    errno.ENOTDIR: "part of the path is a file, not a folder; choose another --out",
+}
+
+
+def _writing(err: OSError, out: Path) -> bool:
+    """True when `err` came from writing the output (not, say, from reading a template)."""
+    filenames = [name for name in (err.filename, err.filename2) if name is not None]
+    inside = [os.fspath(name).startswith(os.fspath(out.parent)) for name in filenames]
+    return err.errno in _WRITE_FIXES and (not filenames or any(inside))
+
+
+def write_error(out: Path, err: OSError) -> OutputError:
+    """An OSError met while writing the output for `out`, as one line that says what to do."""
+    fix = _WRITE_FIXES.get(err.errno or 0, f"{err.strerror or err}; choose another --out")
+    what, _, how = fix.partition("; ")
+    return OutputError(f"cannot write {_short(out)}: {what}", how or "choose another --out")
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGTERM, SIGINT and SIGHUP for a moment that must not be cut in two."""
+    held = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def publish(built: Path, out: Path) -> None:
-    """Mark a finished build as modeldoc's and move it into `out`, replacing the previous one."""
+    """Mark a finished build as modeldoc's and move it into `out`, replacing the previous one.
+
+    The two renames happen with termination signals held, so the previous site is either
+    still in place or replaced, never gone.
+    """
     (built / MARKER).write_text("written by modeldoc; the next build replaces this folder\n")
     check_destination(out)
     old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.modeldoc-old-{os.getpid()}")
-        out.rename(old)
-    built.rename(out)
+    with _signals_held():
+        if out.exists():
+            old = out.with_name(f"{_staging_prefix(out)}old")
+            out.rename(old)
+        try:
+            built.rename(out)
+        except OSError:
+            if old is not None:
+                old.rename(out)
+            raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 

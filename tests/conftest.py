@@ -13,7 +13,6 @@ from click.testing import CliRunner, Result
 
 from modeldoc.cli import main
 from modeldoc.options import model_options
-from modeldoc.pipeline import describe
 from modeldoc.spec import ModelSpec
 
 TESTS = Path(__file__).parent
@@ -27,6 +26,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def spec_of(target: str, *shapes: Any, **entry: Any) -> ModelSpec:
     """Describe a fixture model (``tests.models:Tiny``) with example input shapes."""
+    from modeldoc.pipeline import describe  # imports torch: not at collection, for the notorch runs
+
     return describe(model_options({"target": target, "input_shapes": list(shapes), **entry}))
 
 

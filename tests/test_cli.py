@@ -188,3 +188,146 @@ def test_json_is_valid_for_a_model_without_input(cli):
     assert data["input"] == []
     assert "pass --input-shape" in data["probe_error"]
     assert data["layers"][0]["input_shapes"] == []
+
+
+# --------------------------------------------------------------------------- relative paths, as a person types them
+
+FASHION = ["modeldoc.examples.fashion:Network", "--input-shape", "1,1,28,28", "--no-diagrams"]
+
+
+@pytest.mark.parametrize(
+    ("args", "where"),
+    [
+        ([], "site"),
+        (["--out", "site"], "site"),
+        (["--out", "./site"], "site"),
+        (["--out", "sub/dir/site"], "sub/dir/site"),
+    ],
+)
+def test_a_relative_or_default_out_builds_in_the_working_folder(cli, tmp_path, monkeypatch, args, where):
+    monkeypatch.chdir(tmp_path)
+    result = cli("build", *FASHION, *args)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / where / "index.html").is_file()
+    assert (tmp_path / where / "network" / "index.html").is_file()
+    assert f"into {tmp_path / where} in " in result.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == [where.split("/")[0]]  # no staging folder left
+
+
+def test_a_failed_build_into_new_folders_removes_them(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "layer.md.jinja").write_text("{{ layer.no_such_field }}")
+    result = cli("build", *FASHION, "--templates", "broken", "--out", "sub/dir/site")
+    assert result.exit_code == 1
+    assert "has no attribute 'no_such_field'; fix the template or remove the override" in one_error_line(result)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken"]  # not even sub/dir
+
+
+def test_relative_templates_docs_dir_and_file_target(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my-templates").mkdir()
+    (tmp_path / "my-templates" / "layer.md.jinja").write_text(
+        '{% extends "base/layer.md.jinja" %}{% block summary %}{{ super() }}Reviewed by us.{% endblock %}'
+    )
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "gate.py").write_text(
+        "from torch import nn\n\n\nclass Gate(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.proj = nn.Linear(4, 2)\n\n    def forward(self, x):\n        return self.proj(x)\n"
+    )
+    result = cli(
+        "build",
+        "models/gate.py:Gate",
+        "--input-shape",
+        "1,4",
+        "--templates",
+        "my-templates",
+        "--markdown-only",
+        "--docs-dir",
+        "docs/models",
+        "--no-diagrams",
+    )
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "docs" / "models" / "gate" / "index.md").read_text()
+    assert "Reviewed by us." in page
+    assert "gate.Gate" in page
+    assert "modeldoc_user" not in page
+    table = cli("inspect", "models/gate.py:Gate", "--input-shape", "1,4")
+    assert table.stdout.startswith("gate.Gate: 10 parameters (10 trainable)")
+    data = inspect_json(cli, "models/gate.py:Gate")
+    assert data["model"]["type"] == "gate.Gate"
+
+
+@pytest.mark.slow
+def test_markdown_only_prints_the_whole_nav(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = cli(
+        "build",
+        "modeldoc.examples.llama:make_llama_70b",
+        "--input-shape",
+        "1,L=16",
+        "--input-dtype",
+        "long",
+        "--markdown-only",
+        "--docs-dir",
+        "docs/llm",
+        "--no-diagrams",
+        "--title",
+        "LLaMA",
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[:5] == [
+        "the pages need, in mkdocs.yml:",
+        "  extra_css: [llm/assets/modeldoc.css]",
+        "  markdown_extensions: [admonition, attr_list, md_in_html, tables]",
+        "  # and in the nav, where the pages belong (titles as written; paths relative to docs/):",
+        "  nav:",
+    ]
+    nav_text = "\n".join(line[2:] for line in lines[4:] if line.startswith("  "))
+    import yaml
+
+    nav = yaml.safe_load(nav_text)["nav"]
+    (models,) = nav
+    section = models["Models"]
+    assert section[0] == "llm/index.md"
+    (llama,) = section[1:]
+    pages = []
+
+    def walk(entry):
+        if isinstance(entry, str):
+            pages.append(entry)
+        elif isinstance(entry, dict):
+            for value in entry.values():
+                walk(value)
+        else:
+            for value in entry:
+                walk(value)
+
+    walk(nav)
+    written = sorted(p.relative_to(tmp_path / "docs").as_posix() for p in (tmp_path / "docs").rglob("*.md"))
+    assert sorted(pages) == written  # every page written is in the nav, and only those
+    assert len(pages) > 80  # a page per block of the 80-block model
+    assert "LLaMA" in llama
+
+
+def test_inspect_depth_limits_the_table(cli):
+    full = cli(
+        "inspect", "modeldoc.examples.transformer:EncoderClassifier", "--input-shape", "1,L=16", "--input-dtype", "long"
+    )
+    short = cli(
+        "inspect",
+        "modeldoc.examples.transformer:EncoderClassifier",
+        "--input-shape",
+        "1,L=16",
+        "--input-dtype",
+        "long",
+        "--depth",
+        "1",
+    )
+    assert full.exit_code == short.exit_code == 0
+    assert "self_attn (MultiheadAttention)" in full.stdout
+    assert "self_attn" not in short.stdout
+    assert "└─ head (Linear)" in short.stdout
+    assert "├─ encoder (TransformerEncoder)  N × L × 64          66,944" in short.stdout
+    assert short.stdout.splitlines()[-6:-2] == full.stdout.splitlines()[-6:-2]  # the same totals

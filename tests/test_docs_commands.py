@@ -1,0 +1,208 @@
+"""Every command the README and docs/ show for a bundled example runs as written, from an empty folder.
+
+The commands come from the ```bash / ```console / ```sh / ```shell blocks of README.md and
+docs/*.md (a ``$ `` prompt is dropped, ``\\`` continues a line, ``#`` starts a comment). The
+rule for each command:
+
+- **run**: a ``modeldoc`` command whose target is a bundled example (``modeldoc.examples.…``),
+  or one that takes no target and ends by itself (``-h``, ``--version``);
+- **skipped**, as documentation of the reader's own project: a target that is a placeholder
+  (``pkg.…``, ``path/to/…``), a ``build``/``serve`` without a target (the project's configured
+  models), and commands that are not ``modeldoc``'s (``pip``, ``make``, ``python -m http.server``);
+- anything else **fails** the test: a bundled example in a command this test cannot run (such as
+  ``modeldoc serve``, which never ends), or a target that is neither.
+
+Each command runs through the installed ``modeldoc`` console script in a fresh empty working
+folder, and must exit 0 and deliver what it promises: the site's index page, the Markdown
+pages, JSON that parses, the table. The Python blocks of README.md and docs/python-api.md run
+as scripts the same way. Then a new command in the docs is tested by being written down.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DOCUMENTS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+MODELDOC = Path(sys.executable).with_name("modeldoc")
+SHELL_BLOCK = re.compile(r"^```(?:bash|console|sh|shell)[ \t]*\n(.*?)^```", re.DOTALL | re.MULTILINE)
+PYTHON_BLOCK = re.compile(r"^```python[ \t]*\n(.*?)^```", re.DOTALL | re.MULTILINE)
+PLACEHOLDERS = ("pkg.", "path/to/")
+BUNDLED = "modeldoc.examples."
+OPTIONS_WITH_VALUES = {
+    "--input-shape",
+    "--input-dtype",
+    "--kwargs",
+    "--example",
+    "--probe-device",
+    "--title",
+    "--depth",
+    "--out",
+    "--site-name",
+    "--templates",
+    "--docs-dir",
+    "--dev-addr",
+}
+
+
+@dataclass(frozen=True)
+class Command:
+    source: str
+    """``README.md:42``: where it is written."""
+    text: str
+    args: tuple[str, ...]
+
+    @property
+    def subcommand(self) -> str:
+        return next((a for a in self.args[1:] if not a.startswith("-")), "")
+
+    @property
+    def target(self) -> str:
+        rest = list(self.args[1:])
+        if self.subcommand in rest:
+            rest = rest[rest.index(self.subcommand) + 1 :]
+        i = 0
+        while i < len(rest):
+            if rest[i] in OPTIONS_WITH_VALUES:
+                i += 2
+                continue
+            if not rest[i].startswith("-"):
+                return rest[i]
+            i += 1
+        return ""
+
+    def option(self, name: str) -> str | None:
+        return self.args[self.args.index(name) + 1] if name in self.args else None
+
+
+def shell_commands(path: Path) -> list[Command]:
+    """The commands of every shell block in `path`."""
+    text = path.read_text(encoding="utf-8")
+    found = []
+    for block in SHELL_BLOCK.finditer(text):
+        first_line = text.count("\n", 0, block.start(1)) + 1
+        pending, start = "", 0
+        for offset, raw in enumerate(block.group(1).splitlines()):
+            line = raw.strip()
+            if not pending:
+                start = first_line + offset
+                if line.startswith("$ "):
+                    line = line[2:]
+            if line.endswith("\\"):
+                pending += line[:-1] + " "
+                continue
+            line = pending + line
+            pending = ""
+            args = tuple(shlex.split(line, comments=True))
+            if args:
+                found.append(Command(f"{path.relative_to(REPO)}:{start}", line, args))
+    return found
+
+
+def classify(command: Command) -> str:  # noqa: PLR0911 - one return per rule of the docstring
+    """``run``, ``skip`` or ``fail: why`` by the rule in this module's docstring."""
+    args = command.args
+    if args[0] != "modeldoc":
+        if any(BUNDLED in a for a in args):
+            return "fail: a bundled example in a command that is not modeldoc's, which this test cannot run"
+        return "skip"
+    target = command.target
+    if target.startswith(PLACEHOLDERS):
+        return "skip"
+    if not command.subcommand:
+        return "run"  # modeldoc -h, modeldoc --version
+    if {"-h", "--help"} & set(args):
+        return "run"
+    if not target and command.subcommand in ("build", "serve"):
+        return "skip"
+    if command.subcommand == "serve":
+        return "fail: modeldoc serve does not end; write it with a placeholder target"
+    if target.startswith(BUNDLED) and command.subcommand in ("build", "inspect"):
+        return "run"
+    return f"fail: target {target!r} is neither a bundled example nor a placeholder ({', '.join(PLACEHOLDERS)})"
+
+
+ALL = [command for path in DOCUMENTS for command in shell_commands(path)]
+RUN = [command for command in ALL if classify(command) == "run"]
+
+
+def test_every_command_is_run_or_skipped_by_the_rule():
+    failing = [f"{c.source}: {c.text} -> {classify(c)}" for c in ALL if classify(c).startswith("fail")]
+    assert not failing, "\n".join(failing)
+    assert any(c.source.startswith("README.md") for c in RUN), "the README shows no runnable example command"
+    assert any(c.source.startswith("docs/cli.md") for c in RUN)
+
+
+def test_the_rule_sorts_commands_as_documented():
+    def sort(line: str) -> str:
+        return classify(Command("x", line, tuple(shlex.split(line, comments=True))))
+
+    assert sort("modeldoc build modeldoc.examples.fashion:Network --input-shape 1,1,28,28") == "run"
+    assert sort("modeldoc inspect --input-shape 1,2 modeldoc.examples.text:TextClassifier --json") == "run"
+    assert sort("modeldoc --version") == "run"
+    assert sort("modeldoc build pkg.models:Net --out site") == "skip"
+    assert sort("modeldoc build path/to/my_model.py:Net") == "skip"
+    assert sort("modeldoc build") == "skip"
+    assert sort("pip install .") == "skip"
+    assert sort("modeldoc serve modeldoc.examples.fashion:Network").startswith("fail")
+    assert sort("python -m modeldoc build modeldoc.examples.fashion:Network").startswith("fail")
+    assert sort("modeldoc build mypackage.models:Net").startswith("fail")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", RUN, ids=[c.source for c in RUN])
+def test_the_command_runs_as_written_from_an_empty_folder(command, tmp_path):
+    result = subprocess.run(
+        [str(MODELDOC), *command.args[1:]], cwd=tmp_path, capture_output=True, text=True, check=False, timeout=600
+    )
+    assert result.returncode == 0, f"{command.source}: {command.text}\n{result.stderr}"
+    assert "Traceback" not in result.stderr
+    args = command.args
+    if "-h" in args or "--help" in args:
+        assert result.stdout.startswith("Usage: modeldoc")
+    elif "--version" in args or "-V" in args:
+        assert result.stdout.startswith("modeldoc, version ")
+    elif command.subcommand == "inspect" and "--json" in args:
+        assert json.loads(result.stdout)["schema"] == "modeldoc/1"
+    elif command.subcommand == "inspect":
+        assert re.match(r"^\S+: [\d,]+ parameters \([\d,]+ trainable\)$", result.stdout.splitlines()[0])
+        assert "Total params: " in result.stdout
+    elif "--markdown-only" in args:
+        docs = tmp_path / (command.option("--docs-dir") or "")
+        assert (docs / "index.md").is_file()
+        assert (docs / ".modeldoc-output").is_file()
+        assert "the pages need, in mkdocs.yml:" in result.stdout
+    else:
+        site = tmp_path / (command.option("--out") or "site")
+        assert (site / "index.html").is_file()
+        assert (site / ".modeldoc-output").is_file()
+        assert result.stdout.startswith("built ")
+    stray = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert not stray, f"left behind: {stray}"
+
+
+PYTHON_DOCUMENTS = [REPO / "README.md", REPO / "docs" / "python-api.md"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", PYTHON_DOCUMENTS, ids=[p.name for p in PYTHON_DOCUMENTS])
+def test_the_python_examples_run_as_written_from_an_empty_folder(path, tmp_path):
+    blocks = [m.group(1) for m in PYTHON_BLOCK.finditer(path.read_text(encoding="utf-8"))]
+    assert blocks, f"{path.name} has no Python example"
+    script = tmp_path / "example.py"
+    script.write_text("\n".join(blocks), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, check=False, timeout=600
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    if "build_site(" in script.read_text():
+        assert (tmp_path / "site" / "index.html").is_file()
