@@ -135,7 +135,10 @@ def model_nav(spec: ModelSpec, slug: str, page_size: int, prefix: str = "") -> l
         file = f"{prefix}{slug}/{page.file}"
         if not page.subpages:
             return nav_entry(page.title, file) if root else file
-        return nav_entry(page.title, [file, *(entry(sub) for sub in page.subpages)]) if root else file
+        # The page itself gets a title too: without one, MkDocs and the theme take it from the
+        # page's heading, past theme_text.
+        pages = [nav_entry(page.title, file), *(entry(sub) for sub in page.subpages)]
+        return nav_entry(page.title, pages) if root else file
 
     main = by_root[""]
     return [nav_entry("Overview", entry("")), *(entry(sub) for sub in main.subpages)]
