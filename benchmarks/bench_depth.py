@@ -42,9 +42,10 @@ def measure(model: str, depth: int) -> dict[str, Any]:
     """Describe `model` at `depth` in this process and return the numbers."""
     sys.path.insert(0, str(ROOT))
     warnings.simplefilter("ignore")
-    from modeldoc import derive, explain, loader, pipeline
-    from modeldoc.introspect import introspect
+    from modeldoc import derive, explain, pipeline
     from modeldoc.options import model_options
+    from modeldoc.probe import loader
+    from modeldoc.probe.static import introspect
 
     target, keyword, shape = MODELS[model]
     options = model_options({"target": target, "kwargs": {keyword: depth}, "input_shapes": [shape]})

@@ -7,7 +7,7 @@
 For each model: modeldoc's collection step in-process (``modeldoc.pipeline.describe``, with
 the tracing probe), ``modeldoc inspect --json`` end to end as a user runs it (a fresh Python
 process that imports torch and builds the model), the module-tree and data-flow DOT text
-(``modeldoc.graph``), ``torchinfo.summary`` (and its text table) and ``torchview.draw_graph``
+(``modeldoc.diagrams.graph``), ``torchinfo.summary`` (and its text table) and ``torchview.draw_graph``
 (the graph object, not rendered to an image). Every timing is the median of several
 repetitions after one warm-up call; the table gives seconds and modeldoc / peer ratios, then
 the errors of any tool that failed on a model.
@@ -38,7 +38,8 @@ sys.path.insert(1, str(ROOT))
 import bench_models  # noqa: E402
 import torch  # noqa: E402
 
-from modeldoc import graph, pipeline  # noqa: E402
+from modeldoc import pipeline  # noqa: E402
+from modeldoc.diagrams import graph  # noqa: E402
 from modeldoc.options import model_options  # noqa: E402
 
 

@@ -53,7 +53,7 @@ class Description:
         The same rules as ``modeldoc build``: `out` is replaced only when modeldoc wrote it (or
         it is empty), and a failed build leaves it as it was.
         """
-        from modeldoc import site
+        from modeldoc.site import build as site
 
         options = self._site(out, site_name, diagrams, templates)
         return site.build_site(options, (self.spec,)).out
@@ -62,20 +62,20 @@ class Description:
         self, docs_dir: str | Path, *, diagrams: bool = True, templates: str | Path | None = None
     ) -> Path:
         """Write plain Markdown pages with inline SVG into `docs_dir` (``--markdown-only``); returns its path."""
-        from modeldoc import site
+        from modeldoc.site import build as site
 
         options = self._site(docs_dir, "", diagrams, templates)
         return site.write_markdown(options, (self.spec,), options.out)[0].out
 
     def summary(self, depth: int | None = None) -> str:
         """The table ``modeldoc inspect`` prints: layers, arguments with their kinds, totals."""
-        from modeldoc.summary import summary_lines
+        from modeldoc.pages.summary import summary_lines
 
         return "\n".join(summary_lines(self.spec, depth=depth))
 
     def _site(self, out: str | Path, site_name: str, diagrams: bool, templates: str | Path | None) -> SiteOptions:
         if diagrams:
-            from modeldoc.graph import require_dot
+            from modeldoc.diagrams.graph import require_dot
 
             require_dot()
         folder = Path(templates) if templates is not None else None
@@ -97,7 +97,7 @@ class Description:
         return f"<modeldoc.Description of {spec.type}: {spec.total_params:,} parameters, {len(spec.layers):,} modules>"
 
     def _repr_html_(self) -> str:
-        from modeldoc.notebook import model_html
+        from modeldoc.pages.notebook import model_html
 
         return model_html(self.spec, depth=self.options.depth)
 
@@ -160,7 +160,7 @@ def describe(
         "page_size": page_size,
     }
     options = model_options(entry, where="modeldoc.describe()")  # checked before torch is imported
-    from modeldoc import loader  # the first to import torch, quietly
+    from modeldoc.probe import loader  # the first to import torch, quietly
 
     if example_inputs is None:
         return Description(spec=_collect(model, options), options=options)
@@ -178,7 +178,7 @@ def _collect(model: nn.Module | str, options: ModelOptions) -> ModelSpec:
 
 def _target_of(model: Any) -> str:
     """What names a live module's class, ``module:QualName``: the spec's target and the default title."""
-    from modeldoc.loader import module_label, nn  # the loader imports torch, quietly
+    from modeldoc.probe.loader import module_label, nn  # the loader imports torch, quietly
 
     if not isinstance(model, nn.Module):
         raise ConfigError(

@@ -432,8 +432,8 @@ def build(
     With no TARGET, build the project's mkdocs.yml when it uses the modeldoc plugin (into its
     site_dir, or --out), otherwise the models configured in pyproject.toml's [tool.modeldoc].
     """
-    from modeldoc import site as site_builder
-    from modeldoc.graph import require_dot
+    from modeldoc.diagrams.graph import require_dot
+    from modeldoc.site import build as site_builder
 
     started = time.perf_counter()
     output = _output(quiet, verbose, strict)
@@ -522,7 +522,7 @@ def _markdown_hints(docs_dir: Path, nav: list[Any], output: _Output) -> None:
     """Tell the user what their mkdocs.yml needs for the pages just written, the whole nav included."""
     import yaml
 
-    from modeldoc.site import MARKDOWN_EXTENSIONS
+    from modeldoc.site.build import MARKDOWN_EXTENSIONS
 
     if output.quiet:
         return
@@ -603,9 +603,9 @@ def serve(
     With no TARGET, serve the project's mkdocs.yml when it uses the modeldoc plugin, otherwise
     the models configured in pyproject.toml's [tool.modeldoc].
     """
-    from modeldoc import serve as preview
-    from modeldoc import site as site_builder
-    from modeldoc.graph import require_dot
+    from modeldoc.diagrams.graph import require_dot
+    from modeldoc.site import build as site_builder
+    from modeldoc.site import serve as preview
 
     output = _output(quiet, verbose)
     if not no_diagrams:
@@ -700,7 +700,7 @@ def inspect(
                 chunks.clear()
         sys.stdout.write(_json_terminal_safe("".join(chunks)) + "\n")
         return
-    from modeldoc.summary import summary_lines
+    from modeldoc.pages.summary import summary_lines
 
     for line in summary_lines(spec, depth=depth):
         click.echo(line)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from modeldoc import derive, explain, loader, progress
-from modeldoc.introspect import introspect
+from modeldoc import derive, explain, progress
 from modeldoc.options import ModelOptions
+from modeldoc.probe import loader
+from modeldoc.probe.static import introspect
 from modeldoc.spec import ModelSpec
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from modeldoc.loader import load_model
+from modeldoc.probe.loader import load_model
 from tests.conftest import spec_of
 
 
@@ -98,7 +98,7 @@ def test_parametrizations_show_originals_and_what_the_layer_uses() -> None:
     described = load_model("tests.models:Parametrized", {}).module
     assert not torch.equal(described.sn.parametrizations.weight[0]._u, spectral_u)  # fresh random init differs
     before = model.sn.parametrizations.weight[0]._u.clone()
-    from modeldoc import hyperparams
+    from modeldoc.probe import arguments as hyperparams
 
     hyperparams.computed_tensors(model.sn, "sn")
     assert torch.equal(model.sn.parametrizations.weight[0]._u, before)

@@ -8,8 +8,9 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from modeldoc import costs, loader
+from modeldoc import costs
 from modeldoc.costs import Shape, op_cost
+from modeldoc.probe import loader
 from tests.conftest import spec_of
 
 

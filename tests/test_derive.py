@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from modeldoc import derive
+from modeldoc.derive import flow as derive
 from modeldoc.spec import Hyperparam, LayerSpec, ModelSpec, OpSpec, TensorInfo, TraceSpec
 from tests.conftest import spec_of
 

@@ -15,9 +15,10 @@ from collections.abc import Callable, Sequence
 import pytest
 from click.testing import Result
 
-from modeldoc import derive, render
+from modeldoc.derive import flow as derive
 from modeldoc.errors import DerivationTooLarge
 from modeldoc.options import model_options
+from modeldoc.pages import render
 from modeldoc.spec import DerivationStep, Hyperparam, ModelSpec
 from tests.conftest import spec_of
 

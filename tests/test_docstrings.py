@@ -6,7 +6,7 @@ import inspect
 
 import torch
 
-from modeldoc.docstrings import DocItem, parse
+from modeldoc.explain.docstrings import DocItem, parse
 from tests.conftest import spec_of
 
 GOOGLE = """A convolution followed by batch norm and ReLU.
@@ -132,8 +132,8 @@ def test_nothing_is_lost_from_an_unusual_docstring() -> None:
 
 
 def test_the_page_shows_the_sections_and_the_unknown_arguments() -> None:
-    from modeldoc import render
     from modeldoc.options import model_options
+    from modeldoc.pages import render
 
     options = model_options({"target": "tests.models:UsesConvBlock", "input_shape": [1, 3, 8, 8]})
     spec = spec_of("tests.models:UsesConvBlock", [1, 3, 8, 8])

@@ -21,7 +21,7 @@ from mkdocs.commands.build import build
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import Abort
 
-from modeldoc.site import MARKER
+from modeldoc.site.build import MARKER
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = "tests.models:Tiny"

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from modeldoc import render
 from modeldoc.options import model_options
-from modeldoc.site import SiteOptions, build_site
+from modeldoc.pages import render
+from modeldoc.site.build import SiteOptions, build_site
 from tests.conftest import spec_of
 
 HOSTILE_KEY = "<img src=x onerror=alert(1)>"

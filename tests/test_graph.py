@@ -11,11 +11,11 @@ import pytest
 import torch
 from torch import nn
 
-from modeldoc import graph
+from modeldoc.diagrams import graph
 from modeldoc.errors import GraphvizNotFound, ModeldocError
 from modeldoc.examples.fashion import Network
-from modeldoc.introspect import introspect
 from modeldoc.options import ModelOptions
+from modeldoc.probe.static import introspect
 from modeldoc.spec import Dim, InputInfo, ModelSpec, OpSpec, TensorInfo, TraceSpec
 from tests import models
 from tests.conftest import spec_of

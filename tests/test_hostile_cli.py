@@ -22,9 +22,9 @@ import pytest
 from click.testing import CliRunner
 
 from modeldoc import cli as cli_module
-from modeldoc import site
 from modeldoc.cli import main
 from modeldoc.errors import OutputError
+from modeldoc.site import build as site
 
 MODELDOC = Path(sys.executable).with_name("modeldoc")
 LONG = "x" * 300

@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 from torch import nn
 
-from modeldoc.introspect import introspect
 from modeldoc.options import model_options
 from modeldoc.pipeline import annotate
+from modeldoc.probe.static import introspect
 from modeldoc.spec import ModelSpec
 from tests import hostile
 from tests.test_random_models import Snapshot
@@ -466,7 +466,7 @@ def test_a_torchscript_module_inside_a_model(cli: Callable[..., Any], tmp_path: 
     assert spec.total_params == 4 * 4 + 4 + 4 * 2 + 2
     assert spec.trace is not None and spec.trace.complete and spec.trace.device == "cpu"
     assert layer(spec, "1").output_shapes == ((2, 2),)
-    from modeldoc import render
+    from modeldoc.pages import render
 
     options = model_options({"target": "tests.hostile:scripted", "input_shape": [2, 4]})
     page = render.render_pages(spec, render.RenderSettings(options=options, diagrams=False), render.make_env())

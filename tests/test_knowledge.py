@@ -10,9 +10,11 @@ import pytest
 import torch
 from torch import nn
 
-from modeldoc import explain, hyperparams, knowledge
-from modeldoc.introspect import introspect
+from modeldoc import knowledge
+from modeldoc.explain import layers as explain
 from modeldoc.options import model_options
+from modeldoc.probe import arguments as hyperparams
+from modeldoc.probe.static import introspect
 from modeldoc.spec import LayerSpec
 
 F32 = "float32"

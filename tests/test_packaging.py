@@ -42,7 +42,7 @@ def test_wheel_contains_the_templates(dist):
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "modeldoc = modeldoc.cli:main" in text
-    assert "modeldoc = modeldoc.plugin:ModeldocPlugin" in text
+    assert "modeldoc = modeldoc.site.plugin:ModeldocPlugin" in text
 
 
 def test_wheel_is_typed_and_licensed(dist):

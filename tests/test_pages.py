@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 from torch import nn
 
-from modeldoc import layout, pipeline, site
-from modeldoc.introspect import introspect
-from modeldoc.layout import MAX_NAV_DEPTH, plan_pages
+from modeldoc import pipeline
 from modeldoc.options import SiteOptions, model_options
+from modeldoc.pages import layout
+from modeldoc.pages.layout import MAX_NAV_DEPTH, plan_pages
+from modeldoc.probe.static import introspect
+from modeldoc.site import build as site
 from modeldoc.spec import LayerSpec, ModelSpec
 
 

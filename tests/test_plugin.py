@@ -19,7 +19,9 @@ from mkdocs.commands.build import build
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import Abort
 
-from modeldoc import loader, options, plugin, serve
+from modeldoc import options
+from modeldoc.probe import loader
+from modeldoc.site import plugin, serve
 from tests.conftest import text_of
 
 REPO = Path(__file__).resolve().parent.parent

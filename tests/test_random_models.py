@@ -22,8 +22,8 @@ import torch
 from torch import nn
 
 from modeldoc import pipeline
-from modeldoc.introspect import introspect
 from modeldoc.options import InputOption, ModelOptions
+from modeldoc.probe.static import introspect
 from modeldoc.spec import ModelSpec
 
 FAST = 60

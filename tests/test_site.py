@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from modeldoc import layout
 from modeldoc.examples.llama import make_llama_70b
-from modeldoc.introspect import introspect
 from modeldoc.options import model_options
+from modeldoc.pages import layout
+from modeldoc.probe.static import introspect
 from tests.conftest import text_of
 
 
@@ -124,7 +124,7 @@ def test_llama_70b_shape_is_split_into_navigable_pages():
 def test_theme_text_is_html_that_shows_the_text_even_after_striptags(text, html):
     from markupsafe import Markup
 
-    from modeldoc.site import plain_text, theme_text
+    from modeldoc.site.build import plain_text, theme_text
 
     assert theme_text(text) == html
     assert plain_text(theme_text(text)) == text
@@ -135,7 +135,7 @@ def test_theme_text_is_html_that_shows_the_text_even_after_striptags(text, html)
 def test_every_nav_title_goes_through_theme_text():
     from torch import nn
 
-    from modeldoc.site import model_nav
+    from modeldoc.site.build import model_nav
 
     key = "<i onmouseover=alert(1)>k</i>"
     module = nn.ModuleDict({key: nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 4))})
@@ -157,7 +157,7 @@ def test_every_nav_title_goes_through_theme_text():
 
 
 def test_contained_keeps_the_title_heading_outside_the_modeldoc_div():
-    from modeldoc.site import contained
+    from modeldoc.site.build import contained
 
     page = contained("# Net\n\nSome text.\n\n| a |\n|---|\n| b |\n")
     assert page.startswith('# Net\n\n<div class="modeldoc" markdown="1">\n\nSome text.')

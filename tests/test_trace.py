@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from modeldoc import loader, trace
 from modeldoc.options import model_options
+from modeldoc.probe import loader, trace
 from modeldoc.spec import ModelSpec, TraceSpec
 from tests import models
 from tests.conftest import spec_of
@@ -324,7 +324,7 @@ def test_a_named_axis_the_model_rejects_at_other_sizes_is_reported() -> None:
 )
 @pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN:UserWarning")
 def test_recurrent_kernels_on_meta_give_the_shapes_the_real_kernel_gives(make):
-    from modeldoc.trace import _meta_rnn
+    from modeldoc.probe.trace import _meta_rnn
 
     module = make()
     x = torch.zeros(2, 7, 4)

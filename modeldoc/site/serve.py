@@ -52,7 +52,7 @@ def plugin_entry(options: ModelOptions) -> dict[str, Any]:
 
 def standalone_config(site: SiteOptions, folder: Path) -> Path:
     """Write a mkdocs.yml (and an empty docs folder) into `folder` that documents `site.models`."""
-    from modeldoc import site as site_builder
+    from modeldoc.site import build as site_builder
 
     docs = folder / "docs"
     docs.mkdir(parents=True, exist_ok=True)

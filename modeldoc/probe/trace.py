@@ -17,7 +17,7 @@ own device with real weights, unless the inputs would take more than `CPU_INPUT_
 
 Everything the user's code raises in ``forward`` is the pass's failure, ``SystemExit`` and
 other ``BaseException``s included; only ``KeyboardInterrupt`` stops modeldoc. All passes share
-the time budget of ``options.probe_timeout`` (see `modeldoc.deadline`). The meta device does not
+the time budget of ``options.probe_timeout`` (see `modeldoc.probe.deadline`). The meta device does not
 check dtypes, so the dtypes the CPU kernels reject are checked here (`DtypeRejected`).
 
 Named input axes (``N``, ``L``) are probed again at other sizes, one at a time, and the dims
@@ -45,10 +45,11 @@ import torch.utils._pytree as pytree
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from modeldoc import costs, guard
-from modeldoc.deadline import Budget, ProbeTimeout
+from modeldoc import costs
 from modeldoc.errors import ConfigError, ProbeError
 from modeldoc.options import InputOption, ModelOptions
+from modeldoc.probe import guard
+from modeldoc.probe.deadline import Budget, ProbeTimeout
 from modeldoc.spec import Dim, InputInfo, LayerSpec, OpSpec, TensorInfo, TraceSpec
 
 logger = logging.getLogger(__name__)
@@ -329,7 +330,7 @@ def _filled(shape: Shape, dtype: torch.dtype, device: str, generator: torch.Gene
 
 
 def _factory_example(target: str) -> _Example:
-    from modeldoc import loader
+    from modeldoc.probe import loader
 
     factory = loader.load_callable(target)
     produced = guard.attempt(factory, f"the example-input factory {target}")
@@ -1716,7 +1717,7 @@ def _dtype_name(dtype: torch.dtype) -> str:
 
 
 def _public_type(cls: type) -> str:
-    from modeldoc.introspect import public_type
+    from modeldoc.probe.static import public_type
 
     return public_type(cls)
 

@@ -14,11 +14,12 @@ import itertools
 import shutil
 from collections.abc import Iterator
 
-from modeldoc import graph, layout
+from modeldoc.diagrams import graph
 from modeldoc.errors import ModeldocError
-from modeldoc.render import do_count, do_nbytes, do_shape, do_value
+from modeldoc.pages import layout
+from modeldoc.pages.render import do_count, do_nbytes, do_shape, do_value
+from modeldoc.pages.summary import SOURCES
 from modeldoc.spec import Hyperparam, LayerSpec, ModelSpec
-from modeldoc.summary import SOURCES
 
 _IDS = itertools.count(1)
 

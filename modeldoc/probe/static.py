@@ -1,8 +1,8 @@
 """`nn.Module` to `ModelSpec`: the static walk plus what the shape probe saw.
 
-Nothing here renders. The user's module is only read: the probe (``modeldoc.trace``)
+Nothing here renders. The user's module is only read: the probe (``modeldoc.probe.trace``)
 restores whatever it touches. Every call into the user's code (``repr``, ``extra_repr``,
-attributes read as constructor arguments, docstrings) goes through `modeldoc.guard`: what
+attributes read as constructor arguments, docstrings) goes through `modeldoc.probe.guard`: what
 cannot be read is said on the page, and the build goes on.
 """
 
@@ -15,9 +15,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from modeldoc import guard, hyperparams, trace
-from modeldoc.loader import module_label
 from modeldoc.options import ModelOptions
+from modeldoc.probe import arguments as hyperparams
+from modeldoc.probe import guard, trace
+from modeldoc.probe.loader import module_label
 from modeldoc.spec import LayerSpec, ModelSpec, ParamSpec
 
 TORCH_DOCS = "https://docs.pytorch.org/docs/stable/generated/{name}.html"

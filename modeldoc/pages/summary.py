@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from modeldoc.render import do_count, do_nbytes, do_shape, do_value
+from modeldoc.pages.render import do_count, do_nbytes, do_shape, do_value
 from modeldoc.spec import Hyperparam, LayerSpec, ModelSpec
 from modeldoc.terminal import terminal_safe
 

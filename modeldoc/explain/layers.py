@@ -2,7 +2,7 @@
 
 Pure: works on the spec only. The facts live in ``modeldoc/knowledge/*.yaml``; this module
 fills their templates with each layer's own numbers. Layers the table does not know are
-handed to :mod:`modeldoc.infer`.
+handed to :mod:`modeldoc.explain.infer`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from typing import Any
 
 from jinja2 import TemplateError
 
-from modeldoc import infer, knowledge
+from modeldoc import knowledge
+from modeldoc.explain import infer
 from modeldoc.spec import Hyperparam, LayerSpec, ModelSpec, ParamSpec
 
 logger = logging.getLogger(__name__)

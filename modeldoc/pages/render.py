@@ -17,9 +17,12 @@ from typing import Any
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, StrictUndefined, TemplateError
 from markupsafe import Markup
 
-from modeldoc import docstrings, graph, layout, progress
+from modeldoc import progress
+from modeldoc.diagrams import graph
 from modeldoc.errors import ModeldocError
+from modeldoc.explain import docstrings
 from modeldoc.options import ModelOptions
+from modeldoc.pages import layout
 from modeldoc.spec import Dim, LayerSpec, ModelSpec
 
 _ESCAPES = {
@@ -55,7 +58,7 @@ def shipped_templates() -> Path:
     packaged = Path(str(resources.files("modeldoc"))) / "templates"
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parent.parent / "templates"
+    return Path(__file__).resolve().parents[2] / "templates"
 
 
 def make_env(custom_templates: Path | None = None) -> Environment:

@@ -19,7 +19,8 @@ import torch
 from jinja2 import TemplateError
 from torch import nn
 
-from modeldoc import guard, knowledge
+from modeldoc import knowledge
+from modeldoc.probe import guard
 from modeldoc.spec import Hyperparam, ParamSpec, UnknownArgument
 
 logger = logging.getLogger(__name__)

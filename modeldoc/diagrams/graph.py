@@ -32,7 +32,7 @@ from urllib.parse import quote
 
 from modeldoc import progress
 from modeldoc.errors import GraphvizNotFound, ModeldocError
-from modeldoc.layout import anchor
+from modeldoc.pages.layout import anchor
 from modeldoc.spec import LayerSpec, ModelSpec, OpSpec, TensorInfo, TraceSpec
 
 Href = Callable[[str], str]

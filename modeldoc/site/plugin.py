@@ -44,9 +44,10 @@ from mkdocs.structure.files import File, Files, file_sort_key
 from mkdocs.utils import nest_paths
 
 from modeldoc import options as opts
-from modeldoc import progress, sources
+from modeldoc import progress
+from modeldoc.probe import sources
 from modeldoc.errors import ConfigError, ModeldocError
-from modeldoc.site import MARKDOWN_EXTENSIONS, MARKER
+from modeldoc.site.build import MARKDOWN_EXTENSIONS, MARKER
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
     from mkdocs.livereload import LiveReloadServer
     from mkdocs.structure.pages import Page
 
-    from modeldoc.render import RenderSettings
+    from modeldoc.pages.render import RenderSettings
     from modeldoc.spec import ModelSpec
 
 log = logging.getLogger("mkdocs.plugins.modeldoc")
@@ -158,7 +159,7 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
         """Validate the models, and make sure the Markdown features the pages use are on."""
-        from modeldoc import render
+        from modeldoc.pages import render
 
         _forget_stale_descriptions()
         self._used = set()
@@ -205,7 +206,8 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
 
     def on_files(self, files: Files, config: MkDocsConfig) -> Files:
         """Add the stylesheet and every configured model's pages as generated files, and nav them."""
-        from modeldoc import render, site
+        from modeldoc.pages import render
+        from modeldoc.site import build as site
 
         folder = self.config.folder.strip("/")
         prefix = f"{folder}/" if folder else ""
@@ -256,7 +258,7 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
         return files
 
     def _add_to_nav(self, config: MkDocsConfig, files: Files, section: list[Any], ours: set[str]) -> None:
-        from modeldoc import site
+        from modeldoc.site import build as site
 
         if config.nav is None:
             # MkDocs would build the nav from the files; do the same for the user's pages, then
@@ -313,7 +315,8 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
     def _render_block(
         self, target: str | None, options_text: str, where: str, config: MkDocsConfig, anchor_prefix: str
     ) -> _Rendered:
-        from modeldoc import render, site
+        from modeldoc.pages import render
+        from modeldoc.site import build as site
 
         entry = _block_options(options_text, where)
         if target:
@@ -348,7 +351,7 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
 
     def _render(self, settings: RenderSettings) -> tuple[ModelSpec, dict[str, str]]:
         """The model's description and its pages, both reused while nothing they rest on changed."""
-        from modeldoc import render
+        from modeldoc.pages import render
 
         options = settings.options
         described = self._describe(options)
@@ -398,7 +401,7 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
                 self._server.watch(str(path), recursive=False)
 
     def _environment(self) -> Environment:
-        from modeldoc import render
+        from modeldoc.pages import render
 
         if self._env is None:
             self._env = render.make_env(_path(self.config.custom_templates))

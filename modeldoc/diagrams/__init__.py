@@ -1,0 +1,1 @@
+"""Graphviz diagrams of a model: the module tree and the data flow. Pure but for running `dot`."""
