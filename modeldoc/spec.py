@@ -288,11 +288,12 @@ class LayerSpec:
 
 
 @dataclass(frozen=True, kw_only=True)
-class InputInfo:
-    """One example input of the forward pass."""
+class BoundaryTensor:
+    """A tensor at the model's boundary: one example input, or one output, of the forward pass."""
 
     name: str
-    """``"x"`` for the first positional input, or the keyword name."""
+    """The forward parameter it binds to (``"x"``, ``"input_ids"``), or where it sits in the output
+    (``"logits"``, ``"output[0]"``)."""
     shape: tuple[int, ...]
     dtype: str
     dims: tuple[Dim, ...] = ()
@@ -432,9 +433,9 @@ class ModelSpec:
     buffer_elements: int = 0
     bytes_by_dtype: dict[str, int] = field(default_factory=dict)
     """Bytes of unique parameters and buffers, by dtype name."""
-    inputs: tuple[InputInfo, ...] = ()
+    inputs: tuple[BoundaryTensor, ...] = ()
     output_dims: tuple[tuple[Dim, ...], ...] = ()
-    outputs: tuple[InputInfo, ...] = ()
+    outputs: tuple[BoundaryTensor, ...] = ()
     """The tensors the forward pass returned, named by where they sit (``"logits"``, ``"output[0]"``)."""
     trace: TraceSpec | None = None
     probe_error: str = ""

@@ -16,7 +16,7 @@ from modeldoc.errors import GraphvizNotFound, ModeldocError
 from modeldoc.examples.fashion import Network
 from modeldoc.options import ModelOptions
 from modeldoc.probe.static import introspect
-from modeldoc.spec import Dim, InputInfo, ModelSpec, OpSpec, TensorInfo, TraceSpec
+from modeldoc.spec import Dim, BoundaryTensor, ModelSpec, OpSpec, TensorInfo, TraceSpec
 from tests import models
 from tests.conftest import spec_of
 
@@ -474,7 +474,7 @@ def test_flow_takes_inputs_without_an_op_and_leaves_parameters_out() -> None:
     )
     spec = replace(
         static(nn.Linear(4, 3)),
-        inputs=(InputInfo(name="x", shape=(2, 4), dtype="float32"),),
+        inputs=(BoundaryTensor(name="x", shape=(2, 4), dtype="float32"),),
         trace=TraceSpec(device="meta", ops=ops, tensors=tensors),
     )
     dot = graph.flow_dot(spec, "", 2, href)

@@ -50,7 +50,7 @@ from modeldoc.errors import ConfigError, ProbeError
 from modeldoc.options import InputOption, ModelOptions
 from modeldoc.probe import guard
 from modeldoc.probe.deadline import Budget, ProbeTimeout
-from modeldoc.spec import Dim, InputInfo, LayerSpec, OpSpec, TensorInfo, TraceSpec
+from modeldoc.spec import Dim, BoundaryTensor, LayerSpec, OpSpec, TensorInfo, TraceSpec
 
 logger = logging.getLogger(__name__)
 
@@ -95,12 +95,12 @@ class _Materialised:
 class ProbeResult:
     """What the probe saw: the trace, each module's calls and shapes, costs and symbolic dims."""
 
-    inputs: tuple[InputInfo, ...]
+    inputs: tuple[BoundaryTensor, ...]
     trace: TraceSpec | None
     calls: Mapping[str, _Calls] = field(default_factory=dict)
     error: str = ""
     output_dims: tuple[Dims, ...] = ()
-    outputs: tuple[InputInfo, ...] = ()
+    outputs: tuple[BoundaryTensor, ...] = ()
     macs: int = 0
     flops: int = 0
     activation_bytes: int = 0
@@ -973,8 +973,8 @@ class _Built:
 
     trace: TraceSpec
     calls: dict[str, _Calls]
-    inputs: tuple[InputInfo, ...]
-    outputs: tuple[InputInfo, ...]
+    inputs: tuple[BoundaryTensor, ...]
+    outputs: tuple[BoundaryTensor, ...]
     failure: _Failure | None = None
     """Where the pass failed and the exception, when it did."""
     warnings: tuple[str, ...] = ()
@@ -1066,7 +1066,7 @@ class _Builder:
             tid = self._new(tensor, None, name=name)
             self._op("input", name, "input", "", (), (tid,))
             inputs.append(
-                InputInfo(
+                BoundaryTensor(
                     name=name, shape=tuple(tensor.shape), dtype=_dtype_name(tensor.dtype), dims=tuple(tensor.shape)
                 )
             )
@@ -1084,7 +1084,7 @@ class _Builder:
                 resolved[id(call)] = (tuple(self._ref(t) for t in call.inputs), ())
             if position < len(rec.raw):
                 self._raw_op(rec.raw[position])
-        outputs: list[InputInfo] = []
+        outputs: list[BoundaryTensor] = []
         output = getattr(rec, "output", None)
         if error is None:
             ids = []
@@ -1092,7 +1092,7 @@ class _Builder:
                 tid = self._ref(tensor)
                 ids.append(tid)
                 outputs.append(
-                    InputInfo(
+                    BoundaryTensor(
                         name=name, shape=tuple(tensor.shape), dtype=_dtype_name(tensor.dtype), dims=tuple(tensor.shape)
                     )
                 )
