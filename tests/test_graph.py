@@ -16,7 +16,7 @@ from modeldoc.errors import GraphvizNotFound, ModeldocError
 from modeldoc.examples.fashion import Network
 from modeldoc.options import ModelOptions
 from modeldoc.probe.static import introspect
-from modeldoc.spec import Dim, BoundaryTensor, ModelSpec, OpSpec, TensorInfo, TraceSpec
+from modeldoc.spec import BoundaryTensor, Dim, ModelSpec, OpSpec, TensorInfo, TraceSpec
 from tests import models
 from tests.conftest import spec_of
 

@@ -50,7 +50,7 @@ from modeldoc.errors import ConfigError, ProbeError
 from modeldoc.options import InputOption, ModelOptions
 from modeldoc.probe import guard
 from modeldoc.probe.deadline import Budget, ProbeTimeout
-from modeldoc.spec import Dim, BoundaryTensor, LayerSpec, OpSpec, TensorInfo, TraceSpec
+from modeldoc.spec import BoundaryTensor, Dim, LayerSpec, OpSpec, TensorInfo, TraceSpec
 
 logger = logging.getLogger(__name__)
 
