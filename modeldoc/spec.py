@@ -236,6 +236,9 @@ class LayerSpec:
     """Anything else a reader should know (lazy, frozen, errors)."""
     bases: tuple[str, ...] = ()
     """Public types of the layer class's ancestors, nearest first (``("torch.nn.Linear",)`` for a subclass)."""
+    size_rule: str = ""
+    """How the layer's output sizes follow from its input and arguments, from its knowledge entry
+    (``"conv"``, ``"linear"``, ...; see `modeldoc.knowledge.SIZE_RULES`); ``""`` when none applies."""
 
     @property
     def is_leaf(self) -> bool:
@@ -284,6 +287,8 @@ class LayerSpec:
             out["unknown_arguments"] = [a.to_json() for a in self.unknown_arguments]
         if self.bases:
             out["bases"] = list(self.bases)
+        if self.size_rule:
+            out["size_rule"] = self.size_rule
         return out
 
 

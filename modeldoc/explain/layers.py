@@ -130,6 +130,7 @@ def annotate_layer(layer: LayerSpec, *, strict: bool = False) -> LayerSpec:
         layer,
         summary=filler.text(entry.summary, context, "summary"),
         formula=filler.text(entry.formula, context, "formula"),
+        size_rule=entry.size_rule,
         hyperparameters=tuple(hyperparameters),
         parameters=parameters,
         notes=layer.notes + notes,

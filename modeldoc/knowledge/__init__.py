@@ -27,7 +27,32 @@ from modeldoc.errors import ModeldocError
 
 KINDS = ("hyperparameter", "data-dependent")
 SOURCES = ("chosen", "input", "previous-layer", "target")
-_ENTRY_KEYS = {"extends", "summary", "formula", "args", "params", "vars", "let", "signature", "notes", "abstract"}
+_ENTRY_KEYS = {
+    "extends",
+    "summary",
+    "formula",
+    "size_rule",
+    "args",
+    "params",
+    "vars",
+    "let",
+    "signature",
+    "notes",
+    "abstract",
+}
+SIZE_RULES = (
+    "conv",
+    "conv_transpose",
+    "max_pool",
+    "avg_pool",
+    "adaptive_pool",
+    "linear",
+    "embedding",
+    "recurrent",
+    "reshape",
+    "attention",
+)
+"""The derivation rules a layer's output sizes follow (``size_rule`` of an entry), one per family."""
 _ARG_KEYS = {"kind", "source", "reason", "dim", "read", "default", "lazy"}
 _PARAM_KEYS = {"axes", "notes", "meaning", "use", "transposed"}
 NO_DEFAULT = object()
@@ -88,6 +113,8 @@ class Entry:
     signature: tuple[str, ...] = ()
     """The argument names, for classes whose ``__init__`` takes ``*args, **kwargs``."""
     notes: tuple[str, ...] = ()
+    size_rule: str = ""
+    """How the layer's output sizes follow from its input and arguments: one of `SIZE_RULES`, or ``""``."""
 
     def tensor_rule(self, local_name: str) -> tuple[TensorRule, dict[str, Any]] | None:
         """The first rule matching `local_name`, with its named groups (digits as ints)."""
@@ -210,7 +237,11 @@ def _entry(key: str, data: Mapping[str, Any]) -> Entry:
             )
         )
     notes = data.get("notes", ())
+    size_rule = str(data.get("size_rule") or "")
+    if size_rule and size_rule not in SIZE_RULES:
+        raise KnowledgeError(f"{key}.size_rule", f"{size_rule!r} is not one of {SIZE_RULES}")
     return Entry(
+        size_rule=size_rule,
         key=key,
         summary=data.get("summary", "") or "",
         formula=data.get("formula", "") or "",
