@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system-packages site test test-fast lint bench clean
+.PHONY: setup system-packages site test test-fast lint bench zoo zoo-curated clean
 
 # Installs what is missing: Debian's graphviz and chromium, torch 2.13.0 (CPU) before
 # anything that depends on torch, then modeldoc itself with its dev tools.
@@ -39,6 +39,14 @@ lint: setup
 
 bench: setup
 	$(PY) benchmarks/run.py
+
+# The transformers zoo (every model type from its default config, on meta) and the curated
+# architectures with their wrong-statement checks; see the Zoo section of benchmarks/README.md.
+zoo: setup
+	nice -n 19 $(PY) benchmarks/zoo.py --out benchmarks/results/zoo.jsonl
+
+zoo-curated: setup
+	nice -n 19 $(PY) benchmarks/zoo_curated.py --out benchmarks/results/curated.jsonl
 
 clean:
 	rm -rf $(VENV) site build dist .pytest_cache test-artifacts
