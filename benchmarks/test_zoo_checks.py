@@ -25,6 +25,7 @@ from zoo_checks import (  # noqa: E402
     evaluate,
     failure_message,
     formula_mismatch,
+    slice_mismatch,
     wrong_statements,
 )
 
@@ -239,6 +240,14 @@ def test_formula_mismatch_finds_wrong_arithmetic_and_wrong_values() -> None:
     assert checkable("12 × 4 = 48") and not checkable("fc1.out_features = 48")
 
 
+def test_slice_formula_must_start_from_the_size_it_counts_from() -> None:
+    assert slice_mismatch("getitem in attn keeps :-2 of 73", "71 − 0 = 71") == (
+        "'71 − 0 = 71' for 'keeps :-2 of 73' leaves out the size 73 the slice counts from"
+    )
+    assert slice_mismatch("getitem in attn keeps :-2 of 73", "73 − 2 = 71") is None
+    assert slice_mismatch("getitem in attn keeps 0:4 of 10", "4 − 0 = 4") is None
+
+
 def test_arithmetic_detector_reads_arguments_and_derivation_steps() -> None:
     d = Doc()
     steps = [{"text": "slice", "value": 71, "where": "qkv", "formula": "73 − 0 = 71"}]
@@ -298,8 +307,10 @@ def test_no_detector_finds_anything_in_a_plain_cnn() -> None:
         ("RuntimeError: Expected inputs of BF16 type but got mat_a.dtype=torch.float32", "meta kernel dtype"),
         ("ValueError: You have to specify pixel_values", "missing extra input"),
         ("AttributeError: 'NoneType' object has no attribute 'shape'", "missing extra input"),
+        ("AttributeError: 'NoneType' object has no attribute 'dtype'", "missing extra input"),
         ("TypeError: Blip2Model.forward() missing 1 required positional argument: 'input_ids'", "missing extra input"),
         ("RuntimeError: mat1 and mat2 shapes cannot be multiplied (16x128 and 17x128)", "shape of the example input"),
+        ("TypeError: embedding(): argument 'indices' (position 2) must be Tensor, not NoneType", "missing extra input"),
         ("TypeError: topk(): argument 'k' must be int, not NoneType", "other"),
     ],
 )
@@ -348,6 +359,20 @@ def test_worker_pool_survives_hangs_crashes_and_memory_limits() -> None:
     assert by_name["raise"]["harness_error"] == "ValueError: broken harness"
     assert by_name["memory"]["harness_error"].startswith("MemoryError")
     assert all(r["peak_rss_mb"] > 0 for r in results if "value" in r)
+
+
+def test_worker_pool_runs_jobs_side_by_side() -> None:
+    jobs = [{"name": n, "do": n.split("-")[0]} for n in ("ok-1", "sleep", "ok-2", "ok-3", "ok-4")]
+    results: list[dict[str, Any]] = []
+    limits = zoo_runner.Limits(timeout=3, memory_gb=1, batch=10, startup=30)
+    command = [sys.executable, str(Path(__file__).resolve()), "--selftest-worker"]
+    start = time.monotonic()
+    zoo_runner.run(jobs, command, limits, results.append, workers=2)
+    assert sorted(r["name"] for r in results) == sorted(j["name"] for j in jobs)
+    assert next(r for r in results if r["name"] == "sleep")["killed"] == "timed out after 3 s"
+    # the other worker went on while one waited for the time limit
+    assert [r["name"] for r in results][-1] == "sleep"
+    assert time.monotonic() - start < 20
 
 
 if __name__ == "__main__" and "--selftest-worker" in sys.argv:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 import traceback
@@ -46,6 +47,10 @@ SEQUENCE = 16
 """Length of the token example (``input_ids: 1 × L=16``)."""
 AUDIO_SAMPLES = 16000
 """One second of raw 16 kHz audio for ``input_values``."""
+COMMON = 20
+"""Rows in the summary's tables of frequent errors and knowledge gaps."""
+FRAMES = 128
+"""Spectrogram frames for ``input_features`` that are not Whisper-like (a multiple of the usual subsampling factors)."""
 
 
 # --------------------------------------------------------------------------- what runs in the worker
@@ -64,17 +69,25 @@ def _configs(config: Any) -> list[Any]:
 
     found = [config]
     for name in sorted(vars(config)):
-        value = getattr(config, name, None)
+        value = _attribute(config, name)
         if isinstance(value, PretrainedConfig):
             found.append(value)
     return found
 
 
+def _attribute(config: Any, name: str) -> Any:
+    """``config.name``, or None when it is unset or the config refuses to answer (a per-layer value)."""
+    try:
+        return getattr(config, name, None)
+    except Exception:  # some configs raise on a global read of a per-layer attribute
+        return None
+
+
 def _find(config: Any, *names: str, default: Any = None) -> Any:
     """The first of `names` set on `config` or one of its sub-configs."""
-    for where in _configs(config):
+    for holder in _configs(config):
         for name in names:
-            value = getattr(where, name, None)
+            value = _attribute(holder, name)
             if value is not None and not callable(value):
                 return value
     return default
@@ -90,21 +103,23 @@ def _image_size(config: Any) -> tuple[int, int]:
     return (int(size), int(size)) if isinstance(size, int) and size > 0 else (224, 224)
 
 
-def _tokens(config: Any) -> list[int | str]:
+def _tokens(model: Any, config: Any) -> list[int | str]:
     return [1, f"L={SEQUENCE}"]
 
 
-def _pixels(config: Any) -> list[int | str]:
+def _pixels(model: Any, config: Any) -> list[int | str]:
     channels = _find(config, "num_channels", "in_channels", "in_chans", "image_channels", default=3)
-    return [1, channels, *_image_size(config)]
+    image = [1, channels, *_image_size(config)]
+    frames = _find(config, "num_frames")
+    return image if frames is None else [1, frames, *image[1:]]  # a video model (TimeSformer, VideoMAE, ViViT)
 
 
-def _video(config: Any) -> list[int | str]:
+def _video(model: Any, config: Any) -> list[int | str]:
     frames = _find(config, "num_frames", "frames_per_clip", default=8)
-    return [1, frames, *_pixels(config)[1:]]
+    return [1, frames, *_pixels(model, config)[-3:]]
 
 
-def _audio_values(config: Any) -> list[int | str]:
+def _audio_values(model: Any, config: Any) -> list[int | str]:
     mels, frames = _find(config, "num_mel_bins"), _find(config, "max_length")
     if isinstance(mels, int) and isinstance(frames, int):
         return [1, frames, mels]  # a spectrogram (Audio Spectrogram Transformer)
@@ -115,22 +130,46 @@ def _audio_values(config: Any) -> list[int | str]:
     return [1, AUDIO_SAMPLES]
 
 
-def _audio_features(config: Any) -> list[int | str]:
+def _audio_features(model: Any, config: Any) -> list[int | str]:
     mels = _find(config, "num_mel_bins", "n_mels", "feature_size", "input_feat_per_channel", default=80)
     positions = _find(config, "max_source_positions")
     if isinstance(positions, int) and _find(config, "num_mel_bins") is not None:
         return [1, mels, 2 * positions]  # Whisper-like: mels × frames, two frames per position
-    return [1, 100, mels]
+    per_channel = _find(config, "input_feat_per_channel")
+    if isinstance(per_channel, int):  # Speech2Text: frames × (features per channel · channels)
+        return [1, FRAMES, per_channel * _find(config, "input_channels", default=1)]
+    first = _first_reader(model)
+    if isinstance(first, torch_nn().Conv1d):
+        return [1, first.in_channels, FRAMES]  # channels first: the features are the conv's channels
+    if isinstance(first, torch_nn().Linear):
+        return [1, FRAMES, first.in_features]
+    if isinstance(first, torch_nn().LayerNorm):
+        return [1, FRAMES, first.normalized_shape[-1]]
+    return [1, FRAMES, mels]
 
 
-def _series(config: Any) -> list[int | str]:
+def torch_nn() -> Any:
+    """``torch.nn``, imported when a worker needs it (the parent never imports torch)."""
+    from torch import nn
+
+    return nn
+
+
+def _first_reader(model: Any) -> Any:
+    """The first Conv1d, Conv2d, Linear or LayerNorm registered in `model` (the likeliest reader of audio features)."""
+    nn = torch_nn()
+    readers = (nn.Conv1d, nn.Conv2d, nn.Linear, nn.LayerNorm)
+    return next((m for m in model.modules() if isinstance(m, readers)), None)
+
+
+def _series(model: Any, config: Any) -> list[int | str]:
     lags = _find(config, "lags_sequence", default=[0]) or [0]
     length = _find(config, "context_length", default=32) + max(lags)
     channels = _find(config, "num_input_channels", "input_size", default=1)
     return [1, length, channels] if channels > 1 or _find(config, "num_input_channels") else [1, length]
 
 
-_SHAPES: dict[str, Callable[[Any], list[int | str]]] = {
+_SHAPES: dict[str, Callable[[Any, Any], list[int | str]]] = {
     "input_ids": _tokens,
     "pixel_values": _pixels,
     "pixel_values_videos": _video,
@@ -144,10 +183,13 @@ def example_input(model: Any, config: Any) -> dict[str, Any]:
     """The example input for `model`: a modeldoc ``inputs`` entry (shape, dtype, keyword name).
 
     By ``main_input_name``: token ids ``1 × L=16``; images ``1 × C × H × W`` from the config's
-    ``num_channels`` and ``image_size`` (224 when it has none); videos ``1 × T × C × H × W``; raw
-    audio ``1 × 16000`` (``1 × channels × 16000`` for codecs: configs with a codebook or
-    ``audio_channels``), or a spectrogram ``1 × max_length × mels`` (AST-like); log-mel features
-    ``1 × mels × 2·max_source_positions`` (Whisper-like) or ``1 × 100 × features``; time series
+    ``num_channels`` and ``image_size`` (224 when it has none); videos (and images of a config with
+    ``num_frames``) ``1 × T × C × H × W``; raw audio ``1 × 16000`` (``1 × channels × 16000`` for
+    codecs: configs with a codebook or ``audio_channels``), or a spectrogram ``1 × max_length ×
+    mels`` (AST-like); log-mel features ``1 × mels × 2·max_source_positions`` (Whisper-like), else
+    Speech2Text's ``1 × 128 × (features per channel · channels)``, else ``1 × 128 × features``
+    with the features read from the model's first Conv1d (channels first), Linear or LayerNorm,
+    or the config's mel count when a Conv2d reads first (conformer subsampling); time series
     ``1 × (context + max lag) [× channels]``; anything else ``1 × 16 × width`` (the config's
     ``<name>_dim``, e.g. ``state_dim`` for ``states``, else its hidden size).
     """
@@ -155,7 +197,7 @@ def example_input(model: Any, config: Any) -> dict[str, Any]:
     name = name[0] if isinstance(name, list | tuple) else str(name)
     shape = _SHAPES.get(name)
     if shape is not None:
-        return {"name": name, "shape": shape(config), "dtype": "long" if name == "input_ids" else "float32"}
+        return {"name": name, "shape": shape(model, config), "dtype": "long" if name == "input_ids" else "float32"}
     hidden = _find(config, "hidden_size", "d_model", "n_embd", "embed_dim", "dim", default=64)
     width = _find(config, f"{name.rstrip('s')}_dim", default=hidden)
     return {"name": name, "shape": [1, 16, width], "dtype": "float32"}
@@ -330,7 +372,30 @@ def summary(rows: list[dict[str, Any]], *, title: str, meta: dict[str, Any] | No
     if failed_builds:
         lines += ["Build failures (the model type cannot be built from its default config here):", ""]
         lines += [markdown_table(["error", "models"], failed_builds.most_common()), ""]
+    errors: dict[str, list[str]] = {}
+    classes: dict[str, str] = {}
+    for r in rows:
+        if outcome(r) in ("partial", "failed"):
+            key = _normalised(r.get("error", ""))
+            errors.setdefault(key, []).append(r["name"])
+            classes.setdefault(key, cause(r.get("error", "")))
+    if errors:
+        common = sorted(errors.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:COMMON]
+        lines += ["Most frequent probe errors (numbers and names in the message replaced by #):", ""]
+        lines += [
+            markdown_table(
+                ["error", "cause", "models", "for example"],
+                [[text, classes[text], len(names), ", ".join(names[:4])] for text, names in common],
+            ),
+            "",
+        ]
     described = [r for r in rows if "describe_s" in r]
+    gaps: Counter[str] = Counter()
+    for r in described:
+        gaps.update(r.get("no_entry_types", {}).keys())
+    if gaps:
+        lines += ["Layer types with no knowledge entry, by the number of model types that have them:", ""]
+        lines += [", ".join(f"{t} ({n})" for t, n in gaps.most_common(COMMON)), ""]
     if described:
         times = sorted(r["describe_s"] for r in described)
         rss = sorted(r.get("peak_rss_mb", 0) for r in described)
@@ -343,6 +408,13 @@ def summary(rows: list[dict[str, Any]], *, title: str, meta: dict[str, Any] | No
             "",
         ]
     return "\n".join(lines)
+
+
+def _normalised(error: str) -> str:
+    """An error message with its numbers and quoted names masked, so the same failure in many models groups."""
+    text = re.sub(r"'([^']*)'|`[^`]*`", lambda m: m.group(0) if m.group(1) == "NoneType" else "#", error)
+    text = re.sub(r"\d+", "#", text)
+    return text[:110]
 
 
 def comparison(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> str:

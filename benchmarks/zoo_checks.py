@@ -103,7 +103,8 @@ CAUSES = (
     "shape of the example input",
     "other",
 )
-"""Cause classes of a failed or partial probe, in the order the first matching pattern wins."""
+"""Cause classes of a failed or partial probe (the patterns below are tried in their own order:
+control flow, then a missing input, then dtype, then shape; the first that matches wins)."""
 
 _CAUSE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
@@ -117,23 +118,24 @@ _CAUSE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     (
-        "meta kernel dtype",
-        re.compile(
-            r"Expected inputs of \w+ type|dtype|expected .*(BFloat16|Half|Float|Long|Int) |"
-            r"expected scalar type|must have the same dtype|to be of (floating|integer)|not implemented for '\w+'"
-            r"|found dtype|expected .* to be (float|bfloat|half|long|int)",
-            re.IGNORECASE,
-        ),
-    ),
-    (
         "missing extra input",
         re.compile(
             r"'NoneType' object (has no attribute|is not subscriptable|is not iterable)|\(NoneType, Tensor"
+            r"|must be Tensor, not NoneType"
             r"|missing \d+ required|required positional argument|You (have|must) to specify|You must specify"
             r"|must be (provided|given|passed|specified)|is required|should be provided"
             r"|have to (pass|provide|specify)|need to (pass|provide|specify)|not provided|were not given"
             r"|Either .* or .* (should|must)|or `?inputs_embeds|Please provide|expects? .* to be passed"
             r"|cannot specify both \w*input_ids and \w*inputs_embeds",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "meta kernel dtype",
+        re.compile(
+            r"Expected inputs of \w+ type|dtype|expected .*(BFloat16|Half|Float|Long|Int) |"
+            r"expected scalar type|must have the same dtype|to be of (floating|integer)|not implemented for '\w+'"
+            r"|found dtype|expected .* to be (float|bfloat|half|long|int)",
             re.IGNORECASE,
         ),
     ),
@@ -166,7 +168,7 @@ CLASSES = {
     "c3_error_on_complete": "shape error claimed on a model whose probe completed",
     "c4_positions_vocab": "position embedding whose num_embeddings has source input (vocabulary)",
     "c5_target": "source target on a layer whose output is not a model output",
-    "c6_arithmetic": "printed formula that does not evaluate to its value",
+    "c6_arithmetic": "printed formula that does not evaluate to its value (or hides a slice's arithmetic)",
     "c7_first_layer": "layer reading the input directly called previous-layer",
 }
 """The seven wrong-statement classes of issue 11, by key, with what each detector counts."""
@@ -577,13 +579,40 @@ def _formulas(g: _Graph) -> Iterator[tuple[Json, Json, str, Any]]:
 
 
 def arithmetic(g: _Graph) -> list[str]:
-    """Class 6: a printed formula (an argument's, or a derivation step's) that does not evaluate to its value."""
+    """Class 6: a printed formula (an argument's, or a derivation step's) that does not evaluate to its value,
+    or a slice step whose formula hides the arithmetic done (see `slice_mismatch`)."""
     out = []
     for layer, h, formula, value in _formulas(g):
         why = formula_mismatch(formula, value)
         if why:
             out.append(f"{_label(layer, h)}: {why}")
+    for layer, h in g.arguments():
+        for step in h.get("derivation", []):
+            why = slice_mismatch(step.get("text", ""), step.get("formula", ""))
+            if why:
+                out.append(f"{_label(layer, h)}: {why}")
     return out
+
+
+_SLICE_STEP = re.compile(r"keeps (-?\d*):(-?\d*)(?::(-?\d+))? of (\d+)")
+
+
+def slice_mismatch(text: str, formula: str) -> str | None:
+    """Why a slice step's formula is not the arithmetic done, or None.
+
+    A step that ``keeps :-2 of 73`` counts from the end, so the size it slices (73) is part of the
+    arithmetic (``73 − 2 = 71``); a formula without it (``71 − 0 = 71``) evaluates, but to a sum
+    nobody did.
+    """
+    match = _SLICE_STEP.search(text)
+    if not match or "=" not in formula:
+        return None
+    start, stop, size = match.group(1), match.group(2), match.group(4)
+    from_end = start.startswith("-") or stop.startswith("-")
+    operands = re.findall(r"\d+", formula.rsplit("=", 1)[0])
+    if from_end and size not in operands:
+        return f"'{formula}' for '{match.group(0)}' leaves out the size {size} the slice counts from"
+    return None
 
 
 def count_formulas(doc: Json) -> tuple[int, int]:

@@ -424,7 +424,9 @@ TRANSFORMERS = [
         _hf(
             "ConvNextForImageClassification",
             "ConvNextConfig",
-            {"num_stages": 2, "hidden_sizes": [8, 16], "depths": [1, 1], "image_size": 32, "num_labels": 10},
+            # 64 pixels: the feature maps' widths (16, 8) differ from the channels (8, 16), so a rule that
+            # reads the wrong axis cannot pass by coincidence, as it would at 32
+            {"num_stages": 2, "hidden_sizes": [8, 16], "depths": [1, 1], "image_size": 64, "num_labels": 10},
         ),
         _image_inputs,
     ),

@@ -244,7 +244,11 @@ class _Pool:
 
     def _wait(self) -> None:
         now = time.monotonic()
-        deadlines = [w.started + (self.limits.timeout if w.ready else self.limits.startup) for w in self.workers]
+        deadlines = [
+            w.started + (self.limits.timeout if w.ready else self.limits.startup)
+            for w in self.workers
+            if w.job is not None or not w.ready  # an idle worker has no deadline
+        ]
         wait = max(0.0, min(deadlines, default=now + 1.0) - now)
         for key, _ in self.selector.select(timeout=min(wait, 5.0)):
             _read(key.data, self.on_result)
