@@ -14,7 +14,7 @@ NOTORCH_TESTS := tests/test_options.py tests/test_hostile_cli.py tests/test_prog
 find_python = $(shell for p in python$(1) $$(pyenv root 2>/dev/null)/versions/$(1).*/bin/python$(1); do \
   "$$p" -c "" 2>/dev/null && { command -v "$$p"; break; }; done)
 
-.PHONY: setup system-packages site test test-compat test-fast lint bench clean
+.PHONY: setup system-packages site test test-compat test-fast lint bench zoo zoo-curated clean
 
 # Installs what is missing: Debian's graphviz and chromium, torch 2.13.0 (CPU) before
 # anything that depends on torch, then modeldoc itself with its dev tools.
@@ -67,6 +67,14 @@ lint: setup
 
 bench: setup
 	$(PY) benchmarks/run.py
+
+# The transformers zoo (every model type from its default config, on meta) and the curated
+# architectures with their wrong-statement checks; see the Zoo section of benchmarks/README.md.
+zoo: setup
+	nice -n 19 $(PY) benchmarks/zoo.py --out benchmarks/results/zoo.jsonl
+
+zoo-curated: setup
+	nice -n 19 $(PY) benchmarks/zoo_curated.py --out benchmarks/results/curated.jsonl
 
 clean:
 	rm -rf $(VENV) $(foreach v,$(COMPAT_PYTHONS),.venv-$(v)) site build dist .pytest_cache test-artifacts
