@@ -45,7 +45,7 @@ def measure(model: str, depth: int) -> dict[str, Any]:
     from modeldoc import derive, explain, pipeline
     from modeldoc.options import model_options
     from modeldoc.probe import loader
-    from modeldoc.probe.static import introspect
+    from modeldoc.probe.collect import collect
 
     target, keyword, shape = MODELS[model]
     options = model_options({"target": target, "kwargs": {keyword: depth}, "input_shapes": [shape]})
@@ -53,7 +53,7 @@ def measure(model: str, depth: int) -> dict[str, Any]:
     pipeline.describe(options)
     describe_seconds = time.perf_counter() - start
 
-    raw = explain.annotate(introspect(loader.load_model(options.target, options.kwargs).module, options))
+    raw = explain.annotate(collect(loader.load_model(options.target, options.kwargs).module, options))
     start = time.perf_counter()
     spec = derive.attach(raw)
     derive_seconds = time.perf_counter() - start

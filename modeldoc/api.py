@@ -23,7 +23,7 @@ from modeldoc.options import DEFAULT_DEPTH, DEFAULT_PAGE_SIZE, SECTIONS, ModelOp
 from modeldoc.spec import ModelSpec
 
 if TYPE_CHECKING:
-    from torch import nn
+    from modeldoc.probe.loader import Module
 
 Shape = Sequence[int | str] | str
 """``(1, 1, 28, 28)``, ``[1, "L=16"]`` or ``"1,L=16"`` (``"NAME:1,16"`` for a keyword input)."""
@@ -103,7 +103,7 @@ class Description:
 
 
 def describe(
-    model: nn.Module | str,
+    model: Module | str,
     input_shape: Shape | None = None,
     *,
     input_shapes: Sequence[Shape] = (),
@@ -160,7 +160,7 @@ def describe(
         "page_size": page_size,
     }
     options = model_options(entry, where="modeldoc.describe()")  # checked before torch is imported
-    from modeldoc.probe import loader  # the first to import torch, quietly
+    from modeldoc.probe import loader  # imports torch: here, so that importing modeldoc does not
 
     if example_inputs is None:
         return Description(spec=_collect(model, options), options=options)
@@ -170,23 +170,22 @@ def describe(
     return Description(spec=spec, options=options)
 
 
-def _collect(model: nn.Module | str, options: ModelOptions) -> ModelSpec:
-    from modeldoc import pipeline
+def _collect(model: Module | str, options: ModelOptions) -> ModelSpec:
+    from modeldoc import pipeline  # imports torch: here, so that importing modeldoc does not
 
     return pipeline.describe(options) if isinstance(model, str) else pipeline.describe_module(model, options)
 
 
 def _target_of(model: Any) -> str:
     """What names a live module's class, ``module:QualName``: the spec's target and the default title."""
-    from modeldoc.probe.loader import module_label, nn  # the loader imports torch, quietly
+    from modeldoc.probe import loader, names  # imports torch: here, so that importing modeldoc does not
 
-    if not isinstance(model, nn.Module):
+    if not loader.is_module(model):
         raise ConfigError(
             f"modeldoc.describe() got a {type(model).__name__}, not an nn.Module",
             "pass a torch.nn.Module, or a target such as 'pkg.models:Net'",
         )
-    cls = type(model)
-    return f"{module_label(cls.__module__)}:{cls.__qualname__}"
+    return names.target_name(type(model))
 
 
 def _shape_text(shape: Any) -> Any:

@@ -1,4 +1,9 @@
-"""The whole collection step for one model: load, introspect, explain, derive."""
+"""The whole collection step for one model: the probe (torch), then the knowledge and the derivations (no torch).
+
+`describe` loads a target and describes it; `describe_module` describes a live module. Both go
+through the probe's public functions (`modeldoc.probe.loader`, `modeldoc.probe.collect`) for
+everything that touches torch, then `interpret` the raw spec, which needs no torch.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,11 @@ from typing import TYPE_CHECKING
 
 from modeldoc import derive, explain, progress
 from modeldoc.options import ModelOptions
-from modeldoc.probe import loader
-from modeldoc.probe.static import introspect
+from modeldoc.probe import collect, loader
 from modeldoc.spec import ModelSpec
 
 if TYPE_CHECKING:
-    from torch import nn
+    from modeldoc.probe.loader import Module
 
 
 def describe(options: ModelOptions) -> ModelSpec:
@@ -27,18 +31,13 @@ def describe_with_source(options: ModelOptions) -> tuple[ModelSpec, Path | None]
     return describe_module(loaded.module, options), loaded.source_file
 
 
-def describe_module(module: nn.Module, options: ModelOptions) -> ModelSpec:
+def describe_module(module: Module, options: ModelOptions) -> ModelSpec:
     """The annotated description of a live `module` (``options.target`` only names it)."""
-    modules = sum(1 for _ in module.modules())
-    if options.has_input:
-        progress.phase(f"probing {modules:,} modules: a forward pass on the {options.probe_device} device")
-    else:
-        progress.phase(f"reading {modules:,} modules")
-    spec = introspect(module, options)
+    spec = collect.collect(module, options)
     progress.phase(f"explaining {len(spec.layers) + 1:,} layers")
-    return annotate(spec)
+    return interpret(spec)
 
 
-def annotate(spec: ModelSpec) -> ModelSpec:
+def interpret(spec: ModelSpec) -> ModelSpec:
     """Add the knowledge (kinds, axes, teaching text) and the derivations to a raw spec."""
     return derive.attach(explain.annotate(spec))

@@ -15,7 +15,7 @@ from modeldoc.diagrams import graph
 from modeldoc.errors import GraphvizNotFound, ModeldocError
 from modeldoc.examples.fashion import Network
 from modeldoc.options import ModelOptions
-from modeldoc.probe.static import introspect
+from modeldoc.probe.collect import collect
 from modeldoc.spec import BoundaryTensor, Dim, ModelSpec, OpSpec, TensorInfo, TraceSpec
 from tests import models
 from tests.conftest import spec_of
@@ -31,7 +31,7 @@ def href(path: str) -> str:
 
 def static(module: nn.Module) -> ModelSpec:
     """The static description of `module` (no probe), to pair with a hand-built trace."""
-    return introspect(module, ModelOptions(target="tests"))
+    return collect(module, ModelOptions(target="tests"))
 
 
 class TraceBuilder:

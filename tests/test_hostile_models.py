@@ -1,6 +1,6 @@
 """Hostile models: each case ends with its exact outcome, no traceback, no hang, and the model untouched.
 
-The models live in `tests.hostile`. In-process cases describe a model with `introspect` and
+The models live in `tests.hostile`. In-process cases describe a live model as the Python API does and
 check the description; CLI cases run ``modeldoc`` as a user does and check the one-line
 message, the exit code and whether a site was written. Cases that could hang (a forward that
 sleeps or loops) run in a subprocess with a generous bound, so a regression fails instead of
@@ -22,8 +22,7 @@ import pytest
 from torch import nn
 
 from modeldoc.options import model_options
-from modeldoc.pipeline import annotate
-from modeldoc.probe.static import introspect
+from modeldoc.pipeline import describe_module
 from modeldoc.spec import ModelSpec
 from tests import hostile
 from tests.test_random_models import Snapshot
@@ -34,7 +33,7 @@ REPO = Path(__file__).resolve().parent.parent
 def describe(model: nn.Module, *shapes: str, **entry: Any) -> ModelSpec:
     """Describe a live model, as the plugin and the Python API do."""
     entry = {"target": "tests.hostile:Model", "input_shapes": list(shapes), "probe_timeout": 30, **entry}
-    return annotate(introspect(model, model_options(entry)))
+    return describe_module(model, model_options(entry))
 
 
 def untouched(model: nn.Module, run: Callable[[], Any]) -> Any:

@@ -14,7 +14,7 @@ from modeldoc import knowledge
 from modeldoc.explain import layers as explain
 from modeldoc.options import model_options
 from modeldoc.probe import arguments as hyperparams
-from modeldoc.probe.static import introspect
+from modeldoc.probe.collect import collect
 from modeldoc.spec import LayerSpec
 
 F32 = "float32"
@@ -233,7 +233,7 @@ def test_every_torch_nn_module_has_an_example_here() -> None:
 
 
 def build(name: str) -> tuple[nn.Module, LayerSpec]:
-    """A real layer of type `name`, described by introspect (with a CPU probe when it has example inputs)."""
+    """A real layer of type `name`, described by the probe (with a CPU probe when it has example inputs)."""
     args, kwargs, inputs = EXAMPLES[name]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # Container and NLLLoss2d are deprecated, still exported
@@ -243,7 +243,7 @@ def build(name: str) -> tuple[nn.Module, LayerSpec]:
         entry["inputs"] = [{"shape": shape, "dtype": dtype} for shape, dtype in inputs]
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "LSTM with projections is not supported with oneDNN", UserWarning)
-        spec = introspect(module, model_options(entry))
+        spec = collect(module, model_options(entry))
     assert not inputs or not spec.probe_error, spec.probe_error
     return module, spec.root
 

@@ -12,7 +12,6 @@ from modeldoc import pipeline
 from modeldoc.options import SiteOptions, model_options
 from modeldoc.pages import layout
 from modeldoc.pages.layout import MAX_NAV_DEPTH, plan_pages
-from modeldoc.probe.static import introspect
 from modeldoc.site import build as site
 from modeldoc.spec import LayerSpec, ModelSpec
 
@@ -130,7 +129,7 @@ def test_pages_nest_at_most_max_nav_depth(depth: int) -> None:
 def test_a_built_site_links_every_continuation_page(tmp_path: Path) -> None:
     model = nn.Sequential(*[nn.Linear(4, 4) for _ in range(25)])
     options = model_options({"target": "x:Wide", "input_shape": [2, 4], "page_size": 10})
-    spec = pipeline.annotate(introspect(model, options))
+    spec = pipeline.describe_module(model, options)
     built = site.build_site(SiteOptions(models=(options,), out=tmp_path / "site", diagrams=False), (spec,))
     assert built.pages == 1 + 3  # the home page, and the model's three
     folder = tmp_path / "site" / "wide"

@@ -23,7 +23,6 @@ from torch import nn
 
 from modeldoc import pipeline
 from modeldoc.options import InputOption, ModelOptions
-from modeldoc.probe.static import introspect
 from modeldoc.spec import ModelSpec
 
 FAST = 60
@@ -344,7 +343,7 @@ def _example_tensor(option: InputOption) -> torch.Tensor:
 
 def _describe(model: nn.Module, option: InputOption) -> ModelSpec:
     options = ModelOptions(target="tests.test_random_models:RandomNet", inputs=(option,), probe_timeout=0)
-    return pipeline.annotate(introspect(model, options))
+    return pipeline.describe_module(model, options)
 
 
 def check_one(seed: int) -> None:

@@ -10,7 +10,7 @@ import pytest
 from modeldoc.examples.llama import make_llama_70b
 from modeldoc.options import model_options
 from modeldoc.pages import layout
-from modeldoc.probe.static import introspect
+from modeldoc.probe.collect import collect
 from tests.conftest import text_of
 
 
@@ -100,7 +100,7 @@ def test_module_tree_diagram_links_to_sections(fashion_page):
 
 def test_llama_70b_shape_is_split_into_navigable_pages():
     module = make_llama_70b()
-    spec = introspect(module, model_options({"target": "modeldoc.examples.llama:make_llama_70b"}))
+    spec = collect(module, model_options({"target": "modeldoc.examples.llama:make_llama_70b"}))
     assert len(spec.layers) >= 1000
     pages = layout.plan_pages(spec, page_size=40)
     assert len(pages) == 1 + 1 + 80  # the model, the block list, one page per block
@@ -139,7 +139,7 @@ def test_every_nav_title_goes_through_theme_text():
 
     key = "<i onmouseover=alert(1)>k</i>"
     module = nn.ModuleDict({key: nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 4))})
-    spec = introspect(module, model_options({"target": "x:Net"}))
+    spec = collect(module, model_options({"target": "x:Net"}))
     nav = model_nav(spec, "net", page_size=2)
 
     def titles(entry):

@@ -21,6 +21,7 @@ from torch import nn
 
 from modeldoc import knowledge
 from modeldoc.probe import guard
+from modeldoc.probe.names import dtype_name, is_torch_nn
 from modeldoc.spec import Hyperparam, ParamSpec, UnknownArgument
 
 logger = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ def entry_for(cls: type) -> knowledge.Entry | None:
 
 def table_key(cls: type) -> str:
     """The knowledge-table key of a class: its name for torch.nn exports, its dotted name otherwise."""
-    if getattr(nn, cls.__name__, None) is cls:
+    if is_torch_nn(cls):
         return cls.__name__
     return f"{cls.__module__}.{cls.__qualname__}"
 
@@ -171,7 +172,7 @@ def plain(value: Any) -> Any:
         items = [plain(v) for v in value]
         return _UNREADABLE if any(isinstance(v, _Unreadable) for v in items) else items
     if isinstance(value, torch.dtype):
-        return str(value).removeprefix("torch.")
+        return dtype_name(value)
     return _UNREADABLE
 
 
@@ -200,7 +201,7 @@ def computed_tensors(module: nn.Module, path: str) -> tuple[ParamSpec, ...]:
                 name=f"{path}.{name}" if path else name,
                 local_name=name,
                 shape=shape,
-                dtype=str(dtype).removeprefix("torch."),
+                dtype=dtype_name(dtype),
                 numel=numel,
                 nbytes=numel * torch.empty((), dtype=dtype).element_size(),
                 trainable=any(t.requires_grad for t in originals),

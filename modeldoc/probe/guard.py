@@ -89,16 +89,17 @@ def attempt(call: Callable[[], T], what: str) -> T | Failed:
 def header_line(module: nn.Module, name: str) -> str | Failed:
     """The line ``print(model)`` shows for `module`: its whole repr for a leaf, its header otherwise."""
     if not _children(module):
-        return attempt(lambda: _as_text(repr(module)), f"repr({name})")
-    got = attempt(lambda: _as_text(module.extra_repr()), f"{name}.extra_repr()")
+        return attempt(lambda: as_text(repr(module)), f"repr({name})")
+    got = attempt(lambda: as_text(module.extra_repr()), f"{name}.extra_repr()")
     if isinstance(got, Failed):
         return got
-    kind = attempt(lambda: _as_text(module._get_name()), f"{name}._get_name()")
+    kind = attempt(lambda: as_text(module._get_name()), f"{name}._get_name()")
     kind = type(module).__name__ if isinstance(kind, Failed) else kind
     return f"{kind}({got})" if "\n" not in got else f"{kind}(...)"
 
 
-def _as_text(value: object) -> str:
+def as_text(value: object) -> str:
+    """What the user's ``repr``-like method returned, checked to be text and cleaned; a `TypeError` otherwise."""
     if not isinstance(value, str):
         raise TypeError(f"returned {type(value).__name__}, not str")
     return clean(value)
@@ -250,4 +251,15 @@ def _path_of(tree: Tree, module: nn.Module) -> str:
     return tree.first.get(id(module), "")
 
 
-__all__ = ["Failed", "Tree", "attempt", "clean", "describe_error", "header_line", "own_tensors", "slots", "walk"]
+__all__ = [
+    "Failed",
+    "Tree",
+    "as_text",
+    "attempt",
+    "clean",
+    "describe_error",
+    "header_line",
+    "own_tensors",
+    "slots",
+    "walk",
+]

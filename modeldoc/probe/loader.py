@@ -7,13 +7,11 @@ module instance.
 
 from __future__ import annotations
 
-import hashlib
+import difflib
 import importlib
 import importlib.util
 import inspect
-import re
 import sys
-import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,20 +19,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from modeldoc.errors import ModelLoadError, TorchMissing
+from torch import nn
 
-with warnings.catch_warnings():
-    # Without numpy, torch warns "Failed to initialize NumPy" as it is imported; modeldoc needs
-    # no numpy, so that warning would only alarm. This is the first place modeldoc imports torch.
-    warnings.filterwarnings("ignore", message="Failed to initialize NumPy", category=UserWarning)
-    try:
-        from torch import nn
-    except ModuleNotFoundError as err:
-        if err.name != "torch":
-            raise
-        raise TorchMissing() from err
+from modeldoc.errors import ModelLoadError
+from modeldoc.probe.names import file_module
 
-_FILE_MODULE = re.compile(r"^modeldoc_user_(?P<stem>.+)_[0-9a-f]{10}$")
+Module = nn.Module
+"""What modeldoc describes; the rest of modeldoc names it in type hints through this, without importing torch."""
+
 _LIVE: dict[str, Callable[[], Any]] = {}
 """Callables lent to targets for a moment (the Python API's example inputs)."""
 
@@ -96,14 +88,9 @@ def lend(func: Callable[[], Any], name: str) -> Iterator[str]:
         _LIVE.pop(target, None)
 
 
-def module_label(name: str) -> str:
-    """A module's name as the pages show it: a file target's module as its file's stem.
-
-    A file is imported under a unique name (``modeldoc_user_gate_8788238090``) so that two
-    files with one name never meet in ``sys.modules``; a reader knows it as ``gate``.
-    """
-    match = _FILE_MODULE.match(name)
-    return match["stem"] if match else name
+def is_module(obj: object) -> bool:
+    """True for an ``nn.Module`` instance (the Python API takes one in place of a target)."""
+    return isinstance(obj, nn.Module)
 
 
 def _call(target: str, obj: Any, kwargs: dict[str, Any]) -> Any:
@@ -195,8 +182,7 @@ def _import_file(target: str, path: Path) -> ModuleType:
     path = path.resolve()
     if not path.is_file():
         raise ModelLoadError(target, f"there is no file {path}", "check the path before the colon")
-    digest = hashlib.sha1(str(path).encode()).hexdigest()[:10]
-    name = f"modeldoc_user_{path.stem}_{digest}"
+    name = file_module(path)
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
@@ -231,7 +217,5 @@ def _fix_for(err: BaseException, fix: str) -> str:
 
 
 def _nearest(name: str, names: list[str]) -> str:
-    import difflib
-
     close = difflib.get_close_matches(name, names, n=1)
     return close[0] if close else ""

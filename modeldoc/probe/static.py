@@ -1,35 +1,54 @@
-"""`nn.Module` to `ModelSpec`: the static walk plus what the shape probe saw.
+"""The module tree read without running the model: layers, parameters, arguments, docstrings, totals.
 
-Nothing here renders. The user's module is only read: the probe (``modeldoc.probe.trace``)
-restores whatever it touches. Every call into the user's code (``repr``, ``extra_repr``,
-attributes read as constructor arguments, docstrings) goes through `modeldoc.probe.guard`: what
-cannot be read is said on the page, and the build goes on.
+Each module becomes a `LayerSpec` with what can be read from it at rest: its type, the line
+``print(model)`` shows, its docstring, its constructor arguments (`modeldoc.probe.arguments`),
+its parameters and buffers (tied ones named once), and its parameter count. Shapes, calls and
+costs come from the probe; `modeldoc.probe.collect` adds them. The user's module is only read,
+and every call into the user's code (``repr``, ``extra_repr``, attributes read as constructor
+arguments, docstrings) goes through `modeldoc.probe.guard`: what cannot be read is said on the
+page, and the build goes on.
 """
 
 from __future__ import annotations
 
 import inspect
 from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
 from torch import nn
 
-from modeldoc.options import ModelOptions
-from modeldoc.probe import arguments as hyperparams
-from modeldoc.probe import guard, trace
-from modeldoc.probe.loader import module_label
-from modeldoc.spec import LayerSpec, ModelSpec, ParamSpec
+from modeldoc.probe import arguments, guard
+from modeldoc.probe.names import dtype_name, public_type
+from modeldoc.spec import LayerSpec, ParamSpec
 
 TORCH_DOCS = "https://docs.pytorch.org/docs/stable/generated/{name}.html"
 
 
-def introspect(module: nn.Module, options: ModelOptions) -> ModelSpec:
-    """Describe `module`: its tree, parameters, constructor arguments and probed shapes."""
-    tree = guard.walk(module)
+@dataclass(frozen=True)
+class StaticModel:
+    """What the module tree says without running the model: its layers, totals and printed form."""
+
+    name: str
+    type: str
+    docstring: str
+    """The model class's own docstring, or even a torch class's (for the model page)."""
+    print_text: str
+    """What ``print(model)`` shows, or why it could not be read."""
+    root: LayerSpec
+    layers: tuple[LayerSpec, ...]
+    """Every module below the root, in the order ``named_modules()`` gives."""
+    totals: Mapping[str, Any]
+    """The `ModelSpec` totals: parameters, frozen parameters, buffer elements, bytes by dtype."""
+    warnings: tuple[str, ...] = ()
+
+
+def read_model(module: nn.Module, tree: guard.Tree) -> StaticModel:
+    """Read `module` (walked as `tree`) without running it: layers, parameters, arguments, docstrings."""
     names_of = tree.tensor_names()
     first_name = {key: names[0] for key, names in names_of.items()}
-    probe = trace.probe(module, options, tree) if options.has_input else None
     cycles = tree.cycle_notes()
     unread: list[str] = []
     layers = []
@@ -44,27 +63,14 @@ def introspect(module: nn.Module, options: ModelOptions) -> ModelSpec:
                 f"add_module refuses such names); it is shown with {guard.DOT!r} in place of each dot so that "
                 "paths stay unambiguous.",
             )
-        if probe is not None:
-            layer = probe.annotate(layer)
         layers.append(layer)
-    totals = _totals(tree)
-    if probe is not None:
-        totals = probe.adjust_totals(totals)
     root, *rest = layers
-    probe_error = ""
-    if probe is None:
-        probe_error = (
-            "no example input was given, so input and output shapes, costs and the data flow are not shown; "
-            "pass --input-shape (e.g. --input-shape 1,1,28,28) to add them"
-        )
-    elif probe.error:
-        probe_error = probe.error
     cls = type(module)
     root_doc = root.docstring or _docstring(cls, "")  # even a torch class's, for the model page
-    printed = guard.attempt(lambda: _text(repr(module)), "print(model)")
+    printed = guard.attempt(lambda: guard.as_text(repr(module)), "print(model)")
     if isinstance(printed, guard.Failed):
         unread.append(printed.sentence())
-    warnings = ((probe_error,) if probe is not None and probe.error else ()) + (probe.warnings if probe else ())
+    warnings: tuple[str, ...] = ()
     if tree.cycles:
         first = tree.cycles[0][0] or "the model"
         warnings += (
@@ -73,25 +79,15 @@ def introspect(module: nn.Module, options: ModelOptions) -> ModelSpec:
         )
     if unread:
         warnings += (_unread_warning(unread),)
-    return ModelSpec(
+    return StaticModel(
         name=cls.__name__,
         type=public_type(cls),
-        target=options.target,
-        title=options.title or cls.__name__,
         docstring=root_doc if isinstance(root_doc, str) else "",
         print_text=printed.placeholder() if isinstance(printed, guard.Failed) else printed,
         root=root,
         layers=tuple(rest),
-        inputs=probe.inputs if probe else (),
-        output_dims=probe.output_dims if probe else (),
-        outputs=probe.outputs if probe else (),
-        trace=probe.trace if probe else None,
-        probe_error=probe_error,
-        macs=probe.macs if probe else 0,
-        flops=probe.flops if probe else 0,
-        activation_bytes=probe.activation_bytes if probe else 0,
+        totals=_totals(tree),
         warnings=warnings,
-        **totals,
     )
 
 
@@ -104,37 +100,13 @@ def _unread_warning(unread: list[str]) -> str:
     )
 
 
-def _text(value: object) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"returned {type(value).__name__}, not str")
-    return guard.clean(value)
-
-
-def public_type(cls: type) -> str:
-    """``torch.nn.Conv2d`` for torch.nn classes, ``module.QualName`` for the rest."""
-    if getattr(nn, cls.__name__, None) is cls:
-        return f"torch.nn.{cls.__name__}"
-    return f"{module_label(cls.__module__)}.{cls.__qualname__}"
-
-
 def doc_url(cls: type) -> str:
     """The PyTorch reference page of a torch.nn class, else ``""``."""
     public = public_type(cls)
     return TORCH_DOCS.format(name=public) if public.startswith("torch.nn.") else ""
 
 
-def repr_line(module: nn.Module) -> str:
-    """The line ``print(model)`` shows for `module` (its header when it has children).
-
-    When the module's own ``repr`` or ``extra_repr`` raises, the line says so instead.
-    """
-    got = guard.header_line(module, type(module).__name__)
-    return got.placeholder() if isinstance(got, guard.Failed) else got
-
-
 def _with_note(layer: LayerSpec, note: str) -> LayerSpec:
-    from dataclasses import replace
-
     return replace(layer, notes=(*layer.notes, note))
 
 
@@ -148,7 +120,7 @@ def _layer(
 ) -> LayerSpec:
     name = path or "the model"
     children = tuple(f"{path}.{child}" if path else child for child, _ in tree.children.get(id(sub), []))
-    params = _own_tensors(sub, path, names_of, first_name) + hyperparams.computed_tensors(sub, path)
+    params = _own_tensors(sub, path, names_of, first_name) + arguments.computed_tensors(sub, path)
     cls = type(sub)
     parent = path.rsplit(".", 1)[0] if "." in path else ("" if path else None)
     own = sum(p.numel for p in params if p.counted and not p.is_buffer)
@@ -158,7 +130,7 @@ def _layer(
     if isinstance(line, guard.Failed):
         unread.append(line.sentence())
         notes.append(f"The line `print(model)` shows for {name} could not be read: {line.sentence()}.")
-    collected = hyperparams.collect_all(sub, path)
+    collected = arguments.collect_all(sub, path)
     for failure in collected.failures:
         unread.append(failure.sentence())
         notes.append(f"A constructor argument could not be read: {failure.sentence()}.")
@@ -254,11 +226,6 @@ def _totals(tree: guard.Tree) -> dict[str, Any]:
         "bytes_by_dtype": dict(by_dtype),
         "param_bytes": sum(by_dtype.values()),
     }
-
-
-def dtype_name(dtype: torch.dtype) -> str:
-    """``torch.float32`` becomes ``"float32"``."""
-    return str(dtype).removeprefix("torch.")
 
 
 def _docstring(cls: type, path: str) -> str | guard.Failed:

@@ -24,10 +24,9 @@ from typing import Any
 import yaml
 
 from modeldoc import progress
-from modeldoc.pages import layout
-from modeldoc.pages import render
 from modeldoc.errors import ConfigError, ModeldocError, OutputError
 from modeldoc.options import SiteOptions, read_pyproject
+from modeldoc.pages import layout, render
 from modeldoc.spec import ModelSpec
 
 log = logging.getLogger(__name__)

@@ -45,8 +45,8 @@ from mkdocs.utils import nest_paths
 
 from modeldoc import options as opts
 from modeldoc import progress
-from modeldoc.probe import sources
 from modeldoc.errors import ConfigError, ModeldocError
+from modeldoc.site import sources
 from modeldoc.site.build import MARKDOWN_EXTENSIONS, MARKER
 
 if TYPE_CHECKING:

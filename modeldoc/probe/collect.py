@@ -1,0 +1,138 @@
+"""A live module and its options to the raw `ModelSpec`: the static walk, and the probe's results merged in.
+
+`collect` walks the module tree once (`modeldoc.probe.guard.walk`), runs the shape probe
+(`modeldoc.probe.trace.probe`) when the options give an example input, reads the tree
+(`modeldoc.probe.static.read_model`) and fills each layer with what the probe saw: shapes,
+symbolic dims, call counts, costs, and the shapes lazy parameters took. The spec is raw: the
+knowledge and the derivations are added later, without torch (`modeldoc.pipeline.interpret`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from torch import nn
+
+from modeldoc import costs, progress
+from modeldoc.options import ModelOptions
+from modeldoc.probe import guard
+from modeldoc.probe.static import read_model
+from modeldoc.probe.trace import ProbeResult, probe
+from modeldoc.spec import LayerSpec, ModelSpec
+
+NO_INPUT = (
+    "no example input was given, so input and output shapes, costs and the data flow are not shown; "
+    "pass --input-shape (e.g. --input-shape 1,1,28,28) to add them"
+)
+
+
+def collect(module: nn.Module, options: ModelOptions) -> ModelSpec:
+    """Describe `module`: its tree, parameters, arguments and probed shapes (``options.target`` only names it)."""
+    tree = guard.walk(module)  # not module.modules(): the model's own may raise, loop or be overridden
+    if options.has_input:
+        progress.phase(f"probing {len(tree.paths):,} modules: a forward pass on the {options.probe_device} device")
+    else:
+        progress.phase(f"reading {len(tree.paths):,} modules")
+    seen = probe(module, options, tree) if options.has_input else None
+    static = read_model(module, tree)
+    root, *layers = (fill_layer(layer, seen) for layer in (static.root, *static.layers))
+    totals = static.totals if seen is None else lazy_totals(static.totals, seen)
+    probe_error = NO_INPUT if seen is None else seen.error
+    warnings = ((seen.error,) if seen and seen.error else ()) + (seen.warnings if seen else ()) + static.warnings
+    return ModelSpec(
+        name=static.name,
+        type=static.type,
+        target=options.target,
+        title=options.title or static.name,
+        docstring=static.docstring,
+        print_text=static.print_text,
+        root=root,
+        layers=tuple(layers),
+        inputs=seen.inputs if seen else (),
+        output_dims=seen.output_dims if seen else (),
+        outputs=seen.outputs if seen else (),
+        trace=seen.trace if seen else None,
+        probe_error=probe_error,
+        macs=seen.macs if seen else 0,
+        flops=seen.flops if seen else 0,
+        activation_bytes=seen.activation_bytes if seen else 0,
+        warnings=warnings,
+        **totals,
+    )
+
+
+def fill_layer(layer: LayerSpec, seen: ProbeResult | None) -> LayerSpec:
+    """`layer` with the shapes, symbolic dims, call counts and costs the probe saw (as it is without a probe)."""
+    if seen is None:
+        return layer
+    calls = seen.calls.get(layer.path)
+    cost = seen.costs.get(layer.path, costs.ZERO)
+    out = replace(layer, macs=cost.macs, flops=cost.flops, activation_bytes=cost.activation_bytes)
+    if calls is not None:
+        out = replace(
+            out,
+            calls=calls.count,
+            order=calls.order,
+            input_shapes=calls.input_shapes,
+            output_shapes=calls.output_shapes,
+            input_dims=calls.input_dims,
+            output_dims=calls.output_dims,
+        )
+    return _with_lazy_shapes(out, seen)
+
+
+def _with_lazy_shapes(layer: LayerSpec, seen: ProbeResult) -> LayerSpec:
+    """Lazy parameters get the shapes the probe's first call gave them."""
+    extra = sum(
+        math.prod(shape)
+        for path, lazy in seen.lazy.items()
+        if _within(path, layer.path)
+        for shape, _, _ in lazy.tensors.values()
+    )
+    lazy = seen.lazy.get(layer.path)
+    if lazy is None:
+        return replace(layer, total_params=layer.total_params + extra) if extra else layer
+    params = []
+    for p in layer.parameters:
+        got = lazy.tensors.get(p.local_name)
+        if got is None or p.shape:
+            params.append(p)
+            continue
+        shape, dtype, itemsize = got
+        params.append(replace(p, shape=shape, dtype=dtype, numel=math.prod(shape), nbytes=math.prod(shape) * itemsize))
+    own = sum(p.numel for p in params if p.counted and not p.is_buffer)
+    note = (
+        f"{layer.type_name} is lazy: the parameter shapes shown come from the probe's first call; "
+        "the model itself stays uninitialised until its own first call."
+    )
+    return replace(
+        layer,
+        parameters=tuple(params),
+        own_params=own,
+        total_params=layer.total_params + extra,
+        notes=(*layer.notes, note),
+    )
+
+
+def lazy_totals(totals: Mapping[str, Any], seen: ProbeResult) -> Mapping[str, Any]:
+    """Model totals (from the static walk) with the lazy parameters the probe materialised added."""
+    if not seen.lazy:
+        return totals
+    out = dict(totals)
+    by_dtype = dict(out.get("bytes_by_dtype", {}))
+    for lazy in seen.lazy.values():
+        for shape, dtype, itemsize in lazy.tensors.values():
+            n = math.prod(shape)
+            out["total_params"] = out.get("total_params", 0) + n
+            out["trainable_params"] = out.get("trainable_params", 0) + n
+            by_dtype[dtype] = by_dtype.get(dtype, 0) + n * itemsize
+            out["param_bytes"] = out.get("param_bytes", 0) + n * itemsize
+    out["bytes_by_dtype"] = by_dtype
+    return out
+
+
+def _within(path: str, root: str) -> bool:
+    return root in ("", path) or path.startswith(root + ".")

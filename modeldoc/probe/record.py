@@ -1,0 +1,241 @@
+"""The recorder of one forward pass: every torch call and every module call, with live tensors.
+
+A ``TorchFunctionMode`` records each torch function the model calls (``F.relu``, ``reshape``,
+``+``, ``matmul``, ...) and forward pre/post hooks (`Recorder.pre`, `Recorder.post`) record
+each module call, so real Python control flow is followed (models ``torch.fx`` cannot trace
+work too). A module call that calls no other module becomes one ``"module"`` op that absorbs
+the ops inside it (their cost counts toward it); the other ops are ``"function"`` ops scoped
+to the innermost module they ran in. On the meta device the recorder first asks
+`modeldoc.probe.meta_kernels` for an answer from shapes. Nothing here is resolved to specs:
+that is `modeldoc.probe.resolve`, once the pass is over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from torch.overrides import TorchFunctionMode
+
+from modeldoc.probe.deadline import Budget
+from modeldoc.probe.meta_kernels import check_dtypes, meta_linear, meta_rnn
+from modeldoc.probe.ops import op_name, op_target, tensor_leaves
+from modeldoc.spec import Dim
+
+Shape = tuple[int, ...]
+Dims = tuple[Dim, ...]
+
+
+@dataclass
+class Calls:
+    """What the probe saw of one module: its call count and the shapes of its first call."""
+
+    count: int = 0
+    order: int | None = None
+    input_shapes: tuple[Shape, ...] = ()
+    output_shapes: tuple[Shape, ...] = ()
+    input_dims: tuple[Dims, ...] = ()
+    output_dims: tuple[Dims, ...] = ()
+
+
+@dataclass
+class _Frame:
+    path: str
+    module: nn.Module
+    start: int
+    call: int
+    record: int
+    inputs: list[torch.Tensor]
+    called_child: bool = False
+
+
+@dataclass
+class RawOp:
+    """One recorded op, with live tensors (resolved to ids once the pass is over)."""
+
+    kind: str
+    name: str
+    target: str
+    scope: str
+    inputs: list[torch.Tensor]
+    outputs: list[torch.Tensor]
+    func: Any = None
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    inner: list[RawOp] = field(default_factory=list)
+    call: int = 0
+    failed: bool = False
+
+
+@dataclass
+class ModuleCall:
+    """One call of a module: where its data enters (`start`) and leaves (`end`) the list of recorded ops."""
+
+    path: str
+    target: str
+    scope: str
+    call: int
+    inputs: list[torch.Tensor]
+    start: int
+    outputs: list[torch.Tensor] = field(default_factory=list)
+    end: int | None = None
+
+
+class Recorder(TorchFunctionMode):
+    """Records torch function calls; the module hooks below record module calls."""
+
+    def __init__(
+        self, paths: Mapping[int, str], types: Mapping[int, str], *, budget: Budget | None = None, meta: bool = False
+    ) -> None:
+        super().__init__()
+        self.paths = paths
+        self.types = types
+        self.budget = budget
+        self.meta = meta
+        self.raw: list[RawOp] = []
+        self.frames: list[_Frame] = []
+        self.module_calls: list[ModuleCall] = []
+        self.calls: dict[str, Calls] = {}
+        self.first_in: dict[str, list[torch.Tensor]] = {}
+        self.first_out: dict[str, list[torch.Tensor]] = {}
+        self.failed: RawOp | None = None
+        self.counter = 0
+        self.output: Any = None
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None) -> Any:
+        kwargs = kwargs or {}
+        if self.budget is not None:
+            self.budget.check()
+        try:
+            if self.meta:
+                check_dtypes(func, args, kwargs)
+            out = meta_rnn(func, args, kwargs) if self.meta else None
+            if out is None and self.meta:
+                out = meta_linear(func, args, kwargs)
+            if out is None:
+                out = func(*args, **kwargs)
+        except Exception:
+            self.failed = self._raw(func, args, kwargs, [], failed=True)
+            raise
+        outputs = tensor_leaves(out)
+        if outputs:
+            self.failed = None
+            self.raw.append(self._raw(func, args, kwargs, outputs))
+        return out
+
+    def _raw(
+        self,
+        func: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        outputs: list[torch.Tensor],
+        *,
+        failed: bool = False,
+    ) -> RawOp:
+        name = op_name(func)
+        return RawOp(
+            kind="function",
+            name=name,
+            target=op_target(func, name),
+            scope=self.frames[-1].path if self.frames else "",
+            inputs=tensor_leaves((args, kwargs)),
+            outputs=outputs,
+            func=func,
+            args=args,
+            kwargs=kwargs,
+            failed=failed,
+        )
+
+    def pre(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """The forward pre-hook: a module call opens."""
+        if self.budget is not None:
+            self.budget.check()
+        path = self.paths[id(module)]
+        scope = self.frames[-1].path if self.frames else ""
+        if self.frames:
+            self.frames[-1].called_child = True
+        inputs = tensor_leaves((args, kwargs))
+        seen = self.calls.setdefault(path, Calls())
+        if seen.count == 0:
+            seen.order = self.counter
+            self.counter += 1
+            self.first_in[path] = inputs
+        self.frames.append(
+            _Frame(
+                path=path,
+                module=module,
+                start=len(self.raw),
+                call=seen.count,
+                record=len(self.module_calls),
+                inputs=inputs,
+            )
+        )
+        self.module_calls.append(
+            ModuleCall(
+                path=path,
+                target=self.types[id(module)],
+                scope=scope,
+                call=seen.count,
+                inputs=inputs,
+                start=len(self.raw),
+            )
+        )
+        seen.count += 1
+
+    def post(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> None:
+        """The forward hook: a module call closes with its output."""
+        # Frames a caught exception left open are closed here, without outputs.
+        while self.frames and self.frames[-1].module is not module:
+            self._close(self.frames.pop(), [])
+        if not self.frames:
+            return
+        frame = self.frames.pop()
+        outputs = tensor_leaves(output)
+        if frame.call == 0:
+            self.first_out[frame.path] = outputs
+        self._close(frame, outputs)
+
+    def _close(
+        self, frame: _Frame, outputs: list[torch.Tensor], *, failed: bool = False, collapse: bool = True
+    ) -> None:
+        if collapse and not frame.called_child:
+            inner = self.raw[frame.start :]
+            del self.raw[frame.start :]
+            self.raw.append(
+                RawOp(
+                    kind="module",
+                    name=frame.path,
+                    target=self.module_calls[frame.record].target,
+                    scope=self.frames[-1].path if self.frames else "",
+                    inputs=frame.inputs,
+                    outputs=outputs,
+                    inner=inner,
+                    call=frame.call,
+                    failed=failed,
+                )
+            )
+        record = self.module_calls[frame.record]
+        record.outputs = outputs
+        record.end = len(self.raw)
+
+    def fail(self) -> str:
+        """Close the frames an exception left open; returns where the pass failed."""
+        failed = self.failed
+        innermost = self.frames[-1] if self.frames else None
+        where = ""
+        if innermost is not None and not innermost.called_child and (innermost.path or failed is None):
+            if failed is not None:
+                self.raw.append(failed)
+            where = innermost.path
+            self._close(self.frames.pop(), [], failed=True)
+        elif failed is not None:
+            self.raw.append(failed)
+            where = failed.name if not failed.scope else f"{failed.scope}: {failed.name}"
+        elif innermost is not None:
+            where = innermost.path
+        while self.frames:  # the calls around the failure stay containers: their ops are already recorded
+            self._close(self.frames.pop(), [], collapse=False)
+        return where

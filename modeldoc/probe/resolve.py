@@ -1,0 +1,400 @@
+"""From the recorder's live tensors to specs: `TensorInfo` ids, `OpSpec`s, a `TraceSpec`.
+
+Once a pass is over, `Resolver` walks what `modeldoc.probe.record` kept, in call order: each
+tensor gets an id the first time it is seen (named after the input, parameter or buffer it
+is), each op names the ids it read and wrote, its arguments as plain data and its cost. What
+one pass yields is a `Built`; a failed pass carries a `Failure` that says where it stopped,
+what was raised and how to fix it. Sizes are plain numbers here; `modeldoc.probe.symbolic`
+puts the labels of named axes in later (`Built.with_dims`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import torch
+import torch.utils._pytree as pytree
+
+from modeldoc import costs
+from modeldoc.probe import guard
+from modeldoc.probe.deadline import Budget, ProbeTimeout
+from modeldoc.probe.meta_kernels import DtypeRejected
+from modeldoc.probe.names import dtype_name
+from modeldoc.probe.ops import args_text, bind, plain_arguments
+from modeldoc.probe.record import Calls, Dims, ModuleCall, RawOp, Recorder, Shape
+from modeldoc.spec import BoundaryTensor, OpSpec, TensorInfo, TraceSpec
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a pass stopped: where, what was raised, and how to fix it."""
+
+    place: str
+    """``"in fc1 (Linear)"``; ``""`` when the pass was not run."""
+    message: str
+    """``"RuntimeError: ..."``, or why the pass was not run."""
+    fix: str
+    timed_out: bool = False
+    ran: bool = True
+    certain: bool = False
+    """True when a pass with real values would fail the same way (a dtype the real kernel rejects)."""
+
+    def brief(self) -> str:
+        """``"in fc1 (Linear): RuntimeError: ..."``."""
+        return f"{self.place}: {self.message}" if self.place else self.message
+
+
+_INPUT_FIX = (
+    "change the example input (shape, dtype or names) to what the model expects, "
+    "or fix the layer arguments the derivations below point at"
+)
+
+
+@dataclass(frozen=True)
+class Built:
+    """One pass, as specs (dims still plain numbers until `label_dims`)."""
+
+    trace: TraceSpec
+    calls: dict[str, Calls]
+    inputs: tuple[BoundaryTensor, ...]
+    outputs: tuple[BoundaryTensor, ...]
+    failure: Failure | None = None
+    """Where the pass failed and the exception, when it did."""
+    warnings: tuple[str, ...] = ()
+
+    def sentence(self) -> str:
+        """The failure in one sentence, with the failing op's input shapes (symbolic once labelled)."""
+        failure = self.failure
+        if failure is None:
+            return ""
+        if not failure.ran:
+            return f"the forward pass was not run: {failure.message}; {failure.fix}"
+        if failure.timed_out:
+            return f"the forward pass was stopped {failure.place} by {failure.message}; {failure.fix}"
+        failed = _failed_op(self.trace.ops)
+        received = ""
+        if failed is not None and failed.inputs:
+            tensors = self.trace.tensors
+            shapes = [" × ".join(str(d) for d in tensors[t].dims) or "a scalar" for t in failed.inputs[:3]]
+            received = f", which received {', '.join(shapes)},"
+        return f"the forward pass failed {failure.place}{received} with {failure.message.rstrip('. ')}; {failure.fix}"
+
+    def signature(self) -> list[tuple[str, str]]:
+        """The ops in order, by kind and name: equal when a pass at other sizes took the same steps."""
+        return [(op.kind, op.name) for op in self.trace.ops]
+
+    def shapes(self) -> dict[tuple[Any, ...], Shape]:
+        """Every shape this pass recorded, by a key that is the same in a pass at other sizes."""
+        out: dict[tuple[Any, ...], Shape] = {}
+        for t in self.trace.tensors:
+            out["t", t.id] = t.shape
+        for path, seen in self.calls.items():
+            for i, s in enumerate(seen.input_shapes):
+                out["in", path, i] = s
+            for i, s in enumerate(seen.output_shapes):
+                out["out", path, i] = s
+        for i, info in enumerate(self.inputs):
+            out["input", i] = info.shape
+        for i, info in enumerate(self.outputs):
+            out["output", i] = info.shape
+        return out
+
+    def with_dims(self, dims: Mapping[tuple[Any, ...], Dims]) -> Built:
+        """The pass with the symbolic `dims` put in place."""
+
+        def get(key: tuple[Any, ...], shape: Shape) -> Dims:
+            return dims.get(key, shape)
+
+        tensors = tuple(replace(t, dims=get(("t", t.id), t.shape)) for t in self.trace.tensors)
+        calls = {}
+        for path, seen in self.calls.items():
+            calls[path] = replace(
+                seen,
+                input_dims=tuple(get(("in", path, i), s) for i, s in enumerate(seen.input_shapes)),
+                output_dims=tuple(get(("out", path, i), s) for i, s in enumerate(seen.output_shapes)),
+            )
+        inputs = tuple(replace(info, dims=get(("input", i), info.shape)) for i, info in enumerate(self.inputs))
+        outputs = tuple(replace(info, dims=get(("output", i), info.shape)) for i, info in enumerate(self.outputs))
+        return replace(self, trace=replace(self.trace, tensors=tensors), calls=calls, inputs=inputs, outputs=outputs)
+
+
+class Resolver:
+    """Resolves a recorder's live tensors to `TensorInfo` ids, op by op, in call order."""
+
+    def __init__(
+        self,
+        tree: guard.Tree,
+        recorder: Recorder,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        device: str,
+        budget: Budget,
+    ) -> None:
+        self.recorder = recorder
+        self.device = device
+        self.budget = budget
+        self.args = args
+        self.kwargs = kwargs
+        self.forward = tree.paths[""].forward
+        self.tensors: list[TensorInfo] = []
+        self.current: dict[int, int] = {}
+        self.roots: set[int] = set()
+        self.ops: list[OpSpec] = []
+        self.names: dict[int, str] = {key: names[0] for key, names in tree.tensor_names().items()}
+
+    def resolve(self, error: BaseException | None, where: str) -> Built:
+        """The pass as specs; `error` is what the pass raised and `where` where it stopped (`Recorder.fail`)."""
+        rec = self.recorder
+        inputs = []
+        for name, tensor in _named_leaves(self.forward, self.args, self.kwargs):
+            tid = self._new(tensor, None, name=name)
+            self._op("input", name, "input", "", (), (tid,))
+            inputs.append(
+                BoundaryTensor(
+                    name=name, shape=tuple(tensor.shape), dtype=dtype_name(tensor.dtype), dims=tuple(tensor.shape)
+                )
+            )
+        opening: dict[int, list[ModuleCall]] = {}
+        closing: dict[int, list[ModuleCall]] = {}
+        for call in rec.module_calls:
+            opening.setdefault(call.start, []).append(call)
+            closing.setdefault(call.end if call.end is not None else len(rec.raw), []).append(call)
+        resolved: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+        for position in range(len(rec.raw) + 1):
+            for call in closing.get(position, []):
+                ins = resolved[id(call)][0] if id(call) in resolved else ()
+                resolved[id(call)] = (ins, tuple(self._ref(t) for t in call.outputs))
+            for call in opening.get(position, []):
+                resolved[id(call)] = (tuple(self._ref(t) for t in call.inputs), ())
+            if position < len(rec.raw):
+                self._raw_op(rec.raw[position])
+        outputs: list[BoundaryTensor] = []
+        output = getattr(rec, "output", None)
+        if error is None:
+            ids = []
+            for name, tensor in _named_output(output):
+                tid = self._ref(tensor)
+                ids.append(tid)
+                outputs.append(
+                    BoundaryTensor(
+                        name=name, shape=tuple(tensor.shape), dtype=dtype_name(tensor.dtype), dims=tuple(tensor.shape)
+                    )
+                )
+            self._op("output", "output", "output", "", tuple(ids), ())
+        module_calls = tuple(
+            OpSpec(
+                index=i,
+                kind="module",
+                name=call.path,
+                target=call.target,
+                scope=call.scope,
+                inputs=resolved.get(id(call), ((), ()))[0],
+                outputs=resolved.get(id(call), ((), ()))[1],
+                call=call.call,
+            )
+            for i, call in enumerate(rec.module_calls)
+        )
+        calls = {}
+        for path, seen in rec.calls.items():
+            shapes_in: tuple[Shape, ...] = tuple(tuple(t.shape) for t in rec.first_in.get(path, []))
+            shapes_out: tuple[Shape, ...] = tuple(tuple(t.shape) for t in rec.first_out.get(path, []))
+            calls[path] = replace(
+                seen, input_shapes=shapes_in, output_shapes=shapes_out, input_dims=shapes_in, output_dims=shapes_out
+            )
+        failure = None if error is None else self._error(error, where)
+        trace = TraceSpec(
+            device=self.device,
+            ops=tuple(self.ops),
+            tensors=tuple(self.tensors),
+            complete=error is None,
+            error="",
+            failed_in=where if error is not None else "",
+            module_calls=module_calls,
+        )
+        built = Built(trace=trace, calls=calls, inputs=tuple(inputs), outputs=tuple(outputs), failure=failure)
+        return replace(built, trace=replace(trace, error=built.sentence())) if failure else built
+
+    def _error(self, error: BaseException, where: str) -> Failure:
+        """Where the pass failed (``"in fc1 (Linear)"``), the exception shortly, and the fix."""
+        failed = _failed_op(self.ops)
+        place = f"in {where}" if where else "in the model's forward"
+        if failed is not None and failed.kind == "module":
+            place = f"in {failed.name or 'the model'} ({failed.target.rsplit('.', 1)[-1]})"
+        if isinstance(error, ProbeTimeout):
+            return Failure(
+                place=place,
+                message=f"the probe timeout of {self.budget.seconds:g} s (a forward pass that sleeps, waits or loops)",
+                fix="make the forward pass finish, or raise --probe-timeout (0 turns the limit off)",
+                timed_out=True,
+            )
+        message = guard.describe_error(error)
+        if isinstance(error, SystemExit):
+            return Failure(
+                place=place,
+                message=f"{message} (the model's code called sys.exit())",
+                fix="remove the sys.exit() call from forward (modeldoc went on without exiting)",
+            )
+        if isinstance(error, RecursionError):
+            return Failure(
+                place=place,
+                message=message,
+                fix=(
+                    "the model's calls nest deeper than Python's recursion limit allows "
+                    f"({sys.getrecursionlimit()} frames); nest fewer levels, or raise the limit with "
+                    "sys.setrecursionlimit where the model is defined"
+                ),
+            )
+        if isinstance(error, DtypeRejected):
+            return Failure(place=place, message=f"dtypes the real kernel rejects: {error}", fix=error.fix, certain=True)
+        if not isinstance(error, Exception):
+            message += " (a BaseException that is not an Exception)"
+        return Failure(place=place, message=message, fix=_INPUT_FIX)
+
+    def _raw_op(self, raw: RawOp) -> None:
+        ins = tuple(self._ref(t) for t in raw.inputs)
+        inner = raw.inner if raw.kind == "module" else [raw]
+        cost = costs.ZERO
+        for op in inner:
+            if op.kind == "module" or op.failed:
+                continue
+            shaped = _cost_arguments(bind(op.func, op.name, op.args, op.kwargs))
+            cost += costs.op_cost(op.name, shaped, [tuple(t.shape) for t in op.outputs])
+        arguments: dict[str, Any] = {}
+        text = ""
+        if raw.kind == "function":
+            bound = bind(raw.func, raw.name, raw.args, raw.kwargs)
+            arguments = plain_arguments(bound)
+            text = args_text(raw.func, raw.name, raw.args, raw.kwargs)
+        index = len(self.ops)
+        outs = tuple(self._new(t, index, alias=id(_root(t)) in self.roots) for t in raw.outputs)
+        self._op(
+            raw.kind,
+            raw.name,
+            raw.target,
+            raw.scope,
+            ins,
+            outs,
+            text=text,
+            cost=cost,
+            arguments=arguments,
+            call=raw.call,
+        )
+
+    def _op(
+        self,
+        kind: str,
+        name: str,
+        target: str,
+        scope: str,
+        inputs: tuple[int, ...],
+        outputs: tuple[int, ...],
+        *,
+        text: str = "",
+        cost: costs.Cost = costs.ZERO,
+        arguments: dict[str, Any] | None = None,
+        call: int = 0,
+    ) -> None:
+        self.ops.append(
+            OpSpec(
+                index=len(self.ops),
+                kind=kind,  # type: ignore[arg-type]
+                name=name,
+                target=target,
+                scope=scope,
+                inputs=inputs,
+                outputs=outputs,
+                args=text,
+                macs=cost.macs,
+                flops=cost.flops,
+                arguments=arguments or {},
+                call=call,
+            )
+        )
+
+    def _new(self, tensor: torch.Tensor, producer: int | None, *, name: str = "", alias: bool = False) -> int:
+        tid = len(self.tensors)
+        self.tensors.append(
+            TensorInfo(
+                id=tid,
+                shape=tuple(tensor.shape),
+                dims=tuple(tensor.shape),
+                dtype=dtype_name(tensor.dtype),
+                producer=producer,
+                name=name,
+                nbytes=tensor.numel() * tensor.element_size(),
+                alias=alias,
+            )
+        )
+        self.current[id(tensor)] = tid
+        self.roots.add(id(_root(tensor)))
+        return tid
+
+    def _ref(self, tensor: torch.Tensor) -> int:
+        tid = self.current.get(id(tensor))
+        if tid is None:
+            tid = self._new(tensor, None, name=self.names.get(id(tensor), ""))
+        return tid
+
+
+def _cost_arguments(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """Arguments for `costs`: tensors become `costs.Shape`, containers are kept."""
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, torch.Tensor):
+            return costs.Shape(tuple(value.shape))
+        if isinstance(value, list | tuple):
+            return [convert(v) for v in value]
+        return value
+
+    return {key: convert(value) for key, value in arguments.items()}
+
+
+def _failed_op(ops: Sequence[OpSpec]) -> OpSpec | None:
+    """The op the pass failed in: the last one, left without outputs."""
+    return next((op for op in reversed(ops) if op.kind in ("module", "function") and not op.outputs), None)
+
+
+def _root(tensor: torch.Tensor) -> torch.Tensor:
+    base = tensor._base
+    return tensor if base is None else base
+
+
+def _named_leaves(
+    forward: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Iterator[tuple[str, torch.Tensor]]:
+    """Each example tensor with a name: the forward parameter it binds to, plus where it sits inside."""
+    try:
+        params = [
+            p.name
+            for p in inspect.signature(forward).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+    except (TypeError, ValueError):
+        params = []
+    for i, arg in enumerate(args):
+        base = params[i] if i < len(params) else f"args[{i}]"
+        for path, leaf in pytree.tree_flatten_with_path(arg)[0]:
+            if isinstance(leaf, torch.Tensor):
+                yield base + pytree.keystr(path), leaf
+    for key, value in kwargs.items():
+        for path, leaf in pytree.tree_flatten_with_path(value)[0]:
+            if isinstance(leaf, torch.Tensor):
+                yield key + pytree.keystr(path), leaf
+
+
+def _named_output(output: Any) -> Iterator[tuple[str, torch.Tensor]]:
+    if isinstance(output, torch.Tensor):
+        yield "output", output
+        return
+    for path, leaf in pytree.tree_flatten_with_path(output)[0]:
+        if isinstance(leaf, torch.Tensor):
+            key = pytree.keystr(path)
+            yield (
+                (key[2:-2] if key.startswith("['") and key.endswith("']") and key.count("[") == 1 else f"output{key}"),
+                leaf,
+            )

@@ -1,0 +1,298 @@
+"""Running the user's model once, and leaving it exactly as it came.
+
+`Runner.build` runs one pass at given sizes of the named axes and returns what it saw, as
+specs. `Runner._run` is the part that touches the user's model: hooks are prepended, every
+module's train/eval mode saved, and on the meta device every parameter and buffer slot holds a
+meta stand-in for the duration of the call (one per tensor object, so ties stay tied and a
+module registered twice is swapped once); a pass with real values runs on copies of the
+buffers. In ``finally:`` the hooks are removed, every module's attributes and slots are put
+back from a snapshot taken before the pass (so what ``forward`` cached is gone too) and its
+mode restored. A model with lazy modules is run through a deep copy so that it stays lazy.
+
+Everything the user's code raises in ``forward`` is the pass's failure, ``SystemExit`` and
+other ``BaseException``s included; only ``KeyboardInterrupt`` stops modeldoc. The user's code
+runs inside the time budget (`modeldoc.probe.deadline`); the restoring never does. A pass with
+real values is not run when its inputs would take more than `CPU_INPUT_BYTES`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import torch
+from torch import nn
+
+from modeldoc.probe import guard
+from modeldoc.probe.deadline import Budget
+from modeldoc.probe.inputs import Example
+from modeldoc.probe.names import dtype_name, public_type
+from modeldoc.probe.record import Recorder, Shape
+from modeldoc.probe.resolve import Built, Failure, Resolver
+from modeldoc.spec import TraceSpec
+
+CPU_INPUT_BYTES = 2 * 1024**3
+"""The most bytes a pass with real values allocates for the example inputs (2 GiB)."""
+
+
+@dataclass(frozen=True)
+class Materialised:
+    """The parameters a lazy module got on the probe's first call: local name to (shape, dtype, itemsize)."""
+
+    tensors: Mapping[str, tuple[Shape, str, int]]
+
+
+class Runner:
+    """Runs the model once per call of `build`, on `device`, and turns what it saw into specs."""
+
+    def __init__(self, module: nn.Module, tree: guard.Tree, *, device: str, lazy: bool, budget: Budget) -> None:
+        self.user = module
+        self.tree = tree
+        self.device = device
+        self.lazy = lazy
+        self.budget = budget
+        self.copy: tuple[nn.Module, guard.Tree] | None = None
+        self.real_device = str(next(iter(tensors_of(tree)), torch.empty(0)).device)
+        if device == "cpu" and self.real_device == "meta":
+            self.real_device = "cpu"
+
+    def build(self, example: Example, sizes: Mapping[str, int]) -> Built:
+        """One traced pass at `sizes` of the named axes."""
+        device = "meta" if self.device == "meta" else self.real_device
+        if device != "meta" and example.nbytes(sizes) > CPU_INPUT_BYTES:
+            return _not_run(
+                f"the example inputs need {_size_text(example.nbytes(sizes))} on {device}, more than the "
+                f"{_size_text(CPU_INPUT_BYTES)} a pass with real values may allocate for them",
+                "give a smaller --input-shape, or a model that runs on the meta device",
+                device,
+            )
+        if self.budget.expired:
+            return _not_run(
+                f"the probe timeout of {self.budget.seconds:g} s ran out before this pass",
+                "make the forward pass finish sooner, or raise --probe-timeout (0 turns the limit off)",
+                device,
+            )
+        made = guard.attempt(lambda: example.make(device, sizes), "making the example inputs")
+        if isinstance(made, guard.Failed):
+            return _not_run(made.sentence(), "check the example input options", device)
+        args, kwargs = made
+        target = guard.attempt(self._target, "copying the lazy model")
+        if isinstance(target, guard.Failed):
+            return _not_run(_copy_failed(target), "make the model deep-copyable to trace it", device)
+        module, tree = target
+        recorder, error, where = self._run(module, tree, args, kwargs)
+        return Resolver(tree, recorder, args, kwargs, device=device, budget=self.budget).resolve(error, where)
+
+    def _target(self) -> tuple[nn.Module, guard.Tree]:
+        """The module to run: the user's, or (for lazy models) a private copy that may materialise."""
+        if not self.lazy:
+            return self.user, self.tree
+        if self.copy is None:
+            twin = copy.deepcopy(self.user)
+            if self.device == "meta":
+                _to_meta(twin)
+            self.copy = (twin, guard.walk(twin))
+        return self.copy
+
+    def _run(
+        self, target: nn.Module, tree: guard.Tree, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[Recorder, BaseException | None, str]:
+        modules = tree.modules()
+        paths = {id(sub): path for path, sub in tree.paths.items()}
+        types = {id(sub): public_type(type(sub)) for sub in modules}
+        meta = self.device == "meta"
+        recorder = Recorder(paths, types, budget=self.budget, meta=meta)
+        modes = {id(sub): sub.training for sub in modules}
+        saved = _Saved(modules)
+        handles = []
+        error: BaseException | None = None
+        where = ""
+        try:
+            for sub in modules:
+                if isinstance(sub, torch.jit.ScriptModule):
+                    continue  # takes no hooks: its calls run as one opaque step
+                # first, so a lazy module's own initialising hook runs inside its recorded call
+                handles.append(sub.register_forward_pre_hook(recorder.pre, with_kwargs=True, prepend=True))
+                handles.append(sub.register_forward_hook(recorder.post, with_kwargs=True))
+            for sub in modules:
+                _set_mode(sub, training=False)  # eval(), without a train() or __setattr__ the model may override
+            if target is self.user:
+                # The user's tensors are swapped out, each slot once: meta stand-ins on the meta device,
+                # copies of the buffers for a real pass (so in-place updates cannot change the model's).
+                _swap(modules, _meta_twin if meta else _buffer_copy)
+            device = torch.device("meta") if meta else contextlib.nullcontext()
+            # armed innermost: the time limit covers the user's code and nothing of the restoring
+            with torch.no_grad(), device, recorder, self.budget.armed():
+                recorder.output = target(*args, **kwargs)
+        except (KeyboardInterrupt, GeneratorExit):
+            raise  # Ctrl-C stops modeldoc; the model is still restored below
+        except BaseException as err:  # whatever forward raised (SystemExit too) is the page's failure
+            error = err
+            where = recorder.fail()
+        finally:
+            for handle in handles:
+                handle.remove()
+            saved.restore()
+            for sub in modules:
+                _set_mode(sub, training=modes[id(sub)])
+        return recorder, error, where
+
+    def materialised(self) -> dict[str, Materialised]:
+        """Shapes the lazy parameters took in the private copy, by layer path."""
+        if self.copy is None:
+            return {}
+        twin_tree = self.copy[1]
+        out: dict[str, Materialised] = {}
+        for path, sub in self.tree.paths.items():
+            if not _uninitialised(sub):
+                continue
+            twin = twin_tree.paths.get(path)
+            if twin is None:
+                continue
+            tensors = {
+                name: (tuple(t.shape), dtype_name(t.dtype), t.element_size())
+                for name, t in [*guard.own_tensors(twin, "_parameters"), *guard.own_tensors(twin, "_buffers")]
+                if not nn.parameter.is_lazy(t)
+            }
+            out[path] = Materialised(tensors=tensors)
+        return out
+
+
+def _size_text(nbytes: int) -> str:
+    size = float(nbytes)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if size < 1024 or unit == "PiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} PiB"
+
+
+def _copy_failed(failed: guard.Failed) -> str:
+    """Why a lazy model could not be traced: its copy failed."""
+    return f"the model has lazy modules, so it is traced through a copy, and {failed.sentence()}"
+
+
+def _not_run(message: str, fix: str, device: str) -> Built:
+    """A pass that was not run, and why."""
+    failure = Failure(place="", message=message, fix=fix, ran=False)
+    trace = TraceSpec(device=device, complete=False, error="", failed_in="")
+    built = Built(trace=trace, calls={}, inputs=(), outputs=(), failure=failure)
+    return replace(built, trace=replace(trace, error=built.sentence()))
+
+
+def tensors_of(tree: guard.Tree) -> list[torch.Tensor]:
+    """Every parameter and buffer once (lazy ones left out)."""
+    seen: dict[int, torch.Tensor] = {}
+    for store in ("_parameters", "_buffers"):
+        for sub in tree.modules():
+            for _, t in guard.own_tensors(sub, store):
+                if not nn.parameter.is_lazy(t):
+                    seen.setdefault(id(t), t)
+    return list(seen.values())
+
+
+def has_lazy(tree: guard.Tree) -> bool:
+    """True when a module of `tree` is lazy and not yet initialised: the passes then run on a copy."""
+    return any(_uninitialised(sub) for sub in tree.modules())
+
+
+def _uninitialised(module: nn.Module) -> bool:
+    """True for a lazy module whose first call has not happened yet."""
+    own = [*guard.own_tensors(module, "_parameters"), *guard.own_tensors(module, "_buffers")]
+    return any(nn.parameter.is_lazy(t) for _, t in own)
+
+
+class _Saved:
+    """Each module's attributes and its parameter, buffer and child slots, to be put back exactly.
+
+    Whatever the pass changes in the user's modules (a tensor swapped in, an attribute or buffer
+    the forward pass caches, a child it adds) is undone by `restore`, each slot once.
+    """
+
+    _STORES = ("_parameters", "_buffers", "_modules")
+
+    def __init__(self, modules: list[nn.Module]) -> None:
+        self.entries: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        for sub in modules:
+            attrs = getattr(sub, "__dict__", None)
+            if not isinstance(attrs, dict):
+                continue
+            self.entries.append((attrs, dict(attrs)))
+            for name in self._STORES:
+                store = attrs.get(name)
+                if isinstance(store, dict):
+                    self.entries.append((store, dict(store)))
+        self.sets: list[tuple[set[Any], set[Any]]] = [
+            (found, set(found))
+            for sub in modules
+            if isinstance(found := getattr(sub, "__dict__", {}).get("_non_persistent_buffers_set"), set)
+        ]
+
+    def restore(self) -> None:
+        """Put every saved slot back to the object it held."""
+        for current, saved in self.entries:
+            if current.keys() != saved.keys() or any(current[k] is not v for k, v in saved.items()):
+                current.clear()
+                current.update(saved)
+        for found, was in self.sets:
+            if found != was:
+                found.clear()
+                found.update(was)
+
+
+def _set_mode(module: nn.Module, *, training: bool) -> None:
+    """Set `module.training` in its ``__dict__`` (the model's ``__setattr__`` may refuse).
+
+    A scripted module keeps the flag elsewhere and is set through its own ``__setattr__``.
+    """
+    attrs = getattr(module, "__dict__", {})
+    if "training" in attrs and not isinstance(module, torch.jit.ScriptModule):
+        attrs["training"] = training
+    else:
+        guard.attempt(lambda: setattr(module, "training", training), "setting the training flag")
+
+
+def _swap(modules: list[nn.Module], make: Callable[[torch.Tensor], torch.Tensor | None]) -> None:
+    """Put `make(tensor)` in every slot that holds a parameter or buffer, one stand-in per tensor object.
+
+    Tied and shared tensors stay tied: every slot that holds the same tensor gets the same stand-in.
+    `make` returning None leaves that tensor in place. `_Saved.restore` puts the originals back.
+    """
+    stand_ins: dict[int, torch.Tensor | None] = {}
+    for sub in modules:
+        for store_name in ("_parameters", "_buffers"):
+            store = getattr(sub, "__dict__", {}).get(store_name)
+            if not isinstance(store, dict):
+                continue
+            for name, tensor in list(store.items()):
+                if not isinstance(tensor, torch.Tensor):
+                    continue
+                if id(tensor) not in stand_ins:
+                    stand_ins[id(tensor)] = make(tensor)
+                twin = stand_ins[id(tensor)]
+                if twin is not None:
+                    store[name] = twin
+
+
+def _buffer_copy(tensor: torch.Tensor) -> torch.Tensor | None:
+    """A copy of a buffer for a pass with real values; parameters are used as they are."""
+    if isinstance(tensor, nn.Parameter) or nn.parameter.is_lazy(tensor):
+        return None
+    return tensor.clone()
+
+
+def _to_meta(module: nn.Module) -> None:
+    """Move a private copy to the meta device, keeping lazy parameters lazy (``.to`` would empty them)."""
+    _swap(guard.walk(module).modules(), _meta_twin)
+
+
+def _meta_twin(tensor: torch.Tensor) -> torch.Tensor:
+    if isinstance(tensor, nn.UninitializedParameter):
+        return nn.UninitializedParameter(requires_grad=tensor.requires_grad, device="meta", dtype=tensor.dtype)  # type: ignore[call-arg]
+    if isinstance(tensor, nn.UninitializedBuffer):
+        return nn.UninitializedBuffer(requires_grad=tensor.requires_grad, device="meta", dtype=tensor.dtype)  # type: ignore[call-arg]
+    twin = torch.empty_like(tensor, device="meta")
+    return nn.Parameter(twin, requires_grad=tensor.requires_grad) if isinstance(tensor, nn.Parameter) else twin

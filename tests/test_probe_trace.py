@@ -1,0 +1,48 @@
+"""modeldoc.probe.trace: which passes run (meta, the fallback with real weights) and what a failure keeps."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import spec_of
+
+
+def test_meta_failure_falls_back_to_a_real_pass() -> None:
+    spec = spec_of("tests.models:NeedsValues", "2,4")
+    assert spec.trace is not None
+    assert (spec.trace.device, spec.trace.complete) == ("cpu", True)
+    assert "meta-device pass failed" in spec.trace.note
+    assert "item" in spec.trace.note
+    assert spec.output_dims == (("N", 3),)
+    assert not spec.probe_error
+
+
+def test_probe_device_cpu_gives_the_same_trace_as_meta() -> None:
+    meta = spec_of("modeldoc.examples.fashion:Network", "1,1,28,28")
+    cpu = spec_of("modeldoc.examples.fashion:Network", "1,1,28,28", probe_device="cpu")
+    assert cpu.trace is not None and meta.trace is not None
+    assert (cpu.trace.device, meta.trace.device) == ("cpu", "meta")
+    assert [(op.kind, op.name) for op in cpu.trace.ops] == [(op.kind, op.name) for op in meta.trace.ops]
+    assert [t.dims for t in cpu.trace.tensors] == [t.dims for t in meta.trace.tensors]
+    assert (cpu.macs, cpu.flops, cpu.activation_bytes) == (meta.macs, meta.flops, meta.activation_bytes)
+
+
+def test_weights_on_meta_cannot_fall_back_and_say_so() -> None:
+    spec = spec_of("tests.models:meta_needs_values", "2,4")
+    assert spec.trace is not None
+    assert (spec.trace.device, spec.trace.complete, spec.trace.failed_in) == ("meta", False, "item")
+    assert "weights are on the meta device" in spec.trace.error
+    assert "cannot be rerun" in spec.probe_error
+    assert spec.warnings == (spec.probe_error,)
+
+
+def test_partial_failure_still_builds_the_static_pages(cli: Any, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    result = cli("build", "tests.models:Broken", "--input-shape", "1,1,12,12", "--out", str(out), "--no-diagrams")
+    assert result.exit_code == 0, result.output
+    assert "warning: tests.models:Broken: the forward pass failed in fc1 (Linear)" in result.stderr
+    pages = html.unescape("".join(p.read_text(encoding="utf-8") for p in out.rglob("*.html")))
+    assert "fc1.weight" in pages
+    assert "set in_features=192" in pages
