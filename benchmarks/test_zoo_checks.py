@@ -284,12 +284,11 @@ def test_no_detector_finds_anything_in_a_plain_cnn() -> None:
     from zoo_models import MODELS
 
     from modeldoc.options import model_options
-    from modeldoc.pipeline import annotate
-    from modeldoc.probe.static import introspect
+    from modeldoc.pipeline import describe_module
 
     lenet = MODELS["lenet5"]
     model = lenet.build("tiny")
-    spec = annotate(introspect(model, model_options({"target": "zoo_models:lenet5", "inputs": lenet.inputs(model)})))
+    spec = describe_module(model, model_options({"target": "zoo_models:lenet5", "inputs": lenet.inputs(model)}))
     doc = spec.to_json()
     assert all(found == [] for found in wrong_statements(doc).values())
     formulas, checked = count_formulas(doc)

@@ -8,7 +8,7 @@
 
 Every model type of ``transformers``' AutoModel mapping (base models) is built from its default
 config (``AutoConfig.for_model``) under ``torch.device("meta")``, as one builds a model too big
-for memory, then described by modeldoc in-process (``introspect`` + ``pipeline.annotate``) with
+for memory, then described by modeldoc in-process (``pipeline.describe_module``) with
 one example input made from the model's ``main_input_name`` and its config (`example_input`).
 Only that main input is given, as a user typing one ``--input-shape`` would.
 
@@ -214,8 +214,7 @@ def describe_type(job: dict[str, Any]) -> dict[str, Any]:
     from zoo_checks import measure
 
     from modeldoc.options import model_options
-    from modeldoc.pipeline import annotate
-    from modeldoc.probe.static import introspect
+    from modeldoc.pipeline import describe_module
 
     model_type = job["name"]
     row: dict[str, Any] = {"builds": False}
@@ -238,7 +237,7 @@ def describe_type(job: dict[str, Any]) -> dict[str, Any]:
     options = model_options({"target": f"transformers:{type(model).__name__}", "inputs": [entry], "title": model_type})
     start = time.perf_counter()
     try:
-        spec = annotate(introspect(model, options))
+        spec = describe_module(model, options)
     except Exception as err:  # an exception escaping modeldoc: the crash issue 14 counts
         row.update(
             probe="crashed",

@@ -44,8 +44,7 @@ def describe_curated(job: dict[str, Any]) -> dict[str, Any]:
     from zoo_models import MODELS
 
     from modeldoc.options import model_options
-    from modeldoc.pipeline import annotate
-    from modeldoc.probe.static import introspect
+    from modeldoc.pipeline import describe_module
 
     curated = MODELS[job["name"]]
     row: dict[str, Any] = {"family": curated.family, "size": job["size"], "builds": False}
@@ -66,7 +65,7 @@ def describe_curated(job: dict[str, Any]) -> dict[str, Any]:
     options = model_options({"target": f"zoo_models:{curated.name}", "inputs": inputs, "title": curated.name})
     start = time.perf_counter()
     try:
-        spec = annotate(introspect(model, options))
+        spec = describe_module(model, options)
     except Exception as err:  # an exception escaping modeldoc: a crash
         row.update(probe="crashed", crash=error_line(err), crash_at=where(err))
         row["describe_s"] = round(time.perf_counter() - start, 3)
