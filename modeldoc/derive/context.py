@@ -132,7 +132,12 @@ class TraceIndex:
         return op.name if op.kind == "module" or not op.scope else f"{op.scope}: {op.name}"
 
     def spatial_axes(self, layer: LayerSpec) -> int | None:
-        """How many trailing axes a window layer slides over (2 for Conv2d), from its knowledge entry's ``n``."""
+        """How many trailing axes a window layer slides over (2 for Conv2d), from its knowledge entry's ``n``.
+
+        The size rule names the family (Conv1d, Conv2d and Conv3d share ``conv``); the entry
+        says how many axes. It is found by the same lookup that gave the layer its size rule
+        (`modeldoc.explain.layers.entry_of`: the layer's own entry, else its nearest base's).
+        """
         if layer.path not in self._spatial:
             entry = entry_of(layer)
             n = entry.vars.get("n") if entry is not None else None
@@ -168,6 +173,11 @@ class RuleContext:
     def hp(self) -> Mapping[str, Any]:
         """The layer's hyperparameters by name (empty for a function op)."""
         return {h.name: h.value for h in self.layer.hyperparameters} if self.layer else {}
+
+    @property
+    def spatial_axes(self) -> int | None:
+        """How many trailing axes the layer's window slides over (2 for a Conv2d), or None when not known."""
+        return self.index.spatial_axes(self.layer) if self.layer is not None else None
 
     @property
     def args(self) -> Mapping[str, Any]:

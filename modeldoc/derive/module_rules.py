@@ -76,7 +76,7 @@ def chosen_axis(ctx: RuleContext) -> str | None:
 
 
 def _conv(ctx: RuleContext, *, transposed: bool) -> Outcome | None:
-    n = ctx.index.spatial_axes(ctx.layer) if ctx.layer else None
+    n = ctx.spatial_axes
     if ctx.incoming is None or n is None:
         return None
     hp, rank, axis = ctx.hp, ctx.rank, ctx.axis
@@ -111,7 +111,7 @@ def conv_transpose(ctx: RuleContext) -> Outcome | None:
 
 
 def _pool(ctx: RuleContext, kind: Literal["max", "avg"]) -> Outcome | None:
-    n = ctx.index.spatial_axes(ctx.layer) if ctx.layer else None
+    n = ctx.spatial_axes
     if ctx.incoming is None or ctx.j != 0 or n is None:
         return None
     return pool_window(ctx, ctx.label(pool_text(ctx.hp)), n, ctx.hp, kind=kind)
@@ -132,7 +132,7 @@ def avg_pool(ctx: RuleContext) -> Outcome | None:
 @module_rule("adaptive_pool")
 def adaptive(ctx: RuleContext) -> Outcome | None:
     """``nn.Adaptive{Avg,Max}Pool{1,2,3}d``: the output size is the argument, whatever the input."""
-    n = ctx.index.spatial_axes(ctx.layer) if ctx.layer else None
+    n = ctx.spatial_axes
     if ctx.j != 0 or n is None:
         return None
     return adaptive_pool(ctx, ctx.label(), n, ctx.hp.get("output_size"))
