@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 import pytest
 from click.testing import Result
 
-from modeldoc.derive import flow as derive
+from modeldoc.derive import attach, provenance
+from modeldoc.derive.provenance import MAX_SHOWN, Provenance
 from modeldoc.errors import DerivationTooLarge
 from modeldoc.options import model_options
 from modeldoc.pages import render
@@ -96,13 +97,13 @@ def test_twelve_divided_blocks_describe_with_bounded_lists_and_linear_totals(
     for spec in (blocks6, blocks12):
         assert spec.trace is not None and spec.trace.complete
         for path, h in derived(spec):
-            assert len(h.derivation) <= derive.MAX_SHOWN, (path, h.name)
+            assert len(h.derivation) <= MAX_SHOWN, (path, h.name)
     stored6 = sum(len(h.derivation) for _, h in derived(blocks6))
     stored12 = sum(len(h.derivation) for _, h in derived(blocks12))
     assert 0 < stored12 <= 2 * stored6
     # Every argument's steps in both models within 2 units of work per op and tensor axis: linear.
     for spec in (blocks6, blocks12):
-        derive.attach(spec, budget=2 * trace_size(spec))
+        attach(spec, budget=2 * trace_size(spec))
 
 
 def test_the_divided_blocks_arguments_are_still_derived_right(blocks12: ModelSpec) -> None:
@@ -117,7 +118,7 @@ def test_the_divided_blocks_arguments_are_still_derived_right(blocks12: ModelSpe
 
 def test_the_token_axis_is_one_step_list_per_block_not_one_per_path(blocks12: ModelSpec) -> None:
     """The output's token axis (1 + P·T = 65) rests on every block's split and merge, each listed once."""
-    flow = derive.Flow(blocks12)
+    flow = Provenance(blocks12)
     assert blocks12.trace is not None
     tokens = next(op for op in blocks12.trace.ops if op.kind == "output").inputs[1]
     origin = flow.origin(tokens, 1)
@@ -129,7 +130,7 @@ def test_the_token_axis_is_one_step_list_per_block_not_one_per_path(blocks12: Mo
         assert sum(1 for s in full if s.where.startswith(f"blocks.{block}:")) == 7, block
     assert flow.total(origin.node) == len(full)  # type: ignore[arg-type]
     listing = flow.derivation(origin)
-    assert len(listing.steps) <= derive.MAX_SHOWN
+    assert len(listing.steps) <= MAX_SHOWN
     shown = {s.text for s in full}
     assert sum(1 for s in listing.steps if s.text in shown) + listing.omitted == len(full)
     check_chain(listing.steps, 65)
@@ -142,7 +143,7 @@ def test_hugging_face_timesformer_with_12_layers_describes() -> None:
     assert spec.trace is not None and spec.trace.complete and spec.trace.device == "meta"
     assert len(spec.layer("encoder").children) == 1 and len(spec.layer("encoder.layer").children) == 12
     for path, h in derived(spec):
-        assert len(h.derivation) <= derive.MAX_SHOWN, (path, h.name)
+        assert len(h.derivation) <= MAX_SHOWN, (path, h.name)
         check_chain(h.derivation, h.value if isinstance(h.value, int) else h.value[-1])
     dense = hyper(spec, "encoder.layer.11.temporal_attention.output.dense", "in_features")
     assert dense.formula == "12 × 64 = 768"
@@ -151,7 +152,7 @@ def test_hugging_face_timesformer_with_12_layers_describes() -> None:
         "reshape in encoder.layer.11.temporal_attention.attention splits 2304 into 3 × 12 × 64",
         "reshape in encoder.layer.11.temporal_attention.attention merges 12 × 64 into 768",
     ]
-    derive.attach(spec, budget=2 * trace_size(spec))
+    attach(spec, budget=2 * trace_size(spec))
 
 
 # --------------------------------------------------------------------------- long derivations are cut
@@ -172,7 +173,7 @@ def test_short_derivations_are_listed_whole(gated: ModelSpec) -> None:
 
 def test_a_long_derivation_keeps_the_nearest_steps_and_points_to_an_earlier_argument(gated: ModelSpec) -> None:
     gate = hyper(gated, "gates.19", "in_features")
-    assert len(gate.derivation) == derive.MAX_SHOWN
+    assert len(gate.derivation) == MAX_SHOWN
     first = gate.derivation[0]
     assert first.text == "10 earlier steps give 46: see the derivation of gates.8.in_features"
     assert (first.value, first.where, first.formula) == (46, "gates.8", "")
@@ -191,7 +192,7 @@ def test_following_the_pointers_reaches_the_input_and_adds_up(gated: ModelSpec) 
     """head.in_features = 4 × 24 rests on the input and 20 convolutions: 23 steps across the pointers."""
     h = hyper(gated, "head", "in_features")
     assert h.formula == "4 × 24 = 96" and h.derivation[-1].text == "flatten merges 4 × 24 into 96"
-    flow = derive.Flow(gated)
+    flow = Provenance(gated)
     assert gated.trace is not None
     call = next(op for op in gated.trace.ops if op.name == "head")
     full = flow.origin(call.inputs[0], 1).ordered()
@@ -226,7 +227,7 @@ def test_the_page_links_the_summed_up_steps_to_where_they_are_listed(gated: Mode
 
 def test_a_derivation_over_budget_stops_naming_the_argument(gated: ModelSpec) -> None:
     with pytest.raises(DerivationTooLarge) as caught:
-        derive.attach(gated, budget=50)
+        attach(gated, budget=50)
     message = str(caught.value)
     assert re.fullmatch(
         r"deriving \S+\.\w+ \(of layer \S+\) needs more than 50 units of work, the budget for a trace this size; "
@@ -241,8 +242,8 @@ def test_a_derivation_over_budget_stops_naming_the_argument(gated: ModelSpec) ->
 def test_the_cli_reports_an_exhausted_budget_in_one_line_and_writes_nothing(
     cli: Callable[..., Result], tmp_path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(derive, "MIN_WORK", 50)
-    monkeypatch.setattr(derive, "WORK_PER_ITEM", 0)
+    monkeypatch.setattr(provenance, "MIN_WORK", 50)
+    monkeypatch.setattr(provenance, "WORK_PER_ITEM", 0)
     result = cli("inspect", "tests.deep_models:GatedStack", "--input-shape", "1,4,64", "--json")
     assert result.exit_code == 1
     lines = [line for line in result.stderr.splitlines() if line.strip()]

@@ -1,0 +1,256 @@
+"""What a derivation rule is given and what it returns.
+
+`TraceIndex` looks things up in the trace once (tensors, ops, layers, inputs, each layer's
+first call). A rule receives one `RuleContext`: the op, which of its outputs and which axis is
+being explained, the size there, the incoming shapes, the layer and its hyperparameters, and
+helpers that build its answer. It answers with an `Outcome` (the size passes through, is
+computed from other sizes by a `Step`, or is born here) or None when it does not apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Literal
+
+from modeldoc.derive.arithmetic import Formula, expected_size
+from modeldoc.derive.dims import axis_ref
+from modeldoc.explain.layers import entry_of
+from modeldoc.spec import DerivationStep, Hyperparam, LayerSpec, ModelSpec, OpSpec, TensorInfo
+
+Birth = Literal["input", "chosen", "op", "parameter", "constant"]
+AxisKey = tuple[int, int]
+"""A (tensor id, axis) pair: one size in the trace."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a derivation, its formula kept in parts until it is shown (`rendered`)."""
+
+    text: str
+    value: int
+    where: str = ""
+    formula: Formula | None = None
+
+    def rendered(self) -> DerivationStep:
+        """The step as the spec stores it, formula as text."""
+        return DerivationStep(
+            text=self.text, value=self.value, where=self.where, formula=self.formula.text if self.formula else ""
+        )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one op did to one axis: pass the size on, compute it from other sizes, or give birth to it."""
+
+    kind: Literal["pass", "step", "birth"]
+    sources: tuple[AxisKey, ...] = ()
+    step: Step | None = None
+    birth: Birth = "op"
+    chosen: tuple[str, str] | None = None
+    """(layer path, argument name) when born as a chosen hyperparameter."""
+
+    @classmethod
+    def keeps(cls, tid: int, axis: int) -> Outcome:
+        """The size is that of `axis` of tensor `tid`, unchanged."""
+        return cls("pass", sources=((tid, axis),))
+
+    @classmethod
+    def computed(cls, step: Step, sources: Sequence[AxisKey]) -> Outcome:
+        """The size is computed by `step` from the sizes at `sources`."""
+        return cls("step", sources=tuple(sources), step=step)
+
+    @classmethod
+    def born(cls, step: Step, birth: Birth = "op", chosen: tuple[str, str] | None = None) -> Outcome:
+        """The size starts here (an input, a chosen argument, an op that fixes it)."""
+        return cls("birth", step=step, birth=birth, chosen=chosen)
+
+
+class TraceIndex:
+    """Lookups into one model's trace, built once."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        assert spec.trace is not None
+        self.spec = spec
+        self.trace = spec.trace
+        self.tensors: dict[int, TensorInfo] = {t.id: t for t in self.trace.tensors}
+        self.ops: dict[int, OpSpec] = {op.index: op for op in self.trace.ops}
+        self.layers: dict[str, LayerSpec] = {layer.path: layer for layer in spec.all_layers}
+        self.inputs: dict[int, str] = {}
+        """Input tensor id → the input's name."""
+        for op in self.trace.ops:
+            if op.kind == "input":
+                for t in op.outputs:
+                    self.inputs[t] = op.name
+        self.first_calls: dict[str, OpSpec] = {}
+        for call in self.trace.module_calls:
+            self.first_calls.setdefault(call.name, call)
+        for op in self.trace.ops:
+            if op.kind == "module":
+                self.first_calls.setdefault(op.name, op)
+        self._spatial: dict[str, int | None] = {}
+
+    def consumed(self, layer: LayerSpec, h: Hyperparam) -> tuple[TensorInfo, int] | None:
+        """The tensor and axis (non-negative) that argument `h` of `layer` must match, from the layer's first call."""
+        ref = axis_ref(h)
+        if ref is None or ref.side != "in":
+            return None
+        call = self.first_calls.get(layer.path)
+        if call is None or ref.slot >= len(call.inputs):
+            return None
+        tensor = self.tensors[call.inputs[ref.slot]]
+        rank = len(tensor.shape)
+        if not -rank <= ref.axis < rank:
+            return None
+        return tensor, ref.axis % rank
+
+    def age(self, tid: int) -> tuple[int, int]:
+        """Sort key: data before parameters and constants, then the earlier producer first."""
+        tensor = self.tensors[tid]
+        if tensor.producer is not None:
+            return (0, tensor.producer)
+        return (0, -1) if tid in self.inputs else (1, tid)
+
+    def has_parameters(self, path: str) -> bool:
+        """True when the layer at `path` holds parameters (its subtree's count is not zero)."""
+        layer = self.layers.get(path)
+        return bool(layer and layer.total_params)
+
+    def op_label(self, op: OpSpec, detail: str = "") -> str:
+        """How a step names an op: ``"conv1 (Conv2d 5×5)"`` for a layer, ``"reshape in encoder"`` for a function."""
+        if op.kind == "module":
+            layer = self.layers.get(op.name)
+            type_name = layer.type_name if layer else op.target.rsplit(".", 1)[-1]
+            inside = f"{type_name} {detail}".strip()
+            return f"{op.name or self.spec.name} ({inside})"
+        return f"{op.name} in {op.scope}" if op.scope else op.name
+
+    @staticmethod
+    def op_where(op: OpSpec) -> str:
+        """The ``where`` of a step an op made: the layer path, or ``"scope: op"`` for a function."""
+        return op.name if op.kind == "module" or not op.scope else f"{op.scope}: {op.name}"
+
+    def spatial_axes(self, layer: LayerSpec) -> int | None:
+        """How many trailing axes a window layer slides over (2 for Conv2d), from its knowledge entry's ``n``.
+
+        The size rule names the family (Conv1d, Conv2d and Conv3d share ``conv``); the entry
+        says how many axes. It is found by the same lookup that gave the layer its size rule
+        (`modeldoc.explain.layers.entry_of`: the layer's own entry, else its nearest base's).
+        """
+        if layer.path not in self._spatial:
+            entry = entry_of(layer)
+            n = entry.vars.get("n") if entry is not None else None
+            self._spatial[layer.path] = n if isinstance(n, int) and not isinstance(n, bool) else None
+        return self._spatial[layer.path]
+
+
+class RuleContext:
+    """Everything a rule needs to explain the size at one axis of one output of one op."""
+
+    def __init__(self, index: TraceIndex, op: OpSpec, tensor: TensorInfo, axis: int) -> None:
+        self.index = index
+        self.op = op
+        self.tensor = tensor
+        """The tensor whose size is explained (output `j` of `op`)."""
+        self.axis = axis
+        self.value = tensor.shape[axis]
+        self.j = op.outputs.index(tensor.id) if tensor.id in op.outputs else 0
+        """Which output of the op the tensor is."""
+        self.out: tuple[int, ...] = index.tensors[op.outputs[self.j]].shape if op.outputs else tensor.shape
+        self.rank = len(self.out)
+        self.ins: list[tuple[int, ...]] = [index.tensors[t].shape for t in op.inputs]
+        """The shapes of the op's tensor inputs, in order."""
+        self.layer: LayerSpec | None = index.layers.get(op.name) if op.kind == "module" else None
+        """The layer a module op called (None for a function op, or a layer not in the spec)."""
+
+    @property
+    def incoming(self) -> tuple[int, ...] | None:
+        """The shape of the first input, or None when the op has no tensor input."""
+        return self.ins[0] if self.ins else None
+
+    @cached_property
+    def hp(self) -> Mapping[str, Any]:
+        """The layer's hyperparameters by name (empty for a function op)."""
+        return {h.name: h.value for h in self.layer.hyperparameters} if self.layer else {}
+
+    @property
+    def spatial_axes(self) -> int | None:
+        """How many trailing axes the layer's window slides over (2 for a Conv2d), or None when not known."""
+        return self.index.spatial_axes(self.layer) if self.layer is not None else None
+
+    @property
+    def args(self) -> Mapping[str, Any]:
+        """The op's non-tensor arguments by name."""
+        return self.op.arguments
+
+    @property
+    def name(self) -> str:
+        """The op's name without an in-place ``_`` (``unsqueeze_`` is ``unsqueeze``)."""
+        return self.op.name.rstrip("_") if self.op.name.endswith("_") else self.op.name
+
+    # ---- reading the trace
+
+    def shape(self, tid: int) -> tuple[int, ...]:
+        """The shape of tensor `tid`."""
+        return self.index.tensors[tid].shape
+
+    def same(self, i: int, axis: int) -> bool:
+        """True when input `i` of the op has this size at `axis`."""
+        if i >= len(self.op.inputs):
+            return False
+        shape = self.shape(self.op.inputs[i])
+        return axis < len(shape) and shape[axis] == self.value
+
+    def label(self, detail: str = "") -> str:
+        """How this op is named in a step (see `TraceIndex.op_label`)."""
+        return self.index.op_label(self.op, detail)
+
+    def where(self) -> str:
+        """The ``where`` of a step this op makes."""
+        return self.index.op_where(self.op)
+
+    # ---- answers
+
+    def keep(self, i: int, axis: int) -> Outcome:
+        """The size is that of input `i` at `axis`, passed on."""
+        return Outcome.keeps(self.op.inputs[i], axis)
+
+    def keep_if_same(self, i: int, axis: int) -> Outcome | None:
+        """`keep` when input `i` has this size at `axis`, else None."""
+        return self.keep(i, axis) if self.same(i, axis) else None
+
+    def step(self, text: str, formula: Formula | None, sources: Sequence[AxisKey]) -> Outcome:
+        """The size computed by this op from the sizes at `sources`."""
+        return Outcome.computed(Step(text, self.value, self.where(), formula), sources)
+
+    def born(self, text: str, formula: Formula | None = None, *, where: str | None = None) -> Outcome:
+        """The size fixed by this op, whatever its inputs."""
+        return Outcome.born(Step(text, self.value, self.where() if where is None else where, formula))
+
+    def chosen(self, name: str) -> Outcome | None:
+        """The size is the layer's argument `name`, chosen by the designer (None if it is not this size)."""
+        layer = self.layer
+        h = find_argument(layer, name) if layer else None
+        if layer is None or h is None or expected_size(h.value) != self.value:
+            return None
+        step = Step(
+            text=f"{layer.path} ({layer.type_name}) has {name} = {self.value}, chosen by the designer",
+            value=self.value,
+            where=layer.path,
+            formula=Formula.named(qualified(layer.path, name), self.value),
+        )
+        return Outcome.born(step, "chosen", (layer.path, name))
+
+
+def find_argument(layer: LayerSpec, name: str) -> Hyperparam | None:
+    """The layer's hyperparameter called `name`, or None."""
+    return next((h for h in layer.hyperparameters if h.name == name), None)
+
+
+def qualified(path: str, name: str) -> str:
+    """``fc1.in_features``; just the name for the root layer."""
+    return f"{path}.{name}" if path else name
+
+
+__all__ = ["AxisKey", "Birth", "Outcome", "RuleContext", "Step", "TraceIndex", "find_argument", "qualified"]
