@@ -35,9 +35,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from modeldoc.errors import DerivationTooLarge
-from modeldoc.spec import DerivationStep, Hyperparam, LayerSpec, ModelSpec, OpSpec, TensorInfo, TraceSpec
-
-_DIM = re.compile(r"^(in|out)(\d+):(-?\d+)$")
+from modeldoc.spec import AxisRef, DerivationStep, Hyperparam, LayerSpec, ModelSpec, OpSpec, TensorInfo, TraceSpec
 
 MAX_SHOWN = 12
 """The most entries one argument's derivation lists; longer ones are cut (see `Flow.derivation`)."""
@@ -82,9 +80,16 @@ def attach(spec: ModelSpec, *, budget: int | None = None) -> ModelSpec:
 
 
 def parse_dim(dim: str) -> tuple[str, int, int] | None:
-    """``"in0:-1"`` becomes ``("in", 0, -1)``; None when `dim` is empty or malformed."""
-    match = _DIM.match(dim.strip()) if dim else None
-    return (match.group(1), int(match.group(2)), int(match.group(3))) if match else None
+    """``"in0:-1"`` becomes ``("in", 0, -1)``; None when `dim` is empty or malformed.
+
+    Read by `AxisRef.parse`, the one parser of that text. An argument over several trailing axes
+    (``"in0:-2,-1"``) gives its last axis; `Flow._multi` checks the others against its value.
+    """
+    try:
+        ref = AxisRef.parse(dim) if dim else None
+    except ValueError:
+        return None
+    return (ref.side, ref.tensor, ref.last) if ref is not None else None
 
 
 # --------------------------------------------------------------------------- provenance
