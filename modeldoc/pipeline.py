@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from modeldoc import derive, explain, progress
+from modeldoc import derive, explain, knowledge, progress
 from modeldoc.options import ModelOptions
 from modeldoc.probe import loader
 from modeldoc.probe.static import introspect
@@ -34,11 +34,13 @@ def describe_module(module: nn.Module, options: ModelOptions) -> ModelSpec:
         progress.phase(f"probing {modules:,} modules: a forward pass on the {options.probe_device} device")
     else:
         progress.phase(f"reading {modules:,} modules")
-    spec = introspect(module, options)
+    table = knowledge.load(options.knowledge)
+    with knowledge.using(table):  # the probe reads constructor arguments as the table's entries say
+        spec = introspect(module, options)
     progress.phase(f"explaining {len(spec.layers) + 1:,} layers")
-    return annotate(spec)
+    return annotate(spec, table)
 
 
-def annotate(spec: ModelSpec) -> ModelSpec:
+def annotate(spec: ModelSpec, table: knowledge.Knowledge | None = None) -> ModelSpec:
     """Add the knowledge (kinds, axes, teaching text) and the derivations to a raw spec."""
-    return derive.attach(explain.annotate(spec))
+    return derive.attach(explain.annotate(spec, table))

@@ -1,4 +1,4 @@
-"""explain: pure, table-driven; the axis meanings it states are checked against what real layers compute."""
+"""explain.layers: pure, table-driven; the axis meanings it states are checked against what real layers compute."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from torch import nn
 
 from modeldoc import knowledge
 from modeldoc.explain import layers as explain
-from modeldoc.spec import Hyperparam, LayerSpec, ModelSpec, ParamSpec
+from modeldoc.options import ModelOptions, make_input
+from modeldoc.probe.static import introspect
+from modeldoc.spec import AxisRef, Hyperparam, LayerSpec, ModelSpec, ParamSpec
 from tests.conftest import spec_of
 
 
@@ -103,6 +105,17 @@ def test_size_at_reads_the_named_axis() -> None:
     assert explain.size_at(layer, "") is None
 
 
+def test_size_at_reads_several_axes_and_the_typed_reference() -> None:
+    layer = LayerSpec(
+        path="a", type="t", type_name="t", repr="", depth=1, parent="", input_shapes=((2, 3, 4, 8),), output_shapes=()
+    )
+    assert explain.size_at(layer, "in0:-2,-1") == [4, 8]
+    assert explain.size_at(layer, AxisRef("in", 0, (-2, -1))) == [4, 8]
+    assert explain.size_at(layer, "in0:-5") is None  # the input has 4 axes
+    assert explain.size_at(layer, "out0:-1") is None  # no output was probed
+    assert explain.size_at(layer, "in0:last") is None  # not an axis reference
+
+
 def _rows(note: str) -> dict[str, range]:
     """``input gate i (rows 0–9)`` → {"input gate i": range(0, 10)}."""
     found = re.finditer(r"(\w[\w ]*?) \(rows (\d+)–(\d+)\)", note.split("stacked as ", 1)[1])
@@ -163,3 +176,143 @@ def test_conv_filters_and_depth_axes_are_what_the_conv_computes() -> None:
         x = torch.randn(1, 6, 8, 8)
         y = conv(x)
     assert torch.equal(y[0, 5], x[0, 3]) and y[0, [c for c in range(12) if c != 5]].abs().sum() == 0
+
+
+# --- LayerNorm over several axes, from the real knowledge entry --------------------------------
+
+
+class _NormOverTwoAxes(nn.Module):
+    def __init__(self, features: int) -> None:
+        super().__init__()
+        self.proj = nn.Linear(features, features)
+        self.norm = nn.LayerNorm([4, 8])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.proj(x))
+
+
+def _normalized_shape(features: int) -> Hyperparam:
+    from modeldoc.pipeline import describe_module
+
+    options = ModelOptions(target="tests:NormOverTwoAxes", inputs=(make_input([2, 3, 4, features]),))
+    spec = describe_module(_NormOverTwoAxes(features), options)
+    return next(h for h in spec.layer("norm").hyperparameters if h.name == "normalized_shape")
+
+
+def test_layer_norm_over_two_axes_is_checked_against_the_incoming_tensor() -> None:
+    good = _normalized_shape(8)
+    assert good.dim == "in0:-2,-1" and good.axis_ref == AxisRef("in", 0, (-2, -1))
+    assert (good.kind, good.source, good.formula, good.error) == ("data-dependent", "previous-layer", "4 × 8", "")
+    bad = _normalized_shape(9)  # the projection makes the last axis 9: the forward pass fails in norm
+    assert bad.formula == ""
+    assert bad.error == (
+        "norm.normalized_shape is [4, 8] but the incoming tensor ends in (4, 9); set normalized_shape=[4, 9]"
+    )
+
+
+# --- the brief label (the diagrams' short text) --------------------------------------------------
+
+
+def _described(module: nn.Module) -> LayerSpec:
+    return explain.annotate_layer(introspect(module, ModelOptions(target="x:y")).root)
+
+
+@pytest.mark.parametrize(
+    ("module", "expected"),
+    [
+        (nn.Conv2d(1, 6, 5), "1→6, 5×5"),
+        (nn.Conv2d(3, 8, 3, stride=2, padding=1, groups=1), "3→8, 3×3, stride 2, pad 1"),
+        (nn.Conv1d(8, 8, 3, padding="same", groups=8), "8→8, 3, pad same, groups 8"),
+        (nn.Conv2d(3, 8, (1, 3), padding=(0, 1)), "3→8, 1×3, pad 0×1"),
+        (nn.Conv2d(6, 12, (3, 5), groups=3, dilation=(2, 1), padding=(1, 2)), "6→12, 3×5, pad 1×2, dilation 2×1, groups 3"),
+        (nn.Linear(192, 120), "192→120"),
+        (nn.Bilinear(5, 7, 3), "5, 7→3"),
+        (nn.Embedding(50257, 768), "50257 ids → 768"),
+        (nn.LSTM(12, 10, num_layers=2, bidirectional=True), "12→10, 2 layers, bidirectional"),
+        (nn.GRUCell(6, 5), "6→5"),
+        (nn.MultiheadAttention(16, 4), "16, 4 heads"),
+        (nn.TransformerEncoderLayer(16, 4, 32), "16, 4 heads, ff 32"),
+        (nn.MaxPool2d(2), "2"),
+        (nn.MaxPool2d(3, stride=1), "3, stride 1"),
+        (nn.AvgPool1d(3, stride=2, padding=1), "3, stride 2, pad 1"),
+        (nn.LayerNorm(768), "768"),
+        (nn.LayerNorm([4, 6]), "4×6"),
+        (nn.BatchNorm2d(8), "8"),
+        (nn.GroupNorm(4, 32), "32 in 4 groups"),
+        (nn.AdaptiveAvgPool2d(1), "→ 1"),
+        (nn.AdaptiveAvgPool2d((None, 3)), "→ None×3"),
+        (nn.Dropout(0.1), "p=0.1"),
+        (nn.ReLU(), ""),
+        # defects of the diagram's old label, fixed by the entries: Unfold's and Fold's stride defaults
+        # to 1 (not to the window), and LinearCrossEntropyLoss maps in_features to num_classes
+        (nn.Unfold(2, stride=2), "2, stride 2"),
+        (nn.Fold((4, 5), 2), "2"),
+        (nn.LinearCrossEntropyLoss(8, 5), "8→5"),
+    ],
+)
+def test_brief_names_the_key_hyperparameters(module: nn.Module, expected: str) -> None:
+    assert _described(module).brief == expected
+
+
+def test_brief_of_a_lazy_layer_shows_an_unknown_size_as_a_question_mark() -> None:
+    assert _described(nn.LazyLinear(4)).brief == "?→4"  # the diagram's old label said "None→4"
+    assert _described(nn.LazyConv2d(8, 3)).brief == "?→8, 3×3"
+
+
+def test_brief_of_a_layer_the_table_does_not_know_comes_from_its_argument_names() -> None:
+    from tests.models import InByOut, Scale
+
+    assert _described(InByOut(24, 8)).brief == "8→24"
+    assert _described(Scale(5)).brief == ""
+    assert knowledge.message("inferred_brief", in_features=3, out_features=4) == "3→4"
+    assert knowledge.message("inferred_brief", kernel_size=[2, 2], stride=[2, 2], padding=0, dilation=1) == "2×2"
+
+
+def test_brief_is_in_the_json() -> None:
+    layer = _described(nn.Conv2d(1, 6, 5))
+    assert layer.to_json()["brief"] == "1→6, 5×5"
+    assert "brief" not in _described(nn.ReLU()).to_json()
+
+
+_DIAGRAM_TARGETS = [
+    ("modeldoc.examples.fashion:Network", {"input_shapes": [[1, 1, 28, 28]]}),
+    ("modeldoc.examples.text:TextClassifier", {"input_shapes": [[1, "L=32"]], "input_dtype": "long"}),
+    ("modeldoc.examples.transformer:EncoderClassifier", {"input_shapes": [[1, "L=16"]], "input_dtype": "long"}),
+    pytest.param(
+        "modeldoc.examples.llama:make_llama_70b",
+        {"input_shapes": [[1, "L=16"]], "input_dtype": "long"},
+        marks=pytest.mark.slow,
+    ),
+    *[
+        (f"tests.models:{name}", {})
+        for name in (
+            "Tiny TiedLM SharedBlock Branches FrozenBN TextLSTM Attention Lazy Hostile Broken NeedsValues "
+            "PoolGeometry Heads Grouped Parametrized ThirdParty SequenceDims StridedConv FixedLength UsesConvBlock"
+        ).split()
+    ],
+    ("tests.models:Lazy", {"input_shapes": [[2, 3, 4]]}),
+    ("tests.models:TwoInputs", {"example": "tests.models:two_inputs_example"}),
+    ("tests.models:DictInput", {"example": "tests.models:dict_example"}),
+    pytest.param("tests.models:tiny_gpt2", {"input_shapes": [[1, "L=8"]], "input_dtype": "long"}, marks=pytest.mark.slow),
+    pytest.param("tests.models:tiny_bert", {}, marks=pytest.mark.slow),
+    pytest.param("tests.models:tiny_llama", {}, marks=pytest.mark.slow),
+    pytest.param("tests.deep_models:SpaceTime", {}, marks=pytest.mark.slow),
+    pytest.param("tests.deep_models:GatedStack", {}, marks=pytest.mark.slow),
+    pytest.param("tests.deep_models:timesformer", {}, marks=pytest.mark.slow),
+]
+
+
+@pytest.mark.parametrize(("target", "extra"), _DIAGRAM_TARGETS)
+def test_brief_is_the_label_the_diagrams_draw_today(target: str, extra: dict[str, object]) -> None:
+    # The diagrams will read layer.brief; until then their own label must agree with it. The one
+    # difference is the fix above: an unprobed lazy layer's unknown size is "?", not "None".
+    from modeldoc.diagrams import graph
+
+    spec = spec_of(target, **extra)
+    differ = [
+        (layer.path, graph.brief(layer), layer.brief)
+        for layer in spec.all_layers
+        if graph.brief(layer) != layer.brief.replace("?", "None")
+    ]
+    assert not differ
+    assert any(layer.brief for layer in spec.all_layers)  # the comparison is not vacuous
