@@ -224,7 +224,10 @@ def _described(module: nn.Module) -> LayerSpec:
         (nn.Conv2d(3, 8, 3, stride=2, padding=1, groups=1), "3→8, 3×3, stride 2, pad 1"),
         (nn.Conv1d(8, 8, 3, padding="same", groups=8), "8→8, 3, pad same, groups 8"),
         (nn.Conv2d(3, 8, (1, 3), padding=(0, 1)), "3→8, 1×3, pad 0×1"),
-        (nn.Conv2d(6, 12, (3, 5), groups=3, dilation=(2, 1), padding=(1, 2)), "6→12, 3×5, pad 1×2, dilation 2×1, groups 3"),
+        (
+            nn.Conv2d(6, 12, (3, 5), groups=3, dilation=(2, 1), padding=(1, 2)),
+            "6→12, 3×5, pad 1×2, dilation 2×1, groups 3",
+        ),
         (nn.Linear(192, 120), "192→120"),
         (nn.Bilinear(5, 7, 3), "5, 7→3"),
         (nn.Embedding(50257, 768), "50257 ids → 768"),
@@ -285,15 +288,18 @@ _DIAGRAM_TARGETS = [
     ),
     *[
         (f"tests.models:{name}", {})
-        for name in (
-            "Tiny TiedLM SharedBlock Branches FrozenBN TextLSTM Attention Lazy Hostile Broken NeedsValues "
-            "PoolGeometry Heads Grouped Parametrized ThirdParty SequenceDims StridedConv FixedLength UsesConvBlock"
-        ).split()
+        for name in [
+            *("Tiny", "TiedLM", "SharedBlock", "Branches", "FrozenBN", "TextLSTM", "Attention", "Lazy", "Hostile"),
+            *("Broken", "NeedsValues", "PoolGeometry", "Heads", "Grouped", "Parametrized", "ThirdParty"),
+            *("SequenceDims", "StridedConv", "FixedLength", "UsesConvBlock"),
+        ]
     ],
     ("tests.models:Lazy", {"input_shapes": [[2, 3, 4]]}),
     ("tests.models:TwoInputs", {"example": "tests.models:two_inputs_example"}),
     ("tests.models:DictInput", {"example": "tests.models:dict_example"}),
-    pytest.param("tests.models:tiny_gpt2", {"input_shapes": [[1, "L=8"]], "input_dtype": "long"}, marks=pytest.mark.slow),
+    pytest.param(
+        "tests.models:tiny_gpt2", {"input_shapes": [[1, "L=8"]], "input_dtype": "long"}, marks=pytest.mark.slow
+    ),
     pytest.param("tests.models:tiny_bert", {}, marks=pytest.mark.slow),
     pytest.param("tests.models:tiny_llama", {}, marks=pytest.mark.slow),
     pytest.param("tests.deep_models:SpaceTime", {}, marks=pytest.mark.slow),

@@ -23,6 +23,7 @@ from modeldoc.spec import LayerSpec
 SHIPPED = knowledge.shipped()
 WITH_EXAMPLES = sorted(key for key, entry in SHIPPED.entries.items() if entry.example is not None)
 
+
 def torch_nn_modules() -> list[str]:
     """Every nn.Module subclass that torch.nn exports, by name."""
     return sorted(

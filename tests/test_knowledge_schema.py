@@ -59,7 +59,7 @@ def test_an_entry_is_typed() -> None:
     )
     assert entry.brief == ("{{ width }}", "= extra") and entry.notes == ("one note",)
     assert entry.args["width"].kind == "data-dependent" and entry.args["width"].default is schema.NO_DEFAULT
-    rule, groups = entry.tensor_rule("weight") or (None, None)
+    rule, _ = entry.tensor_rule("weight") or (None, None)
     assert rule is not None and rule.axes == ("width", "width") and rule.notes == ("w",) and rule.transposed
     assert entry.example == schema.Example(args=(4,), kwargs={"bias": False}, inputs=((2, 4),))
     assert (entry.origin, entry.shipped, entry.abstract) == ("knowledge/gate.yaml", False, False)
@@ -76,7 +76,8 @@ def test_an_entry_is_typed() -> None:
         (
             "a.B: {args: {x: {kind: chosen}}}",
             "knowledge entry a.B.args.x: kind must be one of hyperparameter, "
-            "data-dependent and source one of chosen, input, previous-layer, target (got kind 'chosen', source 'chosen')",
+            "data-dependent and source one of chosen, input, previous-layer, target "
+            "(got kind 'chosen', source 'chosen')",
         ),
         (
             "a.B: {args: {x: {why: because}}}",
@@ -157,7 +158,8 @@ def test_a_template_syntax_error_names_the_entry_and_field(
     assert raised.value.where == where and raised.value.file == "mine.yaml"
     assert raised.value.problem.startswith("template syntax error: ") and message in raised.value.problem
     assert re.fullmatch(
-        rf"knowledge entry {re.escape(where)}: template syntax error: .* \(line \d+\) \(in mine\.yaml; fix the entry there\)",
+        rf"knowledge entry {re.escape(where)}: template syntax error: .* \(line \d+\) "
+        r"\(in mine\.yaml; fix the entry there\)",
         str(raised.value),
     )
 

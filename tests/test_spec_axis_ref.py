@@ -62,7 +62,9 @@ def test_sizes_reads_the_probed_shapes() -> None:
 
 
 def test_a_hyperparameter_carries_its_dim_parsed_and_keeps_it_in_step() -> None:
-    h = Hyperparam(name="normalized_shape", value=[4, 8], kind="data-dependent", source="previous-layer", dim="in0:-2,-1")
+    h = Hyperparam(
+        name="normalized_shape", value=[4, 8], kind="data-dependent", source="previous-layer", dim="in0:-2,-1"
+    )
     assert h.axis_ref == AxisRef("in", 0, (-2, -1))
     assert replace(h, dim="out0:-1").axis_ref == AxisRef("out", 0, (-1,))
     assert replace(h, dim="").axis_ref is None

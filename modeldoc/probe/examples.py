@@ -51,13 +51,14 @@ def layer_class(key: str) -> type[nn.Module]:
     for cut in range(len(parts) - 1, 0, -1):
         target = f"{'.'.join(parts[:cut])}:{'.'.join(parts[cut:])}"
         try:
-            found = loader.load_callable(target)
+            found = loader.load_object(target)
         except ModelLoadError as err:
             first = first or err
             continue
         if not (isinstance(found, type) and issubclass(found, nn.Module)):
+            what = f"the class {found.__name__}" if isinstance(found, type) else f"of type {type(found).__name__}"
             raise ModelLoadError(
-                target, f"it is {found!r}, not an nn.Module subclass", "key the entry by the layer's class"
+                target, f"it is {what}, not an nn.Module subclass", "key the entry by the layer's class"
             )
         return found
     assert first is not None  # a dotted key tries at least one target
