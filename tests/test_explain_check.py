@@ -72,7 +72,8 @@ def test_each_way_a_dim_can_miss(tmp_path: Path) -> None:
     assert problems(tmp_path / "e", gate(True)) == [
         "mypkg.Gate.args.width.dim: in0:-1 ties width to a size, but its value is True"
     ]
-    assert problems(tmp_path / "f", gate(), "in0:last") == [
+    # a dim template that renders to something else than an axis reference (a literal one fails when read)
+    assert problems(tmp_path / "f", gate(), "in{{ 0 }}:last") == [
         "mypkg.Gate.args.width.dim: 'in0:last' is not an axis reference; write in0:-1 (input 0, last axis), out0:1 "
         "or in0:-2,-1 (several axes)"
     ]

@@ -1,4 +1,4 @@
-"""knowledge.table and the knowledge options: a project's folders and installed packages add and extend entries."""
+"""knowledge.loader and the knowledge options: a project's folders and installed packages add and extend entries."""
 
 from __future__ import annotations
 

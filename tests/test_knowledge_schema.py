@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from modeldoc import knowledge
 from modeldoc.knowledge import schema, templates
@@ -34,11 +35,21 @@ def test_malformed_entry_is_reported_with_its_name() -> None:
 
 
 def test_every_shipped_template_compiles_and_no_shipped_entry_replaces_another() -> None:
+    # the loader compiles user files' templates when it reads them, and trusts modeldoc's own to this test
     assert knowledge.messages(), "messages.yaml is empty"
     assert [name for name, text in knowledge.messages().items() if templates.check_template(text)] == []
     folder = Path(knowledge.__file__).parent
-    for path in folder.glob("*.yaml"):
-        assert "replace:" not in path.read_text(encoding="utf-8"), path.name
+    problems = schema.Problems()
+    entries = 0
+    for path in sorted(folder.glob("*.yaml")):
+        if path.name == "messages.yaml":
+            continue
+        for key, data in yaml.safe_load(path.read_text(encoding="utf-8")).items():
+            assert "replace" not in data, f"{key} in {path.name}"
+            schema.read_entry(key, data, problems, origin=path.name, compile_templates=True)
+            entries += 1
+    assert [str(p) for p in problems.found] == []
+    assert entries > 190
 
 
 def test_an_entry_is_typed() -> None:
@@ -128,6 +139,11 @@ def test_an_entry_is_typed() -> None:
         (
             "a.B: {example: {size: 3}}",
             "knowledge entry a.B.example: unknown field size; the fields are args, dtype, input, inputs, kwargs",
+        ),
+        (
+            "a.B: {args: {x: {dim: 'in0:last'}}}",
+            "knowledge entry a.B.args.x.dim: 'in0:last' is not an axis reference; write in0:-1 (input 0, last axis), "
+            "out0:1 or in0:-2,-1 (several axes)",
         ),
         ("a.B: {extends: 3}", "knowledge entry a.B.extends: must name an entry or list entries, not int 3"),
     ],

@@ -9,7 +9,7 @@ teaching text, the output-size formula and rule, the diagram's brief label, and 
 the coverage test. Text fields are Jinja templates filled with the layer's own numbers; fields
 whose string starts with ``=`` are Jinja expressions that evaluate to a value (`templates`).
 ``messages.yaml`` holds the text modeldoc writes that belongs to no layer type (inference,
-ties, lazy modules). Projects and packages add folders of their own (`table.load`).
+ties, lazy modules). Projects and packages add folders of their own (`loader.load`).
 Nothing here imports torch.
 """
 
@@ -23,6 +23,20 @@ from typing import Any
 import yaml
 from jinja2 import TemplateError
 
+from modeldoc.knowledge.loader import (
+    ENTRY_POINT_GROUP,
+    MESSAGES_FILE,
+    YAML_LOADER,
+    Knowledge,
+    current,
+    default,
+    key_of,
+    load,
+    package_folder,
+    read,
+    shipped,
+    using,
+)
 from modeldoc.knowledge.schema import (
     KINDS,
     NO_DEFAULT,
@@ -34,19 +48,6 @@ from modeldoc.knowledge.schema import (
     KnowledgeError,
     TensorRule,
     parse_entry,
-)
-from modeldoc.knowledge.table import (
-    ENTRY_POINT_GROUP,
-    MESSAGES_FILE,
-    Knowledge,
-    current,
-    default,
-    key_of,
-    load,
-    package_folder,
-    read,
-    shipped,
-    using,
 )
 from modeldoc.knowledge.templates import UNKNOWN, Unknown, evaluate, evaluate_unsandboxed, render
 
@@ -74,7 +75,7 @@ def message(key: str, /, **context: Any) -> str:
 def messages() -> Mapping[str, str]:
     """Every message template, by name."""
     text = resources.files(__name__).joinpath(MESSAGES_FILE).read_text(encoding="utf-8")
-    raw = yaml.safe_load(text) or {}
+    raw = yaml.load(text, Loader=YAML_LOADER) or {}
     return {str(k): str(v) for k, v in raw.items()}
 
 

@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeGuard, cast
 from modeldoc.errors import ModeldocError
 from modeldoc.knowledge import templates
 from modeldoc.options import DTYPES
+from modeldoc.spec import AxisRef
 
 Kind = Literal["hyperparameter", "data-dependent"]
 Source = Literal["chosen", "input", "previous-layer", "target"]
@@ -191,10 +192,16 @@ def parse_entry(key: str, data: Mapping[str, Any], *, origin: str = "", shipped:
     return entry
 
 
-def read_entry(key: str, data: Any, problems: Problems, *, origin: str = "", shipped: bool = True) -> Entry | None:
-    """The entry `data` describes, or None when it has problems (recorded in `problems`)."""
+def read_entry(
+    key: str, data: Any, problems: Problems, *, origin: str = "", shipped: bool = True, compile_templates: bool = True
+) -> Entry | None:
+    """The entry `data` describes, or None when it has problems (recorded in `problems`).
+
+    With `compile_templates` (the default) every template and expression is compiled, so a
+    syntax error is a problem now rather than when a page is rendered.
+    """
     before = len(problems)
-    field_check = _Fields(key, origin, problems)
+    field_check = _Fields(key, origin, problems, compile_templates=compile_templates)
     if not isinstance(data, Mapping):
         field_check.add("", f"must be a mapping of fields, not {_kind(data)}")
         return None
@@ -281,6 +288,11 @@ def _arg(name: str, rule: Any, fields: _Fields) -> ArgRule | None:
         )
     reason = fields.template(rule, "reason", where)
     dim = fields.template(rule, "dim", where)
+    if dim and "{" not in dim:  # no template: the text is the axis reference itself
+        try:
+            AxisRef.parse(dim)
+        except ValueError as err:
+            fields.add(f"{where}.dim", str(err))
     read = fields.text(rule, "read", where)
     if read:
         error = templates.check_read_expression(read)
@@ -422,10 +434,11 @@ def _value(value: Any, where: str, fields: _Fields) -> None:
 class _Fields:
     """Reads typed fields of one entry, recording each problem under the entry's key and file."""
 
-    def __init__(self, key: str, origin: str, problems: Problems) -> None:
+    def __init__(self, key: str, origin: str, problems: Problems, *, compile_templates: bool = True) -> None:
         self.key = key
         self.origin = origin
         self.problems = problems
+        self.compile_templates = compile_templates
 
     def add(self, where: str, problem: str) -> None:
         self.problems.add(f"{self.key}.{where}" if where else self.key, problem, self.origin)
@@ -484,7 +497,7 @@ class _Fields:
         return value
 
     def compiles(self, text: str, where: str) -> None:
-        error = templates.check_template(text)
+        error = templates.check_template(text) if self.compile_templates else ""
         if error:
             self.add(where, error)
 
