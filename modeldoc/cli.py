@@ -29,7 +29,15 @@ import click
 
 from modeldoc import __version__, progress
 from modeldoc.errors import ConfigError, ModeldocError
-from modeldoc.options import ModelOptions, SiteOptions, absolute, model_options, read_pyproject, site_options
+from modeldoc.options import (
+    ModelOptions,
+    SiteOptions,
+    absolute,
+    knowledge_folders,
+    model_options,
+    read_pyproject,
+    site_options,
+)
 from modeldoc.spec import ModelSpec
 from modeldoc.terminal import one_line, terminal_safe
 
@@ -241,8 +249,14 @@ _model_flags = _flags(
         metavar="SECONDS",
         help="Time all passes of the shape probe may spend in the model's forward; 0 for no limit.",
     ),
+    click.option(
+        "--knowledge",
+        multiple=True,
+        metavar="DIR",
+        help="A folder of knowledge entries (YAML) for layers modeldoc does not know; repeat for several.",
+    ),
 )
-"""The flags that describe one model, shared by build, serve and inspect."""
+"""The flags that describe one model, shared by build, serve, inspect and knowledge check."""
 
 _page_flags = _flags(
     click.option("--title", default="", help="Title of the model's page."),
@@ -271,6 +285,7 @@ def _entry(
     example: str,
     probe_device: str,
     probe_timeout: float,
+    knowledge: tuple[str, ...] = (),
     title: str = "",
     depth: int = 2,
 ) -> ModelOptions:
@@ -294,7 +309,8 @@ def _entry(
     }
     if input_dtypes:
         entry["input_dtype"] = list(input_dtypes) if len(input_dtypes) > 1 else input_dtypes[0]
-    return model_options(entry, where="the command line")
+    options = model_options(entry, where="the command line")
+    return replace(options, knowledge=knowledge_folders(list(knowledge), where="--knowledge", base=Path.cwd()))
 
 
 @dataclass(frozen=True)
@@ -482,6 +498,7 @@ _MODEL_FLAGS = {
     "kwargs_json": "--kwargs",
     "example": "--example",
     "probe_device": "--probe-device",
+    "knowledge": "--knowledge",
     "title": "--title",
     "depth": "--depth",
 }
@@ -723,3 +740,75 @@ def _json_terminal_safe(text: str) -> str:
         return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
     return _NOT_PLAIN.sub(escape, text)
+
+
+@main.group(name="knowledge")
+def knowledge_group() -> None:
+    """Work with modeldoc's knowledge of layers: the table of entries and a project's own."""
+
+
+@knowledge_group.command(name="check")
+@_model_flags
+@_output_flags
+@_fail_cleanly
+def knowledge_check(target: str | None, quiet: bool, verbose: bool, **flags: Any) -> None:
+    """Check a project's knowledge entries against their schema and against live layers.
+
+    The entries are those of the --knowledge folders (default: knowledge in pyproject.toml's
+    [tool.modeldoc]) and of installed packages. Each entry with an example is built and called;
+    with TARGET, every layer of that model an added entry describes is checked too. Prints one
+    line per problem and exits 1, or a summary and exits 0.
+    """
+    from modeldoc import knowledge_check as checker
+
+    output = _output(quiet, verbose)
+    if target:
+        options: ModelOptions | None = _entry(target, **flags)
+    else:
+        ctx = click.get_current_context()
+        for name in flags:
+            if name != "knowledge" and ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE:
+                flag = _MODEL_FLAGS.get(name, "--" + name.replace("_", "-"))
+                raise ConfigError(
+                    f"{flag} describes a model, and no TARGET was given",
+                    "pass the TARGET whose layers to check, or leave the option out",
+                )
+        options = None
+    given = flags["knowledge"]
+    folders = knowledge_folders(list(given), where="--knowledge", base=Path.cwd()) if given else _project_knowledge()
+    with progress.reporting(output.reporter()), _user_output_to_stderr():
+        report = checker.check(folders, options)
+    if not report.entries and not report.problems and options is None:
+        raise ConfigError(
+            "there are no knowledge entries to check",
+            "pass --knowledge DIR (a folder of YAML entries), or set knowledge in pyproject.toml's [tool.modeldoc]",
+        )
+    if report.problems:
+        progress.clear()
+        for problem in report.problems:
+            click.echo(terminal_safe(one_line(checker.line(problem))))
+        count = len(report.problems)
+        raise ModeldocError(
+            f"{count} problem{'s' if count > 1 else ''} in knowledge entries (listed above); "
+            "fix them and run modeldoc knowledge check again"
+        )
+    for key in report.without_example:
+        output.say(f"note: {key} has no example, so it was checked against the schema only; add example: to build it")
+    if report.unknown:
+        output.say(
+            f"note: {len(report.unknown)} layer type{'s' if len(report.unknown) > 1 else ''} of {target} "
+            f"{'are' if len(report.unknown) > 1 else 'is'} not in the table and will be described by inference: "
+            + ", ".join(report.unknown)
+        )
+    checked = f"{len(report.entries)} knowledge entr{'ies' if len(report.entries) != 1 else 'y'}"
+    parts = [f"{report.examples} built from {'their examples' if report.examples != 1 else 'its example'}"]
+    if options is not None:
+        parts.append(f"{report.layers} layer{'s' if report.layers != 1 else ''} of {target}")
+    output.say(f"checked {checked} ({', '.join(parts)}): no problems")
+
+
+def _project_knowledge() -> tuple[Path, ...]:
+    """The knowledge folders of pyproject.toml's [tool.modeldoc] in the working folder, if any."""
+    pyproject = Path.cwd() / "pyproject.toml"
+    table = read_pyproject(pyproject) or {}
+    return knowledge_folders(table.get("knowledge"), where=str(pyproject), base=Path.cwd())

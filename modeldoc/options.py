@@ -7,12 +7,13 @@ blocks) is turned into plain mappings and validated by :func:`model_options` and
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import re
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ MAX_INPUT_ELEMENTS = 10**10
 fallback would, and shapes are what a page documents: a batch of 1 shows the same model."""
 _INT64_MAX = 2**63 - 1
 _AXIS_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 _SLUG = re.compile(r"[^a-z0-9]+")
 
 
@@ -72,6 +74,9 @@ class ModelOptions:
     """A subtree with more modules than this gets a page of its own."""
     probe_timeout: float = DEFAULT_PROBE_TIMEOUT
     """Seconds all passes of the shape probe may spend in the model's forward; 0 for no limit."""
+    knowledge: tuple[Path, ...] = ()
+    """Folders of knowledge entries read after the shipped ones (absolute; see `knowledge_folders`).
+    Set for a whole project (``knowledge`` in ``[tool.modeldoc]`` or the plugin, ``--knowledge``)."""
 
     @property
     def has_input(self) -> bool:
@@ -357,12 +362,57 @@ def _inputs(entry: Mapping[str, Any], *, where: str) -> tuple[InputOption, ...]:
     return tuple(inputs)
 
 
+def knowledge_folders(value: Any, *, where: str, base: Path) -> tuple[Path, ...]:
+    """The folders of knowledge entries an option names, made absolute against `base`.
+
+    `value` is a folder or a list of folders (``None`` for none). A name that is not a folder
+    but the dotted name of an installed package (``mypkg.knowledge``) means that package's folder.
+    """
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, str | os.PathLike) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(item, str | os.PathLike) for item in items):
+        raise ConfigError(
+            f"knowledge in {where} is {value!r}", 'give a folder or a list of folders of YAML files, e.g. "knowledge"'
+        )
+    folders = []
+    for item in items:
+        path = base / item
+        if path.is_dir():
+            folders.append(absolute(path))
+            continue
+        package = package_folder(str(item))
+        if package is None:
+            raise ConfigError(
+                f"knowledge folder {str(item)!r} in {where} is not a folder (nor an installed package)",
+                "create it or fix the path",
+            )
+        folders.append(package)
+    return tuple(folders)
+
+
+def package_folder(name: str) -> Path | None:
+    """The folder of the installed package `name` (``mypkg.knowledge``), or None when there is none."""
+    if not _DOTTED.match(name):
+        return None
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    return Path(locations[0]) if locations else None
+
+
 def site_options(table: Mapping[str, Any], *, where: str, base: Path) -> SiteOptions:
     """Validate a ``[tool.modeldoc]`` table; relative paths are resolved against `base`."""
     models_entry = table.get("models") or []
     if not isinstance(models_entry, list):
         raise ConfigError(f"models in {where} is not a list", "write [[tool.modeldoc.models]] tables")
-    models = tuple(model_options(m, where=f"models[{i}] in {where}") for i, m in enumerate(models_entry))
+    knowledge = knowledge_folders(table.get("knowledge"), where=where, base=base)
+    models = tuple(
+        replace(model_options(m, where=f"models[{i}] in {where}"), knowledge=knowledge)
+        for i, m in enumerate(models_entry)
+    )
     templates = table.get("custom_templates")
     if templates and not (base / str(templates)).is_dir():
         raise ConfigError(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from modeldoc import derive, explain, progress
+from modeldoc import derive, explain, knowledge, progress
 from modeldoc.options import ModelOptions
 from modeldoc.probe import collect, loader
 from modeldoc.spec import ModelSpec
@@ -33,11 +33,13 @@ def describe_with_source(options: ModelOptions) -> tuple[ModelSpec, Path | None]
 
 def describe_module(module: Module, options: ModelOptions) -> ModelSpec:
     """The annotated description of a live `module` (``options.target`` only names it)."""
-    spec = collect.collect(module, options)
+    table = knowledge.load(options.knowledge)
+    with knowledge.using(table):  # the probe reads constructor arguments as the table's entries say
+        spec = collect.collect(module, options)
     progress.phase(f"explaining {len(spec.layers) + 1:,} layers")
-    return interpret(spec)
+    return interpret(spec, table)
 
 
-def interpret(spec: ModelSpec) -> ModelSpec:
+def interpret(spec: ModelSpec, table: knowledge.Knowledge | None = None) -> ModelSpec:
     """Add the knowledge (kinds, axes, teaching text) and the derivations to a raw spec."""
-    return derive.attach(explain.annotate(spec))
+    return derive.attach(explain.annotate(spec, table))

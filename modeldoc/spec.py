@@ -6,8 +6,9 @@ Nothing here imports torch. `ModelSpec.to_json()` is the one place that writes t
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any, Literal
 
 SCHEMA = "modeldoc/1"
@@ -39,6 +40,70 @@ class DerivationStep:
         return {"text": self.text, "value": self.value, "where": self.where, "formula": self.formula}
 
 
+_AXIS_REF = re.compile(r"^\s*(in|out)(\d+)\s*:\s*(-?\d+(?:\s*,\s*-?\d+)*)\s*$")
+
+
+@dataclass(frozen=True)
+class AxisRef:
+    """The tensor axes a constructor argument must equal: ``"in0:-1"``, ``"out0:1"``, ``"in0:-2,-1"``.
+
+    Written as text in the knowledge files and in the JSON (`Hyperparam.dim`); everything else
+    reads this typed value, made by `AxisRef.parse`, the one parser of that text.
+    """
+
+    side: Literal["in", "out"]
+    """Whether the axes belong to one of the layer's inputs or one of its outputs."""
+    tensor: int
+    """Which input or output (0 = the first), in the order of the layer's first call."""
+    axes: tuple[int, ...]
+    """The axes, in order; negative counts from the end. Several for an argument that spans
+    several axes (LayerNorm's ``normalized_shape`` over the last two: ``(-2, -1)``)."""
+
+    @staticmethod
+    def parse(text: str) -> AxisRef:
+        """``"in0:-1"`` becomes ``AxisRef("in", 0, (-1,))``.
+
+        The form is ``in`` or ``out``, the tensor's index, a colon, then one axis or several
+        separated by commas (``"in0:-2,-1"``); spaces around the parts are allowed.
+
+        Raises:
+            ValueError: `text` is not of that form, or names an axis twice.
+
+        """
+        return _parse_axis_ref(text)
+
+    @property
+    def last(self) -> int:
+        """The last axis named (the one a single-axis argument equals)."""
+        return self.axes[-1]
+
+    def sizes(self, layer: LayerSpec) -> tuple[int, ...] | None:
+        """The sizes of these axes in `layer`'s probed shapes, or None when they do not exist there."""
+        shapes = layer.input_shapes if self.side == "in" else layer.output_shapes
+        if self.tensor >= len(shapes):
+            return None
+        shape = shapes[self.tensor]
+        if not all(-len(shape) <= axis < len(shape) for axis in self.axes):
+            return None
+        return tuple(int(shape[axis]) for axis in self.axes)
+
+    def __str__(self) -> str:
+        return f"{self.side}{self.tensor}:{','.join(str(axis) for axis in self.axes)}"
+
+
+@cache
+def _parse_axis_ref(text: str) -> AxisRef:
+    match = _AXIS_REF.match(text)
+    if match is None:
+        raise ValueError(
+            f"{text!r} is not an axis reference; write in0:-1 (input 0, last axis), out0:1 or in0:-2,-1 (several axes)"
+        )
+    axes = tuple(int(axis) for axis in match[3].split(","))
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"{text!r} names an axis twice")
+    return AxisRef("in" if match[1] == "in" else "out", int(match[2]), axes)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Hyperparam:
     """A constructor argument of a layer and why it has its value."""
@@ -66,7 +131,14 @@ class Hyperparam:
     """For inferred entries: what the inference rests on."""
     dim: str = ""
     """The tensor axis this argument must equal, for derivations: ``"in0:-1"`` is the last axis
-    of the layer's first input, ``"out0:1"`` axis 1 of its first output; ``""`` for none."""
+    of the layer's first input, ``"out0:1"`` axis 1 of its first output, ``"in0:-2,-1"`` the
+    last two; ``""`` for none. The text form of `axis_ref`, kept for the JSON."""
+    axis_ref: AxisRef | None = field(init=False, default=None, repr=False, compare=False)
+    """`dim` parsed (by `AxisRef.parse`, when the hyperparameter is made); None when `dim` is empty."""
+
+    def __post_init__(self) -> None:
+        # Parsed here, once, so a malformed dim fails where it enters and readers get the typed value.
+        object.__setattr__(self, "axis_ref", AxisRef.parse(self.dim) if self.dim else None)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form of this hyperparameter."""
@@ -239,6 +311,9 @@ class LayerSpec:
     size_rule: str = ""
     """How the layer's output sizes follow from its input and arguments, from its knowledge entry
     (``"conv"``, ``"linear"``, ...; see `modeldoc.knowledge.SIZE_RULES`); ``""`` when none applies."""
+    brief: str = ""
+    """The layer's key arguments in a few characters, for diagram labels (``"1→6, 5×5"``), from its
+    knowledge entry's ``brief`` template; ``""`` when it has none."""
 
     @property
     def is_leaf(self) -> bool:
@@ -289,6 +364,8 @@ class LayerSpec:
             out["bases"] = list(self.bases)
         if self.size_rule:
             out["size_rule"] = self.size_rule
+        if self.brief:
+            out["brief"] = self.brief
         return out
 
 

@@ -350,14 +350,25 @@ class SelfAttention(nn.Module):
         return self.out(y)
 
 
+class InByOut(nn.Module):
+    """A user's projection that stores its weight input × output and computes x·W + b (as Hugging Face's Conv1D)."""
+
+    def __init__(self, nf: int, nx: int) -> None:
+        super().__init__()
+        self.nf, self.nx = nf, nx
+        self.weight = nn.Parameter(torch.randn(nx, nf) * 0.02)
+        self.bias = nn.Parameter(torch.zeros(nf))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x @ self.weight + self.bias
+
+
 class ThirdParty(nn.Module):
-    """A Hugging Face Conv1D (weight stored in × out), a custom attention block and a raw-parameter layer."""
+    """Layers the knowledge table does not know: a projection stored in × out, an attention block, a raw parameter."""
 
     def __init__(self) -> None:
         super().__init__()
-        from transformers.pytorch_utils import Conv1D
-
-        self.proj = Conv1D(24, 8)
+        self.proj = InByOut(24, 8)
         self.attn = SelfAttention(24, 4)
         self.scale = Scale(24)
 

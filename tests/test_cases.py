@@ -157,7 +157,7 @@ def test_third_party_layers_are_inferred_and_marked() -> None:
     assert hp(proj, "nf")["kind"] == "hyperparameter" and hp(proj, "nf")["dim"] == "out0:-1"
     assert hp(proj, "nx")["inferred"] and hp(proj, "nx")["evidence"]
     weight = param_json(doc, "proj.weight")
-    assert weight["shape"] == list(model.proj.weight.shape) == [8, 24]  # Conv1D stores in × out
+    assert weight["shape"] == list(model.proj.weight.shape) == [8, 24]  # stored in × out
     assert weight["axes"] == ["nx", "nf"] and weight["inferred"]
     assert "input features × output features" in weight["meaning"]
     # a custom attention block: the packed projection is three blocks of width

@@ -7,7 +7,7 @@ import itertools
 import torch
 import torch.nn.functional as F
 
-from modeldoc.derive.arithmetic import (
+from modeldoc.arithmetic import (
     Formula,
     expected_size,
     index_map,

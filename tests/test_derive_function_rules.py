@@ -11,8 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from modeldoc.arithmetic import Formula
 from modeldoc.derive import attach
-from modeldoc.derive.arithmetic import Formula
 from modeldoc.derive.context import Outcome, Step
 from modeldoc.derive.function_rules import FUNCTION_RULES, apply_function_rule, function_rule
 from tests.derive_traces import Trace, context, hyper, linear, rule_outcome

@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 from modeldoc import knowledge
+from modeldoc.arithmetic import Formula
 from modeldoc.derive import attach
-from modeldoc.derive.arithmetic import Formula
 from modeldoc.derive.context import Outcome, Step
 from modeldoc.derive.module_rules import MODULE_RULES, apply_module_rule, module_rule
 from modeldoc.options import model_options

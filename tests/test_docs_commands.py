@@ -5,10 +5,12 @@ docs/*.md (a ``$ `` prompt is dropped, ``\\`` continues a line, ``#`` starts a c
 rule for each command:
 
 - **run**: a ``modeldoc`` command whose target is a bundled example (``modeldoc.examples.…``),
-  or one that takes no target and ends by itself (``-h``, ``--version``);
+  or one that takes no target and ends by itself (``-h``, ``--version``), and ``modeldoc
+  knowledge check`` on bundled knowledge (``--knowledge modeldoc.examples.…``);
 - **skipped**, as documentation of the reader's own project: a target that is a placeholder
   (``pkg.…``, ``path/to/…``), a ``build``/``serve`` without a target (the project's configured
-  models), and commands that are not ``modeldoc``'s (``pip``, ``make``, ``python -m http.server``);
+  models), a ``knowledge check`` of a placeholder folder, and commands that are not ``modeldoc``'s
+  (``pip``, ``make``, ``python -m http.server``);
 - anything else **fails** the test: a bundled example in a command this test cannot run (such as
   ``modeldoc serve``, which never ends), or a target that is neither.
 
@@ -50,6 +52,7 @@ OPTIONS_WITH_VALUES = {
     "--templates",
     "--docs-dir",
     "--dev-addr",
+    "--knowledge",
 }
 
 
@@ -69,6 +72,8 @@ class Command:
         rest = list(self.args[1:])
         if self.subcommand in rest:
             rest = rest[rest.index(self.subcommand) + 1 :]
+        if self.subcommand == "knowledge" and "check" in rest:  # a command group: the target follows its command
+            rest = rest[rest.index("check") + 1 :]
         i = 0
         while i < len(rest):
             if rest[i] in OPTIONS_WITH_VALUES:
@@ -81,6 +86,9 @@ class Command:
 
     def option(self, name: str) -> str | None:
         return self.args[self.args.index(name) + 1] if name in self.args else None
+
+    def options(self, name: str) -> list[str]:
+        return [self.args[i + 1] for i, arg in enumerate(self.args[:-1]) if arg == name]
 
 
 def shell_commands(path: Path) -> list[Command]:
@@ -123,6 +131,13 @@ def classify(command: Command) -> str:  # noqa: PLR0911 - one return per rule of
         return "run"
     if not target and command.subcommand in ("build", "serve"):
         return "skip"
+    if command.subcommand == "knowledge":
+        folders = command.options("--knowledge")
+        if any(f.startswith(PLACEHOLDERS) for f in [*folders, target]):
+            return "skip"
+        if folders and all(f.startswith(BUNDLED) for f in folders) and (not target or target.startswith(BUNDLED)):
+            return "run"
+        return "fail: modeldoc knowledge check on knowledge that is neither bundled nor a placeholder"
     if command.subcommand == "serve":
         return "fail: modeldoc serve does not end; write it with a placeholder target"
     if target.startswith(BUNDLED) and command.subcommand in ("build", "inspect"):
@@ -155,6 +170,14 @@ def test_the_rule_sorts_commands_as_documented():
     assert sort("modeldoc serve modeldoc.examples.fashion:Network").startswith("fail")
     assert sort("python -m modeldoc build modeldoc.examples.fashion:Network").startswith("fail")
     assert sort("modeldoc build mypackage.models:Net").startswith("fail")
+    assert sort("modeldoc knowledge check --knowledge modeldoc.examples.knowledge") == "run"
+    assert (
+        sort("modeldoc knowledge check --knowledge modeldoc.examples.knowledge modeldoc.examples.gated:GatedNet")
+        == "run"
+    )
+    assert sort("modeldoc knowledge check --knowledge path/to/knowledge") == "skip"
+    assert sort("modeldoc knowledge check --knowledge knowledge").startswith("fail")
+    assert sort("modeldoc knowledge check").startswith("fail")
 
 
 @pytest.mark.slow
@@ -170,6 +193,9 @@ def test_the_command_runs_as_written_from_an_empty_folder(command, tmp_path):
         assert result.stdout.startswith("Usage: modeldoc")
     elif "--version" in args or "-V" in args:
         assert result.stdout.startswith("modeldoc, version ")
+    elif command.subcommand == "knowledge":
+        assert result.stdout.splitlines()[-1].startswith("checked ")
+        assert result.stdout.splitlines()[-1].endswith(": no problems")
     elif command.subcommand == "inspect" and "--json" in args:
         assert json.loads(result.stdout)["schema"] == "modeldoc/1"
     elif command.subcommand == "inspect":

@@ -56,7 +56,7 @@ def test_gpt2_derivations(gpt2: ModelSpec) -> None:
     assert width.source == "previous-layer"
     norm = hyper(gpt2, "transformer.h.1.ln_2", "normalized_shape")
     assert norm.derivation[-1].where == "transformer.wte"
-    # Conv1D is described by inference; its input width is still derived from the trace
+    # Conv1D is described by its knowledge entry; its input width is derived from the trace
     nx = hyper(gpt2, "transformer.h.0.mlp.c_proj", "nx")
     assert nx.formula == "transformer.h.0.mlp.c_fc.nf = 128"
 

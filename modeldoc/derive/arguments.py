@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from modeldoc.derive.arithmetic import Formula, expected_size
+from modeldoc.arithmetic import Formula, expected_size
 from modeldoc.derive.context import TraceIndex, find_argument, qualified
 from modeldoc.derive.dims import axis_ref
 from modeldoc.derive.provenance import Provenance, argument_text

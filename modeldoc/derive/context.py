@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
 
-from modeldoc.derive.arithmetic import Formula, expected_size
+from modeldoc.arithmetic import Formula, expected_size
 from modeldoc.derive.dims import axis_ref
 from modeldoc.explain.layers import entry_of
 from modeldoc.spec import DerivationStep, Hyperparam, LayerSpec, ModelSpec, OpSpec, TensorInfo

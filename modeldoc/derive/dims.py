@@ -1,20 +1,17 @@
-"""The one place derivations read an argument's ``dim`` (``"in0:-1"``: the axis it must equal).
+"""The one place derivations read the axis an argument must equal.
 
-Every use of ``Hyperparam.dim`` in this package goes through `axis_ref`, so the string is read
-by one rule, here, and the rest of the package works with the typed `DimRef`. When the
-knowledge's ``dim`` references are parsed once at load time, `axis_ref` is the one function
-to point at that parser.
+The knowledge's ``dim`` text (``"in0:-1"``, ``"in0:-2,-1"``) is parsed once, into
+`modeldoc.spec.AxisRef`, when the argument is made (`Hyperparam.axis_ref`); here it becomes the
+`DimRef` the rules follow: one tensor axis of the layer's call. An argument that spans several
+trailing axes (LayerNorm's ``normalized_shape``) is followed through its last axis and checked
+against the others (`modeldoc.derive.arguments`).
 """
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
 from typing import Literal, NamedTuple
 
 from modeldoc.spec import Hyperparam
-
-_DIM = re.compile(r"^(in|out)(\d+):(-?\d+)$")
 
 
 class DimRef(NamedTuple):
@@ -29,21 +26,9 @@ class DimRef(NamedTuple):
 
 
 def axis_ref(h: Hyperparam) -> DimRef | None:
-    """The axis argument `h` must equal, or None when it names none (or names it in a form not understood)."""
-    return parse_dim(h.dim)
+    """The (last) axis argument `h` must equal, or None when it names none."""
+    ref = h.axis_ref
+    return None if ref is None else DimRef(ref.side, ref.tensor, ref.last)
 
 
-@lru_cache(maxsize=1024)
-def parse_dim(dim: str) -> DimRef | None:
-    """``"in0:-1"`` becomes ``DimRef("in", 0, -1)``; None when `dim` is empty or malformed.
-
-    Remembered: a model repeats the same few strings on every layer.
-    """
-    match = _DIM.match(dim.strip()) if dim else None
-    if match is None:
-        return None
-    side: Literal["in", "out"] = "in" if match.group(1) == "in" else "out"
-    return DimRef(side, int(match.group(2)), int(match.group(3)))
-
-
-__all__ = ["DimRef", "axis_ref", "parse_dim"]
+__all__ = ["DimRef", "axis_ref"]

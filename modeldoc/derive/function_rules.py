@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable
 from typing import Literal
 
-from modeldoc.derive.arithmetic import Formula, index_map, per_axis, permuted_axis, pool_text, slice_length, slice_text
+from modeldoc.arithmetic import Formula, index_map, per_axis, permuted_axis, pool_text, slice_length, slice_text
 from modeldoc.derive.context import Outcome, RuleContext
 from modeldoc.derive.shared_rules import adaptive_pool, pool_window, reshape, window
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal
 
-from modeldoc.derive.arithmetic import Formula, expected_size, kernel_text, per_axis, pool_text
+from modeldoc.arithmetic import Formula, expected_size, kernel_text, per_axis, pool_text
 from modeldoc.derive.context import Outcome, RuleContext
 from modeldoc.derive.dims import axis_ref
 from modeldoc.derive.shared_rules import adaptive_pool, pool_window, reshape, window

@@ -19,7 +19,7 @@ import heapq
 import itertools
 from dataclasses import dataclass, replace
 
-from modeldoc.derive.arithmetic import Formula, expected_size
+from modeldoc.arithmetic import Formula, expected_size
 from modeldoc.derive.context import AxisKey, Birth, Outcome, RuleContext, Step, TraceIndex, qualified
 from modeldoc.derive.function_rules import apply_function_rule
 from modeldoc.derive.module_rules import apply_module_rule

@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from modeldoc.derive.arithmetic import Formula, per_axis, reshape_groups, window_size
+from modeldoc.arithmetic import Formula, per_axis, reshape_groups, window_size
 from modeldoc.derive.context import Outcome, RuleContext
 
 

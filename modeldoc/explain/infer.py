@@ -10,17 +10,23 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from modeldoc import knowledge
-from modeldoc.spec import Hyperparam, LayerSpec, ParamSpec
+from modeldoc.spec import AxisRef, Hyperparam, LayerSpec, ParamSpec
+
+_LAST_IN = AxisRef("in", 0, (-1,))
+_LAST_OUT = AxisRef("out", 0, (-1,))
 
 
 @dataclass(frozen=True, kw_only=True)
 class _Axis:
-    """One axis of a probed tensor: where it is (``"in0:-1"``) and its size."""
+    """One axis of a probed tensor: where it is and its size."""
 
-    dim: str
+    ref: AxisRef
     size: int
-    side: str
-    """``"in"`` or ``"out"``."""
+
+    @property
+    def side(self) -> str:
+        """``"in"`` or ``"out"``."""
+        return self.ref.side
 
 
 def infer_layer(layer: LayerSpec) -> LayerSpec:
@@ -54,8 +60,15 @@ def infer_layer(layer: LayerSpec) -> LayerSpec:
             total=total,
             arguments=[h.name for h in layer.hyperparameters],
         )
+    brief = knowledge.message("inferred_brief", **{h.name: h.value for h in layer.hyperparameters})
     return replace(
-        layer, hyperparameters=hyperparameters, parameters=parameters, inferred=True, evidence=evidence, summary=summary
+        layer,
+        hyperparameters=hyperparameters,
+        parameters=parameters,
+        inferred=True,
+        evidence=evidence,
+        summary=summary,
+        brief=brief,
     )
 
 
@@ -72,7 +85,7 @@ def _probed_axes(layer: LayerSpec) -> list[_Axis]:
             # axis 0 is usually the batch: listed last, so a size that also matches a feature axis is read as that
             order = [n - 1, 1, *range(2, n - 1), 0] if n > 1 else [0]
             for axis in dict.fromkeys(a for a in order if 0 <= a < n):
-                out.append(_Axis(dim=f"{side}{i}:{axis - n}", size=shape[axis], side=side))
+                out.append(_Axis(ref=AxisRef("in" if side == "in" else "out", i, (axis - n,)), size=shape[axis]))
     return out
 
 
@@ -84,14 +97,18 @@ def _hyperparam(h: Hyperparam, axes: list[_Axis], probed: bool) -> Hyperparam:
     if not probed:
         return _mark(h, knowledge.message("inferred_unprobed", name=h.name, value=h.value))
     if ins and not outs:
-        evidence = knowledge.message("inferred_input_size", name=h.name, value=h.value, dim=ins[0].dim)
-        return _mark(h, evidence, kind="data-dependent", source="previous-layer", dim=ins[0].dim)
+        ref = ins[0].ref
+        evidence = knowledge.message(
+            "inferred_input_size", name=h.name, value=h.value, dim=str(ref), axis=ref.last, tensor=ref.tensor
+        )
+        return _mark(h, evidence, kind="data-dependent", source="previous-layer", dim=str(ref))
     if outs and not ins:
-        evidence = knowledge.message("inferred_output_size", name=h.name, value=h.value, dim=outs[0].dim)
-        return _mark(h, evidence, kind="hyperparameter", source="chosen", dim=outs[0].dim)
+        ref = outs[0].ref
+        evidence = knowledge.message("inferred_output_size", name=h.name, value=h.value, dim=str(ref), axis=ref.last)
+        return _mark(h, evidence, kind="hyperparameter", source="chosen", dim=str(ref))
     if ins and outs:
         evidence = knowledge.message(
-            "inferred_both", name=h.name, value=h.value, dim_in=ins[0].dim, dim_out=outs[0].dim
+            "inferred_both", name=h.name, value=h.value, dim_in=str(ins[0].ref), dim_out=str(outs[0].ref)
         )
         return _mark(h, evidence)
     return _mark(h, knowledge.message("inferred_no_match", name=h.name, value=h.value))
@@ -107,8 +124,8 @@ def _tensor(p: ParamSpec, sizes: dict[str, int], axes: list[_Axis], layer: Layer
         return p
     labels: list[str] = []
     reasons: list[str] = []
-    in_last = next((a.size for a in axes if a.dim == "in0:-1"), None)
-    out_last = next((a.size for a in axes if a.dim == "out0:-1"), None)
+    in_last = next((a.size for a in axes if a.ref == _LAST_IN), None)
+    out_last = next((a.size for a in axes if a.ref == _LAST_OUT), None)
     for index, size in enumerate(p.shape):
         names = [name for name, value in sizes.items() if value == size]
         matches_in, matches_out = size == in_last, size == out_last

@@ -1,8 +1,8 @@
 """Table-driven knowledge about layers: kinds of arguments, axis meanings, teaching text.
 
-Pure: works on the spec only. The facts live in ``modeldoc/knowledge/*.yaml``; this module
-fills their templates with each layer's own numbers. Layers the table does not know are
-handed to :mod:`modeldoc.explain.infer`.
+Pure: works on the spec only. The facts live in the knowledge table (`modeldoc.knowledge`:
+the shipped ``*.yaml`` files and a project's own); this module fills their templates with each
+layer's own numbers. Layers the table does not know are handed to :mod:`modeldoc.explain.infer`.
 """
 
 from __future__ import annotations
@@ -15,25 +15,30 @@ from jinja2 import TemplateError
 
 from modeldoc import knowledge
 from modeldoc.explain import infer
-from modeldoc.spec import Hyperparam, LayerSpec, ModelSpec, ParamSpec
+from modeldoc.knowledge import Knowledge
+from modeldoc.spec import AxisRef, Hyperparam, LayerSpec, ModelSpec, ParamSpec
 
 logger = logging.getLogger(__name__)
 
 _RENDER_ERRORS = (TemplateError, TypeError, ValueError, ZeroDivisionError, IndexError, KeyError, AttributeError)
+BRIEF_SEPARATOR = ", "
+"""Between the parts of a brief label (``"3→8, 3×3, stride 2"``)."""
 
 
-def annotate(spec: ModelSpec) -> ModelSpec:
-    """`spec` with every layer explained from the knowledge table (or by inference)."""
-    layers = tuple(annotate_layer(layer) for layer in spec.all_layers)
-    return relate_parametrizations(relate_ties(spec.with_layers(layers)))
+def annotate(spec: ModelSpec, table: Knowledge | None = None) -> ModelSpec:
+    """`spec` with every layer explained from the knowledge `table` (default: the current one) or by inference."""
+    table = table or knowledge.current()
+    layers = tuple(annotate_layer(layer, table=table) for layer in spec.all_layers)
+    return relate_parametrizations(relate_ties(spec.with_layers(layers), table), table)
 
 
 def _parametrized(layer: LayerSpec) -> bool:
     return any(p.computed for p in layer.parameters)
 
 
-def relate_parametrizations(spec: ModelSpec) -> ModelSpec:
+def relate_parametrizations(spec: ModelSpec, table: Knowledge | None = None) -> ModelSpec:
     """Explain each computed tensor of a parametrized layer and the originals it is computed from."""
+    table = table or knowledge.current()
     changed: list[LayerSpec] = []
     for layer in spec.all_layers:
         computed = [p for p in layer.parameters if p.computed]
@@ -72,7 +77,7 @@ def relate_parametrizations(spec: ModelSpec) -> ModelSpec:
                 replace(
                     holder,
                     parameters=tuple(by_name.get(o.name, o) for o in holder.parameters),
-                    summary=knowledge.render(explain_holder(), {"originals": len(originals)}) or holder.summary,
+                    summary=knowledge.render(explain_holder(table), {"originals": len(originals)}) or holder.summary,
                 )
             )
         note = knowledge.message(
@@ -85,9 +90,9 @@ def relate_parametrizations(spec: ModelSpec) -> ModelSpec:
     return spec.with_layers(tuple(changed))
 
 
-def explain_holder() -> str:
+def explain_holder(table: Knowledge | None = None) -> str:
     """The summary template of a ParametrizationList."""
-    entry = knowledge.lookup("torch.nn.utils.parametrize.ParametrizationList")
+    entry = (table or knowledge.current()).lookup("torch.nn.utils.parametrize.ParametrizationList")
     return entry.summary if entry else ""
 
 
@@ -101,24 +106,27 @@ def _axes_like(shape: tuple[int, ...], used: tuple[int, ...], axes: tuple[str, .
     )
 
 
-def entry_of(layer: LayerSpec) -> knowledge.Entry | None:
+def entry_of(layer: LayerSpec, table: Knowledge | None = None) -> knowledge.Entry | None:
     """The knowledge entry for `layer`'s type, or for its nearest torch.nn ancestor."""
-    entry = knowledge.lookup(knowledge.key_of(layer.type, layer.type_name))
-    if entry is not None:
-        return entry
-    for base in layer.bases:
-        entry = knowledge.lookup(knowledge.key_of(base, base.rsplit(".", 1)[-1]))
-        if entry is not None:
-            return entry
-    return None
+    return (table or knowledge.current()).entry_for(layer.type, layer.type_name, layer.bases)
 
 
-def annotate_layer(layer: LayerSpec, *, strict: bool = False) -> LayerSpec:
-    """`layer` with kinds, axes and teaching text; `strict` raises when a template fails."""
-    entry = entry_of(layer)
+def annotate_layer(
+    layer: LayerSpec,
+    *,
+    strict: bool = False,
+    table: Knowledge | None = None,
+    problems: list[knowledge.KnowledgeError] | None = None,
+) -> LayerSpec:
+    """`layer` with kinds, axes and teaching text.
+
+    A template that fails leaves its field empty; with `strict` it raises `KnowledgeError`
+    instead, and with a `problems` list each failure is added to it (the knowledge check).
+    """
+    entry = entry_of(layer, table)
     if entry is None:
         return infer.infer_layer(layer)
-    filler = _Filler(strict=strict, where=entry.key)
+    filler = _Filler(entry, strict=strict, problems=problems)
     context = _context(layer, entry, filler)
     hyperparameters = [_hyperparam(h, entry.args.get(h.name), context, filler) for h in layer.hyperparameters]
     hyperparameters += _lazy_arguments(layer, entry, context, filler)
@@ -131,31 +139,59 @@ def annotate_layer(layer: LayerSpec, *, strict: bool = False) -> LayerSpec:
         summary=filler.text(entry.summary, context, "summary"),
         formula=filler.text(entry.formula, context, "formula"),
         size_rule=entry.size_rule,
+        brief=brief(entry, context, filler),
         hyperparameters=tuple(hyperparameters),
         parameters=parameters,
         notes=layer.notes + notes,
     )
 
 
+def brief(entry: knowledge.Entry, context: dict[str, Any], filler: _Filler) -> str:
+    """The entry's brief label filled in: its non-empty parts, joined."""
+    parts = filler.value(list(entry.brief), context, "brief") if entry.brief else None
+    return BRIEF_SEPARATOR.join(str(p) for p in parts or () if p not in (None, ""))
+
+
 class _Filler:
     """Renders one entry's templates; a template that fails leaves its field empty (or raises when strict)."""
 
-    def __init__(self, *, strict: bool, where: str) -> None:
+    def __init__(
+        self, entry: knowledge.Entry, *, strict: bool, problems: list[knowledge.KnowledgeError] | None = None
+    ) -> None:
+        self.entry = entry
         self.strict = strict
-        self.where = where
+        self.problems = problems
+
+    def fail(self, field: str, problem: str, err: Exception | None = None) -> None:
+        """A field that does not fit the layer: raised when strict, collected when asked, else only logged."""
+        error = knowledge.KnowledgeError(f"{self.entry.key}.{field}", problem, self.entry.origin)
+        if self.strict:
+            raise error from err
+        if self.problems is not None:
+            self.problems.append(error)
+        logger.debug("knowledge %s.%s failed: %s", self.entry.key, field, problem)
 
     def value(self, template: Any, context: dict[str, Any], field: str) -> Any:
         try:
             return knowledge.render(template, context)
         except _RENDER_ERRORS as err:
-            if self.strict:
-                raise knowledge.KnowledgeError(f"{self.where}.{field}", f"{type(err).__name__}: {err}") from err
-            logger.debug("knowledge %s.%s failed: %s", self.where, field, err)
+            self.fail(field, f"{type(err).__name__}: {err}", err)
             return None
 
     def text(self, template: Any, context: dict[str, Any], field: str) -> str:
         value = self.value(template, context, field) if template else ""
         return str(value) if value is not None else ""
+
+    def axis_ref(self, template: str, context: dict[str, Any], field: str) -> AxisRef | None:
+        """The axes a `dim` template names, parsed once; None when it renders empty or malformed."""
+        text = self.text(template, context, field)
+        if not text:
+            return None
+        try:
+            return AxisRef.parse(text)
+        except ValueError as err:
+            self.fail(field, str(err), err)
+            return None
 
 
 def _context(layer: LayerSpec, entry: knowledge.Entry, filler: _Filler) -> dict[str, Any]:
@@ -173,8 +209,8 @@ def _context(layer: LayerSpec, entry: knowledge.Entry, filler: _Filler) -> dict[
     _lets(entry, context)
     for rule in entry.args.values():
         if rule.lazy and rule.name not in context:
-            dim = filler.value(rule.dim, context, f"args.{rule.name}.dim")
-            size = size_at(layer, dim) if isinstance(dim, str) else None
+            ref = filler.axis_ref(rule.dim, context, f"args.{rule.name}.dim")
+            size = size_at(layer, ref) if ref is not None else None
             context[rule.name] = knowledge.UNKNOWN if size is None else size
     _lets(entry, context)
     return context
@@ -197,29 +233,32 @@ def _lets(entry: knowledge.Entry, context: dict[str, Any]) -> None:
             del pending[name]
 
 
-def size_at(layer: LayerSpec, dim: str) -> int | None:
-    """The size `dim` (``"in0:-1"``) names in the layer's probed shapes, or None."""
-    if ":" not in dim:
+def size_at(layer: LayerSpec, dim: str | AxisRef) -> int | list[int] | None:
+    """The size `dim` (``"in0:-1"``) names in the layer's probed shapes, or None.
+
+    A `dim` that spans several axes (``"in0:-2,-1"``) gives the list of their sizes.
+    """
+    if isinstance(dim, str):
+        try:
+            dim = AxisRef.parse(dim)
+        except ValueError:
+            return None
+    sizes = dim.sizes(layer)
+    if sizes is None:
         return None
-    which, axis = dim.split(":", 1)
-    shapes = layer.input_shapes if which.startswith("in") else layer.output_shapes
-    try:
-        shape = shapes[int(which.removeprefix("in").removeprefix("out"))]
-        return int(shape[int(axis)])
-    except (ValueError, IndexError):
-        return None
+    return sizes[0] if len(sizes) == 1 else list(sizes)
 
 
 def _hyperparam(h: Hyperparam, rule: knowledge.ArgRule | None, context: dict[str, Any], filler: _Filler) -> Hyperparam:
     if rule is None:
         return h
-    dim = filler.text(rule.dim, context, f"args.{h.name}.dim")
+    ref = filler.axis_ref(rule.dim, context, f"args.{h.name}.dim")
     return replace(
         h,
-        kind=rule.kind,  # type: ignore[arg-type]
-        source=rule.source,  # type: ignore[arg-type]
+        kind=rule.kind,
+        source=rule.source,
         reason=filler.text(rule.reason, context, f"args.{h.name}.reason"),
-        dim=dim,
+        dim=str(ref) if ref is not None else "",
     )
 
 
@@ -249,10 +288,7 @@ def _tensor(p: ParamSpec, entry: knowledge.Entry, context: dict[str, Any], fille
     axes = [str(a) for a in axes if a is not None] if axes is not None else list(p.axes)
     if p.shape and len(axes) != len(p.shape) and not p.lazy and rule.axes is not None:
         # the tensor is not laid out as the table says (a subclass, a parametrization): do not guess
-        if filler.strict:
-            raise knowledge.KnowledgeError(
-                f"{filler.where}.{field}", f"{len(axes)} axes for a tensor of shape {list(p.shape)}"
-            )
+        filler.fail(field, f"{len(axes)} ax{'i' if len(axes) == 1 else 'e'}s for a tensor of shape {list(p.shape)}")
         axes = []
     notes = [filler.text(n, local, f"{field}.notes") for n in rule.notes]
     return replace(
@@ -263,20 +299,27 @@ def _tensor(p: ParamSpec, entry: knowledge.Entry, context: dict[str, Any], fille
     )
 
 
-def uses(layer: LayerSpec, local_name: str) -> tuple[str, bool]:
+def uses(
+    layer: LayerSpec,
+    local_name: str,
+    table: Knowledge | None = None,
+    *,
+    problems: list[knowledge.KnowledgeError] | None = None,
+) -> tuple[str, bool]:
     """How `layer` uses its tensor `local_name` (the table's ``use`` text), and whether it transposes it."""
-    entry = entry_of(layer)
+    entry = entry_of(layer, table)
     found = entry.tensor_rule(local_name) if entry else None
     if entry is None or found is None:
         return "", False
     rule, groups = found
-    filler = _Filler(strict=False, where=entry.key)
+    filler = _Filler(entry, strict=False, problems=problems)
     context = {**_context(layer, entry, filler), **groups}
-    return filler.text(rule.use, context, "use"), rule.transposed
+    return filler.text(rule.use, context, f"params.{rule.pattern.pattern}.use"), rule.transposed
 
 
-def relate_ties(spec: ModelSpec) -> ModelSpec:
+def relate_ties(spec: ModelSpec, table: Knowledge | None = None) -> ModelSpec:
     """Say, on every tied tensor, how each of the layers that share it uses it."""
+    table = table or knowledge.current()
     owner: dict[str, tuple[LayerSpec, ParamSpec]] = {}
     for layer in spec.all_layers:
         for p in layer.parameters:
@@ -288,16 +331,16 @@ def relate_ties(spec: ModelSpec) -> ModelSpec:
         params = []
         for p in layer.parameters:
             others = [owner[name] for name in p.tied_with if name in owner and owner[name][0].path != layer.path]
-            relations = [_relation(layer, p, other_layer, other) for other_layer, other in others]
+            relations = [_relation(layer, p, other_layer, other, table) for other_layer, other in others]
             params.append(replace(p, relation=" ".join(relations)) if relations else p)
         changed.append(replace(layer, parameters=tuple(params)))
     return spec.with_layers(tuple(changed))
 
 
-def _relation(layer: LayerSpec, p: ParamSpec, other_layer: LayerSpec, other: ParamSpec) -> str:
+def _relation(layer: LayerSpec, p: ParamSpec, other_layer: LayerSpec, other: ParamSpec, table: Knowledge) -> str:
     """Relate two names of one tensor: the axis roles in each layer, and which layer transposes it."""
-    mine, my_transpose = uses(layer, p.local_name)
-    theirs, their_transpose = uses(other_layer, other.local_name)
+    mine, my_transpose = uses(layer, p.local_name, table)
+    theirs, their_transpose = uses(other_layer, other.local_name, table)
     here, there = layer.path or layer.type_name, other_layer.path or other_layer.type_name
     transposed_by = (
         here if my_transpose and not their_transpose else there if their_transpose and not my_transpose else ""

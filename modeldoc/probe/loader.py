@@ -77,6 +77,11 @@ def load_callable(target: str) -> Any:
     return obj
 
 
+def load_object(target: str) -> Any:
+    """Import `target` and return the object it names, whatever it is (the class a knowledge entry names)."""
+    return _resolve(target)[0]
+
+
 @contextmanager
 def lend(func: Callable[[], Any], name: str) -> Iterator[str]:
     """Make `func` loadable by `load_callable` under a target of its own while the block runs."""

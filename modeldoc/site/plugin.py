@@ -113,6 +113,9 @@ class ModeldocConfig(base.Config):
     """Title of the nav section that holds the generated pages; ``""`` adds them at the top level."""
     paths = c.ListOfItems(c.Dir(exists=True), default=[])
     """Folders (relative to mkdocs.yml) put on ``sys.path`` while the targets are imported."""
+    knowledge = c.Optional(c.Type((str, list)))
+    """A folder or a list of folders of knowledge entries (relative to mkdocs.yml, or installed packages'
+    names); left out, pyproject.toml's ``[tool.modeldoc]`` knowledge next to mkdocs.yml."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,6 +151,7 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
         self._blocks: dict[str, _Block] = {}
         self._nonce = secrets.token_hex(6)
         self._templates_stamp = ""
+        self._knowledge: tuple[Path, ...] = ()
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
         """Remember how MkDocs runs; defining this also keeps the instance across `mkdocs serve` rebuilds.
@@ -165,6 +169,7 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
         self._used = set()
         self._blocks = {}
         try:
+            self._knowledge = self._knowledge_folders(config)
             self._models = self._configured_models(config)
         except ModeldocError as err:
             raise PluginError(str(err)) from err
@@ -189,6 +194,14 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
                 raise ConfigError(f"{where} is not a list", "write [[tool.modeldoc.models]] tables")
             entries = found
         return opts.unique_slugs(opts.model_options(e, where=f"{where}, entry {i}") for i, e in enumerate(entries))
+
+    def _knowledge_folders(self, config: MkDocsConfig) -> tuple[Path, ...]:
+        root = Path(config.config_file_path or ".").resolve().parent
+        if self.config.knowledge is not None:
+            where = "plugins.modeldoc.knowledge in mkdocs.yml"
+            return opts.knowledge_folders(self.config.knowledge, where=where, base=root)
+        table = opts.read_pyproject(root / "pyproject.toml") or {}
+        return opts.knowledge_folders(table.get("knowledge"), where=str(root / "pyproject.toml"), base=root)
 
     def on_pre_build(self, *, config: MkDocsConfig) -> None:
         """Decide whether the finished site may carry modeldoc's marker (see `on_post_build`)."""
@@ -365,8 +378,15 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
 
     def _describe(self, options: opts.ModelOptions) -> _Described:
         """The model's description: collected once, reused while its sources are unchanged."""
-        # Only the target, its arguments and inputs change what is collected.
-        key = repr((dataclasses.replace(options, title="", slug="", depth=1, sections=(), page_size=1), self._paths))
+        options = dataclasses.replace(options, knowledge=self._knowledge)
+        # Only the target, its arguments and inputs (and the knowledge files) change what is collected.
+        key = repr(
+            (
+                dataclasses.replace(options, title="", slug="", depth=1, sections=(), page_size=1),
+                self._paths,
+                [sources.folder_digest(folder) for folder in self._knowledge],
+            )
+        )
         found = _DESCRIBED.get(key)
         if found is None or found.sources.changed():
             found = _DESCRIBED[key] = self._collect(options)
@@ -414,6 +434,8 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
             self._watch(described.sources.files)
         if self.config.custom_templates:
             server.watch(self.config.custom_templates)
+        for folder in self._knowledge:
+            server.watch(str(folder))
         return server
 
     @property

@@ -67,6 +67,7 @@ def standalone_config(site: SiteOptions, folder: Path) -> Path:
     }
     if site.custom_templates is not None:
         plugin["custom_templates"] = str(site.custom_templates.resolve())
+    plugin["knowledge"] = list(dict.fromkeys(str(folder) for model in site.models for folder in model.knowledge))
     config["plugins"] = ["search", {"modeldoc": plugin}]
     path = folder / "mkdocs.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")

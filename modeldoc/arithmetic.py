@@ -1,4 +1,4 @@
-"""The arithmetic of shapes: pure functions that return a size and the formula that produced it.
+"""The arithmetic of shapes, shared by the knowledge table's formulas and the derivations.
 
 Nothing here knows about the trace. Each function takes plain numbers and op arguments and
 returns the result with a `Formula` that keeps its parts (the expression, the value, what kind

@@ -1,0 +1,1 @@
+"""Knowledge entries for the example's own layers: ``--knowledge modeldoc.examples.knowledge``."""
