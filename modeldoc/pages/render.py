@@ -17,8 +17,7 @@ from typing import Any
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, StrictUndefined, TemplateError
 from markupsafe import Markup
 
-from modeldoc import progress
-from modeldoc.diagrams import graph
+from modeldoc import diagrams, progress
 from modeldoc.errors import ModeldocError
 from modeldoc.explain import docstrings
 from modeldoc.options import ModelOptions
@@ -295,8 +294,8 @@ def _linker(
 def _tree(spec: ModelSpec, page: layout.Page, settings: RenderSettings, link: Callable[[str], str]) -> Markup:
     if "diagram" not in settings.options.sections:
         return Markup("")
-    dot = graph.tree_dot(spec, page.block, settings.options.depth, link, id_prefix=_id_prefix(settings))
-    return Markup(graph.render_svg(dot))
+    dot = diagrams.tree_dot(spec, page.block, settings.options.depth, link, id_prefix=_id_prefix(settings))
+    return Markup(diagrams.render_svg(dot))
 
 
 def _flows(
@@ -316,11 +315,11 @@ def _flows(
     while pending:
         path = pending.pop(0)
         prefix = _id_prefix(settings) + ("" if path == page.block else f"{layout.anchor(path)}-")
-        dot = graph.flow_dot(spec, path, depth, link, id_prefix=prefix)
+        dot = diagrams.flow_dot(spec, path, depth, link, id_prefix=prefix)
         if not dot:
             continue
-        flows[path] = Markup(graph.render_svg(dot))
-        pending += [b for b in graph.flow_blocks(spec, path, depth) if b in on_page and b not in flows and b != path]
+        flows[path] = Markup(diagrams.render_svg(dot))
+        pending += [b for b in diagrams.flow_blocks(spec, path, depth) if b in on_page and b not in flows and b != path]
     return flows
 
 
