@@ -7,7 +7,7 @@ Each diagram is built in steps that pass plain, frozen data (`model`) along:
   (`fold`) ▶ a `Diagram` (clusters, boxes, edges);
 - `labels`: what a box says (a layer's key hyperparameters, a tensor's size);
 - `dot`: a `Diagram` ▶ DOT text, through one escaper per Graphviz context;
-- `svg`: DOT text ▶ SVG, the one place that runs `dot`.
+- `svg`: DOT text ▶ SVG, the one place that runs `dot` (`render_svgs` for many at once).
 
 Everything but `svg` is pure: the same spec gives the same DOT text.
 
@@ -26,7 +26,7 @@ from modeldoc.diagrams.dot import Href, write_dot
 from modeldoc.diagrams.flow import MAX_FLOW_NODES, draw_flow, flow_blocks, flow_dot, flow_graph
 from modeldoc.diagrams.fold import FOLD_MIN
 from modeldoc.diagrams.labels import brief
-from modeldoc.diagrams.svg import render_svg, require_dot
+from modeldoc.diagrams.svg import render_svg, render_svgs, require_dot
 from modeldoc.diagrams.tree import MAX_CHILDREN, draw_tree, tree_dot
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "flow_dot",
     "flow_graph",
     "render_svg",
+    "render_svgs",
     "require_dot",
     "tree_dot",
     "write_dot",

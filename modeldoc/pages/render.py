@@ -8,7 +8,7 @@ so a forgotten filter must not become a script); user text in Markdown goes thro
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -208,15 +208,12 @@ def render_pages(spec: ModelSpec, settings: RenderSettings, env: Environment) ->
             parts.setdefault(where[part.block].root, []).append(part)
     # Without the layer sections there is nothing for a link to land on.
     linked = where if "layers" in settings.options.sections else {}
+    progress.count("pages", 0, len(pages))
+    drawn = _draw(spec, pages, settings, linked, anchor)
     for done, page in enumerate(pages, 1):
         progress.count("pages", done, len(pages))
         md_link = _linker(page, linked, anchor, layout.href)
-        url_link = _linker(
-            page,
-            linked,
-            anchor,
-            lambda a, b, frag: layout.url_href(a, b, frag, directory_urls=settings.directory_urls),
-        )
+        tree_svg, flows = drawn.get(page.file, ("", {}))
         below = [by_root[key] for key in page.subpages]
         continued = page.part > 1
         up = page.block if continued else page.parent
@@ -236,8 +233,8 @@ def render_pages(spec: ModelSpec, settings: RenderSettings, env: Environment) ->
             "options": settings.options,
             "sections": settings.options.sections,
             "heading": "#" * settings.heading_level,
-            "tree_svg": _tree(spec, page, settings, url_link) if settings.diagrams and not continued else "",
-            "flows": _flows(spec, page, settings, url_link) if settings.diagrams and not continued else {},
+            "tree_svg": tree_svg,
+            "flows": flows,
         }
         out[page.file] = render_template(env, "model.md.jinja", context)
     return out
@@ -291,17 +288,48 @@ def _linker(
     return link
 
 
-def _tree(spec: ModelSpec, page: layout.Page, settings: RenderSettings, link: Callable[[str], str]) -> Markup:
+_Drawn = tuple[Markup | str, dict[str, Markup]]
+"""A page's diagrams: the SVG of its module tree (or ``""``) and of its data flows by block path."""
+
+
+def _draw(
+    spec: ModelSpec,
+    pages: Sequence[layout.Page],
+    settings: RenderSettings,
+    linked: dict[str, layout.Page],
+    anchor: Callable[[str], str],
+) -> dict[str, _Drawn]:
+    """The diagrams of every page, by page file, drawn together: all the DOT first, then one `render_svgs`."""
+    if not settings.diagrams:
+        return {}
+
+    def url(page: str, target: str, fragment: str) -> str:
+        return layout.url_href(page, target, fragment, directory_urls=settings.directory_urls)
+
+    planned: dict[str, tuple[str, dict[str, str]]] = {}
+    for page in pages:
+        if page.part > 1:
+            continue  # a continuation page shows its module's diagrams on the first part only
+        url_link = _linker(page, linked, anchor, url)
+        planned[page.file] = (_tree_dot(spec, page, settings, url_link), _flow_dots(spec, page, settings, url_link))
+    dots = [dot for tree, flows in planned.values() for dot in (tree, *flows.values()) if dot]
+    svg = dict(zip(dots, diagrams.render_svgs(dots), strict=True))
+    return {
+        file: (Markup(svg[tree]) if tree else "", {path: Markup(svg[dot]) for path, dot in flows.items()})
+        for file, (tree, flows) in planned.items()
+    }
+
+
+def _tree_dot(spec: ModelSpec, page: layout.Page, settings: RenderSettings, link: Callable[[str], str]) -> str:
     if "diagram" not in settings.options.sections:
-        return Markup("")
-    dot = diagrams.tree_dot(spec, page.block, settings.options.depth, link, id_prefix=_id_prefix(settings))
-    return Markup(diagrams.render_svg(dot))
+        return ""
+    return diagrams.tree_dot(spec, page.block, settings.options.depth, link, id_prefix=_id_prefix(settings))
 
 
-def _flows(
+def _flow_dots(
     spec: ModelSpec, page: layout.Page, settings: RenderSettings, link: Callable[[str], str]
-) -> dict[str, Markup]:
-    """Data-flow diagrams for this page: its root's, and one for every block those draw collapsed.
+) -> dict[str, str]:
+    """Data-flow diagrams (DOT) for this page: its root's, and one for every block those draw collapsed.
 
     So every part of the forward pass documented on the page is drawn somewhere: the inside of
     a block collapsed in the page's diagram gets a diagram in that block's own section.
@@ -310,16 +338,16 @@ def _flows(
         return {}
     on_page = set(page.layers)
     depth = settings.options.depth
-    flows: dict[str, Markup] = {}
+    flows: dict[str, str] = {}
     pending = [page.block]
     while pending:
         path = pending.pop(0)
-        prefix = _id_prefix(settings) + ("" if path == page.block else f"{layout.anchor(path)}-")
-        dot = diagrams.flow_dot(spec, path, depth, link, id_prefix=prefix)
-        if not dot:
+        graph = diagrams.flow_graph(spec, path, depth)
+        if graph is None:
             continue
-        flows[path] = Markup(diagrams.render_svg(dot))
-        pending += [b for b in diagrams.flow_blocks(spec, path, depth) if b in on_page and b not in flows and b != path]
+        prefix = _id_prefix(settings) + ("" if path == page.block else f"{layout.anchor(path)}-")
+        flows[path] = diagrams.write_dot(diagrams.draw_flow(graph), link, id_prefix=prefix)
+        pending += [b for b in graph.blocks if b in on_page and b not in flows and b != path]
     return flows
 
 
