@@ -77,6 +77,8 @@ def test_folding_moves_edges_to_the_fold_and_keeps_the_graph_it_was_given() -> N
     assert [(e.label, len(e.tensors)) for e in into] == [("N × L × 16", 1)]
     assert [(e.label, len(e.tensors)) for e in out] == [("N × L × 16", 1)]
     assert folded.blocks == ("blocks.0", "blocks.5", "blocks.1")  # folds come last
+    again = fold_repeats(folded)
+    assert len({s.key for s in again.steps}) == len(again.steps)
 
 
 def test_identical_blocks_that_do_not_hand_data_to_each_other_stay_apart() -> None:

@@ -122,6 +122,15 @@ def fold_repeats(graph: FlowGraph) -> FlowGraph:
         b = set(second)
         return any(not heads.get(tail, set()).isdisjoint(b) for tail in first)
 
+    taken = {step.key for step in graph.steps}
+
+    def fresh_key() -> str:
+        n = len(taken)
+        while f"n{n}" in taken:
+            n += 1
+        taken.add(f"n{n}")
+        return f"n{n}"
+
     merged: dict[str, str] = {}
     folds: list[FlowStep] = []
     folded: list[str] = []
@@ -138,9 +147,8 @@ def fold_repeats(graph: FlowGraph) -> FlowGraph:
         for run in fold_runs(range(len(inside)), same):
             if run.folded:
                 run_items = [inside[i] for i in run.items]
-                key = f"n{len(graph.steps) + len(folds)}"
                 first = min(order[k] for k in inside_keys[run.items[0]])
-                fold = _fold_step(graph, clusters, cluster, run_items, key, first)
+                fold = _fold_step(graph, clusters, cluster, run_items, fresh_key(), first)
                 folds.append(fold)
                 merged.update((key, fold.key) for i in run.items for key in inside_keys[i])
                 folded += [item for item in run_items if isinstance(item, str)]
