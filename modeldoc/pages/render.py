@@ -8,7 +8,7 @@ so a forgotten filter must not become a script); user text in Markdown goes thro
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -208,10 +208,18 @@ def render_pages(spec: ModelSpec, settings: RenderSettings, env: Environment) ->
             parts.setdefault(where[part.block].root, []).append(part)
     # Without the layer sections there is nothing for a link to land on.
     linked = where if "layers" in settings.options.sections else {}
-    progress.count("pages", 0, len(pages))
-    drawn = _draw(spec, pages, settings, linked, anchor)
+
+    def url(page: str, target: str, fragment: str) -> str:
+        return layout.url_href(page, target, fragment, directory_urls=settings.directory_urls)
+
+    # The DOT of every page first, then all of it drawn at once (the slow part), then the pages.
+    planned: dict[str, _Dots] = {}
     for done, page in enumerate(pages, 1):
         progress.count("pages", done, len(pages))
+        if settings.diagrams and page.part == 1:  # a continuation page has no diagrams of its own
+            planned[page.file] = _page_dots(spec, page, settings, _linker(page, linked, anchor, url))
+    drawn = _draw(planned)
+    for page in pages:
         md_link = _linker(page, linked, anchor, layout.href)
         tree_svg, flows = drawn.get(page.file, ("", {}))
         below = [by_root[key] for key in page.subpages]
@@ -288,30 +296,18 @@ def _linker(
     return link
 
 
+_Dots = tuple[str, dict[str, str]]
+"""A page's diagrams as DOT: its module tree (or ``""``) and its data flows by block path."""
 _Drawn = tuple[Markup | str, dict[str, Markup]]
-"""A page's diagrams: the SVG of its module tree (or ``""``) and of its data flows by block path."""
+"""A page's diagrams as SVG, in the same form."""
 
 
-def _draw(
-    spec: ModelSpec,
-    pages: Sequence[layout.Page],
-    settings: RenderSettings,
-    linked: dict[str, layout.Page],
-    anchor: Callable[[str], str],
-) -> dict[str, _Drawn]:
-    """The diagrams of every page, by page file, drawn together: all the DOT first, then one `render_svgs`."""
-    if not settings.diagrams:
-        return {}
+def _page_dots(spec: ModelSpec, page: layout.Page, settings: RenderSettings, link: Callable[[str], str]) -> _Dots:
+    return _tree_dot(spec, page, settings, link), _flow_dots(spec, page, settings, link)
 
-    def url(page: str, target: str, fragment: str) -> str:
-        return layout.url_href(page, target, fragment, directory_urls=settings.directory_urls)
 
-    planned: dict[str, tuple[str, dict[str, str]]] = {}
-    for page in pages:
-        if page.part > 1:
-            continue  # a continuation page shows its module's diagrams on the first part only
-        url_link = _linker(page, linked, anchor, url)
-        planned[page.file] = (_tree_dot(spec, page, settings, url_link), _flow_dots(spec, page, settings, url_link))
+def _draw(planned: dict[str, _Dots]) -> dict[str, _Drawn]:
+    """The SVG of every page's diagrams, by page file, drawn with one `render_svgs`."""
     dots = [dot for tree, flows in planned.values() for dot in (tree, *flows.values()) if dot]
     svg = dict(zip(dots, diagrams.render_svgs(dots), strict=True))
     return {
