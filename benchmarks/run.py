@@ -7,7 +7,7 @@
 For each model: modeldoc's collection step in-process (``modeldoc.pipeline.describe``, with
 the tracing probe), ``modeldoc inspect --json`` end to end as a user runs it (a fresh Python
 process that imports torch and builds the model), the module-tree and data-flow DOT text
-(``modeldoc.diagrams.graph``), ``torchinfo.summary`` (and its text table) and ``torchview.draw_graph``
+(``modeldoc.diagrams``), ``torchinfo.summary`` (and its text table) and ``torchview.draw_graph``
 (the graph object, not rendered to an image). Every timing is the median of several
 repetitions after one warm-up call; the table gives seconds and modeldoc / peer ratios, then
 the errors of any tool that failed on a model.
@@ -38,8 +38,7 @@ sys.path.insert(1, str(ROOT))
 import bench_models  # noqa: E402
 import torch  # noqa: E402
 
-from modeldoc import pipeline  # noqa: E402
-from modeldoc.diagrams import graph  # noqa: E402
+from modeldoc import diagrams, pipeline  # noqa: E402
 from modeldoc.options import model_options  # noqa: E402
 
 
@@ -123,7 +122,7 @@ def run_case(case: Case, reps: int | None, cli_reps: int) -> Result:
     if spec is not None:
         attempt(
             "diagrams",
-            lambda: (graph.tree_dot(spec, "", 2, _href), graph.flow_dot(spec, "", 2, _href)),
+            lambda: (diagrams.tree_dot(spec, "", 2, _href), diagrams.flow_dot(spec, "", 2, _href)),
             n,
         )
     attempt("modeldoc CLI", lambda: _cli(case), cli_reps, warmup=0)

@@ -75,7 +75,7 @@ class Description:
 
     def _site(self, out: str | Path, site_name: str, diagrams: bool, templates: str | Path | None) -> SiteOptions:
         if diagrams:
-            from modeldoc.diagrams.graph import require_dot
+            from modeldoc.diagrams.svg import require_dot
 
             require_dot()
         folder = Path(templates) if templates is not None else None

@@ -448,7 +448,7 @@ def build(
     With no TARGET, build the project's mkdocs.yml when it uses the modeldoc plugin (into its
     site_dir, or --out), otherwise the models configured in pyproject.toml's [tool.modeldoc].
     """
-    from modeldoc.diagrams.graph import require_dot
+    from modeldoc.diagrams.svg import require_dot
     from modeldoc.site import build as site_builder
 
     started = time.perf_counter()
@@ -620,7 +620,7 @@ def serve(
     With no TARGET, serve the project's mkdocs.yml when it uses the modeldoc plugin, otherwise
     the models configured in pyproject.toml's [tool.modeldoc].
     """
-    from modeldoc.diagrams.graph import require_dot
+    from modeldoc.diagrams.svg import require_dot
     from modeldoc.site import build as site_builder
     from modeldoc.site import serve as preview
 

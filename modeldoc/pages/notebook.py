@@ -14,7 +14,7 @@ import itertools
 import shutil
 from collections.abc import Iterator
 
-from modeldoc.diagrams import graph
+from modeldoc import diagrams
 from modeldoc.errors import ModeldocError
 from modeldoc.pages import layout
 from modeldoc.pages.render import do_count, do_nbytes, do_shape, do_value
@@ -108,14 +108,14 @@ def _diagrams(spec: ModelSpec, depth: int, uid: str) -> Iterator[str]:
     def link(path: str) -> str:
         return f"#{uid}-{layout.anchor(path)}"
 
-    drawn = [("Module tree", graph.tree_dot(spec, "", depth, link, id_prefix=f"{uid}-"))]
+    drawn = [("Module tree", diagrams.tree_dot(spec, "", depth, link, id_prefix=f"{uid}-"))]
     if spec.trace is not None:
-        drawn.append(("Data flow", graph.flow_dot(spec, "", depth, link, id_prefix=f"{uid}-")))
+        drawn.append(("Data flow", diagrams.flow_dot(spec, "", depth, link, id_prefix=f"{uid}-")))
     for title, dot in drawn:
         if not dot:
             continue
         try:
-            svg = graph.render_svg(dot)
+            svg = diagrams.render_svg(dot)
         except ModeldocError as err:
             yield f'<p class="mdoc-note">{_e(title)}: {_e(err)}</p>'
             continue

@@ -17,8 +17,7 @@ from typing import Any
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, StrictUndefined, TemplateError
 from markupsafe import Markup
 
-from modeldoc import progress
-from modeldoc.diagrams import graph
+from modeldoc import diagrams, progress
 from modeldoc.errors import ModeldocError
 from modeldoc.explain import docstrings
 from modeldoc.options import ModelOptions
@@ -209,15 +208,20 @@ def render_pages(spec: ModelSpec, settings: RenderSettings, env: Environment) ->
             parts.setdefault(where[part.block].root, []).append(part)
     # Without the layer sections there is nothing for a link to land on.
     linked = where if "layers" in settings.options.sections else {}
+
+    def url(page: str, target: str, fragment: str) -> str:
+        return layout.url_href(page, target, fragment, directory_urls=settings.directory_urls)
+
+    # The DOT of every page first, then all of it drawn at once (the slow part), then the pages.
+    planned: dict[str, _Dots] = {}
     for done, page in enumerate(pages, 1):
         progress.count("pages", done, len(pages))
+        if settings.diagrams and page.part == 1:  # a continuation page has no diagrams of its own
+            planned[page.file] = _page_dots(spec, page, settings, _linker(page, linked, anchor, url))
+    drawn = _draw(planned)
+    for page in pages:
         md_link = _linker(page, linked, anchor, layout.href)
-        url_link = _linker(
-            page,
-            linked,
-            anchor,
-            lambda a, b, frag: layout.url_href(a, b, frag, directory_urls=settings.directory_urls),
-        )
+        tree_svg, flows = drawn.get(page.file, ("", {}))
         below = [by_root[key] for key in page.subpages]
         continued = page.part > 1
         up = page.block if continued else page.parent
@@ -237,8 +241,8 @@ def render_pages(spec: ModelSpec, settings: RenderSettings, env: Environment) ->
             "options": settings.options,
             "sections": settings.options.sections,
             "heading": "#" * settings.heading_level,
-            "tree_svg": _tree(spec, page, settings, url_link) if settings.diagrams and not continued else "",
-            "flows": _flows(spec, page, settings, url_link) if settings.diagrams and not continued else {},
+            "tree_svg": tree_svg,
+            "flows": flows,
         }
         out[page.file] = render_template(env, "model.md.jinja", context)
     return out
@@ -292,17 +296,36 @@ def _linker(
     return link
 
 
-def _tree(spec: ModelSpec, page: layout.Page, settings: RenderSettings, link: Callable[[str], str]) -> Markup:
+_Dots = tuple[str, dict[str, str]]
+"""A page's diagrams as DOT: its module tree (or ``""``) and its data flows by block path."""
+_Drawn = tuple[Markup | str, dict[str, Markup]]
+"""A page's diagrams as SVG, in the same form."""
+
+
+def _page_dots(spec: ModelSpec, page: layout.Page, settings: RenderSettings, link: Callable[[str], str]) -> _Dots:
+    return _tree_dot(spec, page, settings, link), _flow_dots(spec, page, settings, link)
+
+
+def _draw(planned: dict[str, _Dots]) -> dict[str, _Drawn]:
+    """The SVG of every page's diagrams, by page file, drawn with one `render_svgs`."""
+    dots = [dot for tree, flows in planned.values() for dot in (tree, *flows.values()) if dot]
+    svg = dict(zip(dots, diagrams.render_svgs(dots), strict=True))
+    return {
+        file: (Markup(svg[tree]) if tree else "", {path: Markup(svg[dot]) for path, dot in flows.items()})
+        for file, (tree, flows) in planned.items()
+    }
+
+
+def _tree_dot(spec: ModelSpec, page: layout.Page, settings: RenderSettings, link: Callable[[str], str]) -> str:
     if "diagram" not in settings.options.sections:
-        return Markup("")
-    dot = graph.tree_dot(spec, page.block, settings.options.depth, link, id_prefix=_id_prefix(settings))
-    return Markup(graph.render_svg(dot))
+        return ""
+    return diagrams.tree_dot(spec, page.block, settings.options.depth, link, id_prefix=_id_prefix(settings))
 
 
-def _flows(
+def _flow_dots(
     spec: ModelSpec, page: layout.Page, settings: RenderSettings, link: Callable[[str], str]
-) -> dict[str, Markup]:
-    """Data-flow diagrams for this page: its root's, and one for every block those draw collapsed.
+) -> dict[str, str]:
+    """Data-flow diagrams (DOT) for this page: its root's, and one for every block those draw collapsed.
 
     So every part of the forward pass documented on the page is drawn somewhere: the inside of
     a block collapsed in the page's diagram gets a diagram in that block's own section.
@@ -311,16 +334,16 @@ def _flows(
         return {}
     on_page = set(page.layers)
     depth = settings.options.depth
-    flows: dict[str, Markup] = {}
+    flows: dict[str, str] = {}
     pending = [page.block]
     while pending:
         path = pending.pop(0)
-        prefix = _id_prefix(settings) + ("" if path == page.block else f"{layout.anchor(path)}-")
-        dot = graph.flow_dot(spec, path, depth, link, id_prefix=prefix)
-        if not dot:
+        graph = diagrams.flow_graph(spec, path, depth)
+        if graph is None:
             continue
-        flows[path] = Markup(graph.render_svg(dot))
-        pending += [b for b in graph.flow_blocks(spec, path, depth) if b in on_page and b not in flows and b != path]
+        prefix = _id_prefix(settings) + ("" if path == page.block else f"{layout.anchor(path)}-")
+        flows[path] = diagrams.write_dot(diagrams.draw_flow(graph), link, id_prefix=prefix)
+        pending += [b for b in graph.blocks if b in on_page and b not in flows and b != path]
     return flows
 
 
