@@ -1,15 +1,18 @@
-"""The whole collection step for one model: load, introspect, explain, derive."""
+"""The whole collection step for one model: load, introspect, explain, derive.
+
+A target that names a saved description (``fashion.json``) is read back instead, without torch:
+the probe is imported only when a model is.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from modeldoc import derive, explain, progress
 from modeldoc.options import ModelOptions
-from modeldoc.probe import loader
-from modeldoc.probe.static import introspect
-from modeldoc.spec import ModelSpec
+from modeldoc.spec import ModelSpec, is_description_file, read_description
 
 if TYPE_CHECKING:
     from torch import nn
@@ -22,6 +25,13 @@ def describe(options: ModelOptions) -> ModelSpec:
 
 def describe_with_source(options: ModelOptions) -> tuple[ModelSpec, Path | None]:
     """Like `describe`, also returning the file the model's code lives in (for live reload)."""
+    if is_description_file(options.target):
+        path = Path(options.target)
+        progress.phase(f"reading {path}")
+        spec = read_description(path)
+        return replace(spec, title=options.title or spec.title), path
+    from modeldoc.probe import loader  # imports torch
+
     progress.phase(f"loading {options.target}")
     loaded = loader.load_model(options.target, options.kwargs)
     return describe_module(loaded.module, options), loaded.source_file
@@ -29,6 +39,8 @@ def describe_with_source(options: ModelOptions) -> tuple[ModelSpec, Path | None]
 
 def describe_module(module: nn.Module, options: ModelOptions) -> ModelSpec:
     """The annotated description of a live `module` (``options.target`` only names it)."""
+    from modeldoc.probe.static import introspect  # imports torch
+
     modules = sum(1 for _ in module.modules())
     if options.has_input:
         progress.phase(f"probing {modules:,} modules: a forward pass on the {options.probe_device} device")
