@@ -10,6 +10,7 @@ choices. Nothing here knows the ``modeldoc/1`` contract itself; `modeldoc.spec` 
 from __future__ import annotations
 
 import dataclasses
+import json
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -267,7 +268,7 @@ def _scalar(kind: type) -> Reader:
     def read(value: Any) -> Any:
         if isinstance(value, accepted) and (kind is bool or not isinstance(value, bool)):
             return value
-        raise DecodeError(f"expected {_SCALAR_NAMES[kind]}, got {kind_of(value)} {_short(value)}")
+        raise DecodeError(f"expected {_SCALAR_NAMES[kind]}, got {_got(value)}")
 
     return read
 
@@ -275,7 +276,7 @@ def _scalar(kind: type) -> Reader:
 def _tuple(item: Reader) -> Reader:
     def read(value: Any) -> Any:
         if not isinstance(value, list | tuple):
-            raise DecodeError(f"expected a list, got {kind_of(value)} {_short(value)}")
+            raise DecodeError(f"expected a list, got {_got(value)}")
         try:
             return tuple(item(v) for v in value)
         except DecodeError as err:
@@ -293,7 +294,7 @@ def _tuple(item: Reader) -> Reader:
 def _dict(item: Reader) -> Reader:
     def read(value: Any) -> Any:
         if not isinstance(value, Mapping):
-            raise DecodeError(f"expected an object, got {kind_of(value)} {_short(value)}")
+            raise DecodeError(f"expected an object, got {_got(value)}")
         out = {}
         for k, v in value.items():
             try:
@@ -311,7 +312,7 @@ def _literal(choices: tuple[Any, ...]) -> Reader:
     def read(value: Any) -> Any:
         if isinstance(value, str) and value in allowed:
             return value
-        raise DecodeError(f"expected one of {', '.join(map(repr, choices))}, got {_short(value)}")
+        raise DecodeError(f"expected one of {', '.join(map(json.dumps, choices))}, got {_got(value)}")
 
     return read
 
@@ -342,11 +343,17 @@ def _scalars(kinds: tuple[Any, ...]) -> Reader:
                 return reader(value)
             except DecodeError:
                 continue
-        raise DecodeError(f"expected {names}, got {kind_of(value)} {_short(value)}")
+        raise DecodeError(f"expected {names}, got {_got(value)}")
 
     return read
 
 
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else f"{text[:37]}..."
+def _got(value: Any) -> str:
+    """A JSON value as a message shows it: ``a string "4"``, ``a list [1, 2]``, ``null``."""
+    if value is None:
+        return "null"
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):  # not JSON after all: a value handed in from Python
+        text = repr(value)
+    return f"{kind_of(value)} {text if len(text) <= 40 else text[:37] + '...'}"

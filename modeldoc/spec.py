@@ -367,18 +367,41 @@ def _not_a_description(source: str, problem: str, location: str = "") -> ConfigE
 
 
 def _root_of_older(data: Mapping[str, Any]) -> dict[str, Any]:
-    """The root layer of a description written before ``root`` was: what its ``model`` holds of it."""
+    """The root layer of a description written before ``root`` was, rebuilt from what the rest holds.
+
+    The root's call is the model's forward pass: its shapes are the model's inputs and outputs,
+    its cost and parameters the model's. Its teaching text (``summary``, ``doc_url``) is left empty.
+    """
     model = data["model"]
+    called = data.get("trace") is not None
+    inputs, outputs = data.get("input", []), data.get("output", [])
+    own = [p for p in model["parameters"] if p.get("counted", True) and not p.get("buffer", False)]
     return {
         "path": "",
         "type": model["type"],
         "type_name": model["name"],
         "repr": model["repr"],
-        "depth": 0,
-        "parent": None,
         "hyperparameters": model["hyperparameters"],
         "parameters": model["parameters"],
+        "input_shapes": [i["shape"] for i in inputs] if called else [],
+        "output_shapes": [o["shape"] for o in outputs] if called else [],
+        "input_dims": [i["dims"] for i in inputs] if called else [],
+        "output_dims": [o["dims"] for o in outputs] if called else [],
+        "depth": 0,
+        "parent": None,
         "children": model["children"],
+        "aliases": [],
+        "own_params": sum(p["numel"] for p in own),
+        "total_params": model["total_params"],
+        "calls": 1 if called else 0,
+        "order": 0 if called else None,
+        "macs": model["macs"],
+        "flops": model["flops"],
+        "activation_bytes": model["activation_bytes"],
+        "doc_url": "",
+        "summary": "",
+        # the probe keeps a class docstring on the layer for the user's classes, not torch's
+        "docstring": "" if model["type"].startswith("torch.") else model["docstring"],
     }
 
 
