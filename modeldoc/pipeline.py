@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from modeldoc import derive, explain, progress
-from modeldoc.options import ModelOptions
+from modeldoc.options import ModelOptions, absolute
 from modeldoc.spec import ModelSpec, is_description_file, read_description
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ def describe_with_source(options: ModelOptions) -> tuple[ModelSpec, Path | None]
         path = Path(options.target)
         progress.phase(f"reading {path}")
         spec = read_description(path)
-        return replace(spec, title=options.title or spec.title), path
+        return replace(spec, title=options.title or spec.title), absolute(path)
     from modeldoc.probe import loader  # imports torch
 
     progress.phase(f"loading {options.target}")

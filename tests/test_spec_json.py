@@ -19,6 +19,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -241,6 +243,19 @@ def test_the_schema_is_a_valid_draft_2020_12_schema_with_a_stable_id() -> None:
     assert schema["properties"]["schema"] == {"const": SCHEMA}
 
 
+def test_the_docs_site_publishes_the_schema_at_schema_modeldoc_1_json() -> None:
+    """The repository's MkDocs site copies docs/schema/modeldoc-1.json (the package's file) to that URL."""
+    from mkdocs.config import load_config
+    from mkdocs.structure.files import get_files
+
+    files = get_files(load_config(config_file=str(REPO / "mkdocs.yml")))
+    published = files.get_file_from_path("schema/modeldoc-1.json")
+    assert published is not None and not published.is_documentation_page()
+    assert published.dest_uri == "schema/modeldoc-1.json"
+    assert Path(published.abs_src_path).read_bytes() == JSON_SCHEMA.read_bytes()
+    assert "](schema/modeldoc-1.json)" in (REPO / "docs" / "json.md").read_text(encoding="utf-8")
+
+
 # --------------------------------------------------------------------------- the schema rejects what is broken
 
 
@@ -356,3 +371,52 @@ def trimmed(data: dict[str, Any]) -> dict[str, Any]:
 def test_the_llama_70b_shape_has_its_trimmed_golden(golden: Any) -> None:
     spec = describe(configured("llama-70b"))
     golden.check("llama-70b-trimmed.json", json_text(trimmed(spec.to_json())))
+
+
+# --------------------------------------------------------------------------- a saved description builds the same site
+
+
+def test_the_site_of_a_saved_description_is_the_site_of_the_live_model(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    target = ["modeldoc.examples.transformer:EncoderClassifier", "--input-shape", "1,L=16", "--input-dtype", "long"]
+    saved = cli("inspect", *target, "--json")
+    assert saved.exit_code == 0, saved.output
+    # named as the live model's page is (its slug comes from the file name, its title from inside)
+    (tmp_path / "encoderclassifier.json").write_text(saved.stdout, encoding="utf-8")
+    assert cli("build", *target, "--out", "live").exit_code == 0
+    assert cli("build", "encoderclassifier.json", "--out", "saved").exit_code == 0
+    live = {p.relative_to(tmp_path / "live") for p in (tmp_path / "live").rglob("*") if p.is_file()}
+    rebuilt = {p.relative_to(tmp_path / "saved") for p in (tmp_path / "saved").rglob("*") if p.is_file()}
+    assert live == rebuilt
+    pages = sorted(p for p in live if p.suffix in (".html", ".json"))
+    assert Path("encoderclassifier/index.html") in pages and Path("search/search_index.json") in pages
+    for page in pages:
+        assert (tmp_path / "saved" / page).read_bytes() == (tmp_path / "live" / page).read_bytes(), page
+
+
+@pytest.mark.slow
+def test_serve_previews_a_saved_description_and_rebuilds_when_it_is_written_anew(tmp_path: Path) -> None:
+    from tests.test_plugin import _free_port, _get, _Server
+
+    description = tmp_path / "fashion.json"
+    description.write_text((GOLDEN / "fashion.json").read_text(encoding="utf-8"), encoding="utf-8")
+    port = _free_port()
+    server = _Server(
+        [sys.executable, "-m", "modeldoc", "serve", "fashion.json", "--dev-addr", f"127.0.0.1:{port}"], tmp_path
+    )
+    try:
+        server.wait_for("Serving on")
+        assert "Fashion-MNIST CNN" in _get(f"http://127.0.0.1:{port}/fashion/")
+        data = json.loads(description.read_text(encoding="utf-8"))
+        data["model"]["title"] = "Saved again"
+        description.write_text(json.dumps(data), encoding="utf-8")
+        deadline = time.monotonic() + 30
+        while server.builds() < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert server.builds() == 2, "\n".join(server.lines)
+        assert "Saved again" in _get(f"http://127.0.0.1:{port}/fashion/")
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["fashion.json"], "serve writes nothing beside it"
+    finally:
+        server.stop()
