@@ -4,7 +4,10 @@ A class lists its JSON keys once, in the order they are written (`JsonMapped.jso
 `to_json` and `from_json` both follow that list, so the two directions cannot drift apart.
 Values are converted by the fields' type hints: tuples are written as lists and read back as
 tuples, nested dataclasses through their own layouts, ``Literal`` values checked against their
-choices. Nothing here knows the ``modeldoc/1`` contract itself; `modeldoc.spec` declares it.
+choices. Reading requires every key written `ALWAYS` that has no ``fallback``, so a key added
+to a layout later needs a fallback (or ``when=SET``) for JSON written before it to still read.
+Keys a layout does not list are ignored when reading: fields are only ever added. Nothing here
+knows the ``modeldoc/1`` contract itself; `modeldoc.spec` declares it.
 """
 
 from __future__ import annotations

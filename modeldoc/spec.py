@@ -24,6 +24,7 @@ SCHEMA = "modeldoc/1"
 JSON_SCHEMA = Path(__file__).parent / "schema" / "modeldoc-1.json"
 """The JSON Schema (draft 2020-12) of the ``modeldoc/1`` contract, shipped in the package."""
 DESCRIPTION_SUFFIX = ".json"
+"""A target with this ending names a saved description (``modeldoc build fashion.json``), not a model."""
 
 Kind = Literal["hyperparameter", "data-dependent"]
 Source = Literal["chosen", "input", "previous-layer", "target"]

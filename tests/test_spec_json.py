@@ -149,6 +149,19 @@ def test_random_models_read_back_equal(seed: int) -> None:
     check_round_trip(test_random_models._describe(model, option))
 
 
+def test_the_python_apis_json_fits_the_schema_and_reads_back() -> None:
+    import torch
+
+    import modeldoc
+    from tests.models import TextLSTM
+
+    doc = modeldoc.describe(TextLSTM(), example_inputs=torch.ones(2, 6, dtype=torch.long), title="LSTM")
+    data = doc.to_json()
+    assert schema_errors(data) == []
+    assert ModelSpec.from_json(data) == doc.spec
+    assert data["model"]["title"] == "LSTM" and data["model"]["target"] == "tests.models:TextLSTM"
+
+
 @pytest.mark.slow
 def test_the_llama_70b_shape_reads_back_equal() -> None:
     check_round_trip(describe(configured("llama-70b")))
