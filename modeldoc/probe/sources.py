@@ -146,7 +146,8 @@ def _file(module: ModuleType | None) -> Path | None:
     raw = getattr(module, "__file__", None)
     if not isinstance(raw, str) or not raw.endswith(".py"):
         return None
-    return Path(raw).resolve()
+    path = Path(raw).resolve()
+    return path if path.is_file() else None  # torch.ops claims a "_ops.py" that is nowhere
 
 
 def _user_file(module: ModuleType | None) -> bool:
