@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from modeldoc.errors import ConfigError
 from modeldoc.options import DEFAULT_DEPTH, DEFAULT_PAGE_SIZE, SECTIONS, ModelOptions, SiteOptions, model_options
-from modeldoc.spec import ModelSpec
+from modeldoc.spec import ModelSpec, is_description_file
 
 if TYPE_CHECKING:
     from modeldoc.probe.loader import Module
@@ -120,7 +120,8 @@ def describe(
 
     Args:
         model: The module itself (it leaves exactly as it came), or a target that names an
-            ``nn.Module`` subclass, a function returning one, or a module instance.
+            ``nn.Module`` subclass, a function returning one, or a module instance; or the path
+            of a saved description (``"fashion.json"``), read back without torch.
         input_shape: One example input's shape; name symbolic axes as ``"L=16"``.
         input_shapes: Several positional inputs' shapes.
         input_dtype: ``"float32"`` (default), ``"long"`` for token ids, ...; one for all inputs or one each.
@@ -159,7 +160,20 @@ def describe(
         "sections": list(sections),
         "page_size": page_size,
     }
+    saved = isinstance(model, str) and is_description_file(model)
+    if saved:
+        if example_inputs is not None:
+            raise ConfigError(
+                f"example_inputs do not apply to the saved description {model}, which holds what the probe found",
+                "leave them out",
+            )
+        if entry["input_dtype"] == "float32":
+            del entry["input_dtype"]  # the default is no request to refuse
     options = model_options(entry, where="modeldoc.describe()")  # checked before torch is imported
+    if saved:
+        from modeldoc import pipeline
+
+        return Description(spec=pipeline.describe(options), options=options)
     from modeldoc.probe import loader  # imports torch: here, so that importing modeldoc does not
 
     if example_inputs is None:
@@ -171,7 +185,7 @@ def describe(
 
 
 def _collect(model: Module | str, options: ModelOptions) -> ModelSpec:
-    from modeldoc import pipeline  # imports torch: here, so that importing modeldoc does not
+    from modeldoc import pipeline
 
     return pipeline.describe(options) if isinstance(model, str) else pipeline.describe_module(model, options)
 

@@ -38,7 +38,7 @@ from modeldoc.options import (
     read_pyproject,
     site_options,
 )
-from modeldoc.spec import ModelSpec
+from modeldoc.spec import ModelSpec, is_description_file
 from modeldoc.terminal import one_line, terminal_safe
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -289,6 +289,8 @@ def _entry(
     title: str = "",
     depth: int = 2,
 ) -> ModelOptions:
+    if is_description_file(target):
+        _refuse_probe_flags(target)
     try:
         kwargs = json.loads(kwargs_json) if kwargs_json else {}
     except json.JSONDecodeError as err:
@@ -445,6 +447,9 @@ def build(
 ) -> None:
     """Build a documentation site for TARGET (package.module:Name or path/file.py:Name).
 
+    TARGET may also be a description saved with `modeldoc inspect TARGET ... --json > NAME.json`:
+    its site is built from that file, without importing the model or torch.
+
     With no TARGET, build the project's mkdocs.yml when it uses the modeldoc plugin (into its
     site_dir, or --out), otherwise the models configured in pyproject.toml's [tool.modeldoc].
     """
@@ -499,9 +504,24 @@ _MODEL_FLAGS = {
     "example": "--example",
     "probe_device": "--probe-device",
     "knowledge": "--knowledge",
+    "probe_timeout": "--probe-timeout",
     "title": "--title",
     "depth": "--depth",
 }
+_PROBE_FLAGS = ("input_shapes", "input_dtypes", "kwargs_json", "example", "probe_device", "probe_timeout")
+"""The flags that say how to build and probe a model: a saved description needs none of them."""
+
+
+def _refuse_probe_flags(target: str) -> None:
+    """A saved description holds what the probe found: a probe flag beside it would do nothing."""
+    ctx = click.get_current_context()
+    for name in _PROBE_FLAGS:
+        if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE:
+            raise ConfigError(
+                f"{_MODEL_FLAGS[name]} does not apply to the saved description {target}, "
+                "which holds what the probe found",
+                "leave it out, or describe the model again (modeldoc inspect TARGET ... --json > NAME.json)",
+            )
 
 
 def _refuse_model_flags(flags: dict[str, Any], what: str) -> None:
@@ -617,6 +637,8 @@ def serve(
 ) -> None:
     """Preview the documentation of TARGET live; editing the model's source rebuilds it.
 
+    TARGET may also be a saved description (NAME.json); writing that file anew rebuilds the preview.
+
     With no TARGET, serve the project's mkdocs.yml when it uses the modeldoc plugin, otherwise
     the models configured in pyproject.toml's [tool.modeldoc].
     """
@@ -698,7 +720,10 @@ def inspect(
     verbose: bool,
     **flags: Any,
 ) -> None:
-    """Describe TARGET on the terminal: its layers, their arguments and kinds, and totals; or as JSON."""
+    """Describe TARGET on the terminal: its layers, their arguments and kinds, and totals; or as JSON.
+
+    TARGET may also be a saved description (NAME.json), read without importing the model or torch.
+    """
     if not target:
         raise ConfigError("inspect needs a TARGET", "pass one such as package.module:Net")
     if as_json and depth is not None:

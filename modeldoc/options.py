@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from modeldoc.errors import ConfigError
+from modeldoc.spec import is_description_file
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -224,6 +225,11 @@ _MODEL_KEYS = {
     "probe_timeout",
 }
 
+_PROBE_KEYS = ("kwargs", "input_shape", "input_shapes", "input_dtype", "inputs", "example")
+_PROBE_DEFAULTS = {"probe_device": "meta", "probe_timeout": DEFAULT_PROBE_TIMEOUT}
+"""Keys that say how to build and probe a model, which a saved description no longer needs
+(those with a default only when they ask for something else)."""
+
 
 def model_options(entry: Mapping[str, Any], *, where: str = "model entry") -> ModelOptions:
     """Validate one model entry from any source (CLI, pyproject, plugin, ``:::`` block).
@@ -231,7 +237,8 @@ def model_options(entry: Mapping[str, Any], *, where: str = "model entry") -> Mo
     Keys: ``target`` (required), ``kwargs``, ``input_shape`` (one shape) or ``input_shapes``
     (a list), ``input_dtype`` (one dtype, or one per input), ``inputs`` (a list of
     ``{shape, dtype, name}``), ``example``, ``probe_device``, ``title``, ``slug``, ``depth``,
-    ``sections``, ``page_size``, ``probe_timeout``.
+    ``sections``, ``page_size``, ``probe_timeout``. A target ending in ``.json`` is a saved
+    description: it takes none of the keys that say how to build or probe a model.
     """
     if not isinstance(entry, Mapping):
         raise ConfigError(f"{where} is not a mapping", "write it as key: value pairs with at least target")
@@ -239,12 +246,20 @@ def model_options(entry: Mapping[str, Any], *, where: str = "model entry") -> Mo
     if unknown:
         raise ConfigError(f"{where} has unknown option {unknown[0]!r}", f"use only {', '.join(sorted(_MODEL_KEYS))}")
     target = entry.get("target")
-    if not isinstance(target, str) or ":" not in target:
+    saved = isinstance(target, str) and is_description_file(target)
+    if not isinstance(target, str) or (":" not in target and not saved):
         raise ConfigError(
             f"target {target!r} in {where} is not of the form module:Name",
             "give it as package.module:Name or path/to/file.py:Name",
         )
     who = target if where == "the command line" else f"{target} in {where}"
+    probed = [key for key in _PROBE_KEYS if entry.get(key)]
+    probed += [key for key, default in _PROBE_DEFAULTS.items() if entry.get(key, default) != default]
+    if saved and probed:
+        raise ConfigError(
+            f"{probed[0]} of {who} does not apply to a saved description, which holds what the probe found",
+            "leave it out, or describe the model again: modeldoc inspect TARGET --input-shape ... --json > NAME.json",
+        )
     kwargs = entry.get("kwargs") or {}
     if not isinstance(kwargs, Mapping) or not all(isinstance(key, str) for key in kwargs):
         raise ConfigError(f"kwargs of {who} is not a mapping of names to values", 'write it as {"width": 64}')
@@ -256,7 +271,8 @@ def model_options(entry: Mapping[str, Any], *, where: str = "model entry") -> Mo
     bad = [s for s in sections if s not in SECTIONS]
     if bad:
         raise ConfigError(f"unknown section {bad[0]!r} for {who}", f"use {', '.join(SECTIONS)}")
-    title = _text(entry.get("title"), "title", who) or target.rsplit(":", 1)[-1]
+    # a saved description brings its own title; its pages then take that one
+    title = _text(entry.get("title"), "title", who) or ("" if saved else target.rsplit(":", 1)[-1])
     example = _text(entry.get("example"), "example", who)
     if example and ":" not in example:
         raise ConfigError(
@@ -270,7 +286,7 @@ def model_options(entry: Mapping[str, Any], *, where: str = "model entry") -> Mo
         example=example,
         probe_device=probe_device,
         title=title,
-        slug=slugify(_text(entry.get("slug"), "slug", who) or title),
+        slug=slugify(_text(entry.get("slug"), "slug", who) or title or Path(target).stem),
         depth=_positive_int(entry.get("depth", DEFAULT_DEPTH), "depth", who),
         sections=tuple(sections),
         page_size=_positive_int(entry.get("page_size", DEFAULT_PAGE_SIZE), "page_size", who),

@@ -2,18 +2,20 @@
 
 `describe` loads a target and describes it; `describe_module` describes a live module. Both go
 through the probe's public functions (`modeldoc.probe.loader`, `modeldoc.probe.collect`) for
-everything that touches torch, then `interpret` the raw spec, which needs no torch.
+everything that touches torch, then `interpret` the raw spec, which needs no torch. A target that
+names a saved description (``fashion.json``) is read back instead, without torch: the probe is
+imported only when a model is.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from modeldoc import derive, explain, knowledge, progress
-from modeldoc.options import ModelOptions
-from modeldoc.probe import collect, loader
-from modeldoc.spec import ModelSpec
+from modeldoc.options import ModelOptions, absolute
+from modeldoc.spec import ModelSpec, is_description_file, read_description
 
 if TYPE_CHECKING:
     from modeldoc.probe.loader import Module
@@ -26,6 +28,13 @@ def describe(options: ModelOptions) -> ModelSpec:
 
 def describe_with_source(options: ModelOptions) -> tuple[ModelSpec, Path | None]:
     """Like `describe`, also returning the file the model's code lives in (for live reload)."""
+    if is_description_file(options.target):
+        path = Path(options.target)
+        progress.phase(f"reading {path}")
+        spec = read_description(path)
+        return replace(spec, title=options.title or spec.title), absolute(path)
+    from modeldoc.probe import loader  # imports torch
+
     progress.phase(f"loading {options.target}")
     loaded = loader.load_model(options.target, options.kwargs)
     return describe_module(loaded.module, options), loaded.source_file
@@ -33,6 +42,8 @@ def describe_with_source(options: ModelOptions) -> tuple[ModelSpec, Path | None]
 
 def describe_module(module: Module, options: ModelOptions) -> ModelSpec:
     """The annotated description of a live `module` (``options.target`` only names it)."""
+    from modeldoc.probe import collect  # imports torch
+
     table = knowledge.load(options.knowledge)
     with knowledge.using(table):  # the probe reads constructor arguments as the table's entries say
         spec = collect.collect(module, options)

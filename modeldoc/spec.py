@@ -1,17 +1,31 @@
 """The model description: plain frozen dataclasses that templates, graphs and JSON read.
 
-Nothing here imports torch. `ModelSpec.to_json()` is the one place that writes the
-`modeldoc/1` contract documented in DESIGN.md; fields are only ever added, never renamed.
+Nothing here imports torch. Each class declares its part of the ``modeldoc/1`` JSON contract
+(DESIGN.md, docs/json.md) in one `json_layout`, which both `to_json` and `from_json` follow:
+``ModelSpec.from_json(spec.to_json()) == spec``. Fields are only ever added, never renamed; a
+key added to an always-written layout needs a ``fallback`` (or ``when=SET``) so that
+descriptions written before it still read. The JSON Schema of the contract is
+``modeldoc/schema/modeldoc-1.json``.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache, cached_property
+from pathlib import Path
 from typing import Any, Literal
 
+from modeldoc.errors import ConfigError
+from modeldoc.jsonmap import SET, DecodeError, JsonMapped, Key, decode, encode, keys, kind_of
+
 SCHEMA = "modeldoc/1"
+JSON_SCHEMA = Path(__file__).parent / "schema" / "modeldoc-1.json"
+"""The JSON Schema (draft 2020-12) of the ``modeldoc/1`` contract, shipped in the package."""
+DESCRIPTION_SUFFIX = ".json"
+"""A target with this ending names a saved description (``modeldoc build fashion.json``), not a model."""
 
 Kind = Literal["hyperparameter", "data-dependent"]
 Source = Literal["chosen", "input", "previous-layer", "target"]
@@ -23,7 +37,7 @@ Value = Any
 
 
 @dataclass(frozen=True, kw_only=True)
-class DerivationStep:
+class DerivationStep(JsonMapped):
     """One step of the arithmetic that fixed a number, in the order it happened."""
 
     text: str
@@ -35,9 +49,7 @@ class DerivationStep:
     formula: str = ""
     """The formula with the model's numbers, e.g. ``"⌊(12 + 2·0 − 1·(5 − 1) − 1) / 1⌋ + 1 = 8"``."""
 
-    def to_json(self) -> dict[str, Any]:
-        """The JSON form of this step."""
-        return {"text": self.text, "value": self.value, "where": self.where, "formula": self.formula}
+    json_layout = keys("text", "value", "where", "formula")
 
 
 _AXIS_REF = re.compile(r"^\s*(in|out)(\d+)\s*:\s*(-?\d+(?:\s*,\s*-?\d+)*)\s*$")
@@ -105,7 +117,7 @@ def _parse_axis_ref(text: str) -> AxisRef:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Hyperparam:
+class Hyperparam(JsonMapped):
     """A constructor argument of a layer and why it has its value."""
 
     name: str
@@ -140,36 +152,26 @@ class Hyperparam:
         # Parsed here, once, so a malformed dim fails where it enters and readers get the typed value.
         object.__setattr__(self, "axis_ref", AxisRef.parse(self.dim) if self.dim else None)
 
-    def to_json(self) -> dict[str, Any]:
-        """The JSON form of this hyperparameter."""
-        out: dict[str, Any] = {
-            "name": self.name,
-            "value": _jsonable(self.value),
-            "kind": self.kind,
-            "source": self.source,
-            "reason": self.reason,
-            "default": self.default,
-        }
-        if self.formula:
-            out["formula"] = self.formula
-        if self.derivation:
-            out["derivation"] = [step.to_json() for step in self.derivation]
-        if self.derivation_omitted:
-            out["derivation_omitted"] = self.derivation_omitted
-        if self.derivation_continues:
-            out["derivation_continues"] = self.derivation_continues
-        if self.error:
-            out["error"] = self.error
-        if self.inferred:
-            out["inferred"] = True
-            out["evidence"] = self.evidence
-        if self.dim:
-            out["dim"] = self.dim
-        return out
+    json_layout = keys(
+        "name",
+        "value",
+        "kind",
+        "source",
+        "reason",
+        "default",
+        Key("formula", when=SET),
+        Key("derivation", when=SET),
+        Key("derivation_omitted", when=SET),
+        Key("derivation_continues", when=SET),
+        Key("error", when=SET),
+        Key("inferred", when=SET),
+        Key("evidence", when="inferred"),
+        Key("dim", when=SET),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
-class UnknownArgument:
+class UnknownArgument(JsonMapped):
     """A constructor argument whose value could not be read back from the module, and why."""
 
     name: str
@@ -179,16 +181,11 @@ class UnknownArgument:
     has_default: bool = False
     """True when the signature gives a default (`default` is then that value)."""
 
-    def to_json(self) -> dict[str, Any]:
-        """The JSON form of this argument."""
-        out: dict[str, Any] = {"name": self.name, "reason": self.reason}
-        if self.has_default:
-            out["default"] = _jsonable(self.default)
-        return out
+    json_layout = keys("name", "reason", Key("default", when="has_default"))
 
 
 @dataclass(frozen=True, kw_only=True)
-class ParamSpec:
+class ParamSpec(JsonMapped):
     """A parameter or buffer a layer owns directly (``recurse=False``)."""
 
     name: str
@@ -224,43 +221,33 @@ class ParamSpec:
     lazy: bool = False
     """True for an uninitialised parameter of a lazy module: its shape is fixed by the first call."""
 
-    def to_json(self) -> dict[str, Any]:
-        """The JSON form of this parameter."""
-        out: dict[str, Any] = {
-            "name": self.name,
-            "shape": list(self.shape),
-            "axes": list(self.axes),
-            "numel": self.numel,
-            "trainable": self.trainable,
-            "dtype": self.dtype,
-            "nbytes": self.nbytes,
-            "buffer": self.is_buffer,
-            "counted": self.counted,
-        }
-        if self.is_buffer:
-            out["persistent"] = self.persistent
-        if self.axis_notes:
-            out["axis_notes"] = list(self.axis_notes)
-        if self.meaning:
-            out["meaning"] = self.meaning
-        if self.tied_with:
-            out["tied_with"] = list(self.tied_with)
-        if self.relation:
-            out["relation"] = self.relation
-        if self.parametrization:
-            out["parametrization"] = self.parametrization
-        if self.inferred:
-            out["inferred"] = True
-            out["evidence"] = self.evidence
-        if self.computed:
-            out["computed"] = True
-        if self.lazy:
-            out["lazy"] = True
-        return out
+    json_layout = keys(
+        "name",
+        "shape",
+        "axes",
+        "numel",
+        "trainable",
+        "dtype",
+        "nbytes",
+        Key("buffer", "is_buffer"),
+        "counted",
+        Key("persistent", when="is_buffer"),
+        Key("axis_notes", when=SET),
+        Key("meaning", when=SET),
+        Key("tied_with", when=SET),
+        Key("relation", when=SET),
+        Key("parametrization", when=SET),
+        Key("inferred", when=SET),
+        Key("evidence", when="inferred"),
+        Key("computed", when=SET),
+        Key("lazy", when=SET),
+        # added: a description reads back whole; older ones lack it
+        Key("local_name", fallback=lambda data: data["name"].rsplit(".", 1)[-1]),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
-class LayerSpec:
+class LayerSpec(JsonMapped):
     """One module of the model, named by its attribute path."""
 
     path: str
@@ -325,52 +312,45 @@ class LayerSpec:
         """The last component of the path (``"conv1"``)."""
         return self.path.rsplit(".", 1)[-1] if self.path else ""
 
-    def to_json(self) -> dict[str, Any]:
-        """The JSON form of this layer."""
-        out: dict[str, Any] = {
-            "path": self.path,
-            "type": self.type,
-            "repr": self.repr,
-            "hyperparameters": [h.to_json() for h in self.hyperparameters],
-            "parameters": [p.to_json() for p in self.parameters],
-            "input_shapes": [list(s) for s in self.input_shapes],
-            "output_shapes": [list(s) for s in self.output_shapes],
-            "input_dims": [list(s) for s in self.input_dims],
-            "output_dims": [list(s) for s in self.output_dims],
-            "depth": self.depth,
-            "parent": self.parent,
-            "children": list(self.children),
-            "aliases": list(self.aliases),
-            "own_params": self.own_params,
-            "total_params": self.total_params,
-            "calls": self.calls,
-            "order": self.order,
-            "macs": self.macs,
-            "flops": self.flops,
-            "activation_bytes": self.activation_bytes,
-            "doc_url": self.doc_url,
-            "summary": self.summary,
-        }
-        if self.formula:
-            out["formula"] = self.formula
-        if self.inferred:
-            out["inferred"] = True
-            out["evidence"] = self.evidence
-        if self.notes:
-            out["notes"] = list(self.notes)
-        if self.unknown_arguments:
-            out["unknown_arguments"] = [a.to_json() for a in self.unknown_arguments]
-        if self.bases:
-            out["bases"] = list(self.bases)
-        if self.size_rule:
-            out["size_rule"] = self.size_rule
-        if self.brief:
-            out["brief"] = self.brief
-        return out
+    json_layout = keys(
+        "path",
+        "type",
+        "repr",
+        "hyperparameters",
+        "parameters",
+        "input_shapes",
+        "output_shapes",
+        "input_dims",
+        "output_dims",
+        "depth",
+        "parent",
+        "children",
+        "aliases",
+        "own_params",
+        "total_params",
+        "calls",
+        "order",
+        "macs",
+        "flops",
+        "activation_bytes",
+        "doc_url",
+        "summary",
+        Key("formula", when=SET),
+        Key("inferred", when=SET),
+        Key("evidence", when="inferred"),
+        Key("notes", when=SET),
+        Key("unknown_arguments", when=SET),
+        Key("bases", when=SET),
+        Key("size_rule", when=SET),
+        Key("brief", when=SET),
+        # added: a description reads back whole; older ones lack them
+        Key("type_name", fallback=lambda data: data["type"].rsplit(".", 1)[-1]),
+        Key("docstring", when=SET),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
-class BoundaryTensor:
+class BoundaryTensor(JsonMapped):
     """A tensor at the model's boundary: one example input, or one output, of the forward pass."""
 
     name: str
@@ -380,13 +360,11 @@ class BoundaryTensor:
     dtype: str
     dims: tuple[Dim, ...] = ()
 
-    def to_json(self) -> dict[str, Any]:
-        """The JSON form of this input."""
-        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype, "dims": list(self.dims)}
+    json_layout = keys("name", "shape", "dtype", "dims")
 
 
 @dataclass(frozen=True, kw_only=True)
-class TensorInfo:
+class TensorInfo(JsonMapped):
     """A tensor that flowed through the traced forward pass (an edge of the data flow)."""
 
     id: int
@@ -401,25 +379,14 @@ class TensorInfo:
     alias: bool = False
     """True when it shares memory with an earlier tensor (a view, or an in-place result)."""
 
-    def to_json(self) -> dict[str, Any]:
-        """The JSON form of this tensor."""
-        return {
-            "id": self.id,
-            "shape": list(self.shape),
-            "dims": list(self.dims),
-            "dtype": self.dtype,
-            "producer": self.producer,
-            "name": self.name,
-            "nbytes": self.nbytes,
-            "alias": self.alias,
-        }
+    json_layout = keys("id", "shape", "dims", "dtype", "producer", "name", "nbytes", "alias")
 
 
 OpKind = Literal["input", "module", "function", "output"]
 
 
 @dataclass(frozen=True, kw_only=True)
-class OpSpec:
+class OpSpec(JsonMapped):
     """One step of the traced forward pass: a leaf-module call or a functional op."""
 
     index: int
@@ -441,26 +408,13 @@ class OpSpec:
     call: int = 0
     """For module calls: which call of that module this is (0 = the first)."""
 
-    def to_json(self) -> dict[str, Any]:
-        """The JSON form of this op."""
-        return {
-            "index": self.index,
-            "kind": self.kind,
-            "name": self.name,
-            "target": self.target,
-            "scope": self.scope,
-            "inputs": list(self.inputs),
-            "outputs": list(self.outputs),
-            "args": self.args,
-            "macs": self.macs,
-            "flops": self.flops,
-            "arguments": _jsonable(self.arguments),
-            "call": self.call,
-        }
+    json_layout = keys(
+        "index", "kind", "name", "target", "scope", "inputs", "outputs", "args", "macs", "flops", "arguments", "call"
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
-class TraceSpec:
+class TraceSpec(JsonMapped):
     """The recorded forward pass."""
 
     device: str
@@ -478,22 +432,58 @@ class TraceSpec:
     """Every module call, containers included, in call order (kind ``"module"``; inputs and outputs
     are ids in `tensors`): where each submodule's data enters and leaves."""
 
-    def to_json(self) -> dict[str, Any]:
-        """The JSON form of this trace."""
-        return {
-            "device": self.device,
-            "complete": self.complete,
-            "error": self.error,
-            "failed_in": self.failed_in,
-            "note": self.note,
-            "ops": [op.to_json() for op in self.ops],
-            "tensors": [t.to_json() for t in self.tensors],
-            "module_calls": [op.to_json() for op in self.module_calls],
-        }
+    json_layout = keys("device", "complete", "error", "failed_in", "note", "ops", "tensors", "module_calls")
+
+
+def _not_a_description(source: str, problem: str, location: str = "") -> ConfigError:
+    where = f" at {location}" if location else ""
+    return ConfigError(
+        f"{source} is not a modeldoc/1 description: {problem}{where}",
+        "write it with modeldoc inspect TARGET --json (or Description.to_json())",
+    )
+
+
+def _root_of_older(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The root layer of a description written before ``root`` was, rebuilt from what the rest holds.
+
+    The root's call is the model's forward pass: its shapes are the model's inputs and outputs,
+    its cost and parameters the model's. Its teaching text (``summary``, ``doc_url``) is left empty.
+    """
+    model = data["model"]
+    called = data.get("trace") is not None
+    inputs, outputs = data.get("input", []), data.get("output", [])
+    own = [p for p in model["parameters"] if p.get("counted", True) and not p.get("buffer", False)]
+    return {
+        "path": "",
+        "type": model["type"],
+        "type_name": model["name"],
+        "repr": model["repr"],
+        "hyperparameters": model["hyperparameters"],
+        "parameters": model["parameters"],
+        "input_shapes": [i["shape"] for i in inputs] if called else [],
+        "output_shapes": [o["shape"] for o in outputs] if called else [],
+        "input_dims": [i["dims"] for i in inputs] if called else [],
+        "output_dims": [o["dims"] for o in outputs] if called else [],
+        "depth": 0,
+        "parent": None,
+        "children": model["children"],
+        "aliases": [],
+        "own_params": sum(p["numel"] for p in own),
+        "total_params": model["total_params"],
+        "calls": 1 if called else 0,
+        "order": 0 if called else None,
+        "macs": model["macs"],
+        "flops": model["flops"],
+        "activation_bytes": model["activation_bytes"],
+        "doc_url": "",
+        "summary": "",
+        # the probe keeps a class docstring on the layer for the user's classes, not torch's
+        "docstring": "" if model["type"].startswith("torch.") else model["docstring"],
+    }
 
 
 @dataclass(frozen=True, kw_only=True)
-class ModelSpec:
+class ModelSpec(JsonMapped):
     """Everything modeldoc knows about one model."""
 
     name: str
@@ -553,43 +543,96 @@ class ModelSpec:
             layers=tuple(by_path.get(layer.path, layer) for layer in self.layers),
         )
 
+    json_layout = keys(
+        Key("model.name"),
+        Key("model.type"),
+        Key("model.target"),
+        Key("model.docstring"),
+        Key("model.total_params"),
+        Key("model.trainable_params"),
+        Key("model.frozen_params"),
+        Key("model.buffer_elements"),
+        Key("model.bytes_by_dtype"),
+        Key("model.param_bytes"),
+        Key("model.macs"),
+        Key("model.flops"),
+        Key("model.activation_bytes"),
+        Key("model.repr", "root.repr", copy=True),
+        Key("model.print", "print_text"),
+        Key("model.hyperparameters", "root.hyperparameters", copy=True),
+        Key("model.parameters", "root.parameters", copy=True),
+        Key("model.children", "root.children", copy=True),
+        Key("input", "inputs"),
+        "output_dims",
+        Key("output", "outputs"),
+        "probe_error",
+        "warnings",
+        "layers",
+        "trace",
+        # added: a description reads back whole; older ones lack them
+        Key("model.title", fallback=lambda data: data["model"]["name"]),
+        Key("root", fallback=_root_of_older),
+    )
+
     def to_json(self) -> dict[str, Any]:
         """The ``modeldoc/1`` JSON contract."""
-        root = self.root.to_json()
-        return {
-            "schema": SCHEMA,
-            "model": {
-                "name": self.name,
-                "type": self.type,
-                "target": self.target,
-                "docstring": self.docstring,
-                "total_params": self.total_params,
-                "trainable_params": self.trainable_params,
-                "frozen_params": self.frozen_params,
-                "buffer_elements": self.buffer_elements,
-                "bytes_by_dtype": dict(self.bytes_by_dtype),
-                "param_bytes": self.param_bytes,
-                "macs": self.macs,
-                "flops": self.flops,
-                "activation_bytes": self.activation_bytes,
-                "repr": self.root.repr,
-                "print": self.print_text,
-                "hyperparameters": root["hyperparameters"],
-                "parameters": root["parameters"],
-                "children": root["children"],
-            },
-            "input": [i.to_json() for i in self.inputs],
-            "output_dims": [list(d) for d in self.output_dims],
-            "output": [o.to_json() for o in self.outputs],
-            "probe_error": self.probe_error,
-            "warnings": list(self.warnings),
-            "layers": [layer.to_json() for layer in self.layers],
-            "trace": self.trace.to_json() if self.trace else None,
-        }
+        return {"schema": SCHEMA, **encode(self)}
+
+    @classmethod
+    def from_json(cls, data: Any, *, source: str = "the JSON") -> ModelSpec:
+        """Read a ``modeldoc/1`` description back: ``ModelSpec.from_json(spec.to_json()) == spec``.
+
+        Raises:
+            ConfigError: `data` is not a ``modeldoc/1`` description; the message names `source`
+                (a file name), what is wrong and where (``layers[3].parameters[0].shape``).
+
+        """
+        if not isinstance(data, Mapping):
+            raise _not_a_description(source, f"it holds {kind_of(data)}, not an object")
+        schema = data.get("schema", _NO_SCHEMA)
+        if schema is _NO_SCHEMA:
+            raise _not_a_description(source, 'it has no "schema" key (modeldoc writes "schema": "modeldoc/1")')
+        if schema != SCHEMA:
+            raise ConfigError(
+                f"{source} is a {schema!r} description, and this modeldoc reads {SCHEMA!r}",
+                "read it with the modeldoc version that wrote it, or write it anew with this one",
+            )
+        try:
+            return decode(cls, data)
+        except DecodeError as err:
+            raise _not_a_description(source, err.problem, err.location) from None
 
 
-def _jsonable(value: Value) -> Value:
-    """Tuples become lists, recursively; everything else is kept."""
-    if isinstance(value, tuple | list):
-        return [_jsonable(v) for v in value]
-    return value
+_NO_SCHEMA = object()
+
+
+def is_description_file(target: str) -> bool:
+    """True when a target names a saved description (``fashion.json``), not a model (``pkg.models:Net``)."""
+    return target.endswith(DESCRIPTION_SUFFIX)
+
+
+def read_description(path: Path) -> ModelSpec:
+    """The `ModelSpec` saved in the JSON file at `path` (``modeldoc inspect TARGET --json > path``).
+
+    Raises:
+        ConfigError: The file cannot be read, is not JSON, or is not a ``modeldoc/1`` description.
+
+    """
+    fix = "give a file written by modeldoc inspect TARGET --json"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"the description {path} does not exist", fix) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not a modeldoc/1 description: it is not UTF-8 text", fix) from None
+    except OSError as err:
+        raise ConfigError(f"cannot read the description {path}: {err.strerror or err}", fix) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ConfigError(
+            f"{path} is not a modeldoc/1 description: it is not valid JSON "
+            f"({err.msg} at line {err.lineno}, column {err.colno})",
+            fix,
+        ) from None
+    return ModelSpec.from_json(data, source=str(path))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from click.testing import CliRunner, Result
 
 from modeldoc.cli import main
 from modeldoc.options import model_options
-from modeldoc.spec import ModelSpec
+from modeldoc.spec import JSON_SCHEMA, ModelSpec
 
 TESTS = Path(__file__).parent
 GOLDEN = TESTS / "golden"
@@ -28,7 +29,38 @@ def spec_of(target: str, *shapes: Any, **entry: Any) -> ModelSpec:
     """Describe a fixture model (``tests.models:Tiny``) with example input shapes."""
     from modeldoc.pipeline import describe  # imports torch: not at collection, for the notorch runs
 
-    return describe(model_options({"target": target, "input_shapes": list(shapes), **entry}))
+    return check_round_trip(describe(model_options({"target": target, "input_shapes": list(shapes), **entry})))
+
+
+@cache
+def _schema_validator() -> Any:
+    import jsonschema  # a dev dependency: not at collection, for the notorch runs (which have none)
+
+    schema = json.loads(JSON_SCHEMA.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def schema_errors(data: Any) -> list[str]:
+    """What the published modeldoc/1 JSON Schema finds wrong with `data`, one line each (empty: valid)."""
+    found = sorted(_schema_validator().iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
+    return [f"{'/'.join(str(p) for p in e.absolute_path) or '(top)'}: {e.message[:200]}" for e in found]
+
+
+def check_description(data: Any) -> dict[str, Any]:
+    """`data` after checking it is a valid modeldoc/1 description that reads back to the same JSON."""
+    errors = schema_errors(data)
+    assert not errors, "the description does not fit modeldoc/1's schema:\n" + "\n".join(errors[:10])
+    assert ModelSpec.from_json(data).to_json() == data, "the description does not read back to the same JSON"
+    return data
+
+
+def check_round_trip(spec: ModelSpec) -> ModelSpec:
+    """`spec` after checking that its JSON (through text, as saved) fits the schema and reads back equal."""
+    data = json.loads(json.dumps(spec.to_json(), ensure_ascii=False))
+    check_description(data)
+    assert ModelSpec.from_json(data) == spec, f"{spec.target}: ModelSpec.from_json(spec.to_json()) != spec"
+    return spec
 
 
 @pytest.fixture
@@ -76,9 +108,10 @@ def cli() -> Callable[..., Result]:
 
 
 def inspect_json(run: Callable[..., Result], *args: str) -> dict[str, Any]:
+    """What ``modeldoc inspect ARGS --json`` printed, checked against the modeldoc/1 schema and read back."""
     result = run("inspect", *args, "--json")
     assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+    return check_description(json.loads(result.stdout))
 
 
 @pytest.fixture(scope="session")

@@ -5,8 +5,10 @@ docs/*.md (a ``$ `` prompt is dropped, ``\\`` continues a line, ``#`` starts a c
 rule for each command:
 
 - **run**: a ``modeldoc`` command whose target is a bundled example (``modeldoc.examples.…``),
-  or one that takes no target and ends by itself (``-h``, ``--version``), and ``modeldoc
-  knowledge check`` on bundled knowledge (``--knowledge modeldoc.examples.…``);
+  or one that takes no target and ends by itself (``-h``, ``--version``), ``modeldoc
+  knowledge check`` on bundled knowledge (``--knowledge modeldoc.examples.…``), or a ``build`` or
+  ``inspect`` of a saved description (``fashion.json``) that an earlier command of the same
+  page writes (``modeldoc inspect … --json > fashion.json``): that command runs first;
 - **skipped**, as documentation of the reader's own project: a target that is a placeholder
   (``pkg.…``, ``path/to/…``), a ``build``/``serve`` without a target (the project's configured
   models), a ``knowledge check`` of a placeholder folder, and commands that are not ``modeldoc``'s
@@ -62,6 +64,10 @@ class Command:
     """``README.md:42``: where it is written."""
     text: str
     args: tuple[str, ...]
+    stdout_to: str = ""
+    """The file a ``> FILE`` at the end sends stdout to."""
+    needs: Command | None = None
+    """The earlier command of the page that writes the saved description this one reads."""
 
     @property
     def subcommand(self) -> str:
@@ -110,12 +116,16 @@ def shell_commands(path: Path) -> list[Command]:
             line = pending + line
             pending = ""
             args = tuple(shlex.split(line, comments=True))
+            stdout_to = ""
+            if len(args) > 2 and args[-2] == ">":
+                args, stdout_to = args[:-2], args[-1]
             if args:
-                found.append(Command(f"{path.relative_to(REPO)}:{start}", line, args))
+                writer = next((c for c in reversed(found) if c.stdout_to and c.stdout_to in args), None)
+                found.append(Command(f"{path.relative_to(REPO)}:{start}", line, args, stdout_to, writer))
     return found
 
 
-def classify(command: Command) -> str:  # noqa: PLR0911 - one return per rule of the docstring
+def classify(command: Command) -> str:  # noqa: PLR0911, PLR0912 - one return per rule of the docstring
     """``run``, ``skip`` or ``fail: why`` by the rule in this module's docstring."""
     args = command.args
     if args[0] != "modeldoc":
@@ -142,6 +152,10 @@ def classify(command: Command) -> str:  # noqa: PLR0911 - one return per rule of
         return "fail: modeldoc serve does not end; write it with a placeholder target"
     if target.startswith(BUNDLED) and command.subcommand in ("build", "inspect"):
         return "run"
+    if target.endswith(".json") and command.subcommand in ("build", "inspect"):
+        if command.needs is not None and command.needs.stdout_to == target and classify(command.needs) == "run":
+            return "run"
+        return f"fail: no earlier command of the page writes the saved description {target!r}"
     return f"fail: target {target!r} is neither a bundled example nor a placeholder ({', '.join(PLACEHOLDERS)})"
 
 
@@ -178,14 +192,22 @@ def test_the_rule_sorts_commands_as_documented():
     assert sort("modeldoc knowledge check --knowledge path/to/knowledge") == "skip"
     assert sort("modeldoc knowledge check --knowledge knowledge").startswith("fail")
     assert sort("modeldoc knowledge check").startswith("fail")
+    assert sort("modeldoc build fashion.json").startswith("fail: no earlier command")
+    saving = "modeldoc inspect modeldoc.examples.fashion:Network --input-shape 1,1,28,28 --json > fashion.json"
+    writer = Command("x", saving, tuple(shlex.split(saving))[:-2], "fashion.json")
+    assert classify(writer) == "run"
+    assert (
+        classify(Command("x", "modeldoc build fashion.json", ("modeldoc", "build", "fashion.json"), "", writer))
+        == "run"
+    )
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("command", RUN, ids=[c.source for c in RUN])
 def test_the_command_runs_as_written_from_an_empty_folder(command, tmp_path):
-    result = subprocess.run(
-        [str(MODELDOC), *command.args[1:]], cwd=tmp_path, capture_output=True, text=True, check=False, timeout=600
-    )
+    if command.needs is not None:
+        assert _run(command.needs, tmp_path).returncode == 0, f"{command.needs.source}: {command.needs.text}"
+    result = _run(command, tmp_path)
     assert result.returncode == 0, f"{command.source}: {command.text}\n{result.stderr}"
     assert "Traceback" not in result.stderr
     args = command.args
@@ -213,6 +235,16 @@ def test_the_command_runs_as_written_from_an_empty_folder(command, tmp_path):
         assert result.stdout.startswith("built ")
     stray = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
     assert not stray, f"left behind: {stray}"
+
+
+def _run(command: Command, folder: Path) -> subprocess.CompletedProcess[str]:
+    """Run `command` through the installed console script in `folder`, its ``> FILE`` included."""
+    result = subprocess.run(
+        [str(MODELDOC), *command.args[1:]], cwd=folder, capture_output=True, text=True, check=False, timeout=600
+    )
+    if command.stdout_to:
+        (folder / command.stdout_to).write_text(result.stdout, encoding="utf-8")
+    return result
 
 
 PYTHON_DOCUMENTS = [REPO / "README.md", REPO / "docs" / "python-api.md"]

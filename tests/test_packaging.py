@@ -51,6 +51,7 @@ def test_wheel_is_typed_and_licensed(dist):
     names = set(archive.namelist())
     assert "modeldoc/py.typed" in names
     assert "modeldoc/knowledge/conv.yaml" in names
+    assert "modeldoc/schema/modeldoc-1.json" in names  # the JSON Schema of modeldoc/1
     license_file = next(n for n in names if n.endswith(".dist-info/licenses/LICENSE"))
     assert archive.read(license_file).decode().startswith("MIT License\n\nCopyright (c) 2026 the modeldoc authors\n")
     metadata = Parser().parsestr(archive.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode())

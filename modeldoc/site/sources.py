@@ -63,7 +63,10 @@ def recording(paths: Iterable[Path] = ()) -> Iterator[Recording]:
 
 
 def sources_of(names: Iterable[str], files: Iterable[Path] = (), types: Iterable[str] = ()) -> Sources:
-    """The user's modules among `names`, the modules of `files` and `types`, and all they refer to."""
+    """The user's modules among `names`, the modules of `files` and `types`, and all they refer to.
+
+    A file of `files` that is not Python (a saved description) is watched itself.
+    """
     wanted = set(files)
     stems = {path.name for path in wanted}
     roots = [n for n in names if _user_file(sys.modules.get(n))]
@@ -79,7 +82,7 @@ def sources_of(names: Iterable[str], files: Iterable[Path] = (), types: Iterable
             continue
         seen.add(name)
         roots += _referenced(sys.modules[name])
-    stamps = {}
+    stamps = {path: _stamp(path) for path in wanted if path.suffix != ".py"}  # a saved description.json
     for name in seen:
         path = _file(sys.modules[name])
         if path is not None:
@@ -143,7 +146,8 @@ def _file(module: ModuleType | None) -> Path | None:
     raw = getattr(module, "__file__", None)
     if not isinstance(raw, str) or not raw.endswith(".py"):
         return None
-    return Path(raw).resolve()
+    path = Path(raw).resolve()
+    return path if path.is_file() else None  # torch.ops claims a "_ops.py" that is nowhere
 
 
 def _user_file(module: ModuleType | None) -> bool:
