@@ -18,14 +18,16 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from importlib import metadata, resources
-from importlib.resources.abc import Traversable
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from modeldoc.knowledge.schema import LOAD_KEYS, NOT_INHERITED, Entry, KnowledgeError, Problems, read_entry
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable  # Python 3.11+; only a type here
 
 ENTRY_POINT_GROUP = "modeldoc.knowledge"
 """The entry point group under which an installed package names its folder of entries."""
