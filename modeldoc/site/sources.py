@@ -162,7 +162,7 @@ def _installed(path: Path) -> bool:
 
 @cache
 def _installed_roots() -> tuple[Path, ...]:
-    roots = {Path(__file__).resolve().parent}
+    roots = {Path(__file__).resolve().parents[1]}  # modeldoc itself
     for key in ("stdlib", "platstdlib", "purelib", "platlib"):
         if value := sysconfig.get_paths().get(key):
             roots.add(Path(value).resolve())
