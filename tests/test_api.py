@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import modeldoc
 from modeldoc.errors import ConfigError, ModelLoadError
-
-FASHION = "modeldoc.examples.fashion:Network"
+from tests.helpers import FASHION, REPO
+from tests.helpers.run import run_python
+from tests.helpers.sites import text_of
 
 
 @pytest.mark.notorch
 def test_importing_modeldoc_imports_no_torch():
     code = "import sys, modeldoc; print(sorted(m for m in ('torch', 'mkdocs', 'jinja2') if m in sys.modules))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = run_python(code)
     assert result.stdout.strip() == "[]"
     assert result.stderr == ""
 
@@ -92,7 +91,7 @@ def test_example_inputs_as_args_and_kwargs():
 
 
 def test_a_target_with_constructor_kwargs(tmp_path, monkeypatch):
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent))
+    monkeypatch.syspath_prepend(str(REPO))
     doc = modeldoc.describe("tests.models:make_tiny", kwargs={"width": 6}, input_shape="2,4")
     assert doc.spec.layer("fc1").parameters[0].shape == (6, 4)
 
@@ -122,16 +121,12 @@ def test_str_is_the_inspect_table():
     assert doc.summary(depth=1) == text  # a flat model: depth 1 is everything
 
 
-def text_only(html: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
-
-
 def test_the_jupyter_display_has_the_overview_kinds_and_diagrams():
     doc = modeldoc.describe(FASHION, input_shape=(1, 1, 28, 28))
     html = doc._repr_html_()
     assert html.startswith('<div class="modeldoc-repr" id="modeldoc-')
     assert "<script" not in html
-    text = text_only(html)
+    text = text_of(html)
     assert "Parameters 32,998 (32,998 trainable, 0 frozen)" in text
     assert "Input t N × 1 × 28 × 28 (float32)" in text
     assert "Output output N × 10 (float32)" in text
@@ -155,7 +150,7 @@ def test_without_dot_the_display_says_so(monkeypatch, tmp_path):
     html = modeldoc.describe(FASHION, input_shape=(1, 1, 28, 28))._repr_html_()
     assert "<svg" not in html
     assert "The diagrams need Graphviz's <code>dot</code> program, which is not on PATH" in html
-    assert "in_features = 192" in text_only(html)
+    assert "in_features = 192" in text_of(html)
 
 
 HOSTILE = """

@@ -7,7 +7,9 @@ import inspect
 import torch
 
 from modeldoc.explain.docstrings import DocItem, parse
-from tests.conftest import spec_of
+from modeldoc.options import model_options
+from tests.helpers.sites import markdown_pages
+from tests.helpers.specs import layer_json, spec_of
 
 GOOGLE = """A convolution followed by batch norm and ReLU.
 
@@ -132,14 +134,9 @@ def test_nothing_is_lost_from_an_unusual_docstring() -> None:
 
 
 def test_the_page_shows_the_sections_and_the_unknown_arguments() -> None:
-    from modeldoc.options import model_options
-    from modeldoc.pages import render
-
     options = model_options({"target": "tests.models:UsesConvBlock", "input_shape": [1, 3, 8, 8]})
     spec = spec_of("tests.models:UsesConvBlock", [1, 3, 8, 8])
-    page = render.render_pages(spec, render.RenderSettings(options=options, diagrams=False), render.make_env())[
-        "index.md"
-    ]
+    page = markdown_pages(spec, options)["index.md"]
     section = page[page.index("{ #layer-block }") : page.index("{ #layer-block-conv }")]
     assert '<p class="modeldoc-doc-section"><strong>Arguments</strong></p>' in section
     assert "<li><code>cin</code> (int): channels of the input.</li>" in section
@@ -156,7 +153,7 @@ def test_the_page_shows_the_sections_and_the_unknown_arguments() -> None:
     assert "Not called in the recorded forward pass: its input and output shapes are not known" in spare
     assert "Not called" not in section
     json_block = spec.to_json()
-    block = next(layer for layer in json_block["layers"] if layer["path"] == "block")
+    block = layer_json(json_block, "block")
     assert block["unknown_arguments"][2] == {
         "name": "kernel",
         "reason": "value not stored on the module (it keeps no attribute of this name)",

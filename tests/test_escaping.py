@@ -8,8 +8,8 @@ import pytest
 
 from modeldoc.options import model_options
 from modeldoc.pages import render
-from modeldoc.site.build import SiteOptions, build_site
-from tests.conftest import spec_of
+from tests.helpers.sites import build_site_of, markdown_pages
+from tests.helpers.specs import spec_of
 
 HOSTILE_KEY = "<img src=x onerror=alert(1)>"
 
@@ -18,8 +18,8 @@ HOSTILE_KEY = "<img src=x onerror=alert(1)>"
 def hostile_site(tmp_path_factory):
     out = tmp_path_factory.mktemp("hostile") / "site"
     options = model_options({"target": "tests.models:Hostile", "input_shape": [2, 4]})
-    build_site(SiteOptions(models=(options,), out=out), (spec_of("tests.models:Hostile", [2, 4]),))
-    return (out / "hostile" / "index.html").read_text()
+    pages = build_site_of(spec_of("tests.models:Hostile", [2, 4]), options, out)
+    return (pages / "index.html").read_text()
 
 
 def test_md_cell_neutralises_html_and_markdown():
@@ -31,12 +31,7 @@ def test_md_cell_neutralises_html_and_markdown():
 
 def test_hostile_names_are_text_in_the_markdown():
     spec = spec_of("tests.models:Hostile", [2, 4])
-    pages = render.render_pages(
-        spec,
-        render.RenderSettings(options=model_options({"target": "tests.models:Hostile"}), diagrams=True),
-        render.make_env(),
-    )
-    text = pages["index.md"]
+    text = markdown_pages(spec, model_options({"target": "tests.models:Hostile"}), diagrams=True)["index.md"]
     assert HOSTILE_KEY not in text
     assert "<script>" not in text
     assert "&lt;img src&#61;x onerror&#61;alert(1)&gt;" in text

@@ -11,30 +11,17 @@ from modeldoc.examples.llama import make_llama_70b
 from modeldoc.options import model_options
 from modeldoc.pages import layout
 from modeldoc.probe.collect import collect
-from tests.conftest import text_of
+from tests.helpers import FASHION
+from tests.helpers.run import invoke
+from tests.helpers.sites import section, text_of
 
 
 @pytest.fixture(scope="module")
 def fashion_page(tmp_path_factory):
-    from click.testing import CliRunner
-
-    from modeldoc.cli import main
-
     out = tmp_path_factory.mktemp("fashion") / "site"
-    result = CliRunner().invoke(
-        main,
-        ["build", "modeldoc.examples.fashion:Network", "--input-shape", "1,1,28,28", "--out", str(out)],
-        catch_exceptions=False,
-    )
+    result = invoke("build", FASHION, "--input-shape", "1,1,28,28", "--out", str(out))
     assert result.exit_code == 0, result.output
     return (out / "network" / "index.html").read_text()
-
-
-def section(page: str, anchor: str) -> str:
-    """The HTML from the heading with `anchor` up to the next heading of any level."""
-    match = re.search(rf'<h(\d) id="{anchor}".*?(?=<h\d |</article>)', page, re.DOTALL)
-    assert match, f"no section {anchor}"
-    return match.group(0)
 
 
 def test_page_shows_the_print_text_and_totals(fashion_page):
