@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO
+from tests.helpers import LLAMA, REPO
 from tests.helpers.run import inspect_json, run, the_error
 
 
@@ -239,11 +239,7 @@ def test_markdown_only_prints_the_whole_nav(cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = cli(
         "build",
-        "modeldoc.examples.llama:make_llama_70b",
-        "--input-shape",
-        "1,L=16",
-        "--input-dtype",
-        "long",
+        *LLAMA,
         "--markdown-only",
         "--docs-dir",
         "docs/llm",

@@ -8,7 +8,7 @@ import pytest
 
 from modeldoc.derive import attach
 from modeldoc.spec import LayerSpec, ModelSpec
-from tests.helpers.specs import hp, hyper, hyper_json, layer, layer_json, linear, spec_of
+from tests.helpers.specs import hp, hyper, hyper_json, layer, layer_json, linear, lstm, spec_of
 from tests.helpers.traces import TraceBuilder
 
 # --------------------------------------------------------------------------- hand-built traces
@@ -88,17 +88,7 @@ def test_bidirectional_recurrence_doubles_the_hidden_size() -> None:
     out, _, _ = t.module("rnn", x, out=[(2, 5, 20), (4, 2, 10), (4, 2, 10)])
     last = t.function("getitem", out, out=(2, 20), key=[{"slice": [None, None, None]}, -1])
     t.output(t.module("fc", last, out=(2, 3)))
-    rnn = layer(
-        "rnn",
-        "LSTM",
-        [
-            hp("input_size", 6, "in0:-1", "data-dependent"),
-            hp("hidden_size", 10),
-            hp("num_layers", 2),
-            hp("bidirectional", True),
-        ],
-        size_rule="recurrent",
-    )
+    rnn = lstm("rnn", 6, 10, 2, bidirectional=True)
     spec = attach(t.spec(rnn, linear("fc", 20, 3)))
     fc = hyper(spec, "fc", "in_features")
     assert fc.formula == "2 × 10 = 20"

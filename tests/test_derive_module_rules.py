@@ -19,7 +19,7 @@ from modeldoc.derive.context import Outcome, Step
 from modeldoc.derive.module_rules import MODULE_RULES, apply_module_rule, module_rule
 from modeldoc.options import model_options
 from modeldoc.pipeline import describe_module
-from tests.helpers.specs import hp, hyper, layer, linear
+from tests.helpers.specs import hp, hyper, layer, linear, lstm
 from tests.helpers.traces import TraceBuilder, rule_context, rule_outcome
 
 
@@ -185,17 +185,7 @@ def test_recurrent_outputs_directions_times_hidden_and_one_state_per_layer_and_d
     t = TraceBuilder()
     x = t.input("x", (2, 5, 6))
     out, h, _ = t.module("rnn", x, out=[(2, 5, 20), (4, 2, 10), (4, 2, 10)])
-    rnn = layer(
-        "rnn",
-        "LSTM",
-        [
-            hp("input_size", 6, "in0:-1", "data-dependent"),
-            hp("hidden_size", 10),
-            hp("num_layers", 2),
-            hp("bidirectional", True),
-        ],
-        size_rule="recurrent",
-    )
+    rnn = lstm("rnn", 6, 10, 2, bidirectional=True)
     spec = t.spec(rnn)
     assert rule_outcome(spec, out, 2) == Outcome.born(
         Step(

@@ -22,7 +22,7 @@ import pytest
 from modeldoc import cli as cli_module
 from modeldoc.errors import OutputError
 from modeldoc.site import build as site
-from tests.helpers import FASHION
+from tests.helpers import FASHION, LLAMA
 from tests.helpers.run import MODELDOC, invoke, run, run_python, the_error
 
 LONG = "x" * 300
@@ -625,12 +625,17 @@ def test_whatever_escapes_a_command_is_one_line(workdir, monkeypatch, raised, co
 # --------------------------------------------------------------------------- subprocess: signals, numpy
 
 
+def _not_installed(tmp_path: Path, name: str) -> dict[str, str]:
+    """The environment of a Python where importing the package `name` fails as if it were not installed."""
+    shim = tmp_path / f"no-{name}" / name
+    shim.mkdir(parents=True)
+    (shim / "__init__.py").write_text(f"raise ModuleNotFoundError(\"No module named '{name}'\", name='{name}')\n")
+    return {"PYTHONPATH": str(shim.parent)}
+
+
 @pytest.mark.slow
 def test_torchs_numpy_warning_never_reaches_the_user(workdir, tmp_path):
-    fake = tmp_path / "no-numpy" / "numpy"
-    fake.mkdir(parents=True)
-    (fake / "__init__.py").write_text("raise ModuleNotFoundError('No module named numpy', name='numpy')\n")
-    env = {"PYTHONPATH": str(fake.parent)}
+    env = _not_installed(tmp_path, "numpy")
     result = run("modeldoc", "inspect", FASHION, "--input-shape", "1,1,28,28", cwd=workdir, env=env)
     assert result.returncode == 0, result.stderr
     assert "NumPy" not in result.stderr
@@ -641,17 +646,7 @@ def test_torchs_numpy_warning_never_reaches_the_user(workdir, tmp_path):
 def _start_build(workdir: Path) -> tuple[subprocess.Popen[str], Path]:
     """Start a build of the LLaMA example (long enough to be stopped) and wait for its staging folder."""
     process = subprocess.Popen(
-        [
-            str(MODELDOC),
-            "build",
-            "modeldoc.examples.llama:make_llama_70b",
-            "--input-shape",
-            "1,L=16",
-            "--input-dtype",
-            "long",
-            "--out",
-            "site",
-        ],
+        [str(MODELDOC), "build", *LLAMA, "--out", "site"],
         cwd=workdir,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -737,10 +732,7 @@ def test_a_stale_folder_of_a_live_process_or_without_the_marker_is_kept(tmp_path
 
 @pytest.mark.notorch
 def test_without_torch_describing_is_one_line_and_help_still_works(workdir, tmp_path):
-    shim = tmp_path / "no-torch" / "torch"
-    shim.mkdir(parents=True)
-    (shim / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'torch'\", name='torch')\n")
-    env = {"PYTHONPATH": str(shim.parent)}
+    env = _not_installed(tmp_path, "torch")
     result = run("modeldoc", "inspect", FASHION, "--input-shape", "1,1,28,28", cwd=workdir, env=env)
     assert result.returncode == 1
     assert the_error(result.stderr) == (

@@ -33,3 +33,5 @@ ARTIFACTS = REPO / "test-artifacts"
 """Screenshots the browser tests leave for a person to look at (not compared)."""
 FASHION = "modeldoc.examples.fashion:Network"
 """The tutorial CNN, the bundled example most tests build."""
+LLAMA = ["modeldoc.examples.llama:make_llama_70b", "--input-shape", "1,L=16", "--input-dtype", "long"]
+"""The 70B LLaMA shape on the meta device, on the command line: the bundled example that takes longest."""

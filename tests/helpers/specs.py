@@ -115,6 +115,23 @@ def linear(path: str, n_in: int, n_out: int) -> LayerSpec:
     )
 
 
+def lstm(
+    path: str, input_size: int, hidden_size: int, num_layers: int = 1, *, bidirectional: bool = False
+) -> LayerSpec:
+    """An ``nn.LSTM`` whose input_size the data fixes."""
+    return layer(
+        path,
+        "LSTM",
+        [
+            hp("input_size", input_size, "in0:-1", "data-dependent"),
+            hp("hidden_size", hidden_size),
+            hp("num_layers", num_layers),
+            hp("bidirectional", bidirectional),
+        ],
+        size_rule="recurrent",
+    )
+
+
 def hyper(spec: ModelSpec, path: str, name: str) -> Hyperparam:
     """The argument `name` of the layer at `path`."""
     return next(h for h in spec.layer(path).hyperparameters if h.name == name)
