@@ -1,8 +1,10 @@
 """Live preview with real servers: ``mkdocs serve`` and ``modeldoc serve`` as subprocesses.
 
-An edit to any of the user's modules that the model imports rebuilds the page with the change;
-an edit to the docs alone rebuilds without describing the model again; SIGTERM leaves no
-temporary folder behind.
+An edit to any of the user's modules that the model imports rebuilds the page with the change,
+once; an edit to the docs alone rebuilds without describing the model again; ``modeldoc serve``
+previews a target without any mkdocs.yml and writes nothing into the working folder; SIGTERM
+leaves no temporary folder behind. (What serve writes is tested without a server in
+test_site_serve.py; the files it watches in test_site_sources.py.)
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pytest
 
 from tests.helpers import TESTS
 from tests.helpers.run import Server
+from tests.helpers.sites import docs_project
 
 pytestmark = pytest.mark.slow
 
@@ -138,3 +141,52 @@ def test_modeldoc_serve_removes_its_temporary_folder_on_sigterm(tmp_path: Path) 
     assert left == [], left
     assert list(work.iterdir()) == []
     assert any("Shutting down" in line for line in server.lines)
+
+
+NET_SOURCE = '''"""A model file the serve test edits."""
+
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, {out})
+
+    def forward(self, x):
+        return self.fc(x)
+'''
+
+
+@pytest.mark.slow
+def test_mkdocs_serve_rebuilds_once_when_the_model_file_changes(tmp_path: Path) -> None:
+    model = tmp_path / "net.py"
+    model.write_text(NET_SOURCE.format(out=10), encoding="utf-8")
+    docs_project(tmp_path, {"index.md": f"# Home\n\n::: modeldoc {model}:Net\n    input_shape: [1, 4]\n"})
+    (tmp_path / "mkdocs.yml").write_text(
+        "site_name: Serve test\ntheme:\n  name: material\n  font: false\nplugins:\n  - search\n  - modeldoc\n",
+        encoding="utf-8",
+    )
+    with Server("mkdocs", cwd=tmp_path) as server:
+        server.wait_for("Serving on")
+        assert "out_features=10" in server.get()
+        time.sleep(3)
+        assert server.builds() == 1, "the build must not trigger another one"
+        model.write_text(NET_SOURCE.format(out=7), encoding="utf-8")
+        server.wait_until(lambda: server.builds() >= 2, timeout=30)
+        assert server.builds() == 2, "\n".join(server.lines)
+        time.sleep(3)
+        assert server.builds() == 2, "one change, one rebuild"
+        assert "out_features=7" in server.get(), "the rebuild imported the model afresh"
+
+
+@pytest.mark.slow
+def test_modeldoc_serve_previews_a_target_without_any_mkdocs_yml(tmp_path: Path) -> None:
+    with Server("modeldoc", f"{TESTS / 'models.py'}:Tiny", "--input-shape", "2,4", cwd=tmp_path) as server:
+        server.wait_for("Serving on")
+        home = server.get()
+        assert 'href="tiny/"' in home
+        page = server.get("tiny/")
+        assert 'id="layer-fc1"' in page
+        assert "modeldoc.css" in page
+        assert list(tmp_path.iterdir()) == [], "serve writes nothing into the working folder"

@@ -50,13 +50,13 @@ def _fast_seeds() -> list[int]:
 
 
 @pytest.mark.parametrize("seed", _fast_seeds())
-def test_random_model_is_untouched_and_matches_areal_forward(seed: int) -> None:
+def test_random_model_is_untouched_and_matches_a_real_forward(seed: int) -> None:
     check_one(seed)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(FAST, SLOW))
-def test_many_random_models_are_untouched_and_match_areal_forward(seed: int) -> None:
+def test_many_random_models_are_untouched_and_match_a_real_forward(seed: int) -> None:
     check_one(seed)
 
 

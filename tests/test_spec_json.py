@@ -29,27 +29,22 @@ from torch import nn
 from modeldoc import jsonmap
 from modeldoc import spec as spec_module
 from modeldoc.errors import ConfigError
-from modeldoc.options import ModelOptions, model_options, site_options
+from modeldoc.options import model_options
 from modeldoc.pipeline import describe, describe_module
 from modeldoc.spec import JSON_SCHEMA, SCHEMA, LayerSpec, ModelSpec
 from tests import hostile
 from tests.helpers import GOLDEN, REPO
 from tests.helpers.run import Server
-from tests.helpers.specs import check_round_trip, hyper_json, layer_json, schema_errors, spec_of
+from tests.helpers.specs import (
+    EXAMPLES,
+    check_round_trip,
+    configured,
+    hyper_json,
+    layer_json,
+    schema_errors,
+    spec_of,
+)
 from tests.random_models import describe_random, random_model
-
-EXAMPLES = {"fashion": "fashion", "text": "lstm-text", "transformer": "transformer"}
-"""Golden name: the slug of the example in pyproject.toml's [tool.modeldoc] models."""
-
-
-def configured(slug: str) -> ModelOptions:
-    """The options pyproject.toml gives the bundled example with `slug` (what `modeldoc build` uses)."""
-    from modeldoc.options import read_pyproject
-
-    table = read_pyproject(REPO / "pyproject.toml")
-    assert table is not None
-    site = site_options(table, where="pyproject.toml", base=REPO)
-    return next(m for m in site.models if m.slug == slug)
 
 
 def json_text(data: Any) -> str:

@@ -22,6 +22,8 @@ def normalise(text: str) -> str:
 class Golden:
     """Compares text with a file in tests/golden; with `update`, rewrites the file instead."""
 
+    folder = GOLDEN
+
     def __init__(self, update: bool) -> None:
         self.update = update
 
@@ -36,3 +38,17 @@ class Golden:
             path.write_text(text, encoding="utf-8")
             return
         assert text == path.read_text(encoding="utf-8"), f"{name} differs; rerun with --update-goldens if intended"
+
+    def check_folder(self, name: str, files: dict[str, str]) -> None:
+        """Each of `files` (path to text) equals tests/golden/`name`/path, and that folder holds no others."""
+        folder = GOLDEN / name
+        pinned = (
+            {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()} if folder.is_dir() else set()
+        )
+        if self.update:
+            for stale in pinned - set(files):
+                (folder / stale).unlink()
+        else:
+            assert pinned <= set(files), f"tests/golden/{name}/ holds {sorted(pinned - set(files))}, no longer made"
+        for path, text in files.items():
+            self.check(f"{name}/{path}", text)

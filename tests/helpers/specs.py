@@ -13,8 +13,9 @@ from collections.abc import Iterable
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from modeldoc.options import model_options
+from modeldoc.options import ModelOptions, model_options, read_pyproject, site_options
 from modeldoc.spec import JSON_SCHEMA, Hyperparam, LayerSpec, ModelSpec
+from tests.helpers import REPO
 
 if TYPE_CHECKING:
     from torch import nn
@@ -25,6 +26,18 @@ def spec_of(target: str, *shapes: Any, **entry: Any) -> ModelSpec:
     from modeldoc.pipeline import describe  # imports torch: not at collection, for the notorch runs
 
     return check_round_trip(describe(model_options({"target": target, "input_shapes": list(shapes), **entry})))
+
+
+EXAMPLES = {"fashion": "fashion", "text": "lstm-text", "transformer": "transformer"}
+"""The bundled examples the goldens pin: golden name to the example's slug in pyproject.toml's models."""
+
+
+def configured(slug: str) -> ModelOptions:
+    """The options pyproject.toml gives the bundled example with `slug` (what `modeldoc build` uses)."""
+    table = read_pyproject(REPO / "pyproject.toml")
+    assert table is not None
+    site = site_options(table, where="pyproject.toml", base=REPO)
+    return next(m for m in site.models if m.slug == slug)
 
 
 def describe_live(model: nn.Module, *shapes: Any, target: str = "tests:Model", **entry: Any) -> ModelSpec:

@@ -1,10 +1,12 @@
-"""The MkDocs plugin, tested through real MkDocs configs and real builds in temporary projects."""
+"""site.plugin: the MkDocs plugin, tested through real MkDocs configs and real builds in temporary projects.
+
+Blocks inside admonitions, tabs and lists are in test_embedding.py; ``mkdocs serve`` in test_preview.py.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +17,9 @@ from mkdocs.exceptions import Abort
 
 from modeldoc import options
 from modeldoc.probe import loader
-from modeldoc.site import plugin, serve
-from tests.helpers import FASHION, REPO, TESTS
-from tests.helpers.run import Server, the_error
+from modeldoc.site import plugin
+from tests.helpers import FASHION, REPO
+from tests.helpers.run import the_error
 from tests.helpers.sites import article, docs_project, mkdocs_config, plugin_yml, site_page, text_of
 
 BLOCK_PAGE = """# Our classifier
@@ -37,20 +39,6 @@ Text after the model.
     input_shape: [1]
 ```
 """
-
-NET_SOURCE = '''"""A model file the serve test edits."""
-
-from torch import nn
-
-
-class Net(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(4, {out})
-
-    def forward(self, x):
-        return self.fc(x)
-'''
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, bytes]]:
@@ -382,62 +370,6 @@ def test_the_repository_mkdocs_yml_uses_the_plugin() -> None:
     table = options.read_pyproject(REPO / "pyproject.toml")
     assert table is not None
     assert any(m["target"] == FASHION for m in table["models"])
-
-
-def test_plugin_entries_round_trip_through_the_options(tmp_path: Path) -> None:
-    entry = {
-        "target": "tests.models:make_tiny",
-        "kwargs": {"width": 6},
-        "input_shapes": [[2, "L=4"]],
-        "input_dtype": "long",
-        "title": "T",
-        "depth": 3,
-        "sections": ["overview", "layers"],
-    }
-    validated = options.model_options(entry)
-    assert options.model_options(serve.plugin_entry(validated)) == validated
-    site = options.SiteOptions(models=(validated,))
-    config_file = serve.standalone_config(site, tmp_path)
-    from mkdocs.config import load_config
-
-    cfg = load_config(config_file=str(config_file))
-    modeldoc = cfg.plugins["modeldoc"]
-    modeldoc.on_config(cfg)
-    assert modeldoc.models == (validated,)
-
-
-@pytest.mark.slow
-def test_mkdocs_serve_rebuilds_once_when_the_model_file_changes(tmp_path: Path) -> None:
-    model = tmp_path / "net.py"
-    model.write_text(NET_SOURCE.format(out=10), encoding="utf-8")
-    docs_project(tmp_path, {"index.md": f"# Home\n\n::: modeldoc {model}:Net\n    input_shape: [1, 4]\n"})
-    (tmp_path / "mkdocs.yml").write_text(
-        "site_name: Serve test\ntheme:\n  name: material\n  font: false\nplugins:\n  - search\n  - modeldoc\n",
-        encoding="utf-8",
-    )
-    with Server("mkdocs", cwd=tmp_path) as server:
-        server.wait_for("Serving on")
-        assert "out_features=10" in server.get()
-        time.sleep(3)
-        assert server.builds() == 1, "the build must not trigger another one"
-        model.write_text(NET_SOURCE.format(out=7), encoding="utf-8")
-        server.wait_until(lambda: server.builds() >= 2, timeout=30)
-        assert server.builds() == 2, "\n".join(server.lines)
-        time.sleep(3)
-        assert server.builds() == 2, "one change, one rebuild"
-        assert "out_features=7" in server.get(), "the rebuild imported the model afresh"
-
-
-@pytest.mark.slow
-def test_modeldoc_serve_previews_a_target_without_any_mkdocs_yml(tmp_path: Path) -> None:
-    with Server("modeldoc", f"{TESTS / 'models.py'}:Tiny", "--input-shape", "2,4", cwd=tmp_path) as server:
-        server.wait_for("Serving on")
-        home = server.get()
-        assert 'href="tiny/"' in home
-        page = server.get("tiny/")
-        assert 'id="layer-fc1"' in page
-        assert "modeldoc.css" in page
-        assert list(tmp_path.iterdir()) == [], "serve writes nothing into the working folder"
 
 
 def test_bare_build_builds_the_projects_mkdocs_yml(cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

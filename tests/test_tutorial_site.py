@@ -7,10 +7,6 @@ import re
 
 import pytest
 
-from modeldoc.examples.llama import make_llama_70b
-from modeldoc.options import model_options
-from modeldoc.pages import layout
-from modeldoc.probe.collect import collect
 from tests.helpers import FASHION
 from tests.helpers.run import invoke
 from tests.helpers.sites import section, text_of
@@ -83,70 +79,3 @@ def test_module_tree_diagram_links_to_sections(fashion_page):
     assert {"layer-conv1", "layer-conv2", "layer-fc1", "layer-fc2", "layer-out"} <= links
     assert links <= ids, "every diagram link lands on a section"
     assert "Conv2d" in tree and "conv1" in tree
-
-
-def test_llama_70b_shape_is_split_into_navigable_pages():
-    module = make_llama_70b()
-    spec = collect(module, model_options({"target": "modeldoc.examples.llama:make_llama_70b"}))
-    assert len(spec.layers) >= 1000
-    pages = layout.plan_pages(spec, page_size=40)
-    assert len(pages) == 1 + 1 + 80  # the model, the block list, one page per block
-    assert max(len(page.layers) for page in pages) <= 40
-    where = layout.page_of(pages)
-    assert set(where) == {layer.path for layer in spec.all_layers}, "every layer is on exactly one page"
-    assert where["layers.79.attn.q_proj"].root == "layers.79"
-    assert where["lm_head"].root == ""
-
-
-@pytest.mark.parametrize(
-    ("text", "html"),
-    [
-        ("Fashion CNN", "Fashion CNN"),
-        ("<img src=x onerror=alert(1)>", "&lt;\u2060img src=x onerror=alert(1)&gt;"),
-        ("</title><b>", "&lt;\u2060/title&gt;&lt;\u2060b&gt;"),
-        ("a \" b ' c & d", "a &quot; b &#x27; c &amp; d"),
-        ("x < 3 and <= 4", "x &lt; 3 and &lt;= 4"),
-    ],
-)
-def test_theme_text_is_html_that_shows_the_text_even_after_striptags(text, html):
-    from markupsafe import Markup
-
-    from modeldoc.site.build import plain_text, theme_text
-
-    assert theme_text(text) == html
-    assert plain_text(theme_text(text)) == text
-    # Material's <title>{{ page.title | striptags }} unescapes: what comes out opens no tag.
-    assert not re.search(r"<[A-Za-z/!?]", Markup(theme_text(text)).striptags())
-
-
-def test_every_nav_title_goes_through_theme_text():
-    from torch import nn
-
-    from modeldoc.site.build import model_nav
-
-    key = "<i onmouseover=alert(1)>k</i>"
-    module = nn.ModuleDict({key: nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 4))})
-    spec = collect(module, model_options({"target": "x:Net"}))
-    nav = model_nav(spec, "net", page_size=2)
-
-    def titles(entry):
-        if isinstance(entry, dict):
-            for title, value in entry.items():
-                yield title
-                yield from titles(value)
-        elif isinstance(entry, list):
-            for item in entry:
-                yield from titles(item)
-
-    found = list(titles(nav))
-    shown = "&lt;\u2060i onmouseover=alert(1)&gt;k&lt;\u2060/i&gt;"
-    assert found == ["Overview", f"{shown} · part 2 of 3", f"{shown} · part 3 of 3"]
-
-
-def test_contained_keeps_the_title_heading_outside_the_modeldoc_div():
-    from modeldoc.site.build import contained
-
-    page = contained("# Net\n\nSome text.\n\n| a |\n|---|\n| b |\n")
-    assert page.startswith('# Net\n\n<div class="modeldoc" markdown="1">\n\nSome text.')
-    assert page.endswith("| b |\n\n</div>\n")
-    assert contained("No heading.\n").startswith('<div class="modeldoc" markdown="1">')
