@@ -1,7 +1,17 @@
-"""pages.render: the filters every template uses, the Jinja environment, and what the pages say."""
+"""pages.render: the filters every template uses, the Jinja environment, and the pages of the bundled examples.
+
+The Markdown of the bundled examples is pinned by goldens: tests/golden/<name>/*.md holds the
+pages of each example as pyproject.toml's [tool.modeldoc] models configures it, its SVG
+diagrams replaced by a placeholder that names them (Graphviz's drawing is its own; the diagram
+tests check it). Regenerate them after a reviewed change with:
+
+    .venv/bin/python -m pytest tests/test_pages_render.py --update-goldens
+"""
 
 from __future__ import annotations
 
+import re
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -9,10 +19,47 @@ from jinja2 import UndefinedError
 
 from modeldoc.options import model_options
 from modeldoc.pages import render
+from modeldoc.pipeline import describe
+from tests.helpers.golden import Golden
 from tests.helpers.sites import markdown_pages
-from tests.helpers.specs import layer_json, spec_of
+from tests.helpers.specs import EXAMPLES, check_round_trip, configured, layer_json, spec_of
 
 HOSTILE_KEY = "<img src=x onerror=alert(1)>"
+
+# --------------------------------------------------------------------------- the pages of the bundled examples
+
+_SVG = re.compile(r"<svg\b.*?</svg>", re.DOTALL)
+
+
+def _placeholder(drawn: re.Match[str]) -> str:
+    """A drawn diagram as the goldens show it: which graph it is and the sections it links to, in order."""
+    svg = drawn.group(0)
+    graph = re.search(r'<g id="([^"]+)" class="graph', svg)
+    assert graph, "every diagram is one Graphviz graph"
+    links = " ".join(dict.fromkeys(re.findall(r'href="(#[^"]+)"', svg))) or "nothing"
+    return f"<svg><!-- {unescape(graph.group(1))}, drawn by Graphviz's dot; links to {links} --></svg>"
+
+
+def without_drawings(markdown: str) -> str:
+    """`markdown` with each inline SVG replaced by a placeholder that says what it was."""
+    return _SVG.sub(_placeholder, markdown)
+
+
+@pytest.mark.parametrize("name", list(EXAMPLES))
+def test_the_pages_of_each_bundled_example_are_their_goldens(name: str, golden: Golden) -> None:
+    options = configured(EXAMPLES[name])
+    pages = markdown_pages(check_round_trip(describe(options)), options, diagrams=True)
+    assert all(page.count("<svg") == page.count("</svg>") for page in pages.values())
+    golden.check_folder(name, {file: without_drawings(page) for file, page in pages.items()})
+
+
+def test_the_goldens_show_where_each_diagram_stands_and_what_it_links_to(golden: Golden) -> None:
+    page = (golden.folder / "fashion" / "index.md").read_text(encoding="utf-8")
+    drawn = re.findall(r"<svg><!-- (\S+), drawn by Graphviz's dot; links to (.*?) --></svg>", page)
+    assert [graph for graph, _ in drawn] == ["fashion-tree", "fashion-flow"]
+    sections = set(re.findall(r"\{ #(layer-[^ }]+) \}", page))
+    for _, links in drawn:
+        assert {link.removeprefix("#") for link in links.split()} <= sections, "every diagram link lands on a section"
 
 
 def test_the_page_shows_the_sections_and_the_unknown_arguments() -> None:
