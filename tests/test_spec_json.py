@@ -206,6 +206,7 @@ SCHEMA_DEFS = {
     "DerivationStep": "derivationStep",
     "Hyperparam": "hyperparameter",
     "UnknownArgument": "unknownArgument",
+    "Bookkeeping": "bookkeeping",
     "ParamSpec": "parameter",
     "LayerSpec": "layer",
     "BoundaryTensor": "boundaryTensor",
