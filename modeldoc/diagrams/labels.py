@@ -34,19 +34,29 @@ def shape_text(tensor: TensorInfo) -> str:
 
 
 _NOISE = re.compile(r"^(\w+=(None|False)|device=.*)$")
+_POSITION = re.compile(r"^\d+=")
 
 
-def short_args(args: str) -> str:
-    """An op's arguments for its box: switched-off flags and the device left out, then cut short."""
+def _arguments(args: str) -> list[str]:
+    """An op's recorded arguments text split at top-level commas, positional ones (``1=2``) as written (``2``)."""
     parts, depth, start = [], 0, 0
     for i, ch in enumerate(args + ","):
         depth += (ch in "([{") - (ch in ")]}")
         if ch == "," and depth == 0:
-            parts.append(args[start:i].strip())
+            parts.append(_POSITION.sub("", args[start:i].strip()))
             start = i + 1
-    kept = [p for p in parts if p and not _NOISE.match(p)]
-    text = ", ".join(kept)
+    return [p for p in parts if p]
+
+
+def short_args(args: str) -> str:
+    """An op's arguments for its box: switched-off flags and the device left out, then cut short."""
+    text = ", ".join(p for p in _arguments(args) if not _NOISE.match(p))
     return text if len(text) <= _OP_ARGS_MAX else text[: _OP_ARGS_MAX - 1] + "…"
+
+
+def call_text(op: OpSpec) -> str:
+    """An op's call as Python writes it, for its tooltip: ``Tensor.pow(2)``, ``softmax(dim=-1)``."""
+    return f"{op.target}({', '.join(_arguments(op.args))})"
 
 
 def type_line(layer: LayerSpec) -> str:
