@@ -115,10 +115,27 @@ _RST_ROLE = re.compile(r":[a-z]+(?::[a-z]+)?:`([^`]+)`")
 _RST_LITERAL = re.compile(r"``(.+?)``")
 
 
+# Hugging Face's doc-builder: [`PreTrainedModel`] links a name; [`~PreTrainedModel.from_pretrained`] shows its last part
+_HF_REFERENCE = re.compile(r"\[`(~?)([\w.]+)`\]")
+_WEB_LINK = re.compile(r"\[([^\[\]\n]+)\]\((https?://[^\s()<>\"']+)\)")
+
+
 def do_doc_prose(text: object) -> Markup:
-    """Docstring text like ``prose``: reST literals (double backticks) and roles (``:attr:`x```) become code."""
+    """Docstring text like ``prose``: reST literals (double backticks) and roles (``:attr:`x```) become code.
+
+    Hugging Face's markup reads too: ``[`Name`]`` becomes code (``~`` keeps the last dotted part),
+    and a Markdown link to a web page (``[text](https://...)``) becomes a link; any other URL stays text.
+    """
     plain = _RST_LITERAL.sub(r"`\1`", _RST_ROLE.sub(r"`\1`", str(text)))
-    return do_prose(plain)
+    plain = _HF_REFERENCE.sub(lambda m: f"`{m.group(2).rsplit('.', 1)[-1] if m.group(1) else m.group(2)}`", plain)
+    parts, start = [], 0
+    for link in _WEB_LINK.finditer(plain):
+        parts.append(do_prose(plain[start : link.start()]))
+        url = link.group(2).translate(_TABLE)
+        parts.append(Markup(f'<a href="{url}">{do_prose(link.group(1))}</a>'))
+        start = link.end()
+    parts.append(do_prose(plain[start:]))
+    return Markup("").join(parts)
 
 
 def do_docstring(text: object) -> docstrings.Docstring:
