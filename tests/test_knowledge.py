@@ -23,7 +23,7 @@ from modeldoc.spec import LayerSpec
 SHIPPED = knowledge.shipped()
 WITH_EXAMPLES = sorted(key for key, entry in SHIPPED.entries.items() if entry.example is not None)
 GENERATED = "modeldoc/knowledge/transformers_norms.yaml"
-"""Entries written by tests/hf_norms.py: their coverage runs with the slow tests (tests/test_hf_norms.py checks them too)."""
+"""Entries written by tests/hf_norms.py: their coverage runs with the slow tests (test_hf_norms.py checks them too)."""
 
 
 def torch_nn_modules() -> list[str]:

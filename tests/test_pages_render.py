@@ -145,7 +145,9 @@ def test_hugging_face_docstring_markup_reads_as_code_and_links() -> None:
     )
     # only web pages become links; the text of a link is escaped like the rest
     assert render.do_doc_prose("[x](javascript:alert(1))") == "&#91;x&#93;(javascript:alert(1))"
-    assert render.do_doc_prose("[<b>](https://a.org/\"onload=x)") == "&#91;&lt;b&gt;&#93;(https://a.org/&quot;onload&#61;x)"
+    assert (
+        render.do_doc_prose('[<b>](https://a.org/"onload=x)') == "&#91;&lt;b&gt;&#93;(https://a.org/&quot;onload&#61;x)"
+    )
     assert render.do_doc_prose("[<i>x</i>](https://a.org)") == '<a href="https://a.org">&lt;i&gt;x&lt;/i&gt;</a>'
 
 

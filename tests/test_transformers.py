@@ -131,7 +131,10 @@ def test_llama_docstring_reads_hugging_face_markup(llama_page: str) -> None:
 
 def test_llama_print_model_is_folded_after_the_overview(llama: ModelSpec, llama_page: str) -> None:
     lines = len(llama.print_text.splitlines())
-    folded = f'<details class="modeldoc-print" markdown="0">\n<summary>What <code>print(model)</code> shows ({lines} lines)</summary>'
+    folded = (
+        '<details class="modeldoc-print" markdown="0">\n'
+        f"<summary>What <code>print(model)</code> shows ({lines} lines)</summary>"
+    )
     assert folded in llama_page
     assert llama_page.index("## Overview") < llama_page.index(folded) < llama_page.index("## Module tree")
     assert "(o_proj): Linear(in_features=32, out_features=32, bias=False)" in llama_page
