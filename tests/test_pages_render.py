@@ -151,6 +151,21 @@ def test_hugging_face_docstring_markup_reads_as_code_and_links() -> None:
     assert render.do_doc_prose("[<i>x</i>](https://a.org)") == '<a href="https://a.org">&lt;i&gt;x&lt;/i&gt;</a>'
 
 
+def test_docstring_emphasis_and_rest_links_read_as_meant() -> None:
+    assert (
+        render.do_doc_prose("hidden_size (`int`, *optional*, defaults to 32): **selective**, not a * b * c")
+        == "hidden&#95;size (<code>int</code>, <em>optional</em>, defaults to 32): <strong>selective</strong>,"
+        " not a &#42; b &#42; c"
+    )
+    assert render.do_doc_prose("takes `*args` and `**kwargs`") == (
+        "takes <code>&#42;args</code> and <code>&#42;&#42;kwargs</code>"
+    )
+    assert render.do_doc_prose("See `Deep Networks <https://arxiv.org/abs/1603.09382>`_.") == (
+        'See <a href="https://arxiv.org/abs/1603.09382">Deep Networks</a>.'
+    )
+    assert render.do_doc_prose("at <https://a.org/x>") == 'at <a href="https://a.org/x">https://a.org/x</a>'
+
+
 def test_a_text_block_keeps_paragraphs_and_line_breaks_as_escaped_text() -> None:
     assert render.do_text_block("one\ntwo\n\n\nthree <i>") == (
         '<p class="modeldoc-text">one<br>two</p>\n\n<p class="modeldoc-text">three &lt;i&gt;</p>'
