@@ -151,6 +151,13 @@ def op(name: str, arguments: dict, args: str = "", inputs: int = 1) -> tuple[OpS
         ("where", {"2": -3.4028234663852886e38}, 2, "else −3.4e+38"),
         ("pad", {"pad": [0, 1, 0, 1], "mode": "constant", "value": 0.0}, 1, "pad 0, 1, 0, 1"),
         ("arange", {"input": 16, "device": "meta"}, 0, "0 … 15"),
+        ("arange", {"input": 1}, 0, "0"),
+        ("gather", {"dim": 1, "index": {"tensor": [1, 5, 6]}}, 2, "pick along L"),
+        ("max_pool2d", {"kernel_size": 2, "stride": 2}, 1, "window 2, stride 2"),
+        ("max_pool2d", {"kernel_size": 2, "stride": []}, 1, "window 2"),
+        ("max_pool2d", {"kernel_size": [3, 3], "stride": [2, 2], "padding": 1}, 1, "window 3, stride 2, pad 1"),
+        ("avg_pool1d", {"kernel_size": [3], "stride": [1]}, 1, "window 3, stride 1"),
+        ("adaptive_avg_pool2d", {"output_size": [1, 1]}, 1, "to 1 × 1"),
     ],
 )
 def test_an_op_box_says_the_op_in_words(name: str, arguments: dict, inputs: int, expected: str) -> None:

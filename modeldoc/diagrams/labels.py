@@ -348,12 +348,46 @@ def _interpolate(op: OpSpec, inputs: Sequence[TensorInfo]) -> str | None:
     return f"{target}, {mode}".strip(", ")
 
 
+def _window(value: object) -> str:
+    """A window size: ``2`` for ``2`` or ``[2, 2]``, ``3×1`` for ``[3, 1]``."""
+    if isinstance(value, list | tuple):
+        return number(value[0]) if len(set(value)) == 1 else "×".join(number(v) for v in value)
+    return number(value)
+
+
+@op_words(*(f"{kind}_pool{n}d" for kind in ("max", "avg") for n in (1, 2, 3)))
+def _pool(op: OpSpec, inputs: Sequence[TensorInfo]) -> str | None:
+    kernel = op.arguments.get("kernel_size")
+    if kernel is None:
+        return None
+    stride = op.arguments.get("stride")
+    parts = [f"window {_window(kernel)}"]
+    if stride not in (None, []):
+        parts.append(f"stride {_window(stride)}")
+    padding = op.arguments.get("padding")
+    if padding not in (None, 0, [0, 0], [0], [0, 0, 0]):
+        parts.append(f"pad {_window(padding)}")
+    return ", ".join(parts)
+
+
+@op_words(*(f"adaptive_{kind}_pool{n}d" for kind in ("max", "avg") for n in (1, 2, 3)))
+def _adaptive_pool(op: OpSpec, inputs: Sequence[TensorInfo]) -> str | None:
+    size = op.arguments.get("output_size")
+    return f"to {_sizes(size)}" if size is not None else None
+
+
+@op_words("gather", "index_select", "take_along_dim")
+def _pick(op: OpSpec, inputs: Sequence[TensorInfo]) -> str | None:
+    dim = op.arguments.get("dim")
+    return f"pick along {_axis(dim, inputs)}" if dim is not None else None
+
+
 @op_words("arange")
 def _arange(op: OpSpec, inputs: Sequence[TensorInfo]) -> str | None:
     end = op.arguments.get("end", op.arguments.get("input"))
     start = op.arguments.get("start", 0)
     if isinstance(end, int) and isinstance(start, int):
-        return f"{start} … {end - 1}"
+        return f"{start} … {end - 1}" if end - start > 1 else str(start)
     return None
 
 
