@@ -147,6 +147,11 @@ def test_llama_bookkeeping_arguments_are_listed_apart(llama_page: str) -> None:
     assert "<code>config</code> = <code>LlamaConfig</code>: the model&#39;s configuration object" in apart
     assert "| <code>num&#95;key&#95;value&#95;heads</code> | <code>2</code> | hyperparameter |" in table
     assert "layer&#95;idx" not in table and "| <code>config</code>" not in table
+    # a decoder block and the whole model have no entry: the same two arguments, by the library's convention
+    block = _section(llama_page, "model.layers.1")
+    assert "- <code>layer&#95;idx</code>: the position of this layer in the stack, used to find its entry" in block
+    assert "- <code>config</code>: the model&#39;s configuration object, which this layer reads its settings" in block
+    assert "not known" not in llama_page
 
 
 def test_llama_data_flow_ops_read_in_words(llama_page: str) -> None:
