@@ -133,6 +133,15 @@ def _arguments(cls: type, entry: knowledge.Entry | None) -> list[tuple[str, Any]
     if not named and entry is not None and entry.signature:
         # RNN, LSTM and GRU take *args, **kwargs; the table lists their real arguments
         named = [(name, knowledge.NO_DEFAULT) for name in entry.signature]
+    if entry is not None:
+        # sizes a layer is built from without taking them as arguments (a Hugging Face attention
+        # reads num_attention_heads from its config): the entry says how to read each one
+        given = {name for name, _ in named}
+        named += [
+            (rule.name, knowledge.NO_DEFAULT)
+            for rule in entry.args.values()
+            if rule.read and not rule.lazy and rule.name not in given
+        ]
     return named
 
 
