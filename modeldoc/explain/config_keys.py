@@ -27,8 +27,8 @@ from typing import Any
 
 from modeldoc.spec import ConfigSource, Hyperparam, LayerSpec, ModelConfig, ModelSpec
 
-MAX_NAMED = 3
-"""An unmeasured value that more formulas than this give is left unexplained: it tells nothing."""
+MAX_NAMED = 4
+"""A value that more formulas than this give, unmeasured, is left unexplained: it tells nothing."""
 MULTIPLES = (2, 3, 4)
 """Small factors a width is taken at (``2 × intermediate_size`` fused gate and up, ``4 × n_embd``)."""
 _CAPACITY = re.compile(r"vocab|position|bucket|label|token_id|max_|_length$|_size_buckets")
@@ -182,10 +182,16 @@ class _Explainer:
         found = list(formulas(tuple(keys), self.numbers, value, exact=False, max_level=3))
         if not found:
             return None
-        prefers = _preference(layer.name, hp.name)
+        fits = _preference(layer.name, hp.name)
+        if _LAYOUT.match(hp.name):
+            found = [f for f in found if fits(f)]  # a stride of 2 is no head count that happens to be 2
+            if not found:
+                return None
         level = min(f.level for f in found)
-        preferred = sorted((f for f in found if prefers(f)), key=lambda f: f.level)
-        named = _unique([*preferred, *(f for f in found if f.level == level)])
+        # the formula with the most keys of the kind the name points to, and of those the simplest
+        ranked = sorted((f for f in found if fits(f)), key=lambda f: (-fits(f), f.level))
+        best = [f for f in ranked if (fits(f), f.level) == (fits(ranked[0]), ranked[0].level)] if ranked else []
+        named = _unique([*best, *(f for f in found if f.level == level)])
         if len(named) > MAX_NAMED:
             return None
         first = named[0]
@@ -256,7 +262,8 @@ def formulas(
     otherwise keys that count things (``vocab_size``, ``max_position_embeddings``) stand only alone.
     """
     for key in keys:
-        if numbers[key] == value:
+        number = numbers[key]
+        if number == value and isinstance(number, float) == isinstance(value, float):  # 2.0 is no count of 2
             yield Formula("{0}", (key,), 1, value)
     if not isinstance(value, int) or max_level < 2:
         return
@@ -311,6 +318,8 @@ def _three(ordered: bool, ordered_last: bool, first: Slot, second: Slot, third: 
 # --------------------------------------------------------------------------- names that point to keys
 
 _HEADS = re.compile(r"head|d_kv|kv_channels")
+_LAYOUT = re.compile(r"^(kernel_size|stride|padding|dilation|groups|output_padding)$")
+"""Arguments about how a layer slides, not how wide it is: only a key named for that kind of thing sets them."""
 _FEED_FORWARD = re.compile(r"intermediate|inner|ffn|ff_|d_ff|mlp|expert")
 _PREFERENCES: tuple[tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]], ...] = (
     # (layer name, argument name, the words of the keys the argument is usually set by)
@@ -322,13 +331,11 @@ _PREFERENCES: tuple[tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]], ..
     (re.compile(r"^(down_proj|fc2|wo|w2|lin2|dense_4h_to_h)$"), re.compile(r"^in_features$|^nx$"), _FEED_FORWARD),
     (re.compile(r""), re.compile(r"^(num_heads|num_attention_heads|n_head|n_heads|head_dim)$"), _HEADS),
     (re.compile(r""), re.compile(r"^num_embeddings$"), re.compile(r"vocab|position|bucket|label|type")),
-    (re.compile(r""), re.compile(r"^(kernel_size|stride)$"), re.compile(r"patch|kernel|stride|conv")),
+    (re.compile(r""), _LAYOUT, re.compile(r"patch|kernel|stride|conv|pad|dilation|group|window")),
 )  # fmt: skip
 
 
-def _preference(layer_name: str, argument: str) -> Callable[[Formula], bool]:
-    """Whether a formula uses the kind of key the argument's name points to (for the order of equal formulas)."""
+def _preference(layer_name: str, argument: str) -> Callable[[Formula], int]:
+    """How many of a formula's keys are of the kind the argument's name points to (0: none, or no hint)."""
     words = [w for layer, arg, w in _PREFERENCES if layer.search(layer_name) and arg.search(argument)]
-    if not words:
-        return lambda formula: False
-    return lambda formula: any(w.search(key) for w in words for key in formula.keys)
+    return lambda formula: sum(any(w.search(key) for w in words) for key in formula.keys)

@@ -16,7 +16,10 @@ import logging
 import math
 import re
 import sys
+import warnings
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -25,7 +28,7 @@ from torch import nn
 from modeldoc.explain.config_keys import numeric_keys
 from modeldoc.probe import arguments, guard
 from modeldoc.probe.loader import Recipe, build_on_meta
-from modeldoc.probe.names import dtype_name
+from modeldoc.probe.names import dtype_name, module_label
 from modeldoc.spec import ModelConfig
 
 logger = logging.getLogger(__name__)
@@ -36,32 +39,49 @@ _INDEX = re.compile(r"\[(\d+)\]$")
 
 
 def describe(module: nn.Module, recipe: Recipe | None = None) -> ModelConfig | None:
-    """The config `module` holds (or was built from) as plain data; measured when `recipe` can rebuild it.
+    """The config `module` holds (or was built from) as plain data, measured where it can be rebuilt.
 
-    Needs the knowledge table in use (`modeldoc.knowledge.using`) to read constructor arguments.
+    `recipe` is how modeldoc built `module` from a config. A model handed over whose class is the
+    library's own (a transformers ``PreTrainedModel``, a diffusers model) is rebuilt from a copy of
+    its config the same way; a user's class holding a config is not run again, and its config is
+    only read. Needs the knowledge table in use (`modeldoc.knowledge.using`) to read arguments.
     """
     config = recipe.config if recipe is not None else held_config(module)
     if config is None:
         return None
     values = plain_config(config)
-    described = ModelConfig(
-        type=_type_name(config, module),
-        values=values,
-        scopes=_scopes(module, config),
-    )
-    if recipe is None:
+    described = ModelConfig(type=_type_name(config, module), values=values, scopes=_scopes(module, config))
+    rebuild = recipe or _library_recipe(module, config)
+    if rebuild is None:
         return described
-    measured, reads = _measure(module, recipe, values)
-    return ModelConfig(
-        type=described.type,
-        values=values,
-        built_by=recipe.built_by,
-        built_from=recipe.built_from,
-        dtype=recipe.dtype,
-        scopes=described.scopes,
+    measured, reads = _measure(module, rebuild, values, built_by_modeldoc=recipe is not None)
+    return replace(
+        described,
+        built_by=rebuild.built_by,
+        built_from=rebuild.built_from,
+        dtype=rebuild.dtype,
         measured=measured,
         reads=reads,
     )
+
+
+def _library_recipe(module: nn.Module, config: Any) -> Recipe | None:
+    """How to build a model of `module`'s class again from a config, when the class is transformers' or diffusers'."""
+    cls = type(module)
+    library = cls.__module__.partition(".")[0]
+    if library == "transformers" and _is_transformers_config(config) and hasattr(cls, "_from_config"):
+
+        def build(config: Any) -> nn.Module:
+            return cls._from_config(config)  # type: ignore[no-any-return]
+
+    elif library == "diffusers" and isinstance(config, dict) and hasattr(cls, "from_config"):
+
+        def build(config: Any) -> nn.Module:
+            return cls.from_config(config)  # type: ignore[no-any-return]
+
+    else:
+        return None
+    return Recipe(config=config, build=build, built_by="", built_from="", dtype="")
 
 
 def held_config(module: nn.Module) -> Any:
@@ -110,13 +130,12 @@ def _plain(value: Any) -> Any:  # noqa: PLR0911 - one return per kind of value
 
 
 def _type_name(config: Any, module: nn.Module) -> str:
-    """``transformers.LlamaConfig`` (the name the library exports it under), or the diffusers model's config."""
-    if isinstance(config, dict):
-        return f"diffusers.{type(module).__name__}.config"
-    cls = type(config)
+    """``transformers.LlamaConfig`` (as the library exports it); a config dict is named after its model's class."""
+    cls = type(module) if isinstance(config, dict) else type(config)
     library = cls.__module__.split(".", 1)[0]
     exported = getattr(sys.modules.get(library), cls.__name__, None) is cls
-    return f"{library}.{cls.__name__}" if exported else f"{cls.__module__}.{cls.__qualname__}"
+    name = f"{library}.{cls.__name__}" if exported else f"{module_label(cls.__module__)}.{cls.__qualname__}"
+    return f"{name}.config" if isinstance(config, dict) else name
 
 
 def _scopes(module: nn.Module, config: Any) -> dict[str, str]:
@@ -151,23 +170,49 @@ def _sub_configs(config: Any, prefix: str) -> Iterator[tuple[str, Any]]:
 # --------------------------------------------------------------------------- measuring
 
 
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Warnings and library log lines of modeldoc's own rebuilds kept off the terminal (the first build said them)."""
+    loggers = [logging.getLogger(name) for name in ("transformers", "diffusers")]
+    levels = [each.level for each in loggers]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for each in loggers:
+            each.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for each, level in zip(loggers, levels, strict=True):
+                each.setLevel(level)
+
+
 def _measure(
-    module: nn.Module, recipe: Recipe, values: dict[str, Any]
+    module: nn.Module, recipe: Recipe, values: dict[str, Any], *, built_by_modeldoc: bool
 ) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
-    """Which arguments each numeric key sets: the model rebuilt with that key changed, its arguments compared."""
-    baseline = _arguments(module)
-    measured: list[str] = []
-    reads: dict[str, list[str]] = {}
-    for key, value in list(numeric_keys(values))[:MAX_MEASURED]:
-        rebuilt = _rebuild(recipe, key, value)
-        if rebuilt is None:
-            continue
-        measured.append(key)
-        for argument, (kind, old) in baseline.items():
-            new = rebuilt.get(argument)
-            # a layer of another type at the same path is another question, not a changed answer
-            if new is not None and new[0] == kind and new[1] != old:
-                reads.setdefault(argument, []).append(key)
+    """Which arguments each numeric key sets: the model rebuilt with that key changed, its arguments compared.
+
+    The comparison is with the model built from the unchanged config: `module` itself when
+    modeldoc built it, else one more build; an argument of `module` that differs from that build
+    (a layer the user changed after building) is left out, since no key explains it.
+    """
+    with _quiet():
+        live = _arguments(module)
+        baseline = live if built_by_modeldoc else _built_arguments(recipe, copy.deepcopy(recipe.config))
+        if baseline is None:
+            return (), {}
+        comparable = {argument: seen for argument, seen in baseline.items() if live.get(argument) == seen}
+        measured: list[str] = []
+        reads: dict[str, list[str]] = {}
+        for key, value in list(numeric_keys(values))[:MAX_MEASURED]:
+            rebuilt = _rebuild(recipe, key, value)
+            if rebuilt is None:
+                continue
+            measured.append(key)
+            for argument, (kind, old) in comparable.items():
+                new = rebuilt.get(argument)
+                # a layer of another type at the same path is another question, not a changed answer
+                if new is not None and new[0] == kind and new[1] != old:
+                    reads.setdefault(argument, []).append(key)
     return tuple(measured), {argument: tuple(keys) for argument, keys in reads.items()}
 
 
@@ -178,20 +223,31 @@ def _changes(value: int | float) -> list[int | float]:
     return [value / 2] if 0 < abs(value) < 1 else [2 * value]
 
 
-def _rebuild(recipe: Recipe, key: str, value: int | float) -> dict[str, Any] | None:
+def _rebuild(recipe: Recipe, key: str, value: int | float) -> dict[str, tuple[str, Any]] | None:
     """The arguments of the model built with `key` changed, or None when no change of it builds."""
     for changed in _changes(value):
         config = copy.deepcopy(recipe.config)
         try:
             _set(config, key, changed)
-            module = build_on_meta(recipe.build, config)
-        except KeyboardInterrupt:
-            raise
-        except Exception as err:  # the library refused that value: try the next, or leave the key unmeasured
-            logger.debug("rebuilding with %s = %r failed: %s", key, changed, err)
-            continue
-        return _arguments(module)
+        except (AttributeError, KeyError, IndexError, TypeError, ValueError):  # a key the config does not take back
+            return None
+        built = _built_arguments(recipe, config)
+        if built is not None:
+            return built
+        logger.debug("rebuilding with %s = %r failed", key, changed)
     return None
+
+
+def _built_arguments(recipe: Recipe, config: Any) -> dict[str, tuple[str, Any]] | None:
+    """The arguments of the model `recipe` builds from `config`, or None when the library refuses the config."""
+    try:
+        module = build_on_meta(recipe.build, config)
+    except KeyboardInterrupt:
+        raise
+    except Exception as err:  # the library's checks of a value it does not take, in any form
+        logger.debug("building from a changed config failed: %s", err)
+        return None
+    return _arguments(module)
 
 
 def _set(config: Any, key: str, value: Any) -> None:

@@ -158,8 +158,12 @@ def _raised(err: BaseException) -> str:
     """What user code did, in words: ``raised ValueError: width must be even`` or ``called sys.exit(3)``."""
     if isinstance(err, SystemExit):
         return f"called sys.exit({'' if err.code is None else repr(err.code)})"
-    text = str(err).strip()
-    first = text.splitlines()[0] if text else ""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    first = lines[0] if lines else ""
+    for line in lines[1:]:  # "Validation error for field 'x':" says what only on its next line
+        if not first.endswith(":"):
+            break
+        first += f" {line}"
     first = first if len(first) <= 200 else first[:197] + "..."
     return f"raised {type(err).__name__}: {first}" if first else f"raised {type(err).__name__}"
 
