@@ -52,8 +52,9 @@ def test_each_form_of_formula_and_its_arithmetic() -> None:
         ("(config.kv_lora_rank + config.qk_rope_head_dim) × config.num_attention_heads", "(11 + 5) × 4 = 64")
     ]
     assert texts(("num_attention_heads", "num_key_value_heads", "head_dim"), 128) == [
-        ("(config.num_attention_heads + 2 × config.num_key_value_heads) × config.head_dim", "(4 + 2 × 2) × 16 = 128")
-    ]
+        ("config.num_attention_heads × config.num_key_value_heads × config.head_dim", "4 × 2 × 16 = 128"),
+        ("(config.num_attention_heads + 2 × config.num_key_value_heads) × config.head_dim", "(4 + 2 × 2) × 16 = 128"),
+    ]  # equal by chance: both are named, and a measured argument takes whichever its keys allow (here both)
     assert texts(("image_size", "patch_size"), 17) == [
         ("(config.image_size / config.patch_size)² + 1", "(32 / 8)² + 1 = 17")
     ]
