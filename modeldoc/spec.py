@@ -159,8 +159,9 @@ class ModelConfig(JsonMapped):
     measured: tuple[str, ...] = ()
     """The keys modeldoc changed one at a time, rebuilding the model each time, to see what they set."""
     reads: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    """``"layers.0.self_attn.q_proj.out_features"`` (an argument; a root argument is its bare name)
-    → the measured keys whose change changed it."""
+    """A number of the model → the measured keys whose change changed it. The number is an argument
+    (``"layers.0.self_attn.q_proj.out_features"``; a root argument is its bare name) or an axis of a
+    tensor (``"layers.0.mlp.experts.gate_up_proj[1]"``)."""
 
     @property
     def name(self) -> str:
@@ -177,13 +178,13 @@ class ModelConfig(JsonMapped):
                 found = found[int(index.rstrip("]"))]
         return found
 
-    def arguments_set(self) -> dict[str, tuple[str, ...]]:
-        """Each measured key → the arguments its change changed, in model order (`reads` turned around)."""
-        found: dict[str, list[str]] = {key: [] for key in self.measured}
-        for argument, setters in self.reads.items():
+    def arguments_set(self) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+        """Each measured key → the arguments and the tensor axes its change changed, in model order."""
+        found: dict[str, tuple[list[str], list[str]]] = {key: ([], []) for key in self.measured}
+        for where, setters in self.reads.items():
             for key in setters:
-                found.setdefault(key, []).append(argument)
-        return {key: tuple(arguments) for key, arguments in found.items()}
+                found.setdefault(key, ([], []))[1 if where.endswith("]") else 0].append(where)
+        return {key: (tuple(arguments), tuple(axes)) for key, (arguments, axes) in found.items()}
 
     json_layout = keys(
         "type",
@@ -304,6 +305,9 @@ class ParamSpec(JsonMapped):
     """True for a tensor the layer uses that is computed from stored ones (a parametrization), not stored."""
     lazy: bool = False
     """True for an uninitialised parameter of a lazy module: its shape is fixed by the first call."""
+    axis_set_by: tuple[ConfigSource | None, ...] = ()
+    """For a model that holds a Hugging Face config: per axis, the config keys that set its size
+    (None for an axis no key sets); empty when no key sets any."""
 
     json_layout = keys(
         "name",
@@ -325,6 +329,7 @@ class ParamSpec(JsonMapped):
         Key("evidence", when="inferred"),
         Key("computed", when=SET),
         Key("lazy", when=SET),
+        Key("axis_set_by", when=SET),
         # added: a description reads back whole; older ones lack it
         Key("local_name", fallback=lambda data: data["name"].rsplit(".", 1)[-1]),
     )

@@ -39,12 +39,19 @@ def test_each_form_of_formula_and_its_arithmetic() -> None:
         ("config.num_attention_heads × config.head_dim", "4 × 16 = 64"),
     ]
     assert texts(("hidden_size", "num_key_value_heads"), 32) == [
-        ("config.hidden_size / config.num_key_value_heads", "64 / 2 = 32")
+        ("config.hidden_size / 2", "64 / 2 = 32"),  # half (rotary frequencies): of one key, dropped here when measured
+        ("config.hidden_size / config.num_key_value_heads", "64 / 2 = 32"),
     ]
+    assert texts(("hidden_size", "num_attention_heads"), 8) == [
+        ("2 × config.num_attention_heads", "2 × 4 = 8"),
+        ("config.hidden_size / config.num_attention_heads / 2", "64 / 4 / 2 = 8"),  # half a head
+    ]
+    assert texts(("hidden_size", "num_attention_heads"), 8, exact=False) == [("2 × config.num_attention_heads", "2 × 4 = 8")]
     assert texts(("kv_lora_rank", "qk_rope_head_dim"), 16) == [
         ("config.kv_lora_rank + config.qk_rope_head_dim", "11 + 5 = 16")
     ]
     assert texts(("hidden_size", "num_attention_heads", "num_key_value_heads"), 32) == [
+        ("config.hidden_size / 2", "64 / 2 = 32"),  # of one of the keys only
         ("config.hidden_size / config.num_key_value_heads", "64 / 2 = 32"),  # of two of the keys only
         ("config.hidden_size × config.num_key_value_heads / config.num_attention_heads", "64 × 2 / 4 = 32"),
     ]

@@ -42,6 +42,14 @@ def said(spec: ModelSpec, path: str, name: str) -> str:
     return f"{path}.{name} = {do_value(hp.value)} = {source.formula or ' and '.join(source.keys)}{also}"
 
 
+def axes_said(spec: ModelSpec, path: str, name: str) -> list[str]:
+    """The formula that set each axis of a tensor (``"-"`` for an axis no key sets)."""
+    param = next(p for p in spec.layer(path).parameters if p.name == f"{path}.{name}")
+    assert param.axis_set_by, f"{param.name} names no config key"
+    assert all(source is None or source.checked for source in param.axis_set_by)
+    return [source.formula if source else "-" for source in param.axis_set_by]
+
+
 def config_spec(target: str, *shapes: str, **kwargs: Any) -> ModelSpec:
     entry: dict[str, Any] = {"kwargs": kwargs}
     if shapes:
@@ -211,10 +219,9 @@ def test_mistral_heads_and_head_dim() -> None:
     )
 
 
-def test_mixtral_without_a_head_dim_names_what_sets_the_head_size() -> None:
-    # MixtralConfig keeps head_dim None: the model takes hidden_size // num_attention_heads, so
-    # changing num_attention_heads alone leaves q_proj as it is, and the key to turn is hidden_size
-    spec = config_spec(
+@pytest.fixture(scope="module")
+def mixtral() -> ModelSpec:
+    return config_spec(
         "transformers:MixtralConfig",
         hidden_size=64,
         intermediate_size=96,
@@ -224,6 +231,12 @@ def test_mixtral_without_a_head_dim_names_what_sets_the_head_size() -> None:
         num_local_experts=4,
         vocab_size=100,
     )
+
+
+def test_mixtral_without_a_head_dim_names_what_sets_the_head_size(mixtral: ModelSpec) -> None:
+    # MixtralConfig keeps head_dim None: the model takes hidden_size // num_attention_heads, so
+    # changing num_attention_heads alone leaves q_proj as it is, and the key to turn is hidden_size
+    spec = mixtral
     assert spec.config is not None and spec.config.values["head_dim"] is None
     assert said(spec, "layers.0.self_attn.q_proj", "out_features") == (
         "layers.0.self_attn.q_proj.out_features = 64 = config.hidden_size"
@@ -232,6 +245,32 @@ def test_mixtral_without_a_head_dim_names_what_sets_the_head_size() -> None:
         "layers.0.self_attn.k_proj.out_features = 32 = "
         "config.hidden_size × config.num_key_value_heads / config.num_attention_heads"
     )
+
+
+def test_mixtral_fused_experts_and_router_name_the_expert_count_and_widths_on_their_axes(
+    mixtral: ModelSpec,
+) -> None:
+    # the experts and the router take only the config: their numbers live on their tensors' axes
+    assert axes_said(mixtral, "layers.0.mlp.experts", "gate_up_proj") == [
+        "config.num_local_experts",
+        "2 × config.intermediate_size",
+        "config.hidden_size",
+    ]
+    assert axes_said(mixtral, "layers.0.mlp.experts", "down_proj") == [
+        "config.num_local_experts",
+        "config.hidden_size",
+        "config.intermediate_size",
+    ]
+    assert axes_said(mixtral, "layers.0.mlp.gate", "weight") == ["config.num_local_experts", "config.hidden_size"]
+    assert axes_said(mixtral, "rotary_emb", "inv_freq") == ["config.hidden_size / config.num_attention_heads / 2"]
+
+
+def test_llama_rotary_frequencies_are_half_a_head(llama: ModelSpec) -> None:
+    assert axes_said(llama, "rotary_emb", "inv_freq") == ["config.head_dim / 2"]
+    assert axes_said(llama, "layers.0.self_attn.k_proj", "weight") == [
+        "config.num_key_value_heads × config.head_dim",
+        "config.hidden_size",
+    ]
 
 
 def test_t5_names_heads_times_d_kv_and_the_relative_buckets() -> None:
@@ -521,7 +560,14 @@ def test_the_page_and_the_terminal_say_which_key_sets_each_number(cli: Any, tmp_
         "num_attention_heads=4, head_dim=8, vocab_size=100))</code>, on the meta device in float32: "
         "shapes without weights |"
     ) in page
-    assert "| <code>config.head_dim</code> | <code>8</code> | 4 arguments, the first [layers.0.self_attn.q_proj" in page
+    assert (
+        "| <code>config.head_dim</code> | <code>8</code> | 4 arguments and 6 tensor axes, "
+        "the first [layers.0.self_attn.q_proj.out_features](#layer-layers-0-self_attn-q_proj) |"
+    ) in page
+    assert (
+        "- Its sizes come from the config: 32 set by <code>config.num_attention_heads × config.head_dim</code> "
+        "(4 × 8 = 32); 64 set by <code>config.hidden_size</code>."
+    ) in page
     assert (
         "| <code>out_features</code> | <code>32</code> | hyperparameter | chosen | set by "
         "<code>config.num_attention_heads × config.head_dim</code> (4 × 8 = 32) |"

@@ -41,8 +41,19 @@ def test_each_key_is_changed_alone_and_the_arguments_it_changes_are_recorded() -
         "second.in_features": ("widths[0]",),
         "second.out_features": ("widths[1]", "nested.times"),
         "drop.p": ("p",),
+        # each axis of each tensor, too: the sizes of layers that take no size arguments live there
+        "first.weight[0]": ("widths[0]",),
+        "first.weight[1]": ("width",),
+        "first.bias[0]": ("widths[0]",),
+        "second.weight[0]": ("widths[1]", "nested.times"),
+        "second.weight[1]": ("widths[0]",),
+        "second.bias[0]": ("widths[1]", "nested.times"),
     }
-    assert described.arguments_set()["unused"] == ()
+    assert described.arguments_set()["widths[0]"] == (
+        ("first.out_features", "second.in_features"),
+        ("first.weight[0]", "first.bias[0]", "second.weight[1]"),
+    )
+    assert described.arguments_set()["unused"] == ((), ())
     assert config == {"width": 8, "widths": [16, 32], "nested": {"times": 2}, "p": 0.25, "unused": 5}
 
 

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from modeldoc.spec import ConfigSource, Hyperparam, LayerSpec, ModelConfig, ModelSpec
+from modeldoc.spec import ConfigSource, Hyperparam, LayerSpec, ModelConfig, ModelSpec, ParamSpec
 
 MAX_NAMED = 4
 """A value that more formulas than this give, unmeasured, is left unexplained: it tells nothing."""
@@ -126,16 +126,27 @@ class _Explainer:
         self._by_scope: dict[str, list[str]] = {}
 
     def layer(self, layer: LayerSpec) -> LayerSpec:
-        if not layer.hyperparameters:
+        arguments = tuple(self.argument(layer, hp) for hp in layer.hyperparameters)
+        tensors = tuple(self.tensor(param) for param in layer.parameters)
+        if arguments == layer.hyperparameters and tensors == layer.parameters:
             return layer
-        explained = tuple(self.argument(layer, hp) for hp in layer.hyperparameters)
-        return replace(layer, hyperparameters=explained) if explained != layer.hyperparameters else layer
+        return replace(layer, hyperparameters=arguments, parameters=tensors)
+
+    def tensor(self, param: ParamSpec) -> ParamSpec:
+        """A tensor's axes, each with the keys measured to set its size (never guessed from equal numbers)."""
+        if not self.measured:
+            return param
+        axes = tuple(
+            self.measured_source(f"{param.name}[{axis}]", size) if size else None
+            for axis, size in enumerate(param.shape)
+        )
+        return replace(param, axis_set_by=axes) if any(axes) else param
 
     def argument(self, layer: LayerSpec, hp: Hyperparam) -> Hyperparam:
         value, axes = _single_number(hp.value)
         if value is None:
             return hp
-        source = self.measured_source(layer, hp, value) if self.measured else None
+        source = self.measured_source(_argument_id(layer.path, hp.name), value) if self.measured else None
         if source is None and not self.measured:
             source = self.matched_source(layer, hp, value, self.scope_keys(layer.path))
         elif source is None and self.unmeasured and not self.read_by_measured(layer, hp):
@@ -154,9 +165,9 @@ class _Explainer:
     def read_by_measured(self, layer: LayerSpec, hp: Hyperparam) -> bool:
         return bool(self.config.reads.get(_argument_id(layer.path, hp.name)))
 
-    def measured_source(self, layer: LayerSpec, hp: Hyperparam, value: Number) -> ConfigSource | None:
-        """The formula over exactly the keys whose change changed this argument."""
-        keys = self.config.reads.get(_argument_id(layer.path, hp.name), ())
+    def measured_source(self, where: str, value: Number) -> ConfigSource | None:
+        """The formula over exactly the keys whose change changed the number at `where` (an argument, an axis)."""
+        keys = self.config.reads.get(where, ())
         keys = tuple(key for key in keys if key in self.numbers)
         if not keys:
             return None
@@ -276,6 +287,8 @@ def formulas(
         for factor in MULTIPLES:
             if factor * number == value:
                 yield Formula(f"{factor} × {{0}}", (key,), 2, value)
+        if exact and number == 2 * value:  # half a head for rotary frequencies: measured keys only
+            yield Formula("{0} / 2", (key,), 2, value)
     if max_level < 3:
         return
     for i, j in itertools.permutations(range(len(widths)), 2):
@@ -286,6 +299,8 @@ def formulas(
         if y > 1 and x % y == 0 and (x // y) ** 2 in (value, value - 1):  # patches of an image, and a class token
             pattern = "({0} / {1})²" if (x // y) ** 2 == value else "({0} / {1})² + 1"
             yield Formula(pattern, (a, b), 4, value)
+        if exact and y > 1 and x % y == 0 and x // y == 2 * value:
+            yield Formula("{0} / {1} / 2", (a, b), 4, value)
     for i, j, k in itertools.permutations(range(len(widths)), 3):
         yield from _three(i < j, j < k, widths[i], widths[j], widths[k], value)
 

@@ -273,10 +273,20 @@ def _set(config: Any, key: str, value: Any) -> None:
 
 
 def _arguments(module: nn.Module) -> dict[str, tuple[str, Any]]:
-    """``{"layers.0.self_attn.q_proj.out_features": ("Linear", 64), ...}``: every argument read back, by path."""
+    """Every number the model was built with, by where it sits, with the type of the layer that holds it.
+
+    Constructor arguments read back (``"layers.0.self_attn.q_proj.out_features"``) and the size of
+    each axis of each tensor a layer owns (``"layers.0.mlp.experts.gate_up_proj[1]"``): a fused
+    expert tensor holds the numbers of layers that have no constructor arguments of their own.
+    """
     found: dict[str, tuple[str, Any]] = {}
     for path, sub in guard.walk(module).paths.items():
         kind = type(sub).__name__
         for hp in arguments.collect_all(sub, path).hyperparameters:
             found[f"{path}.{hp.name}" if path else hp.name] = (kind, hp.value)
+        tensors = [*sub.named_parameters(recurse=False), *sub.named_buffers(recurse=False)]
+        for local, tensor in tensors:
+            name = f"{path}.{local}" if path else local
+            for axis, size in enumerate(tensor.shape):
+                found[f"{name}[{axis}]"] = (kind, int(size))
     return found
