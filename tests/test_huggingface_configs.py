@@ -23,7 +23,7 @@ from torch import nn
 
 from modeldoc.pages.render import do_value
 from modeldoc.spec import Hyperparam, ModelSpec
-from tests.conftest import spec_of
+from tests.helpers.specs import spec_of
 
 transformers = pytest.importorskip("transformers")
 
