@@ -46,7 +46,9 @@ def test_each_form_of_formula_and_its_arithmetic() -> None:
         ("2 × config.num_attention_heads", "2 × 4 = 8"),
         ("config.hidden_size / config.num_attention_heads / 2", "64 / 4 / 2 = 8"),  # half a head
     ]
-    assert texts(("hidden_size", "num_attention_heads"), 8, exact=False) == [("2 × config.num_attention_heads", "2 × 4 = 8")]
+    assert texts(("hidden_size", "num_attention_heads"), 8, exact=False) == [
+        ("2 × config.num_attention_heads", "2 × 4 = 8")
+    ]
     assert texts(("kv_lora_rank", "qk_rope_head_dim"), 16) == [
         ("config.kv_lora_rank + config.qk_rope_head_dim", "11 + 5 = 16")
     ]

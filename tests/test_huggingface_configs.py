@@ -23,6 +23,8 @@ from torch import nn
 
 from modeldoc.pages.render import do_value
 from modeldoc.spec import Hyperparam, ModelSpec
+from tests.helpers.run import run
+from tests.helpers.sites import section_text
 from tests.helpers.specs import spec_of
 
 transformers = pytest.importorskip("transformers")
@@ -578,6 +580,58 @@ def test_the_page_and_the_terminal_say_which_key_sets_each_number(cli: Any, tmp_
     assert q_proj[2].split() == [
         *("│", "│", "│", "out_features", "=", "32", "hyperparameter;", "set", "by"),
         *("config.num_attention_heads", "×", "config.head_dim", "(4", "×", "8", "=", "32)"),
+    ]
+
+
+LLAMA_KWARGS = {
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "vocab_size": 1000,
+}
+
+
+@pytest.mark.slow
+def test_the_built_html_and_the_json_name_the_keys_behind_q_proj(tmp_path: Path) -> None:
+    # the command the README shows: a real modeldoc build (MkDocs included), and inspect --json
+    kwargs = json.dumps(LLAMA_KWARGS)
+    target = ("transformers:LlamaConfig", "--kwargs", kwargs, "--input-shape", "1,L=16", "--input-dtype", "long")
+    built = run("modeldoc", "build", *target, cwd=tmp_path, timeout=600)
+    assert built.returncode == 0, built.stderr
+    page = (tmp_path / "site" / "llamaconfig" / "index.html").read_text(encoding="utf-8")
+    q_proj = section_text(page, "layer-layers-0-self_attn-q_proj")
+    # LlamaConfig fills head_dim = hidden_size / num_attention_heads = 16 itself: that key then sets the width
+    assert (
+        "out_features 64 hyperparameter chosen set by config.num_attention_heads × config.head_dim (4 × 16 = 64)"
+        in (q_proj)
+    )
+    assert (
+        "Its sizes come from the config: 64 set by config.num_attention_heads × config.head_dim (4 × 16 = 64); "
+        "64 set by config.hidden_size"
+    ) in q_proj
+    k_proj = section_text(page, "layer-layers-0-self_attn-k_proj")
+    assert (
+        "out_features 32 hyperparameter chosen set by config.num_key_value_heads × config.head_dim (2 × 16 = 32)"
+        in (k_proj)
+    )
+    shown = run("modeldoc", "inspect", *target, "--json", cwd=tmp_path, timeout=600)
+    assert shown.returncode == 0, shown.stderr
+    data = json.loads(shown.stdout)
+    assert (data["config"]["type"], data["config"]["built_by"]) == ("transformers.LlamaConfig", "AutoModel.from_config")
+    layer = next(entry for entry in data["layers"] if entry["path"] == "layers.0.self_attn.q_proj")
+    out_features = next(hp for hp in layer["hyperparameters"] if hp["name"] == "out_features")
+    assert out_features["set_by"] == {
+        "formula": "config.num_attention_heads × config.head_dim",
+        "keys": ["num_attention_heads", "head_dim"],
+        "arithmetic": "4 × 16 = 64",
+        "checked": True,
+    }
+    weight = next(param for param in layer["parameters"] if param["local_name"] == "weight")
+    assert [source["formula"] for source in weight["axis_set_by"]] == [
+        "config.num_attention_heads × config.head_dim",
+        "config.hidden_size",
     ]
 
 
