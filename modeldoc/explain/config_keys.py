@@ -284,11 +284,7 @@ def formulas(
         if isinstance(number := numbers[key], int) and (exact or not _CAPACITY.search(key))
     ]
     for key, number in widths:
-        for factor in MULTIPLES:
-            if factor * number == value:
-                yield Formula(f"{factor} × {{0}}", (key,), 2, value)
-        if exact and number == 2 * value:  # half a head for rotary frequencies: measured keys only
-            yield Formula("{0} / 2", (key,), 2, value)
+        yield from _one(key, number, value, exact=exact)
     if max_level < 3:
         return
     for i, j in itertools.permutations(range(len(widths)), 2):
@@ -296,13 +292,29 @@ def formulas(
     if max_level < 4:
         return
     for (a, x), (b, y) in itertools.permutations(widths, 2):
-        if y > 1 and x % y == 0 and (x // y) ** 2 in (value, value - 1):  # patches of an image, and a class token
-            pattern = "({0} / {1})²" if (x // y) ** 2 == value else "({0} / {1})² + 1"
-            yield Formula(pattern, (a, b), 4, value)
-        if exact and y > 1 and x % y == 0 and x // y == 2 * value:
-            yield Formula("{0} / {1} / 2", (a, b), 4, value)
+        yield from _quotient(a, x, b, y, value, exact=exact)
     for i, j, k in itertools.permutations(range(len(widths)), 3):
         yield from _three(i < j, j < k, widths[i], widths[j], widths[k], value)
+
+
+def _one(key: str, number: int, value: int, *, exact: bool) -> Iterator[Formula]:
+    """``3 × {0}``, and ``{0} / 2`` (half a head: rotary frequencies) for a measured key only."""
+    for factor in MULTIPLES:
+        if factor * number == value:
+            yield Formula(f"{factor} × {{0}}", (key,), 2, value)
+    if exact and number == 2 * value:
+        yield Formula("{0} / 2", (key,), 2, value)
+
+
+def _quotient(a: str, x: int, b: str, y: int, value: int, *, exact: bool) -> Iterator[Formula]:
+    """Patches of an image (and a class token), and half a head computed from the width (measured keys only)."""
+    if y <= 1 or x % y:
+        return
+    if (x // y) ** 2 in (value, value - 1):
+        pattern = "({0} / {1})²" if (x // y) ** 2 == value else "({0} / {1})² + 1"
+        yield Formula(pattern, (a, b), 4, value)
+    if exact and x // y == 2 * value:
+        yield Formula("{0} / {1} / 2", (a, b), 4, value)
 
 
 Slot = tuple[str, int]
