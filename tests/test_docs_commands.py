@@ -9,9 +9,9 @@ rule for each command:
   knowledge check`` on bundled knowledge (``--knowledge modeldoc.examples.…``), or a ``build`` or
   ``inspect`` of a saved description (``fashion.json``) that an earlier command of the same
   page writes (``modeldoc inspect … --json > fashion.json``): that command runs first; a
-  ``build`` or ``inspect`` of a config or model class of an installed Hugging Face library
-  (``transformers:LlamaConfig``, ``transformers:LlamaForCausalLM``), which modeldoc builds on
-  the meta device, offline;
+  ``build`` or ``inspect`` of a transformers config or model class (``transformers:LlamaConfig``,
+  ``transformers:LlamaForCausalLM``), which modeldoc builds from the config on the meta device,
+  offline;
 - **skipped**, as documentation of the reader's own project: a target that is a placeholder
   (``pkg.…``, ``path/to/…``), a ``build``/``serve`` without a target (the project's configured
   models), a ``knowledge check`` of a placeholder folder, and commands that are not ``modeldoc``'s
@@ -44,8 +44,8 @@ SHELL_BLOCK = re.compile(r"^```(?:bash|console|sh|shell)[ \t]*\n(.*?)^```", re.D
 PYTHON_BLOCK = re.compile(r"^```python[ \t]*\n(.*?)^```", re.DOTALL | re.MULTILINE)
 PLACEHOLDERS = ("pkg.", "path/to/")
 BUNDLED = "modeldoc.examples."
-LIBRARIES = ("transformers:", "diffusers:")
-"""Hugging Face libraries, installed in the test venv, whose config and model classes are targets."""
+LIBRARIES = ("transformers:",)
+"""Hugging Face transformers, installed in the test venv: its config and model classes are built on meta."""
 OPTIONS_WITH_VALUES = {
     "--input-shape",
     "--input-dtype",
