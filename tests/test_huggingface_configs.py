@@ -201,6 +201,13 @@ def test_bert_names_its_widths_and_the_token_types() -> None:
         "embeddings.position_embeddings.num_embeddings = 40 = config.max_position_embeddings"
     )
     assert said(spec, "embeddings.LayerNorm", "eps") == "embeddings.LayerNorm.eps = 1e-12 = config.layer_norm_eps"
+    # a zero is measured too (changed to 1): the padding row is the config's pad token
+    assert spec.config is not None and spec.config.values["pad_token_id"] == 0
+    assert said(spec, "embeddings.word_embeddings", "padding_idx") == (
+        "embeddings.word_embeddings.padding_idx = 0 = config.pad_token_id"
+    )
+    # and a zero no key changes names none: layer_idx counts the layers
+    assert hyper(spec, f"{attention}.self", "layer_idx").set_by is None
 
 
 def test_mistral_heads_and_head_dim() -> None:

@@ -67,6 +67,27 @@ def test_a_key_no_change_of_which_builds_is_left_unmeasured() -> None:
     assert refused.reads["second.out_features"] == ("nested.times",)
 
 
+class Padded(nn.Module):
+    """An embedding whose padding row and dropout come from keys that are zero."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(config["vocab"], 4, padding_idx=config["pad"])
+        self.drop = nn.Dropout(config["p"])
+
+
+def test_zero_keys_are_measured_after_the_sizes_by_changing_them_to_one_or_a_half() -> None:
+    config = {"vocab": 10, "pad": 0, "p": 0.0, "unused": 0}
+    recipe = Recipe(config=config, build=Padded, built_by="Padded", built_from="a dict", dtype="float32")
+    with knowledge.using(knowledge.load()):
+        described = configs.describe(Padded(config), recipe)
+    assert described is not None
+    assert described.measured == ("vocab", "pad", "p", "unused")
+    assert described.reads["embed.padding_idx"] == ("pad",)
+    assert described.reads["drop.p"] == ("p",)
+    assert described.arguments_set()["unused"] == ((), ())
+
+
 def test_what_is_measured_is_plain_json() -> None:
     described = measured({"width": 8, "widths": [16, 32], "nested": {"times": 2}, "p": 0.25})
     data = described.to_json()

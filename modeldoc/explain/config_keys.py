@@ -67,6 +67,8 @@ def attach(spec: ModelSpec) -> ModelSpec:
     if config is None:
         return spec
     numbers = dict(numeric_keys(config.values))
+    # a zero sets no size, unless a rebuild saw it set something (pad_token_id = 0 → padding_idx)
+    numbers.update((key, n) for key, n in numeric_keys(config.values, zeros=True) if key in config.measured)
     explain = _Explainer(config, numbers)
     return spec.with_layers(tuple(explain.layer(layer) for layer in spec.all_layers))
 
@@ -89,26 +91,32 @@ def sentence(source: ConfigSource) -> str:
     return text
 
 
-def numeric_keys(values: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Number]]:
+def numeric_keys(values: Mapping[str, Any], prefix: str = "", *, zeros: bool = False) -> Iterator[tuple[str, Number]]:
     """The config's numbers by key path (``"text_config.hidden_size"``, ``"block_out_channels[1]"``).
 
-    Zero, booleans and initialisation settings are left out: they set no size.
+    Booleans and initialisation settings are left out, and zeros unless `zeros`: they set no size,
+    and a zero only says what it sets when a rebuild with it changed shows it.
     """
     for key, value in values.items():
         path = f"{prefix}{key}"
         if _SKIPPED.search(key):
             continue
-        if _countable(value):
+        if _countable(value, zeros):
             yield path, value
-        elif isinstance(value, list) and value and all(_countable(v) for v in value):
+        elif isinstance(value, list) and value and all(_countable(v, zeros) for v in value):
             for i, item in enumerate(value):
                 yield f"{path}[{i}]", item
         elif isinstance(value, Mapping) and key not in ("id2label", "label2id"):
-            yield from numeric_keys(value, f"{path}.")
+            yield from numeric_keys(value, f"{path}.", zeros=zeros)
 
 
-def _countable(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and value != 0 and math.isfinite(value)
+def _countable(value: Any, zeros: bool = False) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and (zeros or value != 0)
+        and math.isfinite(value)
+    )
 
 
 def _number(value: Number) -> str:
@@ -237,11 +245,14 @@ def _argument_id(path: str, name: str) -> str:
 
 
 def _single_number(value: Any) -> tuple[Number | None, int]:
-    """The number an argument holds and over how many axes: ``64`` → (64, 1), ``[16, 16]`` → (16, 2)."""
+    """The number an argument holds and over how many axes: ``64`` → (64, 1), ``[16, 16]`` → (16, 2).
+
+    A zero counts too: only a measurement names a key for it (a match never names one for 0 or 1).
+    """
     if isinstance(value, list) and value and all(v == value[0] for v in value):
         number, _ = _single_number(value[0])
         return number, len(value)
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value != 0:
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         return value, 1
     return None, 0
 

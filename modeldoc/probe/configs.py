@@ -203,7 +203,7 @@ def _measure(
         comparable = {argument: seen for argument, seen in baseline.items() if live.get(argument) == seen}
         measured: list[str] = []
         reads: dict[str, list[str]] = {}
-        for key, value in list(numeric_keys(values))[:MAX_MEASURED]:
+        for key, value in _to_measure(values):
             rebuilt = _rebuild(recipe, key, value)
             if rebuilt is None:
                 continue
@@ -216,8 +216,20 @@ def _measure(
     return tuple(measured), {argument: tuple(keys) for argument, keys in reads.items()}
 
 
+def _to_measure(values: dict[str, Any]) -> list[tuple[str, int | float]]:
+    """The numeric keys, at most `MAX_MEASURED`: the non-zero ones first (sizes), then the zeros (``pad_token_id``)."""
+    nonzero = list(numeric_keys(values))
+    zeros = [(key, value) for key, value in numeric_keys(values, zeros=True) if value == 0]
+    return [*nonzero, *zeros][:MAX_MEASURED]
+
+
 def _changes(value: int | float) -> list[int | float]:
-    """Values to try in place of `value`, until the model builds: twice it, three times it, one more."""
+    """Values to try in place of `value`, until the model builds: twice it, three times it, one more.
+
+    A zero becomes one (a count, a token id) or a half (a probability).
+    """
+    if value == 0:
+        return [1] if isinstance(value, int) else [0.5]
     if isinstance(value, int):
         return [2 * value, 3 * value, value + 1]
     return [value / 2] if 0 < abs(value) < 1 else [2 * value]
