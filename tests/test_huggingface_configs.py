@@ -131,8 +131,12 @@ def test_llama_equal_widths_are_told_apart_by_the_key_that_sets_them(llama: Mode
 
 
 def test_a_number_no_key_sets_names_none(llama: ModelSpec) -> None:
-    # layer_idx 1 equals no key here, and changing every key leaves it 1: no claim either way
-    assert hyper(llama, "layers.1.self_attn", "layer_idx").set_by is None
+    # layer_idx 1 equals no key here, and changing every key leaves it 1: no claim either way;
+    # it is bookkeeping (the block's position), listed apart from the hyperparameters
+    attention = llama.layer("layers.1.self_attn")
+    assert not any(h.name == "layer_idx" for h in attention.hyperparameters)
+    assert [(b.name, b.value) for b in attention.bookkeeping if b.name == "layer_idx"] == [("layer_idx", 1)]
+    assert "layers.1.self_attn.layer_idx" not in (llama.config.reads if llama.config else {})
     assert llama.config is not None
     assert "num_hidden_layers" in llama.config.measured
     assert not any("num_hidden_layers" in keys for keys in llama.config.reads.values())
@@ -207,7 +211,8 @@ def test_bert_names_its_widths_and_the_token_types() -> None:
         "embeddings.word_embeddings.padding_idx = 0 = config.pad_token_id"
     )
     # and a zero no key changes names none: layer_idx counts the layers
-    assert hyper(spec, f"{attention}.self", "layer_idx").set_by is None
+    assert f"{attention}.self.layer_idx" not in spec.config.reads
+    assert any(b.name == "layer_idx" for b in spec.layer(f"{attention}.self").bookkeeping)
 
 
 def test_mistral_heads_and_head_dim() -> None:
@@ -570,7 +575,7 @@ def test_the_page_and_the_terminal_say_which_key_sets_each_number(cli: Any, tmp_
         "shapes without weights |"
     ) in page
     assert (
-        "| <code>config.head_dim</code> | <code>8</code> | 4 arguments and 6 tensor axes, "
+        "| <code>config.head_dim</code> | <code>8</code> | 6 arguments and 6 tensor axes, "
         "the first [layers.0.self_attn.q_proj.out_features](#layer-layers-0-self_attn-q_proj) |"
     ) in page
     assert (
