@@ -255,6 +255,18 @@ _model_flags = _flags(
         metavar="DIR",
         help="A folder of knowledge entries (YAML) for layers modeldoc does not know; repeat for several.",
     ),
+    click.option(
+        "--weights",
+        default="",
+        metavar="FILE",
+        help="A checkpoint (.safetensors, or a state dict saved with torch.save) to load into the model; "
+        "tensors that do not match are reported by name. Turns on --show-weights.",
+    ),
+    click.option(
+        "--show-weights",
+        is_flag=True,
+        help="Read every weight's values: statistics, a histogram and pictures (filters, heat maps, heads).",
+    ),
 )
 """The flags that describe one model, shared by build, serve, inspect and knowledge check."""
 
@@ -288,6 +300,8 @@ def _entry(
     knowledge: tuple[str, ...] = (),
     title: str = "",
     depth: int = 2,
+    weights: str = "",
+    show_weights: bool = False,
 ) -> ModelOptions:
     if is_description_file(target):
         _refuse_probe_flags(target)
@@ -308,6 +322,8 @@ def _entry(
         "probe_timeout": probe_timeout,
         "title": title,
         "depth": depth,
+        "weights": weights,
+        "show_weights": show_weights,
     }
     if input_dtypes:
         entry["input_dtype"] = list(input_dtypes) if len(input_dtypes) > 1 else input_dtypes[0]
@@ -345,7 +361,7 @@ def _output(quiet: bool, verbose: bool, strict: bool = False) -> _Output:
 
 def _describe_all(models: tuple[ModelOptions, ...], output: _Output) -> tuple[ModelSpec, ...]:
     """Describe every model, print their warnings, and stop here under --strict when there were any."""
-    from modeldoc.pipeline import describe
+    from modeldoc.pipeline import describe, load_problems
 
     specs = []
     warned = 0
@@ -354,6 +370,9 @@ def _describe_all(models: tuple[ModelOptions, ...], output: _Output) -> tuple[Mo
             spec = describe(options)
         for warning in spec.warnings:
             _warn(f"{options.target}: {terminal_text(warning)}")
+        if spec.checkpoint is not None and not spec.checkpoint.complete:
+            for line in load_problems(spec.checkpoint):
+                _warn(f"{options.target}:   {line}")
         warned += len(spec.warnings)
         specs.append(spec)
     if output.strict and warned:
@@ -507,6 +526,8 @@ _MODEL_FLAGS = {
     "probe_timeout": "--probe-timeout",
     "title": "--title",
     "depth": "--depth",
+    "weights": "--weights",
+    "show_weights": "--show-weights",
 }
 _PROBE_FLAGS = ("input_shapes", "input_dtypes", "kwargs_json", "example", "probe_device", "probe_timeout")
 """The flags that say how to build and probe a model: a saved description needs none of them."""

@@ -253,6 +253,8 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
                         )
                     files.append(File.generated(config, uri, content=site.contained(text)))
                     ours.append(uri)
+                for name, data in site.picture_files(spec).items():
+                    files.append(File.generated(config, f"{prefix}{options.slug}/{name}", content=data))
                 entries.append((spec, f"{options.slug}/index.md"))
                 model_navs.append(
                     site.nav_entry(spec.title, site.model_nav(spec, options.slug, options.page_size, prefix))
