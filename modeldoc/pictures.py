@@ -231,8 +231,13 @@ def matrix_image(values: Matrix) -> Canvas:
     return canvas
 
 
-def filters_image(filters: Sequence[Sequence[Matrix]]) -> Canvas:
-    """A grid: one row per filter, one cell per depth slice, one pixel per weight, grid lines between cells."""
+def filters_image(filters: Sequence[Sequence[Matrix]], per_row: int = 8) -> Canvas:
+    """A grid: one row per filter, one cell per depth slice, one pixel per weight, grid lines between cells.
+
+    Filters one slice deep are laid out `per_row` to a row instead, so the grid is not one tall column.
+    """
+    if all(len(f) == 1 for f in filters) and len(filters) > 1:
+        filters = [[f[0] for f in filters[i : i + per_row]] for i in range(0, len(filters), per_row)]
     kh = max(len(m) for f in filters for m in f)
     kw = max(len(m[0]) for f in filters for m in f)
     columns = max(len(f) for f in filters)
@@ -336,6 +341,13 @@ def _filters_words(job: Job, filters: Sequence[Sequence[Matrix]]) -> tuple[Canva
         return canvas, alt, caption
     canvas = filters_image(filters)
     limit = limit_of(*(m for f in filters for m in f))
+    if len(filters[0]) == 1:
+        alt = (
+            f"{_first(len(filters), total_filters, 'filters').capitalize()} of {name} ({_shape(shape)}), each "
+            f"{cell}{middle}, eight to a row; " + _SCALE_WORDS.format(limit=limit)
+        )
+        caption = f"{name}: {_first(len(filters), total_filters, 'filters')}, eight to a row. Colour scale ±{limit:.3g}."
+        return canvas, alt, caption
     alt = (
         f"{_first(len(filters), total_filters, 'filters').capitalize()} of {name} ({_shape(shape)}): one row per "
         f"filter and one {cell} cell per depth slice{middle} ({_first(len(filters[0]), depth, 'depth slices')}); "
