@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -89,9 +89,9 @@ class Inference:
     """The sentence the conclusion rests on (``"a 4-D weight (6 × 1 × 5 × 5) and a bias of 6"``)."""
     summary: str = ""
     arguments: tuple[Argument, ...] = ()
-    axes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    axes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Axis names by local tensor name."""
-    meanings: dict[str, str] = field(default_factory=dict)
+    meanings: Mapping[str, str] = field(default_factory=dict)
     buffers: frozenset[str] = frozenset()
     """Local names of tensors that are buffers (running statistics), not parameters."""
     brief: str = ""
@@ -159,7 +159,7 @@ def recurrent(holder: Holder) -> Inference | None:
         f"weight_hh_l0 is {times(hh)} = {gates} × {hidden} by {hidden}: {gates} stacked blocks of the hidden size "
         f"(the {gate_names} of an {kind})"
     )
-    axes = {}
+    axes: dict[str, tuple[str, ...]] = {}
     for local, entry in holder.tensors.items():
         rows = f"{gates} × hidden_size" if gates > 1 else "hidden_size"
         if local.startswith("weight_ih"):
@@ -206,7 +206,10 @@ def multihead_attention(holder: Holder) -> Inference | None:
         return None
     embed = shape[1]
     evidence = f"in_proj_weight is {times(shape)} = 3 × {embed} by {embed}: q, k and v projections stacked"
-    axes = {"in_proj_weight": ("q, k, v × embed_dim", "embed_dim"), "in_proj_bias": ("q, k, v × embed_dim",)}
+    axes: dict[str, tuple[str, ...]] = {
+        "in_proj_weight": ("q, k, v × embed_dim", "embed_dim"),
+        "in_proj_bias": ("q, k, v × embed_dim",),
+    }
     summary = (
         f"Looks like torch's MultiheadAttention with embed_dim {embed}: one matrix stacks the query, key and value "
         "projections. The number of heads is not stored in the weights (each head is a slice of the same matrices)."
@@ -236,7 +239,9 @@ def batch_norm(holder: Holder) -> Inference | None:
         f"{' and learns a scale and shift' if affine else ''}. Whether it is BatchNorm1d, 2d or 3d depends on the "
         "input it gets, which the weights do not say."
     )
-    axes = {local: ("channels",) for local, e in holder.tensors.items() if len(e.shape) == 1}
+    axes: dict[str, tuple[str, ...]] = {
+        local: ("channels",) for local, e in holder.tensors.items() if len(e.shape) == 1
+    }
     arguments = (
         Argument("num_features", features, "data-dependent", "previous-layer", evidence),
         Argument("affine", affine, "hyperparameter", "chosen", "weight is there" if affine else "no weight"),
@@ -275,12 +280,14 @@ def convolution(holder: Holder) -> Inference | None:
         Argument("kernel_size", list(kernel), "hyperparameter", "chosen", f"each filter's window is {kernel_text}"),
         Argument("bias", bias is not None, "hyperparameter", "chosen", "bias is there" if bias else "no bias"),
     )
-    axes = {"weight": ("filters", "depth", *_KERNEL_AXES[n])}
+    axes: dict[str, tuple[str, ...]] = {"weight": ("filters", "depth", *_KERNEL_AXES[n])}
     meanings = {"weight": f"the {filters} learned filters; each is a {depth} × {kernel_text} block of weights"}
     if bias is not None:
         axes["bias"] = ("filters",) if bias == (filters,) else ()
         meanings["bias"] = "one learned number per filter, added to its output channel"
-    return Inference(f"Conv{n}d", evidence, summary, arguments, axes, meanings, brief=f"{depth}→{filters}, {kernel_text}")
+    return Inference(
+        f"Conv{n}d", evidence, summary, arguments, axes, meanings, brief=f"{depth}→{filters}, {kernel_text}"
+    )
 
 
 @holder_rule
@@ -299,7 +306,7 @@ def embedding(holder: Holder) -> Inference | None:
         Argument("num_embeddings", entries, "data-dependent", "input", f"the table has {entries:,} rows"),
         Argument("embedding_dim", width, "hyperparameter", "chosen", f"each row has {width} numbers"),
     )
-    axes = {"weight": ("num_embeddings", "embedding_dim")}
+    axes: dict[str, tuple[str, ...]] = {"weight": ("num_embeddings", "embedding_dim")}
     meanings = {"weight": f"one learned vector of {width} numbers for each of the {entries:,} indices"}
     return Inference("Embedding", evidence, summary, arguments, axes, meanings, brief=f"{entries:,}×{width}")
 
@@ -334,7 +341,9 @@ def linear(holder: Holder) -> Inference | None:
         Argument("out_features", out_features, "hyperparameter", "chosen", evidence),
         Argument("bias", bias is not None, "hyperparameter", "chosen", "bias is there" if bias else "no bias"),
     )
-    axes = {"weight": ("in_features", "out_features") if transposed else ("out_features", "in_features")}
+    axes: dict[str, tuple[str, ...]] = {
+        "weight": ("in_features", "out_features") if transposed else ("out_features", "in_features")
+    }
     if bias is not None:
         axes["bias"] = ("out_features",)
     meanings = {"weight": f"maps {in_features} input features to {out_features} outputs"}
@@ -364,7 +373,7 @@ def normalisation(holder: Holder) -> Inference | None:
     )
     summary = f"Looks like {what}, over {width} features."
     arguments = (Argument("normalized_shape", list(weight), "data-dependent", "previous-layer", evidence),)
-    axes = {local: tuple("features" for _ in weight) for local in holder.tensors}
+    axes: dict[str, tuple[str, ...]] = {local: tuple("features" for _ in weight) for local in holder.tensors}
     return Inference(kind, evidence, summary, arguments, axes, brief=width)
 
 
@@ -455,7 +464,11 @@ def _holders(tensors: Iterable[TensorEntry], paths: list[str]) -> dict[str, Hold
     return {path: Holder(path, own[path], tuple(children[path])) for path in paths}
 
 
-def _signatures(tensors: Iterable[TensorEntry], paths: list[str]) -> dict[str, tuple[tuple[str, tuple[int, ...], str], ...]]:
+Signature = tuple[tuple[str, tuple[int, ...], str], ...]
+"""The tensors below a path, named relative to it, with their shapes and dtypes, sorted."""
+
+
+def _signatures(tensors: Iterable[TensorEntry], paths: list[str]) -> dict[str, Signature]:
     """Each path's tensors below it, named relative to it, with their shapes and dtypes: equal for repeats."""
     found: dict[str, list[tuple[str, tuple[int, ...], str]]] = {path: [] for path in paths}
     for entry in tensors:
@@ -466,7 +479,7 @@ def _signatures(tensors: Iterable[TensorEntry], paths: list[str]) -> dict[str, t
     return {path: tuple(sorted(items)) for path, items in found.items()}
 
 
-def _layer(holder: Holder, signatures: dict[str, tuple[tuple[str, tuple[int, ...], str], ...]]) -> LayerSpec:
+def _layer(holder: Holder, signatures: dict[str, Signature]) -> LayerSpec:
     path = holder.path
     inference = _infer(holder)
     notes = _repeat_notes(holder, signatures)
@@ -551,15 +564,13 @@ def _param(holder: Holder, local: str, entry: TensorEntry, inference: Inference)
     )
 
 
-def _repeat_notes(
-    holder: Holder, signatures: dict[str, tuple[tuple[str, tuple[int, ...], str], ...]]
-) -> tuple[str, ...]:
+def _repeat_notes(holder: Holder, signatures: dict[str, Signature]) -> tuple[str, ...]:
     """A note on a list of numbered blocks: how many hold the very same tensors (a repeated block)."""
     children = holder.children
     if len(children) < 2 or not all(c.isdigit() for c in children):
         return ()
     base = f"{holder.path}." if holder.path else ""
-    groups: dict[tuple[tuple[str, tuple[int, ...], str], ...], list[str]] = {}
+    groups: dict[Signature, list[str]] = {}
     for child in children:
         groups.setdefault(signatures[base + child], []).append(child)
     first, last = f"{base}{children[0]}", f"{base}{children[-1]}"

@@ -170,6 +170,12 @@ def diff(old: ModelSpec, new: ModelSpec, *, old_name: str = "", new_name: str = 
         derivations += _derivation_changes(a, b)
         shapes += _shape_changes(a, b, old, new)
     notes = []
+    unread = sorted({a.name for a in old.root.unknown_arguments} & {a.name for a in new.root.unknown_arguments})
+    if unread:
+        notes.append(
+            f"both models take {', '.join(unread)}, which modeldoc cannot read back from the built model: "
+            "hyperparameters held only there (not in a layer's own arguments or tensor shapes) are not compared"
+        )
     for spec, label in ((old, "old"), (new, "new")):
         if spec.trace is None:
             notes.append(
@@ -191,9 +197,7 @@ def diff(old: ModelSpec, new: ModelSpec, *, old_name: str = "", new_name: str = 
 
 def _related(pairs: Sequence[Pair], old: ModelSpec) -> bool:
     """True when some layer with tensors is the same layer in both, or sits at the same path with the same type."""
-    return any(
-        p.old and p.how != "renamed and changed" and old.layer(p.old).parameters for p in pairs
-    )
+    return any(p.old and p.how != "renamed and changed" and old.layer(p.old).parameters for p in pairs)
 
 
 def _weights_only(spec: ModelSpec) -> bool:
@@ -365,9 +369,23 @@ def fold(items: Sequence[Any], path_of: Callable[[Any], str], same: Callable[[An
     out = []
     for (shape, _), members in groups.items():
         paths = tuple(path_of(m) for m in members)
-        where = paths[0] if len(paths) == 1 else f"{shape} ({len(paths)} layers: {span(paths)})"
+        where = paths[0] if len(paths) == 1 else f"{ranged(paths, shape)} ({len(paths)} layers)"
         out.append(Folded(where, paths, members[0]))
     return out
+
+
+def ranged(paths: Sequence[str], shape: str) -> str:
+    """Paths that differ in their numbers, written once: ``h.{0…11}.attn`` (or ``h.*.attn`` when several parts vary)."""
+    split = [path.split(".") for path in paths]
+    varying = [i for i in range(len(split[0])) if len({parts[i] for parts in split}) > 1]
+    if len(varying) != 1:
+        return shape
+    i = varying[0]
+    numbers = sorted(int(parts[i]) for parts in split)
+    parts = list(split[0])
+    consecutive = numbers == list(range(numbers[0], numbers[0] + len(numbers)))
+    parts[i] = f"{{{numbers[0]}…{numbers[-1]}}}" if consecutive else "{" + ",".join(map(str, numbers)) + "}"
+    return ".".join(parts)
 
 
 def span(paths: Sequence[str]) -> str:

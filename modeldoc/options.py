@@ -259,7 +259,7 @@ def model_options(entry: Mapping[str, Any], *, where: str = "model entry") -> Mo
     if not isinstance(target, str) or (":" not in target and not saved and not checkpoint):
         raise ConfigError(
             f"target {target!r} in {where} is not of the form module:Name",
-            "give it as package.module:Name or path/to/file.py:Name (or a checkpoint file, model.safetensors)",
+            "give it as package.module:Name or path/to/file.py:Name",
         )
     who = target if where == "the command line" else f"{target} in {where}"
     probed = [key for key in _PROBE_KEYS if entry.get(key)]

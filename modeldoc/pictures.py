@@ -206,7 +206,8 @@ class Canvas:
         """The image as a PNG file (8-bit RGB, no filtering, zlib-compressed)."""
         raw = b"".join(b"\x00" + bytes(row) for row in self.rows)
         header = struct.pack(">IIBBBBB", self.width, self.height, 8, 2, 0, 0, 0)
-        return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(raw, 9)) + _chunk(b"IEND", b"")
+        body = _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(raw, 9)) + _chunk(b"IEND", b"")
+        return b"\x89PNG\r\n\x1a\n" + body
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -337,7 +338,8 @@ def _filters_words(job: Job, filters: Sequence[Sequence[Matrix]]) -> tuple[Canva
             f"{cell} colour image{middle} whose red, green and blue are its three depth slices, scaled together "
             "from the lowest weight (black) to the highest (white)"
         )
-        caption = f"{name}: {_first(len(filters), total_filters, 'filters')} as colour images (depth = 3: red, green, blue)."
+        shown = _first(len(filters), total_filters, "filters")
+        caption = f"{name}: {shown} as colour images (depth = 3: red, green, blue)."
         return canvas, alt, caption
     canvas = filters_image(filters)
     limit = limit_of(*(m for f in filters for m in f))
@@ -346,7 +348,8 @@ def _filters_words(job: Job, filters: Sequence[Sequence[Matrix]]) -> tuple[Canva
             f"{_first(len(filters), total_filters, 'filters').capitalize()} of {name} ({_shape(shape)}), each "
             f"{cell}{middle}, eight to a row; " + _SCALE_WORDS.format(limit=limit)
         )
-        caption = f"{name}: {_first(len(filters), total_filters, 'filters')}, eight to a row. Colour scale ±{limit:.3g}."
+        shown = _first(len(filters), total_filters, "filters")
+        caption = f"{name}: {shown}, eight to a row. Colour scale ±{limit:.3g}."
         return canvas, alt, caption
     alt = (
         f"{_first(len(filters), total_filters, 'filters').capitalize()} of {name} ({_shape(shape)}): one row per "

@@ -88,9 +88,7 @@ def describe_checkpoint(options: ModelOptions) -> ModelSpec:
 
     progress.phase(f"reading the tensors of {options.target}")
     opened = checkpoint.open_checkpoint(options.target)
-    spec = checkpoints.describe_checkpoint(
-        replace(opened.spec, weights_only=True), opened.tensors, title=options.title
-    )
+    spec = checkpoints.describe_checkpoint(replace(opened.spec, weights_only=True), opened.tensors, title=options.title)
     spec = replace(spec, warnings=spec.warnings + opened.notes)
     if options.show_weights:
         from modeldoc.probe import weights

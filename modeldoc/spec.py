@@ -522,8 +522,10 @@ CheckpointFormat = Literal["safetensors", "torch"]
 
 @dataclass(frozen=True, kw_only=True)
 class CheckpointSpec(JsonMapped):
-    """The checkpoint file a model was described from (``modeldoc build model.safetensors``) or loaded with
-    (``--weights FILE``), and, for the latter, how its tensors matched the model's."""
+    """A checkpoint file the model was described from, or loaded with, and how its tensors matched.
+
+    Described from: ``modeldoc build model.safetensors`` (`weights_only`); loaded with: ``--weights FILE``.
+    """
 
     file: str
     """The file as it was given (a sharded checkpoint's index file)."""

@@ -7,10 +7,20 @@ module with a count of what is inside.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from modeldoc.diff import ArgumentChange, DerivationChange, ModelDiff, ShapeChange, fold, pattern, span, top_level
+from modeldoc.diff import (
+    ArgumentChange,
+    DerivationChange,
+    ModelDiff,
+    Pair,
+    ShapeChange,
+    fold,
+    pattern,
+    span,
+    top_level,
+)
 from modeldoc.pages.render import do_code, do_md_cell
 
 MAX_ROWS = 60
@@ -42,25 +52,16 @@ def _delta(old: int, new: int) -> str:
 
 def totals(d: ModelDiff) -> list[tuple[str, str, str, str]]:
     """Rows of (what, old, new, change) for the model-wide numbers."""
-    rows = [("parameters", f"{d.old.total_params:,}", f"{d.new.total_params:,}", _delta(d.old.total_params, d.new.total_params))]
+    fields = [("parameters", "total_params")]
     if not (d.old.weights_only or d.new.weights_only):
-        old, new = d.old.trainable_params, d.new.trainable_params
-        rows.append(("trainable", f"{old:,}", f"{new:,}", _delta(old, new)))
-    rows += [
-        ("parameter bytes", f"{d.old.param_bytes:,}", f"{d.new.param_bytes:,}", _delta(d.old.param_bytes, d.new.param_bytes)),
-        ("modules", f"{d.old.layers:,}", f"{d.new.layers:,}", _delta(d.old.layers, d.new.layers)),
-    ]
+        fields.append(("trainable", "trainable_params"))
+    fields += [("parameter bytes", "param_bytes"), ("modules", "layers")]
     if d.old.traced and d.new.traced:
-        rows += [
-            ("multiply-adds", f"{d.old.macs:,}", f"{d.new.macs:,}", _delta(d.old.macs, d.new.macs)),
-            ("FLOPs", f"{d.old.flops:,}", f"{d.new.flops:,}", _delta(d.old.flops, d.new.flops)),
-            (
-                "activation bytes",
-                f"{d.old.activation_bytes:,}",
-                f"{d.new.activation_bytes:,}",
-                _delta(d.old.activation_bytes, d.new.activation_bytes),
-            ),
-        ]
+        fields += [("multiply-adds", "macs"), ("FLOPs", "flops"), ("activation bytes", "activation_bytes")]
+    rows = []
+    for what, name in fields:
+        old, new = getattr(d.old, name), getattr(d.new, name)
+        rows.append((what, f"{old:,}", f"{new:,}", _delta(old, new)))
     return rows
 
 
@@ -129,6 +130,18 @@ def _derivations(d: ModelDiff) -> list[tuple[str, DerivationChange, int]]:
     return [(f.where, f.item, len(f.paths)) for f in folded]
 
 
+def _joined(items: Iterable[tuple[str, str]]) -> list[str]:
+    """``where: text`` lines, the texts of one place joined on one line (``input …; output …; weight …``)."""
+    grouped: dict[str, list[str]] = {}
+    for where, text in items:
+        grouped.setdefault(where, []).append(text)
+    return [f"{_where(where)}: {'; '.join(texts)}" for where, texts in grouped.items()]
+
+
+def _renamed(pair: Pair) -> str:
+    return f"{pair.old} → {pair.new}" + (" (and changed)" if pair.how == "renamed and changed" else "")
+
+
 def _kind(change: ArgumentChange) -> str:
     if change.old_kind == change.new_kind or not change.old_kind or not change.new_kind:
         return ""
@@ -140,6 +153,7 @@ def _kind(change: ArgumentChange) -> str:
 
 def terminal_lines(d: ModelDiff) -> Iterator[str]:
     """The diff as plain lines for a terminal."""
+    shapes = _shapes(d)
     yield f"{d.old.name} → {d.new.name}: {headline(d)}"
     width = max(len(row[0]) for row in totals(d))
     for what, old, new, change in totals(d):
@@ -147,17 +161,20 @@ def terminal_lines(d: ModelDiff) -> Iterator[str]:
     sections: list[tuple[str, list[str]]] = [
         ("added", _subtrees(d.added)),
         ("removed", _subtrees(d.removed)),
-        ("renamed (matched by structure)", [f"{p.old} → {p.new}" + (" (and changed)" if p.how == "renamed and changed" else "") for p in d.renamed]),
+        ("renamed (matched by structure)", [_renamed(p) for p in d.renamed]),
         ("type changed", [f"{_where(path)}: {a} → {b}" for path, a, b in d.type_changes]),
         (
             "arguments that changed",
             [f"{_where(where)}: {c.name} {_value(c.old)} → {_value(c.new)}{_kind(c)}" for where, c, _ in _arguments(d)],
         ),
-        ("shapes that changed", [f"{where}: {c.what} {_shape(c.old)} → {_shape(c.new)}" for where, c, _ in _shapes(d)]),
+        (
+            "shapes that changed",
+            _joined((where, f"{c.what} {_shape(c.old)} → {_shape(c.new)}") for where, c, _ in shapes),
+        ),
         (
             "derivations that now give a different number",
             [
-                f"{where}: {c.name} {_value(c.old)} → {_value(c.new)}"
+                f"{_where(where)}: {c.name} {_value(c.old)} → {_value(c.new)}"
                 + (f" (was {c.old_formula}; now {c.new_formula})" if c.old_formula and c.new_formula else "")
                 for where, c, _ in _derivations(d)
             ],
@@ -180,7 +197,8 @@ def terminal_lines(d: ModelDiff) -> Iterator[str]:
 
 def markdown(d: ModelDiff, heading: str = "##") -> str:
     """The diff as GitHub-flavoured Markdown: a pull-request comment, or a page of the site."""
-    out = [f"{heading} Architecture diff: {do_code(d.old.name)} → {do_code(d.new.name)}", "", f"**{do_md_cell(headline(d))}**", ""]
+    title = f"{heading} Architecture diff: {do_code(d.old.name)} → {do_code(d.new.name)}"
+    out = [title, "", f"**{do_md_cell(headline(d))}**", ""]
     out += ["| | Old | New | Change |", "|---|---|---|---|"]
     out += [f"| {what[:1].upper() + what[1:]} | {old} | {new} | {change} |" for what, old, new, change in totals(d)]
     out.append("")
@@ -200,7 +218,9 @@ def markdown(d: ModelDiff, heading: str = "##") -> str:
         out += _more(len(d.renamed))
     if d.type_changes:
         out += [f"{sub} Type changed", "", "| Layer | Old type | New type |", "|---|---|---|"]
-        out += [f"| {do_md_cell(_where(path))} | {do_code(a)} | {do_code(b)} |" for path, a, b in d.type_changes[:MAX_ROWS]]
+        out += [
+            f"| {do_md_cell(_where(path))} | {do_code(a)} | {do_code(b)} |" for path, a, b in d.type_changes[:MAX_ROWS]
+        ]
         out += _more(len(d.type_changes))
     arguments = _arguments(d)
     if arguments:
@@ -215,7 +235,7 @@ def markdown(d: ModelDiff, heading: str = "##") -> str:
     if shapes:
         out += [f"{sub} Shapes that changed", "", "| Layer | Tensor | Old | New |", "|---|---|---|---|"]
         out += [
-            f"| {do_md_cell(where)} | {do_md_cell(c.what)} | {_shape(c.old)} | {_shape(c.new)} |"
+            f"| {do_md_cell(_where(where))} | {do_md_cell(c.what)} | {_shape(c.old)} | {_shape(c.new)} |"
             for where, c, _ in shapes[:MAX_ROWS]
         ]
         out += _more(len(shapes))
@@ -228,7 +248,7 @@ def markdown(d: ModelDiff, heading: str = "##") -> str:
             "|---|---|---|---|",
         ]
         out += [
-            f"| {do_md_cell(where)} | {do_code(c.name)} | {do_code(c.old_formula or _value(c.old))} | "
+            f"| {do_md_cell(_where(where))} | {do_code(c.name)} | {do_code(c.old_formula or _value(c.old))} | "
             f"{do_code(c.new_formula or _value(c.new))} |"
             for where, c, _ in derivations[:MAX_ROWS]
         ]

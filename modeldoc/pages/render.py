@@ -248,9 +248,7 @@ def render_pages(spec: ModelSpec, settings: RenderSettings, env: Environment) ->
             "flows": flows,
         }
         context.update(
-            weights.context(
-                spec, page.file, directory_urls=settings.directory_urls, single_page=settings.single_page
-            )
+            weights.context(spec, page.file, directory_urls=settings.directory_urls, single_page=settings.single_page)
         )
         out[page.file] = render_template(env, page_template(spec), context)
     return out

@@ -1,5 +1,6 @@
-"""Checkpoint files read: their tensor lists (headers only where the format allows), their tensors one by one,
-and their values loaded into a model modeldoc built.
+"""Checkpoint files read: their tensor lists (headers only), their tensors one by one, their values loaded.
+
+Loaded, that is, into a model modeldoc built from a target (``--weights``).
 
 Two formats: safetensors (through the ``safetensors`` package: `safe_open` reads only the header,
 so a 100 GB file lists its tensors in the time of a small one) and ``torch.save`` state dicts
@@ -134,7 +135,8 @@ def _shards(index: Path, file: str) -> dict[Path, set[str] | None]:
     try:
         data = json.loads(index.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CheckpointError(file, f"the index cannot be read as JSON ({err})", "give the checkpoint's index") from None
+        problem = f"the index cannot be read as JSON ({err})"
+        raise CheckpointError(file, problem, "give the checkpoint's index") from None
     weight_map = data.get("weight_map") if isinstance(data, dict) else None
     if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
         raise CheckpointError(
@@ -195,8 +197,7 @@ def _torch_load(path: Path, file: str) -> Any:
         what = f"an object of class {found[1]}" if found else "objects other than tensors"
         raise CheckpointError(
             _name(path, file),
-            f"it holds {what}, and modeldoc loads checkpoints with weights_only=True, which never runs a "
-            "file's code",
+            f"it holds {what}, and modeldoc loads checkpoints with weights_only=True, which never runs a file's code",
             "save the state dict instead: torch.save(model.state_dict(), FILE) (or safetensors)",
         ) from None
     except (RuntimeError, EOFError, ValueError, OSError) as err:
@@ -289,7 +290,9 @@ class TensorReader:
             self._handles.clear()  # one shard at a time: a torch shard's mapping goes when the next opens
             self._handles[path] = handle
         try:
-            return handle.get_tensor(name) if self.checkpoint.spec.format == "safetensors" else handle[name]
+            if isinstance(handle, dict):
+                return handle[name]
+            return handle.get_tensor(name)  # type: ignore[no-any-return]
         except Exception as err:  # safetensors raises its own error for data it cannot read
             raise CheckpointError(
                 _name(path, file),
@@ -366,7 +369,7 @@ def _slots(module: nn.Module) -> dict[str, tuple[nn.Module, str, torch.Tensor]]:
     """Every tensor the model's state dict would hold, by name: (its module, its local name, the tensor)."""
     slots: dict[str, tuple[nn.Module, str, torch.Tensor]] = {}
     for path, sub in module.named_modules(remove_duplicate=False):
-        skip = getattr(sub, "_non_persistent_buffers_set", set())
+        skip: set[str] = getattr(sub, "_non_persistent_buffers_set", set())
         for store in ("_parameters", "_buffers"):
             for local, tensor in getattr(sub, store, {}).items():
                 if tensor is None or (store == "_buffers" and local in skip):

@@ -46,7 +46,7 @@ def weigh_module(spec: ModelSpec, module: nn.Module) -> ModelSpec:
 
     def source(name: str) -> torch.Tensor | None:
         tensor = tensors.get(name)
-        if tensor is None or tensor.is_meta or isinstance(tensor, nn.parameter.UninitializedTensorMixin):
+        if tensor is None or tensor.is_meta or isinstance(tensor, nn.UninitializedParameter | nn.UninitializedBuffer):
             return None
         return tensor.detach()
 
@@ -100,11 +100,12 @@ def tensor_stats(tensor: torch.Tensor, bins: int = BINS) -> TensorStats | None:
     count = nonfinite = zeros = 0
     mean = m2 = squares = 0.0
     low, high = math.inf, -math.inf
-    for chunk in _chunks(flat):
-        finite = torch.isfinite(chunk)
+    for raw in _chunks(flat):
+        finite = torch.isfinite(raw)
+        chunk = raw
         if not bool(finite.all()):
             nonfinite += int((~finite).sum())
-            chunk = chunk[finite]
+            chunk = raw[finite]
         n = chunk.numel()
         if n == 0:
             continue
@@ -120,9 +121,7 @@ def tensor_stats(tensor: torch.Tensor, bins: int = BINS) -> TensorStats | None:
         zeros += int((chunk == 0).sum())
         low, high = min(low, float(chunk.min())), max(high, float(chunk.max()))
     if count == 0:
-        return TensorStats(
-            mean=0.0, std=0.0, min=0.0, max=0.0, zeros=0.0, norm=0.0, histogram=(), nonfinite=nonfinite
-        )
+        return TensorStats(mean=0.0, std=0.0, min=0.0, max=0.0, zeros=0.0, norm=0.0, histogram=(), nonfinite=nonfinite)
     return TensorStats(
         mean=mean,
         std=math.sqrt(max(m2 / count, 0.0)),
@@ -142,9 +141,8 @@ def _chunks(flat: torch.Tensor) -> Iterator[torch.Tensor]:
 
 def _histogram(flat: torch.Tensor, low: float, high: float, bins: int) -> tuple[int, ...]:
     counts = torch.zeros(bins, dtype=torch.float64)
-    for chunk in _chunks(flat):
-        chunk = chunk[torch.isfinite(chunk)]
-        counts += torch.histc(chunk, bins=bins, min=low, max=high)
+    for raw in _chunks(flat):
+        counts += torch.histc(raw[torch.isfinite(raw)], bins=bins, min=low, max=high)
     return tuple(int(c) for c in counts.tolist())
 
 
@@ -161,7 +159,7 @@ def shrink(job: Job, index: int, tensor: torch.Tensor) -> list[Matrix]:
     return head_blocks(tensor, heads)
 
 
-def filters(weight: torch.Tensor) -> list[Matrix]:
+def filters(weight: torch.Tensor) -> list[Any]:
     """The first filters' first depth slices (a 3-D kernel's middle slice), each a small matrix."""
     shown = weight[: pictures.MAX_FILTERS, : pictures.MAX_DEPTH]
     if shown.dim() == 5:  # filters × depth × kernel depth × height × width: the middle kernel-depth slice
@@ -176,7 +174,8 @@ def head_blocks(weight: torch.Tensor, heads: int) -> list[Matrix]:
     if heads <= 0:
         return [thumbnail(weight, 48)]
     rows = weight.shape[0] // heads
-    return [thumbnail(weight[h * rows : (h + 1) * rows], pictures.MAX_HEAD_BLOCK) for h in range(min(heads, pictures.MAX_HEADS))]
+    shown = min(heads, pictures.MAX_HEADS)
+    return [thumbnail(weight[h * rows : (h + 1) * rows], pictures.MAX_HEAD_BLOCK) for h in range(shown)]
 
 
 def thumbnail(matrix: torch.Tensor, longest: int) -> list[list[float]]:
