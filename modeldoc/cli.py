@@ -374,7 +374,7 @@ def _describe_all(models: tuple[ModelOptions, ...], output: _Output) -> tuple[Mo
             _warn(f"{options.target}: {terminal_text(warning)}")
         if spec.checkpoint is not None and not spec.checkpoint.complete:
             for line in load_problems(spec.checkpoint):
-                _warn(f"{options.target}:   {line}")
+                _warn(f"{options.target}: {line}")
         warned += len(spec.warnings)
         specs.append(spec)
     if output.strict and warned:
