@@ -25,7 +25,7 @@ from modeldoc.examples.transformer import EncoderClassifier
 from modeldoc.options import model_options
 from modeldoc.pipeline import describe
 from modeldoc.spec import ModelSpec
-from tests.conftest import check_round_trip
+from tests.helpers.specs import check_round_trip
 
 
 def describe_file(path: Path, **entry: object) -> ModelSpec:

@@ -156,8 +156,8 @@ def test_gpt2_small_against_medium_golden(golden):
     )
     assert code == 0, stderr
     golden.check("diff_gpt2.md", stdout)
-    assert "h.{12…23} (12 blocks" in stdout  # the 12 added blocks, folded
-    assert "h.{0…11}.attn.c_attn (12 layers)" in stdout
+    assert "**Added** (156 modules): h.12 … h.23 (12 blocks, with 144 modules inside)" in stdout
+    assert "| h.&#123;0…11&#125;.attn.c&#95;attn (12 layers) | <code>nx</code> | <code>768</code> | <code>1024</code> |" in stdout
 
 
 @pytest.mark.slow
@@ -194,4 +194,6 @@ def test_the_bundled_llama_shapes_show_vocabulary_and_rope_theta(golden):
     assert code == 0, stderr
     golden.check("diff_llama.txt", stdout)
     assert "layers.{0…79}.attn.rotary (80 layers): base 10000.0 → 500000.0" in stdout
-    assert "(the model): vocab_size 32000 → 128256" in stdout
+    assert "  embed_tokens: num_embeddings 32000 → 128256" in stdout
+    # Llama keeps no vocab_size attribute: the model-level argument is named as unread, not compared
+    assert "both models take dim, eps, hidden_dim, n_heads, n_kv_heads, n_layers, vocab_size" in stdout

@@ -23,7 +23,7 @@ from modeldoc.examples.llama import Llama
 from modeldoc.options import model_options
 from modeldoc.pipeline import describe, describe_module
 from modeldoc.probe import checkpoint, weights
-from tests.conftest import check_round_trip
+from tests.helpers.specs import check_round_trip
 
 
 def decode_png(data: bytes) -> tuple[int, int, list[bytes]]:

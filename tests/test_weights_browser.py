@@ -17,7 +17,7 @@ import pytest
 
 from modeldoc.examples.digits import WEIGHTS
 from modeldoc.pictures import FRAME
-from tests.browser import chromium, contrast, over, serve_folder
+from tests.helpers.browser import chromium, contrast, over, serve_folder
 
 pytestmark = pytest.mark.browser
 MODELDOC = Path(sys.executable).with_name("modeldoc")
@@ -64,8 +64,9 @@ def test_every_picture_loads_and_stands_out_in_both_palettes(site: str, scheme: 
         page.on("requestfailed", lambda request: failed.append(request.url))
         page.goto(f"{site}network/", wait_until="networkidle")
         assert page.evaluate("() => document.body.getAttribute('data-md-color-scheme')") == palette
-        for figure in page.locator("figure.modeldoc-picture img").all():
-            figure.scroll_into_view_if_needed()
+        for image in page.locator("figure.modeldoc-picture img").all():
+            image.scroll_into_view_if_needed()
+            image.evaluate("img => img.decode()")  # lazily loaded: waits for this one to arrive, rejects if it cannot
         page.wait_for_load_state("networkidle")
         images = page.evaluate(_IMAGES)
         assert [Path(i["src"]).name for i in images] == [
