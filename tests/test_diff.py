@@ -157,7 +157,10 @@ def test_gpt2_small_against_medium_golden(golden):
     assert code == 0, stderr
     golden.check("diff_gpt2.md", stdout)
     assert "**Added** (156 modules): h.12 … h.23 (12 blocks, with 144 modules inside)" in stdout
-    assert "| h.&#123;0…11&#125;.attn.c&#95;attn (12 layers) | <code>nx</code> | <code>768</code> | <code>1024</code> |" in stdout
+    assert (
+        "| h.&#123;0…11&#125;.attn.c&#95;attn (12 layers) | <code>nx</code> | <code>768</code> | <code>1024</code> |"
+        in stdout
+    )
 
 
 @pytest.mark.slow
