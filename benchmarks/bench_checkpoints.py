@@ -136,9 +136,8 @@ def main() -> None:
         results["sparse_data_bytes"] = data_bytes
 
         print("part 2: statistics and pictures of the small LLaMA (real weights), peak resident size")
-        from safetensors.torch import save_file
-
         import torch
+        from safetensors.torch import save_file
 
         from modeldoc.examples.llama import Llama
 

@@ -48,7 +48,7 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     torch.save({"weight": torch.zeros(2), "helper": Pickled()}, "pickled.pt")
     torch.save(good, "good.pt")
     Path("cut.pt").write_bytes(Path("good.pt").read_bytes()[:300])
-    weight_map = {name: "gone-00001.safetensors" for name in good}
+    weight_map = dict.fromkeys(good, "gone-00001.safetensors")
     Path("model.safetensors.index.json").write_text(json.dumps({"weight_map": weight_map}))
     return tmp_path
 
@@ -88,7 +88,7 @@ def test_weights_that_do_not_fit_are_a_summary_and_a_list_on_the_terminal_and_th
     state["head.weight"] = torch.zeros(3)
     save_file(state, "off.safetensors")
     args = ("modeldoc.examples.digits:Network", "--input-shape", "1,1,8,8", "--weights", "off.safetensors")
-    code, stdout, stderr = invoke("build", *args, "--out", "site", "--no-diagrams")
+    code, _, stderr = invoke("build", *args, "--out", "site", "--no-diagrams")
     assert code == 0, stderr
     warnings = [line for line in stderr.splitlines() if line.startswith("warning: ")]
     assert "do not match the model: 8 of 10 tensors loaded" in warnings[0]
@@ -132,7 +132,7 @@ def test_checkpoint_options_that_make_no_sense_are_exit_2(work, args, message):
 
 
 def test_a_weights_only_build_writes_pictures_that_the_page_links(work):
-    code, stdout, stderr = invoke("build", str(WEIGHTS), "--show-weights", "--out", "site", "--no-diagrams")
+    code, _, stderr = invoke("build", str(WEIGHTS), "--show-weights", "--out", "site", "--no-diagrams")
     assert code == 0, stderr
     folder = work / "site" / "digits-safetensors"
     page = (folder / "index.html").read_text(encoding="utf-8")

@@ -195,8 +195,8 @@ def test_a_sharded_checkpoint_is_read_through_its_index(tmp_path):
     first, second = names[:4], names[4:]
     save_file({n: state[n] for n in first}, str(tmp_path / "model-00001-of-00002.safetensors"))
     save_file({n: state[n] for n in second}, str(tmp_path / "model-00002-of-00002.safetensors"))
-    weight_map = {n: "model-00001-of-00002.safetensors" for n in first}
-    weight_map |= {n: "model-00002-of-00002.safetensors" for n in second}
+    weight_map = dict.fromkeys(first, "model-00001-of-00002.safetensors")
+    weight_map |= dict.fromkeys(second, "model-00002-of-00002.safetensors")
     (tmp_path / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
     spec = describe_file(tmp_path / "model.safetensors.index.json")
     assert spec.checkpoint is not None and spec.checkpoint.shards == 2 and spec.checkpoint.tensors == len(names)

@@ -9,6 +9,7 @@ LLaMA shapes, whose rotary embedding takes rope theta as an argument (slow).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -50,9 +51,11 @@ def test_a_layer_inserted_in_a_sequential_shifts_the_others_which_are_matched_by
     (tmp_path / "seqs.py").write_text(
         "from torch import nn\n"
         "def before():\n"
-        "    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(4, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 24 * 24, 10))\n"
+        "    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(4, 8, 3), nn.ReLU(),\n"
+        "                         nn.Flatten(), nn.Linear(8 * 24 * 24, 10))\n"
         "def after():\n"
-        "    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.BatchNorm2d(4), nn.Conv2d(4, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 24 * 24, 10))\n"
+        "    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.BatchNorm2d(4), nn.Conv2d(4, 8, 3), nn.ReLU(),\n"
+        "                         nn.Flatten(), nn.Linear(8 * 24 * 24, 10))\n"
     )
     old = spec(f"{tmp_path / 'seqs.py'}:before", [1, 1, 28, 28])
     new = spec(f"{tmp_path / 'seqs.py'}:after", [1, 1, 28, 28])
@@ -200,3 +203,47 @@ def test_the_bundled_llama_shapes_show_vocabulary_and_rope_theta(golden):
     assert "  embed_tokens: num_embeddings 32000 → 128256" in stdout
     # Llama keeps no vocab_size attribute: the model-level argument is named as unread, not compared
     assert "both models take dim, eps, hidden_dim, n_heads, n_kv_heads, n_layers, vocab_size" in stdout
+
+
+DIFF_PAGE = """# What changed
+
+::: modeldoc-diff modeldoc.examples.fashion:Network modeldoc.examples.fashion_deeper:Network
+    input_shape: [1, 1, 28, 28]
+    heading_level: 3
+
+```markdown
+::: modeldoc-diff this.is.not:Loaded nor.is:This
+```
+"""
+
+
+@pytest.mark.slow
+def test_a_diff_block_renders_the_diff_in_a_real_mkdocs_build(tmp_path):
+    from mkdocs.commands.build import build
+
+    from tests.helpers.sites import article, article_html, docs_project, mkdocs_config, site_page, text_of
+
+    docs_project(tmp_path, {"index.md": DIFF_PAGE})
+    build(mkdocs_config(tmp_path, strict=True))
+    page = site_page(tmp_path, "index.html")
+    assert re.search(r'<h3 id="architecture-diff[^"]*"', page)
+    text = text_of(article(page))
+    assert "1 layer added" in text and "conv3" in text
+    assert "12 × 4 × 4 = 192" in text and "24 × 4 × 4 = 384" in text
+    assert "<table>" in article_html(page)
+    assert "::: modeldoc-diff this.is.not:Loaded nor.is:This" in text  # fenced: shown as code, not loaded
+
+
+def test_a_diff_block_with_one_model_stops_the_build_with_one_line(tmp_path, caplog):
+    import logging
+
+    from mkdocs.commands.build import build
+    from mkdocs.exceptions import Abort
+
+    from tests.helpers.sites import docs_project, mkdocs_config
+
+    docs_project(tmp_path, {"index.md": "# Diff\n\n::: modeldoc-diff modeldoc.examples.fashion:Network\n"})
+    with caplog.at_level(logging.ERROR, logger="mkdocs"), pytest.raises(Abort):
+        build(mkdocs_config(tmp_path))
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 2 and "modeldoc-diff" in errors[1] and "\n" not in errors[1], errors

@@ -67,6 +67,8 @@ BLOCK_ONLY_KEYS = ("heading_level",)
 _BLOCK = re.compile(r"^(?P<indent>[ \t]*)::: modeldoc(?:[ \t]+(?P<target>\S+))?[ \t]*$")
 _DIFF_BLOCK = re.compile(r"^(?P<indent>[ \t]*)::: modeldoc-diff[ \t]+(?P<old>\S+)[ \t]+(?P<new>\S+)[ \t]*$")
 """``::: modeldoc-diff OLD NEW``: what changed between two models, as a section of the page."""
+_DIFF_MALFORMED = re.compile(r"^(?P<indent>[ \t]*)::: modeldoc-diff\b")
+"""A ``::: modeldoc-diff`` line without exactly two models: an error, never left as text."""
 _STRAY = re.compile(r"^[ \t]*(?:[>|*+-]|\d+[.)])[ \t>|*+\-.)\d]*::: modeldoc\b")
 """A block behind a quote, table or list marker, where it cannot be expanded."""
 _FENCE = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})")
@@ -313,6 +315,11 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
                 yield lines[start]
                 continue
             where = f"the ::: modeldoc block on line {start + 1} of {src_uri}"
+            if match.re is _DIFF_MALFORMED:
+                raise ConfigError(
+                    f"the ::: modeldoc-diff line on line {start + 1} of {src_uri} does not name two models",
+                    "write ::: modeldoc-diff OLD NEW, each a target, a checkpoint file or a saved description",
+                )
             try:
                 # The second and later models on a page get their own section ids.
                 prefix = f"m{blocks + 1}-" if blocks else ""
@@ -543,6 +550,8 @@ def _scan(lines: list[str]) -> Iterator[tuple[int, int, re.Match[str] | None]]:
             yield i, end, match
             i = end
             continue
+        elif match := _DIFF_MALFORMED.match(line):
+            yield i, i + 1, match
         elif _STRAY.match(line):
             yield i, i + 1, None
         else:
