@@ -247,3 +247,19 @@ def test_a_diff_block_with_one_model_stops_the_build_with_one_line(tmp_path, cap
         build(mkdocs_config(tmp_path))
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 2 and "modeldoc-diff" in errors[1] and "\n" not in errors[1], errors
+
+
+def test_two_unrelated_models_on_the_command_line_say_so_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _, stdout, _ = invoke("inspect", CNN[0], *SHAPE, "--json")
+    Path("fashion.json").write_text(stdout)
+    text_input = ("--input-shape", "1,L=32", "--input-dtype", "long")
+    code, _, stderr = invoke("check", "fashion.json", "modeldoc.examples.text:TextClassifier", *text_input)
+    assert code == 1 and len(stderr.splitlines()) == 1, stderr
+    assert stderr.startswith("Error: modeldoc.examples.text:TextClassifier no longer matches fashion.json (nothing in")
+    code, stdout, stderr = invoke("diff", CNN[0], "modeldoc.examples.text:TextClassifier", "-q")
+    assert code == 0 and stderr == ""
+    assert stdout.splitlines()[0] == (
+        f"{CNN[0]} → modeldoc.examples.text:TextClassifier: nothing in common: no layer of one matches a layer of "
+        "the other; 5 layers removed, 4 added"
+    )
