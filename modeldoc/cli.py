@@ -38,7 +38,7 @@ from modeldoc.options import (
     read_pyproject,
     site_options,
 )
-from modeldoc.spec import ModelSpec, is_description_file
+from modeldoc.spec import ModelSpec, is_checkpoint_file, is_description_file
 from modeldoc.terminal import one_line, terminal_safe
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -215,8 +215,7 @@ def _flags(*decorators: Callable[[F], F]) -> Callable[[F], F]:
     return apply
 
 
-_model_flags = _flags(
-    click.argument("target", required=False),
+_describe_flags = _flags(
     click.option(
         "--input-shape",
         "input_shapes",
@@ -255,8 +254,23 @@ _model_flags = _flags(
         metavar="DIR",
         help="A folder of knowledge entries (YAML) for layers modeldoc does not know; repeat for several.",
     ),
+    click.option(
+        "--weights",
+        default="",
+        metavar="FILE",
+        help="A checkpoint (.safetensors, or a state dict saved with torch.save) to load into the model; "
+        "tensors that do not match are reported by name. Turns on --show-weights.",
+    ),
+    click.option(
+        "--show-weights",
+        is_flag=True,
+        help="Read every weight's values: statistics, a histogram and pictures (filters, heat maps, heads).",
+    ),
 )
-"""The flags that describe one model, shared by build, serve, inspect and knowledge check."""
+"""The flags that say how to describe a model, shared by build, serve, inspect, knowledge check, diff and check."""
+
+_model_flags = _flags(click.argument("target", required=False), _describe_flags)
+"""A model's TARGET and the flags that describe it."""
 
 _page_flags = _flags(
     click.option("--title", default="", help="Title of the model's page."),
@@ -288,6 +302,8 @@ def _entry(
     knowledge: tuple[str, ...] = (),
     title: str = "",
     depth: int = 2,
+    weights: str = "",
+    show_weights: bool = False,
 ) -> ModelOptions:
     if is_description_file(target):
         _refuse_probe_flags(target)
@@ -308,6 +324,8 @@ def _entry(
         "probe_timeout": probe_timeout,
         "title": title,
         "depth": depth,
+        "weights": weights,
+        "show_weights": show_weights,
     }
     if input_dtypes:
         entry["input_dtype"] = list(input_dtypes) if len(input_dtypes) > 1 else input_dtypes[0]
@@ -345,7 +363,7 @@ def _output(quiet: bool, verbose: bool, strict: bool = False) -> _Output:
 
 def _describe_all(models: tuple[ModelOptions, ...], output: _Output) -> tuple[ModelSpec, ...]:
     """Describe every model, print their warnings, and stop here under --strict when there were any."""
-    from modeldoc.pipeline import describe
+    from modeldoc.pipeline import describe, load_problems
 
     specs = []
     warned = 0
@@ -354,6 +372,9 @@ def _describe_all(models: tuple[ModelOptions, ...], output: _Output) -> tuple[Mo
             spec = describe(options)
         for warning in spec.warnings:
             _warn(f"{options.target}: {terminal_text(warning)}")
+        if spec.checkpoint is not None and not spec.checkpoint.complete:
+            for line in load_problems(spec.checkpoint):
+                _warn(f"{options.target}: {line}")
         warned += len(spec.warnings)
         specs.append(spec)
     if output.strict and warned:
@@ -507,6 +528,8 @@ _MODEL_FLAGS = {
     "probe_timeout": "--probe-timeout",
     "title": "--title",
     "depth": "--depth",
+    "weights": "--weights",
+    "show_weights": "--show-weights",
 }
 _PROBE_FLAGS = ("input_shapes", "input_dtypes", "kwargs_json", "example", "probe_device", "probe_timeout")
 """The flags that say how to build and probe a model: a saved description needs none of them."""
@@ -837,3 +860,113 @@ def _project_knowledge() -> tuple[Path, ...]:
     pyproject = Path.cwd() / "pyproject.toml"
     table = read_pyproject(pyproject) or {}
     return knowledge_folders(table.get("knowledge"), where=str(pyproject), base=Path.cwd())
+
+
+_DIFF_FORMATS = ("text", "markdown", "json")
+
+
+def _side(target: str, flags: dict[str, Any]) -> ModelOptions:
+    """The options of one model of a diff: the flags describe a model's code, not a saved file."""
+    if is_description_file(target) or is_checkpoint_file(target):
+        return model_options({"target": target}, where=target)
+    return _entry(target, **flags)
+
+
+@main.command()
+@click.argument("old")
+@click.argument("new")
+@_describe_flags
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(_DIFF_FORMATS),
+    default="text",
+    show_default=True,
+    help="text for the terminal, markdown for a pull-request comment, json for tools.",
+)
+@_output_flags
+@_fail_cleanly
+def diff(old: str, new: str, output_format: str, quiet: bool, verbose: bool, **flags: Any) -> None:
+    """Say what changed between the models OLD and NEW: layers, arguments, shapes, totals, derivations.
+
+    Each of OLD and NEW is a target (package.module:Name), a checkpoint file (model.safetensors) or
+    a saved description (NAME.json); the input flags apply to the targets.
+    """
+    from modeldoc import diff as differ
+    from modeldoc.pages import diff as shown
+
+    output = _output(quiet, verbose)
+    with progress.reporting(output.reporter()):
+        old_spec, new_spec = _describe_all((_side(old, flags), _side(new, flags)), output)
+    result = differ.diff(old_spec, new_spec, old_name=old, new_name=new)
+    progress.clear()
+    if output_format == "json":
+        click.echo(_json_terminal_safe(json.dumps(result.to_json(), indent=1, ensure_ascii=False)))
+    elif output_format == "markdown":
+        for line in shown.markdown(result).splitlines():
+            click.echo(terminal_safe(line))
+    else:
+        for line in shown.terminal_lines(result):
+            click.echo(terminal_safe(line))
+
+
+@main.command()
+@click.argument("description")
+@click.argument("target")
+@_describe_flags
+@_output_flags
+@_fail_cleanly
+def check(description: str, target: str, quiet: bool, verbose: bool, **flags: Any) -> None:
+    """Exit 1, printing what changed, when TARGET no longer matches the saved DESCRIPTION (NAME.json); 0 when it does.
+
+    Matching means the same layers, arguments, shapes and parameter counts (teaching text,
+    warnings and costs are left out). Without input flags, TARGET is probed with the inputs the
+    description records. For a project's CI: modeldoc inspect TARGET ... --json > NAME.json once,
+    then modeldoc check NAME.json TARGET on every change.
+    """
+    from modeldoc import diff as differ
+    from modeldoc.pages import diff as shown
+    from modeldoc.spec import read_description
+
+    if not is_description_file(description):
+        raise ConfigError(
+            f"{description} is not a saved description (NAME.json)",
+            "write one with modeldoc inspect TARGET ... --json > NAME.json",
+        )
+    output = _output(quiet, verbose)
+    saved = read_description(Path(description))
+    ctx = click.get_current_context()
+    given = any(
+        ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+        for name in ("input_shapes", "input_dtypes", "example")
+    )
+    if is_description_file(target) or is_checkpoint_file(target) or given:
+        options = _side(target, flags)
+    else:
+        options = replace(_entry(target, **flags), inputs=_recorded_inputs(saved, description))
+    with progress.reporting(output.reporter()):
+        (current,) = _describe_all((options,), output)
+    result = differ.diff(saved, current, old_name=description, new_name=target)
+    progress.clear()
+    if result.matches:
+        output.say(f"{target} matches {description}")
+        return
+    for line in shown.terminal_lines(result):
+        click.echo(terminal_safe(line))
+    raise ModeldocError(
+        f"{target} no longer matches {description} ({shown.headline(result)}); if the change is intended, "
+        f"write the description anew: modeldoc inspect {target} ... --json > {description}"
+    )
+
+
+def _recorded_inputs(spec: ModelSpec, where: str) -> tuple[Any, ...]:
+    """The example inputs a saved description was probed with, to probe the model the same way."""
+    from modeldoc.options import make_input
+
+    inputs = []
+    for item in spec.inputs:
+        dims = item.dims if len(item.dims) == len(item.shape) else item.shape
+        axes = [f"{d}={s}" if isinstance(d, str) else s for s, d in zip(item.shape, dims, strict=True)]
+        keyword = item.name if item.name.isidentifier() else ""
+        inputs.append(make_input(axes, dtype=item.dtype, keyword=keyword, where=f"{where}, input {item.name}"))
+    return tuple(inputs)

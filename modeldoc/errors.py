@@ -32,6 +32,13 @@ class ProbeError(ModeldocError):
         super().__init__(f"{problem}; {fix}")
 
 
+class CheckpointError(ModeldocError):
+    """A checkpoint file cannot be read, or does not fit the model it is loaded into."""
+
+    def __init__(self, file: str, problem: str, fix: str) -> None:
+        super().__init__(f"{file}: {problem}; {fix}")
+
+
 class GraphvizNotFound(ModeldocError):
     """The Graphviz `dot` binary is not on PATH."""
 

@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from modeldoc.errors import ConfigError
-from modeldoc.spec import DESCRIPTION_SUFFIX, is_config_file, is_description_file
+from modeldoc.spec import (
+    CHECKPOINT_SUFFIXES,
+    DESCRIPTION_SUFFIX,
+    is_checkpoint_file,
+    is_config_file,
+    is_description_file,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -78,6 +84,10 @@ class ModelOptions:
     knowledge: tuple[Path, ...] = ()
     """Folders of knowledge entries read after the shipped ones (absolute; see `knowledge_folders`).
     Set for a whole project (``knowledge`` in ``[tool.modeldoc]`` or the plugin, ``--knowledge``)."""
+    weights: str = ""
+    """A checkpoint file whose tensors are loaded into the model built from the target (``--weights``)."""
+    show_weights: bool = False
+    """Read every tensor's values: statistics, histograms and pictures (on with `weights`)."""
 
     @property
     def has_input(self) -> bool:
@@ -223,6 +233,8 @@ _MODEL_KEYS = {
     "sections",
     "page_size",
     "probe_timeout",
+    "weights",
+    "show_weights",
 }
 
 _PROBE_KEYS = ("kwargs", "input_shape", "input_shapes", "input_dtype", "inputs", "example")
@@ -237,8 +249,10 @@ def model_options(entry: Mapping[str, Any], *, where: str = "model entry") -> Mo
     Keys: ``target`` (required), ``kwargs``, ``input_shape`` (one shape) or ``input_shapes``
     (a list), ``input_dtype`` (one dtype, or one per input), ``inputs`` (a list of
     ``{shape, dtype, name}``), ``example``, ``probe_device``, ``title``, ``slug``, ``depth``,
-    ``sections``, ``page_size``, ``probe_timeout``. A target ending in ``.json`` is a saved
-    description: it takes none of the keys that say how to build or probe a model.
+    ``sections``, ``page_size``, ``probe_timeout``, ``weights`` (a checkpoint loaded into the model),
+    ``show_weights``. A target ending in ``.json`` is a saved description, and one ending in
+    ``.safetensors``, ``.pt`` (`CHECKPOINT_SUFFIXES`) a checkpoint file: they take none of the keys
+    that say how to build or probe a model.
     """
     if not isinstance(entry, Mapping):
         raise ConfigError(f"{where} is not a mapping", "write it as key: value pairs with at least target")
@@ -247,8 +261,9 @@ def model_options(entry: Mapping[str, Any], *, where: str = "model entry") -> Mo
         raise ConfigError(f"{where} has unknown option {unknown[0]!r}", f"use only {', '.join(sorted(_MODEL_KEYS))}")
     target = entry.get("target")
     saved = isinstance(target, str) and is_description_file(target)
-    config = isinstance(target, str) and is_config_target(target)
-    if not isinstance(target, str) or (":" not in target and not saved and not config):
+    checkpoint = isinstance(target, str) and is_checkpoint_file(target)
+    config = isinstance(target, str) and not checkpoint and is_config_target(target)
+    if not isinstance(target, str) or (":" not in target and not saved and not checkpoint and not config):
         raise ConfigError(
             f"target {target!r} in {where} is not of the form module:Name",
             "give it as package.module:Name or path/to/file.py:Name",
@@ -261,6 +276,12 @@ def model_options(entry: Mapping[str, Any], *, where: str = "model entry") -> Mo
             f"{probed[0]} of {who} does not apply to a saved description, which holds what the probe found",
             "leave it out, or describe the model again: modeldoc inspect TARGET --input-shape ... --json > NAME.json",
         )
+    if checkpoint and probed:
+        raise ConfigError(
+            f"{probed[0]} of {who} does not apply to a checkpoint, which is described from its tensors without code",
+            "leave it out, or document the model's code with the checkpoint as --weights",
+        )
+    weights = _weights(entry, who, described=saved or checkpoint)
     kwargs = entry.get("kwargs") or {}
     if not isinstance(kwargs, Mapping) or not all(isinstance(key, str) for key in kwargs):
         raise ConfigError(f"kwargs of {who} is not a mapping of names to values", 'write it as {"width": 64}')
@@ -273,7 +294,8 @@ def model_options(entry: Mapping[str, Any], *, where: str = "model entry") -> Mo
     if bad:
         raise ConfigError(f"unknown section {bad[0]!r} for {who}", f"use {', '.join(SECTIONS)}")
     # a saved description brings its own title, a model built from a config is named by what was built
-    title = _text(entry.get("title"), "title", who) or ("" if saved or config else target.rsplit(":", 1)[-1])
+    default_title = "" if saved or config else Path(target).name if checkpoint else target.rsplit(":", 1)[-1]
+    title = _text(entry.get("title"), "title", who) or default_title
     example = _text(entry.get("example"), "example", who)
     if example and ":" not in example:
         raise ConfigError(
@@ -292,6 +314,8 @@ def model_options(entry: Mapping[str, Any], *, where: str = "model entry") -> Mo
         sections=tuple(sections),
         page_size=_positive_int(entry.get("page_size", DEFAULT_PAGE_SIZE), "page_size", who),
         probe_timeout=_seconds(entry.get("probe_timeout", DEFAULT_PROBE_TIMEOUT), "probe_timeout", who),
+        weights=weights,
+        show_weights=_flag(entry.get("show_weights", False), "show_weights", who) or bool(weights),
     )
 
 
@@ -314,6 +338,30 @@ def _default_slug(target: str) -> str:
         return name
     path = Path(location or target)
     return f"{path.parent.name}-{path.stem}" if path.stem == "config" and path.parent.name else path.stem
+
+
+def _weights(entry: Mapping[str, Any], who: str, *, described: bool) -> str:
+    """The ``weights`` file of an entry: a checkpoint's name, for a model built from code."""
+    value = _text(entry.get("weights"), "weights", who)
+    if not value:
+        return ""
+    if described:
+        raise ConfigError(
+            f"weights of {who} apply to a model built from its code, not to a saved description or a checkpoint",
+            "leave weights out, or give the model's target (package.module:Name)",
+        )
+    if not is_checkpoint_file(value):
+        raise ConfigError(
+            f"weights {value!r} of {who} is not a checkpoint file",
+            f"give a file ending in {', '.join(CHECKPOINT_SUFFIXES)}",
+        )
+    return value
+
+
+def _flag(value: Any, key: str, target: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key} of {target} is {value!r}", f"write {key} as true or false")
+    return value
 
 
 def _seconds(value: Any, key: str, target: str) -> float:

@@ -4,7 +4,8 @@
 through the probe's public functions (`modeldoc.probe.loader`, `modeldoc.probe.collect`) for
 everything that touches torch, then `interpret` the raw spec, which needs no torch. A target that
 names a saved description (``fashion.json``) is read back instead, without torch: the probe is
-imported only when a model is.
+imported only when a model is. A target that names a checkpoint file (``model.safetensors``) is
+described from its tensors alone (`modeldoc.checkpoints`), without code.
 """
 
 from __future__ import annotations
@@ -13,13 +14,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from modeldoc import derive, explain, knowledge, progress
+from modeldoc import checkpoints, derive, explain, knowledge, progress
+from modeldoc.errors import ConfigError
 from modeldoc.explain import config_keys
 from modeldoc.options import ModelOptions, absolute
-from modeldoc.spec import ModelSpec, is_description_file, read_description
+from modeldoc.spec import CheckpointSpec, ModelSpec, is_checkpoint_file, is_description_file, read_description
 
 if TYPE_CHECKING:
     from modeldoc.probe.loader import Module, Recipe
+
+MAX_LISTED = 20
+"""Names listed one by one in a checkpoint's mismatch warnings on the terminal; the page lists all."""
 
 
 def describe(options: ModelOptions) -> ModelSpec:
@@ -29,6 +34,8 @@ def describe(options: ModelOptions) -> ModelSpec:
 
 def describe_with_source(options: ModelOptions) -> tuple[ModelSpec, Path | None]:
     """Like `describe`, also returning the file the model's code lives in (for live reload)."""
+    if is_checkpoint_file(options.target):
+        return describe_checkpoint(options), absolute(options.target)
     if is_description_file(options.target):
         path = Path(options.target)
         progress.phase(f"reading {path}")
@@ -39,15 +46,34 @@ def describe_with_source(options: ModelOptions) -> tuple[ModelSpec, Path | None]
     progress.phase(f"loading {options.target}")
     loaded = loader.load_model(options.target, options.kwargs)
     options = replace(options, title=options.title or loaded.title)  # a model built from a config: what was built
-    return describe_module(loaded.module, options, recipe=loaded.recipe), loaded.source_file
+    report = None
+    if options.weights:
+        from modeldoc.probe import checkpoint
+
+        progress.phase(f"loading the weights of {options.weights}")
+        report = checkpoint.load_into(loaded.module, options.weights)
+    spec = describe_module(loaded.module, options, recipe=loaded.recipe, weights_loaded=True)
+    return (with_load_report(spec, report) if report is not None else spec), loaded.source_file
 
 
-def describe_module(module: Module, options: ModelOptions, *, recipe: Recipe | None = None) -> ModelSpec:
+def describe_module(
+    module: Module, options: ModelOptions, *, recipe: Recipe | None = None, weights_loaded: bool = False
+) -> ModelSpec:
     """The annotated description of a live `module` (``options.target`` only names it).
 
     `recipe` is how modeldoc built `module` from a Hugging Face config, when it did: then the
     config keys that set each argument are measured by building it again with each key changed.
+
+    Raises:
+        ConfigError: `options` ask to load weights into it: a live module passed in is the
+            caller's, and modeldoc loads weights only into a model it built from a target.
+
     """
+    if options.weights and not weights_loaded:
+        raise ConfigError(
+            "weights are loaded only into a model modeldoc builds from a target, never into a module passed in",
+            "load them yourself (module.load_state_dict(...)) and describe it with show_weights, or give a target",
+        )
     from modeldoc.probe import collect, configs  # imports torch
 
     table = knowledge.load(options.knowledge)
@@ -59,7 +85,65 @@ def describe_module(module: Module, options: ModelOptions, *, recipe: Recipe | N
     if config is not None:
         spec = replace(spec, config=config)
     progress.phase(f"explaining {len(spec.layers) + 1:,} layers")
-    return interpret(spec, table)
+    spec = interpret(spec, table)
+    if options.show_weights:
+        from modeldoc.probe import weights
+
+        progress.phase("reading the weights' values")
+        spec = weights.weigh_module(spec, module)
+    return spec
+
+
+def describe_checkpoint(options: ModelOptions) -> ModelSpec:
+    """The description of a checkpoint file from its tensors alone (their values too with ``show_weights``)."""
+    from modeldoc.probe import checkpoint  # imports torch and safetensors
+
+    progress.phase(f"reading the tensors of {options.target}")
+    opened = checkpoint.open_checkpoint(options.target)
+    spec = checkpoints.describe_checkpoint(replace(opened.spec, weights_only=True), opened.tensors, title=options.title)
+    spec = replace(spec, warnings=spec.warnings + opened.notes)
+    if options.show_weights:
+        from modeldoc.probe import weights
+
+        progress.phase("reading the weights' values")
+        spec = weights.weigh_checkpoint(spec, opened)
+    return spec
+
+
+def with_load_report(spec: ModelSpec, report: CheckpointSpec) -> ModelSpec:
+    """`spec` with how the ``--weights`` file matched the model: on the page, and one warning when it did not."""
+    if report.complete:
+        return replace(spec, checkpoint=report)
+    return replace(spec, checkpoint=report, warnings=(*spec.warnings, load_summary(report)))
+
+
+def load_summary(report: CheckpointSpec) -> str:
+    """One sentence on a ``--weights`` file that did not match the model whole."""
+    parts = [
+        f"{len(report.missing)} of the model's tensors missing from it" if report.missing else "",
+        f"{len(report.unexpected)} of its tensors not in the model" if report.unexpected else "",
+        f"{len(report.mismatched)} with another shape" if report.mismatched else "",
+    ]
+    total = report.loaded + len(report.missing) + len(report.mismatched)
+    return (
+        f"the weights {report.file} do not match the model: {report.loaded} of {total} tensors loaded; "
+        f"{'; '.join(p for p in parts if p)} (listed on the page); the tensors not loaded keep the values "
+        "the model's code gave them"
+    )
+
+
+def load_problems(report: CheckpointSpec) -> list[str]:
+    """One line per tensor of a ``--weights`` file that did not load (at most `MAX_LISTED`, then a count)."""
+    lines = [f"missing from {report.file}: {name}" for name in report.missing]
+    lines += [f"in {report.file} but not in the model: {name}" for name in report.unexpected]
+    lines += [
+        f"another shape: {m.name} is {' × '.join(map(str, m.model_shape))} in the model and "
+        f"{' × '.join(map(str, m.file_shape))} in {report.file}"
+        for m in report.mismatched
+    ]
+    if len(lines) > MAX_LISTED:
+        lines = [*lines[:MAX_LISTED], f"and {len(lines) - MAX_LISTED} more (listed on the page)"]
+    return lines
 
 
 def interpret(spec: ModelSpec, table: knowledge.Knowledge | None = None) -> ModelSpec:

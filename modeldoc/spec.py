@@ -287,6 +287,27 @@ class Bookkeeping(JsonMapped):
 
 
 @dataclass(frozen=True, kw_only=True)
+class TensorStats(JsonMapped):
+    """Statistics of one tensor's values (only a tensor with real values has them: not one on the meta device)."""
+
+    mean: float
+    std: float
+    """The population standard deviation (divided by the count, not the count − 1)."""
+    min: float
+    max: float
+    zeros: float
+    """The fraction of values that are exactly zero (0 to 1)."""
+    norm: float
+    """The L2 (Frobenius) norm: the square root of the sum of the squared values."""
+    histogram: tuple[int, ...] = ()
+    """How many values fall in each of equal-width bins from `min` to `max` (the last bin includes `max`)."""
+    nonfinite: int = 0
+    """How many values are NaN or infinite; the other statistics leave them out."""
+
+    json_layout = keys("mean", "std", "min", "max", "zeros", "norm", "histogram", Key("nonfinite", when=SET))
+
+
+@dataclass(frozen=True, kw_only=True)
 class ParamSpec(JsonMapped):
     """A parameter or buffer a layer owns directly (``recurse=False``)."""
 
@@ -325,6 +346,8 @@ class ParamSpec(JsonMapped):
     axis_set_by: tuple[ConfigSource | None, ...] = ()
     """For a model that holds a Hugging Face config: per axis, the config keys that set its size
     (None for an axis no key sets); empty when no key sets any."""
+    stats: TensorStats | None = None
+    """Statistics of its values, when the weights were read (``--show-weights`` or ``--weights``)."""
 
     json_layout = keys(
         "name",
@@ -349,6 +372,7 @@ class ParamSpec(JsonMapped):
         Key("axis_set_by", when=SET),
         # added: a description reads back whole; older ones lack it
         Key("local_name", fallback=lambda data: data["name"].rsplit(".", 1)[-1]),
+        Key("stats", when=SET),
     )
 
 
@@ -592,6 +616,93 @@ def _root_of_older(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ShapeMismatch(JsonMapped):
+    """A tensor the model and a checkpoint both name, with different shapes."""
+
+    name: str
+    model_shape: tuple[int, ...]
+    file_shape: tuple[int, ...]
+
+    json_layout = keys("name", "model_shape", "file_shape")
+
+
+CheckpointFormat = Literal["safetensors", "torch"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckpointSpec(JsonMapped):
+    """A checkpoint file the model was described from, or loaded with, and how its tensors matched.
+
+    Described from: ``modeldoc build model.safetensors`` (`weights_only`); loaded with: ``--weights FILE``.
+    """
+
+    file: str
+    """The file as it was given (a sharded checkpoint's index file)."""
+    format: CheckpointFormat
+    """``"safetensors"``, or ``"torch"`` for a state dict saved with ``torch.save``."""
+    size: int
+    """Bytes on disk, all shards together."""
+    tensors: int
+    """How many tensors the file holds."""
+    shards: int = 1
+    weights_only: bool = False
+    """True when the model was described from the file alone, with no code: layer types are inferred."""
+    entry: str = ""
+    """For a ``torch.save`` file that holds more than the state dict: the key the tensors were read from."""
+    metadata: dict[str, str] = field(default_factory=dict)
+    """A safetensors file's ``__metadata__`` (text the writer stored)."""
+    loaded: int = 0
+    """For ``--weights``: how many of the model's tensors took their values from the file."""
+    missing: tuple[str, ...] = ()
+    """For ``--weights``: the model's tensors the file does not hold (they keep the values the code gave them)."""
+    unexpected: tuple[str, ...] = ()
+    """For ``--weights``: the file's tensors the model does not have (not loaded)."""
+    mismatched: tuple[ShapeMismatch, ...] = ()
+    """For ``--weights``: tensors both name, with different shapes (not loaded)."""
+
+    @property
+    def complete(self) -> bool:
+        """True when every tensor of the model and of the file matched (always for a weights-only description)."""
+        return not (self.missing or self.unexpected or self.mismatched)
+
+    json_layout = keys(
+        "file",
+        "format",
+        "size",
+        "tensors",
+        "shards",
+        "weights_only",
+        Key("entry", when=SET),
+        Key("metadata", when=SET),
+        Key("loaded", when=SET),
+        Key("missing", when=SET),
+        Key("unexpected", when=SET),
+        Key("mismatched", when=SET),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Picture:
+    """An image of a tensor's values for the site (never in the JSON): a PNG file and what it shows."""
+
+    file: str
+    """The file name, unique within the model (``"conv1.weight.png"``)."""
+    layer: str
+    """The path of the layer whose section shows it."""
+    tensors: tuple[str, ...]
+    """The qualified names of the tensors it shows (q, k and v for attention heads)."""
+    kind: Literal["filters", "matrix", "heads"]
+    alt: str
+    """What it shows, in words, for readers who cannot see it."""
+    caption: str
+    width: int
+    """Pixels of the image itself; the page shows it `scale` times larger."""
+    height: int
+    scale: int
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, kw_only=True)
 class ModelSpec(JsonMapped):
     """Everything modeldoc knows about one model."""
 
@@ -628,6 +739,10 @@ class ModelSpec(JsonMapped):
     warnings: tuple[str, ...] = ()
     config: ModelConfig | None = None
     """The Hugging Face config the model holds (or was built from); None for other models."""
+    checkpoint: CheckpointSpec | None = None
+    """The checkpoint file the model was described from or loaded with, when there is one."""
+    pictures: tuple[Picture, ...] = field(default=(), compare=False, repr=False, metadata={"json": False})
+    """Images of the weights' values (``--show-weights``), written into the site beside the pages; not in the JSON."""
 
     def layer(self, path: str) -> LayerSpec:
         """The layer at `path` (``""`` is the root)."""
@@ -684,6 +799,7 @@ class ModelSpec(JsonMapped):
         Key("model.title", fallback=lambda data: data["model"]["name"]),
         Key("root", fallback=_root_of_older),
         Key("config", when=SET),
+        Key("checkpoint", when=SET),
     )
 
     def to_json(self) -> dict[str, Any]:
@@ -718,12 +834,22 @@ class ModelSpec(JsonMapped):
 _NO_SCHEMA = object()
 
 
+CHECKPOINT_SUFFIXES = (".safetensors", ".safetensors.index.json", ".pt", ".pth", ".bin", ".ckpt")
+"""A target with one of these endings names a checkpoint file (``model.safetensors``, a sharded one's
+``model.safetensors.index.json``, a ``torch.save`` state dict), documented from its tensors alone."""
+
+
+def is_checkpoint_file(target: str) -> bool:
+    """True when a target names a checkpoint file (``model.safetensors``, ``checkpoint.pt``), not a model."""
+    return target.endswith(CHECKPOINT_SUFFIXES)
+
+
 def is_description_file(target: str) -> bool:
     """True when a target names a saved description (``fashion.json``), not a model (``pkg.models:Net``).
 
     A ``.json`` file that is a Hugging Face config (`is_config_file`) is not a description.
     """
-    return target.endswith(DESCRIPTION_SUFFIX) and not is_config_file(target)
+    return target.endswith(DESCRIPTION_SUFFIX) and not is_config_file(target) and not is_checkpoint_file(target)
 
 
 CONFIG_FILE_SUFFIX = "config.json"

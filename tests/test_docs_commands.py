@@ -8,10 +8,13 @@ rule for each command:
   or one that takes no target and ends by itself (``-h``, ``--version``), ``modeldoc
   knowledge check`` on bundled knowledge (``--knowledge modeldoc.examples.…``), or a ``build`` or
   ``inspect`` of a saved description (``fashion.json``) that an earlier command of the same
-  page writes (``modeldoc inspect … --json > fashion.json``): that command runs first; a
-  ``build`` or ``inspect`` of a transformers config or model class (``transformers:LlamaConfig``,
-  ``transformers:LlamaForCausalLM``), which modeldoc builds from the config on the meta device,
-  offline;
+  page writes (``modeldoc inspect … --json > fashion.json``): that command runs first; the same
+  for ``modeldoc check fashion.json modeldoc.examples.…``; a ``modeldoc diff`` of two bundled
+  examples; the digits example's trainer (``python -m modeldoc.examples.train_digits --out
+  FILE``), and a ``build``/``inspect`` of the checkpoint it writes or of a bundled example
+  with ``--weights FILE``, which run after it; a ``build`` or ``inspect`` of a transformers
+  config or model class (``transformers:LlamaConfig``, ``transformers:LlamaForCausalLM``), which
+  modeldoc builds from the config on the meta device, offline;
 - **skipped**, as documentation of the reader's own project: a target that is a placeholder
   (``pkg.…``, ``path/to/…``), a ``build``/``serve`` without a target (the project's configured
   models), a ``knowledge check`` of a placeholder folder, and commands that are not ``modeldoc``'s
@@ -60,7 +63,12 @@ OPTIONS_WITH_VALUES = {
     "--docs-dir",
     "--dev-addr",
     "--knowledge",
+    "--weights",
+    "--format",
 }
+TRAINER = ("python", "-m", "modeldoc.examples.train_digits")
+"""The digits example's trainer: the one command that is not modeldoc's and runs (it writes a checkpoint)."""
+CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".ckpt")
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,28 @@ class Command:
     """The file a ``> FILE`` at the end sends stdout to."""
     needs: Command | None = None
     """The earlier command of the page that writes the saved description this one reads."""
+
+    @property
+    def writes(self) -> str:
+        """The file this command leaves for later ones: its ``> FILE``, or the trainer's ``--out``."""
+        if self.args[:3] == TRAINER:
+            return self.option("--out") or ""
+        return self.stdout_to
+
+    @property
+    def positionals(self) -> list[str]:
+        """The arguments after the subcommand that are not options or option values."""
+        rest = list(self.args[1:])
+        rest = rest[rest.index(self.subcommand) + 1 :] if self.subcommand in rest else rest
+        found, i = [], 0
+        while i < len(rest):
+            if rest[i] in OPTIONS_WITH_VALUES:
+                i += 2
+                continue
+            if not rest[i].startswith("-"):
+                found.append(rest[i])
+            i += 1
+        return found
 
     @property
     def subcommand(self) -> str:
@@ -125,7 +155,7 @@ def shell_commands(path: Path) -> list[Command]:
             if len(args) > 2 and args[-2] == ">":
                 args, stdout_to = args[:-2], args[-1]
             if args:
-                writer = next((c for c in reversed(found) if c.stdout_to and c.stdout_to in args), None)
+                writer = next((c for c in reversed(found) if c.writes and c.writes in args), None)
                 found.append(Command(f"{path.relative_to(REPO)}:{start}", line, args, stdout_to, writer))
     return found
 
@@ -133,6 +163,8 @@ def shell_commands(path: Path) -> list[Command]:
 def classify(command: Command) -> str:  # noqa: PLR0911, PLR0912 - one return per rule of the docstring
     """``run``, ``skip`` or ``fail: why`` by the rule in this module's docstring."""
     args = command.args
+    if args[:3] == TRAINER and command.writes:
+        return "run"
     if args[0] != "modeldoc":
         if any(BUNDLED in a for a in args):
             return "fail: a bundled example in a command that is not modeldoc's, which this test cannot run"
@@ -155,9 +187,21 @@ def classify(command: Command) -> str:  # noqa: PLR0911, PLR0912 - one return pe
         return "fail: modeldoc knowledge check on knowledge that is neither bundled nor a placeholder"
     if command.subcommand == "serve":
         return "fail: modeldoc serve does not end; write it with a placeholder target"
+    written = command.needs is not None and classify(command.needs) == "run"
+    weights = command.option("--weights")
+    if weights is not None and not (written and command.needs is not None and command.needs.writes == weights):
+        return f"fail: no earlier command of the page writes the checkpoint {weights!r}"
     if target.startswith((BUNDLED, *LIBRARIES)) and command.subcommand in ("build", "inspect"):
         return "run"
-    if target.endswith(".json") and command.subcommand in ("build", "inspect"):
+    if command.subcommand == "diff" and all(t.startswith(BUNDLED) for t in command.positionals):
+        return "run"
+    if target.endswith(CHECKPOINT_SUFFIXES) and command.subcommand in ("build", "inspect"):
+        if written and command.needs is not None and command.needs.writes == target:
+            return "run"
+        return f"fail: no earlier command of the page writes the checkpoint {target!r}"
+    if command.subcommand == "check" and not any(p.startswith(BUNDLED) for p in command.positionals[1:2]):
+        return "fail: modeldoc check of a target that is not a bundled example"
+    if target.endswith(".json") and command.subcommand in ("build", "inspect", "check"):
         if command.needs is not None and command.needs.stdout_to == target and classify(command.needs) == "run":
             return "run"
         return f"fail: no earlier command of the page writes the saved description {target!r}"
@@ -213,11 +257,25 @@ def test_the_rule_sorts_commands_as_documented():
         classify(Command("x", "modeldoc build fashion.json", ("modeldoc", "build", "fashion.json"), "", writer))
         == "run"
     )
+    checking = "modeldoc check fashion.json modeldoc.examples.fashion:Network"
+    assert classify(Command("x", checking, tuple(shlex.split(checking)), "", writer)) == "run"
+    assert sort(checking).startswith("fail: no earlier command")
+    assert sort("modeldoc diff modeldoc.examples.fashion:Network modeldoc.examples.fashion_deeper:Network") == "run"
+    assert sort("modeldoc diff modeldoc.examples.fashion:Network mine.json").startswith("fail")
+    training = "python -m modeldoc.examples.train_digits --out digits.safetensors"
+    trainer = Command("x", training, tuple(shlex.split(training)))
+    assert classify(trainer) == "run" and trainer.writes == "digits.safetensors"
+    for line in (
+        "modeldoc build digits.safetensors",
+        "modeldoc build modeldoc.examples.digits:Network --weights digits.safetensors",
+    ):
+        assert sort(line).startswith("fail: no earlier command")
+        assert classify(Command("x", line, tuple(shlex.split(line)), "", trainer)) == "run"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("command", RUN, ids=[c.source for c in RUN])
-def test_the_command_runs_as_written_from_an_empty_folder(command, tmp_path):
+def test_the_command_runs_as_written_from_an_empty_folder(command, tmp_path):  # noqa: PLR0912 - one check per kind of command
     if command.needs is not None:
         assert _run(command.needs, tmp_path).returncode == 0, f"{command.needs.source}: {command.needs.text}"
     result = _run(command, tmp_path)
@@ -231,6 +289,19 @@ def test_the_command_runs_as_written_from_an_empty_folder(command, tmp_path):
     elif command.subcommand == "knowledge":
         assert result.stdout.splitlines()[-1].startswith("checked ")
         assert result.stdout.splitlines()[-1].endswith(": no problems")
+    elif args[:3] == TRAINER:
+        assert (tmp_path / command.writes).stat().st_size > 0
+        assert result.stdout.startswith("held-out accuracy ")
+    elif command.subcommand == "diff" and command.option("--format") == "markdown":
+        markdown = (tmp_path / command.stdout_to).read_text(encoding="utf-8") if command.stdout_to else result.stdout
+        assert markdown.startswith("## Architecture diff")
+    elif command.subcommand == "diff":
+        old, new = command.positionals
+        assert result.stdout.startswith(f"{old} → {new}: ")
+    elif command.subcommand == "check":
+        assert result.stdout == f"{command.positionals[1]} matches {command.positionals[0]}\n"
+    elif command.subcommand == "inspect" and command.target.endswith(CHECKPOINT_SUFFIXES):
+        assert re.match(r"^\S+: [\d,]+ parameters in [\d,]+ tensors", result.stdout)
     elif command.subcommand == "inspect" and "--json" in args:
         assert json.loads(result.stdout)["schema"] == "modeldoc/1"
     elif command.subcommand == "inspect":
@@ -252,7 +323,7 @@ def test_the_command_runs_as_written_from_an_empty_folder(command, tmp_path):
 
 def _run(command: Command, folder: Path) -> subprocess.CompletedProcess[str]:
     """Run `command` through the installed console script in `folder`, its ``> FILE`` included."""
-    result = run("modeldoc", *command.args[1:], cwd=folder, timeout=600)
+    result = run(command.args[0], *command.args[1:], cwd=folder, timeout=600)
     if command.stdout_to:
         (folder / command.stdout_to).write_text(result.stdout, encoding="utf-8")
     return result

@@ -39,6 +39,7 @@ def test_wheel_contains_the_templates(dist):
     assert shipped <= names, sorted(shipped - names)
     assert "modeldoc/templates/model.md.jinja" in names
     assert "modeldoc/templates/assets/modeldoc.css" in names
+    assert "modeldoc/examples/digits.safetensors" in names  # the trained digits example's weights
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "modeldoc = modeldoc.cli:main" in text

@@ -192,7 +192,8 @@ def test_every_field_of_the_spec_is_written_to_the_json() -> None:
         keyed = {key.field for key in cls.json_layout if not key.copy}
         flags = {key.when for key in cls.json_layout} - {jsonmap.ALWAYS, jsonmap.SET}
         # fields computed from others (init=False, such as Hyperparam.axis_ref from dim) are remade on reading
-        stored = {f.name for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
+        # and fields marked metadata={"json": False} (ModelSpec.pictures: images for the site only) stay out
+        stored = {f.name for f in dataclasses.fields(cls) if f.init and f.metadata.get("json", True)}  # type: ignore[arg-type]
         missing = stored - keyed - flags
         assert not missing, f"{cls.__name__}.json_layout has no key for {sorted(missing)}"
 
@@ -210,6 +211,9 @@ SCHEMA_DEFS = {
     "TraceSpec": "trace",
     "ConfigSource": "configSource",
     "ModelConfig": "modelConfig",
+    "TensorStats": "tensorStats",
+    "ShapeMismatch": "shapeMismatch",
+    "CheckpointSpec": "checkpoint",
 }
 
 

@@ -21,7 +21,7 @@ from modeldoc import diagrams, progress
 from modeldoc.errors import ModeldocError
 from modeldoc.explain import docstrings
 from modeldoc.options import ModelOptions
-from modeldoc.pages import layout
+from modeldoc.pages import layout, weights
 from modeldoc.spec import Dim, LayerSpec, ModelSpec
 
 _ESCAPES = {
@@ -90,6 +90,9 @@ def make_env(custom_templates: Path | None = None) -> Environment:
         prose=do_prose,
         docstring=do_docstring,
         doc_prose=do_doc_prose,
+        number=weights.do_number,
+        fraction=weights.do_fraction,
+        histogram=weights.do_histogram,
     )
     return env
 
@@ -285,8 +288,16 @@ def render_pages(spec: ModelSpec, settings: RenderSettings, env: Environment) ->
             "tree_svg": tree_svg,
             "flows": flows,
         }
-        out[page.file] = render_template(env, "model.md.jinja", context)
+        context.update(
+            weights.context(spec, page.file, directory_urls=settings.directory_urls, single_page=settings.single_page)
+        )
+        out[page.file] = render_template(env, page_template(spec), context)
     return out
+
+
+def page_template(spec: ModelSpec) -> str:
+    """The template of a model's pages: ``checkpoint.md.jinja`` for one described from its weights alone."""
+    return "checkpoint.md.jinja" if spec.checkpoint is not None and spec.checkpoint.weights_only else "model.md.jinja"
 
 
 def _ran(spec: ModelSpec) -> set[str]:

@@ -69,8 +69,19 @@ def kind_text(hp: Hyperparam) -> str:
     return text
 
 
+def _weights_only(spec: ModelSpec) -> bool:
+    return spec.checkpoint is not None and spec.checkpoint.weights_only
+
+
 def _heading(spec: ModelSpec) -> Iterator[str]:
-    yield f"{spec.type}: {do_count(spec.total_params)} parameters ({do_count(spec.trainable_params)} trainable)"
+    if _weights_only(spec):
+        assert spec.checkpoint is not None
+        yield (
+            f"{spec.checkpoint.file}: {do_count(spec.total_params)} parameters in {do_count(spec.checkpoint.tensors)} "
+            f"tensors ({do_nbytes(spec.checkpoint.size)} on disk)"
+        )
+    else:
+        yield f"{spec.type}: {do_count(spec.total_params)} parameters ({do_count(spec.trainable_params)} trainable)"
     if spec.title != spec.name:
         yield f"title  {spec.title}"
     for item in spec.inputs:
@@ -102,7 +113,7 @@ def _rows(spec: ModelSpec, depth: int | None) -> Iterator[tuple[str, str, LayerS
         prefix += ("└─ " if lasts[-1] else "├─ ") if lasts else ""
         name = layer.name or spec.name
         label = f"{prefix}{name} ({layer.type_name})" if layer.path else f"{spec.name}"
-        yield label, _output(layer), layer
+        yield label, "-" if _weights_only(spec) else _output(layer), layer
 
 
 def _branches(spec: ModelSpec, depth: int | None) -> Iterator[str]:
@@ -124,8 +135,11 @@ def _output(layer: LayerSpec) -> str:
 def _totals(spec: ModelSpec) -> Iterator[str]:
     sizes = ", ".join(f"{do_nbytes(size)} {dtype}" for dtype, size in spec.bytes_by_dtype.items()) or "0 B"
     yield f"Total params: {do_count(spec.total_params)} ({sizes})"
-    yield f"Trainable params: {do_count(spec.trainable_params)}"
-    yield f"Frozen params: {do_count(spec.frozen_params)}"
+    if _weights_only(spec):
+        yield "Trainable or frozen: not stored in a checkpoint"
+    else:
+        yield f"Trainable params: {do_count(spec.trainable_params)}"
+        yield f"Frozen params: {do_count(spec.frozen_params)}"
     if spec.buffer_elements:
         yield f"Buffer elements: {do_count(spec.buffer_elements)}"
     yield f"Modules: {do_count(len(spec.layers))} below the root"

@@ -27,6 +27,7 @@ from modeldoc import progress
 from modeldoc.errors import ConfigError, ModeldocError, OutputError
 from modeldoc.options import SiteOptions, read_pyproject
 from modeldoc.pages import layout, render
+from modeldoc.pages.weights import PICTURES
 from modeldoc.spec import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,8 @@ def write_docs(
         pages = render.render_pages(spec, settings, env)
         for name, text in pages.items():
             _write(docs_dir / options.slug / name, contained(text))
+        for name, data in picture_files(spec).items():
+            _write_bytes(docs_dir / options.slug / name, data)
         count += len(pages)
         nav.append(nav_entry(spec.title, model_nav(spec, options.slug, options.page_size)))
         entries.append((spec, f"{options.slug}/index.md"))
@@ -551,6 +554,16 @@ def publish(built: Path, out: Path) -> None:
             raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def picture_files(spec: ModelSpec) -> dict[str, bytes]:
+    """The pictures of a model's weights, by file path relative to the model's folder of pages."""
+    return {f"{PICTURES}/{picture.file}": picture.data for picture in spec.pictures}
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
 
 
 def _write(path: Path, text: str) -> None:

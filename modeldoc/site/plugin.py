@@ -65,6 +65,10 @@ ASSET = "assets/modeldoc.css"
 BLOCK_ONLY_KEYS = ("heading_level",)
 
 _BLOCK = re.compile(r"^(?P<indent>[ \t]*)::: modeldoc(?:[ \t]+(?P<target>\S+))?[ \t]*$")
+_DIFF_BLOCK = re.compile(r"^(?P<indent>[ \t]*)::: modeldoc-diff[ \t]+(?P<old>\S+)[ \t]+(?P<new>\S+)[ \t]*$")
+"""``::: modeldoc-diff OLD NEW``: what changed between two models, as a section of the page."""
+_DIFF_MALFORMED = re.compile(r"^(?P<indent>[ \t]*)::: modeldoc-diff\b")
+"""A ``::: modeldoc-diff`` line without exactly two models: an error, never left as text."""
 _STRAY = re.compile(r"^[ \t]*(?:[>|*+-]|\d+[.)])[ \t>|*+\-.)\d]*::: modeldoc\b")
 """A block behind a quote, table or list marker, where it cannot be expanded."""
 _FENCE = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})")
@@ -253,6 +257,8 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
                         )
                     files.append(File.generated(config, uri, content=site.contained(text)))
                     ours.append(uri)
+                for name, data in site.picture_files(spec).items():
+                    files.append(File.generated(config, f"{prefix}{options.slug}/{name}", content=data))
                 entries.append((spec, f"{options.slug}/index.md"))
                 model_navs.append(
                     site.nav_entry(spec.title, site.model_nav(spec, options.slug, options.page_size, prefix))
@@ -309,10 +315,19 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
                 yield lines[start]
                 continue
             where = f"the ::: modeldoc block on line {start + 1} of {src_uri}"
+            if match.re is _DIFF_MALFORMED:
+                raise ConfigError(
+                    f"the ::: modeldoc-diff line on line {start + 1} of {src_uri} does not name two models",
+                    "write ::: modeldoc-diff OLD NEW, each a target, a checkpoint file or a saved description",
+                )
             try:
                 # The second and later models on a page get their own section ids.
                 prefix = f"m{blocks + 1}-" if blocks else ""
-                text = self._render_block(match["target"], "".join(lines[start + 1 : end]), where, config, prefix)
+                options_text = "".join(lines[start + 1 : end])
+                if match.re is _DIFF_BLOCK:
+                    text = self._render_diff(match["old"], match["new"], options_text, where)
+                else:
+                    text = self._render_block(match["target"], options_text, where, config, prefix)
             except ModeldocError as err:
                 if where in str(err):
                     raise
@@ -349,6 +364,27 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
         spec, pages = self._render(settings)
         text = pages["index.md"]
         return _Rendered(site.contained(text.strip("\n")) + "\n", options.target, spec.warnings)
+
+    def _render_diff(self, old: str, new: str, options_text: str, where: str) -> _Rendered:
+        """A ``::: modeldoc-diff`` block: each model described (and kept) as a ``:::`` block's is, then compared."""
+        from modeldoc import diff
+        from modeldoc.pages import diff as shown
+        from modeldoc.site import build as site
+        from modeldoc.spec import is_checkpoint_file, is_description_file
+
+        entry = _block_options(options_text, where)
+        heading_level = entry.pop("heading_level", 2)
+        if isinstance(heading_level, bool) or not isinstance(heading_level, int) or not 1 <= heading_level <= 6:
+            raise ConfigError(f"heading_level in {where} is {heading_level!r}", "give a whole number from 1 to 6")
+        specs = []
+        for target in (old, new):
+            saved = is_description_file(target) or is_checkpoint_file(target)
+            options = opts.model_options({"target": target} if saved else {**entry, "target": target}, where=where)
+            specs.append(self._describe(options).spec)
+        result = diff.diff(specs[0], specs[1], old_name=old, new_name=new)
+        text = shown.markdown(result, heading="#" * heading_level)
+        warnings = tuple(f"{name}: {w}" for name, spec in zip((old, new), specs, strict=True) for w in spec.warnings)
+        return _Rendered(site.contained(text.strip("\n")) + "\n", f"{old} → {new}", warnings)
 
     def on_page_content(self, html_text: str, *, page: Page, config: MkDocsConfig, files: Files) -> str:
         """Report a block whose placeholder no block processor met, and show its text instead."""
@@ -505,7 +541,7 @@ def _scan(lines: list[str]) -> Iterator[tuple[int, int, re.Match[str] | None]]:
                 fence = ""  # a closing fence: the same character, at least as long, nothing else
         elif found:
             fence = found["fence"]
-        elif match := _BLOCK.match(line.rstrip("\r\n")):
+        elif match := _BLOCK.match(line.rstrip("\r\n")) or _DIFF_BLOCK.match(line.rstrip("\r\n")):
             depth = _width(match["indent"])
             end = i + 1
             # Like mkdocstrings: the options are the lines indented below it, up to a blank line.
@@ -514,6 +550,8 @@ def _scan(lines: list[str]) -> Iterator[tuple[int, int, re.Match[str] | None]]:
             yield i, end, match
             i = end
             continue
+        elif match := _DIFF_MALFORMED.match(line):
+            yield i, i + 1, match
         elif _STRAY.match(line):
             yield i, i + 1, None
         else:
