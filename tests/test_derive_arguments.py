@@ -19,8 +19,10 @@ def conv1d_model(fc_in: int) -> ModelSpec:
     x = t.input("x", (1, 3, 10))
     (c,) = t.module("c", [x], (1, 4, 5))
     (flat,) = t.function("flatten", [c], (1, 20), start_dim=1, end_dim=-1)
-    (y,) = t.module("fc", [flat], (1, 7))
-    t.output(y)
+    if fc_in == 20:
+        t.output(*t.module("fc", [flat], (1, 7)))
+    else:
+        t.module("fc", [flat])  # a mismatch: the call fails, with no output
     conv = layer(
         "c",
         "Conv1d",
@@ -79,7 +81,7 @@ def test_transpose_slice_and_concatenation() -> None:
         "cat joins 4 + 3 = 7",
     ]
     assert fc.derivation[2].formula == "5 − 1 = 4"
-    assert fc.source == "previous-layer"
+    assert fc.source == "input"  # both parts are the inputs' sizes, through parameter-free ops only
 
 
 def test_bidirectional_recurrence_doubles_the_hidden_size() -> None:
@@ -174,8 +176,10 @@ def test_multi_axis_arguments_are_checked() -> None:
     t.output(*t.module("norm", [x], (2, 3, 4)))
     good = layer("norm", "LayerNorm", [hp("normalized_shape", [3, 4], "in0:-1", "data-dependent")])
     assert hyper(attach(t.spec(good)), "norm", "normalized_shape").error == ""
+    failed = Trace()
+    failed.module("norm", [failed.input("x", (2, 3, 4))])  # the call that does not fit fails
     bad = layer("norm", "LayerNorm", [hp("normalized_shape", [3, 5], "in0:-1", "data-dependent")])
-    error = hyper(attach(t.spec(bad)), "norm", "normalized_shape").error
+    error = hyper(attach(failed.spec(bad)), "norm", "normalized_shape").error
     assert (
         error == "norm.normalized_shape is [3, 5] but the incoming tensor ends in (3, 4); set normalized_shape=[3, 4]"
     )
@@ -210,7 +214,7 @@ def _mismatch(make: str) -> str:
         layers.append(linear("proj", 10, 6))
     else:
         z = x
-    t.output(*t.module("fc", [z], (1, 3, 2)))
+    t.module("fc", [z])  # in_features = 99 fits no stem: the call fails
     error = hyper(attach(t.spec(*layers, linear("fc", 99, 2))), "fc", "in_features").error
     match = re.fullmatch(
         r"fc\.in_features is 99 but the incoming tensor has (.+) features; set in_features=(\d+)", error
@@ -238,8 +242,7 @@ def test_a_mismatch_message_repeats_only_plain_arithmetic(make: str, shown: str)
 def test_a_mismatch_message_names_channels_features_or_the_axis() -> None:
     t = Trace()
     x = t.input("x", (1, 3, 10))
-    (c,) = t.module("c", [x], (1, 3, 10))
-    t.output(c)
+    t.module("c", [x])  # the call fails
     conv = [hp("in_channels", 4, "in0:-2", "data-dependent"), hp("width", 11, "in0:2", "data-dependent")]
     spec = attach(t.spec(layer("c", "Block", conv)))
     assert hyper(spec, "c", "in_channels").error == (
