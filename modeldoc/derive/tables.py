@@ -108,7 +108,7 @@ def _whole_table(
     """A table looked up whole (as many ids as rows along an axis) whose looked-up axis a tie fixes."""
     index = provenance.index
     ids = index.tensors[call.inputs[0]]
-    if not call.outputs:
+    if not call.outputs or _cut(index, ids.producer):
         return None
     out = index.tensors[call.outputs[0]]
     for axis, size in enumerate(ids.shape):
@@ -140,6 +140,16 @@ def _whole_table(
             derivation_continues=derivation.continues,
         )
     return None
+
+
+def _cut(index: TraceIndex, producer: int | None) -> bool:
+    """True when the ids are a slice the model cut (``position_ids[:, :L]``): the table may hold more rows."""
+    op = index.ops.get(producer) if producer is not None else None
+    if op is None or op.kind != "function" or op.name != "getitem":
+        return False
+    key = op.arguments.get("key")
+    items = key if isinstance(key, list) else [key]
+    return any(isinstance(item, dict) and "slice" in item and item["slice"][1] is not None for item in items)
 
 
 def _read_from(index: TraceIndex, tid: int) -> str | None:
