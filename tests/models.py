@@ -617,3 +617,27 @@ def tiny_wav2vec2() -> nn.Module:
         vocab_size=20,
     )
     return Wav2Vec2ForCTC(config)
+
+
+def tiny_whisper() -> nn.Module:
+    """Whisper: a conv front end halves the frames, whose count the encoder's position table must have."""
+    from transformers import WhisperConfig, WhisperForConditionalGeneration
+
+    config = WhisperConfig(
+        d_model=32,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        vocab_size=100,
+        num_mel_bins=16,
+        max_source_positions=50,
+        max_target_positions=64,
+        decoder_start_token_id=0,
+        bos_token_id=0,
+        eos_token_id=0,
+        pad_token_id=0,
+    )
+    return WhisperForConditionalGeneration(config)

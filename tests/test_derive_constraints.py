@@ -128,6 +128,17 @@ def test_clip_positions_text_chosen_and_vision_from_the_image(clip: ModelSpec) -
     assert any("turns 32 into 4" in t for t in texts) and any("merges 4 × 4 into 16" in t for t in texts)
 
 
+def test_whisper_encoder_positions_are_the_frames_the_convolutions_leave() -> None:
+    features = {"name": "input_features", "shape": [1, 16, 100], "dtype": "float32"}
+    spec = spec_of("tests.models:tiny_whisper", inputs=[features, ids("decoder_input_ids", "T", 4)])
+    encoder = hyper(spec, "model.encoder.embed_positions", "num_embeddings")
+    assert (encoder.value, encoder.kind) == (50, "data-dependent")  # 100 frames / 2, as 3000 / 2 = 1500 at full size
+    assert encoder.formula == "⌊(100 + 2·1 − 1·(3 − 1) − 1) / 2⌋ + 1 = 50"
+    assert encoder.derivation[0].text == "the input `input_features` is N × 16 × 100"
+    decoder = hyper(spec, "model.decoder.embed_positions", "embedding_dim")  # added to the tokens: it follows them
+    assert (decoder.kind, decoder.formula) == ("data-dependent", "model.decoder.embed_tokens.embedding_dim = 32")
+
+
 def test_t5_relative_buckets_are_chosen_and_one_bias_per_head() -> None:
     spec = spec_of("tests.models:tiny_t5", inputs=[ids(length=8), ids("decoder_input_ids", "T", 4)])
     table = "encoder.block.0.layer.0.SelfAttention.relative_attention_bias"
@@ -187,6 +198,7 @@ FORMULA_MODELS = [
     ("tests.models:tiny_bert", ("input_ids:N=1,L=8",), TOKENS),
     ("tests.models:tiny_convnext", ("pixel_values:N=1,3,64,64",), {}),
     ("tests.models:tiny_wav2vec2", ("input_values:N=1,1600",), {}),
+    ("tests.models:tiny_falcon", ("input_ids:N=1,L=8",), TOKENS),
     ("tests.models:BottleneckNet", ("x:N=1,3,8,8",), {}),
     ("tests.models:PoolGeometry", ("1,2,15,15",), {}),
     ("tests.models:StridedConv", ("1,1,H=8,W=8",), {}),
