@@ -641,3 +641,21 @@ def tiny_whisper() -> nn.Module:
         pad_token_id=0,
     )
     return WhisperForConditionalGeneration(config)
+
+
+def tiny_gpt_neox() -> nn.Module:
+    """GPT-NeoX: a parallel residual, ``x + attn(ln1(x)) + mlp(ln2(x))``."""
+    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
+
+    config = GPTNeoXConfig(
+        num_hidden_layers=2,
+        hidden_size=32,
+        num_attention_heads=4,
+        intermediate_size=64,
+        vocab_size=100,
+        max_position_embeddings=64,
+        bos_token_id=0,
+        eos_token_id=0,
+        pad_token_id=0,
+    )
+    return GPTNeoXForCausalLM(config)

@@ -346,3 +346,43 @@ def test_branches_sum_at_the_merge(target: str) -> None:
     merge = hyper(spec, "merge", "in_features")
     assert merge.formula == "4 + 5 = 9"
     assert [s.where for s in merge.derivation] == ["branches.left", "branches.right", "cat"]
+
+
+# --------------------------------------------------------------------------- sizes that ops tie together
+
+
+def _two_heads(join: str, **arguments: object) -> ModelSpec:
+    """Two linears from one input, met by `join` and then read by a third layer."""
+    t = TraceBuilder()
+    x = t.input("x", (2, 6, 8))
+    a = t.module("a", x, out=(2, 6, 5))
+    b = t.module("b", x, out=(2, 6, 5))
+    if join == "cat":  # joined along the sequence axis: every other axis must agree
+        met = t.function("cat", a, b, out=(2, 12, 5), **arguments)
+    else:
+        mask = t.input("mask", (2, 6, 1), dtype="bool")
+        met = t.function("where", mask, a, b, out=(2, 6, 5))
+    t.output(t.module("c", met, out=(2, 12 if join == "cat" else 6, 3)))
+    return attach(t.spec(linear("a", 8, 5), linear("b", 8, 5), linear("c", 5, 3)))
+
+
+@pytest.mark.parametrize(("join", "verb"), [("cat", "is joined along axis 1 with"), ("where", "in where")])
+def test_a_join_on_another_axis_or_a_where_makes_the_second_layer_follow_the_first(join: str, verb: str) -> None:
+    spec = _two_heads(join, dim=1)
+    first, second = hyper(spec, "a", "out_features"), hyper(spec, "b", "out_features")
+    assert (first.kind, first.source) == ("hyperparameter", "chosen")
+    assert "which follow it: b.out_features" in first.reason
+    assert (second.kind, second.source, second.formula) == ("data-dependent", "previous-layer", "a.out_features = 5")
+    assert second.derivation[-1].text.startswith("b's output ")
+    assert verb in second.derivation[-1].text
+
+
+def test_sizes_equal_by_chance_are_not_tied() -> None:
+    t = TraceBuilder()
+    x = t.input("x", (2, 8))
+    a = t.module("a", x, out=(2, 5))
+    b = t.module("b", x, out=(2, 5))
+    t.output(a, b)  # two outputs of the same width, never met by an op
+    spec = attach(t.spec(linear("a", 8, 5), linear("b", 8, 5)))
+    assert hyper(spec, "b", "out_features").formula != "a.out_features = 5"
+    assert "follow" not in hyper(spec, "a", "out_features").reason

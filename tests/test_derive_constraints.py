@@ -70,6 +70,15 @@ def test_llama_gate_makes_up_proj_follow_gate_proj(llama: ModelSpec) -> None:
     assert (gate.kind, gate.source) == ("hyperparameter", "chosen")
 
 
+def test_parallel_residual_gpt_neox_both_branches_follow_the_embedding() -> None:
+    spec = spec_of("tests.models:tiny_gpt_neox", "input_ids:N=1,L=8", **TOKENS)
+    for path in ("gpt_neox.layers.0.attention.dense", "gpt_neox.layers.0.mlp.dense_4h_to_h"):
+        h = hyper(spec, path, "out_features")
+        assert (h.kind, h.formula) == ("data-dependent", "gpt_neox.embed_in.embedding_dim = 32")
+        assert h.derivation[0].where == "gpt_neox.embed_in"
+    assert hyper(spec, "gpt_neox.embed_in", "embedding_dim").kind == "hyperparameter"
+
+
 def test_bottleneck_conv3_follows_the_shortcut_and_the_stem_stays_chosen(resnet: ModelSpec) -> None:
     stem = hyper(resnet, "stem", "out_channels")
     assert (stem.kind, stem.source) == ("hyperparameter", "chosen")
