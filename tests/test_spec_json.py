@@ -201,12 +201,15 @@ SCHEMA_DEFS = {
     "DerivationStep": "derivationStep",
     "Hyperparam": "hyperparameter",
     "UnknownArgument": "unknownArgument",
+    "Bookkeeping": "bookkeeping",
     "ParamSpec": "parameter",
     "LayerSpec": "layer",
     "BoundaryTensor": "boundaryTensor",
     "TensorInfo": "tensor",
     "OpSpec": "op",
     "TraceSpec": "trace",
+    "ConfigSource": "configSource",
+    "ModelConfig": "modelConfig",
 }
 
 
