@@ -675,3 +675,29 @@ def tiny_gpt_neox() -> nn.Module:
         pad_token_id=0,
     )
     return GPTNeoXForCausalLM(config)
+
+
+class ChannelsFirstNorm(nn.LayerNorm):
+    """A LayerNorm subclass (not in modeldoc's table) whose own forward normalises the channel axis."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        last = x.permute(0, 2, 3, 1)
+        normed = nn.functional.layer_norm(last, self.normalized_shape, self.weight, self.bias, self.eps)
+        return normed.permute(0, 3, 1, 2)
+
+
+class LastAxisNorm(nn.LayerNorm):
+    """A LayerNorm subclass (not in modeldoc's table) that keeps LayerNorm's forward."""
+
+
+class SubclassNorms(nn.Module):
+    """A convolution, a channels-first norm (8 channels on 10 × 10: one axis of 8) and a last-axis norm."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.channels = ChannelsFirstNorm(8)
+        self.last = LastAxisNorm(10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.last(self.channels(self.conv(x)))

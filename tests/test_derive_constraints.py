@@ -104,12 +104,20 @@ def test_convnext_channels_first_layernorm_gets_no_invented_error() -> None:
     assert [f"{layer.path}.{h.name}" for layer in spec.all_layers for h in layer.hyperparameters if h.error] == []
     first = hyper(spec, "convnext.embeddings.layernorm", "normalized_shape")
     assert first.formula == "convnext.embeddings.patch_embeddings.out_channels = 8"
-    assert "is axis 1, the only axis of that size" in first.reason
-    notes = " ".join(spec.layer("convnext.embeddings.layernorm").notes)
+
+
+def test_a_subclass_with_its_own_forward_is_matched_by_the_ops_it_ran() -> None:
+    spec = spec_of("tests.models:SubclassNorms", "x:N=1,3,12,12")
+    assert [f"{layer.path}.{h.name}" for layer in spec.all_layers for h in layer.hyperparameters if h.error] == []
+    channels = hyper(spec, "channels", "normalized_shape")  # LayerNorm's last-axis rule would say 10
+    assert (channels.kind, channels.formula, channels.inferred) == ("data-dependent", "conv.out_channels = 8", True)
+    assert "is axis 1, the only axis of that size" in channels.reason
+    notes = " ".join(spec.layer("channels").notes)
     assert "its call ran permute, layer_norm, permute" in notes
     assert "LayerNorm's rule for normalized_shape does not hold" in notes
-    last = " ".join(spec.layer("convnext.encoder.stages.0.layers.0.layernorm").notes)
-    assert "LayerNorm's rules hold for the shapes it recorded" in last
+    kept = " ".join(spec.layer("last").notes)
+    assert "LayerNorm's rules hold for the shapes it recorded" in kept
+    assert hyper(spec, "last", "normalized_shape").formula.endswith("= 10")
 
 
 # --------------------------------------------------------------------------- 4: positions are not a vocabulary
