@@ -166,17 +166,37 @@ def index_map(index: Any, rank: int) -> list[tuple[int, Any] | None] | None:
 
 
 def slice_length(item: Mapping[str, Any], size: int) -> tuple[int, Formula]:
-    """Length of ``start:stop:step`` over `size` elements, and the formula with the numbers."""
+    """Length of ``start:stop:step`` over `size` elements, and the formula with the numbers.
+
+    The formula is the arithmetic PyTorch does: a bound counted from the end is the size minus
+    it (``x[..., :-2]`` of 73 keeps ``73 − 2 = 71``), a missing stop is the size, a bound past
+    either end is clamped to it.
+    """
     start, stop, step = item["slice"]
     step = step or 1
-    start = 0 if start is None else (start + size if start < 0 else start)
-    stop = size if stop is None else (stop + size if stop < 0 else stop)
-    start, stop = max(0, min(start, size)), max(0, min(stop, size))
+    first, first_text = _bound(start, size, 0)
+    last, last_text = _bound(stop, size, size)
+    if last - first <= 0:
+        return 0, Formula.sentence(f"{slice_text(item)} of {size} keeps nothing", 0)
+    if first_text == "0":
+        span = last_text if "−" in last_text else f"{last_text} − 0"
+    else:
+        span = f"{last_text} − {first_text}"
     if step == 1:
-        length = max(0, stop - start)
-        return length, Formula(f"{stop} − {start}", length)
-    length = max(0, -(-(stop - start) // step))
-    return length, Formula(f"⌈({stop} − {start}) / {step}⌉", length, "rounded")
+        return last - first, Formula(span, last - first)
+    length = -(-(last - first) // step)
+    return length, Formula(f"⌈({span}) / {step}⌉", length, "rounded")
+
+
+def _bound(bound: int | None, size: int, missing: int) -> tuple[int, str]:
+    """One end of a slice as an index into `size` elements, and how it is written (``"73 − 2"`` for ``-2``)."""
+    if bound is None:
+        return missing, str(missing)
+    if bound < 0:
+        if bound + size <= 0:
+            return 0, "0"
+        return bound + size, f"{size} − {-bound}" if missing == size else f"({size} − {-bound})"
+    return min(bound, size), str(min(bound, size))
 
 
 def slice_text(item: Mapping[str, Any]) -> str:

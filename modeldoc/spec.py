@@ -540,9 +540,25 @@ class OpSpec(JsonMapped):
     """Non-tensor arguments by parameter name, defaults included (``{"kernel_size": 2, "stride": 2, ...}``)."""
     call: int = 0
     """For module calls: which call of that module this is (0 = the first)."""
+    inner: tuple[str, ...] = ()
+    """For a leaf layer's call: the torch functions it ran inside, in order (``("permute", "layer_norm",
+    "permute")``): the evidence of what its forward does, for a subclass whose forward is its own."""
 
     json_layout = keys(
-        "index", "kind", "name", "target", "scope", "inputs", "outputs", "args", "macs", "flops", "arguments", "call"
+        "index",
+        "kind",
+        "name",
+        "target",
+        "scope",
+        "inputs",
+        "outputs",
+        "args",
+        "macs",
+        "flops",
+        "arguments",
+        "call",
+        # added: older descriptions lack it
+        Key("inner", when=SET),
     )
 
 

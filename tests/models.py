@@ -541,3 +541,163 @@ class LlamaBlock(nn.Module):
         self.self_attn = LlamaAttention(d)
         self.mlp = LlamaMLP(d)
         self.input_layernorm, self.post_attention_layernorm = nn.LayerNorm(d), nn.LayerNorm(d)
+
+
+class Bottleneck(nn.Module):
+    """A ResNet bottleneck: 1×1 reduce, 3×3, 1×1 expand, added to the identity (or a projected) shortcut."""
+
+    def __init__(self, cin: int, width: int, cout: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, width, 1, bias=False)
+        self.conv2 = nn.Conv2d(width, width, 3, padding=1, bias=False)
+        self.conv3 = nn.Conv2d(width, cout, 1, bias=False)
+        self.downsample = nn.Conv2d(cin, cout, 1, bias=False) if cin != cout else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.conv3(torch.relu(self.conv2(torch.relu(self.conv1(x)))))
+        identity = x if self.downsample is None else self.downsample(x)
+        return torch.relu(out + identity)
+
+
+class BottleneckNet(nn.Module):
+    """A stem, a bottleneck with a projected shortcut, one with the identity, and a classifier."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.block1 = Bottleneck(8, 4, 16)
+        self.block2 = Bottleneck(16, 4, 16)
+        self.fc = nn.Linear(16, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.block2(self.block1(self.stem(x)))
+        return self.fc(x.mean(dim=(2, 3)))
+
+
+# --- Hugging Face models from tiny configs, one per class of issue 11's wrong statements
+
+
+def tiny_convnext() -> nn.Module:
+    """ConvNeXt: its ConvNextLayerNorm normalises the channel axis in channels-first mode (64 px: widths ≠ channels)."""
+    from transformers import ConvNextConfig, ConvNextForImageClassification
+
+    config = ConvNextConfig(num_stages=2, hidden_sizes=[8, 16], depths=[1, 1], image_size=64, num_labels=10)
+    return ConvNextForImageClassification(config)
+
+
+def tiny_clip() -> nn.Module:
+    """CLIP: two towers with learned positions, projected to one shared size and multiplied together."""
+    from transformers import CLIPConfig, CLIPModel
+
+    sizes = {"num_hidden_layers": 2, "hidden_size": 32, "num_attention_heads": 4, "intermediate_size": 64}
+    config = CLIPConfig(
+        text_config={**sizes, "vocab_size": 100, "max_position_embeddings": 16},
+        vision_config={**sizes, "image_size": 32, "patch_size": 8},
+        projection_dim=16,
+    )
+    return CLIPModel(config)
+
+
+def tiny_t5() -> nn.Module:
+    """T5: relative-attention buckets, one bias per head."""
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    config = T5Config(d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4, vocab_size=100, decoder_start_token_id=0)
+    return T5ForConditionalGeneration(config)
+
+
+def tiny_falcon() -> nn.Module:
+    """Falcon: multi-query fused qkv, whose query heads are a slice counted from the end."""
+    from transformers import FalconConfig, FalconForCausalLM
+
+    config = FalconConfig(
+        num_hidden_layers=2, hidden_size=32, num_attention_heads=4, vocab_size=100, bos_token_id=0, eos_token_id=0
+    )
+    return FalconForCausalLM(config)
+
+
+def tiny_wav2vec2() -> nn.Module:
+    """Wav2Vec2: a conv feature encoder reading the raw waveform."""
+    from transformers import Wav2Vec2Config, Wav2Vec2ForCTC
+
+    config = Wav2Vec2Config(
+        num_hidden_layers=2,
+        hidden_size=32,
+        num_attention_heads=4,
+        intermediate_size=64,
+        conv_dim=[16, 16],
+        conv_kernel=[10, 3],
+        conv_stride=[5, 2],
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2,
+        vocab_size=20,
+    )
+    return Wav2Vec2ForCTC(config)
+
+
+def tiny_whisper() -> nn.Module:
+    """Whisper: a conv front end halves the frames, whose count the encoder's position table must have."""
+    from transformers import WhisperConfig, WhisperForConditionalGeneration
+
+    config = WhisperConfig(
+        d_model=32,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        vocab_size=100,
+        num_mel_bins=16,
+        max_source_positions=50,
+        max_target_positions=64,
+        decoder_start_token_id=0,
+        bos_token_id=0,
+        eos_token_id=0,
+        pad_token_id=0,
+    )
+    return WhisperForConditionalGeneration(config)
+
+
+def tiny_gpt_neox() -> nn.Module:
+    """GPT-NeoX: a parallel residual, ``x + attn(ln1(x)) + mlp(ln2(x))``."""
+    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
+
+    config = GPTNeoXConfig(
+        num_hidden_layers=2,
+        hidden_size=32,
+        num_attention_heads=4,
+        intermediate_size=64,
+        vocab_size=100,
+        max_position_embeddings=64,
+        bos_token_id=0,
+        eos_token_id=0,
+        pad_token_id=0,
+    )
+    return GPTNeoXForCausalLM(config)
+
+
+class ChannelsFirstNorm(nn.LayerNorm):
+    """A LayerNorm subclass (not in modeldoc's table) whose own forward normalises the channel axis."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        last = x.permute(0, 2, 3, 1)
+        normed = nn.functional.layer_norm(last, self.normalized_shape, self.weight, self.bias, self.eps)
+        return normed.permute(0, 3, 1, 2)
+
+
+class LastAxisNorm(nn.LayerNorm):
+    """A LayerNorm subclass (not in modeldoc's table) that keeps LayerNorm's forward."""
+
+
+class SubclassNorms(nn.Module):
+    """A convolution, a channels-first norm (8 channels on 10 × 10: one axis of 8) and a last-axis norm."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.channels = ChannelsFirstNorm(8)
+        self.last = LastAxisNorm(10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.last(self.channels(self.conv(x)))

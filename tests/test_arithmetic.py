@@ -94,8 +94,8 @@ def test_reshape_groups_index_maps_and_slices() -> None:
     assert index_map([full, -1], 3) == [(0, full), (2, None)]
     assert index_map(["...", None, 0], 3) == [(0, None), (1, None), None]
     assert index_map([{"tensor": [2]}], 2) is None
-    assert slice_length({"slice": [None, -1, None]}, 10) == (9, Formula("9 − 0", 9))
-    assert slice_length({"slice": [None, -1, None]}, 10)[1].text == "9 − 0 = 9"
+    assert slice_length({"slice": [None, -1, None]}, 10) == (9, Formula("10 − 1", 9))
+    assert slice_length({"slice": [None, -1, None]}, 10)[1].text == "10 − 1 = 9"
     assert slice_length({"slice": [1, None, 2]}, 10) == (5, Formula("⌈(10 − 1) / 2⌉", 5, "rounded"))
     assert slice_length({"slice": [1, None, 2]}, 10)[1].text == "⌈(10 − 1) / 2⌉ = 5"
     assert slice_length({"slice": [8, 20, None]}, 10)[0] == len(range(10)[8:20])

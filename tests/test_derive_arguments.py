@@ -19,8 +19,10 @@ def conv1d_model(fc_in: int) -> ModelSpec:
     x = t.input("x", (1, 3, 10))
     c = t.module("c", x, out=(1, 4, 5))
     flat = t.function("flatten", c, out=(1, 20), start_dim=1, end_dim=-1)
-    y = t.module("fc", flat, out=(1, 7))
-    t.output(y)
+    if fc_in == 20:
+        t.output(t.module("fc", flat, out=(1, 7)))
+    else:
+        t.module("fc", flat, out=[])  # a mismatch: the call fails, with no output
     conv = layer(
         "c",
         "Conv1d",
@@ -79,7 +81,7 @@ def test_transpose_slice_and_concatenation() -> None:
         "cat joins 4 + 3 = 7",
     ]
     assert fc.derivation[2].formula == "5 − 1 = 4"
-    assert fc.source == "previous-layer"
+    assert fc.source == "input"  # both parts are the inputs' sizes, through parameter-free ops only
 
 
 def test_bidirectional_recurrence_doubles_the_hidden_size() -> None:
@@ -164,8 +166,10 @@ def test_multi_axis_arguments_are_checked() -> None:
     t.output(t.module("norm", x, out=(2, 3, 4)))
     good = layer("norm", "LayerNorm", [hp("normalized_shape", [3, 4], "in0:-1", "data-dependent")])
     assert hyper(attach(t.spec(good)), "norm", "normalized_shape").error == ""
+    failed = TraceBuilder()
+    failed.module("norm", failed.input("x", (2, 3, 4)), out=[])  # the call that does not fit fails
     bad = layer("norm", "LayerNorm", [hp("normalized_shape", [3, 5], "in0:-1", "data-dependent")])
-    error = hyper(attach(t.spec(bad)), "norm", "normalized_shape").error
+    error = hyper(attach(failed.spec(bad)), "norm", "normalized_shape").error
     assert (
         error == "norm.normalized_shape is [3, 5] but the incoming tensor ends in (3, 4); set normalized_shape=[3, 4]"
     )
@@ -200,7 +204,7 @@ def _mismatch(make: str) -> str:
         layers.append(linear("proj", 10, 6))
     else:
         z = x
-    t.output(t.module("fc", z, out=(1, 3, 2)))
+    t.module("fc", z, out=[])  # in_features = 99 fits no stem: the call fails
     error = hyper(attach(t.spec(*layers, linear("fc", 99, 2))), "fc", "in_features").error
     match = re.fullmatch(
         r"fc\.in_features is 99 but the incoming tensor has (.+) features; set in_features=(\d+)", error
@@ -228,8 +232,7 @@ def test_a_mismatch_message_repeats_only_plain_arithmetic(make: str, shown: str)
 def test_a_mismatch_message_names_channels_features_or_the_axis() -> None:
     t = TraceBuilder()
     x = t.input("x", (1, 3, 10))
-    c = t.module("c", x, out=(1, 3, 10))
-    t.output(c)
+    t.module("c", x, out=[])  # the call fails
     conv = [hp("in_channels", 4, "in0:-2", "data-dependent"), hp("width", 11, "in0:2", "data-dependent")]
     spec = attach(t.spec(layer("c", "Block", conv)))
     assert hyper(spec, "c", "in_channels").error == (
@@ -343,3 +346,43 @@ def test_branches_sum_at_the_merge(target: str) -> None:
     merge = hyper(spec, "merge", "in_features")
     assert merge.formula == "4 + 5 = 9"
     assert [s.where for s in merge.derivation] == ["branches.left", "branches.right", "cat"]
+
+
+# --------------------------------------------------------------------------- sizes that ops tie together
+
+
+def _two_heads(join: str, **arguments: object) -> ModelSpec:
+    """Two linears from one input, met by `join` and then read by a third layer."""
+    t = TraceBuilder()
+    x = t.input("x", (2, 6, 8))
+    a = t.module("a", x, out=(2, 6, 5))
+    b = t.module("b", x, out=(2, 6, 5))
+    if join == "cat":  # joined along the sequence axis: every other axis must agree
+        met = t.function("cat", a, b, out=(2, 12, 5), **arguments)
+    else:
+        mask = t.input("mask", (2, 6, 1), dtype="bool")
+        met = t.function("where", mask, a, b, out=(2, 6, 5))
+    t.output(t.module("c", met, out=(2, 12 if join == "cat" else 6, 3)))
+    return attach(t.spec(linear("a", 8, 5), linear("b", 8, 5), linear("c", 5, 3)))
+
+
+@pytest.mark.parametrize(("join", "verb"), [("cat", "is joined along axis 1 with"), ("where", "in where")])
+def test_a_join_on_another_axis_or_a_where_makes_the_second_layer_follow_the_first(join: str, verb: str) -> None:
+    spec = _two_heads(join, dim=1)
+    first, second = hyper(spec, "a", "out_features"), hyper(spec, "b", "out_features")
+    assert (first.kind, first.source) == ("hyperparameter", "chosen")
+    assert "which follow it: b.out_features" in first.reason
+    assert (second.kind, second.source, second.formula) == ("data-dependent", "previous-layer", "a.out_features = 5")
+    assert second.derivation[-1].text.startswith("b's output ")
+    assert verb in second.derivation[-1].text
+
+
+def test_sizes_equal_by_chance_are_not_tied() -> None:
+    t = TraceBuilder()
+    x = t.input("x", (2, 8))
+    a = t.module("a", x, out=(2, 5))
+    b = t.module("b", x, out=(2, 5))
+    t.output(a, b)  # two outputs of the same width, never met by an op
+    spec = attach(t.spec(linear("a", 8, 5), linear("b", 8, 5)))
+    assert hyper(spec, "b", "out_features").formula != "a.out_features = 5"
+    assert "follow" not in hyper(spec, "a", "out_features").reason

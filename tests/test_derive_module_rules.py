@@ -173,7 +173,7 @@ def test_linear_and_embedding_give_their_last_axis() -> None:
     emb = layer("emb", "Embedding", [hp("num_embeddings", 50), hp("embedding_dim", 16)], size_rule="embedding")
     spec = t.spec(emb, linear("fc", 16, 3))
     assert rule_outcome(spec, e, 2) == chosen("emb", "Embedding", "embedding_dim", 16)
-    assert rule_outcome(spec, e, 1) is None
+    assert rule_outcome(spec, e, 1) == Outcome.keeps(ids, 1)  # the other axes are the ids' axes
     assert rule_outcome(spec, y, 2) == chosen("fc", "Linear", "out_features", 3)
     assert rule_outcome(spec, y, 1) is None
     assert [s.text for s in hyper(attach(spec), "fc", "in_features").derivation] == [

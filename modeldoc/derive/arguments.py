@@ -2,10 +2,14 @@
 
 A constructor argument whose ``dim`` names a tensor axis (``"in0:-1"``: the last axis of the
 layer's first input) must equal that axis's size; `Provenance` follows that size back to
-where it was born. A layer whose output reaches the model output through parameter-free ops
-has its output-sized argument (the last Linear's ``out_features``) fixed by the target
-(`targets`). A traced size that disagrees with a layer's argument (a model that fails at run
-time) becomes `Hyperparam.error`, its text rendered from the formula's parts.
+where it was born. A chosen size that an op forces equal to an earlier one (``x + f(x)``: the
+last layer of ``f``) follows that one (`modeldoc.derive.constraints`). An embedding's
+``num_embeddings`` is a vocabulary or a capacity by what its ids are (`modeldoc.derive.tables`).
+A layer whose output reaches the model output through parameter-free ops has its output-sized
+argument (the last Linear's ``out_features``) fixed by the target (`targets`). A traced size
+that disagrees with a layer's argument (a model that fails at run time) becomes
+`Hyperparam.error`, its text rendered from the formula's parts; a layer whose call completed
+never gets one (the call ran, so the rule that predicted a mismatch does not fit it).
 """
 
 from __future__ import annotations
@@ -14,9 +18,11 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from modeldoc.arithmetic import Formula, expected_size
-from modeldoc.derive.context import TraceIndex, find_argument, qualified
+from modeldoc.derive.constraints import Constraints, constrain, describe_fixer, sentence
+from modeldoc.derive.context import AxisKey, TraceIndex, find_argument, qualified
 from modeldoc.derive.dims import axis_ref
 from modeldoc.derive.provenance import Provenance, argument_text
+from modeldoc.derive.tables import tables
 from modeldoc.spec import DerivationStep, Hyperparam, LayerSpec, ModelSpec, TensorInfo
 
 Targets = Mapping[tuple[str, str], Hyperparam]
@@ -34,39 +40,57 @@ def attach(spec: ModelSpec, *, budget: int | None = None) -> ModelSpec:
     if spec.trace is None or not spec.trace.ops:
         return spec
     provenance = Provenance(spec, budget=budget)
-    fixed = targets(provenance)
+    constraints = constrain(provenance)
+    fixed = {**targets(provenance, constraints), **tables(provenance, constraints)}
     layers = []
     for layer in spec.all_layers:
-        hyperparameters = tuple(explain_argument(provenance, layer, h, fixed) for h in layer.hyperparameters)
+        hyperparameters = tuple(
+            explain_argument(provenance, layer, h, fixed, constraints) for h in layer.hyperparameters
+        )
         if hyperparameters != layer.hyperparameters:
             layers.append(replace(layer, hyperparameters=hyperparameters))
     return spec.with_layers(tuple(layers)) if layers else spec
 
 
-def explain_argument(provenance: Provenance, layer: LayerSpec, h: Hyperparam, fixed: Targets) -> Hyperparam:
+def explain_argument(
+    provenance: Provenance,
+    layer: LayerSpec,
+    h: Hyperparam,
+    fixed: Targets,
+    constraints: Constraints | None = None,
+) -> Hyperparam:
     """`h` with its derivation, source and error filled in from the trace."""
+    member = (layer.path, h.name)
+    follows = constraints.followers.get(member) if constraints is not None else None
+    if follows is not None and constraints is not None:
+        return _tied(provenance, constraints, layer, h, follows)
+    if member in fixed:
+        return fixed[member]
+    followed = constraints.followed.get(member) if constraints is not None else None
+    if followed and h.kind == "hyperparameter":
+        return replace(h, reason=_followed_by(h.reason, followed))
     ref = axis_ref(h)
-    if ref is None:
-        return h
-    if ref.side == "out":
-        return fixed.get((layer.path, h.name), h)
+    consumed = provenance.index.consumed(layer, h) if ref is not None and ref.side == "in" else None
+    return _consumed(provenance, layer, h, *consumed) if consumed is not None else h
+
+
+def _consumed(provenance: Provenance, layer: LayerSpec, h: Hyperparam, tensor: TensorInfo, axis: int) -> Hyperparam:
+    """An argument that must equal an axis of the tensor the layer receives: derived, or the mismatch said."""
     index = provenance.index
-    consumed = index.consumed(layer, h)
-    if consumed is None:
-        return h
-    tensor, axis = consumed
     expected = expected_size(h.value)
+    completed = _completed(index, layer)
     if isinstance(expected, tuple):
-        return _trailing_axes(layer, h, tensor, axis, expected)
-    if expected is None:
-        return h
+        checked = _trailing_axes(layer, h, tensor, axis, expected)
+        return h if completed and checked.error else checked
+    if expected is None or (completed and expected != tensor.shape[axis]):
+        return h  # a call that ran cannot have hit a mismatch: the rule does not fit this layer
     provenance.deriving = argument_text(index, layer.path, h.name)
     origin = provenance.origin(tensor.id, axis)
     derivation = provenance.derivation(origin, (layer.path, h.name))
     got = tensor.shape[axis]
     source = h.source
     if h.kind == "data-dependent":
-        source = "input" if origin.birth == "input" and origin.plain_input else "previous-layer"
+        source = "input" if origin.plain_input else "previous-layer"
     formula = origin.formula or Formula.sentence(str(got), got)
     error = ""
     if expected != got:
@@ -82,6 +106,40 @@ def explain_argument(provenance: Provenance, layer: LayerSpec, h: Hyperparam, fi
         derivation_continues=derivation.continues,
         source=source,
         error=error,
+    )
+
+
+def _followed_by(reason: str, followers: list[tuple[str, str]]) -> str:
+    """A chosen size's reason, saying which later arguments an op forces to match it."""
+    shown = ", ".join(qualified(*member) for member in followers[:3])
+    more = f" and {len(followers) - 3} more" if len(followers) > 3 else ""
+    return f"{reason.rstrip('.')}; ops later tie other sizes to it, which follow it: {shown}{more}"
+
+
+def _completed(index: TraceIndex, layer: LayerSpec) -> bool:
+    """True when the layer's first call returned (the model ran past it)."""
+    call = index.first_calls.get(layer.path)
+    return call is not None and bool(call.outputs)
+
+
+def _tied(
+    provenance: Provenance, constraints: Constraints, layer: LayerSpec, h: Hyperparam, key: AxisKey
+) -> Hyperparam:
+    """A size an op forces equal to an earlier member of its group: data-dependent, derived through the tie."""
+    provenance.deriving = argument_text(provenance.index, layer.path, h.name)
+    origin = provenance.origin(*key)
+    derivation = provenance.derivation(origin, (layer.path, h.name))
+    link = constraints.links[key]
+    return replace(
+        h,
+        kind="data-dependent",
+        source="input" if origin.plain_input else "previous-layer",
+        reason=f"{sentence(provenance, link)}; {describe_fixer(provenance, link.fixer)}",
+        formula=origin.formula.text if origin.formula else "",
+        derivation=derivation.steps,
+        derivation_omitted=derivation.omitted,
+        derivation_continues=derivation.continues,
+        inferred=False,
     )
 
 
@@ -108,8 +166,14 @@ def _trailing_axes(
 # --------------------------------------------------------------------------- the target rule
 
 
-def targets(provenance: Provenance) -> dict[tuple[str, str], Hyperparam]:
-    """Arguments fixed by the target: chosen sizes that reach a model output through parameter-free ops."""
+def targets(provenance: Provenance, constraints: Constraints | None = None) -> dict[tuple[str, str], Hyperparam]:
+    """Arguments fixed by the target: chosen sizes that reach a model output intact, through parameter-free ops.
+
+    The size must pass unchanged (no step computes from it on the way), no layer with
+    parameters may come after, and it must not be a size two of the model's parts agree on (a
+    group with another layer's chosen size, or a matrix product that sums it away: CLIP's two
+    towers multiplied together predict no classes).
+    """
     index = provenance.index
     out: dict[tuple[str, str], Hyperparam] = {}
     for op in index.trace.ops:
@@ -123,7 +187,9 @@ def targets(provenance: Provenance) -> dict[tuple[str, str], Hyperparam]:
             for axis, value in enumerate(tensor.shape):
                 provenance.deriving = f"axis {axis} of the model output {output}{made_by}"
                 origin = provenance.origin(tid, axis)
-                if origin.birth != "chosen" or origin.chosen is None or origin.through_parameters:
+                if origin.birth != "chosen" or origin.chosen is None or origin.through_parameters or not origin.intact:
+                    continue
+                if constraints is not None and constraints.shared(provenance.root((tid, axis))):
                     continue
                 path, name = origin.chosen
                 layer = index.layers.get(path)

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from modeldoc.arithmetic import Formula, expected_size
 from modeldoc.derive.dims import axis_ref
 from modeldoc.explain.layers import entry_of
-from modeldoc.spec import DerivationStep, Hyperparam, LayerSpec, ModelSpec, OpSpec, TensorInfo
+from modeldoc.spec import DerivationStep, Hyperparam, LayerSpec, ModelSpec, OpSpec, ParamSpec, TensorInfo
 
 Birth = Literal["input", "chosen", "op", "parameter", "constant"]
 AxisKey = tuple[int, int]
@@ -50,6 +50,9 @@ class Outcome:
     birth: Birth = "op"
     chosen: tuple[str, str] | None = None
     """(layer path, argument name) when born as a chosen hyperparameter."""
+    order: int | None = None
+    """When the step happened, for a step made later than its producer ran (a tie: the op that forced
+    two sizes equal comes after the layer whose size it fixes); None: when the producer ran."""
 
     @classmethod
     def keeps(cls, tid: int, axis: int) -> Outcome:
@@ -57,9 +60,9 @@ class Outcome:
         return cls("pass", sources=((tid, axis),))
 
     @classmethod
-    def computed(cls, step: Step, sources: Sequence[AxisKey]) -> Outcome:
+    def computed(cls, step: Step, sources: Sequence[AxisKey], *, order: int | None = None) -> Outcome:
         """The size is computed by `step` from the sizes at `sources`."""
-        return cls("step", sources=tuple(sources), step=step)
+        return cls("step", sources=tuple(sources), step=step, order=order)
 
     @classmethod
     def born(cls, step: Step, birth: Birth = "op", chosen: tuple[str, str] | None = None) -> Outcome:
@@ -86,10 +89,14 @@ class TraceIndex:
         self.first_calls: dict[str, OpSpec] = {}
         for call in self.trace.module_calls:
             self.first_calls.setdefault(call.name, call)
+        self.leaf_calls: dict[str, OpSpec] = {}
+        """Each leaf layer's first call as a trace op (with the functions it ran inside, `OpSpec.inner`)."""
         for op in self.trace.ops:
             if op.kind == "module":
                 self.first_calls.setdefault(op.name, op)
+                self.leaf_calls.setdefault(op.name, op)
         self._spatial: dict[str, int | None] = {}
+        self._read_from: dict[int, str | None] = {}
 
     def consumed(self, layer: LayerSpec, h: Hyperparam) -> tuple[TensorInfo, int] | None:
         """The tensor and axis (non-negative) that argument `h` of `layer` must match, from the layer's first call."""
@@ -111,6 +118,49 @@ class TraceIndex:
         if tensor.producer is not None:
             return (0, tensor.producer)
         return (0, -1) if tid in self.inputs else (1, tid)
+
+    def read_from_input(self, tid: int) -> str | None:
+        """The model input whose data tensor `tid` is, reached through parameter-free ops only; None otherwise.
+
+        The walk follows each op's first tensor input back through function ops and layers
+        without parameters (``x[:, None]``, ``x.float().unsqueeze(1)``); a layer with
+        parameters, a parameter or any other stored tensor ends it. Remembered per tensor.
+        """
+        chain: list[int] = []
+        found: str | None = None
+        current: int | None = tid
+        while current is not None:
+            if current in self._read_from:
+                found = self._read_from[current]
+                break
+            chain.append(current)
+            if current in self.inputs:
+                found = self.inputs[current]
+                break
+            tensor = self.tensors[current]
+            op = self.ops.get(tensor.producer) if tensor.producer is not None else None
+            if op is None or not op.inputs or (op.kind == "module" and self.has_parameters(op.name)):
+                break
+            if op.kind not in ("function", "module") or any(self.stored(t) for t in op.inputs[1:]):
+                break
+            current = op.inputs[0]
+        for seen in chain:
+            self._read_from[seen] = found
+        return found
+
+    @cached_property
+    def parameters(self) -> dict[str, tuple[LayerSpec, ParamSpec]]:
+        """Every parameter and buffer by qualified name (each name of a tied tensor), with the layer that owns it."""
+        found: dict[str, tuple[LayerSpec, ParamSpec]] = {}
+        for layer in self.spec.all_layers:
+            for p in layer.parameters:
+                for name in (p.name, *p.tied_with):
+                    found.setdefault(name, (layer, p))
+        return found
+
+    def stored(self, tid: int) -> bool:
+        """True for a tensor no op made that is not a model input: a parameter, a buffer or a constant."""
+        return self.tensors[tid].producer is None and tid not in self.inputs
 
     def has_parameters(self, path: str) -> bool:
         """True when the layer at `path` holds parameters (its subtree's count is not zero)."""
@@ -227,6 +277,20 @@ class RuleContext:
     def born(self, text: str, formula: Formula | None = None, *, where: str | None = None) -> Outcome:
         """The size fixed by this op, whatever its inputs."""
         return Outcome.born(Step(text, self.value, self.where() if where is None else where, formula))
+
+    def unit_axis(self, verb: str = "puts an axis of 1 here in") -> Outcome | None:
+        """An axis of 1 a view op put in (``x[:, None]``, ``unsqueeze``) on data read from a model input.
+
+        Such a 1 is the layout of the data (a raw waveform has one channel), so it is born as the
+        input's; on other data (None) the op is said to have made it.
+        """
+        if self.value != 1 or not self.op.inputs:
+            return None
+        name = self.index.read_from_input(self.op.inputs[0])
+        if name is None:
+            return None
+        step = Step(f"{self.label()} {verb} data read from the input `{name}`", 1, self.where())
+        return Outcome.born(step, "input")
 
     def chosen(self, name: str) -> Outcome | None:
         """The size is the layer's argument `name`, chosen by the designer (None if it is not this size)."""

@@ -113,8 +113,8 @@ def indexing(ctx: RuleContext) -> Outcome | None:
     if mapping is None or len(mapping) != ctx.rank:
         return None
     entry = mapping[ctx.axis]
-    if entry is None:
-        return None
+    if entry is None:  # a new axis (None in the index)
+        return ctx.unit_axis("adds an axis of 1 to")
     source, item = entry
     size = incoming[source]
     if item is None:
@@ -140,21 +140,46 @@ def splitting(ctx: RuleContext) -> Outcome | None:
         return ctx.keep(0, axis) if incoming[axis] == value else None
     size = incoming[dim]
     pieces = len(ctx.op.outputs)
-    chunks = args.get("chunks")
-    formula: Formula | None
-    if ctx.name == "chunk" and isinstance(chunks, int):
-        formula = (
-            Formula(f"⌈{size} / {chunks}⌉", value, "rounded") if size % chunks else Formula(f"{size} / {chunks}", value)
-        )
-    elif ctx.name == "split" and isinstance(args.get("split_size_or_sections", args.get("split_size")), int):
-        formula = (
-            Formula(f"{size} / {pieces}", value)
-            if size == pieces * value
-            else Formula.sentence(f"pieces of {value}", value)
-        )
-    else:
-        formula = None
+    formula = _piece(ctx, size, pieces)
     return ctx.step(f"{ctx.label()} cuts {size} into {pieces} pieces", formula, [(ctx.op.inputs[0], dim)])
+
+
+def _piece(ctx: RuleContext, size: int, pieces: int) -> Formula | None:
+    """The size of piece `ctx.j` of a split of `size` into `pieces`, as the op's arguments give it."""
+    args, value = ctx.args, ctx.value
+    sections = args.get("split_size_or_sections", args.get("split_size"))
+    if ctx.name == "chunk":
+        return _chunk_piece(ctx, size, pieces)
+    if ctx.name == "split" and isinstance(sections, int) and not isinstance(sections, bool):
+        return _split_piece(ctx, size, pieces, sections)
+    if ctx.name == "split" and isinstance(sections, list | tuple) and ctx.j < len(sections):
+        return Formula.named(f"split_size_or_sections[{ctx.j}]", value) if sections[ctx.j] == value else None
+    if ctx.name == "narrow" and args.get("length") == value:
+        return Formula.named("length", value)
+    return None
+
+
+def _split_piece(ctx: RuleContext, size: int, pieces: int, split_size: int) -> Formula | None:
+    """``split`` by a size: pieces of `split_size`, the last one holding what is left."""
+    value = ctx.value
+    if size == pieces * value:
+        return Formula(f"{size} / {pieces}", value)
+    if ctx.j == pieces - 1 and value != split_size:
+        return Formula(f"{size} − {pieces - 1}·{split_size}", value)
+    return Formula.named("split_size_or_sections", value) if value == split_size else None
+
+
+def _chunk_piece(ctx: RuleContext, size: int, pieces: int) -> Formula | None:
+    """``chunk``: pieces of ⌈size / chunks⌉, the last one holding what is left."""
+    chunks, value = ctx.args.get("chunks"), ctx.value
+    if not isinstance(chunks, int) or chunks <= 0:
+        return None
+    if size % chunks == 0 and size // chunks == value:
+        return Formula(f"{size} / {chunks}", value)
+    width = -(-size // chunks)
+    if ctx.j == pieces - 1 and value != width:
+        return Formula(f"{size} − {pieces - 1}·⌈{size} / {chunks}⌉", value, "rounded")
+    return Formula(f"⌈{size} / {chunks}⌉", value, "rounded") if value == width else None
 
 
 _REDUCTIONS = (
@@ -227,9 +252,15 @@ def matrix_product_added(ctx: RuleContext) -> Outcome | None:
 
 @function_rule("linear", "embedding")
 def weight_width(ctx: RuleContext) -> Outcome | None:
-    """``F.linear`` and ``F.embedding``: the last axis is the weight's (its rows, or its columns for an embedding)."""
-    if len(ctx.ins) < 2 or ctx.axis != ctx.rank - 1:
+    """``F.linear`` and ``F.embedding``: the last axis is the weight's (its rows, or its columns for an embedding).
+
+    An embedding's other axes are its ids' axes.
+    """
+    if len(ctx.ins) < 2:
         return None
+    if ctx.axis != ctx.rank - 1:
+        ids = ctx.ins[0]
+        return ctx.keep_if_same(0, ctx.axis) if ctx.name == "embedding" and len(ids) == ctx.rank - 1 else None
     weight_axis = 0 if ctx.name == "linear" else 1
     return ctx.keep(1, weight_axis) if ctx.ins[1][weight_axis] == ctx.value else None
 

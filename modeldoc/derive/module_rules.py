@@ -149,8 +149,14 @@ def linear(ctx: RuleContext) -> Outcome | None:
 
 @module_rule("embedding")
 def embedding(ctx: RuleContext) -> Outcome | None:
-    """``nn.Embedding``, ``nn.EmbeddingBag``: the last axis is embedding_dim."""
-    return ctx.chosen("embedding_dim") if ctx.axis == ctx.rank - 1 and ctx.j == 0 else None
+    """``nn.Embedding``, ``nn.EmbeddingBag``: the last axis is embedding_dim; the others are the ids' axes."""
+    if ctx.j != 0:
+        return None
+    if ctx.axis == ctx.rank - 1:
+        return ctx.chosen("embedding_dim")
+    incoming = ctx.incoming
+    same_rank_ids = incoming is not None and len(incoming) == ctx.rank - 1
+    return ctx.keep_if_same(0, ctx.axis) if same_rank_ids else None
 
 
 @module_rule("recurrent")

@@ -75,9 +75,13 @@ class Origin:
     chosen: tuple[str, str] | None = None
     """(layer path, argument name) when born as a chosen hyperparameter."""
     plain_input: bool = False
-    """True when the size is an input's, reached through no layer and no other step."""
+    """True when the size is set by the model's inputs alone, reached through parameter-free ops:
+    every size it rests on is an input's (or an axis of 1 a view put in data read from an input),
+    and no layer with parameters lies on the way (``x[:, None]``, a slice, a flatten of the input)."""
     through_parameters: bool = False
     """True when a layer with parameters lies between the birth and the consumer."""
+    intact: bool = False
+    """True when the size passed unchanged from its birth to here: no step computed it on the way."""
 
     def ordered(self) -> tuple[DerivationStep, ...]:
         """Every step from birth to consumer, each once, in the order they happened."""
@@ -131,6 +135,12 @@ class Provenance:
     def __init__(self, spec: ModelSpec, *, budget: int | None = None, index: TraceIndex | None = None) -> None:
         self.index = index if index is not None else TraceIndex(spec)
         self.memo: dict[AxisKey, Origin] = {}
+        self.outcomes: dict[AxisKey, tuple[Outcome, OpSpec | None]] = {}
+        """What each size's producer did to it, by the rules: asked once per (tensor, axis)."""
+        self.roots: dict[AxisKey, AxisKey] = {}
+        self.ties: dict[AxisKey, Outcome] = {}
+        """Sizes whose birth is replaced by the tie that forces them (`modeldoc.derive.constraints`):
+        a chosen size another op forces equal to an earlier one is computed from that one."""
         self.nodes: dict[tuple[int, Step, tuple[Node, ...]], Node] = {}
         self.totals: dict[Node, int] = {}
         """How many distinct steps each node rests on (itself included), for the nodes counted so far."""
@@ -167,7 +177,7 @@ class Provenance:
                 continue
             if current not in outcomes:
                 self._spend()
-                outcomes[current] = self._outcome(*current)
+                outcomes[current] = self.outcome(current)
             outcome, producer = outcomes[current]
             missing = [s for s in (outcome.sources if outcome.kind != "birth" else ()) if s not in self.memo]
             if any(s in outcomes for s in missing):  # a source still being followed: a cycle, which a trace cannot hold
@@ -179,6 +189,38 @@ class Provenance:
             self.memo[current] = self._combine(current, outcome, producer)
             stack.pop()
         return self.memo[key]
+
+    def outcome(self, key: AxisKey) -> tuple[Outcome, OpSpec | None]:
+        """What the producer of the size at `key` did to it (a tie, when one replaces its birth), and the producer."""
+        found = self.ruled(key)
+        tie = self.ties.get(key)
+        return (tie, found[1]) if tie is not None else found
+
+    def ruled(self, key: AxisKey) -> tuple[Outcome, OpSpec | None]:
+        """What the rules say the producer did to the size at `key` (a tie left aside), and the producer."""
+        found = self.outcomes.get(key)
+        if found is None:  # the rules are asked once per size; `origin` counts the work of following it
+            found = self.outcomes[key] = self._outcome(*key)
+        return found
+
+    def root(self, key: AxisKey) -> AxisKey:
+        """The (tensor, axis) where the size at `key` was born or computed: `key` followed back through pass-throughs.
+
+        Two sizes with the same root are one size; ties between sizes are made between roots.
+        """
+        chain: list[AxisKey] = []
+        current = key
+        while current not in self.roots:
+            outcome = self.outcome(current)[0]
+            if outcome.kind != "pass" or outcome.sources[0] in chain or outcome.sources[0] == current:
+                self.roots[current] = current
+                break
+            chain.append(current)
+            current = outcome.sources[0]
+        found = self.roots[current]
+        for seen in chain:
+            self.roots[seen] = found
+        return found
 
     def _outcome(self, tid: int, axis: int) -> tuple[Outcome, OpSpec | None]:
         """What the producer of tensor `tid` did to `axis`, by the first rule that explains it."""
@@ -199,43 +241,59 @@ class Provenance:
         """The origin of `key` from its producer's outcome and the origins of the outcome's sources."""
         value = self.index.tensors[key[0]].shape[key[1]]
         module = producer is not None and producer.kind == "module"
-        through = module and outcome.kind != "birth" and self.index.has_parameters(producer.name if producer else "")
+        weighted = module and self.index.has_parameters(producer.name if producer else "")
+        through = weighted and outcome.kind != "birth"
         if outcome.kind == "pass":
             source = self.memo[outcome.sources[0]]
             return replace(
                 source,
                 value=value,
-                plain_input=source.plain_input and not module,
+                plain_input=source.plain_input and not weighted,
                 through_parameters=through or source.through_parameters,
             )
         step = outcome.step
         assert step is not None
-        order = producer.index if producer is not None else -1
+        order = outcome.order if outcome.order is not None else producer.index if producer is not None else -1
         if outcome.kind == "birth":
-            plain = outcome.birth == "input" and not module and step.where == "input"
             return Origin(
                 value=value,
                 node=self._node(step, order, ()),
                 birth=outcome.birth,
                 formula=step.formula,
                 chosen=outcome.chosen,
-                plain_input=plain,
+                plain_input=outcome.birth == "input" and not weighted,
+                intact=True,
             )
         sources = [self.memo[s] for s in outcome.sources]
         node = self._node(step, order, tuple(s.node for s in sources if s.node is not None))
         if len(sources) == 1:  # one source: the size goes on being derived from it
             (source,) = sources
+            # a formula is only handed on with its value: a piece of a split is not the size it was cut from
+            inherited = source.formula if source.value == value else None
             return Origin(
                 value=value,
                 node=node,
                 birth=source.birth,
-                formula=step.formula or source.formula,
+                formula=step.formula or inherited,
                 chosen=source.chosen,
-                plain_input=source.plain_input and not module and step.where == "input",
+                plain_input=source.plain_input and not weighted,
                 through_parameters=through or source.through_parameters,
             )
         # several sources: the number is born here, from the numbers that meet
-        return Origin(value=value, node=node, birth="op", formula=step.formula, through_parameters=through)
+        return Origin(
+            value=value,
+            node=node,
+            birth="op",
+            formula=step.formula,
+            plain_input=bool(sources) and all(s.plain_input for s in sources) and not weighted,
+            through_parameters=through,
+        )
+
+    def then(self, origin: Origin, step: Step, order: int) -> Origin:
+        """`origin` carried on by one more step that keeps its size (a layer that must match it), made at `order`."""
+        sources = (origin.node,) if origin.node is not None else ()
+        after = max([order, *(node.order + 1 for node in sources)])
+        return replace(origin, node=self._node(step, after, sources), intact=False)
 
     def _node(self, step: Step, order: int, sources: tuple[Node, ...]) -> Node:
         """The one node for this step from these sources: the axes a split makes alike share it."""

@@ -67,12 +67,14 @@ def adaptive_pool(ctx: RuleContext, label: str, n: int, output_size: Any) -> Out
     )
 
 
-def reshape(ctx: RuleContext, incoming: tuple[int, ...], out: tuple[int, ...]) -> Outcome | None:
+def reshape(ctx: RuleContext, incoming: tuple[int, ...], out: tuple[int, ...]) -> Outcome | None:  # noqa: PLR0911 - one return per case
     """A reshape keeps a size, merges several into one (a product) or splits one into several (a quotient)."""
     axis, value = ctx.axis, ctx.value
     source_tensor = ctx.op.inputs[0]
     if value == 1:
-        return Outcome.keeps(source_tensor, axis) if len(incoming) == len(out) and incoming[axis] == 1 else None
+        if len(incoming) == len(out) and incoming[axis] == 1:
+            return Outcome.keeps(source_tensor, axis)
+        return ctx.unit_axis("adds an axis of 1 to" if ctx.name == "unsqueeze" else "puts an axis of 1 here in")
     groups = reshape_groups(incoming, out)
     if groups is None:
         return None

@@ -26,10 +26,112 @@ BRIEF_SEPARATOR = ", "
 
 
 def annotate(spec: ModelSpec, table: Knowledge | None = None) -> ModelSpec:
-    """`spec` with every layer explained from the knowledge `table` (default: the current one) or by inference."""
+    """`spec` with every layer explained from the knowledge `table` (default: the current one) or by inference.
+
+    Each layer's rules are then checked against its recorded call (`fit_to_calls`).
+    """
     table = table or knowledge.current()
     layers = tuple(annotate_layer(layer, table=table) for layer in spec.all_layers)
-    return relate_parametrizations(relate_ties(spec.with_layers(layers), table), table)
+    annotated = relate_parametrizations(relate_ties(spec.with_layers(layers), table), table)
+    return fit_to_calls(annotated, table)
+
+
+def fit_to_calls(spec: ModelSpec, table: Knowledge | None = None) -> ModelSpec:
+    """`spec` with each knowledge rule checked against the call the layer made.
+
+    A layer whose first call completed ran with the sizes it received, so a rule that says an
+    argument must equal an axis of a different size does not fit it: a subclass whose forward
+    is its own (``ConvNextLayerNorm`` permutes to normalise the channel axis) gets its base
+    class's rules, and those are checked, never turned into a shape error. Such an argument's
+    axis is read from the call instead when exactly one axis has its value (marked inferred),
+    else left unsaid. A layer described through its base class says which: its call's
+    functions (`OpSpec.inner`) and whether the base's rules held.
+    """
+    table = table or knowledge.current()
+    ran = _functions_run(spec)
+    changed = []
+    for layer in spec.all_layers:
+        if layer.inferred or not layer.output_shapes:
+            continue  # no rule from the table, or a call that did not complete (its mismatch is real)
+        entry = entry_of(layer, table)
+        if entry is None:
+            continue
+        functions = ran.get(layer.path, ())
+        misfits = {h.name for h in layer.hyperparameters if h.axis_ref is not None and not _holds(layer, h)}
+        subclass = entry.key != knowledge.key_of(layer.type, layer.type_name) and not _parametrized(layer)
+        if not misfits and not (subclass and functions):
+            continue
+        hyperparameters = tuple(
+            _refit(layer, h, entry.key, functions) if h.name in misfits else h for h in layer.hyperparameters
+        )
+        notes = layer.notes
+        if subclass:
+            inherited = knowledge.message("described_as_base", layer=layer.type_name, base=entry.key)
+            evidence = _evidence(layer, entry.key, functions, sorted(misfits))
+            notes = tuple(evidence if note == inherited else note for note in notes)
+        changed.append(replace(layer, hyperparameters=hyperparameters, notes=notes))
+    return spec.with_layers(tuple(changed)) if changed else spec
+
+
+def _functions_run(spec: ModelSpec) -> dict[str, tuple[str, ...]]:
+    """The torch functions each leaf layer's first call ran, from the trace."""
+    ran: dict[str, tuple[str, ...]] = {}
+    for op in spec.trace.ops if spec.trace else ():
+        if op.kind == "module" and op.outputs:
+            ran.setdefault(op.name, op.inner)
+    return ran
+
+
+def _holds(layer: LayerSpec, h: Hyperparam) -> bool:
+    """True when the axes `h.dim` names hold `h`'s value in the layer's first call (or name nothing to check)."""
+    ref = h.axis_ref
+    if ref is None or h.value is None:
+        return True
+    sizes = ref.sizes(layer)
+    if sizes is None:
+        return False
+    value = h.value if isinstance(h.value, list | tuple) else [h.value]
+    return list(sizes) == list(value)
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return " × ".join(str(d) for d in shape)
+
+
+def _refit(layer: LayerSpec, h: Hyperparam, base: str, functions: tuple[str, ...]) -> Hyperparam:
+    """`h` whose rule does not hold for the layer's call: read from the one axis of its value, or left unsaid."""
+    ref = h.axis_ref
+    assert ref is not None
+    shapes = layer.input_shapes if ref.side == "in" else layer.output_shapes
+    side = "input" if ref.side == "in" else "output"
+    shape = shapes[ref.tensor] if ref.tensor < len(shapes) else ()
+    value = h.value[0] if isinstance(h.value, list | tuple) and len(h.value) == 1 else h.value
+    ran = f" (its call ran {', '.join(functions)})" if functions else ""
+    broken = (
+        f"{base}'s rule that {h.name} equals axis {','.join(str(a) for a in ref.axes)} of its {side} does not hold "
+        f"for the call it made{ran}: its {side} was {_shape_text(shape)}, so the rule is not applied"
+    )
+    matches = [axis for axis, size in enumerate(shape) if size == value and (axis > 0 or len(shape) == 1)]
+    if isinstance(value, int) and not isinstance(value, bool) and len(matches) == 1:
+        found = AxisRef(ref.side, ref.tensor, (matches[0] - len(shape),))
+        evidence = f"{broken}; {h.name} = {value} is axis {matches[0]}, the only axis of that size"
+        return replace(h, dim=str(found), inferred=True, evidence=evidence, reason=evidence)
+    return replace(h, dim="", reason=f"{broken}; which axis {h.name} = {h.value} must match is not known")
+
+
+def _evidence(layer: LayerSpec, base: str, functions: tuple[str, ...], misfits: list[str]) -> str:
+    """What a subclass described by its base class ran, and whether the base's rules held for it."""
+    ran = ", ".join(functions) if functions else "no torch function"
+    if misfits:
+        return (
+            f"{layer.type_name} is not in modeldoc's table; it subclasses {base}, but its forward is its own: "
+            f"its call ran {ran}, and {base}'s rule for {', '.join(misfits)} does not hold for the shapes it "
+            "recorded, so that rule is not applied."
+        )
+    return (
+        f"{layer.type_name} is not in modeldoc's table; it is described as its base class {base}: its call ran "
+        f"{ran}, and {base}'s rules hold for the shapes it recorded."
+    )
 
 
 def _parametrized(layer: LayerSpec) -> bool:

@@ -163,16 +163,7 @@ class Recorder(TorchFunctionMode):
             seen.order = self.counter
             self.counter += 1
             self.first_in[path] = inputs
-        self.frames.append(
-            _Frame(
-                path=path,
-                module=module,
-                start=len(self.raw),
-                call=seen.count,
-                record=len(self.module_calls),
-                inputs=inputs,
-            )
-        )
+        # the record first: a probe timeout may interrupt between the two, and a frame needs its record
         self.module_calls.append(
             ModuleCall(
                 path=path,
@@ -181,6 +172,16 @@ class Recorder(TorchFunctionMode):
                 call=seen.count,
                 inputs=inputs,
                 start=len(self.raw),
+            )
+        )
+        self.frames.append(
+            _Frame(
+                path=path,
+                module=module,
+                start=len(self.raw),
+                call=seen.count,
+                record=len(self.module_calls) - 1,
+                inputs=inputs,
             )
         )
         seen.count += 1

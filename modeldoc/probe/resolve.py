@@ -283,6 +283,7 @@ class Resolver:
             cost=cost,
             arguments=arguments,
             call=raw.call,
+            inner=tuple(op.name for op in raw.inner if op.kind == "function") if raw.kind == "module" else (),
         )
 
     def _op(
@@ -298,6 +299,7 @@ class Resolver:
         cost: costs.Cost = costs.ZERO,
         arguments: dict[str, Any] | None = None,
         call: int = 0,
+        inner: tuple[str, ...] = (),
     ) -> None:
         self.ops.append(
             OpSpec(
@@ -313,6 +315,7 @@ class Resolver:
                 flops=cost.flops,
                 arguments=arguments or {},
                 call=call,
+                inner=inner,
             )
         )
 
