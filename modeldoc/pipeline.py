@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from modeldoc import derive, explain, knowledge, progress
+from modeldoc import derive, explain, knowledge, progress, structures
 from modeldoc.options import ModelOptions, absolute
 from modeldoc.spec import ModelSpec, is_description_file, read_description
 
@@ -52,5 +52,5 @@ def describe_module(module: Module, options: ModelOptions) -> ModelSpec:
 
 
 def interpret(spec: ModelSpec, table: knowledge.Knowledge | None = None) -> ModelSpec:
-    """Add the knowledge (kinds, axes, teaching text) and the derivations to a raw spec."""
-    return derive.attach(explain.annotate(spec, table))
+    """Add the knowledge (kinds, axes, teaching text), the derivations and the structure groups to a raw spec."""
+    return structures.attach(derive.attach(explain.annotate(spec, table)))

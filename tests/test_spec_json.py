@@ -212,6 +212,8 @@ SCHEMA_DEFS = {
     "TensorInfo": "tensor",
     "OpSpec": "op",
     "TraceSpec": "trace",
+    "StructureSpec": "structure",
+    "Difference": "difference",
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import html
+import json
 import logging
 import os
 import re
@@ -64,7 +65,9 @@ def write_docs(
     count = 0
     entries = []
     for spec, options in zip(specs, site.models, strict=True):
-        settings = render.RenderSettings(options=options, diagrams=site.diagrams, directory_urls=directory_urls)
+        settings = render.RenderSettings(
+            options=options, diagrams=site.diagrams, directory_urls=directory_urls, base=f"{options.slug}/"
+        )
         pages = render.render_pages(spec, settings, env)
         for name, text in pages.items():
             _write(docs_dir / options.slug / name, contained(text))
@@ -189,8 +192,31 @@ def build_site(site: SiteOptions, specs: tuple[ModelSpec, ...]) -> Built:
         config = mkdocs_config(site, nav, docs_dir, built_dir)
         with progress.mkdocs_pages("MkDocs: building the site", count):
             run_mkdocs(config, stage / "mkdocs.yml")
+        add_search_entries(built_dir, search_entries(specs, site))
         publish(built_dir, site.out)
     return Built(out=site.out, specs=specs, pages=count)
+
+
+def search_entries(specs: tuple[ModelSpec, ...], site: SiteOptions, prefix: str = "") -> list[dict[str, str]]:
+    """The search entries of every model's paths documented on a shared page (see `render.search_entries`)."""
+    entries = []
+    for spec, options in zip(specs, site.models, strict=True):
+        settings = render.RenderSettings(options=options, diagrams=False, base=f"{prefix}{options.slug}/")
+        entries += render.search_entries(spec, settings)
+    return entries
+
+
+def add_search_entries(site_dir: Path, entries: list[dict[str, str]]) -> None:
+    """Add `entries` to the search index MkDocs wrote into `site_dir` (nothing when there is none)."""
+    index = site_dir / "search" / "search_index.json"
+    if not entries or not index.is_file():
+        return
+    data = json.loads(index.read_text(encoding="utf-8"))
+    docs = data.get("docs") if isinstance(data, dict) else None
+    if not isinstance(docs, list):
+        return
+    docs.extend(entries)
+    index.write_text(json.dumps(data, separators=(",", ":"), ensure_ascii=False), encoding="utf-8")
 
 
 def write_markdown(

@@ -39,7 +39,7 @@ from markdown.blockprocessors import BlockProcessor
 from mkdocs.config import base
 from mkdocs.config import config_options as c
 from mkdocs.exceptions import PluginError
-from mkdocs.plugins import BasePlugin
+from mkdocs.plugins import BasePlugin, event_priority
 from mkdocs.structure.files import File, Files, file_sort_key
 from mkdocs.utils import nest_paths
 
@@ -152,6 +152,8 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
         self._nonce = secrets.token_hex(6)
         self._templates_stamp = ""
         self._knowledge: tuple[Path, ...] = ()
+        self._search: list[dict[str, str]] = []
+        """Search entries of the paths documented on shared pages, added to the index after the build."""
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
         """Remember how MkDocs runs; defining this also keeps the instance across `mkdocs serve` rebuilds.
@@ -168,6 +170,7 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
         _forget_stale_descriptions()
         self._used = set()
         self._blocks = {}
+        self._search = []
         try:
             self._knowledge = self._knowledge_folders(config)
             self._models = self._configured_models(config)
@@ -207,13 +210,18 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
         """Decide whether the finished site may carry modeldoc's marker (see `on_post_build`)."""
         self._mark_site = self._command != "serve" and _only_mkdocs_will_be_left(Path(config.site_dir), self._dirty)
 
+    @event_priority(-100)  # after the search plugin has written its index
     def on_post_build(self, *, config: MkDocsConfig) -> None:
-        """Mark the site as modeldoc's, so ``modeldoc build`` may replace it later.
+        """Add the search entries of the paths documented on shared pages; mark the site as modeldoc's.
 
-        Only when everything in it is what this build wrote: MkDocs empties the folder before
-        building, except for hidden entries, so a folder with hidden entries of someone else's
-        (a ``.git`` of a gh-pages checkout) stays unmarked, and modeldoc keeps refusing it.
+        The marker lets ``modeldoc build`` replace the site later, and is written only when
+        everything in it is what this build wrote: MkDocs empties the folder before building,
+        except for hidden entries, so a folder with hidden entries of someone else's (a ``.git``
+        of a gh-pages checkout) stays unmarked, and modeldoc keeps refusing it.
         """
+        from modeldoc.site import build as site
+
+        site.add_search_entries(Path(config.site_dir), self._search)
         if self._mark_site:
             (Path(config.site_dir) / MARKER).write_text("written by MkDocs with modeldoc; modeldoc may replace it\n")
 
@@ -242,6 +250,7 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
                     directory_urls=config.use_directory_urls,
                 )
                 spec, pages = self._render(settings)
+                self._search += render.search_entries(spec, settings)
                 for warning in spec.warnings:
                     log.warning(f"{options.target}: {warning}")
                 for name, text in pages.items():
