@@ -48,6 +48,7 @@ from modeldoc import progress
 from modeldoc.errors import ConfigError, ModeldocError
 from modeldoc.site import sources
 from modeldoc.site.build import MARKDOWN_EXTENSIONS, MARKER
+from modeldoc.spec import is_description_file
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -116,6 +117,10 @@ class ModeldocConfig(base.Config):
     knowledge = c.Optional(c.Type((str, list)))
     """A folder or a list of folders of knowledge entries (relative to mkdocs.yml, or installed packages'
     names); left out, pyproject.toml's ``[tool.modeldoc]`` knowledge next to mkdocs.yml."""
+    cache = c.Type(bool, default=True)
+    """Save each model's description in a cache folder and reuse it while the model is unchanged."""
+    cache_dir = c.Optional(c.Type(str))
+    """The cache folder (relative to mkdocs.yml); left out, ``.modeldoc-cache`` next to mkdocs.yml."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,6 +159,8 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
         self._knowledge: tuple[Path, ...] = ()
         self._search: list[dict[str, str]] = []
         """Search entries of the paths documented on shared pages, added to the index after the build."""
+        self._root = Path.cwd()
+        """The folder of mkdocs.yml."""
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
         """Remember how MkDocs runs; defining this also keeps the instance across `mkdocs serve` rebuilds.
@@ -166,6 +173,8 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
         """Validate the models, and make sure the Markdown features the pages use are on."""
         from modeldoc.pages import render
+
+        self._root = Path(config.config_file_path or ".").resolve().parent
 
         _forget_stale_descriptions()
         self._used = set()
@@ -406,10 +415,19 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
 
     def _collect(self, options: opts.ModelOptions) -> _Described:
         from modeldoc import pipeline
+        from modeldoc.site import cache
 
+        saved = cache.Cache(self._cache_dir) if self._cache_dir is not None else None
+        if saved is not None and not is_description_file(options.target):
+            hit = saved.load(options, self._paths)
+            if hit is not None:
+                log.info(f"modeldoc: reused the saved description of {options.target}; its sources did not change")
+                self._watch(hit.sources.files)
+                return _Described(hit.spec, hit.sources)
+        untitled = dataclasses.replace(options, title="")  # the page's title is put in when rendering
         try:
             with sources.recording(self._paths) as imported:
-                spec, source = pipeline.describe_with_source(options)
+                spec, source = pipeline.describe_with_source(untitled)
         except ModeldocError as err:
             # Watch what the failed import touched, so fixing it rebuilds; import it afresh then.
             partial = sources.sources_of(imported.new)
@@ -418,7 +436,19 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
             raise
         used = sources.sources_of(imported.new, [source] if source else [], (layer.type for layer in spec.all_layers))
         self._watch(used.files)
+        if saved is not None and not is_description_file(options.target):
+            saved.store(options, spec, used, imported.new, self._paths)
         return _Described(spec, used)
+
+    @property
+    def _cache_dir(self) -> Path | None:
+        if not self.config.cache:
+            return None
+        if self.config.cache_dir:
+            return self._root / self.config.cache_dir
+        from modeldoc.site.cache import FOLDER
+
+        return self._root / FOLDER
 
     @property
     def _paths(self) -> list[Path]:
