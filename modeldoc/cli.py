@@ -435,9 +435,10 @@ def main() -> None:
     help="Folder for --markdown-only pages, e.g. docs/models (new, empty, or written by modeldoc before).",
 )
 @click.option(
-    "--no-cache",
+    "--cache",
+    "use_cache",
     is_flag=True,
-    help="Describe every model afresh, without reusing or saving descriptions in .modeldoc-cache/.",
+    help="Save each description in .modeldoc-cache/ beside the site and reuse it while the model is unchanged.",
 )
 @_strict_flag
 @_output_flags
@@ -450,7 +451,7 @@ def build(
     no_diagrams: bool,
     markdown_only: bool,
     docs_dir: Path | None,
-    no_cache: bool,
+    use_cache: bool,
     strict: bool,
     quiet: bool,
     verbose: bool,
@@ -490,7 +491,7 @@ def build(
                 custom_templates=custom_templates,
                 diagrams=not no_diagrams,
                 strict=strict,
-                cache=not no_cache,
+                cache=use_cache,
             )
         elapsed = time.perf_counter() - started
         output.say(f"built {built.pages} pages from {config_file.name} into {built.out} in {elapsed:.1f}s")
@@ -500,7 +501,7 @@ def build(
     site_builder.check_destination(destination)
     from modeldoc.site.cache import FOLDER
 
-    cache = None if no_cache else destination.parent / FOLDER  # beside the site, where its staging folder goes
+    cache = destination.parent / FOLDER if use_cache else None  # beside the site, where its staging folder goes
     with progress.reporting(output.reporter()), _mkdocs_log(logging.INFO if verbose else logging.WARNING):
         specs = _describe_all(options.models, output, cache)
         if docs_dir is not None:

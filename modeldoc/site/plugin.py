@@ -117,8 +117,9 @@ class ModeldocConfig(base.Config):
     knowledge = c.Optional(c.Type((str, list)))
     """A folder or a list of folders of knowledge entries (relative to mkdocs.yml, or installed packages'
     names); left out, pyproject.toml's ``[tool.modeldoc]`` knowledge next to mkdocs.yml."""
-    cache = c.Type(bool, default=True)
-    """Save each model's description in a cache folder and reuse it while the model is unchanged."""
+    cache = c.Type(bool, default=False)
+    """Save each model's description in a cache folder and reuse it while the model is unchanged (off by
+    default: the folder is outside the site)."""
     cache_dir = c.Optional(c.Type(str))
     """The cache folder (relative to mkdocs.yml); left out, ``.modeldoc-cache`` next to mkdocs.yml."""
 
