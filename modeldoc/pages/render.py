@@ -359,6 +359,9 @@ def _shared_view(spec: ModelSpec, page: layout.Page, link: Callable[[str], str])
             by_value.setdefault(repr(value), []).append(instance)
             shown[repr(value)] = text
         parts = [f"{shown[key]} in {_runs_text(instances)}" for key, instances in by_value.items()]
+        if aspect == "argument" and _is_own_index(page.instances, values, usual[rel, aspect, name]):
+            first, last = page.instances[0], page.instances[-1]
+            parts = [f"the block's own index: `{_index(first)}` in `{first}` … `{_index(last)}` in `{last}`"]
         rows.append(
             DifferenceRow(
                 rel=rel,
@@ -376,6 +379,21 @@ def _shared_view(spec: ModelSpec, page: layout.Page, link: Callable[[str], str])
         rows=rows,
         traced=spec.trace is not None,
     )
+
+
+def _index(instance: str) -> str:
+    return instance.rsplit(".", 1)[-1]
+
+
+def _is_own_index(instances: tuple[str, ...], values: dict[str, Any], usual: Any) -> bool:
+    """Whether every instance's value is its own index in the list of blocks (like ``layer_idx``)."""
+    if len(instances) < 3:
+        return False
+    for instance in instances:
+        value = values.get(instance, usual)
+        if type(value) is not int or str(value) != _index(instance):
+            return False
+    return True
 
 
 def _value_text(aspect: str, value: Any) -> str:
