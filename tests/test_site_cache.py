@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.run import run
-from tests.helpers.sites import article, text_of
+from tests.helpers.sites import article, docs_project, plugin_yml, text_of
 
 MODEL = '''
 from pathlib import Path
@@ -84,3 +84,20 @@ def test_without_cache_nothing_is_saved_or_reused(tmp_path):
     build(tmp_path)
     assert times_built(tmp_path) == 2
     assert not (tmp_path / ".modeldoc-cache").exists()
+
+
+@pytest.mark.slow
+def test_the_plugin_reuses_a_saved_description_with_cache_on(tmp_path):
+    write_model(tmp_path, 3)
+    docs_project(tmp_path)
+    yml = plugin_yml("counted:Counted").replace(
+        "  - modeldoc:\n", "  - modeldoc:\n      cache: true\n      paths: ['.']\n"
+    )
+    (tmp_path / "mkdocs.yml").write_text(yml, encoding="utf-8")
+    for _ in range(2):
+        done = run("mkdocs", "build", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+    assert times_built(tmp_path) == 1
+    assert len(list((tmp_path / ".modeldoc-cache").glob("*.record.json"))) == 1
+    page = next((tmp_path / "site").rglob("counted/index.html")).read_text(encoding="utf-8")
+    assert "Linear(in_features=4, out_features=3, bias=True)" in text_of(article(page))
