@@ -185,6 +185,23 @@ class UnknownArgument(JsonMapped):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Bookkeeping(JsonMapped):
+    """A constructor argument that is no hyperparameter: where the layer sits, or what it reads its settings from.
+
+    ``layer_idx = 3`` (the layer's position in its stack, used to find its entry in the key/value
+    cache), ``config = LlamaConfig`` (the object the sizes are read from). Its knowledge entry
+    marks it ``bookkeeping: true``; it is listed apart from the hyperparameters.
+    """
+
+    name: str
+    value: Value
+    reason: str = ""
+    """What the value is for, from the knowledge entry."""
+
+    json_layout = keys("name", "value", "reason")
+
+
+@dataclass(frozen=True, kw_only=True)
 class ParamSpec(JsonMapped):
     """A parameter or buffer a layer owns directly (``recurse=False``)."""
 
@@ -272,6 +289,8 @@ class LayerSpec(JsonMapped):
     hyperparameters: tuple[Hyperparam, ...] = ()
     unknown_arguments: tuple[UnknownArgument, ...] = ()
     """Constructor arguments whose values could not be read back (user classes list every argument)."""
+    bookkeeping: tuple[Bookkeeping, ...] = ()
+    """Constructor arguments that are no hyperparameters (``layer_idx``, ``config``), apart from `hyperparameters`."""
     parameters: tuple[ParamSpec, ...] = ()
     own_params: int = 0
     """Unique elements of this layer's own parameters (not its children's)."""
@@ -349,6 +368,7 @@ class LayerSpec(JsonMapped):
         # added: a description reads back whole; older ones lack them
         Key("type_name", fallback=lambda data: data["type"].rsplit(".", 1)[-1]),
         Key("docstring", when=SET),
+        Key("bookkeeping", when=SET),
         Key("structure", when=SET),
     )
 

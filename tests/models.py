@@ -465,6 +465,22 @@ class UsesConvBlock(nn.Module):
         return self.head(self.block(x).mean((2, 3)))
 
 
+class OpWords(nn.Module):
+    """Functional ops whose diagram boxes read in words: x², + 1, [..., :2], softmax over the last axis."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = nn.Linear(6, 6)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.proj(x)
+        scale = torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6)
+        first, rest = x[..., :2], x[..., 2:]
+        y = torch.cat([first * 2, rest], dim=-1) * scale
+        weights = F.softmax(y.transpose(1, 2) @ y, dim=-1)
+        return (y @ weights).sum(dim=1) + 1
+
+
 # --- models the diagram tests pair with a hand-built trace (tests.helpers.traces); no forward
 
 

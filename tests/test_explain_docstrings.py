@@ -116,6 +116,11 @@ def test_plain_text_and_doctests_in_the_description() -> None:
     assert [(s.title, s.kind, s.text) for s in doc.sections] == [("Examples", "code", ">>> x = 1\n>>> x\n1")]
 
 
+def test_hugging_face_tip_markers_frame_a_paragraph_and_are_not_text() -> None:
+    doc = parse("Swin.\n\n<Tip warning={true}>\n\nFine-tune on\nhigher resolution.\n</Tip>\nThis model inherits.")
+    assert (doc.summary, doc.paragraphs) == ("Swin.", ("Fine-tune on higher resolution.", "This model inherits."))
+
+
 def test_torch_style_sections_keep_their_lists() -> None:
     doc = parse(inspect.cleandoc(torch.nn.Linear.__doc__ or ""))
     shape = next(s for s in doc.sections if s.title == "Shape")

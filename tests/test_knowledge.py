@@ -22,6 +22,8 @@ from modeldoc.spec import LayerSpec
 
 SHIPPED = knowledge.shipped()
 WITH_EXAMPLES = sorted(key for key, entry in SHIPPED.entries.items() if entry.example is not None)
+GENERATED = "modeldoc/knowledge/transformers_norms.yaml"
+"""Entries written by tests/hf_norms.py: their coverage runs with the slow tests (test_hf_norms.py checks them too)."""
 
 
 def torch_nn_modules() -> list[str]:
@@ -53,7 +55,13 @@ def build(name: str) -> tuple[nn.Module, LayerSpec]:
     return module, spec.root
 
 
-@pytest.mark.parametrize("name", WITH_EXAMPLES)
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(key, marks=pytest.mark.slow) if SHIPPED.entries[key].origin == GENERATED else key
+        for key in WITH_EXAMPLES
+    ],
+)
 def test_entry_renders_and_matches_the_real_layer(name: str) -> None:
     module, raw = build(name)
     layer = explain.annotate_layer(raw, strict=True)

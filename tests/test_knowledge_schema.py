@@ -94,7 +94,7 @@ def test_an_entry_is_typed() -> None:
         (
             "a.B: {args: {x: {why: because}}}",
             "knowledge entry a.B.args.x: unknown field why; the fields are "
-            "default, dim, kind, lazy, read, reason, source",
+            "bookkeeping, default, dim, kind, lazy, read, reason, source",
         ),
         (
             "a.B: {params: {w: {axis: [a]}}}",

@@ -134,6 +134,38 @@ def test_prose_keeps_code_spans_and_escapes_the_rest() -> None:
     assert render.do_code("a|b") == "<code>a&#124;b</code>"
 
 
+def test_hugging_face_docstring_markup_reads_as_code_and_links() -> None:
+    assert (
+        render.do_doc_prose("inherits from [`PreTrainedModel`]; see [`~PreTrainedModel.from_pretrained`]")
+        == "inherits from <code>PreTrainedModel</code>; see <code>from&#95;pretrained</code>"
+    )
+    assert (
+        render.do_doc_prose("a PyTorch [torch.nn.Module](https://pytorch.org/docs/nn.html#torch.nn.Module) subclass")
+        == 'a PyTorch <a href="https://pytorch.org/docs/nn.html&#35;torch.nn.Module">torch.nn.Module</a> subclass'
+    )
+    # only web pages become links; the text of a link is escaped like the rest
+    assert render.do_doc_prose("[x](javascript:alert(1))") == "&#91;x&#93;(javascript:alert(1))"
+    assert (
+        render.do_doc_prose('[<b>](https://a.org/"onload=x)') == "&#91;&lt;b&gt;&#93;(https://a.org/&quot;onload&#61;x)"
+    )
+    assert render.do_doc_prose("[<i>x</i>](https://a.org)") == '<a href="https://a.org">&lt;i&gt;x&lt;/i&gt;</a>'
+
+
+def test_docstring_emphasis_and_rest_links_read_as_meant() -> None:
+    assert (
+        render.do_doc_prose("hidden_size (`int`, *optional*, defaults to 32): **selective**, not a * b * c")
+        == "hidden&#95;size (<code>int</code>, <em>optional</em>, defaults to 32): <strong>selective</strong>,"
+        " not a &#42; b &#42; c"
+    )
+    assert render.do_doc_prose("takes `*args` and `**kwargs`") == (
+        "takes <code>&#42;args</code> and <code>&#42;&#42;kwargs</code>"
+    )
+    assert render.do_doc_prose("See `Deep Networks <https://arxiv.org/abs/1603.09382>`_.") == (
+        'See <a href="https://arxiv.org/abs/1603.09382">Deep Networks</a>.'
+    )
+    assert render.do_doc_prose("at <https://a.org/x>") == 'at <a href="https://a.org/x">https://a.org/x</a>'
+
+
 def test_a_text_block_keeps_paragraphs_and_line_breaks_as_escaped_text() -> None:
     assert render.do_text_block("one\ntwo\n\n\nthree <i>") == (
         '<p class="modeldoc-text">one<br>two</p>\n\n<p class="modeldoc-text">three &lt;i&gt;</p>'

@@ -81,3 +81,12 @@ def test_knowledge_keys_and_the_nearest_known_ancestor() -> None:
     assert arguments.table_key(Block) == f"{__name__}.Block"
     assert arguments.entry_for(MyLinear) is arguments.entry_for(nn.Linear) is not None
     assert arguments.entry_for(Block) is None
+
+
+def test_a_scalar_default_covers_the_tuple_the_layer_stores() -> None:
+    defaults = {h.name: h.default for h in arguments.collect_all(nn.Conv2d(3, 8, 3), "conv").hyperparameters}
+    assert defaults["stride"] is True  # stride=1 is stored as (1, 1)
+    assert defaults["padding"] is True
+    assert defaults["kernel_size"] is False
+    changed = {h.name: h.default for h in arguments.collect_all(nn.Conv2d(3, 8, 3, stride=(1, 2)), "c").hyperparameters}
+    assert changed["stride"] is False

@@ -201,6 +201,7 @@ SCHEMA_DEFS = {
     "DerivationStep": "derivationStep",
     "Hyperparam": "hyperparameter",
     "UnknownArgument": "unknownArgument",
+    "Bookkeeping": "bookkeeping",
     "ParamSpec": "parameter",
     "LayerSpec": "layer",
     "BoundaryTensor": "boundaryTensor",

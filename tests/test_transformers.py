@@ -7,9 +7,13 @@ all and traces just the same.
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 
 from modeldoc.spec import Hyperparam, ModelSpec
+from tests.helpers.sites import markdown_pages
 from tests.helpers.specs import spec_of
 
 pytest.importorskip("transformers")
@@ -104,3 +108,67 @@ def test_llama_with_weights_on_the_meta_device_traces_the_same(llama: ModelSpec)
     assert meta.trace is not None and meta.trace.complete and meta.trace.device == "meta"
     assert [(op.kind, op.name) for op in meta.trace.ops] == [(op.kind, op.name) for op in llama.trace.ops]  # type: ignore[union-attr]
     assert meta.macs == llama.macs
+
+
+@pytest.fixture(scope="module")
+def llama_page(llama: ModelSpec) -> str:
+    """The tiny LLaMA's page as the site renders it, diagrams drawn by the real dot."""
+    return "".join(markdown_pages(llama, diagrams=True).values())
+
+
+def _section(page: str, path: str) -> str:
+    """The Markdown of one layer's section, up to the next heading."""
+    start = page.index(f"{{ #layer-{path.replace('.', '-')} }}")
+    return page[start : page.index("\n#", start)]
+
+
+def test_llama_docstring_reads_hugging_face_markup(llama_page: str) -> None:
+    assert "This model inherits from <code>PreTrainedModel</code>." in llama_page
+    assert '<a href="https://pytorch.org/docs/stable/nn.html&#35;torch.nn.Module">torch.nn.Module</a>' in llama_page
+    assert "Check out the <code>from&#95;pretrained</code> method" in llama_page
+    assert "&#91;<code>" not in llama_page  # no doc-builder brackets left around a name
+
+
+def test_llama_print_model_is_folded_after_the_overview(llama: ModelSpec, llama_page: str) -> None:
+    lines = len(llama.print_text.splitlines())
+    folded = (
+        '<details class="modeldoc-print" markdown="0">\n'
+        f"<summary>What <code>print(model)</code> shows ({lines} lines)</summary>"
+    )
+    assert folded in llama_page
+    assert llama_page.index("## Overview") < llama_page.index(folded) < llama_page.index("## Module tree")
+    assert "(o_proj): Linear(in_features=32, out_features=32, bias=False)" in llama_page
+
+
+def test_llama_bookkeeping_arguments_are_listed_apart(llama_page: str) -> None:
+    attention = _section(llama_page, "model.layers.1.self_attn")
+    table, _, apart = attention.partition("**Bookkeeping arguments**")
+    assert "<code>layer&#95;idx</code> = <code>1</code>: the position of this layer in the stack (1)" in apart
+    assert "<code>config</code> = <code>LlamaConfig</code>: the model&#39;s configuration object" in apart
+    assert "| <code>num&#95;key&#95;value&#95;heads</code> | <code>2</code> | hyperparameter |" in table
+    assert "layer&#95;idx" not in table and "| <code>config</code>" not in table
+    # a decoder block and the whole model have no entry: the same two arguments, by the library's convention
+    block = _section(llama_page, "model.layers.1")
+    assert "- <code>layer&#95;idx</code>: the position of this layer in the stack, used to find its entry" in block
+    assert "- <code>config</code>: the model&#39;s configuration object, which this layer reads its settings" in block
+    assert "not known" not in llama_page
+
+
+def test_llama_data_flow_ops_read_in_words(llama_page: str) -> None:
+    attention = _section(llama_page, "model.layers.0.self_attn")
+    ops = diagram_ops(attention)
+    assert ("scaled_dot_product_attention", "causal, scale 0.354") in ops  # 1 / √8
+    assert ("getitem", "[..., :4]") in ops and ("getitem", "[..., 4:]") in ops  # rotate_half's halves
+    assert ("cat", "2 along last axis") in ops
+    assert ("mul", "x ⊙ y") in ops
+    small = [words for _, words in ops]
+    assert not [w for w in small if "=" in w or "{" in w], small
+
+
+def diagram_ops(markdown: str) -> list[tuple[str, str]]:
+    """(name, small line) of each op ellipse in the SVGs of `markdown`."""
+    found = []
+    for node in re.findall(r'class="node modeldoc&#45;op">(.*?)</g>\n</g>', markdown, re.S):
+        texts = [html.unescape(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", node)]
+        found.append((texts[0], " ".join(texts[1:])))
+    return found

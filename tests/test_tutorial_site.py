@@ -25,6 +25,10 @@ def test_page_shows_the_print_text_and_totals(fashion_page):
     assert "32,998 unique (32,998 trainable, 0 frozen)" in text
     assert "(conv1): Conv2d(1, 6, kernel_size=(5, 5), stride=(1, 1))" in html_lib.unescape(fashion_page)
     assert "(out): Linear(in_features=60, out_features=10, bias=True)" in html_lib.unescape(fashion_page)
+    # print(model) is folded under its summary line in the built page (7 lines for this CNN)
+    folded = fashion_page[fashion_page.index('<details class="modeldoc-print">') : fashion_page.index("</details>")]
+    assert "<summary>What <code>print(model)</code> shows (7 lines)</summary>" in folded
+    assert "(conv1): Conv2d(1, 6, kernel_size=(5, 5), stride=(1, 1))" in html_lib.unescape(folded)
 
 
 def test_each_layer_has_a_section_with_its_repr_and_type_link(fashion_page):

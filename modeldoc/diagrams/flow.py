@@ -16,7 +16,7 @@ from typing import Any
 
 from modeldoc.diagrams.dot import Href, write_dot
 from modeldoc.diagrams.fold import Shapes, fold_repeats
-from modeldoc.diagrams.labels import collapsed_line, shape_text, short_args, type_line
+from modeldoc.diagrams.labels import call_text, collapsed_line, op_text, shape_text, type_line
 from modeldoc.diagrams.model import (
     CLASSES,
     Box,
@@ -229,8 +229,8 @@ class _FlowReader:
                 self._cluster_of(owner),
                 op.index,
                 title=op.name,
-                small=(short_args(op.args),),
-                tooltip=f"{op.target}({op.args}) in {owner or self.spec.name}",
+                small=(op_text(op, [self.tensors[t] for t in op.inputs if t in self.tensors]),),
+                tooltip=f"{call_text(op)} in {owner or self.spec.name}",
                 signature=("op", op.name, op.args),
             )
             return step, None

@@ -157,6 +157,9 @@ def _header(lines: list[str], i: int) -> str | None:
     return None
 
 
+_TIP = re.compile(r"^</?Tip(\s+warning=\{true\})?>$")
+
+
 def _head(lines: list[str]) -> tuple[str, tuple[str, ...], str]:
     """Summary, description paragraphs and doctest lines of the text before the first section."""
     paragraphs: list[str] = []
@@ -164,7 +167,7 @@ def _head(lines: list[str]) -> tuple[str, tuple[str, ...], str]:
     current: list[str] = []
     in_doctest = False
     for line in [*lines, ""]:
-        if not line.strip():
+        if not line.strip() or _TIP.match(line.strip()):  # Hugging Face's <Tip> markers frame a paragraph
             if current:
                 paragraphs.append(" ".join(part.strip() for part in current))
                 current = []

@@ -245,7 +245,7 @@ class _Raw:
                 continue
             shown = f"modeldoc/knowledge/{item.name}" if source.shipped else _shown(Path(str(item)))
             try:
-                content = yaml.load(item.read_text(encoding="utf-8"), Loader=YAML_LOADER)
+                content = _shipped_file(item.name) if source.shipped else _yaml(item.read_text(encoding="utf-8"))
             except (yaml.YAMLError, UnicodeDecodeError, OSError) as err:
                 self.problems.add("", f"cannot be read as YAML ({_first_line(err)})", shown)
                 continue
@@ -312,6 +312,16 @@ class _Raw:
             _merge_into(out, {k: v for k, v in inherited.items() if k not in NOT_INHERITED})
         _merge_into(out, {k: v for k, v in entry.items() if k not in LOAD_KEYS})
         return out
+
+
+def _yaml(text: str) -> Any:
+    return yaml.load(text, Loader=YAML_LOADER)
+
+
+@cache
+def _shipped_file(name: str) -> Any:
+    """A shipped file's content, parsed once per process (a table is built again for every new set of folders)."""
+    return _yaml(resources.files(_PACKAGE).joinpath(name).read_text(encoding="utf-8"))
 
 
 def _bases(entry: Mapping[str, Any]) -> list[str]:

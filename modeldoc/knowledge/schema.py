@@ -80,6 +80,9 @@ class ArgRule:
     default: Any = NO_DEFAULT
     lazy: bool = False
     """True when a lazy module fixes the value at its first call (it is not a constructor argument)."""
+    bookkeeping: bool = False
+    """True for an argument that is no hyperparameter: it says where the layer sits or what it reads its
+    settings from (``layer_idx``, ``config``). Pages list it apart from the hyperparameters."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,9 +105,11 @@ class TensorRule:
 class Example:
     """How to build and call one layer of the entry's class, for the coverage test and ``modeldoc knowledge check``.
 
-    Values are plain YAML; three mappings stand for what YAML cannot write:
+    Values are plain YAML; four mappings stand for what YAML cannot write:
     ``{tensor: [4]}`` (a tensor of ones of that shape), ``{parameter: [3, 2]}`` (the same as an
-    ``nn.Parameter``) and ``{layer: Linear, args: [3, 2]}`` (a layer built from its key).
+    ``nn.Parameter``), ``{layer: Linear, args: [3, 2]}`` (a layer built from its key) and
+    ``{object: transformers.LlamaConfig, kwargs: {...}}`` (any object, such as the config a
+    Hugging Face layer is built from, by its class's dotted name).
     """
 
     args: tuple[Any, ...] = ()
@@ -156,11 +161,12 @@ _ENTRY_KEYS = frozenset(
     {"summary", "formula", "brief", "size_rule", "args", "params", "vars", "let", "signature", "notes"}
     | {"example", "abstract", *LOAD_KEYS}
 )
-_ARG_KEYS = frozenset({"kind", "source", "reason", "dim", "read", "default", "lazy"})
+_ARG_KEYS = frozenset({"kind", "source", "reason", "dim", "read", "default", "lazy", "bookkeeping"})
 _PARAM_KEYS = frozenset({"axes", "notes", "meaning", "use", "transposed"})
 _EXAMPLE_KEYS = frozenset({"args", "kwargs", "input", "inputs", "dtype"})
 _OBJECT_KEYS = {"tensor": frozenset({"tensor"}), "parameter": frozenset({"parameter"})}
 _LAYER_KEYS = frozenset({"layer", "args", "kwargs"})
+_BUILT_KEYS = {"layer": _LAYER_KEYS, "object": frozenset({"object", "args", "kwargs"})}
 
 
 class Problems:
@@ -302,6 +308,7 @@ def _arg(name: str, rule: Any, fields: _Fields) -> ArgRule | None:
     if isinstance(default, str) and default.startswith("="):
         fields.compiles(default, f"{where}.default")
     lazy = fields.flag(rule, "lazy", where)
+    bookkeeping = fields.flag(rule, "bookkeeping", where)
     return ArgRule(
         name=name,
         kind=cast("Kind", kind),
@@ -311,6 +318,7 @@ def _arg(name: str, rule: Any, fields: _Fields) -> ArgRule | None:
         read=read,
         default=default,
         lazy=lazy,
+        bookkeeping=bookkeeping,
     )
 
 
@@ -417,10 +425,12 @@ def _value(value: Any, where: str, fields: _Fields) -> None:
                     where, f"{{{name}: SHAPE}} takes one list of sizes (e.g. {{{name}: [3, 2]}}), not {dict(value)!r}"
                 )
             return
-    if "layer" in value:
-        extra = sorted(str(k) for k in set(value) - _LAYER_KEYS)
-        if extra or not isinstance(value["layer"], str):
-            fields.add(where, "{layer: KEY, args: [...], kwargs: {...}} names a layer by its knowledge key")
+    built = next((name for name in _BUILT_KEYS if name in value), None)
+    if built is not None:
+        extra = sorted(str(k) for k in set(value) - _BUILT_KEYS[built])
+        if extra or not isinstance(value[built], str):
+            what = "a layer by its knowledge key" if built == "layer" else "any class by its dotted name"
+            fields.add(where, f"{{{built}: NAME, args: [...], kwargs: {{...}}}} names {what}")
             return
         for i, item in enumerate(value.get("args", [])):
             _value(item, f"{where}.args[{i}]", fields)

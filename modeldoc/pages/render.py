@@ -116,10 +116,51 @@ _RST_ROLE = re.compile(r":[a-z]+(?::[a-z]+)?:`([^`]+)`")
 _RST_LITERAL = re.compile(r"``(.+?)``")
 
 
+# Hugging Face's doc-builder: [`PreTrainedModel`] links a name; [`~PreTrainedModel.from_pretrained`] shows its last part
+_HF_REFERENCE = re.compile(r"\[`(~?)([\w.]+)`\]")
+_URL = r"(https?://[^\s()<>\"'`]+)"
+# a link to a web page: Markdown [text](url), reST `text <url>`_, or a bare <url>
+_WEB_LINK = re.compile(rf"\[(?P<md>[^\[\]\n]+)\]\({_URL}\)|`(?P<rst>[^`<]+?)\s*<{_URL}>`__?|<{_URL}>")
+# Markdown emphasis in escaped text: **strong**, *em* (not the * of a product such as a * b)
+_STRONG = re.compile(r"&#42;&#42;(\S(?:.*?\S)?)&#42;&#42;")
+_EMPHASIS = re.compile(r"(?<![\w;])&#42;(?!\s|&#42;)(.+?)(?<!\s)&#42;(?!\w)")
+
+
+_CODE = re.compile(r"(<code>.*?</code>)")
+
+
+def _emphasis(text: Markup) -> Markup:
+    """Escaped text with its ``**strong**`` and ``*em*`` marked, code spans left alone."""
+    parts = _CODE.split(str(text))
+    for i in range(0, len(parts), 2):  # the even parts are outside code spans
+        parts[i] = _EMPHASIS.sub(r"<em>\1</em>", _STRONG.sub(r"<strong>\1</strong>", parts[i]))
+    return Markup("".join(parts))
+
+
 def do_doc_prose(text: object) -> Markup:
-    """Docstring text like ``prose``: reST literals (double backticks) and roles (``:attr:`x```) become code."""
-    plain = _RST_LITERAL.sub(r"`\1`", _RST_ROLE.sub(r"`\1`", str(text)))
-    return do_prose(plain)
+    """Docstring text like ``prose``: reST literals (double backticks) and roles (``:attr:`x```) become code.
+
+    Markdown's ``*emphasis*`` and ``**strong**`` and Hugging Face's references read too:
+    ``[`Name`]`` becomes code (``~`` keeps the last dotted part). A link to a web page (Markdown
+    ``[text](https://...)``, reST ```text <https://...>`_``, or ``<https://...>``) becomes a link;
+    any other URL stays text.
+    """
+    plain = _HF_REFERENCE.sub(lambda m: f"`{m.group(2).rsplit('.', 1)[-1] if m.group(1) else m.group(2)}`", str(text))
+    parts, start = [], 0
+    for link in _WEB_LINK.finditer(plain):
+        parts.append(_doc_text(plain[start : link.start()]))
+        markdown, markdown_url, rest, rest_url, bare_url = link.groups()
+        label, url = (markdown, markdown_url) if markdown else (rest, rest_url) if rest else (bare_url, bare_url)
+        url = url.translate(_TABLE)
+        parts.append(Markup(f'<a href="{url}">{_doc_text(label)}</a>'))
+        start = link.end()
+    parts.append(_doc_text(plain[start:]))
+    return Markup("").join(parts)
+
+
+def _doc_text(text: str) -> Markup:
+    """Docstring text without links: reST literals and roles as code, emphasis, the rest escaped."""
+    return _emphasis(do_prose(_RST_LITERAL.sub(r"`\1`", _RST_ROLE.sub(r"`\1`", text))))
 
 
 def do_docstring(text: object) -> docstrings.Docstring:

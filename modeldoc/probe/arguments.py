@@ -78,9 +78,20 @@ def collect_all(module: nn.Module, path: str) -> Collected:
                     default_value = knowledge.evaluate(default_value[1:], values)
                 except TemplateError:
                     default_value = knowledge.NO_DEFAULT
-        default = default_value is not knowledge.NO_DEFAULT and plain(default_value) == value
+        default = default_value is not knowledge.NO_DEFAULT and _equals_default(plain(default_value), value)
         out.append(Hyperparam(name=name, value=value, kind="hyperparameter", source="chosen", default=default))
     return Collected(hyperparameters=tuple(out), unknown=tuple(unknown), failures=tuple(failures))
+
+
+def _equals_default(default: Any, value: Any) -> bool:
+    """Whether `value` is what the default gives, a scalar default standing for a tuple of copies.
+
+    Conv2d's ``stride=1`` is stored as ``(1, 1)``: both mean the same, so the argument is default.
+    """
+    if default == value:
+        return True
+    scalar = isinstance(default, int | float) and not isinstance(default, bool)
+    return scalar and isinstance(value, list | tuple) and len(value) > 0 and all(v == default for v in value)
 
 
 def _unknown(name: str, default: Any, reason: str) -> UnknownArgument:
@@ -122,6 +133,15 @@ def _arguments(cls: type, entry: knowledge.Entry | None) -> list[tuple[str, Any]
     if not named and entry is not None and entry.signature:
         # RNN, LSTM and GRU take *args, **kwargs; the table lists their real arguments
         named = [(name, knowledge.NO_DEFAULT) for name in entry.signature]
+    if entry is not None:
+        # sizes a layer is built from without taking them as arguments (a Hugging Face attention
+        # reads num_attention_heads from its config): the entry says how to read each one
+        given = {name for name, _ in named}
+        named += [
+            (rule.name, knowledge.NO_DEFAULT)
+            for rule in entry.args.values()
+            if rule.read and not rule.lazy and rule.name not in given
+        ]
     return named
 
 

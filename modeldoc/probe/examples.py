@@ -1,11 +1,13 @@
 """Build a live layer from its knowledge entry's ``example``: for ``modeldoc knowledge check`` and the tests.
 
 An example gives the constructor's arguments and the shapes of the inputs to call it with.
-Values are plain YAML, except three mappings: ``{tensor: SHAPE}`` (a tensor of ones),
-``{parameter: SHAPE}`` (the same as an ``nn.Parameter``) and ``{layer: KEY, args: [...],
+Values are plain YAML, except four mappings: ``{tensor: SHAPE}`` (a tensor of ones),
+``{parameter: SHAPE}`` (the same as an ``nn.Parameter``), ``{layer: KEY, args: [...],
 kwargs: {...}}`` (a layer built from its key, such as the ``encoder_layer`` of a
-TransformerEncoder). A key names a ``torch.nn`` class (``Conv2d``) or a dotted class
-(``mypkg.layers.Gate``), imported through `modeldoc.probe.loader`.
+TransformerEncoder) and ``{object: DOTTED, args: [...], kwargs: {...}}`` (any object built from
+its class, such as the small config a Hugging Face layer takes). A key names a ``torch.nn``
+class (``Conv2d``) or a dotted class (``mypkg.layers.Gate``), imported through
+`modeldoc.probe.loader`.
 """
 
 from __future__ import annotations
@@ -107,6 +109,18 @@ def _construct(key: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> nn.M
         ) from err
 
 
+def _instance(dotted: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+    """An object of the class `dotted` names (``transformers.LlamaConfig``), built from example values."""
+    module, _, name = dotted.rpartition(".")
+    cls = loader.load_object(f"{module}:{name}")
+    try:
+        return cls(*[_value(v) for v in args], **{k: _value(v) for k, v in kwargs.items()})
+    except Exception as err:  # the class's own code: any failure is the example's problem
+        raise ModelLoadError(
+            f"{module}:{name}", f"building it from the example raised {type(err).__name__}: {err}", "fix its kwargs"
+        ) from err
+
+
 def _value(value: Any) -> Any:
     """An example value with its special mappings made into tensors, parameters and layers."""
     if isinstance(value, list):
@@ -116,7 +130,9 @@ def _value(value: Any) -> Any:
             return torch.ones(value["tensor"])
         if "parameter" in value:
             return nn.Parameter(torch.ones(value["parameter"]))
-        if "layer" in value:
-            return _construct(value["layer"], value.get("args") or [], value.get("kwargs") or {})
+        built = next((kind for kind in ("layer", "object") if kind in value), None)
+        if built is not None:
+            make = _construct if built == "layer" else _instance
+            return make(value[built], value.get("args") or [], value.get("kwargs") or {})
         return {name: _value(v) for name, v in value.items()}
     return value

@@ -1,0 +1,61 @@
+"""Arguments that are no hyperparameters, set apart: ``layer_idx``, ``config``, ``is_causal``.
+
+A Hugging Face layer takes the model's config and its position in the stack as constructor
+arguments. Neither is a choice of the designer about this layer: the config is where the sizes
+are read from, and ``layer_idx`` is bookkeeping for the key/value cache. Their knowledge entry
+marks them ``bookkeeping: true``; this step moves them from the layer's hyperparameters to its
+`LayerSpec.bookkeeping`, with the reason the entry gives, so nothing calls them hyperparameters.
+
+A layer of transformers or diffusers that has no entry of its own (a decoder block, the whole
+model) takes ``config`` and ``layer_idx`` by the same convention: they are set apart too, with
+the reason from ``messages.yaml``, whether their value could be read back or not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from modeldoc import knowledge
+from modeldoc.explain.layers import entry_of
+from modeldoc.knowledge import Knowledge
+from modeldoc.spec import Bookkeeping, LayerSpec, ModelSpec
+
+_LIBRARIES = ("transformers", "diffusers")
+_CONVENTIONAL = ("config", "layer_idx")
+"""Arguments every layer of those libraries takes in the same sense."""
+
+
+def separate(spec: ModelSpec, table: Knowledge | None = None) -> ModelSpec:
+    """`spec` with each layer's bookkeeping arguments moved out of its hyperparameters."""
+    table = table or knowledge.current()
+    changed = [moved for layer in spec.all_layers if (moved := separate_layer(layer, table)) is not layer]
+    return spec.with_layers(tuple(changed)) if changed else spec
+
+
+def separate_layer(layer: LayerSpec, table: Knowledge | None = None) -> LayerSpec:
+    """`layer` with its bookkeeping arguments apart (the same object when it has none)."""
+    entry = entry_of(layer, table)
+    ruled = entry.args if entry is not None else {}
+    marked = {name for name, rule in ruled.items() if rule.bookkeeping}
+    library = layer.type.split(".", 1)[0]
+    conventional = set(_CONVENTIONAL) - set(ruled) if library in _LIBRARIES else set()
+    apart: list[Bookkeeping] = []
+    for h in layer.hyperparameters:
+        if h.name in marked:
+            apart.append(Bookkeeping(name=h.name, value=h.value, reason=h.reason))
+        elif h.name in conventional:
+            reason = knowledge.message("hf_bookkeeping", name=h.name, value=h.value, library=library, kept="")
+            apart.append(Bookkeeping(name=h.name, value=h.value, reason=reason))
+    for arg in layer.unknown_arguments:
+        if arg.name in conventional:
+            reason = knowledge.message("hf_bookkeeping", name=arg.name, value=None, library=library, kept=arg.reason)
+            apart.append(Bookkeeping(name=arg.name, value=None, reason=reason))
+    if not apart:
+        return layer
+    names = {b.name for b in apart}
+    return replace(
+        layer,
+        hyperparameters=tuple(h for h in layer.hyperparameters if h.name not in names),
+        unknown_arguments=tuple(a for a in layer.unknown_arguments if a.name not in names),
+        bookkeeping=layer.bookkeeping + tuple(apart),
+    )
