@@ -273,6 +273,8 @@ def _facts(layer: LayerSpec, root: str, *, is_root: bool) -> Iterable[tuple[Aspe
     for hp in layer.hyperparameters:
         yield "argument", hp.name, hp.value
         yield "kind", hp.name, hp.kind
+    for entry in layer.bookkeeping:  # layer_idx: a block's position differs between instances
+        yield "argument", entry.name, entry.value
     for p in layer.parameters:
         if not (p.is_buffer or p.computed):
             yield "trainable", p.local_name, p.trainable

@@ -217,6 +217,10 @@ def test_deepseek_v3_from_its_config_has_two_block_pages():
     titles = [page.title for page in layout.plan_pages(spec, options.page_size)]
     assert sum("DeepseekV3DecoderLayer ×" in title for title in titles) == 2
     assert any("× 58" in title for title in titles) and any("× 3" in title for title in titles)
+    # layer_idx (a bookkeeping argument) differs in every block: the page says so, as each block's own index
+    page = next(text for name, text in markdown_pages(spec, options).items() if "× 58" in text.split("\n", 1)[0])
+    own = "own index: <code>3</code> in <code>model.layers.3</code> … <code>60</code> in <code>model.layers.60</code>"
+    assert own in page.replace("&#39;", "'")
     experts = next(layer for layer in spec.all_layers if layer.path == "model.layers.3.mlp.experts")
     assert [p.shape for p in experts.parameters] == [(256, 4096, 7168), (256, 7168, 2048)]
     assert experts.parameters[0].dtype == "bfloat16"
