@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from modeldoc.errors import ConfigError
-from modeldoc.spec import is_description_file
+from modeldoc.spec import DESCRIPTION_SUFFIX, is_config_file, is_description_file
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -247,7 +247,8 @@ def model_options(entry: Mapping[str, Any], *, where: str = "model entry") -> Mo
         raise ConfigError(f"{where} has unknown option {unknown[0]!r}", f"use only {', '.join(sorted(_MODEL_KEYS))}")
     target = entry.get("target")
     saved = isinstance(target, str) and is_description_file(target)
-    if not isinstance(target, str) or (":" not in target and not saved):
+    config = isinstance(target, str) and is_config_target(target)
+    if not isinstance(target, str) or (":" not in target and not saved and not config):
         raise ConfigError(
             f"target {target!r} in {where} is not of the form module:Name",
             "give it as package.module:Name or path/to/file.py:Name",
@@ -271,8 +272,8 @@ def model_options(entry: Mapping[str, Any], *, where: str = "model entry") -> Mo
     bad = [s for s in sections if s not in SECTIONS]
     if bad:
         raise ConfigError(f"unknown section {bad[0]!r} for {who}", f"use {', '.join(SECTIONS)}")
-    # a saved description brings its own title; its pages then take that one
-    title = _text(entry.get("title"), "title", who) or ("" if saved else target.rsplit(":", 1)[-1])
+    # a saved description brings its own title, a model built from a config is named by what was built
+    title = _text(entry.get("title"), "title", who) or ("" if saved or config else target.rsplit(":", 1)[-1])
     example = _text(entry.get("example"), "example", who)
     if example and ":" not in example:
         raise ConfigError(
@@ -286,12 +287,33 @@ def model_options(entry: Mapping[str, Any], *, where: str = "model entry") -> Mo
         example=example,
         probe_device=probe_device,
         title=title,
-        slug=slugify(_text(entry.get("slug"), "slug", who) or title or Path(target).stem),
+        slug=slugify(_text(entry.get("slug"), "slug", who) or title or _default_slug(target)),
         depth=_positive_int(entry.get("depth", DEFAULT_DEPTH), "depth", who),
         sections=tuple(sections),
         page_size=_positive_int(entry.get("page_size", DEFAULT_PAGE_SIZE), "page_size", who),
         probe_timeout=_seconds(entry.get("probe_timeout", DEFAULT_PROBE_TIMEOUT), "probe_timeout", who),
     )
+
+
+def is_config_target(target: str) -> bool:
+    """True for a target that names a Hugging Face config, whose model is named once it is built.
+
+    ``config.json``, ``config.json:AutoModelForCausalLM``, or a config class as the libraries name
+    them (``transformers:LlamaConfig``).
+    """
+    location, _, name = target.rpartition(":")
+    if is_config_file(target) or location.endswith(DESCRIPTION_SUFFIX):
+        return True
+    return bool(location) and name.endswith("Config")
+
+
+def _default_slug(target: str) -> str:
+    """``llamaconfig`` for ``transformers:LlamaConfig``, ``tiny-llama-config`` for ``tiny-llama/config.json``."""
+    location, _, name = target.rpartition(":")
+    if location and not location.endswith(DESCRIPTION_SUFFIX):
+        return name
+    path = Path(location or target)
+    return f"{path.parent.name}-{path.stem}" if path.stem == "config" and path.parent.name else path.stem
 
 
 def _seconds(value: Any, key: str, target: str) -> float:

@@ -117,6 +117,88 @@ def _parse_axis_ref(text: str) -> AxisRef:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ConfigSource(JsonMapped):
+    """The config keys that set a constructor argument, for a model that holds a Hugging Face config."""
+
+    formula: str
+    """The keys and how they combine: ``"config.num_attention_heads × config.head_dim"``; ``""`` when
+    the keys are known (`checked`) but no simple formula of them gives the value."""
+    keys: tuple[str, ...]
+    """The config keys, as paths into the config (``"num_attention_heads"``, ``"text_config.hidden_size"``,
+    ``"block_out_channels[1]"``)."""
+    arithmetic: str = ""
+    """The formula with the config's numbers: ``"32 × 128 = 4096"``; ``""`` for a single key."""
+    also: tuple[str, ...] = ()
+    """Other formulas that give the same value and that nothing ruled out (``"config.intermediate_size"``
+    when it equals ``config.hidden_size``): the page then names them all, never one of them alone."""
+    checked: bool = False
+    """True when rebuilding the model with each of these keys changed, one at a time, changed this
+    argument (and no other key did): the keys set it. False: the value only equals the formula."""
+
+    # a tuple of Keys, not keys(...): in this class body `keys` is the field
+    json_layout = (Key("formula"), Key("keys"), Key("arithmetic", when=SET), Key("also", when=SET), Key("checked"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelConfig(JsonMapped):
+    """The Hugging Face (transformers or diffusers) config a model holds, as plain data."""
+
+    type: str
+    """The config's class, dotted (``"transformers.LlamaConfig"``)."""
+    values: dict[str, Any] = field(default_factory=dict)
+    """Every key of the config with its value, as JSON (sub-configs as objects)."""
+    built_by: str = ""
+    """How modeldoc built the model from it (``"AutoModel.from_config"``); ``""`` for a model it was given."""
+    built_from: str = ""
+    """What the target gave: ``"LlamaConfig(hidden_size=64, num_hidden_layers=2)"`` or a file's path."""
+    dtype: str = ""
+    """The dtype the model was built in (the config's ``dtype``), for a model modeldoc built."""
+    scopes: dict[str, str] = field(default_factory=dict)
+    """Module path → the sub-config that module holds (``{"text_model": "text_config"}``); modules
+    not listed read the whole config."""
+    measured: tuple[str, ...] = ()
+    """The keys modeldoc changed one at a time, rebuilding the model each time, to see what they set."""
+    reads: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """A number of the model → the measured keys whose change changed it. The number is an argument
+    (``"layers.0.self_attn.q_proj.out_features"``; a root argument is its bare name) or an axis of a
+    tensor (``"layers.0.mlp.experts.gate_up_proj[1]"``)."""
+
+    @property
+    def name(self) -> str:
+        """The config's class name (``"LlamaConfig"``)."""
+        return self.type.rsplit(".", 1)[-1]
+
+    def value(self, key: str) -> Any:
+        """The value at a key path: ``"hidden_size"``, ``"text_config.hidden_size"``, ``"block_out_channels[1]"``."""
+        found: Any = self.values
+        for part in key.split("."):
+            name, _, index = part.partition("[")
+            found = found[name]
+            if index:
+                found = found[int(index.rstrip("]"))]
+        return found
+
+    def arguments_set(self) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+        """Each measured key → the arguments and the tensor axes its change changed, in model order."""
+        found: dict[str, tuple[list[str], list[str]]] = {key: ([], []) for key in self.measured}
+        for where, setters in self.reads.items():
+            for key in setters:
+                found.setdefault(key, ([], []))[1 if where.endswith("]") else 0].append(where)
+        return {key: (tuple(arguments), tuple(axes)) for key, (arguments, axes) in found.items()}
+
+    json_layout = keys(
+        "type",
+        "values",
+        Key("built_by", when=SET),
+        Key("built_from", when=SET),
+        Key("dtype", when=SET),
+        Key("scopes", when=SET),
+        Key("measured", when=SET),
+        Key("reads", when=SET),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
 class Hyperparam(JsonMapped):
     """A constructor argument of a layer and why it has its value."""
 
@@ -147,6 +229,8 @@ class Hyperparam(JsonMapped):
     last two; ``""`` for none. The text form of `axis_ref`, kept for the JSON."""
     axis_ref: AxisRef | None = field(init=False, default=None, repr=False, compare=False)
     """`dim` parsed (by `AxisRef.parse`, when the hyperparameter is made); None when `dim` is empty."""
+    set_by: ConfigSource | None = None
+    """For a model that holds a Hugging Face config: the config keys that set this value."""
 
     def __post_init__(self) -> None:
         # Parsed here, once, so a malformed dim fails where it enters and readers get the typed value.
@@ -167,6 +251,7 @@ class Hyperparam(JsonMapped):
         Key("inferred", when=SET),
         Key("evidence", when="inferred"),
         Key("dim", when=SET),
+        Key("set_by", when=SET),
     )
 
 
@@ -237,6 +322,9 @@ class ParamSpec(JsonMapped):
     """True for a tensor the layer uses that is computed from stored ones (a parametrization), not stored."""
     lazy: bool = False
     """True for an uninitialised parameter of a lazy module: its shape is fixed by the first call."""
+    axis_set_by: tuple[ConfigSource | None, ...] = ()
+    """For a model that holds a Hugging Face config: per axis, the config keys that set its size
+    (None for an axis no key sets); empty when no key sets any."""
 
     json_layout = keys(
         "name",
@@ -258,6 +346,7 @@ class ParamSpec(JsonMapped):
         Key("evidence", when="inferred"),
         Key("computed", when=SET),
         Key("lazy", when=SET),
+        Key("axis_set_by", when=SET),
         # added: a description reads back whole; older ones lack it
         Key("local_name", fallback=lambda data: data["name"].rsplit(".", 1)[-1]),
     )
@@ -585,6 +674,8 @@ class ModelSpec(JsonMapped):
     activation_bytes: int = 0
     param_bytes: int = 0
     warnings: tuple[str, ...] = ()
+    config: ModelConfig | None = None
+    """The Hugging Face config the model holds (or was built from); None for other models."""
     structures: tuple[StructureSpec, ...] = ()
     """Groups of repeated blocks with one structure (see `modeldoc.structures`); empty when nothing repeats."""
 
@@ -642,6 +733,7 @@ class ModelSpec(JsonMapped):
         # added: a description reads back whole; older ones lack them
         Key("model.title", fallback=lambda data: data["model"]["name"]),
         Key("root", fallback=_root_of_older),
+        Key("config", when=SET),
         Key("structures", when=SET),
     )
 
@@ -678,8 +770,54 @@ _NO_SCHEMA = object()
 
 
 def is_description_file(target: str) -> bool:
-    """True when a target names a saved description (``fashion.json``), not a model (``pkg.models:Net``)."""
-    return target.endswith(DESCRIPTION_SUFFIX)
+    """True when a target names a saved description (``fashion.json``), not a model (``pkg.models:Net``).
+
+    A ``.json`` file that is a Hugging Face config (`is_config_file`) is not a description.
+    """
+    return target.endswith(DESCRIPTION_SUFFIX) and not is_config_file(target)
+
+
+CONFIG_FILE_SUFFIX = "config.json"
+"""A ``.json`` target with this ending that is not a ``modeldoc/1`` description is a config, also when unreadable."""
+_DESCRIPTION_START = re.compile(r'^\s*\{\s*"schema"\s*:')
+
+
+def is_config_file(target: str) -> bool:
+    """True when a target names a Hugging Face config saved as JSON (``path/to/config.json``).
+
+    Told from a saved description by what the file holds: a description says
+    ``"schema": "modeldoc/1"``, a transformers config has ``"model_type"`` and a diffusers config
+    ``"_class_name"``. A file whose name ends in ``config.json`` and that says neither (or cannot
+    be read) counts as a config, so that its error speaks of configs.
+    """
+    if not target.endswith(DESCRIPTION_SUFFIX):
+        return False
+    path = Path(target)
+    try:
+        stat = path.stat()
+    except OSError:
+        return target.endswith(CONFIG_FILE_SUFFIX)
+    return _holds_config(path, stat.st_mtime_ns, stat.st_size)
+
+
+@cache
+def _holds_config(path: Path, mtime_ns: int, size: int) -> bool:
+    """What `is_config_file` says of `path`, cached per version of the file (`mtime_ns`, `size`)."""
+    del mtime_ns, size  # the cache's key only
+    named = path.name.endswith(CONFIG_FILE_SUFFIX)
+    try:
+        with path.open(encoding="utf-8") as file:
+            if _DESCRIPTION_START.match(file.read(256)):
+                return False  # modeldoc writes "schema" first: a description, read no further
+            file.seek(0)
+            data = json.load(file)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return named
+    if not isinstance(data, Mapping):
+        return named
+    if "schema" in data:
+        return False
+    return "model_type" in data or "_class_name" in data or named
 
 
 def read_description(path: Path) -> ModelSpec:

@@ -8,7 +8,10 @@ rule for each command:
   or one that takes no target and ends by itself (``-h``, ``--version``), ``modeldoc
   knowledge check`` on bundled knowledge (``--knowledge modeldoc.examples.…``), or a ``build`` or
   ``inspect`` of a saved description (``fashion.json``) that an earlier command of the same
-  page writes (``modeldoc inspect … --json > fashion.json``): that command runs first;
+  page writes (``modeldoc inspect … --json > fashion.json``): that command runs first; a
+  ``build`` or ``inspect`` of a transformers config or model class (``transformers:LlamaConfig``,
+  ``transformers:LlamaForCausalLM``), which modeldoc builds from the config on the meta device,
+  offline;
 - **skipped**, as documentation of the reader's own project: a target that is a placeholder
   (``pkg.…``, ``path/to/…``), a ``build``/``serve`` without a target (the project's configured
   models), a ``knowledge check`` of a placeholder folder, and commands that are not ``modeldoc``'s
@@ -41,6 +44,8 @@ SHELL_BLOCK = re.compile(r"^```(?:bash|console|sh|shell)[ \t]*\n(.*?)^```", re.D
 PYTHON_BLOCK = re.compile(r"^```python[ \t]*\n(.*?)^```", re.DOTALL | re.MULTILINE)
 PLACEHOLDERS = ("pkg.", "path/to/")
 BUNDLED = "modeldoc.examples."
+LIBRARIES = ("transformers:",)
+"""Hugging Face transformers, installed in the test venv: its config and model classes are built on meta."""
 OPTIONS_WITH_VALUES = {
     "--input-shape",
     "--input-dtype",
@@ -150,13 +155,16 @@ def classify(command: Command) -> str:  # noqa: PLR0911, PLR0912 - one return pe
         return "fail: modeldoc knowledge check on knowledge that is neither bundled nor a placeholder"
     if command.subcommand == "serve":
         return "fail: modeldoc serve does not end; write it with a placeholder target"
-    if target.startswith(BUNDLED) and command.subcommand in ("build", "inspect"):
+    if target.startswith((BUNDLED, *LIBRARIES)) and command.subcommand in ("build", "inspect"):
         return "run"
     if target.endswith(".json") and command.subcommand in ("build", "inspect"):
         if command.needs is not None and command.needs.stdout_to == target and classify(command.needs) == "run":
             return "run"
         return f"fail: no earlier command of the page writes the saved description {target!r}"
-    return f"fail: target {target!r} is neither a bundled example nor a placeholder ({', '.join(PLACEHOLDERS)})"
+    return (
+        f"fail: target {target!r} is neither a bundled example, a Hugging Face config nor a placeholder "
+        f"({', '.join(PLACEHOLDERS)})"
+    )
 
 
 ALL = [command for path in DOCUMENTS for command in shell_commands(path)]
@@ -184,6 +192,11 @@ def test_the_rule_sorts_commands_as_documented():
     assert sort("modeldoc serve modeldoc.examples.fashion:Network").startswith("fail")
     assert sort("python -m modeldoc build modeldoc.examples.fashion:Network").startswith("fail")
     assert sort("modeldoc build mypackage.models:Net").startswith("fail")
+    assert sort("modeldoc build transformers:LlamaConfig --kwargs '{\"hidden_size\": 64}'") == "run"
+    assert sort("modeldoc inspect transformers:LlamaForCausalLM --depth 4") == "run"
+    assert sort("modeldoc build path/to/config.json --input-shape 1,L=16") == "skip"
+    assert sort("modeldoc build config.json").startswith("fail")
+    assert sort("modeldoc serve transformers:LlamaConfig").startswith("fail")
     assert sort("modeldoc knowledge check --knowledge modeldoc.examples.knowledge") == "run"
     assert (
         sort("modeldoc knowledge check --knowledge modeldoc.examples.knowledge modeldoc.examples.gated:GatedNet")

@@ -208,6 +208,8 @@ SCHEMA_DEFS = {
     "TensorInfo": "tensor",
     "OpSpec": "op",
     "TraceSpec": "trace",
+    "ConfigSource": "configSource",
+    "ModelConfig": "modelConfig",
     "StructureSpec": "structure",
     "Difference": "difference",
 }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from modeldoc.explain import config_keys
 from modeldoc.pages.render import do_count, do_nbytes, do_shape, do_value
 from modeldoc.spec import Hyperparam, LayerSpec, ModelSpec
 from modeldoc.terminal import terminal_safe
@@ -61,6 +62,8 @@ def kind_text(hp: Hyperparam) -> str:
             text += f": {hp.formula}"
     if hp.inferred:
         text += " (inferred)"
+    if hp.set_by is not None:
+        text += f"; {config_keys.sentence(hp.set_by)}"
     if hp.error:
         text += f" [does not fit the data: {hp.error}]"
     return text

@@ -3,14 +3,24 @@
 A target is ``package.module:Name`` or ``path/to/file.py:Name``; ``Name`` may be dotted
 (``Outer.make``). It names an ``nn.Module`` subclass, a function returning a module, or a
 module instance.
+
+It may also name a Hugging Face config, from which the model is built on the meta device (no
+weights, no download, never the model's own code from the Hub): a config class
+(``transformers:LlamaConfig``, its arguments in kwargs; built with ``AutoModel``), a model
+class (``transformers:LlamaForCausalLM``, kwargs for its config class), or a saved
+``config.json`` (transformers: built with ``AutoModel``, or the class after a colon,
+``config.json:AutoModelForCausalLM``; diffusers: the ``_class_name`` it names), kwargs then
+overriding its keys.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
 import importlib.util
 import inspect
+import json
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -19,10 +29,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import torch
 from torch import nn
 
 from modeldoc.errors import ModelLoadError
-from modeldoc.probe.names import file_module
+from modeldoc.probe.names import dtype_name, file_module
+from modeldoc.spec import is_config_file
 
 Module = nn.Module
 """What modeldoc describes; the rest of modeldoc names it in type hints through this, without importing torch."""
@@ -32,24 +44,53 @@ _LIVE: dict[str, Callable[[], Any]] = {}
 
 
 @dataclass(frozen=True)
+class Recipe:
+    """How a model was built from a Hugging Face config: the config, and the call that builds it again."""
+
+    config: Any
+    """The transformers config object, or a diffusers config as a dict."""
+    build: Callable[[Any], nn.Module]
+    """Builds the model from a config like `config`, on the meta device, in the config's dtype."""
+    built_by: str
+    """``"AutoModel.from_config"``, ``"LlamaForCausalLM._from_config"``, ``"UNet2DModel.from_config"``."""
+    built_from: str
+    """What the target gave: ``"LlamaConfig(hidden_size=64)"``, or the config file's path."""
+    dtype: str
+    """The dtype the model's parameters were built in."""
+
+
+@dataclass(frozen=True)
 class Loaded:
     """A loaded model and where its code lives."""
 
     module: nn.Module
     source_file: Path | None
+    recipe: Recipe | None = None
+    """Set when modeldoc built the model from a config."""
+    title: str = ""
+    """What was built, for a model built from a config: ``"LlamaModel from LlamaConfig"``."""
 
 
 def load_model(target: str, kwargs: Mapping[str, Any] | None = None) -> Loaded:
     """Import `target` and build the module it names with `kwargs`."""
-    obj, source = _resolve(target)
     kwargs = dict(kwargs or {})
+    location, sep, name = target.rpartition(":")
+    if is_config_file(target):
+        return _from_config_file(target, Path(target), "", kwargs)
+    if sep and location.endswith(".json"):
+        return _from_config_file(target, Path(location), name, kwargs)
+    obj, source = _resolve(target)
+    if _is_config_class(obj) or _is_model_class(obj) or _is_config(obj):
+        return _from_config_target(target, obj, kwargs)
     if isinstance(obj, nn.Module):
         if kwargs:
             raise ModelLoadError(target, "it is a module instance, which takes no kwargs", "drop --kwargs")
         return Loaded(obj, source)
     if inspect.isclass(obj) and not issubclass(obj, nn.Module):
         raise ModelLoadError(
-            target, f"{obj.__name__} is a class but not an nn.Module subclass", "point at a torch.nn.Module"
+            target,
+            f"{obj.__name__} is a class but not an nn.Module subclass (nor a Hugging Face config class)",
+            "point at a torch.nn.Module, or a transformers config class such as transformers:LlamaConfig",
         )
     if not callable(obj):
         raise ModelLoadError(
@@ -117,8 +158,12 @@ def _raised(err: BaseException) -> str:
     """What user code did, in words: ``raised ValueError: width must be even`` or ``called sys.exit(3)``."""
     if isinstance(err, SystemExit):
         return f"called sys.exit({'' if err.code is None else repr(err.code)})"
-    text = str(err).strip()
-    first = text.splitlines()[0] if text else ""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    first = lines[0] if lines else ""
+    for line in lines[1:]:  # "Validation error for field 'x':" says what only on its next line
+        if not first.endswith(":"):
+            break
+        first += f" {line}"
     first = first if len(first) <= 200 else first[:197] + "..."
     return f"raised {type(err).__name__}: {first}" if first else f"raised {type(err).__name__}"
 
@@ -166,6 +211,8 @@ def _import(target: str, location: str) -> ModuleType:
     try:
         return importlib.import_module(location)
     except ModuleNotFoundError as err:
+        if err.name in _HF_LIBRARIES and location.partition(".")[0] == err.name:
+            raise _library_missing(target, err.name) from err
         if err.name and (location == err.name or location.startswith(err.name + ".")):
             raise ModelLoadError(
                 target,
@@ -224,3 +271,264 @@ def _fix_for(err: BaseException, fix: str) -> str:
 def _nearest(name: str, names: list[str]) -> str:
     close = difflib.get_close_matches(name, names, n=1)
     return close[0] if close else ""
+
+
+# Models built from Hugging Face configs ----------------------------------------------------------
+
+_HF_LIBRARIES = {"transformers": "Hugging Face transformers", "diffusers": "Hugging Face diffusers"}
+
+
+def _library_missing(target: str, name: str) -> ModelLoadError:
+    return ModelLoadError(target, f"{_HF_LIBRARIES[name]} is not installed", f"pip install {name}")
+
+
+def _library(target: str, name: str) -> ModuleType:
+    """The library `name` (transformers, diffusers), imported; a missing one is a one-line error naming the install."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as err:
+        if err.name != name:
+            raise ModelLoadError(target, f"importing {name} failed: {err}", f"install {err.name!r}") from err
+        raise _library_missing(target, name) from err
+
+
+def _loaded_class(module: str, name: str) -> Any:
+    """``transformers.PretrainedConfig`` when that library is already imported, else None (no import here)."""
+    library = sys.modules.get(module)
+    return getattr(library, name, None) if library is not None else None
+
+
+def _is_config_class(obj: Any) -> bool:
+    base = _loaded_class("transformers", "PretrainedConfig")
+    return base is not None and inspect.isclass(obj) and issubclass(obj, base)
+
+
+def _is_config(obj: Any) -> bool:
+    base = _loaded_class("transformers", "PretrainedConfig")
+    return base is not None and isinstance(obj, base)
+
+
+def _is_model_class(obj: Any) -> bool:
+    """A transformers model class (``LlamaForCausalLM``): built from its config class and the kwargs."""
+    base = _loaded_class("transformers", "PreTrainedModel")
+    return (
+        base is not None
+        and inspect.isclass(obj)
+        and issubclass(obj, base)
+        and _is_config_class(getattr(obj, "config_class", None))
+    )
+
+
+def _from_config_target(target: str, obj: Any, kwargs: dict[str, Any]) -> Loaded:
+    """A config class, a config object or a model class, named by a ``module:Name`` target."""
+    transformers = _library(target, "transformers")
+    if _is_config(obj):
+        if kwargs:
+            raise ModelLoadError(target, "it is a config object, which takes no kwargs", "drop --kwargs")
+        config, built_from = obj, f"{type(obj).__name__} {target.rpartition(':')[2]}"
+        head = transformers.AutoModel
+    else:
+        config_class = obj if _is_config_class(obj) else obj.config_class
+        _check_keys(target, config_class, kwargs, ())
+        config = _make_config(target, config_class, kwargs)
+        built_from = f"{config_class.__name__}({_arguments_text(kwargs)})"
+        head = transformers.AutoModel if _is_config_class(obj) else obj
+    return _build(target, config, _builder(target, transformers, head, config), built_from)
+
+
+def _from_config_file(target: str, path: Path, head_name: str, overrides: dict[str, Any]) -> Loaded:
+    """A ``config.json`` saved with a transformers or diffusers model, built with the class it names."""
+    data = _read_config(target, path)
+    if "model_type" not in data and "_class_name" in data:
+        return _from_diffusers_config(target, path, head_name, {**data, **overrides}, overrides)
+    transformers = _library(target, "transformers")
+    model_type = data["model_type"]
+    mapping = importlib.import_module("transformers.models.auto.configuration_auto").CONFIG_MAPPING
+    if not isinstance(model_type, str) or model_type not in mapping:
+        unknown = f"its model_type {model_type!r} is not one transformers {transformers.__version__} knows"
+        if "auto_map" in data:
+            raise ModelLoadError(
+                target,
+                f"{unknown}: the config names its own code (auto_map), which modeldoc never runs from a config",
+                "point at the model class in that code instead (path/to/modeling.py:Name)",
+            )
+        raise ModelLoadError(
+            target, unknown, "correct model_type, or upgrade transformers (pip install -U transformers)"
+        )
+    config_class = mapping[model_type]
+    _check_keys(target, config_class, overrides, tuple(data))
+    try:
+        config = config_class.from_dict({**data, **overrides})
+    except KeyboardInterrupt:
+        raise
+    except Exception as err:  # the config class's own validation, in any form
+        raise ModelLoadError(
+            target, f"reading it as a {config_class.__name__} {_raised(err)}", "correct that key in the file"
+        ) from err
+    head: Any = transformers.AutoModel
+    if head_name:
+        head = getattr(transformers, head_name, None)
+        if head is None:
+            hint = _nearest(
+                head_name, [n for n in dir(transformers) if n.startswith(("Auto", type(config).__name__[:4]))]
+            )
+            raise ModelLoadError(
+                target,
+                f"transformers has no class {head_name!r}",
+                f"did you mean {hint!r}?" if hint else "name an Auto class (AutoModelForCausalLM) or a model class",
+            )
+    return _build(target, config, _builder(target, transformers, head, config), str(path))
+
+
+def _from_diffusers_config(
+    target: str, path: Path, head_name: str, data: dict[str, Any], overrides: dict[str, Any]
+) -> Loaded:
+    diffusers = _library(target, "diffusers")
+    name = head_name or data["_class_name"]
+    cls = getattr(diffusers, name, None) if isinstance(name, str) else None
+    if not (inspect.isclass(cls) and issubclass(cls, nn.Module) and hasattr(cls, "from_config")):
+        raise ModelLoadError(
+            target,
+            f"{name!r} is not a model class of diffusers {diffusers.__version__}",
+            "correct _class_name, or upgrade diffusers (pip install -U diffusers)",
+        )
+    known = set(inspect.signature(cls.__init__).parameters) - {"self", "args", "kwargs"}
+    _check_keys(target, None, overrides, tuple(known | set(data)))
+
+    def build(config: Any) -> nn.Module:
+        return cls.from_config(config)  # type: ignore[no-any-return]
+
+    return _build(target, dict(data), _Builder(build, f"{cls.__name__}.from_config"), str(path))
+
+
+def _read_config(target: str, path: Path) -> dict[str, Any]:
+    fix = "give the config.json saved with the model (save_pretrained), or a modeldoc/1 description"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ModelLoadError(target, f"there is no file {path}", "check the path") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ModelLoadError(target, f"{path} cannot be read ({err})", fix) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ModelLoadError(
+            target,
+            f"{path} is not a Hugging Face config: it is not valid JSON "
+            f"({err.msg} at line {err.lineno}, column {err.colno})",
+            fix,
+        ) from None
+    if not isinstance(data, dict):
+        raise ModelLoadError(target, f"{path} is not a Hugging Face config: it holds no JSON object", fix)
+    if "model_type" not in data and "_class_name" not in data:
+        raise ModelLoadError(
+            target,
+            f'{path} is not a Hugging Face config: it has no "model_type" (transformers) or "_class_name" (diffusers)',
+            fix,
+        )
+    return data
+
+
+def _check_keys(target: str, config_class: Any, given: Mapping[str, Any], extra: tuple[str, ...]) -> None:
+    """A misspelt config key would be kept as a new attribute and change nothing: refuse it."""
+    known = set(extra)
+    if config_class is not None:
+        known |= set(inspect.signature(config_class.__init__).parameters) - {"self", "args", "kwargs"}
+        known |= set(getattr(config_class, "attribute_map", {}))
+        known |= {"num_labels"}
+        with contextlib.suppress(Exception):  # a config without defaults: its signature says enough
+            known |= set(vars(config_class()))
+    for key in given:
+        if key not in known:
+            hint = _nearest(key, sorted(known))
+            owner = config_class.__name__ if config_class is not None else "the config"
+            raise ModelLoadError(
+                target,
+                f"{owner} has no key {key!r}",
+                f"did you mean {hint!r}?" if hint else "check the names in --kwargs",
+            )
+
+
+def _make_config(target: str, config_class: Any, kwargs: dict[str, Any]) -> Any:
+    try:
+        return config_class(**kwargs)
+    except KeyboardInterrupt:
+        raise
+    except Exception as err:  # the config class's own validation, in any form
+        first = _raised(err)
+        raise ModelLoadError(target, f"{config_class.__name__}(...) {first}", "check the values in --kwargs") from err
+
+
+def _arguments_text(kwargs: Mapping[str, Any]) -> str:
+    parts = []
+    for key, value in kwargs.items():
+        text = json.dumps(value) if not isinstance(value, str) else repr(value)
+        parts.append(f"{key}={text if len(text) <= 40 else text[:37] + '...'}")
+    return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class _Builder:
+    build: Callable[[Any], nn.Module]
+    name: str
+
+
+def _builder(target: str, transformers: ModuleType, head: Any, config: Any) -> _Builder:
+    """How to build the model from `config`: with an Auto class, or a model class's own ``_from_config``."""
+    name = getattr(head, "__name__", str(head))
+    if name.startswith("Auto") and hasattr(head, "from_config"):
+
+        def build_auto(config: Any) -> nn.Module:
+            # trust_remote_code=False: a config's auto_map never makes modeldoc run code from the Hub
+            return head.from_config(config, trust_remote_code=False)  # type: ignore[no-any-return]
+
+        return _Builder(build_auto, f"{name}.from_config")
+    if not _is_model_class(head):
+        raise ModelLoadError(
+            target,
+            f"{name} is neither an Auto class nor a transformers model class",
+            "name one such as AutoModelForCausalLM",
+        )
+    if not isinstance(config, head.config_class):
+        raise ModelLoadError(
+            target,
+            f"{name} is built from a {head.config_class.__name__}, and the config is a {type(config).__name__}",
+            "name a model class of that config's family, or an Auto class such as AutoModelForCausalLM",
+        )
+
+    def build_class(config: Any) -> nn.Module:
+        return head._from_config(config)  # type: ignore[no-any-return]
+
+    return _Builder(build_class, f"{name}._from_config")
+
+
+def build_on_meta(build: Callable[[Any], nn.Module], config: Any) -> nn.Module:
+    """The model `build` makes from `config`, on the meta device, with the Hub switched offline meanwhile."""
+    hub = sys.modules.get("huggingface_hub.constants")
+    offline = getattr(hub, "HF_HUB_OFFLINE", None)
+    if hub is not None:
+        setattr(hub, "HF_HUB_OFFLINE", True)  # noqa: B010 - a config that asks for pretrained parts must not download
+    try:
+        with torch.device("meta"):
+            return build(config)
+    finally:
+        if hub is not None:
+            setattr(hub, "HF_HUB_OFFLINE", offline)  # noqa: B010 - put back as it was
+
+
+def _build(target: str, config: Any, builder: _Builder, built_from: str) -> Loaded:
+    try:
+        module = build_on_meta(builder.build, config)
+    except KeyboardInterrupt:
+        raise
+    except Exception as err:  # the library's own checks of the config, in any form
+        raise ModelLoadError(
+            target, f"{builder.name} {_raised(err)}", "check the config's values (and --kwargs)"
+        ) from err
+    if not isinstance(module, nn.Module):
+        raise ModelLoadError(target, f"{builder.name} returned a {type(module).__name__}", "name a model class")
+    floats = [p.dtype for p in module.parameters() if p.is_floating_point()]
+    dtype = dtype_name(floats[0]) if floats else ""
+    config_name = type(config).__name__ if not isinstance(config, dict) else Path(built_from).name
+    recipe = Recipe(config=config, build=builder.build, built_by=builder.name, built_from=built_from, dtype=dtype)
+    return Loaded(module, None, recipe, f"{type(module).__name__} from {config_name}")

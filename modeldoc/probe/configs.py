@@ -1,0 +1,304 @@
+"""A Hugging Face model's config as plain data, and which config keys set each constructor argument.
+
+`describe` reads the config a model holds (``model.config``: a transformers ``PretrainedConfig``,
+or a diffusers model's config) into a `ModelConfig`. For a model modeldoc built from a config
+(a `loader.Recipe`), it also measures which keys set each argument: the model is built again on
+the meta device with one key changed at a time, and the arguments whose value changed are the
+ones that key sets. That is evidence, not a guess from equal numbers: when ``hidden_size`` and
+``intermediate_size`` are both 64, changing ``intermediate_size`` changes ``gate_proj`` and
+leaves ``q_proj`` alone. `modeldoc.explain.config_keys` turns it into the formulas on the page.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import re
+import sys
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any
+
+import torch
+from torch import nn
+
+from modeldoc.explain.config_keys import numeric_keys
+from modeldoc.probe import arguments, guard
+from modeldoc.probe.loader import Recipe, build_on_meta
+from modeldoc.probe.names import dtype_name, module_label
+from modeldoc.spec import ModelConfig
+
+logger = logging.getLogger(__name__)
+
+MAX_MEASURED = 64
+"""At most this many keys are measured (a rebuild each); a config with more has its first ones measured."""
+_INDEX = re.compile(r"\[(\d+)\]$")
+
+
+def describe(module: nn.Module, recipe: Recipe | None = None) -> ModelConfig | None:
+    """The config `module` holds (or was built from) as plain data, measured where it can be rebuilt.
+
+    `recipe` is how modeldoc built `module` from a config. A model handed over whose class is the
+    library's own (a transformers ``PreTrainedModel``, a diffusers model) is rebuilt from a copy of
+    its config the same way; a user's class holding a config is not run again, and its config is
+    only read. Needs the knowledge table in use (`modeldoc.knowledge.using`) to read arguments.
+    """
+    config = recipe.config if recipe is not None else held_config(module)
+    if config is None:
+        return None
+    values = plain_config(config)
+    described = ModelConfig(type=_type_name(config, module), values=values, scopes=_scopes(module, config))
+    rebuild = recipe or _library_recipe(module, config)
+    if rebuild is None:
+        return described
+    measured, reads = _measure(module, rebuild, values, built_by_modeldoc=recipe is not None)
+    return replace(
+        described,
+        built_by=rebuild.built_by,
+        built_from=rebuild.built_from,
+        dtype=rebuild.dtype,
+        measured=measured,
+        reads=reads,
+    )
+
+
+def _library_recipe(module: nn.Module, config: Any) -> Recipe | None:
+    """How to build a model of `module`'s class again from a config, when the class is transformers' or diffusers'."""
+    cls = type(module)
+    library = cls.__module__.partition(".")[0]
+    if library == "transformers" and _is_transformers_config(config) and hasattr(cls, "_from_config"):
+
+        def build(config: Any) -> nn.Module:
+            return cls._from_config(config)  # type: ignore[no-any-return]
+
+    elif library == "diffusers" and isinstance(config, dict) and hasattr(cls, "from_config"):
+
+        def build(config: Any) -> nn.Module:
+            return cls.from_config(config)  # type: ignore[no-any-return]
+
+    else:
+        return None
+    return Recipe(config=config, build=build, built_by="", built_from="", dtype="")
+
+
+def held_config(module: nn.Module) -> Any:
+    """The transformers config a module keeps as ``.config``, a diffusers model's config dict, or None.
+
+    Only libraries already imported are asked (a model that holds their config imported them).
+    """
+    config = vars(module).get("config")  # the instance's own attribute: no property of the user's runs
+    if _is_transformers_config(config):
+        return config
+    mixin = getattr(sys.modules.get("diffusers.configuration_utils"), "ConfigMixin", None)
+    if mixin is not None and isinstance(module, mixin):
+        held = getattr(module, "_internal_dict", None)
+        return dict(held) if isinstance(held, Mapping) else None
+    return None
+
+
+def _is_transformers_config(obj: Any) -> bool:
+    base = getattr(sys.modules.get("transformers"), "PretrainedConfig", None)
+    return base is not None and isinstance(obj, base)
+
+
+def plain_config(config: Any) -> dict[str, Any]:
+    """The config's keys and values as JSON (sub-configs as objects); private keys and versions left out."""
+    raw = config.to_dict() if _is_transformers_config(config) else dict(config)
+    values = {str(k): _plain(v) for k, v in raw.items() if not str(k).startswith("_") and k != "transformers_version"}
+    if _is_transformers_config(config) and "id2label" in values:
+        values["num_labels"] = len(values["id2label"])  # a property: what classification heads read
+    return values
+
+
+def _plain(value: Any) -> Any:  # noqa: PLR0911 - one return per kind of value
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, torch.dtype):
+        return dtype_name(value)
+    if _is_transformers_config(value):
+        return plain_config(value)
+    return str(value)
+
+
+def _type_name(config: Any, module: nn.Module) -> str:
+    """``transformers.LlamaConfig`` (as the library exports it); a config dict is named after its model's class."""
+    cls = type(module) if isinstance(config, dict) else type(config)
+    library = cls.__module__.split(".", 1)[0]
+    exported = getattr(sys.modules.get(library), cls.__name__, None) is cls
+    name = f"{library}.{cls.__name__}" if exported else f"{module_label(cls.__module__)}.{cls.__qualname__}"
+    return f"{name}.config" if isinstance(config, dict) else name
+
+
+def _scopes(module: nn.Module, config: Any) -> dict[str, str]:
+    """Module path → the sub-config it holds (``"text_model"`` → ``"text_config"``), where that changes."""
+    if not _is_transformers_config(config):
+        return {}
+    where = {id(sub): path for path, sub in _sub_configs(config, "")}
+    scopes: dict[str, str] = {}
+    held_by: dict[str, str] = {"": ""}
+    tree = guard.walk(module)
+    for path, sub in tree.paths.items():
+        if not path:
+            continue
+        parent = path.rsplit(".", 1)[0] if "." in path else ""
+        inherited = held_by.get(parent, "")
+        held = vars(sub).get("config")
+        scope = where.get(id(held), inherited) if held is not config else ""
+        held_by[path] = scope
+        if scope != inherited:
+            scopes[path] = scope
+    return scopes
+
+
+def _sub_configs(config: Any, prefix: str) -> Iterator[tuple[str, Any]]:
+    for key, value in vars(config).items():
+        if _is_transformers_config(value):
+            path = f"{prefix}{key}"
+            yield path, value
+            yield from _sub_configs(value, f"{path}.")
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Warnings and library log lines of modeldoc's own rebuilds kept off the terminal (the first build said them)."""
+    loggers = [logging.getLogger(name) for name in ("transformers", "diffusers")]
+    levels = [each.level for each in loggers]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for each in loggers:
+            each.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for each, level in zip(loggers, levels, strict=True):
+                each.setLevel(level)
+
+
+def _measure(
+    module: nn.Module, recipe: Recipe, values: dict[str, Any], *, built_by_modeldoc: bool
+) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
+    """Which arguments each numeric key sets: the model rebuilt with that key changed, its arguments compared.
+
+    The comparison is with the model built from the unchanged config: `module` itself when
+    modeldoc built it, else one more build; an argument of `module` that differs from that build
+    (a layer the user changed after building) is left out, since no key explains it.
+    """
+    with _quiet():
+        live = _arguments(module)
+        baseline = live if built_by_modeldoc else _built_arguments(recipe, copy.deepcopy(recipe.config))
+        if baseline is None:
+            return (), {}
+        comparable = {argument: seen for argument, seen in baseline.items() if live.get(argument) == seen}
+        measured: list[str] = []
+        reads: dict[str, list[str]] = {}
+        for key, value in _to_measure(values):
+            rebuilt = _rebuild(recipe, key, value)
+            if rebuilt is None:
+                continue
+            measured.append(key)
+            for argument, (kind, old) in comparable.items():
+                new = rebuilt.get(argument)
+                # a layer of another type at the same path is another question, not a changed answer
+                if new is not None and new[0] == kind and new[1] != old:
+                    reads.setdefault(argument, []).append(key)
+    return tuple(measured), {argument: tuple(keys) for argument, keys in reads.items()}
+
+
+def _to_measure(values: dict[str, Any]) -> list[tuple[str, int | float]]:
+    """The numeric keys, at most `MAX_MEASURED`: the non-zero ones first (sizes), then the zeros (``pad_token_id``)."""
+    nonzero = list(numeric_keys(values))
+    zeros = [(key, value) for key, value in numeric_keys(values, zeros=True) if value == 0]
+    return [*nonzero, *zeros][:MAX_MEASURED]
+
+
+def _changes(value: int | float) -> list[int | float]:
+    """Values to try in place of `value`, until the model builds: twice it, three times it, one more.
+
+    A zero becomes one (a count, a token id) or a half (a probability).
+    """
+    if value == 0:
+        return [1] if isinstance(value, int) else [0.5]
+    if isinstance(value, int):
+        return [2 * value, 3 * value, value + 1]
+    return [value / 2] if 0 < abs(value) < 1 else [2 * value]
+
+
+def _rebuild(recipe: Recipe, key: str, value: int | float) -> dict[str, tuple[str, Any]] | None:
+    """The arguments of the model built with `key` changed, or None when no change of it builds."""
+    for changed in _changes(value):
+        config = copy.deepcopy(recipe.config)
+        try:
+            _set(config, key, changed)
+        except (AttributeError, KeyError, IndexError, TypeError, ValueError):  # a key the config does not take back
+            return None
+        built = _built_arguments(recipe, config)
+        if built is not None:
+            return built
+        logger.debug("rebuilding with %s = %r failed", key, changed)
+    return None
+
+
+def _built_arguments(recipe: Recipe, config: Any) -> dict[str, tuple[str, Any]] | None:
+    """The arguments of the model `recipe` builds from `config`, or None when the library refuses the config."""
+    try:
+        module = build_on_meta(recipe.build, config)
+    except KeyboardInterrupt:
+        raise
+    except Exception as err:  # the library's checks of a value it does not take, in any form
+        logger.debug("building from a changed config failed: %s", err)
+        return None
+    return _arguments(module)
+
+
+def _set(config: Any, key: str, value: Any) -> None:
+    """``config.text_config.hidden_size = value``, or ``config["block_out_channels"][1] = value``."""
+    *outer, last = key.split(".")
+    target = config
+    for part in outer:
+        target = target[part] if isinstance(target, dict) else getattr(target, part)
+    index = _INDEX.search(last)
+    name = last[: index.start()] if index else last
+    if index is None:
+        if isinstance(target, dict):
+            target[name] = value
+        else:
+            setattr(target, name, value)
+        return
+    items = list(target[name] if isinstance(target, dict) else getattr(target, name))
+    items[int(index[1])] = value
+    if isinstance(target, dict):
+        target[name] = items
+    else:
+        setattr(target, name, items)
+
+
+def _arguments(module: nn.Module) -> dict[str, tuple[str, Any]]:
+    """Every number the model was built with, by where it sits, with the type of the layer that holds it.
+
+    Constructor arguments read back (``"layers.0.self_attn.q_proj.out_features"``) and the size of
+    each axis of each tensor a layer owns (``"layers.0.mlp.experts.gate_up_proj[1]"``): a fused
+    expert tensor holds the numbers of layers that have no constructor arguments of their own.
+    """
+    found: dict[str, tuple[str, Any]] = {}
+    for path, sub in guard.walk(module).paths.items():
+        kind = type(sub).__name__
+        for hp in arguments.collect_all(sub, path).hyperparameters:
+            found[f"{path}.{hp.name}" if path else hp.name] = (kind, hp.value)
+        tensors = [*sub.named_parameters(recurse=False), *sub.named_buffers(recurse=False)]
+        for local, tensor in tensors:
+            name = f"{path}.{local}" if path else local
+            for axis, size in enumerate(tensor.shape):
+                found[f"{name}[{axis}]"] = (kind, int(size))
+    return found
