@@ -361,15 +361,21 @@ def _output(quiet: bool, verbose: bool, strict: bool = False) -> _Output:
     return _Output(quiet=quiet, verbose=verbose, strict=strict)
 
 
-def _describe_all(models: tuple[ModelOptions, ...], output: _Output) -> tuple[ModelSpec, ...]:
-    """Describe every model, print their warnings, and stop here under --strict when there were any."""
-    from modeldoc.pipeline import describe, load_problems
+def _describe_all(
+    models: tuple[ModelOptions, ...], output: _Output, cache: Path | None = None
+) -> tuple[ModelSpec, ...]:
+    """Describe every model, print their warnings, and stop here under --strict when there were any.
+
+    With a `cache` folder, a description saved there is reused while the model is unchanged.
+    """
+    from modeldoc.pipeline import load_problems
+    from modeldoc.site import cache as saved
 
     specs = []
     warned = 0
     for options in models:
         with _user_output_to_stderr():
-            spec = describe(options)
+            spec = saved.describe(options, cache)
         for warning in spec.warnings:
             _warn(f"{options.target}: {terminal_text(warning)}")
         if spec.checkpoint is not None and not spec.checkpoint.complete:
@@ -450,6 +456,12 @@ def main() -> None:
     default=None,
     help="Folder for --markdown-only pages, e.g. docs/models (new, empty, or written by modeldoc before).",
 )
+@click.option(
+    "--cache",
+    "use_cache",
+    is_flag=True,
+    help="Save each description in .modeldoc-cache/ beside the site and reuse it while the model is unchanged.",
+)
 @_strict_flag
 @_output_flags
 @_fail_cleanly
@@ -461,6 +473,7 @@ def build(
     no_diagrams: bool,
     markdown_only: bool,
     docs_dir: Path | None,
+    use_cache: bool,
     strict: bool,
     quiet: bool,
     verbose: bool,
@@ -500,14 +513,19 @@ def build(
                 custom_templates=custom_templates,
                 diagrams=not no_diagrams,
                 strict=strict,
+                cache=use_cache,
             )
         elapsed = time.perf_counter() - started
         output.say(f"built {built.pages} pages from {config_file.name} into {built.out} in {elapsed:.1f}s")
         return
     options = _site(target, out, site_name, custom_templates, no_diagrams, flags)
-    site_builder.check_destination(docs_dir if docs_dir is not None else options.out)
+    destination = docs_dir if docs_dir is not None else options.out
+    site_builder.check_destination(destination)
+    from modeldoc.site.cache import FOLDER
+
+    cache = destination.parent / FOLDER if use_cache else None  # beside the site, where its staging folder goes
     with progress.reporting(output.reporter()), _mkdocs_log(logging.INFO if verbose else logging.WARNING):
-        specs = _describe_all(options.models, output)
+        specs = _describe_all(options.models, output, cache)
         if docs_dir is not None:
             built, nav = site_builder.write_markdown(options, specs, docs_dir)
         else:

@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from modeldoc import checkpoints, derive, explain, knowledge, progress
+from modeldoc import checkpoints, derive, explain, knowledge, progress, structures
 from modeldoc.errors import ConfigError
 from modeldoc.explain import config_keys
 from modeldoc.options import ModelOptions, absolute
@@ -147,5 +147,5 @@ def load_problems(report: CheckpointSpec) -> list[str]:
 
 
 def interpret(spec: ModelSpec, table: knowledge.Knowledge | None = None) -> ModelSpec:
-    """Add the knowledge (kinds, axes, teaching text), the derivations and the config keys to a raw spec."""
-    return config_keys.attach(derive.attach(explain.annotate(spec, table)))
+    """Add the knowledge (kinds, axes, teaching text), derivations, config keys and structure groups to a raw spec."""
+    return structures.attach(config_keys.attach(derive.attach(explain.annotate(spec, table))))

@@ -433,6 +433,9 @@ class LayerSpec(JsonMapped):
     brief: str = ""
     """The layer's key arguments in a few characters, for diagram labels (``"1→6, 5×5"``), from its
     knowledge entry's ``brief`` template; ``""`` when it has none."""
+    structure: str = ""
+    """The id of the structure group (`ModelSpec.structures`) this layer is part of: the innermost
+    group one of whose instances holds it (``"Block"`` for ``layers.17.attn.q_proj``); ``""`` for none."""
 
     @property
     def is_leaf(self) -> bool:
@@ -479,7 +482,52 @@ class LayerSpec(JsonMapped):
         Key("type_name", fallback=lambda data: data["type"].rsplit(".", 1)[-1]),
         Key("docstring", when=SET),
         Key("bookkeeping", when=SET),
+        Key("structure", when=SET),
     )
+
+
+Aspect = Literal["argument", "kind", "trainable", "dtype", "tied", "calls"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Difference(JsonMapped):
+    """One way one instance of a structure group differs from most of the others."""
+
+    instance: str
+    """The instance's root path (``"layers.5"``)."""
+    path: str
+    """The layer in that instance where it differs (``"layers.5.attn.q_proj"``)."""
+    aspect: Aspect
+    """What differs: a constructor argument's value (``"argument"``) or kind (``"kind"``), whether a
+    parameter is trainable, a tensor's dtype, what a tensor is tied with (``"tied"``), or how many
+    times the forward pass called the instance (``"calls"``, 0 when it was not called)."""
+    name: str = ""
+    """The argument's or tensor's name in its layer (``"eps"``, ``"weight"``); ``""`` for ``"calls"``."""
+    value: Value = None
+    """The instance's value."""
+    usual: Value = None
+    """The value most instances have (the first instance's, when no value is most common)."""
+
+    json_layout = keys("instance", "path", "aspect", "name", "value", "usual")
+
+
+@dataclass(frozen=True, kw_only=True)
+class StructureSpec(JsonMapped):
+    """Repeated blocks with one structure: the same types, parameter shapes and recorded call graph.
+
+    Their documentation is written once; every layer inside an instance names the group in
+    `LayerSpec.structure`, and what differs between instances is listed in `differences`.
+    """
+
+    id: str
+    """Unique in the model: the instances' class name, with ``-2``, ``-3``, ... for further groups of it."""
+    type: str
+    """Public dotted type of the instances' root module."""
+    instances: tuple[str, ...]
+    """The instances' root paths, in registration order."""
+    differences: tuple[Difference, ...] = ()
+
+    json_layout = keys("id", "type", "instances", "differences")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -759,6 +807,8 @@ class ModelSpec(JsonMapped):
     """The checkpoint file the model was described from or loaded with, when there is one."""
     pictures: tuple[Picture, ...] = field(default=(), compare=False, repr=False, metadata={"json": False})
     """Images of the weights' values (``--show-weights``), written into the site beside the pages; not in the JSON."""
+    structures: tuple[StructureSpec, ...] = ()
+    """Groups of repeated blocks with one structure (see `modeldoc.structures`); empty when nothing repeats."""
 
     def layer(self, path: str) -> LayerSpec:
         """The layer at `path` (``""`` is the root)."""
@@ -816,6 +866,7 @@ class ModelSpec(JsonMapped):
         Key("root", fallback=_root_of_older),
         Key("config", when=SET),
         Key("checkpoint", when=SET),
+        Key("structures", when=SET),
     )
 
     def to_json(self) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from modeldoc import structures
 from modeldoc.examples.llama import make_llama_70b
 from modeldoc.options import model_options
 from modeldoc.pages import layout
@@ -124,12 +125,24 @@ def test_pages_nest_at_most_max_nav_depth(depth: int) -> None:
 
 def test_llama_70b_shape_is_split_into_navigable_pages():
     module = make_llama_70b()
-    spec = collect(module, model_options({"target": "modeldoc.examples.llama:make_llama_70b"}))
-    assert len(spec.layers) >= 1000
-    pages = layout.plan_pages(spec, page_size=40)
+    raw = collect(module, model_options({"target": "modeldoc.examples.llama:make_llama_70b"}))
+    assert len(raw.layers) >= 1000
+    # Without structure groups (a raw spec): a page per block.
+    pages = layout.plan_pages(raw, page_size=40)
     assert len(pages) == 1 + 1 + 80  # the model, the block list, one page per block
     assert max(len(page.layers) for page in pages) <= 40
     where = layout.page_of(pages)
-    assert set(where) == {layer.path for layer in spec.all_layers}, "every layer is on exactly one page"
+    assert set(where) == {layer.path for layer in raw.all_layers}, "every layer is on exactly one page"
     assert where["layers.79.attn.q_proj"].root == "layers.79"
     assert where["lm_head"].root == ""
+    # With them: the 80 blocks share one page, and every other block's path has a counterpart there.
+    spec = structures.attach(raw)
+    pages = layout.plan_pages(spec, page_size=40)
+    assert [page.title for page in pages] == ["make_llama_70b", "layers", "Block × 80"]
+    where = layout.page_of(pages)
+    counterpart = layout.counterparts(spec, pages)
+    assert set(where) | set(counterpart) == {layer.path for layer in spec.all_layers}
+    assert not set(where) & set(counterpart), "a path is documented in its own section or by its counterpart's"
+    assert counterpart["layers.79.attn.q_proj"] == "layers.0.attn.q_proj"
+    assert where["layers.0.attn.q_proj"] is pages[2]
+    assert pages[2].instances == tuple(f"layers.{i}" for i in range(80))

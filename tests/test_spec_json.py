@@ -214,6 +214,8 @@ SCHEMA_DEFS = {
     "TensorStats": "tensorStats",
     "ShapeMismatch": "shapeMismatch",
     "CheckpointSpec": "checkpoint",
+    "StructureSpec": "structure",
+    "Difference": "difference",
 }
 
 

@@ -7,6 +7,7 @@ so a forgotten filter must not become a script); user text in Markdown goes thro
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import Any
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, StrictUndefined, TemplateError
 from markupsafe import Markup
 
-from modeldoc import diagrams, progress
+from modeldoc import diagrams, progress, structures
 from modeldoc.errors import ModeldocError
 from modeldoc.explain import docstrings
 from modeldoc.options import ModelOptions
@@ -237,12 +238,21 @@ def render_pages(spec: ModelSpec, settings: RenderSettings, env: Environment) ->
     page_size = 10**9 if settings.single_page else settings.options.page_size
     pages = layout.plan_pages(spec, page_size)
     where = layout.page_of(pages)
+    counterpart = layout.counterparts(spec, pages)
     by_root = {page.root: page for page in pages}
     out = {}
     prefix = settings.anchor_prefix
 
     def anchor(path: str) -> str:
         return prefix + layout.anchor(path)
+
+    # A path inside a block documented on a shared page links to its counterpart's section,
+    # which also carries the path's own anchor.
+    also: dict[str, list[str]] = {}
+    for path, documented in counterpart.items():
+        if documented in where:
+            also.setdefault(documented, []).append(path)
+    where = {**where, **{path: where[documented] for path, documented in counterpart.items() if documented in where}}
 
     ran = _ran(spec)
     unhooked = _unhooked(spec)
@@ -287,6 +297,8 @@ def render_pages(spec: ModelSpec, settings: RenderSettings, env: Environment) ->
             "heading": "#" * settings.heading_level,
             "tree_svg": tree_svg,
             "flows": flows,
+            "shared": _shared_view(spec, page, md_link) if page.structure else None,
+            "aliases": lambda path: [anchor(other) for other in also.get(path, ())],
         }
         context.update(
             weights.context(spec, page.file, directory_urls=settings.directory_urls, single_page=settings.single_page)
@@ -298,6 +310,166 @@ def render_pages(spec: ModelSpec, settings: RenderSettings, env: Environment) ->
 def page_template(spec: ModelSpec) -> str:
     """The template of a model's pages: ``checkpoint.md.jinja`` for one described from its weights alone."""
     return "checkpoint.md.jinja" if spec.checkpoint is not None and spec.checkpoint.weights_only else "model.md.jinja"
+
+
+def search_entries(spec: ModelSpec, settings: RenderSettings) -> list[dict[str, str]]:
+    """Search index entries for the paths documented under another path on a shared page.
+
+    MkDocs indexes headings only; these entries let a search for ``layers.17.attn.q_proj`` find
+    the section of ``layers.0.attn.q_proj`` on "Block × 80". Locations are relative to the site
+    root, with `settings.base` the model's folder.
+    """
+    page_size = 10**9 if settings.single_page else settings.options.page_size
+    pages = layout.plan_pages(spec, page_size)
+    where = layout.page_of(pages)
+    entries = []
+    for path, documented in layout.counterparts(spec, pages).items():
+        page = where.get(documented)
+        if page is None:
+            continue
+        layer = spec.layer(path)
+        url = layout.site_url(page.file, directory_urls=settings.directory_urls)
+        blocks = ", ".join(page.instances[:3]) + (" …" if len(page.instances) > 3 else "")
+        text = (
+            f"{path} is documented as {documented} on the page {page.title}: the blocks {blocks} share one structure."
+        )
+        entries.append(
+            {
+                "location": f"{settings.base}{url}#{settings.anchor_prefix}{layout.anchor(path)}",
+                # The index holds HTML, as the search plugin writes it (it escapes the text of the pages).
+                "title": html.escape(f"{path} · {layer.type_name}", quote=False),
+                "text": html.escape(text, quote=False),
+            }
+        )
+    return entries
+
+
+@dataclass(frozen=True)
+class DifferenceRow:
+    """One thing that is not the same in every block of a shared page."""
+
+    rel: str
+    """Where it is inside each block (``"attn.q_proj"``; ``""`` for the block itself)."""
+    documented: str
+    """The path of that layer in the documented block, whose section the row links to."""
+    what: str
+    """``"argument `layer_idx`"``, ``"`weight` trainable"``, ...: Markdown with code spans."""
+    values: str
+    """Each value and the blocks that have it: ``"`0` in `layers.0`; `1` in `layers.1`"``."""
+
+
+@dataclass(frozen=True)
+class SharedView:
+    """What a page shared by repeated blocks says about them (plain data for ``structure.md.jinja``)."""
+
+    group: str
+    """The structure group's id in the JSON (``"Block"``)."""
+    type: str
+    documented: str
+    """The block whose sections the page holds."""
+    count: int
+    runs: list[tuple[str, str, int]]
+    """The blocks as runs of numbered siblings: (first, last, how many)."""
+    rows: list[DifferenceRow]
+    traced: bool
+    """True when the blocks were compared in a recorded forward pass too."""
+
+    def differs(self, path: str) -> list[DifferenceRow]:
+        """The rows about the documented layer at `path`."""
+        return [row for row in self.rows if row.documented == path]
+
+
+_WHAT = {
+    "argument": "argument `{name}`",
+    "kind": "kind of argument `{name}`",
+    "trainable": "`{name}` trainable",
+    "dtype": "dtype of `{name}`",
+    "tied": "`{name}` tied with",
+    "calls": "calls in the recorded forward pass",
+}
+
+
+def _shared_view(spec: ModelSpec, page: layout.Page, link: Callable[[str], str]) -> SharedView:
+    group = next(g for g in spec.structures if g.id == page.structure)
+    on_page = set(page.instances)
+    found: dict[tuple[str, str, str], dict[str, Any]] = {}  # (rel, aspect, name) -> instance -> value
+    usual: dict[tuple[str, str, str], Any] = {}
+    for difference in group.differences:
+        if difference.instance not in on_page:
+            continue
+        rel = structures.relative(difference.path, difference.instance)
+        key = (rel, difference.aspect, difference.name)
+        found.setdefault(key, {})[difference.instance] = difference.value
+        usual[key] = difference.usual
+    rows = []
+    for (rel, aspect, name), values in found.items():
+        by_value: dict[str, list[str]] = {}
+        shown: dict[str, str] = {}
+        for instance in page.instances:
+            value = values.get(instance, usual[rel, aspect, name])
+            text = _value_text(aspect, value)
+            by_value.setdefault(repr(value), []).append(instance)
+            shown[repr(value)] = text
+        parts = [f"{shown[key]} in {_runs_text(instances)}" for key, instances in by_value.items()]
+        if aspect == "argument" and _is_own_index(page.instances, values, usual[rel, aspect, name]):
+            first, last = page.instances[0], page.instances[-1]
+            parts = [f"the block's own index: `{_index(first)}` in `{first}` … `{_index(last)}` in `{last}`"]
+        rows.append(
+            DifferenceRow(
+                rel=rel,
+                documented=structures.inside(page.block, rel),
+                what=_WHAT[aspect].format(name=name),
+                values="; ".join(parts),
+            )
+        )
+    return SharedView(
+        group=group.id,
+        type=group.type,
+        documented=page.block,
+        count=len(page.instances),
+        runs=layout.instance_runs(page.instances),
+        rows=rows,
+        traced=spec.trace is not None,
+    )
+
+
+def _index(instance: str) -> str:
+    return instance.rsplit(".", 1)[-1]
+
+
+def _is_own_index(instances: tuple[str, ...], values: dict[str, Any], usual: Any) -> bool:
+    """Whether every instance's value is its own index in the list of blocks (like ``layer_idx``)."""
+    if len(instances) < 3:
+        return False
+    for instance in instances:
+        value = values.get(instance, usual)
+        if type(value) is not int or str(value) != _index(instance):
+            return False
+    return True
+
+
+def _value_text(aspect: str, value: Any) -> str:
+    """A compared value as the differences table shows it (Markdown with code spans)."""
+    if aspect == "trainable":
+        return "yes" if value else "no (frozen)"
+    if aspect == "calls":
+        return {0: "not called", 1: "called once"}.get(value, f"called {value} times")
+    if aspect == "tied":
+        if not value:
+            return "not tied"
+        names = [f"the block's `{n[3:]}`" if n.startswith("{}.") else f"`{n}`" for n in value]
+        return "tied with " + ", ".join(names)
+    if aspect == "argument":
+        return f"`{do_value(value)}`"
+    return f"`{value}`"
+
+
+def _runs_text(instances: list[str]) -> str:
+    """``"`layers.0` … `layers.4` (5), `layers.9`"``."""
+    parts = []
+    for first, last, count in layout.instance_runs(instances):
+        parts.append(f"`{first}`" if count == 1 else f"`{first}` … `{last}` ({count})")
+    return ", ".join(parts)
 
 
 def _ran(spec: ModelSpec) -> set[str]:

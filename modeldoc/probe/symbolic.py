@@ -1,18 +1,30 @@
 """Symbolic sizes: which sizes follow the named input axes, and how (``N``, ``N·L``, ``2·L``, ``L + 1``).
 
-Each named axis (``--input-shape N=2,L=16``) is probed again at other sizes, one axis at a
-time; a size that moves with it is fitted to a law (`_Law`: ``scale · X + offset`` for one
-axis, ``scale · X · Y`` for several) and labelled with it. One more pass with every named
-axis changed checks each label before it is kept (a whole multiple is trusted without it).
-These passes share the probe's time budget; once it has run out the sizes stay numbers.
+On the meta device one more pass runs with every named axis moved at once (``--input-shape
+N=1,L=16`` is also run at N = 14, L = 33): each axis by a different prime, so that a size that
+follows one axis cannot pass for a law of another by chance (an offset law on an axis fits
+only when that axis's move divides the change, and the products of the axes' ratios all
+differ). A size that moved is fitted to the laws of `_Law`: ``scale · product`` of any named
+axes, or ``scale · X + offset`` of one. Where exactly one whole multiple fits (``N``, ``2·L``,
+``N·L``) it is the label; where an offset or a fraction fits, or more than one law does, a check
+pass at yet other sizes settles it, and runs only then. So most models take one pass beyond the
+base one, whatever the number of named axes.
+
+When that pass fails or takes other steps (a model that accepts only some sizes of an axis),
+and on a real device (where bigger sizes cost memory and time), each named axis is probed on
+its own at nearby sizes instead (`_candidates`), then checked by one pass with every axis
+changed, which also names the axis the model rejects. All passes share the probe's time
+budget; once it has run out the sizes stay numbers. No symbolic-shape machinery of torch's
+(``torch._dynamo``, ``sympy``) is used.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from fractions import Fraction
+from itertools import combinations
 from typing import Any
 
 from modeldoc.probe.deadline import Budget
@@ -108,15 +120,116 @@ def _out_of_time(base: Built, sizes: Mapping[str, int], budget: Budget) -> Built
     return replace(base, warnings=(*base.warnings, warning))
 
 
-def _labelled(base: Built, runner: Runner, example: Example, budget: Budget) -> Built:
-    sizes = dict(example.sizes)
+_JUMPS = (13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73)
+"""How far the one pass with every axis moved moves each one: distinct primes, bigger than the
+small factors sizes are usually multiplied by."""
 
+
+def _moves(sizes: Mapping[str, int], taken: set[int]) -> dict[str, int] | None:
+    """Each axis moved by its own prime of `_JUMPS`, not one in `taken` nor one that divides its size.
+
+    The products of the axes' ratios (moved / base) all differ, so no two products of axes can
+    both fit a size. None when the primes run out (more named axes than there are primes).
+    """
+    moved: dict[str, int] = {}
+    ratios: set[Fraction] = set()
+    free = [p for p in _JUMPS if p not in taken]
+    for name, size in sizes.items():
+        for jump in free:
+            if size % jump == 0:
+                continue
+            trial = {**moved, name: size + jump}
+            new = {_ratio(sizes, trial, subset) for subset in _subsets(trial) if name in subset}
+            if len(new) == len([s for s in _subsets(trial) if name in s]) and not new & ratios and 1 not in new:
+                moved, ratios = trial, ratios | new
+                free.remove(jump)
+                break
+        else:
+            return None
+    return moved
+
+
+def _subsets(sizes: Mapping[str, int]) -> Iterator[tuple[str, ...]]:
+    names = tuple(sizes)
+    for count in range(1, len(names) + 1):
+        yield from combinations(names, count)
+
+
+def _ratio(sizes: Mapping[str, int], moved: Mapping[str, int], subset: tuple[str, ...]) -> Fraction:
+    return Fraction(math.prod(moved[n] for n in subset), math.prod(sizes[n] for n in subset))
+
+
+def _laws(base: int, value: int, sizes: Mapping[str, int], moved: Mapping[str, int]) -> list[_Law]:
+    """Every law that gives `base` at `sizes` and `value` at `moved` (every axis moved)."""
+    if base == value:
+        return []
+    laws = []
+    for subset in _subsets(sizes):
+        scale = Fraction(base, math.prod(sizes[n] for n in subset))
+        if scale.denominator == 1 and scale * math.prod(moved[n] for n in subset) == value:
+            laws.append(_Law(names=subset, scale=scale))
+    for name, size in sizes.items():
+        scale = Fraction(value - base, moved[name] - size)
+        offset = base - scale * size
+        if offset.denominator == 1 and (offset != 0 or scale.denominator != 1):
+            laws.append(_Law(names=(name,), scale=scale, offset=int(offset)))
+    return laws
+
+
+def _labelled(base: Built, runner: Runner, example: Example, budget: Budget) -> Built:
     def run(at: Mapping[str, int]) -> Built:
         built = runner.build(example, at)
         if budget.expired:
             raise _OutOfTime
         return built
 
+    sizes = dict(example.sizes)
+    moved_sizes = _moves(sizes, set()) if runner.device == "meta" else None
+    if moved_sizes is not None:
+        moved = run(moved_sizes)
+        if moved.signature() == base.signature():
+            return _labelled_at_once(base, moved.shapes(), sizes, moved_sizes, run)
+    return _labelled_one_by_one(base, run, sizes)
+
+
+def _labelled_at_once(
+    base: Built,
+    moved: Mapping[tuple[Any, ...], Shape],
+    sizes: dict[str, int],
+    moved_sizes: dict[str, int],
+    run: Callable[[Mapping[str, int]], Built],
+) -> Built:
+    """Labels from the pass with every axis moved; a check pass only for the sizes it leaves open."""
+    shapes = base.shapes()
+    labels: dict[tuple[Any, ...], list[Dim]] = {}
+    open_: dict[tuple[tuple[Any, ...], int], list[_Law]] = {}
+    for key, shape in shapes.items():
+        got = moved.get(key)
+        labels[key] = list(shape)
+        if got is None or len(got) != len(shape):
+            continue
+        for axis, value in enumerate(shape):
+            laws = _laws(value, got[axis], sizes, moved_sizes)
+            if len(laws) == 1 and laws[0].plain:
+                labels[key][axis] = laws[0].label()
+            elif laws:
+                open_[key, axis] = laws
+    check_sizes = _moves(sizes, {moved_sizes[n] - s for n, s in sizes.items()}) if open_ else None
+    if check_sizes is not None:
+        check = run(check_sizes)
+        checked = check.shapes() if check.signature() == base.signature() else {}
+        for (key, axis), laws in open_.items():
+            expected = checked.get(key)
+            if expected is None or len(expected) != len(shapes[key]):
+                continue
+            kept = [law for law in laws if law.at(check_sizes) == expected[axis]]
+            if len(kept) == 1:
+                labels[key][axis] = kept[0].label()
+    return base.with_dims({key: tuple(dims) for key, dims in labels.items()})
+
+
+def _labelled_one_by_one(base: Built, run: Callable[[Mapping[str, int]], Built], sizes: dict[str, int]) -> Built:
+    """Labels from one pass per named axis at another size, then a check pass with every axis changed."""
     signature = base.signature()
     shapes = base.shapes()
     chosen: dict[str, tuple[int, dict[tuple[Any, ...], Shape]]] = {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import html
+import json
 import logging
 import os
 import re
@@ -65,7 +66,9 @@ def write_docs(
     count = 0
     entries = []
     for spec, options in zip(specs, site.models, strict=True):
-        settings = render.RenderSettings(options=options, diagrams=site.diagrams, directory_urls=directory_urls)
+        settings = render.RenderSettings(
+            options=options, diagrams=site.diagrams, directory_urls=directory_urls, base=f"{options.slug}/"
+        )
         pages = render.render_pages(spec, settings, env)
         for name, text in pages.items():
             _write(docs_dir / options.slug / name, contained(text))
@@ -192,8 +195,31 @@ def build_site(site: SiteOptions, specs: tuple[ModelSpec, ...]) -> Built:
         config = mkdocs_config(site, nav, docs_dir, built_dir)
         with progress.mkdocs_pages("MkDocs: building the site", count):
             run_mkdocs(config, stage / "mkdocs.yml")
+        add_search_entries(built_dir, search_entries(specs, site))
         publish(built_dir, site.out)
     return Built(out=site.out, specs=specs, pages=count)
+
+
+def search_entries(specs: tuple[ModelSpec, ...], site: SiteOptions, prefix: str = "") -> list[dict[str, str]]:
+    """The search entries of every model's paths documented on a shared page (see `render.search_entries`)."""
+    entries = []
+    for spec, options in zip(specs, site.models, strict=True):
+        settings = render.RenderSettings(options=options, diagrams=False, base=f"{prefix}{options.slug}/")
+        entries += render.search_entries(spec, settings)
+    return entries
+
+
+def add_search_entries(site_dir: Path, entries: list[dict[str, str]]) -> None:
+    """Add `entries` to the search index MkDocs wrote into `site_dir` (nothing when there is none)."""
+    index = site_dir / "search" / "search_index.json"
+    if not entries or not index.is_file():
+        return
+    data = json.loads(index.read_text(encoding="utf-8"))
+    docs = data.get("docs") if isinstance(data, dict) else None
+    if not isinstance(docs, list):
+        return
+    docs.extend(entries)
+    index.write_text(json.dumps(data, separators=(",", ":"), ensure_ascii=False), encoding="utf-8")
 
 
 def write_markdown(
@@ -245,12 +271,14 @@ def build_project(
     custom_templates: Path | None = None,
     diagrams: bool = True,
     strict: bool = False,
+    cache: bool = False,
 ) -> Built:
     """Build a project's own mkdocs.yml (which uses the modeldoc plugin) into `out`.
 
     `out` defaults to the config's ``site_dir``; the same ownership rules as a standalone
     build apply, and the other arguments override the config and the plugin's options
-    (`strict` turns MkDocs' strict mode on: warnings fail the build).
+    (`strict` turns MkDocs' strict mode on: warnings fail the build; `cache` turns the plugin's
+    saved descriptions on).
     """
     from mkdocs.commands.build import build
     from mkdocs.config import load_config
@@ -268,6 +296,7 @@ def build_project(
         check_destination(target)
         plugin = cfg.plugins["modeldoc"]
         plugin.config.diagrams = diagrams
+        plugin.config.cache = plugin.config.cache or cache
         if custom_templates is not None:
             plugin.config.custom_templates = str(custom_templates.resolve())
         with staging(target) as stage:

@@ -39,7 +39,7 @@ from markdown.blockprocessors import BlockProcessor
 from mkdocs.config import base
 from mkdocs.config import config_options as c
 from mkdocs.exceptions import PluginError
-from mkdocs.plugins import BasePlugin
+from mkdocs.plugins import BasePlugin, event_priority
 from mkdocs.structure.files import File, Files, file_sort_key
 from mkdocs.utils import nest_paths
 
@@ -48,6 +48,7 @@ from modeldoc import progress
 from modeldoc.errors import ConfigError, ModeldocError
 from modeldoc.site import sources
 from modeldoc.site.build import MARKDOWN_EXTENSIONS, MARKER
+from modeldoc.spec import is_description_file
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -120,6 +121,11 @@ class ModeldocConfig(base.Config):
     knowledge = c.Optional(c.Type((str, list)))
     """A folder or a list of folders of knowledge entries (relative to mkdocs.yml, or installed packages'
     names); left out, pyproject.toml's ``[tool.modeldoc]`` knowledge next to mkdocs.yml."""
+    cache = c.Type(bool, default=False)
+    """Save each model's description in a cache folder and reuse it while the model is unchanged (off by
+    default: the folder is outside the site)."""
+    cache_dir = c.Optional(c.Type(str))
+    """The cache folder (relative to mkdocs.yml); left out, ``.modeldoc-cache`` next to mkdocs.yml."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,6 +162,10 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
         self._nonce = secrets.token_hex(6)
         self._templates_stamp = ""
         self._knowledge: tuple[Path, ...] = ()
+        self._search: list[dict[str, str]] = []
+        """Search entries of the paths documented on shared pages, added to the index after the build."""
+        self._root = Path.cwd()
+        """The folder of mkdocs.yml."""
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
         """Remember how MkDocs runs; defining this also keeps the instance across `mkdocs serve` rebuilds.
@@ -169,9 +179,12 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
         """Validate the models, and make sure the Markdown features the pages use are on."""
         from modeldoc.pages import render
 
+        self._root = Path(config.config_file_path or ".").resolve().parent
+
         _forget_stale_descriptions()
         self._used = set()
         self._blocks = {}
+        self._search = []
         try:
             self._knowledge = self._knowledge_folders(config)
             self._models = self._configured_models(config)
@@ -211,13 +224,18 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
         """Decide whether the finished site may carry modeldoc's marker (see `on_post_build`)."""
         self._mark_site = self._command != "serve" and _only_mkdocs_will_be_left(Path(config.site_dir), self._dirty)
 
+    @event_priority(-100)  # after the search plugin has written its index
     def on_post_build(self, *, config: MkDocsConfig) -> None:
-        """Mark the site as modeldoc's, so ``modeldoc build`` may replace it later.
+        """Add the search entries of the paths documented on shared pages; mark the site as modeldoc's.
 
-        Only when everything in it is what this build wrote: MkDocs empties the folder before
-        building, except for hidden entries, so a folder with hidden entries of someone else's
-        (a ``.git`` of a gh-pages checkout) stays unmarked, and modeldoc keeps refusing it.
+        The marker lets ``modeldoc build`` replace the site later, and is written only when
+        everything in it is what this build wrote: MkDocs empties the folder before building,
+        except for hidden entries, so a folder with hidden entries of someone else's (a ``.git``
+        of a gh-pages checkout) stays unmarked, and modeldoc keeps refusing it.
         """
+        from modeldoc.site import build as site
+
+        site.add_search_entries(Path(config.site_dir), self._search)
         if self._mark_site:
             (Path(config.site_dir) / MARKER).write_text("written by MkDocs with modeldoc; modeldoc may replace it\n")
 
@@ -246,6 +264,7 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
                     directory_urls=config.use_directory_urls,
                 )
                 spec, pages = self._render(settings)
+                self._search += render.search_entries(spec, settings)
                 for warning in spec.warnings:
                     log.warning(f"{options.target}: {warning}")
                 for name, text in pages.items():
@@ -433,10 +452,19 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
 
     def _collect(self, options: opts.ModelOptions) -> _Described:
         from modeldoc import pipeline
+        from modeldoc.site import cache
 
+        saved = cache.Cache(self._cache_dir) if self._cache_dir is not None else None
+        if saved is not None and not is_description_file(options.target):
+            hit = saved.load(options, self._paths)
+            if hit is not None:
+                log.info(f"modeldoc: reused the saved description of {options.target}; its sources did not change")
+                self._watch(hit.sources.files)
+                return _Described(hit.spec, hit.sources)
+        untitled = dataclasses.replace(options, title="")  # the page's title is put in when rendering
         try:
             with sources.recording(self._paths) as imported:
-                spec, source = pipeline.describe_with_source(options)
+                spec, source = pipeline.describe_with_source(untitled)
         except ModeldocError as err:
             # Watch what the failed import touched, so fixing it rebuilds; import it afresh then.
             partial = sources.sources_of(imported.new)
@@ -445,7 +473,19 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
             raise
         used = sources.sources_of(imported.new, [source] if source else [], (layer.type for layer in spec.all_layers))
         self._watch(used.files)
+        if saved is not None and not is_description_file(options.target):
+            saved.store(options, spec, used, imported.new, self._paths)
         return _Described(spec, used)
+
+    @property
+    def _cache_dir(self) -> Path | None:
+        if not self.config.cache:
+            return None
+        if self.config.cache_dir:
+            return self._root / self.config.cache_dir
+        from modeldoc.site.cache import FOLDER
+
+        return self._root / FOLDER
 
     @property
     def _paths(self) -> list[Path]:

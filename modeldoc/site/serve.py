@@ -64,6 +64,8 @@ def standalone_config(site: SiteOptions, folder: Path) -> Path:
         "diagrams": site.diagrams,
         "folder": "",
         "nav_section": "",
+        # the folder `modeldoc build --cache` saves descriptions in (beside ./site); used when cache is on
+        "cache_dir": str(Path.cwd() / ".modeldoc-cache"),
     }
     if site.custom_templates is not None:
         plugin["custom_templates"] = str(site.custom_templates.resolve())

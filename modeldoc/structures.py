@@ -1,0 +1,315 @@
+"""Structure groups: repeated blocks with one structure, found so that they are documented once.
+
+Two blocks have one structure when their module trees match (the same child names and types,
+the same parameter and buffer names and shapes) and the recorded forward pass ran the same
+steps inside them (the same ops and module calls, wired the same way, on tensors of the same
+sizes). LLaMA's ``layers.0 … layers.79`` are one group; DeepSeek-V3's three dense blocks and
+its mixture-of-experts blocks are two. What may differ between the instances of a group is
+listed, not hidden: a constructor argument's value or kind, a frozen or tied tensor, a dtype,
+and whether the forward pass called the instance at all (an instance it did not reach joins
+the group of the instances it did).
+
+A repeated block that always sits at the same place inside the instances of a larger group
+(each block's ``attn``) is part of that group, not a group of its own. Everything here is pure:
+it reads the spec, so it also runs on a saved description.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass, replace
+
+from modeldoc.spec import Aspect, Difference, LayerSpec, ModelSpec, StructureSpec, TraceSpec, Value
+
+
+def attach(spec: ModelSpec) -> ModelSpec:
+    """`spec` with its structure groups (`ModelSpec.structures`) and each layer's group (`LayerSpec.structure`)."""
+    groups = find(spec)
+    owner = _owners(spec, groups)
+    if not groups and not any(layer.structure for layer in spec.all_layers):
+        return spec
+    layers = tuple(
+        replace(layer, structure=owner.get(layer.path, "")) if layer.structure != owner.get(layer.path, "") else layer
+        for layer in spec.layers
+    )
+    return replace(spec, layers=layers, structures=groups)
+
+
+def find(spec: ModelSpec) -> tuple[StructureSpec, ...]:
+    """The structure groups of `spec`, outermost first, each with its instances' differences."""
+    tree = _Tree(spec)
+    formed: list[tuple[int, list[str]]] = []  # (skeleton id, instances)
+    instance_of: dict[str, int] = {}  # instance root -> index in formed
+    calls = _CallKeys(spec.trace, tree) if spec.trace is not None else None
+    for skeleton, members in tree.candidates():
+        if _implied(members, tree, instance_of):
+            continue
+        for part in _split_by_calls(members, calls):
+            instance_of.update((path, len(formed)) for path in part)
+            formed.append((skeleton, part))
+    names: Counter[str] = Counter()
+    groups = []
+    for _, instances in formed:
+        first = tree.layers[instances[0]]
+        names[first.type_name] += 1
+        number = names[first.type_name]
+        groups.append(
+            StructureSpec(
+                id=first.type_name if number == 1 else f"{first.type_name}-{number}",
+                type=first.type,
+                instances=tuple(instances),
+                differences=tuple(_differences(instances, tree)),
+            )
+        )
+    return tuple(groups)
+
+
+def instance_root(path: str, group: StructureSpec) -> str:
+    """The instance of `group` that holds the layer at `path` (``""`` when none does)."""
+    roots = set(group.instances)
+    current = path
+    while current not in roots:
+        if "." not in current:
+            return ""
+        current = current.rsplit(".", 1)[0]
+    return current
+
+
+def relative(path: str, root: str) -> str:
+    """`path` inside the block at `root`: ``"attn.q_proj"`` for ``"layers.5.attn.q_proj"`` in ``"layers.5"``."""
+    return path[len(root) + 1 :] if path != root else ""
+
+
+def inside(root: str, rel: str) -> str:
+    """The path of `rel` inside the block at `root` (the inverse of `relative`)."""
+    return f"{root}.{rel}" if rel else root
+
+
+class _Tree:
+    """The module tree of a spec, with skeleton ids: equal for subtrees of one shape, types and tensors."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.layers: dict[str, LayerSpec] = {layer.path: layer for layer in spec.all_layers}
+        self.order: dict[str, int] = {path: i for i, path in enumerate(self.layers)}
+        ids: dict[Hashable, int] = {}
+        self.skeleton: dict[str, int] = {}
+        for layer in reversed(spec.all_layers):  # registration order puts parents first: children are done first
+            key = (
+                layer.type,
+                tuple((p.local_name, p.shape, p.is_buffer) for p in layer.parameters),
+                tuple((self.layers[c].name, self.skeleton[c]) for c in layer.children if c in self.skeleton),
+            )
+            self.skeleton[layer.path] = ids.setdefault(key, len(ids))
+
+    def candidates(self) -> Iterable[tuple[int, list[str]]]:
+        """Containers whose skeleton repeats, by skeleton, shallowest first (then in registration order)."""
+        members: dict[int, list[str]] = {}
+        for path, layer in self.layers.items():
+            if path and layer.children:
+                members.setdefault(self.skeleton[path], []).append(path)
+        repeated = [(skeleton, paths) for skeleton, paths in members.items() if len(paths) > 1]
+        repeated.sort(key=lambda item: (min(self.layers[p].depth for p in item[1]), self.order[item[1][0]]))
+        return repeated
+
+    def subtree(self, root: str) -> list[str]:
+        """`root` and every path below it, parents first."""
+        out = [root]
+        stack = list(reversed(self.layers[root].children))
+        while stack:
+            path = stack.pop()
+            out.append(path)
+            stack.extend(reversed(self.layers[path].children))
+        return out
+
+
+def _implied(members: Sequence[str], tree: _Tree, instance_of: dict[str, int]) -> bool:
+    """True when every member sits at one relative path inside instances of groups already formed.
+
+    Each LLaMA block's ``attn`` is then documented as part of the blocks, not as a group of its
+    own; so is DeepSeek-V3's ``self_attn``, the same in its dense and its mixture-of-experts blocks.
+    """
+    places = set()
+    for path in members:
+        ancestor = tree.layers[path].parent
+        while ancestor is not None and ancestor not in instance_of:
+            ancestor = tree.layers[ancestor].parent
+        if ancestor is None:
+            return False
+        places.add(relative(path, ancestor))
+        if len(places) > 1:
+            return False
+    return bool(places)
+
+
+def _split_by_calls(members: list[str], calls: _CallKeys | None) -> list[list[str]]:
+    """The members in groups of equal recorded call graphs, each of at least two instances.
+
+    Members the pass did not call (or did not reach) join the biggest group of called ones.
+    """
+    if calls is None:
+        return [members]
+    parts: dict[Hashable, list[str]] = {}
+    idle: list[str] = []
+    for path in members:
+        key = calls.key(path)
+        if key:
+            parts.setdefault(key, []).append(path)
+        else:
+            idle.append(path)
+    if not parts:
+        return [idle] if len(idle) > 1 else []
+    biggest = max(parts.values(), key=len)
+    biggest += idle
+    order = {path: i for i, path in enumerate(members)}
+    return [sorted(part, key=order.__getitem__) for part in parts.values() if len(part) > 1]
+
+
+class _CallKeys:
+    """The recorded call graph inside a block, written relative to the block so that repeats compare equal."""
+
+    def __init__(self, trace: TraceSpec, tree: _Tree) -> None:
+        self.trace = trace
+        self.tree = tree
+        self.ops_in: dict[str, list[int]] = {}
+        for op in trace.ops:
+            owner = op.name if op.kind == "module" else op.scope
+            self.ops_in.setdefault(owner, []).append(op.index)
+        self.calls_in: dict[str, list[int]] = {}
+        for i, call in enumerate(trace.module_calls):
+            self.calls_in.setdefault(call.name, []).append(i)
+        self.position = {op.index: i for i, op in enumerate(trace.ops)}
+        self.outputs: dict[int, tuple[int, int]] = {}  # tensor id -> (op index, place among its outputs)
+        for op in trace.ops:
+            for place, tensor in enumerate(op.outputs):
+                self.outputs.setdefault(tensor, (op.index, place))
+
+    def key(self, root: str) -> tuple[Hashable, ...]:
+        """The ops and module calls inside `root`, relative to it; empty when the pass ran none of them."""
+        paths = self.tree.subtree(root)
+        indices = sorted((i for path in paths for i in self.ops_in.get(path, ())), key=self.position.__getitem__)
+        if not indices:
+            return ()
+        local = {index: n for n, index in enumerate(indices)}
+        outside: dict[int, int] = {}
+        tensors = self.trace.tensors
+        prefix = root + "."
+
+        def ref(tensor: int) -> Hashable:
+            made = self.outputs.get(tensor)
+            if made is not None and made[0] in local:
+                return ("op", local[made[0]], made[1])
+            info = tensors[tensor] if 0 <= tensor < len(tensors) else None
+            if info is not None and info.name.startswith(prefix):
+                return ("tensor", info.name[len(prefix) :])
+            dims = info.dims if info is not None else ()
+            return ("in", outside.setdefault(tensor, len(outside)), dims)
+
+        def rel(path: str) -> str:
+            return relative(path, root) if path == root or path.startswith(prefix) else f"^{path}"
+
+        def dims(tensor: int) -> Hashable:
+            return tensors[tensor].dims if 0 <= tensor < len(tensors) else ()
+
+        steps: list[Hashable] = []
+        ops = self.trace.ops
+        for index in indices:
+            op = ops[self.position[index]]
+            name = rel(op.name) if op.kind == "module" else op.name
+            steps.append(
+                (
+                    op.kind,
+                    op.target,
+                    name,
+                    rel(op.scope),
+                    op.args,
+                    op.call if op.kind == "module" else 0,
+                    tuple(ref(t) for t in op.inputs),
+                    tuple(dims(t) for t in op.outputs),
+                )
+            )
+        for path in paths:
+            for i in self.calls_in.get(path, ()):
+                call = self.trace.module_calls[i]
+                inputs, outputs = tuple(ref(t) for t in call.inputs), tuple(ref(t) for t in call.outputs)
+                steps.append(("call", rel(path), call.call, inputs, outputs))
+        return tuple(steps)
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """One value of one aspect, in one instance."""
+
+    instance: str
+    path: str
+    value: Value
+
+
+def _differences(instances: Sequence[str], tree: _Tree) -> list[Difference]:
+    """What differs between the instances, layer by layer of the first instance's tree."""
+    first = instances[0]
+    out: list[Difference] = []
+    for path in tree.subtree(first):
+        rel = relative(path, first)
+        found: dict[tuple[Aspect, str], list[_Seen]] = {}
+        for root in instances:
+            layer = tree.layers[inside(root, rel)]
+            for aspect, name, value in _facts(layer, root, is_root=not rel):
+                found.setdefault((aspect, name), []).append(_Seen(root, layer.path, value))
+        for (aspect, name), seen in found.items():
+            if len(seen) != len(instances):
+                continue  # an argument not every instance has: the instances' types would differ
+            usual = _usual([s.value for s in seen])
+            out += [
+                Difference(instance=s.instance, path=s.path, aspect=aspect, name=name, value=s.value, usual=usual)
+                for s in seen
+                if s.value != usual
+            ]
+    return out
+
+
+def _facts(layer: LayerSpec, root: str, *, is_root: bool) -> Iterable[tuple[Aspect, str, Value]]:
+    """The facts compared between instances, as (aspect, name, value)."""
+    for hp in layer.hyperparameters:
+        yield "argument", hp.name, hp.value
+        yield "kind", hp.name, hp.kind
+    for entry in layer.bookkeeping:  # layer_idx: a block's position differs between instances
+        yield "argument", entry.name, entry.value
+    for p in layer.parameters:
+        if not (p.is_buffer or p.computed):
+            yield "trainable", p.local_name, p.trainable
+        yield "dtype", p.local_name, p.dtype
+        yield "tied", p.local_name, [_relative_name(name, root) for name in p.tied_with]
+    if is_root:
+        yield "calls", "", layer.calls
+
+
+def _relative_name(name: str, root: str) -> str:
+    """A tensor's qualified name, written relative to the instance (``"{}.attn.q_proj.weight"``) when inside it."""
+    return "{}." + name[len(root) + 1 :] if name.startswith(root + ".") else name
+
+
+def _usual(values: list[Value]) -> Value:
+    """The most common value; the first one's when no value is more common than it."""
+    counts: dict[str, int] = {}
+    firsts: dict[str, Value] = {}
+    for value in values:
+        key = repr(value)
+        counts[key] = counts.get(key, 0) + 1
+        firsts.setdefault(key, value)
+    first = repr(values[0])
+    best = max(counts, key=lambda key: (counts[key], key == first))
+    return firsts[best]
+
+
+def _owners(spec: ModelSpec, groups: Sequence[StructureSpec]) -> dict[str, str]:
+    """Each layer's group: the innermost one whose instance holds it."""
+    roots = {path: group.id for group in groups for path in group.instances}
+    owner: dict[str, str] = {}
+    for layer in spec.all_layers:  # parents first
+        found = roots.get(layer.path)
+        if found is None and layer.parent is not None:
+            found = owner.get(layer.parent)
+        if found:
+            owner[layer.path] = found
+    return owner
