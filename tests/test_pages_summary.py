@@ -91,3 +91,10 @@ def test_names_with_terminal_escapes_are_shown_not_sent() -> None:
     assert not [line for line in lines if "\x1b" in line or "\u202e" in line]
     assert any(r"evil\x1b[2J\u202e (Linear)" in line for line in lines)
     assert r"no shapes past the probe: failed\x1b]0;title\x07 here" in lines
+
+
+def test_without_a_recorded_pass_no_layer_is_said_to_be_not_called() -> None:
+    lines = summary_lines(spec_of("tests.models:UsesConvBlock"))
+    spare = [line for line in lines if "spare (Linear)" in line]
+    assert len(spare) == 1 and "not called" not in spare[0] and " - " in spare[0]
+    assert not [line for line in lines if "not called" in line or "not reached" in line]

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 from modeldoc import diagrams
 from modeldoc.errors import ModeldocError
-from modeldoc.pages import layout
+from modeldoc.pages import layout, summary
 from modeldoc.pages.render import do_count, do_nbytes, do_shape, do_value
 from modeldoc.pages.summary import SOURCES
 from modeldoc.spec import Hyperparam, LayerSpec, ModelSpec
@@ -139,7 +139,7 @@ def _layer_table(spec: ModelSpec, uid: str, *, all_arguments: bool) -> Iterator[
             f'<tr id="{uid}-{layout.anchor(layer.path)}">'
             f'<td style="padding-left: {indent}" title="{_e(layer.path)}"><code>{name}</code></td>'
             f"<td>{_e(layer.type_name)}</td>"
-            f"<td>{_e(_outputs(layer))}</td>"
+            f"<td>{_e(_outputs(layer, spec))}</td>"
             f'<td class="mdoc-num">{do_count(layer.total_params)}</td>'
             f"<td>{_arguments(shown)}</td></tr>"
         )
@@ -154,10 +154,9 @@ def _layer_table(spec: ModelSpec, uid: str, *, all_arguments: bool) -> Iterator[
     yield f"<p>{legend}</p></details>"
 
 
-def _outputs(layer: LayerSpec) -> str:
-    if not layer.calls and not layer.output_dims:
-        return "" if layer.children else "not called"
-    return "; ".join(do_shape(dims) for dims in layer.output_dims)
+def _outputs(layer: LayerSpec, spec: ModelSpec) -> str:
+    shown = summary.output_text(layer, spec)
+    return "" if shown == "-" else shown
 
 
 def _arguments(shown: list[Hyperparam]) -> str:

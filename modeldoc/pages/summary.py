@@ -113,7 +113,7 @@ def _rows(spec: ModelSpec, depth: int | None) -> Iterator[tuple[str, str, LayerS
         prefix += ("└─ " if lasts[-1] else "├─ ") if lasts else ""
         name = layer.name or spec.name
         label = f"{prefix}{name} ({layer.type_name})" if layer.path else f"{spec.name}"
-        yield label, "-" if _weights_only(spec) else _output(layer), layer
+        yield label, "-" if _weights_only(spec) else output_text(layer, spec), layer
 
 
 def _branches(spec: ModelSpec, depth: int | None) -> Iterator[str]:
@@ -125,9 +125,14 @@ def _branches(spec: ModelSpec, depth: int | None) -> Iterator[str]:
         yield prefix + ("│" if has_children else "")
 
 
-def _output(layer: LayerSpec) -> str:
+def output_text(layer: LayerSpec, spec: ModelSpec) -> str:
+    """A layer's output shapes; ``-`` with no recorded pass, and why a leaf has none in one."""
+    if spec.trace is None:
+        return "-"
     if not layer.calls and not layer.output_dims:
-        return "-" if layer.children else "not called"
+        if layer.children:
+            return "-"
+        return "not called" if spec.trace.complete else "not reached"
     shapes = "; ".join(do_shape(dims) for dims in layer.output_dims) or "-"
     return f"{shapes} (×{layer.calls} calls)" if layer.calls > 1 else shapes
 
