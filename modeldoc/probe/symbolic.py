@@ -117,19 +117,20 @@ def _labelled(base: Built, runner: Runner, example: Example, budget: Budget) -> 
             raise _OutOfTime
         return built
 
-    signature = base.signature()
     shapes = base.shapes()
     chosen: dict[str, tuple[int, dict[tuple[Any, ...], Shape]]] = {}
     spare: dict[str, int] = {}
     for name, size in sizes.items():
         options = _candidates(size)
         for i, other in enumerate(options):
-            moved = run({**sizes, name: other})
-            if moved.signature() == signature:
-                chosen[name] = (other, moved.shapes())
+            moved = base.matched_shapes(run({**sizes, name: other}))  # loops over the axis may repeat more
+            if moved is not None:
+                chosen[name] = (other, moved)
                 spare[name] = options[i + 1] if i + 1 < len(options) else other + 3
                 break
         else:
+            if name in example.guessed:  # an axis modeldoc named itself: it stays a number, quietly
+                continue
             base = replace(
                 base,
                 warnings=(
@@ -142,7 +143,7 @@ def _labelled(base: Built, runner: Runner, example: Example, budget: Budget) -> 
         return base
     check_sizes = {**sizes, **spare}
     check = run(check_sizes)
-    checked = check.shapes() if check.signature() == signature else None
+    checked = base.matched_shapes(check)
     dims: dict[tuple[Any, ...], Dims] = {}
     for key, shape in shapes.items():
         labels: list[Dim] = []
