@@ -304,6 +304,14 @@ def _input_features(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
     return MadeUp(param.name, f"random audio features: {mels} mel bins × {frames} frames", build)
 
 
+@_maker("timestep", "timesteps")
+def _timestep(ctx: _Context, param: inspect.Parameter) -> MadeUp:
+    def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        return torch.ones(_batch(made), dtype=torch.long, device=_device(made))
+
+    return MadeUp(param.name, "the diffusion step 1 for every sample", build)
+
+
 # --------------------------------------------------------------------------- which to make
 
 

@@ -247,7 +247,8 @@ def _why_real(base: Built) -> str:
     if base.failure is not None:
         return f"the meta-device pass failed ({base.failure.brief()})"
     count = sum(a.count for a in base.trace.assumptions)
-    return f"the meta-device pass had to assume {count} value{'s' if count != 1 else ''} that depend on the weights"
+    values = "1 value that depends" if count == 1 else f"{count} values that depend"
+    return f"the meta-device pass had to assume {values} on the weights"
 
 
 def _weights_text(runner: Runner) -> str:

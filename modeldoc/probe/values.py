@@ -61,6 +61,13 @@ _NONZERO_OPS = frozenset({"nonzero", "argwhere"})
 _UNIQUE_OPS = frozenset({"unique", "unique_consecutive"})
 _NON_FINITE = {"isinf": False, "isnan": False, "isneginf": False, "isposinf": False, "isfinite": True}
 """Checks for infinite or NaN values, and the answer on the common path (every value finite)."""
+_NON_FINITE_WORDS = {
+    "isinf": "infinite",
+    "isnan": "NaN",
+    "isneginf": "negative infinity",
+    "isposinf": "positive infinity",
+    "isfinite": "finite",
+}
 _UNSET = frozenset({"empty", "empty_like", "new_empty", "empty_strided"})
 """Factories whose values are unset: their results get no shadow."""
 
@@ -219,7 +226,7 @@ class Values:
         if name == "tolist":
             value = _one(tensor.dtype)
             self._record(f"the values of a {_shape_text(tensor)} tensor (Tensor.tolist())", f"every value is {value!r}")
-            return torch.full(tuple(tensor.shape), value, dtype=tensor.dtype).tolist()
+            return torch.full(tuple(tensor.shape), value, dtype=tensor.dtype, device="cpu").tolist()
         return run()
 
     def _data_dependent(
@@ -285,21 +292,18 @@ class Values:
         )
         extra = []
         if kwargs.get("return_inverse", False):
-            inverse = torch.arange(size).reshape(tuple(tensor.shape) if dim is None else (size,))
+            inverse = torch.arange(size, device="cpu").reshape(tuple(tensor.shape) if dim is None else (size,))
             extra.append(self._mirror(inverse))
         if kwargs.get("return_counts", False):
-            extra.append(self._mirror(torch.ones(size, dtype=torch.long)))
+            extra.append(self._mirror(torch.ones(size, dtype=torch.long, device="cpu")))
         return (values, *extra) if extra else values
 
     def _finite(self, name: str, out: Any) -> Any:
         """A check for infinite or NaN values on unknown values: none are, on the common path."""
         answer = _NON_FINITE[name]
-        self._record(
-            f"which values are {'finite' if answer else name.removeprefix('is').replace('neg', 'negative ')} (torch.{name})",
-            "all of them" if answer else "none",
-        )
+        self._record(f"which values are {_NON_FINITE_WORDS[name]} (torch.{name})", "all of them" if answer else "none")
         if isinstance(out, torch.Tensor) and out.numel() <= self.limit:
-            self._keep(out, torch.full(tuple(out.shape), answer, dtype=torch.bool))
+            self._keep(out, torch.full(tuple(out.shape), answer, dtype=torch.bool, device="cpu"))
         return out
 
     def _record(self, question: str, assumed: str) -> None:
@@ -389,12 +393,17 @@ def _call_text(name: str) -> str:
 
 
 def _shape_text(tensor: torch.Tensor) -> str:
-    return " × ".join(str(s) for s in tensor.shape) or "one-element"
+    """``3 × 4``, ``4-element``, ``one-element``."""
+    if tensor.dim() == 0:
+        return "one-element"
+    if tensor.dim() == 1:
+        return f"{tensor.shape[0]}-element"
+    return " × ".join(str(s) for s in tensor.shape)
 
 
 def _all_indices(shape: tuple[int, ...], *, as_tuple: bool) -> Any:
     """``torch.nonzero`` of a tensor of `shape` whose every element is non-zero."""
-    full = torch.ones(shape, dtype=torch.bool)
+    full = torch.ones(shape, dtype=torch.bool, device="cpu")  # the pass runs under the meta device
     return torch.nonzero(full, as_tuple=True) if as_tuple else torch.nonzero(full)
 
 
