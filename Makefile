@@ -10,7 +10,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # dependencies, read from pyproject.toml.
 COMPAT_PYTHONS ?= 3.10 3.13
 NOTORCH_TESTS := tests/test_options.py tests/test_hostile_cli.py tests/test_progress.py tests/test_api.py \
-  tests/test_architecture.py tests/test_jsonmap.py tests/test_saved_description.py
+  tests/test_architecture.py tests/test_jsonmap.py tests/test_saved_description.py tests/test_terminal.py \
+  tests/test_errors.py tests/test_diagrams_model.py tests/test_knowledge_templates.py tests/test_derive_context.py
 # pythonX.Y on PATH, else pyenv's install of it (pyenv's shim answers only for its selected versions).
 find_python = $(shell for p in python$(1) $$(pyenv root 2>/dev/null)/versions/$(1).*/bin/python$(1); do \
   "$$p" -c "" 2>/dev/null && { command -v "$$p"; break; }; done)

@@ -463,3 +463,65 @@ class UsesConvBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.block(x).mean((2, 3)))
+
+
+# --- models the diagram tests pair with a hand-built trace (tests.helpers.traces); no forward
+
+
+class Attn(nn.Module):
+    def __init__(self, d: int) -> None:
+        super().__init__()
+        self.qkv = nn.Linear(d, 3 * d)
+        self.proj = nn.Linear(d, d)
+
+
+class Block(nn.Module):
+    def __init__(self, d: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(d)
+        self.attn = Attn(d)
+        self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
+
+
+class Stack(nn.Module):
+    """A GPT-shaped stack: embedding, identical residual blocks, a head."""
+
+    def __init__(self, n: int = 6, d: int = 16) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(100, d)
+        self.rotary = nn.Identity()
+        self.blocks = nn.ModuleList(Block(d) for _ in range(n))
+        self.head = nn.Linear(d, 100)
+
+
+class Llama(nn.Module):
+    """LLaMA-shaped: 80 decoder blocks of attention, gated MLP and two norms."""
+
+    def __init__(self, blocks: int = 80, d: int = 8) -> None:
+        super().__init__()
+        self.embed_tokens = nn.Embedding(32, d)
+        self.layers = nn.ModuleList(LlamaBlock(d) for _ in range(blocks))
+        self.norm = nn.LayerNorm(d)
+        self.lm_head = nn.Linear(d, 32, bias=False)
+
+
+class LlamaAttention(nn.Module):
+    def __init__(self, d: int) -> None:
+        super().__init__()
+        self.q_proj, self.k_proj, self.v_proj, self.o_proj = (nn.Linear(d, d, bias=False) for _ in range(4))
+
+
+class LlamaMLP(nn.Module):
+    def __init__(self, d: int) -> None:
+        super().__init__()
+        self.gate_proj, self.up_proj = nn.Linear(d, 2 * d), nn.Linear(d, 2 * d)
+        self.down_proj = nn.Linear(2 * d, d)
+        self.act_fn = nn.SiLU()
+
+
+class LlamaBlock(nn.Module):
+    def __init__(self, d: int) -> None:
+        super().__init__()
+        self.self_attn = LlamaAttention(d)
+        self.mlp = LlamaMLP(d)
+        self.input_layernorm, self.post_attention_layernorm = nn.LayerNorm(d), nn.LayerNorm(d)

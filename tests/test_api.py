@@ -1,25 +1,25 @@
-"""The Python API: modeldoc.describe on live modules and targets, its JSON, sites, pages and Jupyter display."""
+"""The Python API: modeldoc.describe on live modules and targets, its JSON, sites and pages.
+
+Its Jupyter display (``_repr_html_``) is tested in test_pages_notebook.py.
+"""
 
 from __future__ import annotations
 
 import json
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import modeldoc
 from modeldoc.errors import ConfigError, ModelLoadError
-
-FASHION = "modeldoc.examples.fashion:Network"
+from tests.helpers import FASHION, REPO
+from tests.helpers.run import run_python
 
 
 @pytest.mark.notorch
 def test_importing_modeldoc_imports_no_torch():
     code = "import sys, modeldoc; print(sorted(m for m in ('torch', 'mkdocs', 'jinja2') if m in sys.modules))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = run_python(code)
     assert result.stdout.strip() == "[]"
     assert result.stderr == ""
 
@@ -92,7 +92,7 @@ def test_example_inputs_as_args_and_kwargs():
 
 
 def test_a_target_with_constructor_kwargs(tmp_path, monkeypatch):
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent))
+    monkeypatch.syspath_prepend(str(REPO))
     doc = modeldoc.describe("tests.models:make_tiny", kwargs={"width": 6}, input_shape="2,4")
     assert doc.spec.layer("fc1").parameters[0].shape == (6, 4)
 
@@ -120,71 +120,6 @@ def test_str_is_the_inspect_table():
     assert text.splitlines()[0] == "modeldoc.examples.fashion.Network: 32,998 parameters (32,998 trainable)"
     assert "in_features  = 192  data-dependent, fixed by the previous layer: 12 × 4 × 4 = 192" in text
     assert doc.summary(depth=1) == text  # a flat model: depth 1 is everything
-
-
-def text_only(html: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
-
-
-def test_the_jupyter_display_has_the_overview_kinds_and_diagrams():
-    doc = modeldoc.describe(FASHION, input_shape=(1, 1, 28, 28))
-    html = doc._repr_html_()
-    assert html.startswith('<div class="modeldoc-repr" id="modeldoc-')
-    assert "<script" not in html
-    text = text_only(html)
-    assert "Parameters 32,998 (32,998 trainable, 0 frozen)" in text
-    assert "Input t N × 1 × 28 × 28 (float32)" in text
-    assert "Output output N × 10 (float32)" in text
-    assert "in_features = 192 data-dependent · the previous layer 12 × 4 × 4 = 192" in text
-    assert "out_channels = 6 hyperparameter" in text
-    assert "out_features = 10 data-dependent · the target" in text
-    assert html.count("<svg") == 2  # the module tree and the data flow, inline
-    assert "Module tree" in text and "Data flow" in text
-    ids = re.findall(r'id="([^"]+)"', html)
-    assert len(ids) == len(set(ids))
-
-
-def test_two_displays_on_one_notebook_page_share_no_ids():
-    doc = modeldoc.describe(FASHION, input_shape=(1, 1, 28, 28))
-    first, second = doc._repr_html_(), doc._repr_html_()
-    assert not set(re.findall(r'id="([^"]+)"', first)) & set(re.findall(r'id="([^"]+)"', second))
-
-
-def test_without_dot_the_display_says_so(monkeypatch, tmp_path):
-    monkeypatch.setenv("PATH", str(tmp_path))  # no dot here
-    html = modeldoc.describe(FASHION, input_shape=(1, 1, 28, 28))._repr_html_()
-    assert "<svg" not in html
-    assert "The diagrams need Graphviz's <code>dot</code> program, which is not on PATH" in html
-    assert "in_features = 192" in text_only(html)
-
-
-HOSTILE = """
-from torch import nn
-
-
-class Net(nn.Module):
-    \"\"\"<script>alert('doc')</script>\"\"\"
-
-    def __init__(self):
-        super().__init__()
-        self.blocks = nn.ModuleDict({"<img src=x onerror=alert(1)>": nn.Linear(4, 4)})
-
-    def forward(self, x):
-        return self.blocks["<img src=x onerror=alert(1)>"](x)
-"""
-
-
-def test_the_display_escapes_every_name(tmp_path, monkeypatch):
-    (tmp_path / "hostile_api.py").write_text(HOSTILE)
-    monkeypatch.chdir(tmp_path)
-    doc = modeldoc.describe("hostile_api.py:Net", input_shape=(2, 4), title="<b onmouseover=alert(2)>T</b>")
-    html = doc._repr_html_()
-    assert "<img" not in html
-    assert "<script" not in html
-    assert "<b " not in html
-    assert "&lt;img src=x onerror=alert(1)&gt;" in html
-    assert "&lt;b onmouseover=alert(2)&gt;T&lt;/b&gt;" in html
-    assert doc.spec.type == "hostile_api.Net"
 
 
 def test_build_site_and_write_markdown(tmp_path, monkeypatch):

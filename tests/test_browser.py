@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import functools
 import re
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -22,11 +20,12 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 
 import pytest
 
-from tests.browser import chromium, contrast, over, serve_folder
+from tests.helpers import REPO
+from tests.helpers.browser import chromium, contrast, over, serve_folder
+from tests.helpers.run import run
 
 pytestmark = pytest.mark.browser
 
-REPO = Path(__file__).resolve().parent.parent
 FASHION = "site/models/fashion/"
 HOSTILE_KEY = "<img src=x onerror=alert(1)>"
 HOSTILE_DOC = '<script>alert("docstring")</script>'
@@ -48,14 +47,7 @@ class Sites:
 
 def _build(args: list[str], out: Path) -> float:
     started = time.perf_counter()
-    result = subprocess.run(
-        [sys.executable, "-m", "modeldoc", "build", *args, "--out", str(out)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
+    result = run("modeldoc", "build", *args, "--out", str(out), cwd=REPO, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return time.perf_counter() - started
 

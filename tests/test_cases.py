@@ -1,26 +1,14 @@
-"""The cases a page must get right, checked on the JSON (`spec.to_json()`) against real tensors."""
+"""The cases a page must get right, checked on the JSON (`spec.to_json()`) against real tensors.
+
+Layers the knowledge table does not know (inferred from their shapes) are in test_explain_infer.py.
+"""
 
 from __future__ import annotations
-
-from typing import Any
 
 import torch
 
 from modeldoc.probe.loader import load_model
-from tests.conftest import spec_of
-
-
-def layer_json(doc: dict[str, Any], path: str) -> dict[str, Any]:
-    return next(layer for layer in doc["layers"] if layer["path"] == path)
-
-
-def param_json(doc: dict[str, Any], name: str) -> dict[str, Any]:
-    path = name.rsplit(".", 1)[0]
-    return next(p for p in layer_json(doc, path)["parameters"] if p["name"] == name)
-
-
-def hp(layer: dict[str, Any], name: str) -> dict[str, Any]:
-    return next(h for h in layer["hyperparameters"] if h["name"] == name)
+from tests.helpers.specs import hyper_json, layer_json, param_json, spec_of
 
 
 def test_tied_weights_counted_once_shown_on_both_with_the_transpose() -> None:
@@ -68,7 +56,9 @@ def test_frozen_parameters_and_buffers() -> None:
     frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
     assert doc["model"]["frozen_params"] == frozen == 3 * 8 * 9 + 8
     bn = layer_json(doc, "bn")
-    assert hp(bn, "num_features")["dim"] == "in0:-3" and hp(bn, "num_features")["kind"] == "data-dependent"
+    assert (
+        hyper_json(bn, "num_features")["dim"] == "in0:-3" and hyper_json(bn, "num_features")["kind"] == "data-dependent"
+    )
 
 
 def test_parametrizations_show_originals_and_what_the_layer_uses() -> None:
@@ -111,14 +101,14 @@ def test_parametrizations_show_originals_and_what_the_layer_uses() -> None:
 def test_lazy_module_before_and_after_the_probe() -> None:
     before = spec_of("tests.models:Lazy").to_json()
     fc = layer_json(before, "fc")
-    in_features = hp(fc, "in_features")
+    in_features = hyper_json(fc, "in_features")
     assert in_features["value"] is None and "the first call fixes it" in in_features["reason"]
     assert "give an example input" in in_features["reason"]
     weight = param_json(before, "fc.weight")
     assert weight["lazy"] and weight["shape"] == [] and weight["axes"] == ["out_features", "in_features"]
     after = spec_of("tests.models:Lazy", [2, 3, 4]).to_json()
     fc = layer_json(after, "fc")
-    in_features = hp(fc, "in_features")
+    in_features = hyper_json(fc, "in_features")
     assert in_features["value"] == 12 == 3 * 4 and in_features["kind"] == "data-dependent"
     assert in_features["dim"] == "in0:-1" and "(12)" in in_features["reason"]
     model = load_model("tests.models:Lazy", {}).module
@@ -138,7 +128,7 @@ def test_grouped_and_depthwise_convolutions() -> None:
     assert grouped["axes"] == ["filters", "depth", "height", "width"]
     assert "depth = in_channels / groups = 6 / 3 = 2: the input channels one filter sees." in grouped["axis_notes"]
     depthwise = layer_json(doc, "depthwise")
-    assert "depthwise" in depthwise["summary"] and "depthwise" in hp(depthwise, "groups")["reason"]
+    assert "depthwise" in depthwise["summary"] and "depthwise" in hyper_json(depthwise, "groups")["reason"]
     assert param_json(doc, "depthwise.weight")["shape"][1] == 1
     assert "depth = in_channels / groups = 12 / 12 = 1" in param_json(doc, "depthwise.weight")["axis_notes"][1]
     # a transposed convolution stores in_channels first and out_channels / groups second
@@ -146,36 +136,3 @@ def test_grouped_and_depthwise_convolutions() -> None:
     assert up["shape"] == list(model.up.weight.shape) == [8, 2, 2, 2]
     assert up["axes"][:2] == ["input channels", "output channels per group"]
     assert up["axis_notes"][1].startswith("output channels per group = out_channels / groups = 4 / 2 = 2")
-
-
-def test_third_party_layers_are_inferred_and_marked() -> None:
-    model = load_model("tests.models:ThirdParty", {}).module
-    doc = spec_of("tests.models:ThirdParty", [2, 5, 8]).to_json()
-    proj = layer_json(doc, "proj")
-    assert proj["inferred"] and "nx" in proj["evidence"] and "2×5×8" in proj["evidence"]
-    assert hp(proj, "nx")["kind"] == "data-dependent" and hp(proj, "nx")["dim"] == "in0:-1"
-    assert hp(proj, "nf")["kind"] == "hyperparameter" and hp(proj, "nf")["dim"] == "out0:-1"
-    assert hp(proj, "nx")["inferred"] and hp(proj, "nx")["evidence"]
-    weight = param_json(doc, "proj.weight")
-    assert weight["shape"] == list(model.proj.weight.shape) == [8, 24]  # stored in × out
-    assert weight["axes"] == ["nx", "nf"] and weight["inferred"]
-    assert "input features × output features" in weight["meaning"]
-    # a custom attention block: the packed projection is three blocks of width
-    qkv = param_json(doc, "attn.qkv")
-    assert qkv["axes"] == ["width", "3 × width"]
-    assert hp(layer_json(doc, "attn"), "width")["evidence"].startswith("width = 24 equals both")
-    # a raw parameter, one per feature
-    gamma = param_json(doc, "scale.gamma")
-    assert gamma["axes"] == ["dim"] and gamma["inferred"]
-    # known layers inside are still described from the table, not inferred
-    assert "inferred" not in layer_json(doc, "attn.out")
-
-
-def test_nothing_inferable_is_said_plainly() -> None:
-    doc = spec_of("tests.models:ThirdParty").to_json()  # no example input
-    proj = layer_json(doc, "proj")
-    assert "no example input was given" in proj["evidence"]
-    assert "cannot tell whether the data fixes it" in hp(proj, "nx")["evidence"]
-    assert hp(proj, "nx")["kind"] == "hyperparameter" and "dim" not in hp(proj, "nx")
-    qkv = param_json(doc, "attn.qkv")
-    assert qkv["axes"][0] == "width"

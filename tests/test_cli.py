@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import inspect_json
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def one_error_line(result) -> str:
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: ")
-    return lines[0]
+from tests.helpers import LLAMA, REPO
+from tests.helpers.run import inspect_json, run, the_error
 
 
 @pytest.mark.parametrize(
@@ -31,16 +21,16 @@ def one_error_line(result) -> str:
         ("tests/models.py:Tiny", [], "Tiny"),
     ],
 )
-def test_every_kind_of_target_loads(cli, target, extra, name):
-    data = inspect_json(cli, target, *extra, "--input-shape", "2,4")
+def test_every_kind_of_target_loads(target, extra, name):
+    data = inspect_json(target, *extra, "--input-shape", "2,4")
     assert data["schema"] == "modeldoc/1"
     assert data["model"]["name"] == name
     assert [layer["path"] for layer in data["layers"]] == ["fc1", "fc2"]
     assert data["layers"][1]["output_shapes"] == [[2, 3]]
 
 
-def test_kwargs_reach_the_constructor(cli):
-    data = inspect_json(cli, "tests.models:make_tiny", "--kwargs", '{"width": 6}')
+def test_kwargs_reach_the_constructor():
+    data = inspect_json("tests.models:make_tiny", "--kwargs", '{"width": 6}')
     fc1 = data["layers"][0]
     assert fc1["parameters"][0]["shape"] == [6, 4]
     assert data["model"]["total_params"] == 4 * 6 + 6 + 6 * 3 + 3
@@ -67,7 +57,7 @@ def test_bad_input_gets_one_clear_line(cli, tmp_path, args, message, code):
     out = tmp_path / "site"
     result = cli("build", *args, "--out", str(out))
     assert result.exit_code == code
-    line = one_error_line(result)
+    line = the_error(result.stderr)
     assert message in line
     assert not out.exists(), "a failed build must leave no output folder"
     assert not list(tmp_path.iterdir()), "a failed build must leave no staging folder"
@@ -85,16 +75,9 @@ def test_forward_that_rejects_the_input_still_builds_the_static_pages(cli, tmp_p
 
 
 def test_missing_dot_says_how_to_install_it(tmp_path):
-    env = dict(os.environ, PATH=str(Path(sys.executable).parent))  # python and modeldoc, no dot
+    env = {"PATH": str(Path(sys.executable).parent)}  # python and modeldoc, no dot
     out = tmp_path / "site"
-    result = subprocess.run(
-        [sys.executable, "-m", "modeldoc", "build", "tests.models:Tiny", "--out", str(out)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run("modeldoc", "build", "tests.models:Tiny", "--out", str(out), cwd=REPO, env=env)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
@@ -104,16 +87,9 @@ def test_missing_dot_says_how_to_install_it(tmp_path):
 
 
 def test_no_diagrams_builds_without_dot(tmp_path):
-    env = dict(os.environ, PATH=str(Path(sys.executable).parent))
+    env = {"PATH": str(Path(sys.executable).parent)}
     out = tmp_path / "site"
-    result = subprocess.run(
-        [sys.executable, "-m", "modeldoc", "build", "tests.models:Tiny", "--no-diagrams", "--out", str(out)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run("modeldoc", "build", "tests.models:Tiny", "--no-diagrams", "--out", str(out), cwd=REPO, env=env)
     assert result.returncode == 0, result.stderr
     assert "modeldoc-diagram" not in (out / "tiny" / "index.html").read_text()
 
@@ -125,7 +101,7 @@ def test_refuses_to_overwrite_a_folder_it_did_not_write(cli, tmp_path):
     mine.write_text("keep me")
     result = cli("build", "tests.models:Tiny", "--out", str(out))
     assert result.exit_code == 1
-    assert "already holds files that modeldoc did not write" in one_error_line(result)
+    assert "already holds files that modeldoc did not write" in the_error(result.stderr)
     assert mine.read_text() == "keep me"
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
 
@@ -163,7 +139,7 @@ def test_bare_build_without_configuration_explains_what_to_do(cli, tmp_path, mon
     monkeypatch.chdir(tmp_path)
     result = cli("build")
     assert result.exit_code == 2
-    assert "no TARGET given" in one_error_line(result)
+    assert "no TARGET given" in the_error(result.stderr)
 
 
 def test_bare_build_uses_tool_modeldoc_models(cli, tmp_path, monkeypatch):
@@ -220,7 +196,7 @@ def test_a_failed_build_into_new_folders_removes_them(cli, tmp_path, monkeypatch
     (tmp_path / "broken" / "layer.md.jinja").write_text("{{ layer.no_such_field }}")
     result = cli("build", *FASHION, "--templates", "broken", "--out", "sub/dir/site")
     assert result.exit_code == 1
-    assert "has no attribute 'no_such_field'; fix the template or remove the override" in one_error_line(result)
+    assert "has no attribute 'no_such_field'; fix the template or remove the override" in the_error(result.stderr)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken"]  # not even sub/dir
 
 
@@ -254,7 +230,7 @@ def test_relative_templates_docs_dir_and_file_target(cli, tmp_path, monkeypatch)
     assert "modeldoc_user" not in page
     table = cli("inspect", "models/gate.py:Gate", "--input-shape", "1,4")
     assert table.stdout.startswith("gate.Gate: 10 parameters (10 trainable)")
-    data = inspect_json(cli, "models/gate.py:Gate")
+    data = inspect_json("models/gate.py:Gate")
     assert data["model"]["type"] == "gate.Gate"
 
 
@@ -263,11 +239,7 @@ def test_markdown_only_prints_the_whole_nav(cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = cli(
         "build",
-        "modeldoc.examples.llama:make_llama_70b",
-        "--input-shape",
-        "1,L=16",
-        "--input-dtype",
-        "long",
+        *LLAMA,
         "--markdown-only",
         "--docs-dir",
         "docs/llm",

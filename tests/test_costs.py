@@ -11,7 +11,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from modeldoc import costs
 from modeldoc.costs import Shape, op_cost
 from modeldoc.probe import loader
-from tests.conftest import spec_of
+from tests.helpers.specs import spec_of
 
 
 def test_matmul_like_ops_count_multiply_adds_from_shapes() -> None:

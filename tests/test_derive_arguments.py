@@ -8,18 +8,18 @@ import pytest
 
 from modeldoc.derive import attach
 from modeldoc.spec import LayerSpec, ModelSpec
-from tests.conftest import spec_of
-from tests.derive_traces import Trace, hp, hyper, layer, linear
+from tests.helpers.specs import hp, hyper, hyper_json, layer, layer_json, linear, lstm, spec_of
+from tests.helpers.traces import TraceBuilder
 
 # --------------------------------------------------------------------------- hand-built traces
 
 
 def conv1d_model(fc_in: int) -> ModelSpec:
-    t = Trace()
+    t = TraceBuilder()
     x = t.input("x", (1, 3, 10))
-    (c,) = t.module("c", [x], (1, 4, 5))
-    (flat,) = t.function("flatten", [c], (1, 20), start_dim=1, end_dim=-1)
-    (y,) = t.module("fc", [flat], (1, 7))
+    c = t.module("c", x, out=(1, 4, 5))
+    flat = t.function("flatten", c, out=(1, 20), start_dim=1, end_dim=-1)
+    y = t.module("fc", flat, out=(1, 7))
     t.output(y)
     conv = layer(
         "c",
@@ -62,13 +62,13 @@ def test_a_value_the_data_contradicts_is_an_error_not_papered_over() -> None:
 
 
 def test_transpose_slice_and_concatenation() -> None:
-    t = Trace()
+    t = TraceBuilder()
     x = t.input("x", (2, 6, 8))
     y = t.input("y", (2, 8, 3))
-    (xt,) = t.function("transpose", [x], (2, 8, 6), dim0=1, dim1=2)
-    (part,) = t.function("getitem", [xt], (2, 8, 4), key=["...", {"slice": [1, 5, None]}])
-    (joined,) = t.function("cat", [part, y], (2, 8, 7), dim=-1)
-    t.output(*t.module("fc", [joined], (2, 8, 2)))
+    xt = t.function("transpose", x, out=(2, 8, 6), dim0=1, dim1=2)
+    part = t.function("getitem", xt, out=(2, 8, 4), key=["...", {"slice": [1, 5, None]}])
+    joined = t.function("cat", part, y, out=(2, 8, 7), dim=-1)
+    t.output(t.module("fc", joined, out=(2, 8, 2)))
     spec = attach(t.spec(linear("fc", 7, 2)))
     fc = hyper(spec, "fc", "in_features")
     assert fc.formula == "4 + 3 = 7"
@@ -83,22 +83,12 @@ def test_transpose_slice_and_concatenation() -> None:
 
 
 def test_bidirectional_recurrence_doubles_the_hidden_size() -> None:
-    t = Trace()
+    t = TraceBuilder()
     x = t.input("x", (2, 5, 6))
-    out, _, _ = t.module("rnn", [x], (2, 5, 20), (4, 2, 10), (4, 2, 10))
-    (last,) = t.function("getitem", [out], (2, 20), key=[{"slice": [None, None, None]}, -1])
-    t.output(*t.module("fc", [last], (2, 3)))
-    rnn = layer(
-        "rnn",
-        "LSTM",
-        [
-            hp("input_size", 6, "in0:-1", "data-dependent"),
-            hp("hidden_size", 10),
-            hp("num_layers", 2),
-            hp("bidirectional", True),
-        ],
-        size_rule="recurrent",
-    )
+    out, _, _ = t.module("rnn", x, out=[(2, 5, 20), (4, 2, 10), (4, 2, 10)])
+    last = t.function("getitem", out, out=(2, 20), key=[{"slice": [None, None, None]}, -1])
+    t.output(t.module("fc", last, out=(2, 3)))
+    rnn = lstm("rnn", 6, 10, 2, bidirectional=True)
     spec = attach(t.spec(rnn, linear("fc", 20, 3)))
     fc = hyper(spec, "fc", "in_features")
     assert fc.formula == "2 × 10 = 20"
@@ -107,14 +97,14 @@ def test_bidirectional_recurrence_doubles_the_hidden_size() -> None:
 
 
 def test_heads_are_split_and_merged_back() -> None:
-    t = Trace()
+    t = TraceBuilder()
     x = t.input("x", (1, 5, 8))
-    (proj,) = t.module("qkv", [x], (1, 5, 24))
-    (heads,) = t.function("view", [proj], (1, 5, 4, 6), shape=[1, 5, 4, 6])
-    (moved,) = t.function("permute", [heads], (1, 4, 5, 6), dims=[0, 2, 1, 3])
-    (back,) = t.function("transpose", [moved], (1, 5, 4, 6), dim0=1, dim1=2)
-    (merged,) = t.function("reshape", [back], (1, 5, 24), shape=[1, 5, -1])
-    t.output(*t.module("o", [merged], (1, 5, 2)))
+    proj = t.module("qkv", x, out=(1, 5, 24))
+    heads = t.function("view", proj, out=(1, 5, 4, 6), shape=[1, 5, 4, 6])
+    moved = t.function("permute", heads, out=(1, 4, 5, 6), dims=[0, 2, 1, 3])
+    back = t.function("transpose", moved, out=(1, 5, 4, 6), dim0=1, dim1=2)
+    merged = t.function("reshape", back, out=(1, 5, 24), shape=[1, 5, -1])
+    t.output(t.module("o", merged, out=(1, 5, 2)))
     spec = attach(t.spec(linear("qkv", 8, 24), linear("o", 24, 2)))
     o = hyper(spec, "o", "in_features")
     assert o.formula == "4 × 6 = 24"
@@ -125,11 +115,11 @@ def test_heads_are_split_and_merged_back() -> None:
 
 
 def test_adaptive_pooling_fixes_a_size_whatever_the_input() -> None:
-    t = Trace()
+    t = TraceBuilder()
     x = t.input("x", (1, 8, 13, 17))
-    (p,) = t.module("pool", [x], (1, 8, 2, 2))
-    (flat,) = t.function("flatten", [p], (1, 32), start_dim=1)
-    t.output(*t.module("fc", [flat], (1, 3)))
+    p = t.module("pool", x, out=(1, 8, 2, 2))
+    flat = t.function("flatten", p, out=(1, 32), start_dim=1)
+    t.output(t.module("fc", flat, out=(1, 3)))
     pool = layer("pool", "AdaptiveAvgPool2d", [hp("output_size", [2, 2])], params=0, size_rule="adaptive_pool")
     spec = attach(t.spec(pool, linear("fc", 32, 3)))
     fc = hyper(spec, "fc", "in_features")
@@ -140,27 +130,27 @@ def test_adaptive_pooling_fixes_a_size_whatever_the_input() -> None:
 
 
 def test_target_only_for_a_final_layer_reached_without_other_parameters() -> None:
-    t = Trace()
+    t = TraceBuilder()
     x = t.input("x", (1, 8))
-    (a,) = t.module("a", [x], (1, 8))
-    (b,) = t.module("b", [a], (1, 3))
-    (n,) = t.module("norm", [b], (1, 3))
+    a = t.module("a", x, out=(1, 8))
+    b = t.module("b", a, out=(1, 3))
+    n = t.module("norm", b, out=(1, 3))
     t.output(n)
     norm = layer("norm", "LayerNorm", [hp("normalized_shape", [3], "in0:-1", "data-dependent")], params=6)
     spec = attach(t.spec(linear("a", 8, 8), linear("b", 8, 3), norm))
     assert hyper(spec, "b", "out_features").source == "chosen"  # a LayerNorm with weights comes after it
-    t2 = Trace()
+    t2 = TraceBuilder()
     x = t2.input("x", (1, 8))
-    (a,) = t2.module("a", [x], (1, 8))
-    (r,) = t2.function("relu", [a], (1, 8))
+    a = t2.module("a", x, out=(1, 8))
+    r = t2.function("relu", a, out=(1, 8))
     t2.output(r)
     spec2 = attach(t2.spec(linear("a", 8, 8)))
     # a final projection that keeps its width (a pooler) chose it; the target does not fix it
     assert hyper(spec2, "a", "out_features").source == "chosen"
-    t3 = Trace()
+    t3 = TraceBuilder()
     x = t3.input("x", (1, 8))
-    (a,) = t3.module("a", [x], (1, 3))
-    (r,) = t3.function("softmax", [a], (1, 3), dim=-1)
+    a = t3.module("a", x, out=(1, 3))
+    r = t3.function("softmax", a, out=(1, 3), dim=-1)
     t3.output(r)
     spec3 = attach(t3.spec(linear("a", 8, 3)))
     target = hyper(spec3, "a", "out_features")
@@ -169,9 +159,9 @@ def test_target_only_for_a_final_layer_reached_without_other_parameters() -> Non
 
 
 def test_multi_axis_arguments_are_checked() -> None:
-    t = Trace()
+    t = TraceBuilder()
     x = t.input("x", (2, 3, 4))
-    t.output(*t.module("norm", [x], (2, 3, 4)))
+    t.output(t.module("norm", x, out=(2, 3, 4)))
     good = layer("norm", "LayerNorm", [hp("normalized_shape", [3, 4], "in0:-1", "data-dependent")])
     assert hyper(attach(t.spec(good)), "norm", "normalized_shape").error == ""
     bad = layer("norm", "LayerNorm", [hp("normalized_shape", [3, 5], "in0:-1", "data-dependent")])
@@ -189,28 +179,28 @@ def test_no_trace_means_no_change() -> None:
 
 def _mismatch(make: str) -> str:
     """The error of `fc.in_features = 99` after a small stem that makes its size one way or another."""
-    t = Trace()
+    t = TraceBuilder()
     x = t.input("x", (1, 3, 10))
     layers: list[LayerSpec] = []
     if make == "sum":
         y = t.input("y", (1, 3, 4))
-        (z,) = t.function("cat", [x, y], (1, 3, 14), dim=-1)
+        z = t.function("cat", x, y, out=(1, 3, 14), dim=-1)
     elif make == "window":
-        (z,) = t.module("c", [x], (1, 3, 8))
+        z = t.module("c", x, out=(1, 3, 8))
         layers.append(layer("c", "Conv1d", [hp("out_channels", 3), hp("kernel_size", [3])], size_rule="conv"))
     elif make == "same":
-        (z,) = t.module("c", [x], (1, 3, 10))
+        z = t.module("c", x, out=(1, 3, 10))
         conv = [hp("out_channels", 3), hp("kernel_size", [3]), hp("padding", "same")]
         layers.append(layer("c", "Conv1d", conv, size_rule="conv"))
     elif make == "adaptive":
-        (z,) = t.module("pool", [x], (1, 3, 5))
+        z = t.module("pool", x, out=(1, 3, 5))
         layers.append(layer("pool", "AdaptiveAvgPool1d", [hp("output_size", 5)], params=0, size_rule="adaptive_pool"))
     elif make == "chosen":
-        (z,) = t.module("proj", [x], (1, 3, 6))
+        z = t.module("proj", x, out=(1, 3, 6))
         layers.append(linear("proj", 10, 6))
     else:
         z = x
-    t.output(*t.module("fc", [z], (1, 3, 2)))
+    t.output(t.module("fc", z, out=(1, 3, 2)))
     error = hyper(attach(t.spec(*layers, linear("fc", 99, 2))), "fc", "in_features").error
     match = re.fullmatch(
         r"fc\.in_features is 99 but the incoming tensor has (.+) features; set in_features=(\d+)", error
@@ -236,9 +226,9 @@ def test_a_mismatch_message_repeats_only_plain_arithmetic(make: str, shown: str)
 
 
 def test_a_mismatch_message_names_channels_features_or_the_axis() -> None:
-    t = Trace()
+    t = TraceBuilder()
     x = t.input("x", (1, 3, 10))
-    (c,) = t.module("c", [x], (1, 3, 10))
+    c = t.module("c", x, out=(1, 3, 10))
     t.output(c)
     conv = [hp("in_channels", 4, "in0:-2", "data-dependent"), hp("width", 11, "in0:2", "data-dependent")]
     spec = attach(t.spec(layer("c", "Block", conv)))
@@ -250,9 +240,9 @@ def test_a_mismatch_message_names_channels_features_or_the_axis() -> None:
 
 
 def test_an_argument_of_a_layer_that_never_ran_or_names_no_axis_is_left_alone() -> None:
-    t = Trace()
+    t = TraceBuilder()
     x = t.input("x", (1, 4))
-    t.output(*t.module("used", [x], (1, 2)))
+    t.output(t.module("used", x, out=(1, 2)))
     unused = linear("unused", 7, 2)
     odd = layer("odd", "Odd", [hp("size", 3, "in0:7", "data-dependent"), hp("name", "x", "in0:-1", "data-dependent")])
     spec = attach(t.spec(linear("used", 4, 2), unused, odd))
@@ -292,8 +282,7 @@ def test_fashion_seed_case() -> None:
     conv2 = hyper(spec, "conv2", "in_channels")
     assert (conv2.source, conv2.formula) == ("previous-layer", "conv1.out_channels = 6")
     assert hyper(spec, "fc2", "out_features").source == "chosen"
-    data = next(layer for layer in spec.to_json()["layers"] if layer["path"] == "fc1")
-    entry = next(h for h in data["hyperparameters"] if h["name"] == "in_features")
+    entry = hyper_json(layer_json(spec.to_json(), "fc1"), "in_features")
     assert entry["formula"] == "12 × 4 × 4 = 192"
     assert entry["derivation"][-1] == {
         "text": "reshape merges 12 × 4 × 4 into 192",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from modeldoc.derive.dims import DimRef, axis_ref
-from tests.derive_traces import hp
+from tests.helpers.specs import hp
 
 
 def test_axis_ref_reads_the_arguments_dim() -> None:

@@ -15,7 +15,8 @@ from modeldoc.arithmetic import Formula
 from modeldoc.derive import attach
 from modeldoc.derive.context import Outcome, Step
 from modeldoc.derive.function_rules import FUNCTION_RULES, apply_function_rule, function_rule
-from tests.derive_traces import Trace, context, hyper, linear, rule_outcome
+from tests.helpers.specs import hyper, linear
+from tests.helpers.traces import TraceBuilder, rule_context, rule_outcome
 
 META = {"device": "meta"}
 
@@ -49,10 +50,10 @@ def test_the_window_families_are_registered_by_name_for_every_dimension() -> Non
 
 
 def test_reshape_view_flatten_merge_and_split() -> None:
-    t = Trace()
+    t = TraceBuilder()
     x = t.input("x", (2, 5, 24))
-    (heads,) = t.function("view", [x], (2, 5, 4, 6), shape=[2, 5, 4, 6])
-    (flat,) = t.function("flatten", [heads], (2, 120), start_dim=1)
+    heads = t.function("view", x, out=(2, 5, 4, 6), shape=[2, 5, 4, 6])
+    flat = t.function("flatten", heads, out=(2, 120), start_dim=1)
     spec = t.spec()
     assert tuple(torch.empty(2, 5, 24, **META).view(2, 5, 4, 6).flatten(1).shape) == (2, 120)
     assert rule_outcome(spec, heads, 2) == Outcome.computed(
@@ -66,13 +67,12 @@ def test_reshape_view_flatten_merge_and_split() -> None:
 
 
 def test_an_in_place_op_follows_its_ops_rule_and_a_scoped_op_says_where_it_ran() -> None:
-    t = Trace()
-    t.scope = "encoder.attn"
+    t = TraceBuilder()
     x = t.input("x", (3, 4))
-    (y,) = t.function("unsqueeze_", [x], (3, 1, 4), dim=1)
-    (z,) = t.function("reshape", [y], (12,), shape=[-1])
+    y = t.function("unsqueeze_", x, out=(3, 1, 4), scope="encoder.attn", dim=1)
+    z = t.function("reshape", y, out=(12,), scope="encoder.attn", shape=[-1])
     spec = t.spec()
-    assert apply_function_rule(context(spec, y, 2)) == Outcome.keeps(x, 1)
+    assert apply_function_rule(rule_context(spec, y, 2)) == Outcome.keeps(x, 1)
     assert rule_outcome(spec, z, 0) == Outcome.computed(
         Step("reshape in encoder.attn merges 3 × 4 into 12", 12, "encoder.attn: reshape", Formula("3 × 4", 12)),
         [(y, 0), (y, 2)],
@@ -80,10 +80,10 @@ def test_an_in_place_op_follows_its_ops_rule_and_a_scoped_op_says_where_it_ran()
 
 
 def test_cat_adds_the_joined_axis_and_keeps_the_others() -> None:
-    t = Trace()
+    t = TraceBuilder()
     a = t.input("a", (2, 4))
     b = t.input("b", (2, 3))
-    (joined,) = t.function("cat", [a, b], (2, 7), dim=-1)
+    joined = t.function("cat", a, b, out=(2, 7), dim=-1)
     spec = t.spec()
     assert rule_outcome(spec, joined, 1) == Outcome.computed(
         Step("cat joins 4 + 3 = 7", 7, "cat", Formula("4 + 3", 7)), [(a, 1), (b, 1)]
@@ -92,9 +92,9 @@ def test_cat_adds_the_joined_axis_and_keeps_the_others() -> None:
 
 
 def test_stack_counts_its_tensors() -> None:
-    t = Trace()
+    t = TraceBuilder()
     parts = [t.input(f"x{i}", (2, 5)) for i in range(3)]
-    (stacked,) = t.function("stack", parts, (2, 3, 5), dim=1)
+    stacked = t.function("stack", *parts, out=(2, 3, 5), dim=1)
     spec = t.spec()
     assert tuple(torch.stack([torch.empty(2, 5, **META)] * 3, dim=1).shape) == (2, 3, 5)
     assert rule_outcome(spec, stacked, 1) == Outcome.born(
@@ -104,11 +104,11 @@ def test_stack_counts_its_tensors() -> None:
 
 
 def test_transposes_and_permutes_move_sizes_between_axes() -> None:
-    t = Trace()
+    t = TraceBuilder()
     x = t.input("x", (2, 6, 8))
-    (xt,) = t.function("transpose", [x], (2, 8, 6), dim0=1, dim1=2)
-    (p,) = t.function("permute", [xt], (6, 2, 8), dims=[2, 0, 1])
-    (m,) = t.function("mT", [p], (6, 8, 2))
+    xt = t.function("transpose", x, out=(2, 8, 6), dim0=1, dim1=2)
+    p = t.function("permute", xt, out=(6, 2, 8), dims=[2, 0, 1])
+    m = t.function("mT", p, out=(6, 8, 2))
     spec = t.spec()
     assert tuple(torch.empty(2, 6, 8, **META).transpose(1, 2).permute(2, 0, 1).mT.shape) == (6, 8, 2)
     assert rule_outcome(spec, xt, 1) == Outcome.keeps(x, 2)
@@ -117,10 +117,10 @@ def test_transposes_and_permutes_move_sizes_between_axes() -> None:
 
 
 def test_getitem_slices_keep_stop_minus_start() -> None:
-    t = Trace()
+    t = TraceBuilder()
     x = t.input("x", (2, 6, 10))
-    (part,) = t.function("getitem", [x], (2, 4, 5), key=["...", {"slice": [1, 5, None]}, {"slice": [1, None, 2]}])
-    (last,) = t.function("getitem", [x], (2, 10), key=[{"slice": [None, None, None]}, -1])
+    part = t.function("getitem", x, out=(2, 4, 5), key=["...", {"slice": [1, 5, None]}, {"slice": [1, None, 2]}])
+    last = t.function("getitem", x, out=(2, 10), key=[{"slice": [None, None, None]}, -1])
     spec = t.spec()
     assert tuple(torch.empty(2, 6, 10, **META)[..., 1:5, 1::2].shape) == (2, 4, 5)
     assert rule_outcome(spec, part, 1) == Outcome.computed(
@@ -133,13 +133,13 @@ def test_getitem_slices_keep_stop_minus_start() -> None:
 
 
 def test_split_and_chunk_cut_one_axis_into_pieces() -> None:
-    t = Trace()
+    t = TraceBuilder()
     x = t.input("x", (1, 36))
-    q, _, _ = t.function("chunk", [x], (1, 12), (1, 12), (1, 12), chunks=3, dim=-1)
+    q, _, _ = t.function("chunk", x, out=[(1, 12), (1, 12), (1, 12)], chunks=3, dim=-1)
     y = t.input("y", (1, 10))
-    a, _, _ = t.function("chunk", [y], (1, 4), (1, 4), (1, 2), chunks=3, dim=1)
-    s, _ = t.function("split", [y], (1, 5), (1, 5), split_size_or_sections=5, dim=1)
-    n, _ = t.function("tensor_split", [y], (1, 5), (1, 5), dim=1)
+    a, _, _ = t.function("chunk", y, out=[(1, 4), (1, 4), (1, 2)], chunks=3, dim=1)
+    s, _ = t.function("split", y, out=[(1, 5), (1, 5)], split_size_or_sections=5, dim=1)
+    n, _ = t.function("tensor_split", y, out=[(1, 5), (1, 5)], dim=1)
     spec = t.spec()
     assert [c.shape[1] for c in torch.empty(1, 10, **META).chunk(3, dim=1)] == [4, 4, 2]
     assert rule_outcome(spec, q, 1) == Outcome.computed(
@@ -158,11 +158,11 @@ def test_split_and_chunk_cut_one_axis_into_pieces() -> None:
 
 
 def test_a_reduction_drops_its_axes_and_keepdim_is_left_alone() -> None:
-    t = Trace()
+    t = TraceBuilder()
     x = t.input("x", (2, 7, 5))
-    (mean,) = t.function("mean", [x], (2, 5), dim=1)
-    (kept,) = t.function("sum", [x], (2, 1, 5), dim=1, keepdim=True)
-    t.output(*t.module("fc", [kept], (2, 1, 3)))
+    mean = t.function("mean", x, out=(2, 5), dim=1)
+    kept = t.function("sum", x, out=(2, 1, 5), dim=1, keepdim=True)
+    t.output(t.module("fc", kept, out=(2, 1, 3)))
     spec = t.spec(linear("fc", 5, 3))
     assert rule_outcome(spec, mean, 1) == Outcome.keeps(x, 2)
     assert rule_outcome(spec, kept, 2) is None  # left to the generic rule, which passes the 5 on
@@ -170,10 +170,10 @@ def test_a_reduction_drops_its_axes_and_keepdim_is_left_alone() -> None:
 
 
 def test_expand_broadcasts_and_repeat_multiplies() -> None:
-    t = Trace()
+    t = TraceBuilder()
     x = t.input("x", (1, 4))
-    (e,) = t.function("expand", [x], (3, 4), size=[3, 4])
-    (r,) = t.function("repeat", [x], (1, 12), repeats=[1, 3])
+    e = t.function("expand", x, out=(3, 4), size=[3, 4])
+    r = t.function("repeat", x, out=(1, 12), repeats=[1, 3])
     spec = t.spec()
     assert rule_outcome(spec, e, 1) == Outcome.keeps(x, 1)
     assert rule_outcome(spec, e, 0) == Outcome.born(Step("expand broadcasts to 3", 3, "expand"))
@@ -186,13 +186,13 @@ def test_expand_broadcasts_and_repeat_multiplies() -> None:
 
 
 def test_matmul_takes_rows_from_the_first_operand_and_columns_from_the_second() -> None:
-    t = Trace()
+    t = TraceBuilder()
     a = t.input("a", (8, 3, 5))
     b = t.input("b", (5, 7))
     bias = t.parameter("bias", (3, 7))
-    (ab,) = t.function("matmul", [a, b], (8, 3, 7))
+    ab = t.function("matmul", a, b, out=(8, 3, 7))
     m1 = t.input("m1", (3, 5))
-    (added,) = t.function("addmm", [bias, m1, b], (3, 7))
+    added = t.function("addmm", bias, m1, b, out=(3, 7))
     spec = t.spec()
     assert rule_outcome(spec, ab, 2) == Outcome.keeps(b, 1)
     assert rule_outcome(spec, ab, 1) == Outcome.keeps(a, 1)
@@ -202,17 +202,17 @@ def test_matmul_takes_rows_from_the_first_operand_and_columns_from_the_second() 
 
 
 def test_functional_linear_and_embedding_take_the_weights_width() -> None:
-    t = Trace()
+    t = TraceBuilder()
     x = t.input("x", (2, 8))
     w = t.parameter("fc.weight", (3, 8))
-    (y,) = t.function("linear", [x, w], (2, 3))
+    y = t.function("linear", x, w, out=(2, 3))
     ids = t.input("ids", (2, 5))
     table = t.parameter("emb.weight", (50, 16))
-    (e,) = t.function("embedding", [ids, table], (2, 5, 16))
+    e = t.function("embedding", ids, table, out=(2, 5, 16))
     spec = t.spec()
     assert rule_outcome(spec, y, 1) == Outcome.keeps(w, 0)
     assert rule_outcome(spec, e, 2) == Outcome.keeps(table, 1)
-    t.output(*t.module("head", [e], (2, 5, 4)))
+    t.output(t.module("head", e, out=(2, 5, 4)))
     head = hyper(attach(t.spec(linear("head", 16, 4))), "head", "in_features")
     assert [(s.text, s.formula) for s in head.derivation] == [
         ("the tensor `emb.weight` has 16 at axis 1", "emb.weight.shape[1] = 16")
@@ -220,11 +220,11 @@ def test_functional_linear_and_embedding_take_the_weights_width() -> None:
 
 
 def test_scaled_dot_product_attention_has_the_values_width_and_the_querys_length() -> None:
-    t = Trace()
+    t = TraceBuilder()
     q = t.input("q", (1, 4, 5, 8))
     k = t.input("k", (1, 4, 9, 8))
     v = t.input("v", (1, 4, 9, 6))
-    (out,) = t.function("scaled_dot_product_attention", [q, k, v], (1, 4, 5, 6))
+    out = t.function("scaled_dot_product_attention", q, k, v, out=(1, 4, 5, 6))
     spec = t.spec()
     assert tuple(
         F.scaled_dot_product_attention(
@@ -239,13 +239,13 @@ def test_scaled_dot_product_attention_has_the_values_width_and_the_querys_length
 
 
 def test_functional_convolutions_take_channels_from_the_weight_and_lengths_from_the_window() -> None:
-    t = Trace()
+    t = TraceBuilder()
     x = t.input("x", (1, 3, 9, 9))
     w = t.parameter("w", (6, 3, 3, 3))
-    (y,) = t.function("conv2d", [x, w], (1, 6, 4, 4), stride=2, padding=0, dilation=1, groups=1)
+    y = t.function("conv2d", x, w, out=(1, 6, 4, 4), stride=2, padding=0, dilation=1, groups=1)
     wt = t.parameter("wt", (6, 2, 3, 3))
-    (up,) = t.function(
-        "conv_transpose2d", [y, wt], (1, 2, 9, 9), stride=2, padding=0, output_padding=0, groups=1, dilation=1
+    up = t.function(
+        "conv_transpose2d", y, wt, out=(1, 2, 9, 9), stride=2, padding=0, output_padding=0, groups=1, dilation=1
     )
     spec = t.spec()
     assert tuple(F.conv2d(torch.empty(1, 3, 9, 9, **META), torch.empty(6, 3, 3, 3, **META), stride=2).shape) == (
@@ -277,13 +277,13 @@ def test_functional_convolutions_take_channels_from_the_weight_and_lengths_from_
 
 
 def test_functional_pooling_windows_and_adaptive_sizes() -> None:
-    t = Trace()
+    t = TraceBuilder()
     x = t.input("x", (1, 4, 8, 8))
-    (mp,) = t.function(
-        "max_pool2d", [x], (1, 4, 4, 4), kernel_size=2, stride=None, padding=0, dilation=1, ceil_mode=False
+    mp = t.function(
+        "max_pool2d", x, out=(1, 4, 4, 4), kernel_size=2, stride=None, padding=0, dilation=1, ceil_mode=False
     )
-    (ap,) = t.function("avg_pool1d", [mp], (1, 4, 4, 2), kernel_size=[2], stride=[2], padding=0, ceil_mode=False)
-    (ad,) = t.function("adaptive_avg_pool2d", [ap], (1, 4, 1, 1), output_size=1)
+    ap = t.function("avg_pool1d", mp, out=(1, 4, 4, 2), kernel_size=[2], stride=[2], padding=0, ceil_mode=False)
+    ad = t.function("adaptive_avg_pool2d", ap, out=(1, 4, 1, 1), output_size=1)
     spec = t.spec()
     assert rule_outcome(spec, mp, 2) == Outcome.computed(
         Step(

@@ -19,7 +19,8 @@ from modeldoc.derive.context import Outcome, Step
 from modeldoc.derive.module_rules import MODULE_RULES, apply_module_rule, module_rule
 from modeldoc.options import model_options
 from modeldoc.pipeline import describe_module
-from tests.derive_traces import Trace, context, hp, hyper, layer, linear, rule_outcome
+from tests.helpers.specs import hp, hyper, layer, linear, lstm
+from tests.helpers.traces import TraceBuilder, rule_context, rule_outcome
 
 
 def chosen(path: str, type_name: str, name: str, value: int) -> Outcome:
@@ -48,9 +49,9 @@ def test_every_size_rule_the_knowledge_names_is_one_the_registry_serves() -> Non
 
 
 def test_conv_channels_are_out_channels_and_lengths_follow_the_window() -> None:
-    t = Trace()
+    t = TraceBuilder()
     x = t.input("x", (1, 3, 10))
-    (c,) = t.module("c", [x], (1, 4, 5))
+    c = t.module("c", x, out=(1, 4, 5))
     conv = layer(
         "c",
         "Conv1d",
@@ -72,9 +73,9 @@ def test_conv_channels_are_out_channels_and_lengths_follow_the_window() -> None:
 
 
 def test_conv_transpose_grows_by_the_transposed_formula() -> None:
-    t = Trace()
+    t = TraceBuilder()
     x = t.input("x", (1, 8, 4, 4))
-    (up,) = t.module("up", [x], (1, 4, 8, 8))
+    up = t.module("up", x, out=(1, 4, 8, 8))
     layer_ = layer(
         "up",
         "ConvTranspose2d",
@@ -101,9 +102,9 @@ def test_conv_transpose_grows_by_the_transposed_formula() -> None:
 
 
 def test_max_pool_windows_only_the_spatial_axes() -> None:
-    t = Trace()
+    t = TraceBuilder()
     x = t.input("x", (1, 8, 8, 8))
-    (p,) = t.module("pool", [x], (1, 8, 8, 8))
+    p = t.module("pool", x, out=(1, 8, 8, 8))
     pool = layer(
         "pool",
         "MaxPool2d",
@@ -126,9 +127,9 @@ def test_max_pool_windows_only_the_spatial_axes() -> None:
 
 
 def test_avg_pool_rounds_up_with_ceil_mode_and_ignores_dilation() -> None:
-    t = Trace()
+    t = TraceBuilder()
     x = t.input("x", (1, 8, 5, 5))
-    (p,) = t.module("avg", [x], (1, 8, 3, 3))
+    p = t.module("avg", x, out=(1, 8, 3, 3))
     pool = layer(
         "avg", "AvgPool2d", [hp("kernel_size", 2), hp("stride", 2), hp("ceil_mode", True)], size_rule="avg_pool"
     )
@@ -145,9 +146,9 @@ def test_avg_pool_rounds_up_with_ceil_mode_and_ignores_dilation() -> None:
 
 
 def test_adaptive_pool_fixes_a_size_or_keeps_the_input_one() -> None:
-    t = Trace()
+    t = TraceBuilder()
     x = t.input("x", (1, 4, 8, 8))
-    (p,) = t.module("adapt", [x], (1, 4, 3, 8))
+    p = t.module("adapt", x, out=(1, 4, 3, 8))
     pool = layer("adapt", "AdaptiveMaxPool2d", [hp("output_size", [3, None])], params=0, size_rule="adaptive_pool")
     spec = t.spec(pool)
     assert rule_outcome(spec, p, 2) == Outcome.born(
@@ -165,10 +166,10 @@ def test_adaptive_pool_fixes_a_size_or_keeps_the_input_one() -> None:
 
 
 def test_linear_and_embedding_give_their_last_axis() -> None:
-    t = Trace()
+    t = TraceBuilder()
     ids = t.input("ids", (2, 5))
-    (e,) = t.module("emb", [ids], (2, 5, 16))
-    (y,) = t.module("fc", [e], (2, 5, 3))
+    e = t.module("emb", ids, out=(2, 5, 16))
+    y = t.module("fc", e, out=(2, 5, 3))
     emb = layer("emb", "Embedding", [hp("num_embeddings", 50), hp("embedding_dim", 16)], size_rule="embedding")
     spec = t.spec(emb, linear("fc", 16, 3))
     assert rule_outcome(spec, e, 2) == chosen("emb", "Embedding", "embedding_dim", 16)
@@ -181,20 +182,10 @@ def test_linear_and_embedding_give_their_last_axis() -> None:
 
 
 def test_recurrent_outputs_directions_times_hidden_and_one_state_per_layer_and_direction() -> None:
-    t = Trace()
+    t = TraceBuilder()
     x = t.input("x", (2, 5, 6))
-    out, h, _ = t.module("rnn", [x], (2, 5, 20), (4, 2, 10), (4, 2, 10))
-    rnn = layer(
-        "rnn",
-        "LSTM",
-        [
-            hp("input_size", 6, "in0:-1", "data-dependent"),
-            hp("hidden_size", 10),
-            hp("num_layers", 2),
-            hp("bidirectional", True),
-        ],
-        size_rule="recurrent",
-    )
+    out, h, _ = t.module("rnn", x, out=[(2, 5, 20), (4, 2, 10), (4, 2, 10)])
+    rnn = lstm("rnn", 6, 10, 2, bidirectional=True)
     spec = t.spec(rnn)
     assert rule_outcome(spec, out, 2) == Outcome.born(
         Step(
@@ -212,9 +203,9 @@ def test_recurrent_outputs_directions_times_hidden_and_one_state_per_layer_and_d
 
 
 def test_a_one_way_recurrence_with_a_projection_gives_proj_size() -> None:
-    t = Trace()
+    t = TraceBuilder()
     x = t.input("x", (2, 5, 6))
-    (out,) = t.module("rnn", [x], (2, 5, 4))
+    out = t.module("rnn", x, out=(2, 5, 4))
     rnn = layer("rnn", "LSTM", [hp("hidden_size", 10), hp("proj_size", 4)], size_rule="recurrent")
     assert rule_outcome(t.spec(rnn), out, 2) == chosen("rnn", "LSTM", "proj_size", 4)
 
@@ -223,10 +214,10 @@ def test_a_one_way_recurrence_with_a_projection_gives_proj_size() -> None:
 
 
 def test_flatten_merges_and_unflatten_splits() -> None:
-    t = Trace()
+    t = TraceBuilder()
     x = t.input("x", (1, 4, 3, 8))
-    (flat,) = t.module("flat", [x], (1, 4, 24))
-    (back,) = t.module("unflat", [flat], (1, 4, 6, 4))
+    flat = t.module("flat", x, out=(1, 4, 24))
+    back = t.module("unflat", flat, out=(1, 4, 6, 4))
     spec = t.spec(
         layer("flat", "Flatten", [hp("start_dim", 2), hp("end_dim", -1)], params=0, size_rule="reshape"),
         layer("unflat", "Unflatten", [hp("dim", 2), hp("unflattened_size", [6, 4])], params=0, size_rule="reshape"),
@@ -241,9 +232,9 @@ def test_flatten_merges_and_unflatten_splits() -> None:
 
 
 def test_attention_keeps_the_querys_sizes() -> None:
-    t = Trace()
+    t = TraceBuilder()
     q = t.input("q", (1, 5, 16))
-    out, weights = t.module("mha", [q, q, q], (1, 5, 16), (1, 5, 5))
+    out, weights = t.module("mha", q, q, q, out=[(1, 5, 16), (1, 5, 5)])
     mha = layer("mha", "MultiheadAttention", [hp("embed_dim", 16, "in0:-1", "data-dependent")], size_rule="attention")
     spec = t.spec(mha)
     assert rule_outcome(spec, out, 2) == Outcome.keeps(q, 2)
@@ -255,21 +246,21 @@ def test_attention_keeps_the_querys_sizes() -> None:
 
 
 def test_a_chosen_argument_naming_the_output_axis_gives_it_for_any_layer() -> None:
-    t = Trace()
+    t = TraceBuilder()
     x = t.input("x", (1, 4))
-    (y,) = t.module("block", [x], (1, 6))
+    y = t.module("block", x, out=(1, 6))
     block = layer("block", "Block", [hp("width", 6, "out0:-1")])  # no size rule: a layer the table does not know
     spec = t.spec(block)
-    assert apply_module_rule(context(spec, y, 1)) == chosen("block", "Block", "width", 6)
-    assert apply_module_rule(context(spec, y, 0)) is None
+    assert apply_module_rule(rule_context(spec, y, 1)) == chosen("block", "Block", "width", 6)
+    assert apply_module_rule(rule_context(spec, y, 0)) is None
 
 
 def test_dispatch_follows_the_size_rule_not_the_class_name() -> None:
-    t = Trace()
+    t = TraceBuilder()
     x = t.input("x", (1, 3, 10))
-    (c,) = t.module("c", [x], (1, 4, 8))
-    (flat,) = t.function("flatten", [c], (1, 32), start_dim=1)
-    t.output(*t.module("fc", [flat], (1, 2)))
+    c = t.module("c", x, out=(1, 4, 8))
+    flat = t.function("flatten", c, out=(1, 32), start_dim=1)
+    t.output(t.module("fc", flat, out=(1, 2)))
     args = [hp("out_channels", 4), hp("kernel_size", [3])]
     # Named like a convolution, but its entry names no size rule: the length is said to be made by the layer.
     lookalike = layer("c", "Conv1d", args, size_rule="")

@@ -8,18 +8,19 @@ from modeldoc.derive import attach, provenance
 from modeldoc.derive.provenance import MAX_SHOWN, Provenance
 from modeldoc.errors import DerivationTooLarge
 from modeldoc.spec import LayerSpec, ModelSpec, OpSpec, TensorInfo, TraceSpec
-from tests.derive_traces import Trace, hp, hyper, layer, linear
+from tests.helpers.specs import hp, hyper, layer, linear
+from tests.helpers.traces import TraceBuilder
 
 # --------------------------------------------------------------------------- births and pass-throughs
 
 
 def test_an_input_a_parameter_and_a_constant_are_where_sizes_are_born() -> None:
-    t = Trace()
+    t = TraceBuilder()
     x = t.input("x", (2, 5))
     w = t.parameter("proj.weight", (5, 3))
     c = t.constant((3, 4))
-    (xw,) = t.function("mm", [x, w], (2, 3))
-    (xwc,) = t.function("mm", [xw, c], (2, 4))
+    xw = t.function("mm", x, w, out=(2, 3))
+    xwc = t.function("mm", xw, c, out=(2, 4))
     flow = Provenance(t.spec())
     origin = flow.origin(xwc, 1)
     assert (origin.birth, origin.value, origin.formula) == ("constant", 4, None)
@@ -36,12 +37,12 @@ def test_an_input_a_parameter_and_a_constant_are_where_sizes_are_born() -> None:
 
 def test_an_op_that_keeps_a_size_passes_it_on_from_the_oldest_data() -> None:
     """A residual add has the size on both inputs: the walk follows the residual stream, not the branch."""
-    t = Trace()
+    t = TraceBuilder()
     x = t.input("x", (1, 8))
-    (branch,) = t.module("mlp", [x], (1, 8))
-    (added,) = t.function("add", [branch, x], (1, 8))
-    (scaled,) = t.function("mul", [added, t.constant((1,))], (1, 8))
-    t.output(*t.module("head", [scaled], (1, 3)))
+    branch = t.module("mlp", x, out=(1, 8))
+    added = t.function("add", branch, x, out=(1, 8))
+    scaled = t.function("mul", added, t.constant((1,)), out=(1, 8))
+    t.output(t.module("head", scaled, out=(1, 3)))
     spec = t.spec(linear("mlp", 8, 8), linear("head", 8, 3))
     origin = Provenance(spec).origin(scaled, 1)
     assert (origin.birth, origin.plain_input) == ("input", True)
@@ -49,10 +50,10 @@ def test_an_op_that_keeps_a_size_passes_it_on_from_the_oldest_data() -> None:
 
 
 def test_a_layer_with_parameters_on_the_way_is_remembered() -> None:
-    t = Trace()
+    t = TraceBuilder()
     x = t.input("x", (1, 8))
-    (a,) = t.module("a", [x], (1, 6))
-    (n,) = t.module("norm", [a], (1, 6))
+    a = t.module("a", x, out=(1, 6))
+    n = t.module("norm", a, out=(1, 6))
     spec = t.spec(linear("a", 8, 6), layer("norm", "LayerNorm", [hp("normalized_shape", [6], "in0:-1")], params=12))
     flow = Provenance(spec)
     before, after = flow.origin(a, 1), flow.origin(n, 1)
@@ -62,11 +63,11 @@ def test_a_layer_with_parameters_on_the_way_is_remembered() -> None:
 
 
 def test_a_rule_that_cannot_reproduce_the_traced_size_only_says_where_it_came_from() -> None:
-    t = Trace()
+    t = TraceBuilder()
     x = t.input("x", (1, 2, 10))
-    (c,) = t.module("c", [x], (1, 2, 7))  # a kernel of 3 would give 8: the layer says one thing, the trace another
-    (flat,) = t.function("flatten", [c], (1, 14), start_dim=1)
-    t.output(*t.module("fc", [flat], (1, 3)))
+    c = t.module("c", x, out=(1, 2, 7))  # a kernel of 3 would give 8: the layer says one thing, the trace another
+    flat = t.function("flatten", c, out=(1, 14), start_dim=1)
+    t.output(t.module("fc", flat, out=(1, 3)))
     conv = layer(
         "c", "Conv1d", [hp("out_channels", 2, "out0:-2"), hp("kernel_size", [3]), hp("stride", [1])], size_rule="conv"
     )
@@ -77,10 +78,10 @@ def test_a_rule_that_cannot_reproduce_the_traced_size_only_says_where_it_came_fr
 
 
 def test_an_unknown_op_is_where_the_number_was_born() -> None:
-    t = Trace()
+    t = TraceBuilder()
     x = t.input("x", (1, 4))
-    (w,) = t.function("weird_op", [x], (1, 9))
-    t.output(*t.module("fc", [w], (1, 2)))
+    w = t.function("weird_op", x, out=(1, 9))
+    t.output(t.module("fc", w, out=(1, 2)))
     spec = attach(t.spec(linear("fc", 9, 2)))
     fc = hyper(spec, "fc", "in_features")
     assert [s.text for s in fc.derivation] == ["weird_op produces 9 at axis 1"]
@@ -92,12 +93,12 @@ def test_an_unknown_op_is_where_the_number_was_born() -> None:
 
 def test_a_size_split_and_merged_again_block_after_block_is_followed_once() -> None:
     """Each level's merge has three sources that all rest on the level before: 3^40 paths, 81 steps."""
-    t = Trace()
+    t = TraceBuilder()
     x = t.input("x", (1, 8))
     for _ in range(40):
-        (parts,) = t.function("view", [x], (1, 2, 2, 2), shape=[1, 2, 2, 2])
-        (x,) = t.function("reshape", [parts], (1, 8), shape=[1, 8])
-    t.output(*t.module("fc", [x], (1, 3)))
+        parts = t.function("view", x, out=(1, 2, 2, 2), shape=[1, 2, 2, 2])
+        x = t.function("reshape", parts, out=(1, 8), shape=[1, 8])
+    t.output(t.module("fc", x, out=(1, 3)))
     raw = t.spec(linear("fc", 8, 3))
     size = len(t.ops) + sum(len(tensor.shape) for tensor in t.tensors)
     spec = attach(raw, budget=10 * size)
@@ -113,14 +114,14 @@ def test_a_size_split_and_merged_again_block_after_block_is_followed_once() -> N
 
 
 def test_a_join_of_more_sizes_than_fit_lists_the_join_and_one_entry_per_size() -> None:
-    t = Trace()
+    t = TraceBuilder()
     x = t.input("x", (1, 30))
     parts = [
-        t.function("getitem", [x], (1, 2), key=[{"slice": [None, None, None]}, {"slice": [2 * i, 2 * i + 2, None]}])[0]
+        t.function("getitem", x, out=(1, 2), key=[{"slice": [None, None, None]}, {"slice": [2 * i, 2 * i + 2, None]}])
         for i in range(15)
     ]
-    (joined,) = t.function("cat", parts, (1, 30), dim=1)
-    t.output(*t.module("fc", [joined], (1, 2)))
+    joined = t.function("cat", *parts, out=(1, 30), dim=1)
+    t.output(t.module("fc", joined, out=(1, 2)))
     spec = attach(t.spec(linear("fc", 30, 2)))
     fc = hyper(spec, "fc", "in_features")
     texts = [s.text for s in fc.derivation]
@@ -133,10 +134,10 @@ def test_a_join_of_more_sizes_than_fit_lists_the_join_and_one_entry_per_size() -
 
 def test_the_axes_a_split_makes_alike_share_one_step() -> None:
     """Height and width of one convolution are one sentence: a listing shows it once."""
-    t = Trace()
+    t = TraceBuilder()
     x = t.input("x", (1, 8, 6))
-    (halves,) = t.function("view", [x], (1, 2, 4, 6), shape=[1, 2, 4, 6])
-    (back,) = t.function("reshape", [halves], (1, 48), shape=[1, 48])
+    halves = t.function("view", x, out=(1, 2, 4, 6), shape=[1, 2, 4, 6])
+    back = t.function("reshape", halves, out=(1, 48), shape=[1, 48])
     flow = Provenance(t.spec())
     origin = flow.origin(back, 1)
     texts = [s.text for s in origin.ordered()]
@@ -172,9 +173,9 @@ def test_a_trace_that_loops_ends_the_walk_instead_of_hanging() -> None:
 
 
 def test_the_budget_is_proportional_to_the_trace_with_a_floor() -> None:
-    t = Trace()
+    t = TraceBuilder()
     x = t.input("x", (1, 8))
-    (y,) = t.function("relu", [x], (1, 8))
+    y = t.function("relu", x, out=(1, 8))
     spec = t.spec()
     assert spec.trace is not None
     assert provenance.work_budget(spec.trace) == provenance.MIN_WORK

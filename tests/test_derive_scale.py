@@ -19,9 +19,9 @@ from modeldoc.derive import attach, provenance
 from modeldoc.derive.provenance import MAX_SHOWN, Provenance
 from modeldoc.errors import DerivationTooLarge
 from modeldoc.options import model_options
-from modeldoc.pages import render
 from modeldoc.spec import DerivationStep, Hyperparam, ModelSpec
-from tests.conftest import spec_of
+from tests.helpers.sites import markdown_pages
+from tests.helpers.specs import spec_of
 
 VIDEO = "1,4,3,32,32"
 
@@ -211,11 +211,7 @@ def test_following_the_pointers_reaches_the_input_and_adds_up(gated: ModelSpec) 
 
 
 def test_the_page_links_the_summed_up_steps_to_where_they_are_listed(gated: ModelSpec) -> None:
-    pages = render.render_pages(
-        gated,
-        render.RenderSettings(options=model_options({"target": "tests.deep_models:GatedStack"}), diagrams=False),
-        render.make_env(),
-    )
+    pages = markdown_pages(gated, model_options({"target": "tests.deep_models:GatedStack"}))
     text = html.unescape("\n".join(pages.values()))
     line = next(x for x in text.splitlines() if "10 earlier steps give 46" in x)
     assert line.startswith("1. 10 earlier steps give 46: see the derivation of gates.8.in_features")

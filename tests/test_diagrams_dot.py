@@ -9,8 +9,9 @@ import pytest
 from modeldoc import diagrams
 from modeldoc.diagrams.dot import write_dot
 from modeldoc.diagrams.model import Box, Cluster, Diagram, Edge, Rank
-from tests.diagram_reading import SVG, XLINK, href, svg_tree
-from tests.diagram_traces import HOSTILE, Stack, hostile_spec, stack_spec, static
+from tests.helpers.diagrams import SVG, XLINK, href, svg_tree
+from tests.helpers.traces import HOSTILE, hostile_spec, stack_spec, static
+from tests.models import Stack
 
 
 def test_dot_text_is_deterministic() -> None:

@@ -15,9 +15,9 @@ from modeldoc.diagrams.model import Box, Cluster, Edge, FlowGraph, Rank
 from modeldoc.examples.fashion import Network
 from modeldoc.spec import BoundaryTensor, OpSpec, TensorInfo, TraceSpec
 from tests import models
-from tests.conftest import spec_of
-from tests.diagram_reading import SVG, edges, href, label_of, nodes, svg_tree, titled
-from tests.diagram_traces import Stack, TraceBuilder, fashion_trace, stack_spec, stack_trace, static
+from tests.helpers.diagrams import SVG, edges, href, label_of, nodes, svg_tree, titled
+from tests.helpers.specs import spec_of
+from tests.helpers.traces import TraceBuilder, fashion_trace, stack_spec, stack_trace, static
 
 
 def test_flow_of_the_tutorial_cnn(golden: Any) -> None:
@@ -79,7 +79,7 @@ def test_flow_of_a_submodule_shows_where_data_comes_from_and_goes() -> None:
 
 
 def test_flow_of_a_submodule_draws_a_shared_side_input_once() -> None:
-    spec = replace(static(Stack()), trace=stack_trace(side=True))
+    spec = replace(static(models.Stack()), trace=stack_trace(side=True))
     dot = diagrams.flow_dot(spec, "blocks.2", 2, href)
     outside = sorted(label_of(s) for s in nodes(dot).values() if "modeldoc-io" in s)
     assert [re.search(r"<B>(.*?)</B>", o).group(1) for o in outside] == [  # type: ignore[union-attr]
@@ -93,7 +93,7 @@ def test_flow_of_a_submodule_draws_a_shared_side_input_once() -> None:
 def test_flow_draws_each_call_of_a_shared_module() -> None:
     b = TraceBuilder()
     x = b.module("block", b.input("x", ("N", 8)), out=("N", 8))
-    x = b.module("block", b.fn("relu", "", x, out=("N", 8)), out=("N", 8))
+    x = b.module("block", b.function("relu", x, out=("N", 8)), out=("N", 8))
     b.output(b.module("out", x, out=("N", 2)))
     dot = diagrams.flow_dot(replace(static(models.SharedBlock()), trace=b.trace()), "", 2, href)
     calls = [s for s in nodes(dot).values() if "<B>block</B>" in s]
@@ -118,7 +118,7 @@ def test_flow_draws_branches_and_concatenation() -> None:
     x = b.input("x", ("N", 6))
     left = b.module("branches.left", x, out=("N", 4))
     right = b.module("branches.right", x, out=("N", 5))
-    joined = b.fn("cat", "", left, right, out=("N", 9), args="dim=-1")
+    joined = b.function("cat", left, right, out=("N", 9), args="dim=-1")
     b.output(b.module("merge", joined, out=("N", 2)))
     spec = replace(static(models.Branches()), trace=b.trace())
     dot = diagrams.flow_dot(spec, "", 2, href)
@@ -142,8 +142,8 @@ def test_flow_draws_branches_and_concatenation() -> None:
 def test_flow_of_a_partial_trace_marks_the_failure(golden: Any) -> None:
     b = TraceBuilder()
     x = b.module("conv", b.input("x", ("N", 1, 28, 28)), out=("N", 12, 24, 24))
-    x = b.fn("max_pool2d", "", x, out=("N", 12, 12, 12), args="2")
-    b.fn("flatten", "", x, out=("N", 1728), args="1")
+    x = b.function("max_pool2d", x, out=("N", 12, 12, 12), args="2")
+    b.function("flatten", x, out=("N", 1728), args="1")
     error = "fc1 expects 100 input features but receives 1728; check the input shape"
     spec = replace(static(models.Broken()), trace=b.trace(complete=False, error=error, failed_in="fc1"))
     dot = diagrams.flow_dot(spec, "", 2, href)
@@ -158,7 +158,7 @@ def test_flow_of_a_partial_trace_marks_the_failure(golden: Any) -> None:
 
 def test_flow_marks_a_recorded_call_that_failed() -> None:
     b = TraceBuilder()
-    x = b.fn("flatten", "", b.input("x", ("N", 1, 28, 28)), out=("N", 784), args="1")
+    x = b.function("flatten", b.input("x", ("N", 1, 28, 28)), out=("N", 784), args="1")
     b.module("fc1", x, out=[])
     spec = replace(static(models.Broken()), trace=b.trace(complete=False, error="shape mismatch", failed_in="fc1"))
     dot = diagrams.flow_dot(spec, "", 2, href)
@@ -205,7 +205,7 @@ def test_flow_draws_big_graphs_a_level_shallower() -> None:
     for i in range(40):  # no two neighbours alike, so nothing folds
         p = f"{i}"
         y = b.module(f"{p}.0", x, out=("N", 8))
-        y = b.fn("relu" if i % 2 else "tanh", p, y, out=("N", 8))
+        y = b.function("relu" if i % 2 else "tanh", y, out=("N", 8), scope=p)
         x = b.module(f"{p}.2", y, out=("N", 8))
     b.output(x)
     spec = replace(

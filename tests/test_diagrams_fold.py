@@ -11,8 +11,9 @@ from torch import nn
 from modeldoc import diagrams
 from modeldoc.diagrams.flow import trace_flow
 from modeldoc.diagrams.fold import FOLD_MIN, Shapes, fold_repeats, fold_runs
-from tests.diagram_reading import edges, href, titled
-from tests.diagram_traces import Stack, TraceBuilder, stack_spec, stack_trace, static
+from tests.helpers.diagrams import edges, href, titled
+from tests.helpers.traces import TraceBuilder, stack_spec, stack_trace, static
+from tests.models import Stack
 
 
 def test_flow_folds_chains_of_identical_blocks(golden: Any) -> None:

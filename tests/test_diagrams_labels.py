@@ -11,7 +11,7 @@ from modeldoc import diagrams
 from modeldoc.diagrams import labels
 from modeldoc.explain import layers as explain
 from modeldoc.spec import TensorInfo
-from tests.diagram_traces import static
+from tests.helpers.traces import static
 
 
 @pytest.mark.parametrize(

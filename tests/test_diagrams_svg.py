@@ -15,8 +15,8 @@ from modeldoc.diagrams.dot import write_dot
 from modeldoc.diagrams.model import Box, Diagram
 from modeldoc.errors import GraphvizNotFound, ModeldocError
 from modeldoc.examples.fashion import Network
-from tests.diagram_reading import SVG, XLINK, href, svg_tree
-from tests.diagram_traces import fashion_trace, hostile_spec, stack_spec, static
+from tests.helpers.diagrams import SVG, XLINK, href, svg_tree
+from tests.helpers.traces import fashion_trace, hostile_spec, stack_spec, static
 
 
 def test_svg_has_classes_ids_and_links_to_sections() -> None:

@@ -10,8 +10,9 @@ from torch import nn
 from modeldoc import diagrams
 from modeldoc.diagrams.model import Box, Edge
 from modeldoc.examples.fashion import Network
-from tests.diagram_reading import href, nodes, svg_tree, titled
-from tests.diagram_traces import Llama, Stack, static
+from tests.helpers.diagrams import href, nodes, svg_tree, titled
+from tests.helpers.traces import static
+from tests.models import Llama, Stack
 
 
 def test_tree_names_path_type_and_hyperparameters(golden: Any) -> None:

@@ -28,15 +28,15 @@ import json
 import re
 import shlex
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.helpers import REPO
+from tests.helpers.run import run
+
 DOCUMENTS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
-MODELDOC = Path(sys.executable).with_name("modeldoc")
 SHELL_BLOCK = re.compile(r"^```(?:bash|console|sh|shell)[ \t]*\n(.*?)^```", re.DOTALL | re.MULTILINE)
 PYTHON_BLOCK = re.compile(r"^```python[ \t]*\n(.*?)^```", re.DOTALL | re.MULTILINE)
 PLACEHOLDERS = ("pkg.", "path/to/")
@@ -239,9 +239,7 @@ def test_the_command_runs_as_written_from_an_empty_folder(command, tmp_path):
 
 def _run(command: Command, folder: Path) -> subprocess.CompletedProcess[str]:
     """Run `command` through the installed console script in `folder`, its ``> FILE`` included."""
-    result = subprocess.run(
-        [str(MODELDOC), *command.args[1:]], cwd=folder, capture_output=True, text=True, check=False, timeout=600
-    )
+    result = run("modeldoc", *command.args[1:], cwd=folder, timeout=600)
     if command.stdout_to:
         (folder / command.stdout_to).write_text(result.stdout, encoding="utf-8")
     return result
@@ -257,9 +255,7 @@ def test_the_python_examples_run_as_written_from_an_empty_folder(path, tmp_path)
     assert blocks, f"{path.name} has no Python example"
     script = tmp_path / "example.py"
     script.write_text("\n".join(blocks), encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, check=False, timeout=600
-    )
+    result = run("python", str(script), cwd=tmp_path, timeout=600)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     if "build_site(" in script.read_text():

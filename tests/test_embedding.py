@@ -8,9 +8,7 @@ the ``mkdocs`` / ``modeldoc`` commands as subprocesses where the command matters
 from __future__ import annotations
 
 import logging
-import os
 import re
-import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
@@ -22,8 +20,10 @@ from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import Abort
 
 from modeldoc.site.build import MARKER
+from tests.helpers import TESTS
+from tests.helpers.run import run
+from tests.helpers.sites import article_html, docs_project, mkdocs_config, plugin_yml, site_page
 
-REPO = Path(__file__).resolve().parent.parent
 TINY = "tests.models:Tiny"
 
 
@@ -35,23 +35,9 @@ def extensions() -> list[Any]:
 
 def build_page(root: Path, page: str, modeldoc: dict[str, Any] | None = None, *, strict: bool = True) -> str:
     """Build a one-page project with `page` as docs/index.md; returns the page's <article> HTML."""
-    docs = root / "docs"
-    docs.mkdir(parents=True, exist_ok=True)
-    (docs / "index.md").write_text(page, encoding="utf-8")
-    cfg = MkDocsConfig(config_file_path=str(root / "mkdocs.yml"))
-    cfg.load_dict(
-        {
-            "site_name": "Embedding",
-            "theme": {"name": "material", "font": False},
-            "markdown_extensions": extensions(),
-            "plugins": ["search", {"modeldoc": modeldoc or {}}],
-            "strict": strict,
-        }
-    )
-    assert cfg.validate() == ([], [])
-    build(cfg)
-    built = (root / "site" / "index.html").read_text(encoding="utf-8")
-    return built[built.index("<article") : built.index("</article>")]
+    docs_project(root, {"index.md": page})
+    build(mkdocs_config(root, modeldoc, site_name="Embedding", markdown_extensions=extensions(), strict=strict))
+    return article_html(site_page(root, "index.html"))
 
 
 class _Tree(HTMLParser):
@@ -288,31 +274,12 @@ def test_a_paths_folder_that_does_not_exist_is_a_config_error(tmp_path: Path) ->
 
 # Config mode: `modeldoc build` (no target, the project's mkdocs.yml) and `mkdocs build` on one site/.
 
-PROJECT_YML = """site_name: Alternating
-theme:
-  name: material
-  font: false
-plugins:
-  - search
-  - modeldoc:
-      models:
-        - target: {target}
-          input_shape: [2, 4]
-"""
-
-
-def _command(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", *args], cwd=root, capture_output=True, text=True, check=False, env=env, timeout=300
-    )
-
 
 @pytest.fixture
 def plugin_project(tmp_path: Path) -> Path:
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "index.md").write_text("# Home\n\nWelcome.\n")
-    (tmp_path / "mkdocs.yml").write_text(PROJECT_YML.format(target=f"{REPO / 'tests' / 'models.py'}:Tiny"))
+    (tmp_path / "mkdocs.yml").write_text(plugin_yml(f"{TESTS / 'models.py'}:Tiny"))
     return tmp_path
 
 
@@ -327,7 +294,7 @@ def _built_by(root: Path, command: str) -> None:
 @pytest.mark.parametrize("order", [("mkdocs", "modeldoc"), ("modeldoc", "mkdocs")], ids="-then-".join)
 def test_modeldoc_build_and_mkdocs_build_alternate_on_one_site(plugin_project: Path, order: tuple[str, str]) -> None:
     for command in (*order, *order):
-        result = _command(plugin_project, command, "build")
+        result = run(command, "build", cwd=plugin_project)
         assert result.returncode == 0, f"{command} build failed:\n{result.stdout}\n{result.stderr}"
         _built_by(plugin_project, command)
 
@@ -339,7 +306,7 @@ def test_mkdocs_build_leaves_a_site_with_hidden_files_of_someone_else_unmarked(
     site = plugin_project / "site"
     site.mkdir()
     (site / ".git").write_text("gitdir: ../.git/worktrees/gh-pages\n")
-    result = _command(plugin_project, "mkdocs", "build")
+    result = run("mkdocs", "build", cwd=plugin_project)
     assert result.returncode == 0, result.stderr
     assert (site / "models" / "tiny" / "index.html").is_file()
     assert not (site / MARKER).exists(), "a folder that holds someone else's files is not marked"

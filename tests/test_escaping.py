@@ -1,4 +1,8 @@
-"""User-controlled text (module names, ModuleDict keys, docstrings) reaches the page as text."""
+"""User-controlled text (module names, ModuleDict keys, docstrings) reaches the built page and its diagrams as text.
+
+The Markdown side (``md_cell`` and the rendered pages) is tested in test_pages_render.py; every entry point
+in a browser in test_hostile_site.py.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,8 @@ import re
 import pytest
 
 from modeldoc.options import model_options
-from modeldoc.pages import render
-from modeldoc.site.build import SiteOptions, build_site
-from tests.conftest import spec_of
+from tests.helpers.sites import build_site_of
+from tests.helpers.specs import spec_of
 
 HOSTILE_KEY = "<img src=x onerror=alert(1)>"
 
@@ -18,28 +21,8 @@ HOSTILE_KEY = "<img src=x onerror=alert(1)>"
 def hostile_site(tmp_path_factory):
     out = tmp_path_factory.mktemp("hostile") / "site"
     options = model_options({"target": "tests.models:Hostile", "input_shape": [2, 4]})
-    build_site(SiteOptions(models=(options,), out=out), (spec_of("tests.models:Hostile", [2, 4]),))
-    return (out / "hostile" / "index.html").read_text()
-
-
-def test_md_cell_neutralises_html_and_markdown():
-    cell = render.do_md_cell("a|b`c*d*_e_ <b>x</b> {#id}\nnext")
-    assert "|" not in cell and "`" not in cell and "<b>" not in cell and "*" not in cell and "{" not in cell
-    assert "&lt;b&gt;" in cell
-    assert "<br>" in cell
-
-
-def test_hostile_names_are_text_in_the_markdown():
-    spec = spec_of("tests.models:Hostile", [2, 4])
-    pages = render.render_pages(
-        spec,
-        render.RenderSettings(options=model_options({"target": "tests.models:Hostile"}), diagrams=True),
-        render.make_env(),
-    )
-    text = pages["index.md"]
-    assert HOSTILE_KEY not in text
-    assert "<script>" not in text
-    assert "&lt;img src&#61;x onerror&#61;alert(1)&gt;" in text
+    pages = build_site_of(spec_of("tests.models:Hostile", [2, 4]), options, out)
+    return (pages / "index.html").read_text()
 
 
 def test_hostile_names_are_text_in_the_built_html(hostile_site):

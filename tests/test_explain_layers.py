@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -15,13 +13,13 @@ from modeldoc.explain import layers as explain
 from modeldoc.options import ModelOptions, make_input
 from modeldoc.probe.collect import collect
 from modeldoc.spec import AxisRef, Hyperparam, LayerSpec, ModelSpec, ParamSpec
-from tests.conftest import spec_of
+from tests.helpers.run import run_python
+from tests.helpers.specs import layer, param_json, spec_of
 
 
 def test_explain_imports_no_torch() -> None:
     code = "import sys, modeldoc.explain, modeldoc.explain.infer, modeldoc.knowledge; print('torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert run_python(code).stdout.strip() == "False"
 
 
 def _linear(path: str, inp: int, out: int, **extra: object) -> LayerSpec:
@@ -88,32 +86,21 @@ def test_a_tensor_laid_out_unlike_the_table_gets_no_axes_rather_than_wrong_ones(
 
 
 def test_size_at_reads_the_named_axis() -> None:
-    layer = LayerSpec(
-        path="a",
-        type="t",
-        type_name="t",
-        repr="",
-        depth=1,
-        parent="",
-        input_shapes=((2, 3, 28, 28), (2, 5)),
-        output_shapes=((2, 6, 24, 24),),
-    )
-    assert explain.size_at(layer, "in0:-3") == 3
-    assert explain.size_at(layer, "in1:-1") == 5
-    assert explain.size_at(layer, "out0:1") == 6
-    assert explain.size_at(layer, "in2:-1") is None
-    assert explain.size_at(layer, "") is None
+    probed = layer("a", "t", type="t", params=0, input_shapes=((2, 3, 28, 28), (2, 5)), output_shapes=((2, 6, 24, 24),))
+    assert explain.size_at(probed, "in0:-3") == 3
+    assert explain.size_at(probed, "in1:-1") == 5
+    assert explain.size_at(probed, "out0:1") == 6
+    assert explain.size_at(probed, "in2:-1") is None
+    assert explain.size_at(probed, "") is None
 
 
 def test_size_at_reads_several_axes_and_the_typed_reference() -> None:
-    layer = LayerSpec(
-        path="a", type="t", type_name="t", repr="", depth=1, parent="", input_shapes=((2, 3, 4, 8),), output_shapes=()
-    )
-    assert explain.size_at(layer, "in0:-2,-1") == [4, 8]
-    assert explain.size_at(layer, AxisRef("in", 0, (-2, -1))) == [4, 8]
-    assert explain.size_at(layer, "in0:-5") is None  # the input has 4 axes
-    assert explain.size_at(layer, "out0:-1") is None  # no output was probed
-    assert explain.size_at(layer, "in0:last") is None  # not an axis reference
+    probed = layer("a", "t", type="t", params=0, input_shapes=((2, 3, 4, 8),), output_shapes=())
+    assert explain.size_at(probed, "in0:-2,-1") == [4, 8]
+    assert explain.size_at(probed, AxisRef("in", 0, (-2, -1))) == [4, 8]
+    assert explain.size_at(probed, "in0:-5") is None  # the input has 4 axes
+    assert explain.size_at(probed, "out0:-1") is None  # no output was probed
+    assert explain.size_at(probed, "in0:last") is None  # not an axis reference
 
 
 def _rows(note: str) -> dict[str, range]:
@@ -124,8 +111,7 @@ def _rows(note: str) -> dict[str, range]:
 
 def test_lstm_gate_rows_are_the_gates_torch_uses() -> None:
     doc = spec_of("tests.models:TextLSTM", [2, 6], input_dtype="long").to_json()
-    lstm = next(layer for layer in doc["layers"] if layer["path"] == "lstm")
-    bias = next(p for p in lstm["parameters"] if p["name"] == "lstm.bias_ih_l0")
+    bias = param_json(doc, "lstm.bias_ih_l0")
     rows = _rows(bias["axis_notes"][0])
     assert list(rows) == ["input gate i", "forget gate f", "cell candidate g", "output gate o"]
     # drive one real LSTM cell through the biases alone, placing each gate's bias where the page says it is
@@ -166,8 +152,7 @@ def test_attention_value_block_is_where_the_page_says() -> None:
 
 def test_conv_filters_and_depth_axes_are_what_the_conv_computes() -> None:
     doc = spec_of("tests.models:Grouped", [1, 6, 8, 8]).to_json()
-    grouped = next(layer for layer in doc["layers"] if layer["path"] == "grouped")
-    weight = next(p for p in grouped["parameters"] if p["name"] == "grouped.weight")
+    weight = param_json(doc, "grouped.weight")
     assert weight["axes"][:2] == ["filters", "depth"]
     conv = nn.Conv2d(6, 12, 3, groups=3, padding=1, bias=False)
     with torch.no_grad():

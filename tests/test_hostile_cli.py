@@ -13,22 +13,19 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from modeldoc import cli as cli_module
-from modeldoc.cli import main
 from modeldoc.errors import OutputError
 from modeldoc.site import build as site
+from tests.helpers import FASHION, LLAMA
+from tests.helpers.run import MODELDOC, invoke, run, run_python, the_error
 
-MODELDOC = Path(sys.executable).with_name("modeldoc")
 LONG = "x" * 300
-FASHION = "modeldoc.examples.fashion:Network"
 
 
 @pytest.fixture
@@ -41,20 +38,10 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-def invoke(*args: str) -> tuple[int, str, str]:
+def outcome(*args: str) -> tuple[int, str, str]:
     """Run the command in-process; exit code, stdout and stderr."""
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    result = invoke(*args)
     return result.exit_code, result.stdout, result.stderr
-
-
-def the_error(stderr: str) -> str:
-    """The one line of a failed run, without its "Error: " prefix."""
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith("Error: "), stderr
-    assert "Traceback" not in stderr
-    assert "\x1b" not in stderr
-    return lines[0].removeprefix("Error: ")
 
 
 def untouched(folder: Path, *also: str) -> None:
@@ -196,7 +183,7 @@ BAD_OPTIONS = [
 @pytest.mark.notorch
 @pytest.mark.parametrize(("args", "message"), BAD_OPTIONS, ids=[" ".join(a)[:60] for a, _ in BAD_OPTIONS])
 def test_a_bad_option_is_one_line_and_exit_2(workdir, args, message):
-    code, stdout, stderr = invoke(*args)
+    code, stdout, stderr = outcome(*args)
     assert code == 2
     assert the_error(stderr) == message
     assert stdout == ""
@@ -218,7 +205,7 @@ PYPROJECT_ENTRIES = [
 @pytest.mark.parametrize(("line", "message"), PYPROJECT_ENTRIES, ids=[line for line, _ in PYPROJECT_ENTRIES])
 def test_a_malformed_pyproject_entry_is_one_line_and_exit_2(workdir, line, message):
     (workdir / "pyproject.toml").write_text(f"[[tool.modeldoc.models]]\ntarget = 'x:Y'\n{line}\n")
-    code, _, stderr = invoke("build")
+    code, _, stderr = outcome("build")
     assert code == 2
     error = the_error(stderr)
     assert f"models[0] in {workdir / 'pyproject.toml'}" in error
@@ -230,7 +217,7 @@ def test_a_malformed_pyproject_entry_is_one_line_and_exit_2(workdir, line, messa
 @pytest.mark.parametrize("command", [[], ["build"], ["serve"], ["inspect"]])
 @pytest.mark.parametrize("flag", ["-h", "--help"])
 def test_help_everywhere(workdir, command, flag):
-    code, stdout, stderr = invoke(*command, flag)
+    code, stdout, stderr = outcome(*command, flag)
     assert code == 0
     assert stdout.startswith(f"Usage: modeldoc {' '.join(command)}".rstrip() + " ")
     assert "-h, --help" in stdout
@@ -239,7 +226,7 @@ def test_help_everywhere(workdir, command, flag):
 
 @pytest.mark.notorch
 def test_no_arguments_print_the_help(workdir):
-    code, stdout, _ = invoke()
+    code, stdout, _ = outcome()
     assert code == 0
     assert "Commands:" in stdout
 
@@ -247,7 +234,7 @@ def test_no_arguments_print_the_help(workdir):
 @pytest.mark.notorch
 @pytest.mark.parametrize("flag", ["-V", "--version"])
 def test_version(workdir, flag):
-    code, stdout, _ = invoke(flag)
+    code, stdout, _ = outcome(flag)
     assert code == 0
     assert stdout == "modeldoc, version 0.1.0\n"
 
@@ -256,8 +243,7 @@ def test_version(workdir, flag):
 def test_help_imports_no_torch(workdir):
     code = "import sys; from modeldoc.cli import main; sys.argv = ['modeldoc', 'build', '-h']\n"
     code += "try:\n    main()\nexcept SystemExit:\n    pass\nprint('torch' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip().endswith("False")
+    assert run_python(code).stdout.strip().endswith("False")
 
 
 # --------------------------------------------------------------------------- output folders: exit 1
@@ -334,7 +320,7 @@ OUTPUT_CASES = [
 def test_an_output_folder_that_cannot_be_written_is_one_line_before_any_work(workdir, setup, message, left):
     args = setup(workdir)
     # A target that would fail to load: the folder is checked first, so it is never imported.
-    code, stdout, stderr = invoke("build", "no_such_module_anywhere:Net", *args)
+    code, stdout, stderr = outcome("build", "no_such_module_anywhere:Net", *args)
     assert code == 1
     assert message.format(w=workdir) in the_error(stderr)
     assert stdout == ""
@@ -407,7 +393,7 @@ def mounted(tmp_path: Path) -> Iterator[Callable[[str, str], Path]]:
 @pytest.mark.notorch
 def test_a_read_only_file_system_is_one_line(workdir, mounted):
     point = mounted("ro", "ro,size=64k")
-    code, _, stderr = invoke("build", "no_such_module_anywhere:Net", "--out", str(point / "site"))
+    code, _, stderr = outcome("build", "no_such_module_anywhere:Net", "--out", str(point / "site"))
     assert code == 1
     assert the_error(stderr) == f"cannot write in {point}: it is on a read-only file system; choose another --out"
     assert list(point.iterdir()) == []
@@ -419,7 +405,7 @@ def test_a_full_disk_is_one_line_before_any_work(workdir, mounted):
     with (point / "filler").open("wb") as fd, pytest.raises(OSError, match="No space left"):
         fd.write(b"\0" * 65536)
         fd.flush()
-    code, _, stderr = invoke("build", "no_such_module_anywhere:Net", "--out", str(point / "site"))
+    code, _, stderr = outcome("build", "no_such_module_anywhere:Net", "--out", str(point / "site"))
     assert code == 1
     assert the_error(stderr) == f"cannot write in {point}: the disk is full; free some space or choose another --out"
     assert [p.name for p in point.iterdir()] == ["filler"]
@@ -429,7 +415,7 @@ def test_a_full_disk_is_one_line_before_any_work(workdir, mounted):
 def test_a_disk_that_fills_up_during_the_build_is_one_line_and_leaves_nothing(workdir, mounted):
     point = mounted("small", "size=256k")  # room to start, not for a whole site (~2 MiB)
     out = point / "sub" / "site"
-    code, _, stderr = invoke("build", FASHION, "--input-shape", "1,1,28,28", "--out", str(out))
+    code, _, stderr = outcome("build", FASHION, "--input-shape", "1,1,28,28", "--out", str(out))
     assert code == 1
     assert the_error(stderr) == f"cannot write {out}: the disk is full; free some space or choose another --out"
     assert list(point.iterdir()) == []  # no staging folder, and sub/ (made for this build) removed
@@ -480,7 +466,7 @@ HOSTILE_CODE = [
 @pytest.mark.parametrize("command", ["build", "inspect"])
 def test_user_code_that_exits_or_raises_anything_is_one_line_and_no_site(workdir, code, name, message, command):
     (workdir / "hostile.py").write_text(code)
-    code_, stdout, stderr = invoke(command, f"hostile.py:{name}", "--input-shape", "1,4")
+    code_, stdout, stderr = outcome(command, f"hostile.py:{name}", "--input-shape", "1,4")
     assert code_ == 1
     error = the_error(stderr)
     assert error.startswith(f"cannot load 'hostile.py:{name}': ")
@@ -494,7 +480,7 @@ def test_a_constructor_that_raises_keyboard_interrupt_is_an_interruption(workdir
     (workdir / "hostile.py").write_text(
         "from torch import nn\nclass Net(nn.Module):\n    def __init__(self):\n        raise KeyboardInterrupt\n"
     )
-    code, _, stderr = invoke("build", "hostile.py:Net")
+    code, _, stderr = outcome("build", "hostile.py:Net")
     assert code == 130
     assert the_error(stderr) == "interrupted; the previous output is unchanged"
     untouched(workdir, "hostile.py")
@@ -504,7 +490,7 @@ def test_a_module_target_that_calls_sys_exit_is_one_line(workdir, monkeypatch):
     name = f"hostile_{os.getpid()}_{time.monotonic_ns()}"
     (workdir / f"{name}.py").write_text("import sys\nsys.exit(0)\n")
     monkeypatch.syspath_prepend(str(workdir))
-    code, _, stderr = invoke("build", f"{name}:Net")
+    code, _, stderr = outcome("build", f"{name}:Net")
     assert code == 1
     assert the_error(stderr) == (
         f"cannot load '{name}:Net': importing {name} called sys.exit(0); guard script code with "
@@ -539,7 +525,7 @@ class Net(nn.Module):
 
 def test_inspect_json_prints_only_json_and_the_models_prints_go_to_stderr(workdir):
     (workdir / "strange.py").write_text(STRANGE)
-    code, stdout, stderr = invoke("inspect", "strange.py:Net", "--input-shape", "2,4", "--json")
+    code, stdout, stderr = outcome("inspect", "strange.py:Net", "--input-shape", "2,4", "--json")
     assert code == 0, stderr
     data = json.loads(stdout)  # nothing but the JSON
     assert data["model"]["type"] == "strange.Net"
@@ -556,12 +542,7 @@ def test_inspect_json_stdout_is_only_json_at_the_file_descriptor_too(workdir):
     (workdir / "strange.py").write_text(
         STRANGE.replace('print("printed at import")', 'import os\nos.write(1, b"raw\\n")')
     )
-    result = subprocess.run(
-        [str(MODELDOC), "inspect", "strange.py:Net", "--input-shape", "2,4", "--json"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run("modeldoc", "inspect", "strange.py:Net", "--input-shape", "2,4", "--json", cwd=workdir)
     assert result.returncode == 0, result.stderr
     json.loads(result.stdout)
     assert "raw" in result.stderr
@@ -569,7 +550,7 @@ def test_inspect_json_stdout_is_only_json_at_the_file_descriptor_too(workdir):
 
 def test_the_table_shows_names_with_escapes_made_visible(workdir):
     (workdir / "strange.py").write_text(STRANGE)
-    code, stdout, stderr = invoke("inspect", "strange.py:Net", "--input-shape", "2,4")
+    code, stdout, stderr = outcome("inspect", "strange.py:Net", "--input-shape", "2,4")
     assert code == 0, stderr
     assert "\x1b" not in stdout + stderr
     assert r"\x1b[31mred\x1b]0;title\x07 (Linear)" in stdout
@@ -578,7 +559,7 @@ def test_the_table_shows_names_with_escapes_made_visible(workdir):
 
 def test_an_error_from_forward_is_a_terminal_safe_warning(workdir):
     (workdir / "strange.py").write_text(STRANGE.replace("!= 4", "== 4"))
-    code, _, stderr = invoke("build", "strange.py:Net", "--input-shape", "2,4", "--out", "site", "--no-diagrams")
+    code, _, stderr = outcome("build", "strange.py:Net", "--input-shape", "2,4", "--out", "site", "--no-diagrams")
     assert code == 0
     warnings = [line for line in stderr.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1
@@ -591,7 +572,7 @@ def test_an_error_from_forward_is_a_terminal_safe_warning(workdir):
 
 def test_strict_fails_on_a_warning_and_writes_nothing(workdir):
     (workdir / "strange.py").write_text(STRANGE.replace("!= 4", "== 4"))
-    code, stdout, stderr = invoke("build", "strange.py:Net", "--input-shape", "2,4", "--strict")
+    code, stdout, stderr = outcome("build", "strange.py:Net", "--input-shape", "2,4", "--strict")
     assert code == 1
     lines = [line for line in stderr.splitlines() if line.strip() and "printed" not in line]
     assert lines[0].startswith("warning: strange.py:Net: the forward pass failed")
@@ -604,13 +585,13 @@ def test_strict_fails_on_a_warning_and_writes_nothing(workdir):
 
 def test_strict_inspect_prints_nothing_on_a_warning(workdir):
     (workdir / "strange.py").write_text(STRANGE.replace("!= 4", "== 4"))
-    code, stdout, _ = invoke("inspect", "strange.py:Net", "--input-shape", "2,4", "--json", "--strict")
+    code, stdout, _ = outcome("inspect", "strange.py:Net", "--input-shape", "2,4", "--json", "--strict")
     assert code == 1
     assert stdout == ""
 
 
 def test_strict_passes_a_clean_model(workdir):
-    code, stdout, stderr = invoke("build", FASHION, "--input-shape", "1,1,28,28", "--strict", "--no-diagrams")
+    code, stdout, stderr = outcome("build", FASHION, "--input-shape", "1,1,28,28", "--strict", "--no-diagrams")
     assert code == 0, stderr
     assert stdout.startswith("built 2 pages for 1 model(s) into ")
     assert (workdir / "site" / "index.html").is_file()
@@ -634,7 +615,7 @@ def test_whatever_escapes_a_command_is_one_line(workdir, monkeypatch, raised, co
         raise raised
 
     monkeypatch.setattr(cli_module, "_describe_all", describe)
-    code_, stdout, stderr = invoke("build", "x:Y", "--out", "site")
+    code_, stdout, stderr = outcome("build", "x:Y", "--out", "site")
     assert code_ == code
     assert message in the_error(stderr)
     assert stdout == ""
@@ -644,19 +625,18 @@ def test_whatever_escapes_a_command_is_one_line(workdir, monkeypatch, raised, co
 # --------------------------------------------------------------------------- subprocess: signals, numpy
 
 
-def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(MODELDOC), *args], cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=300
-    )
+def _not_installed(tmp_path: Path, name: str) -> dict[str, str]:
+    """The environment of a Python where importing the package `name` fails as if it were not installed."""
+    shim = tmp_path / f"no-{name}" / name
+    shim.mkdir(parents=True)
+    (shim / "__init__.py").write_text(f"raise ModuleNotFoundError(\"No module named '{name}'\", name='{name}')\n")
+    return {"PYTHONPATH": str(shim.parent)}
 
 
 @pytest.mark.slow
 def test_torchs_numpy_warning_never_reaches_the_user(workdir, tmp_path):
-    fake = tmp_path / "no-numpy" / "numpy"
-    fake.mkdir(parents=True)
-    (fake / "__init__.py").write_text("raise ModuleNotFoundError('No module named numpy', name='numpy')\n")
-    env = dict(os.environ, PYTHONPATH=str(fake.parent))
-    result = run("inspect", FASHION, "--input-shape", "1,1,28,28", cwd=workdir, env=env)
+    env = _not_installed(tmp_path, "numpy")
+    result = run("modeldoc", "inspect", FASHION, "--input-shape", "1,1,28,28", cwd=workdir, env=env)
     assert result.returncode == 0, result.stderr
     assert "NumPy" not in result.stderr
     assert result.stderr == ""
@@ -666,17 +646,7 @@ def test_torchs_numpy_warning_never_reaches_the_user(workdir, tmp_path):
 def _start_build(workdir: Path) -> tuple[subprocess.Popen[str], Path]:
     """Start a build of the LLaMA example (long enough to be stopped) and wait for its staging folder."""
     process = subprocess.Popen(
-        [
-            str(MODELDOC),
-            "build",
-            "modeldoc.examples.llama:make_llama_70b",
-            "--input-shape",
-            "1,L=16",
-            "--input-dtype",
-            "long",
-            "--out",
-            "site",
-        ],
+        [str(MODELDOC), "build", *LLAMA, "--out", "site"],
         cwd=workdir,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -697,7 +667,9 @@ def _start_build(workdir: Path) -> tuple[subprocess.Popen[str], Path]:
 
 
 def _old_site(workdir: Path) -> dict[str, bytes]:
-    result = run("build", FASHION, "--input-shape", "1,1,28,28", "--out", "site", "--no-diagrams", cwd=workdir)
+    result = run(
+        "modeldoc", "build", FASHION, "--input-shape", "1,1,28,28", "--out", "site", "--no-diagrams", cwd=workdir
+    )
     assert result.returncode == 0, result.stderr
     return {str(p.relative_to(workdir)): p.read_bytes() for p in (workdir / "site").rglob("*") if p.is_file()}
 
@@ -732,7 +704,9 @@ def test_after_sigkill_the_next_build_removes_the_stale_staging_folder(workdir):
     other = workdir / ".other.modeldoc-1-abcd"  # a stale folder for another --out is not this build's
     other.mkdir()
     (other / ".modeldoc-staging").write_text("")
-    result = run("build", FASHION, "--input-shape", "1,1,28,28", "--out", "site", "--no-diagrams", cwd=workdir)
+    result = run(
+        "modeldoc", "build", FASHION, "--input-shape", "1,1,28,28", "--out", "site", "--no-diagrams", cwd=workdir
+    )
     assert result.returncode == 0, result.stderr
     assert not staging.exists()
     assert other.is_dir()
@@ -758,17 +732,14 @@ def test_a_stale_folder_of_a_live_process_or_without_the_marker_is_kept(tmp_path
 
 @pytest.mark.notorch
 def test_without_torch_describing_is_one_line_and_help_still_works(workdir, tmp_path):
-    shim = tmp_path / "no-torch" / "torch"
-    shim.mkdir(parents=True)
-    (shim / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'torch'\", name='torch')\n")
-    env = dict(os.environ, PYTHONPATH=str(shim.parent))
-    result = run("inspect", FASHION, "--input-shape", "1,1,28,28", cwd=workdir, env=env)
+    env = _not_installed(tmp_path, "torch")
+    result = run("modeldoc", "inspect", FASHION, "--input-shape", "1,1,28,28", cwd=workdir, env=env)
     assert result.returncode == 1
     assert the_error(result.stderr) == (
         "PyTorch is not installed in this Python environment, and describing a model needs it; "
         "install it (pip install torch) and run modeldoc again"
     )
-    assert run("build", "-h", cwd=workdir, env=env).returncode == 0
+    assert run("modeldoc", "build", "-h", cwd=workdir, env=env).returncode == 0
     untouched(workdir)
 
 
@@ -786,7 +757,7 @@ def test_a_malformed_block_in_a_page_is_one_line_and_exit_2(workdir, line, messa
     (workdir / "mkdocs.yml").write_text("site_name: t\nplugins:\n  - modeldoc\n")
     (workdir / "docs").mkdir()
     (workdir / "docs" / "index.md").write_text(f"# Hi\n\n::: modeldoc {FASHION}\n    {line}\n")
-    code, stdout, stderr = invoke("build", "--no-diagrams")
+    code, stdout, stderr = outcome("build", "--no-diagrams")
     assert code == 2
     error = the_error(stderr)
     assert error.startswith(f"MkDocs could not build {workdir / 'mkdocs.yml'}: Error reading page 'index.md': ")

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import threading
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,26 +21,16 @@ import pytest
 from torch import nn
 
 from modeldoc.options import model_options
-from modeldoc.pipeline import describe_module
 from modeldoc.spec import ModelSpec
 from tests import hostile
-from tests.test_random_models import Snapshot
+from tests.helpers import REPO
+from tests.helpers.run import run
+from tests.helpers.sites import markdown_pages, model_pages_html
+from tests.helpers.snapshot import Snapshot, untouched
+from tests.helpers.specs import describe_live
 
-REPO = Path(__file__).resolve().parent.parent
-
-
-def describe(model: nn.Module, *shapes: str, **entry: Any) -> ModelSpec:
-    """Describe a live model, as the plugin and the Python API do."""
-    entry = {"target": "tests.hostile:Model", "input_shapes": list(shapes), "probe_timeout": 30, **entry}
-    return describe_module(model, model_options(entry))
-
-
-def untouched(model: nn.Module, run: Callable[[], Any]) -> Any:
-    """Run `run` and assert that `model` came out exactly as it went in."""
-    snapshot = Snapshot.take(model)
-    result = run()
-    assert snapshot.problems(model) == []
-    return result
+describe = partial(describe_live, target="tests.hostile:Model", probe_timeout=30)
+"""Describe a live hostile model, as the plugin and the Python API do (a hang fails after 30 s)."""
 
 
 def layer(spec: ModelSpec, path: str) -> Any:
@@ -250,18 +239,6 @@ def test_dtypes_the_real_kernel_accepts_pass() -> None:
 # --------------------------------------------------------------------------- time limits
 
 
-def _cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run the real `modeldoc` command in a subprocess, bounded so a hang fails the test."""
-    return subprocess.run(
-        [sys.executable, "-m", "modeldoc", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=REPO,
-        check=False,
-    )
-
-
 @pytest.mark.parametrize(
     "target",
     [
@@ -271,7 +248,10 @@ def _cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     ],
 )
 def test_a_forward_that_sleeps_or_loops_is_stopped_by_the_probe_timeout(target: str) -> None:
-    done = _cli("inspect", target, "--input-shape", "2,4", "--probe-timeout", "0.5", "--json")
+    # the real command in a subprocess, bounded so that a hang fails the test
+    done = run(
+        "modeldoc", "inspect", target, "--input-shape", "2,4", "--probe-timeout", "0.5", "--json", cwd=REPO, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
@@ -356,13 +336,6 @@ def _site(tmp_path: Path) -> Path:
     return tmp_path / "site"
 
 
-def _pages(tmp_path: Path) -> str:
-    """The text of every page of the model's documentation in the built site."""
-    pages = [p for p in _site(tmp_path).rglob("*.html") if p.parent != _site(tmp_path) and "search" not in p.parts]
-    assert pages, "the model's pages were built"
-    return "".join(p.read_text(encoding="utf-8") for p in pages)
-
-
 @pytest.mark.parametrize(
     ("target", "shape", "warning"),
     [
@@ -390,7 +363,7 @@ def test_the_cli_warns_in_one_line_and_still_builds_the_site(
 def test_a_failed_repr_reads_as_such_on_the_page(cli: Callable[..., Any], tmp_path: Path) -> None:
     result = cli("build", "tests.hostile:WITH_BAD_LEAF", "--input-shape", "2,4", "--out", str(_site(tmp_path)))
     assert result.exit_code == 0, result.output
-    page = _pages(tmp_path)
+    page = model_pages_html(_site(tmp_path))
     assert "(repr(fc) failed: ValueError: extra_repr exploded)" in page
     assert "(print(model) failed: ValueError: extra_repr exploded)" in page
 
@@ -431,7 +404,7 @@ def test_every_strange_name_reaches_the_site_through_real_dot(cli: Callable[...,
     result = cli("build", "tests.hostile:STRANGE", "--input-shape", "2,4", "--out", str(_site(tmp_path)))
     assert result.exit_code == 0, result.output
     assert snapshot.problems(model) == []
-    html = _pages(tmp_path)
+    html = model_pages_html(_site(tmp_path))
     assert html.count("<svg") >= 2, "the module tree and the data flow were drawn"
     assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "\\ud800" in html  # a lone surrogate, written as its escape
@@ -441,7 +414,7 @@ def test_every_strange_name_reaches_the_site_through_real_dot(cli: Callable[...,
 def test_an_empty_moduledict_key_is_drawn(cli: Callable[..., Any], tmp_path: Path) -> None:
     result = cli("build", "tests.hostile:EmptyKey", "--input-shape", "2,4", "--out", str(_site(tmp_path)))
     assert result.exit_code == 0, result.output
-    page = _pages(tmp_path)
+    page = model_pages_html(_site(tmp_path))
     assert re.search(r"<text[^>]*>&#39;&#39;</text>", page), "the empty name is shown quoted in the diagram"
 
 
@@ -465,11 +438,8 @@ def test_a_torchscript_module_inside_a_model(cli: Callable[..., Any], tmp_path: 
     assert spec.total_params == 4 * 4 + 4 + 4 * 2 + 2
     assert spec.trace is not None and spec.trace.complete and spec.trace.device == "cpu"
     assert layer(spec, "1").output_shapes == ((2, 2),)
-    from modeldoc.pages import render
-
     options = model_options({"target": "tests.hostile:scripted", "input_shape": [2, 4]})
-    page = render.render_pages(spec, render.RenderSettings(options=options, diagrams=False), render.make_env())
-    text = page["index.md"]
+    text = markdown_pages(spec, options)["index.md"]
     assert text.count("A TorchScript module (or part of one): the probe cannot hook into it") == 3
     assert "Not called in the recorded forward pass" not in text
 

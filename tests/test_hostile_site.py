@@ -10,9 +10,6 @@ dialog handler; nothing may fire, no injected element may exist, and the text sh
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,12 +17,13 @@ from typing import Any
 
 import pytest
 
-from tests.browser import chromium, serve_folder
+from tests.helpers import TESTS
+from tests.helpers.browser import chromium, serve_folder
+from tests.helpers.run import run
 
 pytestmark = pytest.mark.browser
 
-REPO = Path(__file__).resolve().parent.parent
-TINY = f"{REPO / 'tests' / 'models.py'}:Tiny"
+TINY = f"{TESTS / 'models.py'}:Tiny"
 WORD_JOINER = "\u2060"
 """modeldoc puts one after an escaped ``<`` that could open a tag; it is invisible."""
 
@@ -143,16 +141,7 @@ def _build(entry: Entry, folder: Path) -> Path:
         (folder / "mkdocs.yml").write_text(MKDOCS_YML + entry.plugin, encoding="utf-8")
         (folder / "docs").mkdir()
         (folder / "docs" / "index.md").write_text(entry.page, encoding="utf-8")
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    result = subprocess.run(
-        [sys.executable, "-m", *entry.command],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-        timeout=600,
-    )
+    result = run(*entry.command, cwd=folder, timeout=600)
     assert result.returncode == 0, f"{entry.name}: {result.stdout[-2000:]}\n{result.stderr[-3000:]}"
     return folder / "site"
 

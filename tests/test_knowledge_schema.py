@@ -1,4 +1,5 @@
-"""knowledge.schema and knowledge.templates: every field typed, unknown keys rejected, templates compiled when read."""
+"""knowledge.schema: every field typed, unknown keys rejected, templates compiled when read (knowledge.templates
+itself is tested in test_knowledge_templates.py)."""
 
 from __future__ import annotations
 
@@ -207,24 +208,3 @@ def test_load_raises_the_first_problem_and_counts_the_rest(tmp_path: Path) -> No
         r"\(and 1 more: modeldoc knowledge check lists them all\) \(in .*mine\.yaml; fix the entry there\)$",
     ):
         knowledge.load([folder], entry_points=False)
-
-
-def test_window_helpers_are_the_derivations_arithmetic() -> None:
-    from modeldoc.arithmetic import window_size
-
-    found = window_size(28, 5)
-    assert found is not None
-    assert templates.window_formula(28, 5) == found[1].text == "⌊(28 + 2·0 − 1·(5 − 1) − 1) / 1⌋ + 1 = 24"
-    assert (
-        templates.window_formula(8, 2, stride=2, padding=1, ceil_mode=True) == "⌈(8 + 2·1 − 1·(2 − 1) − 1) / 2⌉ + 1 = 5"
-    )
-    with pytest.raises(ValueError, match="a window of 5 does not fit a size of 3"):
-        templates.window_formula(3, 5)
-    assert templates.window_brief([3, 3], [2, 2], [1, 1], [1, 1]) == ["3×3", "stride 2", "pad 1"]
-    assert templates.window_brief(2, 2, 0, 1, default_stride=2) == ["2"]
-    assert templates.window_brief([2, 2], 2, "same", [2, 1], default_stride=[2, 2]) == [
-        "2×2",
-        "pad same",
-        "dilation 2×1",
-    ]
-    assert templates.compact([2, 2]) == "2" and templates.compact([1, 2]) == "1×2" and templates.dims_text(5) == "5"

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Callable
-from html import unescape
 from pathlib import Path
 
 import pytest
 from click.testing import Result
 
-from tests.conftest import text_of
+from tests.helpers.run import run
+from tests.helpers.sites import article, article_html
 
 FASHION = ["modeldoc.examples.fashion:Network", "--input-shape", "1,1,28,28"]
 
@@ -38,16 +35,10 @@ def user_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def _engine(name: str) -> str:
-    path = Path(sys.executable).parent / name
-    assert path.exists(), f"{name} is not installed in this environment; run `make setup`"
-    return str(path)
-
-
 def _check_site(site: Path) -> None:
     page = (site / "models" / "network" / "index.html").read_text(encoding="utf-8")
-    body = page[page.index("<article") : page.index("</article>")]
-    text = unescape(text_of(body))
+    body = article_html(page)
+    text = article(page)
     for layer in ("conv1", "conv2", "fc1", "fc2", "out"):
         assert f'id="layer-{layer}"' in body
     assert "12 × 4 × 4 = 192" in text
@@ -73,29 +64,12 @@ def test_markdown_pages_build_with_mkdocs_and_with_zensical(cli: Callable[..., R
     assert written == [".modeldoc-output", "assets/modeldoc.css", "index.md", "network/index.md"]
     assert "<svg" in (user_project / "docs" / "models" / "network" / "index.md").read_text()
 
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    mkdocs = subprocess.run(
-        [_engine("mkdocs"), "build", "--strict", "--site-dir", "site-mkdocs"],
-        cwd=user_project,
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-        timeout=300,
-    )
+    mkdocs = run("mkdocs", "build", "--strict", "--site-dir", "site-mkdocs", cwd=user_project)
     assert mkdocs.returncode == 0, mkdocs.stderr
     _check_site(user_project / "site-mkdocs")
 
     # Zensical reads the same mkdocs.yml and writes to its site_dir ("site").
-    zensical = subprocess.run(
-        [_engine("zensical"), "build", "--clean"],
-        cwd=user_project,
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-        timeout=300,
-    )
+    zensical = run("zensical", "build", "--clean", cwd=user_project)
     assert zensical.returncode == 0, zensical.stdout + zensical.stderr
     _check_site(user_project / "site")
 

@@ -8,7 +8,7 @@ import torch
 from modeldoc.errors import ConfigError, ProbeError
 from modeldoc.options import model_options
 from modeldoc.probe import inputs
-from tests.conftest import spec_of
+from tests.helpers.specs import spec_of
 
 
 def test_several_positional_and_keyword_inputs() -> None:

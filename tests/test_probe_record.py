@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from modeldoc.spec import ModelSpec, TraceSpec
-from tests.conftest import spec_of
+from tests.helpers.specs import spec_of
 
 
 def _kinds_and_names(spec: ModelSpec) -> list[tuple[str, str]]:

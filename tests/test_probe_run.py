@@ -12,7 +12,7 @@ from modeldoc.options import model_options
 from modeldoc.probe import guard, inputs, loader, run, trace
 from modeldoc.probe.deadline import Budget
 from tests import models
-from tests.conftest import spec_of
+from tests.helpers.specs import spec_of
 
 
 def test_lazy_module_is_probed_through_a_copy_and_stays_lazy() -> None:

@@ -7,7 +7,7 @@ from fractions import Fraction
 import pytest
 
 from modeldoc.probe import symbolic
-from tests.conftest import spec_of
+from tests.helpers.specs import spec_of
 
 
 def test_recurrent_model_has_symbolic_batch_and_sequence() -> None:

@@ -6,7 +6,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import spec_of
+from tests.helpers.specs import spec_of
 
 
 def test_meta_failure_falls_back_to_a_real_pass() -> None:

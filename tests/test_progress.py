@@ -10,14 +10,13 @@ import io
 import os
 import pty
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from modeldoc import progress
+from tests.helpers.run import MODELDOC, run
 
-MODELDOC = Path(sys.executable).with_name("modeldoc")
 FASHION = ["modeldoc.examples.fashion:Network", "--input-shape", "1,1,28,28"]
 
 
@@ -172,9 +171,7 @@ def test_quiet_on_a_terminal_says_nothing(tmp_path):
 
 @pytest.mark.slow
 def test_piped_output_has_no_progress(tmp_path):
-    result = subprocess.run(
-        [str(MODELDOC), "build", *FASHION, "--out", "site"], cwd=tmp_path, capture_output=True, text=True, check=False
-    )
+    result = run("modeldoc", "build", *FASHION, "--out", "site", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert result.stdout.startswith(f"built 2 pages for 1 model(s) into {tmp_path / 'site'} in ")
@@ -183,13 +180,7 @@ def test_piped_output_has_no_progress(tmp_path):
 
 @pytest.mark.slow
 def test_verbose_when_piped_prints_each_phase_with_its_time(tmp_path):
-    result = subprocess.run(
-        [str(MODELDOC), "build", *FASHION, "--out", "site", "-v"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run("modeldoc", "build", *FASHION, "--out", "site", "-v", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     phases = [line.rsplit(" (", 1)[0] for line in result.stderr.splitlines() if not line.startswith("INFO")]
     assert phases == [

@@ -12,8 +12,6 @@ import html as html_lib
 import json
 import re
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,9 @@ from typing import Any
 import pytest
 from click.testing import Result
 
-from tests.conftest import GOLDEN, text_of
+from tests.helpers import GOLDEN
+from tests.helpers.run import run
+from tests.helpers.sites import section_text, text_of
 
 pytestmark = pytest.mark.notorch
 
@@ -36,13 +36,6 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def section(page: str, anchor: str) -> str:
-    """The visible text from the heading with `anchor` up to the next heading."""
-    match = re.search(rf'<h(\d) id="{anchor}".*?(?=<h\d |</article>)', page, re.DOTALL)
-    assert match, f"no section {anchor}"
-    return html_lib.unescape(text_of(match.group(0)))
-
-
 def imported_modules(importtime_log: str) -> set[str]:
     """The modules a ``python -X importtime`` run imported, from its log on stderr."""
     found = re.findall(r"^import time:\s+\d+ \|\s+\d+ \|\s*(\S+)$", importtime_log, re.MULTILINE)
@@ -51,14 +44,7 @@ def imported_modules(importtime_log: str) -> set[str]:
 
 
 def test_build_from_a_saved_description_makes_the_real_site_without_importing_torch(workdir: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "modeldoc", "build", "fashion.json", "--out", "site"],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+    result = run("python", "-X", "importtime", "-m", "modeldoc", "build", "fashion.json", "--out", "site", cwd=workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.startswith("built 2 pages for 1 model(s) into ")
     modules = imported_modules(result.stderr)
@@ -70,12 +56,12 @@ def test_build_from_a_saved_description_makes_the_real_site_without_importing_to
     assert (site / ".modeldoc-output").is_file()
     page = (site / "fashion" / "index.html").read_text(encoding="utf-8")
     assert re.search(r"<h1 [^>]*>Fashion-MNIST CNN", page), "the saved title"
-    conv1 = section(page, "layer-conv1")
+    conv1 = section_text(page, "layer-conv1")
     assert "filters × depth × height × width" in conv1
     assert "6 × 1 × 5 × 5" in conv1
     assert re.search(r"in_channels\s+1\s+data-dependent\s+input", conv1)
     assert "N × 1 × 28 × 28" in conv1 and "N × 6 × 24 × 24" in conv1
-    fc1 = section(page, "layer-fc1")
+    fc1 = section_text(page, "layer-fc1")
     assert "12 × 4 × 4 = 192" in fc1
     assert re.search(r"in_features .*?data-dependent\s+previous-layer", fc1)
     assert "⌊" in fc1, "the derivation's size formulas"
@@ -210,7 +196,9 @@ def test_the_python_api_reads_a_saved_description_and_builds_its_site(workdir: P
     saved = json.loads(DESCRIPTION.read_text(encoding="utf-8"))
     assert {**doc.to_json(), "model": {**doc.to_json()["model"], "title": "Fashion-MNIST CNN"}} == saved
     out = doc.build_site("site", diagrams=False)
-    assert "12 × 4 × 4 = 192" in section((out / "from-the-api" / "index.html").read_text(encoding="utf-8"), "layer-fc1")
+    assert "12 × 4 × 4 = 192" in section_text(
+        (out / "from-the-api" / "index.html").read_text(encoding="utf-8"), "layer-fc1"
+    )
     with pytest.raises(
         modeldoc.errors.ConfigError, match=r"^input_shapes of fashion.json in modeldoc.describe\(\) does not apply"
     ):
@@ -230,4 +218,4 @@ def test_a_project_embeds_a_saved_description_with_the_plugin(workdir: Path, cli
     home = (workdir / "site" / "index.html").read_text(encoding="utf-8")
     assert "12 × 4 × 4 = 192" in html_lib.unescape(text_of(home)), "the ::: block"
     page = (workdir / "site" / "models" / "cnn" / "index.html").read_text(encoding="utf-8")
-    assert "12 × 4 × 4 = 192" in section(page, "layer-fc1"), "the plugin's model page"
+    assert "12 × 4 × 4 = 192" in section_text(page, "layer-fc1"), "the plugin's model page"

@@ -6,7 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from modeldoc.spec import AxisRef, Hyperparam, LayerSpec
+from modeldoc.spec import AxisRef, Hyperparam
+from tests.helpers.specs import layer
 
 
 @pytest.mark.parametrize(
@@ -42,22 +43,13 @@ def test_rejects_an_axis_named_twice() -> None:
 
 
 def test_sizes_reads_the_probed_shapes() -> None:
-    layer = LayerSpec(
-        path="a",
-        type="t",
-        type_name="t",
-        repr="",
-        depth=1,
-        parent="",
-        input_shapes=((2, 3, 4, 8), (2, 5)),
-        output_shapes=((2, 6),),
-    )
-    assert AxisRef.parse("in0:-2,-1").sizes(layer) == (4, 8)
-    assert AxisRef.parse("in1:-1").sizes(layer) == (5,)
-    assert AxisRef.parse("out0:1").sizes(layer) == (6,)
-    assert AxisRef.parse("in2:-1").sizes(layer) is None  # no third input
-    assert AxisRef.parse("in1:-3").sizes(layer) is None  # input 1 has two axes
-    assert AxisRef.parse("out0:2").sizes(layer) is None
+    probed = layer("a", "t", type="t", params=0, input_shapes=((2, 3, 4, 8), (2, 5)), output_shapes=((2, 6),))
+    assert AxisRef.parse("in0:-2,-1").sizes(probed) == (4, 8)
+    assert AxisRef.parse("in1:-1").sizes(probed) == (5,)
+    assert AxisRef.parse("out0:1").sizes(probed) == (6,)
+    assert AxisRef.parse("in2:-1").sizes(probed) is None  # no third input
+    assert AxisRef.parse("in1:-3").sizes(probed) is None  # input 1 has two axes
+    assert AxisRef.parse("out0:2").sizes(probed) is None
     assert AxisRef.parse("in0:-2,-1").last == -1
 
 

@@ -4,7 +4,7 @@ Round trip: for every model of the corpus (the bundled examples, the fixtures of
 the hostile models, the random generator's models and Hugging Face models built from small
 configs), ``ModelSpec.from_json(spec.to_json()) == spec`` after the JSON went through text, as
 a saved file does, and the JSON fits ``modeldoc/schema/modeldoc-1.json``. (Every model the rest
-of the suite describes through `tests.conftest.spec_of` or ``modeldoc inspect --json`` is checked
+of the suite describes through `tests.helpers.specs.spec_of` or ``modeldoc inspect --json`` is checked
 the same way.)
 
 Goldens: tests/golden/{fashion,text,transformer}.json are the descriptions of the bundled examples
@@ -19,8 +19,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -31,25 +29,22 @@ from torch import nn
 from modeldoc import jsonmap
 from modeldoc import spec as spec_module
 from modeldoc.errors import ConfigError
-from modeldoc.options import ModelOptions, model_options, site_options
+from modeldoc.options import model_options
 from modeldoc.pipeline import describe, describe_module
 from modeldoc.spec import JSON_SCHEMA, SCHEMA, LayerSpec, ModelSpec
-from tests import hostile, test_random_models
-from tests.conftest import GOLDEN, check_round_trip, schema_errors, spec_of
-
-REPO = Path(__file__).resolve().parent.parent
-EXAMPLES = {"fashion": "fashion", "text": "lstm-text", "transformer": "transformer"}
-"""Golden name: the slug of the example in pyproject.toml's [tool.modeldoc] models."""
-
-
-def configured(slug: str) -> ModelOptions:
-    """The options pyproject.toml gives the bundled example with `slug` (what `modeldoc build` uses)."""
-    from modeldoc.options import read_pyproject
-
-    table = read_pyproject(REPO / "pyproject.toml")
-    assert table is not None
-    site = site_options(table, where="pyproject.toml", base=REPO)
-    return next(m for m in site.models if m.slug == slug)
+from tests import hostile
+from tests.helpers import GOLDEN, REPO
+from tests.helpers.run import Server
+from tests.helpers.specs import (
+    EXAMPLES,
+    check_round_trip,
+    configured,
+    hyper_json,
+    layer_json,
+    schema_errors,
+    spec_of,
+)
+from tests.random_models import describe_random, random_model
 
 
 def json_text(data: Any) -> str:
@@ -144,8 +139,8 @@ def test_every_hostile_model_reads_back_equal(name: str) -> None:
 
 @pytest.mark.parametrize("seed", range(30))
 def test_random_models_read_back_equal(seed: int) -> None:
-    model, option = test_random_models.random_model(seed)
-    check_round_trip(test_random_models._describe(model, option))
+    model, option = random_model(seed)
+    check_round_trip(describe_random(model, option))
 
 
 def test_the_python_apis_json_fits_the_schema_and_reads_back() -> None:
@@ -273,26 +268,24 @@ def test_the_docs_site_publishes_the_schema_at_schema_modeldoc_1_json() -> None:
 # --------------------------------------------------------------------------- the schema rejects what is broken
 
 
-def _layer(data: dict[str, Any], path: str) -> dict[str, Any]:
-    return next(layer for layer in data["layers"] if layer["path"] == path)
-
-
-def _hyper(data: dict[str, Any], path: str, name: str) -> dict[str, Any]:
-    return next(h for h in _layer(data, path)["hyperparameters"] if h["name"] == name)
-
-
 BROKEN = {
-    "a kind that is not one": (lambda d: _hyper(d, "conv1", "out_channels").update(kind="chosen"), True),
-    "a source that is not one": (lambda d: _hyper(d, "conv1", "in_channels").update(source="dataset"), True),
+    "a kind that is not one": (
+        lambda d: hyper_json(layer_json(d, "conv1"), "out_channels").update(kind="chosen"),
+        True,
+    ),
+    "a source that is not one": (
+        lambda d: hyper_json(layer_json(d, "conv1"), "in_channels").update(source="dataset"),
+        True,
+    ),
     "no layers": (lambda d: d.pop("layers"), True),
     "no model": (lambda d: d.pop("model"), True),
-    "a layer without its path": (lambda d: _layer(d, "fc1").pop("path"), True),
+    "a layer without its path": (lambda d: layer_json(d, "fc1").pop("path"), True),
     "an op kind that is not one": (lambda d: d["trace"]["ops"][0].update(kind="layer"), True),
-    "a size that is text": (lambda d: _layer(d, "conv1")["input_shapes"][0].__setitem__(2, "28"), True),
+    "a size that is text": (lambda d: layer_json(d, "conv1")["input_shapes"][0].__setitem__(2, "28"), True),
     "a count that is text": (lambda d: d["model"].update(total_params="32998"), True),
-    "a flag that is not a boolean": (lambda d: _layer(d, "conv1")["parameters"][0].update(trainable="yes"), True),
+    "a flag that is not a boolean": (lambda d: layer_json(d, "conv1")["parameters"][0].update(trainable="yes"), True),
     "another schema": (lambda d: d.update(schema="modeldoc/2"), True),
-    "a parent that is a number": (lambda d: _layer(d, "conv1").update(parent=0), True),
+    "a parent that is a number": (lambda d: layer_json(d, "conv1").update(parent=0), True),
     "a device that is not one": (lambda d: d["trace"].update(device="cuda"), False),
     "a negative count": (lambda d: d["model"].update(total_params=-1), False),
 }
@@ -315,8 +308,8 @@ def test_keys_the_schema_does_not_know_are_allowed_everywhere() -> None:
     expected = ModelSpec.from_json(data)
     data["added_later"] = {"x": 1}
     data["model"]["added_later"] = 1
-    _layer(data, "conv1")["label_in_a_later_version"] = "6 filters 5×5"
-    _layer(data, "conv1")["hyperparameters"][0]["added_later"] = [1]
+    layer_json(data, "conv1")["label_in_a_later_version"] = "6 filters 5×5"
+    layer_json(data, "conv1")["hyperparameters"][0]["added_later"] = [1]
     data["trace"]["ops"][0]["added_later"] = None
     assert schema_errors(data) == []
     assert ModelSpec.from_json(data) == expected
@@ -361,7 +354,7 @@ def test_the_description_of_each_bundled_example_is_its_golden(name: str, golden
 def trimmed(data: dict[str, Any]) -> dict[str, Any]:
     """The LLaMA description's structure: the model, the layers outside the blocks and in the first and
     last block, and the size of the rest."""
-    blocks = _layer(data, "layers")["children"]
+    blocks = layer_json(data, "layers")["children"]
     dropped = set(blocks[1:-1])
     layers = [layer for layer in data["layers"] if ".".join(layer["path"].split(".")[:2]) not in dropped]
     trace = data["trace"]
@@ -412,25 +405,15 @@ def test_the_site_of_a_saved_description_is_the_site_of_the_live_model(
 
 @pytest.mark.slow
 def test_serve_previews_a_saved_description_and_rebuilds_when_it_is_written_anew(tmp_path: Path) -> None:
-    from tests.test_plugin import _free_port, _get, _Server
-
     description = tmp_path / "fashion.json"
     description.write_text((GOLDEN / "fashion.json").read_text(encoding="utf-8"), encoding="utf-8")
-    port = _free_port()
-    server = _Server(
-        [sys.executable, "-m", "modeldoc", "serve", "fashion.json", "--dev-addr", f"127.0.0.1:{port}"], tmp_path
-    )
-    try:
+    with Server("modeldoc", "fashion.json", cwd=tmp_path) as server:
         server.wait_for("Serving on")
-        assert "Fashion-MNIST CNN" in _get(f"http://127.0.0.1:{port}/fashion/")
+        assert "Fashion-MNIST CNN" in server.get("fashion/")
         data = json.loads(description.read_text(encoding="utf-8"))
         data["model"]["title"] = "Saved again"
         description.write_text(json.dumps(data), encoding="utf-8")
-        deadline = time.monotonic() + 30
-        while server.builds() < 2 and time.monotonic() < deadline:
-            time.sleep(0.2)
+        server.wait_until(lambda: server.builds() >= 2, timeout=30)
         assert server.builds() == 2, "\n".join(server.lines)
-        assert "Saved again" in _get(f"http://127.0.0.1:{port}/fashion/")
+        assert "Saved again" in server.get("fashion/")
         assert sorted(p.name for p in tmp_path.iterdir()) == ["fashion.json"], "serve writes nothing beside it"
-    finally:
-        server.stop()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from modeldoc.spec import Hyperparam, ModelSpec
-from tests.conftest import spec_of
+from tests.helpers.specs import spec_of
 
 pytest.importorskip("transformers")
 

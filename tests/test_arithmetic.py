@@ -1,4 +1,4 @@
-"""The shape arithmetic of derivations, checked against torch itself where torch computes the same thing."""
+"""arithmetic: the shape arithmetic of derivations and knowledge formulas, checked against torch where it can be."""
 
 from __future__ import annotations
 

@@ -1,18 +1,14 @@
-"""Which layer goes on which page: no page holds more than page_size sections, whatever the tree."""
+"""pages.layout: which layer goes on which page; no page holds more than page_size sections, whatever the tree."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import pytest
-from torch import nn
 
-from modeldoc import pipeline
-from modeldoc.options import SiteOptions, model_options
+from modeldoc.examples.llama import make_llama_70b
+from modeldoc.options import model_options
 from modeldoc.pages import layout
 from modeldoc.pages.layout import MAX_NAV_DEPTH, plan_pages
-from modeldoc.site import build as site
+from modeldoc.probe.collect import collect
 from modeldoc.spec import LayerSpec, ModelSpec
 
 
@@ -126,17 +122,14 @@ def test_pages_nest_at_most_max_nav_depth(depth: int) -> None:
     assert nesting(pages) <= MAX_NAV_DEPTH
 
 
-def test_a_built_site_links_every_continuation_page(tmp_path: Path) -> None:
-    model = nn.Sequential(*[nn.Linear(4, 4) for _ in range(25)])
-    options = model_options({"target": "x:Wide", "input_shape": [2, 4], "page_size": 10})
-    spec = pipeline.describe_module(model, options)
-    built = site.build_site(SiteOptions(models=(options,), out=tmp_path / "site", diagrams=False), (spec,))
-    assert built.pages == 1 + 3  # the home page, and the model's three
-    folder = tmp_path / "site" / "wide"
-    main = (folder / "index.html").read_text(encoding="utf-8")
-    links = re.findall(r'href="(blocks/[^"#]+-part\d/)"', main)
-    assert len(set(links)) == 2
-    for link in set(links):
-        part = (folder / link / "index.html").read_text(encoding="utf-8")
-        assert "More children of" in part
-        assert len(re.findall(r'<h[1-6] id="layer-', part)) <= 10
+def test_llama_70b_shape_is_split_into_navigable_pages():
+    module = make_llama_70b()
+    spec = collect(module, model_options({"target": "modeldoc.examples.llama:make_llama_70b"}))
+    assert len(spec.layers) >= 1000
+    pages = layout.plan_pages(spec, page_size=40)
+    assert len(pages) == 1 + 1 + 80  # the model, the block list, one page per block
+    assert max(len(page.layers) for page in pages) <= 40
+    where = layout.page_of(pages)
+    assert set(where) == {layer.path for layer in spec.all_layers}, "every layer is on exactly one page"
+    assert where["layers.79.attn.q_proj"].root == "layers.79"
+    assert where["lm_head"].root == ""

@@ -1,16 +1,12 @@
-"""The MkDocs plugin, tested through real MkDocs configs and real builds in temporary projects."""
+"""site.plugin: the MkDocs plugin, tested through real MkDocs configs and real builds in temporary projects.
+
+Blocks inside admonitions, tabs and lists are in test_embedding.py; ``mkdocs serve`` in test_preview.py.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
-import socket
-import subprocess
-import sys
-import threading
-import time
-import urllib.request
-from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +17,10 @@ from mkdocs.exceptions import Abort
 
 from modeldoc import options
 from modeldoc.probe import loader
-from modeldoc.site import plugin, serve
-from tests.conftest import text_of
-
-REPO = Path(__file__).resolve().parent.parent
-FASHION = "modeldoc.examples.fashion:Network"
+from modeldoc.site import plugin
+from tests.helpers import FASHION, REPO
+from tests.helpers.run import the_error
+from tests.helpers.sites import article, docs_project, mkdocs_config, plugin_yml, site_page, text_of
 
 BLOCK_PAGE = """# Our classifier
 
@@ -45,66 +40,16 @@ Text after the model.
 ```
 """
 
-NET_SOURCE = '''"""A model file the serve test edits."""
-
-from torch import nn
-
-
-class Net(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(4, {out})
-
-    def forward(self, x):
-        return self.fc(x)
-'''
-
-
-def project(root: Path, pages: dict[str, str] | None = None) -> Path:
-    """A docs folder with `pages` (a home page by default)."""
-    docs = root / "docs"
-    docs.mkdir(parents=True, exist_ok=True)
-    for name, text in (pages or {"index.md": "# Home\n\nWelcome.\n"}).items():
-        (docs / name).parent.mkdir(parents=True, exist_ok=True)
-        (docs / name).write_text(text, encoding="utf-8")
-    return docs
-
-
-def config_for(root: Path, modeldoc: dict[str, Any] | None = None, **extra: Any) -> MkDocsConfig:
-    """A real, validated MkDocs config for the project in `root`."""
-    cfg = MkDocsConfig(config_file_path=str(root / "mkdocs.yml"))
-    cfg.load_dict(
-        {
-            "site_name": "Test site",
-            "docs_dir": "docs",
-            "site_dir": "site",
-            "theme": {"name": "material", "font": False},
-            "plugins": ["search", {"modeldoc": modeldoc or {}}],
-            **extra,
-        }
-    )
-    assert cfg.validate() == ([], [])
-    return cfg
-
-
-def html(root: Path, path: str) -> str:
-    return (root / "site" / path).read_text(encoding="utf-8")
-
-
-def article(page: str) -> str:
-    """The visible text of a built page's content (no nav, no scripts), entities decoded."""
-    return unescape(text_of(page[page.index("<article") : page.index("</article>")]))
-
 
 def snapshot(folder: Path) -> dict[str, tuple[int, bytes]]:
     return {str(p.relative_to(folder)): (p.stat().st_mtime_ns, p.read_bytes()) for p in folder.rglob("*")}
 
 
 def test_config_is_validated_by_mkdocs_and_maps_onto_the_cli_options(tmp_path: Path) -> None:
-    project(tmp_path)
+    docs_project(tmp_path)
     (tmp_path / "tpl").mkdir()
     entry = {"target": FASHION, "input_shape": [1, 1, 28, 28], "title": "CNN", "depth": 3, "sections": ["layers"]}
-    cfg = config_for(tmp_path, {"models": [entry], "custom_templates": "tpl"})
+    cfg = mkdocs_config(tmp_path, {"models": [entry], "custom_templates": "tpl"})
     modeldoc = cfg.plugins["modeldoc"]
     assert isinstance(modeldoc, plugin.ModeldocPlugin)
     assert modeldoc.config.custom_templates == str(tmp_path / "tpl")
@@ -127,7 +72,7 @@ def test_config_is_validated_by_mkdocs_and_maps_onto_the_cli_options(tmp_path: P
     ],
 )
 def test_malformed_plugin_config_is_an_mkdocs_config_error(tmp_path: Path, modeldoc: Any, message: str) -> None:
-    project(tmp_path)
+    docs_project(tmp_path)
     cfg = MkDocsConfig(config_file_path=str(tmp_path / "mkdocs.yml"))
     cfg.load_dict({"site_name": "x", "plugins": [{"modeldoc": modeldoc}]})
     errors, _ = cfg.validate()
@@ -136,7 +81,7 @@ def test_malformed_plugin_config_is_an_mkdocs_config_error(tmp_path: Path, model
 
 
 def test_unknown_model_key_is_a_warning_that_strict_mode_rejects(tmp_path: Path) -> None:
-    project(tmp_path)
+    docs_project(tmp_path)
     cfg = MkDocsConfig(config_file_path=str(tmp_path / "mkdocs.yml"))
     cfg.load_dict({"site_name": "x", "plugins": [{"modeldoc": {"models": [{"target": FASHION, "colour": "red"}]}}]})
     errors, warnings = cfg.validate()
@@ -145,9 +90,9 @@ def test_unknown_model_key_is_a_warning_that_strict_mode_rejects(tmp_path: Path)
 
 
 def test_a_block_renders_the_model_in_place_and_fenced_blocks_stay_code(tmp_path: Path) -> None:
-    project(tmp_path, {"index.md": BLOCK_PAGE})
-    build(config_for(tmp_path, strict=True))
-    page = html(tmp_path, "index.html")
+    docs_project(tmp_path, {"index.md": BLOCK_PAGE})
+    build(mkdocs_config(tmp_path, strict=True))
+    page = site_page(tmp_path, "index.html")
     text = article(page)
     assert text.index("Text before the model.") < text.index("The tutorial CNN") < text.index("Text after the model.")
     # The model's sections are headings of this page, below the page's own title.
@@ -169,9 +114,9 @@ def test_a_block_renders_the_model_in_place_and_fenced_blocks_stay_code(tmp_path
 def test_heading_level_and_options_of_a_block(tmp_path: Path) -> None:
     block = "::: modeldoc tests.models:Tiny\n    input_shape: [2, 4]\n    heading_level: 3\n    sections: [layers]\n"
     page = f"# Title\n\n{block}"
-    project(tmp_path, {"index.md": page})
-    build(config_for(tmp_path, strict=True))
-    out = html(tmp_path, "index.html")
+    docs_project(tmp_path, {"index.md": page})
+    build(mkdocs_config(tmp_path, strict=True))
+    out = site_page(tmp_path, "index.html")
     assert re.search(r'<h3 id="tiny"', out)
     assert 'id="layer-fc1"' in out
     assert "modeldoc-diagram" not in out, "sections without diagram leave it out"
@@ -182,9 +127,9 @@ def test_two_models_on_one_page_get_distinct_ids_and_links(tmp_path: Path) -> No
         "::: modeldoc tests.models:Tiny\n    input_shape: [2, 4]\n",
         "::: modeldoc tests.models:make_tiny\n    input_shape: [2, 4]\n    kwargs: {width: 5}\n    title: Wide\n",
     ]
-    project(tmp_path, {"index.md": "# Two models\n\n" + "\n".join(blocks)})
-    build(config_for(tmp_path, strict=True))
-    page = html(tmp_path, "index.html")
+    docs_project(tmp_path, {"index.md": "# Two models\n\n" + "\n".join(blocks)})
+    build(mkdocs_config(tmp_path, strict=True))
+    page = site_page(tmp_path, "index.html")
     ids = re.findall(r' id="([^"]+)"', page)
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     assert not duplicates, duplicates
@@ -199,9 +144,9 @@ def test_two_models_on_one_page_get_distinct_ids_and_links(tmp_path: Path) -> No
 
 def test_without_layer_sections_nothing_links_to_them(tmp_path: Path) -> None:
     block = "::: modeldoc tests.models:Tiny\n    input_shape: [2, 4]\n    sections: [overview, diagram, dataflow]\n"
-    project(tmp_path, {"index.md": "# Title\n\n" + block})
-    build(config_for(tmp_path, strict=True))
-    page = html(tmp_path, "index.html")
+    docs_project(tmp_path, {"index.md": "# Title\n\n" + block})
+    build(mkdocs_config(tmp_path, strict=True))
+    page = site_page(tmp_path, "index.html")
     assert "modeldoc-diagram" in page
     assert 'href="#layer-' not in page
     assert 'id="layer-' not in page
@@ -221,9 +166,9 @@ def test_without_layer_sections_nothing_links_to_them(tmp_path: Path) -> None:
 def test_a_bad_block_stops_the_build_with_one_clear_line(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, block: str, message: str
 ) -> None:
-    project(tmp_path, {"guide/net.md": f"# Net\n\n{block}"})
+    docs_project(tmp_path, {"guide/net.md": f"# Net\n\n{block}"})
     with caplog.at_level(logging.ERROR, logger="mkdocs"), pytest.raises(Abort):
-        build(config_for(tmp_path))
+        build(mkdocs_config(tmp_path))
     # MkDocs logs which page failed, then the plugin's one-line message.
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors[0] == "Error reading page 'guide/net.md':"
@@ -234,37 +179,37 @@ def test_a_bad_block_stops_the_build_with_one_clear_line(
 
 
 def test_models_get_generated_pages_in_the_nav_and_docs_is_untouched(tmp_path: Path) -> None:
-    docs = project(tmp_path, {"index.md": "# Home\n", "about.md": "# About\n"})
+    docs = docs_project(tmp_path, {"index.md": "# Home\n", "about.md": "# About\n"})
     before = snapshot(docs)
     models = [
         {"target": FASHION, "input_shape": [1, 1, 28, 28], "title": "Fashion CNN", "slug": "fashion"},
         {"target": "tests.models:TextLSTM", "input_shape": [1, "L=7"], "input_dtype": "long"},
     ]
-    build(config_for(tmp_path, {"models": models}, strict=True))
+    build(mkdocs_config(tmp_path, {"models": models}, strict=True))
     assert snapshot(docs) == before, "the plugin wrote into docs/"
-    page = html(tmp_path, "models/fashion/index.html")
+    page = site_page(tmp_path, "models/fashion/index.html")
     assert 'id="layer-conv1"' in page
     assert "12 × 4 × 4 = 192" in article(page)
     assert 'href="../../assets/modeldoc.css"' in page
-    assert 'id="layer-lstm"' in html(tmp_path, "models/textlstm/index.html")
+    assert 'id="layer-lstm"' in site_page(tmp_path, "models/textlstm/index.html")
     # One "Models" section after the user's pages, with the index of models first.
-    home = html(tmp_path, "index.html")
+    home = site_page(tmp_path, "index.html")
     nav = re.findall(r'<a href="([^"]+)" class="md-nav__link', home)
     assert nav.index("about/") < nav.index("models/") < nav.index("models/fashion/") < nav.index("models/textlstm/")
     assert "Models" in text_of(home)
-    index = article(html(tmp_path, "models/index.html"))
+    index = article(site_page(tmp_path, "models/index.html"))
     assert "Fashion CNN" in index
     assert "32,998" in index
 
 
 def test_an_explicit_nav_gets_the_models_section_appended(tmp_path: Path) -> None:
-    project(tmp_path, {"index.md": "# Home\n", "about.md": "# About\n"})
+    docs_project(tmp_path, {"index.md": "# Home\n", "about.md": "# About\n"})
     models = [{"target": "tests.models:Tiny", "input_shape": [2, 4]}]
-    cfg = config_for(
+    cfg = mkdocs_config(
         tmp_path, {"models": models, "nav_section": "Architectures"}, nav=[{"Start": "index.md"}], strict=True
     )
     build(cfg)
-    home = html(tmp_path, "index.html")
+    home = site_page(tmp_path, "index.html")
     nav = re.findall(r'<a href="([^"]+)" class="md-nav__link', home)
     assert "about/" not in nav, "pages the user left out of their nav stay out"
     assert "models/tiny/" in nav
@@ -272,27 +217,27 @@ def test_an_explicit_nav_gets_the_models_section_appended(tmp_path: Path) -> Non
 
 
 def test_generated_pages_may_not_replace_a_user_page(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    project(tmp_path, {"index.md": "# Home\n", "models/tiny/index.md": "# Mine\n"})
+    docs_project(tmp_path, {"index.md": "# Home\n", "models/tiny/index.md": "# Mine\n"})
     with caplog.at_level(logging.ERROR, logger="mkdocs"), pytest.raises(Abort):
-        build(config_for(tmp_path, {"models": [{"target": "tests.models:Tiny"}]}))
+        build(mkdocs_config(tmp_path, {"models": [{"target": "tests.models:Tiny"}]}))
     assert "the docs already hold models/tiny/index.md" in caplog.text
 
 
 def test_models_fall_back_to_pyproject(tmp_path: Path) -> None:
-    project(tmp_path)
+    docs_project(tmp_path)
     (tmp_path / "pyproject.toml").write_text(
         '[[tool.modeldoc.models]]\ntarget = "tests.models:Tiny"\ntitle = "Tiny one"\ninput_shape = [2, 4]\n',
         encoding="utf-8",
     )
-    build(config_for(tmp_path, strict=True))
-    assert 'id="layer-fc2"' in html(tmp_path, "models/tiny-one/index.html")
+    build(mkdocs_config(tmp_path, strict=True))
+    assert 'id="layer-fc2"' in site_page(tmp_path, "models/tiny-one/index.html")
     # An explicitly empty list means no generated pages at all.
-    build(config_for(tmp_path, {"models": []}, strict=True))
+    build(mkdocs_config(tmp_path, {"models": []}, strict=True))
     assert not (tmp_path / "site" / "models").exists()
 
 
 def test_custom_templates_override_one_block(tmp_path: Path) -> None:
-    project(tmp_path, {"index.md": "# Home\n\n::: modeldoc tests.models:Tiny\n    input_shape: [2, 4]\n"})
+    docs_project(tmp_path, {"index.md": "# Home\n\n::: modeldoc tests.models:Tiny\n    input_shape: [2, 4]\n"})
     templates = tmp_path / "templates"
     templates.mkdir()
     (templates / "layer.md.jinja").write_text(
@@ -300,8 +245,8 @@ def test_custom_templates_override_one_block(tmp_path: Path) -> None:
         "{{ super() }}{% endblock %}\n",
         encoding="utf-8",
     )
-    build(config_for(tmp_path, {"custom_templates": "templates"}, strict=True))
-    text = article(html(tmp_path, "index.html"))
+    build(mkdocs_config(tmp_path, {"custom_templates": "templates"}, strict=True))
+    text = article(site_page(tmp_path, "index.html"))
     assert "Reviewed layer fc1 ." in text
     assert "Reviewed layer fc2 ." in text
     assert "in_features" in text, "the other blocks are the shipped ones"
@@ -311,24 +256,26 @@ def test_custom_templates_override_one_block(tmp_path: Path) -> None:
         "{{ super() }}{% endblock %}\n",
         encoding="utf-8",
     )
-    build(config_for(tmp_path, {"custom_templates": "templates"}, strict=True))
-    text = article(html(tmp_path, "index.html"))
+    build(mkdocs_config(tmp_path, {"custom_templates": "templates"}, strict=True))
+    text = article(site_page(tmp_path, "index.html"))
     assert "Checked layer fc1 ." in text
     assert "Reviewed layer" not in text
 
 
 def test_strict_build_fails_on_a_modeldoc_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    project(tmp_path, {"index.md": "# Home\n\n::: modeldoc tests.models:Broken\n    input_shape: [1, 1, 28, 28]\n"})
+    docs_project(
+        tmp_path, {"index.md": "# Home\n\n::: modeldoc tests.models:Broken\n    input_shape: [1, 1, 28, 28]\n"}
+    )
     with caplog.at_level(logging.WARNING, logger="mkdocs"), pytest.raises(Abort, match="in strict mode"):
-        build(config_for(tmp_path, strict=True))
+        build(mkdocs_config(tmp_path, strict=True))
     warnings = [r for r in caplog.records if r.name == "mkdocs.plugins.modeldoc" and r.levelno == logging.WARNING]
     assert warnings
     # The warning names the page (relative to mkdocs.yml) and the line of the block.
     assert warnings[0].getMessage().startswith("docs/index.md:3: tests.models:Broken: ")
     # Without --strict the page is built, with the probe's error on it.
     caplog.clear()
-    build(config_for(tmp_path))
-    assert "Shape probe" in html(tmp_path, "index.html")
+    build(mkdocs_config(tmp_path))
+    assert "Shape probe" in site_page(tmp_path, "index.html")
 
 
 def _counting_loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -350,18 +297,20 @@ def test_each_model_is_described_once_and_reused_by_later_builds(
 ) -> None:
     calls = _counting_loads(monkeypatch)
     block = "::: modeldoc tests.models:Tiny\n    input_shape: [2, 4]\n    sections: [{}]\n"
-    project(tmp_path, {"index.md": "# A\n\n" + block.format("layers"), "b.md": "# B\n\n" + block.format("overview")})
+    docs_project(
+        tmp_path, {"index.md": "# A\n\n" + block.format("layers"), "b.md": "# B\n\n" + block.format("overview")}
+    )
     models = {"models": [{"target": "tests.models:Tiny", "input_shape": [2, 4]}]}
-    build(config_for(tmp_path, models, strict=True))
+    build(mkdocs_config(tmp_path, models, strict=True))
     assert calls == ["tests.models:Tiny"]
     with caplog.at_level(logging.INFO, logger="mkdocs.plugins.modeldoc"):
-        build(config_for(tmp_path, models, strict=True))
+        build(mkdocs_config(tmp_path, models, strict=True))
     assert calls == ["tests.models:Tiny"], "a later build reuses the description: its sources did not change"
     reused = [r.getMessage() for r in caplog.records if "reused the description" in r.getMessage()]
     assert reused == ["modeldoc: reused the description of tests.models:Tiny; its sources did not change"]
-    assert 'id="layer-fc1"' in html(tmp_path, "models/tiny/index.html")
+    assert 'id="layer-fc1"' in site_page(tmp_path, "models/tiny/index.html")
     # Other inputs are another description.
-    build(config_for(tmp_path, {"models": [{"target": "tests.models:Tiny", "input_shape": [3, 4]}]}, strict=True))
+    build(mkdocs_config(tmp_path, {"models": [{"target": "tests.models:Tiny", "input_shape": [3, 4]}]}, strict=True))
     assert calls == ["tests.models:Tiny", "tests.models:Tiny"]
 
 
@@ -396,18 +345,18 @@ def test_an_edited_helper_module_is_imported_afresh_and_the_model_described_agai
     (tmp_path / "src" / f"{helper}.py").write_text(HELPER.format(out=10), encoding="utf-8")
     (tmp_path / "src" / "net.py").write_text(USES_HELPER.format(helper=helper), encoding="utf-8")
     target = f"{tmp_path / 'src' / 'net.py'}:Net"
-    project(tmp_path, {"index.md": f"# Home\n\n::: modeldoc {target}\n    input_shape: [1, 4]\n"})
-    build(config_for(tmp_path, strict=True))
-    assert "out_features=10" in html(tmp_path, "index.html")
+    docs_project(tmp_path, {"index.md": f"# Home\n\n::: modeldoc {target}\n    input_shape: [1, 4]\n"})
+    build(mkdocs_config(tmp_path, strict=True))
+    assert "out_features=10" in site_page(tmp_path, "index.html")
     (tmp_path / "docs" / "index.md").write_text(f"# Home again\n\n::: modeldoc {target}\n    input_shape: [1, 4]\n")
-    build(config_for(tmp_path, strict=True))
+    build(mkdocs_config(tmp_path, strict=True))
     assert calls == [target], "a docs-only edit reuses the description"
-    assert "Home again" in html(tmp_path, "index.html")
+    assert "Home again" in site_page(tmp_path, "index.html")
     # The model file did not change, only the module it imports.
     (tmp_path / "src" / f"{helper}.py").write_text(HELPER.format(out=7), encoding="utf-8")
-    build(config_for(tmp_path, strict=True))
+    build(mkdocs_config(tmp_path, strict=True))
     assert calls == [target, target]
-    page = html(tmp_path, "index.html")
+    page = site_page(tmp_path, "index.html")
     assert "out_features=7" in page
     assert "out_features=10" not in page
 
@@ -423,160 +372,16 @@ def test_the_repository_mkdocs_yml_uses_the_plugin() -> None:
     assert any(m["target"] == FASHION for m in table["models"])
 
 
-def test_plugin_entries_round_trip_through_the_options(tmp_path: Path) -> None:
-    entry = {
-        "target": "tests.models:make_tiny",
-        "kwargs": {"width": 6},
-        "input_shapes": [[2, "L=4"]],
-        "input_dtype": "long",
-        "title": "T",
-        "depth": 3,
-        "sections": ["overview", "layers"],
-    }
-    validated = options.model_options(entry)
-    assert options.model_options(serve.plugin_entry(validated)) == validated
-    site = options.SiteOptions(models=(validated,))
-    config_file = serve.standalone_config(site, tmp_path)
-    from mkdocs.config import load_config
-
-    cfg = load_config(config_file=str(config_file))
-    modeldoc = cfg.plugins["modeldoc"]
-    modeldoc.on_config(cfg)
-    assert modeldoc.models == (validated,)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class _Server:
-    """A real `mkdocs serve` (or `modeldoc serve`) process and the lines it logged."""
-
-    def __init__(self, args: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
-        self.lines: list[str] = []
-        self.process = subprocess.Popen(
-            args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, env=env
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip())
-
-    def builds(self) -> int:
-        return sum("Building documentation" in line for line in self.lines)
-
-    def wait_for(self, text: str, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if any(text in line for line in self.lines):
-                return
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise AssertionError(f"{text!r} did not appear; output:\n" + "\n".join(self.lines))
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._reader.join(timeout=5)
-        assert self.process.stdout is not None
-        self.process.stdout.close()
-
-
-def _get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return response.read().decode("utf-8")
-
-
-@pytest.mark.slow
-def test_mkdocs_serve_rebuilds_once_when_the_model_file_changes(tmp_path: Path) -> None:
-    model = tmp_path / "net.py"
-    model.write_text(NET_SOURCE.format(out=10), encoding="utf-8")
-    project(tmp_path, {"index.md": f"# Home\n\n::: modeldoc {model}:Net\n    input_shape: [1, 4]\n"})
-    (tmp_path / "mkdocs.yml").write_text(
-        "site_name: Serve test\ntheme:\n  name: material\n  font: false\nplugins:\n  - search\n  - modeldoc\n",
-        encoding="utf-8",
-    )
-    port = _free_port()
-    server = _Server([sys.executable, "-m", "mkdocs", "serve", "--dev-addr", f"127.0.0.1:{port}"], tmp_path)
-    try:
-        server.wait_for("Serving on")
-        assert "out_features=10" in _get(f"http://127.0.0.1:{port}/")
-        time.sleep(3)
-        assert server.builds() == 1, "the build must not trigger another one"
-        model.write_text(NET_SOURCE.format(out=7), encoding="utf-8")
-        deadline = time.monotonic() + 30
-        while server.builds() < 2 and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert server.builds() == 2, "\n".join(server.lines)
-        time.sleep(3)
-        assert server.builds() == 2, "one change, one rebuild"
-        assert "out_features=7" in _get(f"http://127.0.0.1:{port}/"), "the rebuild imported the model afresh"
-    finally:
-        server.stop()
-
-
-@pytest.mark.slow
-def test_modeldoc_serve_previews_a_target_without_any_mkdocs_yml(tmp_path: Path) -> None:
-    port = _free_port()
-    server = _Server(
-        [
-            sys.executable,
-            "-m",
-            "modeldoc",
-            "serve",
-            f"{REPO / 'tests' / 'models.py'}:Tiny",
-            "--input-shape",
-            "2,4",
-            "--dev-addr",
-            f"127.0.0.1:{port}",
-        ],
-        tmp_path,
-    )
-    try:
-        server.wait_for("Serving on")
-        home = _get(f"http://127.0.0.1:{port}/")
-        assert 'href="tiny/"' in home
-        page = _get(f"http://127.0.0.1:{port}/tiny/")
-        assert 'id="layer-fc1"' in page
-        assert "modeldoc.css" in page
-        assert list(tmp_path.iterdir()) == [], "serve writes nothing into the working folder"
-    finally:
-        server.stop()
-
-
-PLUGIN_YML = """site_name: Config mode
-theme:
-  name: material
-  font: false
-plugins:
-  - search
-  - modeldoc:
-      models:
-        - target: {target}
-          input_shape: [2, 4]
-"""
-
-
 def test_bare_build_builds_the_projects_mkdocs_yml(cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    project(tmp_path)
-    (tmp_path / "mkdocs.yml").write_text(PLUGIN_YML.format(target="tests.models:Tiny"), encoding="utf-8")
+    docs_project(tmp_path)
+    (tmp_path / "mkdocs.yml").write_text(plugin_yml("tests.models:Tiny"), encoding="utf-8")
     (tmp_path / "pyproject.toml").write_text('[[tool.modeldoc.models]]\ntarget = "tests.models:Broken"\n')
     monkeypatch.chdir(tmp_path)
     result = cli("build")
     assert result.exit_code == 0, result.output
     assert f"from mkdocs.yml into {tmp_path / 'site'}" in result.output
-    assert 'id="layer-fc1"' in html(tmp_path, "models/tiny/index.html")
-    assert "Welcome." in html(tmp_path, "index.html"), "the project's own pages are part of the site"
+    assert 'id="layer-fc1"' in site_page(tmp_path, "models/tiny/index.html")
+    assert "Welcome." in site_page(tmp_path, "index.html"), "the project's own pages are part of the site"
     assert (tmp_path / "site" / ".modeldoc-output").is_file()
     assert cli("build", "--out", "elsewhere").exit_code == 0
     assert (tmp_path / "elsewhere" / "models" / "tiny" / "index.html").is_file()
@@ -585,8 +390,8 @@ def test_bare_build_builds_the_projects_mkdocs_yml(cli: Any, tmp_path: Path, mon
 def test_bare_build_refuses_a_site_folder_it_did_not_write(
     cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    project(tmp_path)
-    (tmp_path / "mkdocs.yml").write_text(PLUGIN_YML.format(target="tests.models:Tiny"), encoding="utf-8")
+    docs_project(tmp_path)
+    (tmp_path / "mkdocs.yml").write_text(plugin_yml("tests.models:Tiny"), encoding="utf-8")
     (tmp_path / "site").mkdir()
     (tmp_path / "site" / "notes.txt").write_text("mine")
     monkeypatch.chdir(tmp_path)
@@ -599,16 +404,14 @@ def test_bare_build_refuses_a_site_folder_it_did_not_write(
 def test_bare_build_reports_a_plugin_error_in_one_line(
     cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    project(tmp_path)
-    (tmp_path / "mkdocs.yml").write_text(PLUGIN_YML.format(target="tests.models:Nope"), encoding="utf-8")
+    docs_project(tmp_path)
+    (tmp_path / "mkdocs.yml").write_text(plugin_yml("tests.models:Nope"), encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     result = cli("build")
     assert result.exit_code == 1
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1, result.output
-    assert lines[0].startswith("Error: ")
-    assert "MkDocs could not build" in lines[0]
-    assert "has no attribute 'Nope'" in lines[0]
+    error = the_error(result.output)
+    assert "MkDocs could not build" in error
+    assert "has no attribute 'Nope'" in error
     assert not (tmp_path / "site").exists()
 
 

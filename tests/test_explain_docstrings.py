@@ -1,4 +1,7 @@
-"""Docstrings of the user's modules, parsed into sections and shown as such on the page."""
+"""explain.docstrings: the docstrings of the user's modules (Google, NumPy, Sphinx, torch's), parsed into sections.
+
+The page that shows them is tested in test_pages_render.py.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ import inspect
 import torch
 
 from modeldoc.explain.docstrings import DocItem, parse
-from tests.conftest import spec_of
 
 GOOGLE = """A convolution followed by batch norm and ReLU.
 
@@ -129,36 +131,3 @@ def test_nothing_is_lost_from_an_unusual_docstring() -> None:
     assert doc.summary == "Title"
     assert "Some notes: indented line" in doc.paragraphs[0]
     assert [(s.title, s.text) for s in doc.sections] == [("Note", "a note that wraps.")]
-
-
-def test_the_page_shows_the_sections_and_the_unknown_arguments() -> None:
-    from modeldoc.options import model_options
-    from modeldoc.pages import render
-
-    options = model_options({"target": "tests.models:UsesConvBlock", "input_shape": [1, 3, 8, 8]})
-    spec = spec_of("tests.models:UsesConvBlock", [1, 3, 8, 8])
-    page = render.render_pages(spec, render.RenderSettings(options=options, diagrams=False), render.make_env())[
-        "index.md"
-    ]
-    section = page[page.index("{ #layer-block }") : page.index("{ #layer-block-conv }")]
-    assert '<p class="modeldoc-doc-section"><strong>Arguments</strong></p>' in section
-    assert "<li><code>cin</code> (int): channels of the input.</li>" in section
-    assert "<li><em>Tensor</em>: the activated feature map.</li>" in section
-    assert "<pre><code>&gt;&gt;&gt; block = ConvBlock(3, 8, 3)" in section
-    assert "The block keeps the spatial size when <code>kernel</code> is odd." in section
-    assert (
-        "| <code>cin</code> | not known | – | – | value not stored on the module (it keeps no attribute of this name) |"
-    ) in section
-    assert "| <code>kernel</code> | not known (its default is <code>3</code>) | – | – |" in section
-    act = "| <code>act</code> | not known (its default is <code>None</code>) | – | – | stored as a ReLU module"
-    assert act in section
-    spare = page[page.index("{ #layer-spare }") : page.index("{ #layer-head }")]
-    assert "Not called in the recorded forward pass: its input and output shapes are not known" in spare
-    assert "Not called" not in section
-    json_block = spec.to_json()
-    block = next(layer for layer in json_block["layers"] if layer["path"] == "block")
-    assert block["unknown_arguments"][2] == {
-        "name": "kernel",
-        "reason": "value not stored on the module (it keeps no attribute of this name)",
-        "default": 3,
-    }

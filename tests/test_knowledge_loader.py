@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
@@ -17,8 +16,10 @@ from modeldoc.errors import ConfigError
 from modeldoc.explain import layers as explain
 from modeldoc.options import knowledge_folders, site_options
 from modeldoc.spec import Hyperparam, LayerSpec, ParamSpec
+from tests.helpers import REPO
+from tests.helpers.run import run
+from tests.helpers.sites import docs_project, mkdocs_config, site_page
 
-MODELDOC = Path(sys.executable).with_name("modeldoc")
 GATED = "modeldoc.examples.gated:GatedNet"
 
 
@@ -292,10 +293,7 @@ def test_the_check_command_finds_an_installed_packages_entries(tmp_path: Path) -
     install_distribution(tmp_path, "gate = gate_knowledge.entries")
     work = tmp_path / "work"
     work.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
-    result = subprocess.run(
-        [str(MODELDOC), "knowledge", "check"], cwd=work, env=env, capture_output=True, text=True, check=False
-    )
+    result = run("modeldoc", "knowledge", "check", cwd=work, env={"PYTHONPATH": str(tmp_path)})
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "note: gate_knowledge.Gate has no example, so it was checked against the schema only; add example: to build it",
@@ -304,7 +302,7 @@ def test_the_check_command_finds_an_installed_packages_entries(tmp_path: Path) -
 
 
 def test_the_docs_page_shows_the_bundled_entry_as_it_ships() -> None:
-    page = (Path(__file__).parent.parent / "docs" / "knowledge.md").read_text(encoding="utf-8")
+    page = (REPO / "docs" / "knowledge.md").read_text(encoding="utf-8")
     shipped = (Path(knowledge.__file__).parent.parent / "examples" / "knowledge" / "gated.yaml").read_text(
         encoding="utf-8"
     )
@@ -325,32 +323,17 @@ SUMMARY = "A gated feed-forward block (SwiGLU). Each token's 64 features are pro
 
 def _mkdocs_project(root: Path, plugin: dict[str, object]) -> object:
     """A project in `root` with one page holding a GatedNet block, and its validated MkDocs config."""
-    from mkdocs.config.defaults import MkDocsConfig
-
-    (root / "docs").mkdir(parents=True)
-    (root / "docs" / "index.md").write_text(GATED_BLOCK, encoding="utf-8")
+    docs_project(root, {"index.md": GATED_BLOCK})
     (root / "knowledge").mkdir()
     shipped = Path(knowledge.__file__).parent.parent / "examples" / "knowledge" / "gated.yaml"
     (root / "knowledge" / "gated.yaml").write_text(shipped.read_text(encoding="utf-8"), encoding="utf-8")
-    cfg = MkDocsConfig(config_file_path=str(root / "mkdocs.yml"))
-    cfg.load_dict(
-        {
-            "site_name": "Gated",
-            "docs_dir": "docs",
-            "site_dir": "site",
-            "theme": {"name": "material", "font": False},
-            "plugins": [{"modeldoc": {"diagrams": False, **plugin}}],
-            "strict": True,
-        }
-    )
-    assert cfg.validate() == ([], [])
-    return cfg
+    return mkdocs_config(root, {"diagrams": False, **plugin}, site_name="Gated", strict=True)
 
 
 def _page_text(root: Path) -> str:
     from html import unescape
 
-    return unescape((root / "site" / "index.html").read_text(encoding="utf-8"))
+    return unescape(site_page(root, "index.html"))
 
 
 @pytest.mark.parametrize("option", ["knowledge", ["knowledge"]])

@@ -1,0 +1,44 @@
+"""pipeline: the collection step for one model (the probe, then the knowledge and the derivations)."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+
+from modeldoc import pipeline
+from modeldoc.options import model_options
+from modeldoc.probe.collect import collect
+from modeldoc.probe.loader import load_model
+from tests.helpers import GOLDEN, TESTS
+from tests.helpers.specs import hyper
+
+TINY = {"target": "tests.models:Tiny", "input_shape": [2, 4]}
+
+
+def test_a_target_is_loaded_probed_and_interpreted_and_its_file_named() -> None:
+    spec, source = pipeline.describe_with_source(model_options(TINY))
+    assert source == (TESTS / "models.py").resolve()
+    fc1 = hyper(spec, "fc1", "in_features")
+    assert (fc1.kind, fc1.source, fc1.formula) == ("data-dependent", "input", "x.shape[1] = 4")
+    assert spec.layer("fc1").summary.startswith("A fully connected layer")
+
+
+def test_interpret_adds_the_knowledge_and_the_derivations_to_the_raw_spec() -> None:
+    options = model_options(TINY)
+    raw = collect(load_model("tests.models:Tiny", {}).module, options)
+    assert raw.layer("fc1").summary == ""
+    assert [(h.kind, h.formula) for h in raw.layer("fc1").hyperparameters[:1]] == [("hyperparameter", "")]
+    interpreted = pipeline.interpret(raw)
+    assert interpreted.layer("fc1").summary.startswith("A fully connected layer")
+    assert hyper(interpreted, "fc1", "in_features").formula == "x.shape[1] = 4"
+    assert interpreted == pipeline.describe(options)  # describe is exactly this
+
+
+def test_a_saved_description_is_read_back_with_the_title_asked_for(tmp_path) -> None:
+    saved = tmp_path / "fashion.json"
+    shutil.copy(GOLDEN / "fashion.json", saved)
+    spec, source = pipeline.describe_with_source(model_options({"target": str(saved), "title": "Read back"}))
+    assert source == saved and spec.title == "Read back"
+    assert spec.total_params == 32998
+    again = pipeline.describe(model_options({"target": str(saved)}))
+    assert again.title == "Fashion-MNIST CNN" and replace(again, title="Read back") == spec
