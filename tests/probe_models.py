@@ -252,3 +252,20 @@ class BFloat16Conv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(x)
+
+
+class NoMetaKernel(nn.Module):
+    """Counts its rounded weights with torch.bincount, which has no meta kernel: only a real pass runs it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        counts = torch.bincount(self.fc.weight.abs().mul(0).long().flatten(), minlength=3)
+        return self.fc(x) + counts[:3]
+
+
+def meta_no_meta_kernel() -> nn.Module:
+    with torch.device("meta"):
+        return NoMetaKernel()

@@ -13,7 +13,7 @@ from modeldoc.pages import render
 from modeldoc.probe import values
 from modeldoc.spec import Assumption
 from tests import probe_models
-from tests.conftest import spec_of
+from tests.helpers.specs import spec_of
 
 WHY = "it depends on the weights, which the meta device does not hold"
 

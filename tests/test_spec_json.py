@@ -207,6 +207,8 @@ SCHEMA_DEFS = {
     "TensorInfo": "tensor",
     "OpSpec": "op",
     "TraceSpec": "trace",
+    "Assumption": "assumption",
+    "MadeUpInput": "madeUpInput",
 }
 
 
