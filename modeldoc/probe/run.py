@@ -33,7 +33,7 @@ from modeldoc.probe.inputs import Example
 from modeldoc.probe.names import dtype_name, public_type
 from modeldoc.probe.record import Recorder, Shape
 from modeldoc.probe.resolve import Built, Failure, Resolver
-from modeldoc.probe.values import Values
+from modeldoc.probe.values import WHY_UNKNOWN, Values
 from modeldoc.spec import TraceSpec
 
 CPU_INPUT_BYTES = 2 * 1024**3
@@ -104,7 +104,7 @@ class Runner:
         if isinstance(target, guard.Failed):
             return _not_run(_copy_failed(target), "make the model deep-copyable to trace it", device)
         module, tree = target
-        recorder, error, where, stand_ins = self._run(module, tree, args, kwargs, values)
+        recorder, error, where, stand_ins = self._run(module, tree, args, kwargs, values if known else None)
         resolver = Resolver(tree, recorder, args, kwargs, device=device, budget=self.budget, stand_ins=stand_ins)
         built = resolver.resolve(error, where)
         if self.weights is not None:
@@ -128,8 +128,9 @@ class Runner:
         tree: guard.Tree,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
-        values: list[tuple[torch.Tensor, torch.Tensor]],
+        values: list[tuple[torch.Tensor, torch.Tensor]] | None,
     ) -> tuple[Recorder, BaseException | None, str, dict[int, torch.Tensor]]:
+        """One pass; `values` pairs each meta example input with its values (None: the inputs have none)."""
         modules = tree.modules()
         paths = {id(sub): path for path, sub in tree.paths.items()}
         types = {id(sub): public_type(type(sub)) for sub in modules}
@@ -142,7 +143,9 @@ class Runner:
         where = ""
         stand_ins: dict[int, torch.Tensor] = {}
         if recorder.values is not None:
-            for meta_tensor, value in values:
+            if values is None:
+                recorder.values.why = WHY_UNKNOWN
+            for meta_tensor, value in values or []:
                 recorder.values.know(meta_tensor, value)
         try:
             for sub in modules:

@@ -30,6 +30,7 @@ from modeldoc.probe.record import Calls, Dims
 from modeldoc.probe.resolve import Built
 from modeldoc.probe.run import Materialised, Runner, has_lazy, tensors_of
 from modeldoc.probe.symbolic import label_dims
+from modeldoc.probe.values import WHY_WEIGHTS
 from modeldoc.spec import BoundaryTensor, MadeUpInput, TraceSpec
 
 
@@ -247,8 +248,10 @@ def _why_real(base: Built) -> str:
     if base.failure is not None:
         return f"the meta-device pass failed ({base.failure.brief()})"
     count = sum(a.count for a in base.trace.assumptions)
-    values = "1 value that depends" if count == 1 else f"{count} values that depend"
-    return f"the meta-device pass had to assume {values} on the weights"
+    if all(a.why == WHY_WEIGHTS for a in base.trace.assumptions):
+        values = "1 value that depends" if count == 1 else f"{count} values that depend"
+        return f"the meta-device pass had to assume {values} on the weights"
+    return f"the meta-device pass had to assume {count} value{'' if count == 1 else 's'} it could not compute"
 
 
 def _weights_text(runner: Runner) -> str:

@@ -42,6 +42,8 @@ positions of ordinary lengths fit; big constant tables are left to the meta devi
 
 WHY_WEIGHTS = "it depends on the weights, which the meta device does not hold"
 """Why a value was assumed rather than computed."""
+WHY_UNKNOWN = "it depends on values the meta device does not hold (the weights, or example inputs too big to compute beside the pass)"
+"""Why, when the example inputs had no values either (too big to make on the CPU beside the pass)."""
 
 _VALUE_OPS = {
     "__bool__": "bool",
@@ -99,6 +101,8 @@ class Values:
 
     def __init__(self, *, limit: int = SHADOW_ELEMENTS) -> None:
         self.limit = limit
+        self.why = WHY_WEIGHTS
+        """Why a value is assumed: `WHY_UNKNOWN` once the pass is told its inputs have no values."""
         self.shadows: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         """id of a meta tensor to (that tensor, kept alive so the id stays its own; its CPU shadow)."""
         self.assumed: list[Assumed] = []
@@ -232,7 +236,13 @@ class Values:
     def _data_dependent(
         self, func: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], err: BaseException
     ) -> Any:
-        """An op whose output size depends on values: computed from the shadows, else assumed, else `err`."""
+        """An op whose output size depends on values: computed from the shadows, else assumed, else `err`.
+
+        An op that mixes meta tensors with real ones (the weights of a TorchScript module, which
+        cannot be swapped for meta stand-ins) failed for the mix, not for want of values: `err`.
+        """
+        if _mixes_devices(args, kwargs):
+            raise err
         try:
             cpu_args, cpu_kwargs = self._on_cpu((args, _cpu_factory(func, name, kwargs)))
         except _Unknown:
@@ -308,7 +318,7 @@ class Values:
 
     def _record(self, question: str, assumed: str) -> None:
         where, code = _asker()
-        self.assumed.append(Assumed(where=where, code=code, question=question, assumed=assumed))
+        self.assumed.append(Assumed(where=where, code=code, question=question, assumed=assumed, why=self.why))
 
 
 _NO_ANSWER = object()
@@ -337,6 +347,12 @@ _FACTORIES = frozenset(
     }
 )
 """Factories that make values from Python numbers: their results get shadows."""
+
+
+def _mixes_devices(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """True when an op's arguments hold a tensor with values of at least one axis besides meta tensors."""
+    leaves = tensor_leaves((args, kwargs))
+    return any(t.is_meta for t in leaves) and any(not t.is_meta and t.dim() > 0 for t in leaves)
 
 
 def _metas(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[torch.Tensor]:
