@@ -305,7 +305,10 @@ _MEMORY = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([A-Za-z]*)\s*$")
 
 
 def parse_memory(value: Any, target: str = "the command line") -> int | None:
-    """A memory size in bytes: ``"8GiB"``, ``"512 MiB"``, ``"2G"``, a number of GiB (``4``, ``0.5``); None stays None."""
+    """A memory size in bytes: ``"8GiB"``, ``"512 MiB"``, ``"2G"``, a number of GiB (``4``, ``0.5``).
+
+    None stays None.
+    """
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, int | float | str):

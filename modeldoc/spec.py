@@ -425,7 +425,7 @@ class Assumption(JsonMapped):
     code: str = ""
     """That line of source (``if mask.any():``); empty when the source is not available."""
     question: str
-    """What was asked, in words (``the truth value of a tensor``, ``which elements ... are non-zero (torch.nonzero)``)."""
+    """What was asked, in words (``the truth value of a tensor``, ``the distinct values of a 3 × 4 tensor``)."""
     assumed: str
     """The answer given (``True``, ``all of them``)."""
     why: str

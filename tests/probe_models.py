@@ -130,9 +130,7 @@ def meta_t5() -> nn.Module:
     """T5 (T5Model, encoder-decoder): needs decoder_input_ids besides input_ids."""
     from transformers import T5Config, T5Model
 
-    config = T5Config(
-        d_model=32, d_ff=64, d_kv=8, num_layers=2, num_heads=4, vocab_size=100, decoder_start_token_id=0
-    )
+    config = T5Config(d_model=32, d_ff=64, d_kv=8, num_layers=2, num_heads=4, vocab_size=100, decoder_start_token_id=0)
     with torch.device("meta"):
         return T5Model(config)
 

@@ -24,7 +24,12 @@ def test_a_branch_on_the_example_inputs_needs_no_real_pass() -> None:
     for target in ("tests.models:NeedsValues", "tests.models:meta_needs_values"):
         spec = spec_of(target, "2,4")
         assert spec.trace is not None
-        assert (spec.trace.device, spec.trace.complete, spec.trace.assumptions, spec.trace.note) == ("meta", True, (), "")
+        assert (spec.trace.device, spec.trace.complete, spec.trace.assumptions, spec.trace.note) == (
+            "meta",
+            True,
+            (),
+            "",
+        )
         assert spec.output_dims == (("N", 3),)
 
 

@@ -14,6 +14,7 @@ import os
 import traceback
 from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from torch import nn
@@ -88,7 +89,7 @@ def guarded_probe(module: nn.Module, options: ModelOptions, tree: guard.Tree) ->
         return ProbeResult(inputs=(), trace=None, error=message)
 
 
-_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_PACKAGE = str(Path(__file__).absolute().parent.parent)
 """modeldoc's own package folder: internal errors are located by their innermost frame in it."""
 
 
@@ -98,7 +99,7 @@ def _innermost_own_frame(err: BaseException) -> str:
     if not own:
         return ""
     frame = own[-1]
-    path = os.path.relpath(frame.filename, os.path.dirname(_PACKAGE)).replace(os.sep, "/")
+    path = os.path.relpath(frame.filename, Path(_PACKAGE).parent).replace(os.sep, "/")
     return f" at {path}:{frame.lineno}"
 
 

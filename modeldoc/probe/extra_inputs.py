@@ -283,7 +283,9 @@ def _input_values(ctx: _Context, param: inspect.Parameter) -> MadeUp:
 
     def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
         generator = torch.Generator().manual_seed(0)
-        shape = (_batch(made), AUDIO_SAMPLES) if not isinstance(channels, int) else (_batch(made), channels, AUDIO_SAMPLES)
+        shape = (
+            (_batch(made), AUDIO_SAMPLES) if not isinstance(channels, int) else (_batch(made), channels, AUDIO_SAMPLES)
+        )
         return torch.randn(shape, generator=generator).to(_device(made))
 
     return MadeUp(param.name, "one second of random 16 kHz audio", build)

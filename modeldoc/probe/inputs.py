@@ -60,7 +60,7 @@ class Example:
         return extra_inputs.given_names(module, args, kwargs)
 
     def with_made_up(self, module: nn.Module, made: tuple[MadeUp, ...]) -> Example:
-        """This example with the `made` inputs built beside the given ones, at every size."""
+        """The example with the `made` inputs built beside the given ones, at every size."""
         if not made:
             return self
         base, dtype = self.make, _DTYPES.get(self.float_dtype)
@@ -86,7 +86,9 @@ def _made_up_bytes(make: Any, base: Any, at: Mapping[str, int]) -> int:
 
     def total(produce: Any) -> int:
         args, kwargs = produce("meta", at)
-        return sum(t.numel() * t.element_size() for t in pytree.tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor))
+        return sum(
+            t.numel() * t.element_size() for t in pytree.tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)
+        )
 
     return total(make) - total(base)
 

@@ -19,6 +19,7 @@ import os
 import resource
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -139,7 +140,7 @@ def _seeded() -> Iterator[None]:
 def _available_bytes() -> int | None:
     """``MemAvailable`` from ``/proc/meminfo``, else the physical memory; None when neither is known."""
     try:
-        with open("/proc/meminfo", encoding="ascii") as info:
+        with Path("/proc/meminfo").open(encoding="ascii") as info:
             for line in info:
                 if line.startswith("MemAvailable:"):
                     return int(line.split()[1]) * 1024
@@ -154,7 +155,7 @@ def _available_bytes() -> int | None:
 def _address_space_bytes() -> int | None:
     """The virtual memory this process uses now (``VmSize``), when the system says."""
     try:
-        with open("/proc/self/status", encoding="ascii") as status:
+        with Path("/proc/self/status").open(encoding="ascii") as status:
             for line in status:
                 if line.startswith("VmSize:"):
                     return int(line.split()[1]) * 1024

@@ -242,7 +242,7 @@ class Recorder(TorchFunctionMode):
 
 
 def _on_meta(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """One call on the meta device: dtypes checked as the real kernel would, an answer from shapes where one is quicker."""
+    """One call on the meta device: dtypes checked as the real kernel would, answered from shapes where quicker."""
     check_dtypes(func, args, kwargs)
     out = answer_from_shapes(func, args, kwargs)
     return func(*args, **kwargs) if out is None else out

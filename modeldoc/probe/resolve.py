@@ -108,7 +108,10 @@ class Built:
         ids: dict[int, int] = {}
         for i, j in pairs:
             mine, their = self.trace.ops[i], other.trace.ops[j]
-            for a, b in (*zip(mine.inputs, their.inputs, strict=False), *zip(mine.outputs, their.outputs, strict=False)):
+            for a, b in (
+                *zip(mine.inputs, their.inputs, strict=False),
+                *zip(mine.outputs, their.outputs, strict=False),
+            ):
                 ids.setdefault(a, b)
         out = {key: shape for key, shape in theirs.items() if key[0] != "t"}
         for mine_id, their_id in ids.items():
@@ -527,6 +530,8 @@ def named_tensors(value: Any, path: str = "", depth: int = 0) -> Iterator[tuple[
         attrs = getattr(value, "__dict__", None)
         if not isinstance(attrs, dict):
             return
-        items = [(f".{name}", item) for name, item in attrs.items() if isinstance(name, str) and not name.startswith("_")]
+        items = [
+            (f".{name}", item) for name, item in attrs.items() if isinstance(name, str) and not name.startswith("_")
+        ]
     for part, item in items:
         yield from named_tensors(item, path + part, depth + 1)

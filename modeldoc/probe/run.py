@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -143,10 +144,7 @@ class Runner:
         where = ""
         stand_ins: dict[int, torch.Tensor] = {}
         if recorder.values is not None:
-            if values is None:
-                recorder.values.why = WHY_UNKNOWN
-            for meta_tensor, value in values or []:
-                recorder.values.know(meta_tensor, value)
+            _know_inputs(recorder.values, values)
         try:
             for sub in modules:
                 if isinstance(sub, torch.jit.ScriptModule):
@@ -346,7 +344,7 @@ def lent(modules: list[nn.Module], weights: Mapping[int, torch.Tensor]) -> Itera
             if isinstance(store, dict):
                 for name, tensor in store.items():
                     if isinstance(tensor, torch.Tensor) and id(tensor) in weights and id(tensor) not in places:
-                        places[id(tensor)] = lambda store=store, name=name: store.get(name)
+                        places[id(tensor)] = functools.partial(store.get, name)
 
     def make(tensor: torch.Tensor) -> torch.Tensor | None:
         real = weights.get(id(tensor))
@@ -375,6 +373,14 @@ def _on_meta(
 
     args, kwargs = pytree.tree_map_only(torch.Tensor, convert, made)
     return tuple(args), dict(kwargs)
+
+
+def _know_inputs(known: Values, values: list[tuple[torch.Tensor, torch.Tensor]] | None) -> None:
+    """Each meta example input gets its values as its shadow; None: the inputs have none (too big to make)."""
+    if values is None:
+        known.why = WHY_UNKNOWN
+    for meta_tensor, value in values or []:
+        known.know(meta_tensor, value)
 
 
 def _know_buffers(values: Values, tensors: list[torch.Tensor], stand_ins: Mapping[int, torch.Tensor]) -> None:

@@ -132,7 +132,7 @@ class _Plan:
         self.on_meta = on_meta
         self.budget = budget
 
-    def run(self) -> tuple[Runner, Built, str, str]:
+    def run(self) -> tuple[Runner, Built, str, str]:  # noqa: PLR0911 - one return per way the passes end
         """The runner and pass the page describes, the note on how it was made, and why a real pass was skipped."""
         if self.options.probe_device == "cpu":
             real = self._real_runner()

@@ -1,4 +1,4 @@
-"""Values on the meta device: computed where the example inputs fix them, assumed (and recorded) where the weights would.
+"""Values on the meta device: computed where the example inputs fix them, assumed (and recorded) otherwise.
 
 A meta tensor has a shape and no values, so Python code that branches on a value (``if
 mask.any():``, ``.item()``, ``.tolist()``, ``x in t``) and ops whose output size depends on
@@ -28,6 +28,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -42,7 +43,10 @@ positions of ordinary lengths fit; big constant tables are left to the meta devi
 
 WHY_WEIGHTS = "it depends on the weights, which the meta device does not hold"
 """Why a value was assumed rather than computed."""
-WHY_UNKNOWN = "it depends on values the meta device does not hold (the weights, or example inputs too big to compute beside the pass)"
+WHY_UNKNOWN = (
+    "it depends on values the meta device does not hold (the weights, or example inputs too big to compute "
+    "beside the pass)"
+)
 """Why, when the example inputs had no values either (too big to make on the CPU beside the pass)."""
 
 _VALUE_OPS = {
@@ -73,7 +77,7 @@ _NON_FINITE_WORDS = {
 _UNSET = frozenset({"empty", "empty_like", "new_empty", "empty_strided"})
 """Factories whose values are unset: their results get no shadow."""
 
-_SKIPPED_ROOTS = (os.path.dirname(torch.__file__) + os.sep, os.path.dirname(os.path.dirname(__file__)) + os.sep)
+_SKIPPED_ROOTS = (str(Path(torch.__file__).parent) + os.sep, str(Path(__file__).parent.parent) + os.sep)
 """torch's and modeldoc's own files: the model's line that asks for a value is in neither."""
 
 
@@ -152,7 +156,7 @@ class Values:
     # ------------------------------------------------------------------ the call
 
     def call(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], run: Callable[[], Any]) -> Any:
-        """The result of one torch call in a meta pass: `run()` (the meta kernel), with values where Python needs them."""
+        """The result of one torch call in a meta pass: `run()` (the meta kernel), with values where Python asks."""
         name = op_name(func)
         metas = _metas(args, kwargs)
         if not metas and name not in _FACTORIES:
@@ -202,7 +206,9 @@ class Values:
             for meta, value in zip(outputs, results, strict=True):
                 self._keep(meta, value)
 
-    def _value(self, func: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], run: Callable[[], Any]) -> Any:
+    def _value(
+        self, func: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], run: Callable[[], Any]
+    ) -> Any:
         """A tensor's values handed to Python: computed from the shadows, else assumed."""
         try:
             cpu_args, cpu_kwargs = self._on_cpu((args, kwargs))
@@ -210,7 +216,8 @@ class Values:
             return self._assume_value(name, args, run)
         return func(*cpu_args, **cpu_kwargs)
 
-    def _assume_value(self, name: str, args: tuple[Any, ...], run: Callable[[], Any]) -> Any:
+    def _assume_value(self, name: str, args: tuple[Any, ...], run: Callable[[], Any]) -> Any:  # noqa: PLR0911 - one return per question
+        """The common-path answer to a question about unknown values, recorded (`run()` for one not answered here)."""
         tensor = args[0] if args and isinstance(args[0], torch.Tensor) else None
         if name in ("equal", "allclose"):
             self._record(f"torch.{name}", "True (the tensors are equal)")
@@ -272,7 +279,7 @@ class Values:
         return pytree.tree_map(to_meta, cpu_out)
 
     def _assume_size(self, func: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        """The common-path answer of a data-dependent op on unknown values, recorded; `_NO_ANSWER` when there is none."""
+        """The common-path answer of a data-dependent op on unknown values, recorded; `_NO_ANSWER` if none."""
         if name in _NONZERO_OPS or (name == "where" and len(args) + len(kwargs) == 1):
             tensor = args[0] if args else next(iter(kwargs.values()))
             as_tuple = name == "where" or bool(kwargs.get("as_tuple", False))
@@ -298,7 +305,9 @@ class Values:
         self._record(f"the distinct values of a {_shape_text(tensor)} tensor (torch.{name})", "every value is distinct")
         size = tensor.numel() if dim is None else tensor.shape[dim]
         values = (
-            torch.empty(size, dtype=tensor.dtype, device="meta") if dim is None else torch.empty_like(tensor, device="meta")
+            torch.empty(size, dtype=tensor.dtype, device="meta")
+            if dim is None
+            else torch.empty_like(tensor, device="meta")
         )
         extra = []
         if kwargs.get("return_inverse", False):
@@ -373,9 +382,9 @@ def _metas(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[torch.Tensor]:
 
 def _cpu_factory(func: Any, name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     """`kwargs` for the CPU copy of a call: a factory is told the CPU (the pass runs under the meta device)."""
-    if name in _FACTORIES and getattr(func, "__qualname__", "").split(".")[0] not in ("TensorBase", "Tensor"):
-        if "like" not in name:
-            return {**kwargs, "device": "cpu"}
+    owner = getattr(func, "__qualname__", "").split(".")[0]
+    if name in _FACTORIES and owner not in ("TensorBase", "Tensor") and "like" not in name:
+        return {**kwargs, "device": "cpu"}
     return kwargs
 
 
@@ -452,7 +461,7 @@ def short_path(filename: str) -> str:
     """`filename` relative to the longest entry of ``sys.path`` that holds it (``transformers/models/...``)."""
     best = ""
     for entry in sys.path:
-        root = os.path.abspath(entry or os.getcwd())
+        root = str(Path(entry).absolute() if entry else Path.cwd())
         if filename.startswith(root + os.sep) and len(root) > len(best):
             best = root
-    return filename[len(best) + 1 :] if best else os.path.basename(filename)
+    return filename[len(best) + 1 :] if best else Path(filename).name
