@@ -265,12 +265,27 @@ def _grid(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
     layout = _patch_layout(ctx)
     if layout is None:
         return None
-    _, side, _ = layout
+    _, side, merge = layout
 
     def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        return torch.tensor([[1, side, side]], dtype=torch.long, device=_device(made))
+        return torch.tensor([[1, *_square_grid(made, side, merge)]], dtype=torch.long, device=_device(made))
 
-    return MadeUp(param.name, f"the patch grid of that image: 1 frame × {side} × {side} patches", build)
+    return MadeUp(
+        param.name,
+        f"the patch grid of one image: 1 frame, its patch rows as a square (√rows × √rows; {side} × {side} at "
+        "the config's image size)",
+        build,
+    )
+
+
+def _square_grid(made: Mapping[str, torch.Tensor], side: int, merge: int) -> tuple[int, int]:
+    """The grid of the flattened patches in `made`: a square of their rows, when they make one, else side × side."""
+    patches = next((made[n] for n in ("hidden_states", "pixel_values") if n in made), None)
+    if patches is not None and patches.dim() == 2:
+        root = math.isqrt(int(patches.shape[0]))
+        if root > 0 and root * root == patches.shape[0] and root % merge == 0:
+            return root, root
+    return side, side
 
 
 for _name in _GRIDS:
