@@ -75,6 +75,8 @@ class EveryQuestion(nn.Module):
         widths = (w[0] > 0).long().tolist()  # branch: tolist
         if 3 in w.long():  # branch: contains
             y = y * 1
+        if f"{w.argmax()}" != "1":  # branch: format
+            y = y * 2
         return y, found, picked, distinct, y.new_zeros(steps + len(widths))
 
 
@@ -267,3 +269,43 @@ class NoMetaKernel(nn.Module):
 def meta_no_meta_kernel() -> nn.Module:
     with torch.device("meta"):
         return NoMetaKernel()
+
+
+def meta_bart() -> nn.Module:
+    """BART (BartModel): shifts input_ids right into decoder inputs and checks them for padding on values."""
+    from transformers import BartConfig, BartModel
+
+    config = BartConfig(
+        d_model=32,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        vocab_size=100,
+        max_position_embeddings=64,
+    )
+    with torch.device("meta"):
+        return BartModel(config)
+
+
+def meta_switch() -> nn.Module:
+    """Switch Transformers (encoder-decoder, mixture of experts): the router picks experts from the weights."""
+    from transformers import SwitchTransformersConfig, SwitchTransformersModel
+
+    config = SwitchTransformersConfig(
+        d_model=32,
+        d_ff=64,
+        d_kv=8,
+        num_layers=2,
+        num_decoder_layers=2,
+        num_heads=4,
+        num_experts=4,
+        encoder_sparse_step=1,
+        decoder_sparse_step=1,
+        vocab_size=100,
+        decoder_start_token_id=0,
+    )
+    with torch.device("meta"):
+        return SwitchTransformersModel(config)

@@ -6,6 +6,7 @@ import html
 import inspect
 from pathlib import Path
 
+import pytest
 import torch
 
 from modeldoc.options import model_options
@@ -66,6 +67,7 @@ def test_every_kind_of_value_question_is_answered_on_the_common_path_and_recorde
         assumption("item", "the value of a one-element tensor (Tensor.item())", "1"),
         assumption("tolist", "the values of a 4-element tensor (Tensor.tolist())", "every value is 1"),
         assumption("contains", "whether a tensor contains a value (`in`)", "True"),
+        assumption("format", "the value of a one-element tensor (its use in a formatted string)", "1"),
     )
     # the shapes follow the answers: all 12 elements kept, 1 + 4 from item() and tolist()
     assert [o.dims for o in spec.outputs] == [("N", 3), (12, 2), (12,), (12,), (5,)]
@@ -127,3 +129,74 @@ def test_shadows_follow_factories_views_and_in_place_updates() -> None:
 def test_the_line_that_asked_is_the_first_frame_outside_torch_and_modeldoc() -> None:
     assert values.short_path(str(Path(probe_models.__file__))) == "tests/probe_models.py"
     assert values.short_path(torch.__file__).startswith("torch/")
+
+
+# --------------------------------------------------------------------------- Hugging Face models that stopped part-way
+
+
+SWITCH = "transformers/models/switch_transformers/modeling_switch_transformers.py"
+
+
+def _source_line(relative: str, code: str) -> str:
+    """``relative:LINE`` of the line of the installed file that holds `code`."""
+    import transformers
+
+    path = Path(transformers.__file__).parent.parent / relative
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return f"{relative}:{next(n for n, line in enumerate(lines, 1) if code in line)}"
+
+
+def test_a_seq2seq_model_checking_its_inputs_for_padding_completes_on_meta_without_assuming() -> None:
+    """BART's decoder inputs are input_ids shifted right, checked on values: computed from the example."""
+    pytest.importorskip("transformers")
+    spec = spec_of("tests.probe_models:meta_bart", "1,L=8", input_dtype="long")
+    assert spec.trace is not None
+    assert (spec.trace.device, spec.trace.complete, spec.trace.assumptions, spec.probe_error) == ("meta", True, (), "")
+    assert spec.output_dims[0] == ("N", "L", 32)
+
+
+def test_mixture_of_experts_routing_is_assumed_with_the_routers_lines_when_no_real_pass_may_run() -> None:
+    pytest.importorskip("transformers")
+    target = "tests.probe_models:meta_switch"
+    spec = spec_of(target, "1,L=8", input_dtype="long", probe_memory=0)
+    assert spec.trace is not None
+    assert (spec.trace.device, spec.trace.complete, spec.probe_error) == ("meta", True, "")
+    hit = "expert_hit = torch.greater(expert_mask.sum(dim=(-1, -2)), 0).nonzero()"
+    tokens = "idx, top_x = torch.where(expert_mask[expert_idx].squeeze(0))"
+    # 2 + 2 sparse layers; each routes its 8 tokens, and every expert is taken to get some of them
+    assert [(a.where, a.code, a.question, a.assumed, a.count) for a in spec.trace.assumptions] == [
+        (
+            _source_line(SWITCH, hit),
+            hit,
+            "which elements of a 4-element tensor are non-zero (torch.nonzero)",
+            "all of them",
+            4,
+        ),
+        (
+            _source_line(SWITCH, tokens),
+            tokens,
+            "which elements of a 1 × 8 tensor are non-zero (torch.where)",
+            "all of them",
+            16,
+        ),
+    ]
+    assert spec.output_dims[0] == ("N", "L", 32)
+    options = model_options({"target": target, "input_shape": "1,8", "input_dtype": "long", "probe_memory": 0})
+    page = render.render_pages(spec, render.RenderSettings(options=options, diagrams=False), render.make_env())
+    text = html.unescape(page["index.md"])
+    assert f"    - at <code>{_source_line(SWITCH, hit)}</code> (<code>{hit}</code>): which elements" in text
+    assert "assumed all of them (16 times)" in text
+
+
+def test_mixture_of_experts_routing_runs_for_real_on_a_materialised_copy_when_it_fits() -> None:
+    pytest.importorskip("transformers")
+    spec = spec_of("tests.probe_models:meta_switch", "1,L=8", input_dtype="long")
+    assert spec.trace is not None
+    assert (spec.trace.device, spec.trace.complete, spec.trace.materialised, spec.trace.assumptions) == (
+        "cpu",
+        True,
+        True,
+        (),
+    )
+    assert spec.trace.note.startswith("the meta-device pass had to assume 20 values that depend on the weights, so ")
+    assert [m.name for m in spec.trace.made_up][:1] == ["decoder_input_ids"]

@@ -56,6 +56,7 @@ _VALUE_OPS = {
     "__int__": "int",
     "__float__": "float",
     "__index__": "index",
+    "__format__": "format",
     "__contains__": "contains",
     "equal": "equal",
     "allclose": "allclose",
@@ -230,6 +231,10 @@ class Values:
         if name == "bool":
             self._record("the truth value of a tensor", "True")
             return True
+        if name == "format" and tensor.dim() == 0:  # f"expert_{idx}": the value, as Python formats it
+            value = _one(tensor.dtype)
+            self._record("the value of a one-element tensor (its use in a formatted string)", repr(value))
+            return format(value, args[1] if len(args) > 1 else "")
         if name in ("item", "int", "float", "index"):
             value = _one(tensor.dtype)
             self._record(f"the value of a one-element tensor ({_call_text(name)})", repr(value))
