@@ -249,6 +249,13 @@ _describe_flags = _flags(
         help="Time all passes of the shape probe may spend in the model's forward; 0 for no limit.",
     ),
     click.option(
+        "--probe-memory",
+        default="",
+        metavar="SIZE",
+        help="Memory a materialised copy of a meta model's weights may take for a real pass (8GiB, 512MiB; "
+        "0: never); default the smaller of 4 GiB and half the memory available.",
+    ),
+    click.option(
         "--knowledge",
         multiple=True,
         metavar="DIR",
@@ -299,6 +306,7 @@ def _entry(
     example: str,
     probe_device: str,
     probe_timeout: float,
+    probe_memory: str = "",
     knowledge: tuple[str, ...] = (),
     title: str = "",
     depth: int = 2,
@@ -322,6 +330,7 @@ def _entry(
         "example": example,
         "probe_device": probe_device,
         "probe_timeout": probe_timeout,
+        "probe_memory": probe_memory or None,
         "title": title,
         "depth": depth,
         "weights": weights,
@@ -544,12 +553,21 @@ _MODEL_FLAGS = {
     "probe_device": "--probe-device",
     "knowledge": "--knowledge",
     "probe_timeout": "--probe-timeout",
+    "probe_memory": "--probe-memory",
     "title": "--title",
     "depth": "--depth",
     "weights": "--weights",
     "show_weights": "--show-weights",
 }
-_PROBE_FLAGS = ("input_shapes", "input_dtypes", "kwargs_json", "example", "probe_device", "probe_timeout")
+_PROBE_FLAGS = (
+    "input_shapes",
+    "input_dtypes",
+    "kwargs_json",
+    "example",
+    "probe_device",
+    "probe_timeout",
+    "probe_memory",
+)
 """The flags that say how to build and probe a model: a saved description needs none of them."""
 
 

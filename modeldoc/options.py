@@ -81,6 +81,9 @@ class ModelOptions:
     """A subtree with more modules than this gets a page of its own."""
     probe_timeout: float = DEFAULT_PROBE_TIMEOUT
     """Seconds all passes of the shape probe may spend in the model's forward; 0 for no limit."""
+    probe_memory: int | None = None
+    """Bytes a materialised copy of a meta model's weights may take for a real pass; None for the
+    default (the smaller of 4 GiB and half the memory available), 0 to never materialise."""
     knowledge: tuple[Path, ...] = ()
     """Folders of knowledge entries read after the shipped ones (absolute; see `knowledge_folders`).
     Set for a whole project (``knowledge`` in ``[tool.modeldoc]`` or the plugin, ``--knowledge``)."""
@@ -235,10 +238,11 @@ _MODEL_KEYS = {
     "probe_timeout",
     "weights",
     "show_weights",
+    "probe_memory",
 }
 
 _PROBE_KEYS = ("kwargs", "input_shape", "input_shapes", "input_dtype", "inputs", "example")
-_PROBE_DEFAULTS = {"probe_device": "meta", "probe_timeout": DEFAULT_PROBE_TIMEOUT}
+_PROBE_DEFAULTS = {"probe_device": "meta", "probe_timeout": DEFAULT_PROBE_TIMEOUT, "probe_memory": None}
 """Keys that say how to build and probe a model, which a saved description no longer needs
 (those with a default only when they ask for something else)."""
 
@@ -249,8 +253,8 @@ def model_options(entry: Mapping[str, Any], *, where: str = "model entry") -> Mo
     Keys: ``target`` (required), ``kwargs``, ``input_shape`` (one shape) or ``input_shapes``
     (a list), ``input_dtype`` (one dtype, or one per input), ``inputs`` (a list of
     ``{shape, dtype, name}``), ``example``, ``probe_device``, ``title``, ``slug``, ``depth``,
-    ``sections``, ``page_size``, ``probe_timeout``, ``weights`` (a checkpoint loaded into the model),
-    ``show_weights``. A target ending in ``.json`` is a saved description, and one ending in
+    ``sections``, ``page_size``, ``probe_timeout``, ``probe_memory``, ``weights`` (a checkpoint loaded
+    into the model), ``show_weights``. A target ending in ``.json`` is a saved description, and one ending in
     ``.safetensors``, ``.pt`` (`CHECKPOINT_SUFFIXES`) a checkpoint file: they take none of the keys
     that say how to build or probe a model.
     """
@@ -316,6 +320,7 @@ def model_options(entry: Mapping[str, Any], *, where: str = "model entry") -> Mo
         probe_timeout=_seconds(entry.get("probe_timeout", DEFAULT_PROBE_TIMEOUT), "probe_timeout", who),
         weights=weights,
         show_weights=_flag(entry.get("show_weights", False), "show_weights", who) or bool(weights),
+        probe_memory=parse_memory(entry.get("probe_memory"), who),
     )
 
 
@@ -362,6 +367,30 @@ def _flag(value: Any, key: str, target: str) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"{key} of {target} is {value!r}", f"write {key} as true or false")
     return value
+
+
+_UNITS = {"": 1024**3, "b": 1, "k": 1024, "kib": 1024, "m": 1024**2, "mib": 1024**2, "g": 1024**3, "gib": 1024**3}
+_UNITS |= {"t": 1024**4, "tib": 1024**4, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4}
+_MEMORY = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([A-Za-z]*)\s*$")
+
+
+def parse_memory(value: Any, target: str = "the command line") -> int | None:
+    """A memory size in bytes: ``"8GiB"``, ``"512 MiB"``, ``"2G"``, a number of GiB (``4``, ``0.5``).
+
+    None stays None.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ConfigError(f"probe_memory of {target} is {value!r}", 'give a size such as "8GiB" or "512MiB" (0: never)')
+    match = _MEMORY.match(str(value))
+    unit = _UNITS.get(match.group(2).lower()) if match else None
+    if match is None or unit is None:
+        raise ConfigError(f"probe_memory of {target} is {value!r}", 'give a size such as "8GiB" or "512MiB" (0: never)')
+    number = float(match.group(1))
+    if not math.isfinite(number * unit) or number * unit > _INT64_MAX:
+        raise ConfigError(f"probe_memory of {target} is {value!r}, more than any machine has", "give a smaller size")
+    return int(number * unit)
 
 
 def _seconds(value: Any, key: str, target: str) -> float:

@@ -611,6 +611,42 @@ class OpSpec(JsonMapped):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Assumption(JsonMapped):
+    """A value the meta-device pass could not compute (it depends on the weights), and the answer it assumed.
+
+    The shapes of the trace describe the path these answers lead down.
+    """
+
+    where: str
+    """The model's line that asked for the value: ``transformers/models/bart/modeling_bart.py:123``."""
+    code: str = ""
+    """That line of source (``if mask.any():``); empty when the source is not available."""
+    question: str
+    """What was asked, in words (``the truth value of a tensor``, ``the distinct values of a 3 × 4 tensor``)."""
+    assumed: str
+    """The answer given (``True``, ``all of them``)."""
+    why: str
+    count: int = 1
+    """How many times this line asked the same question (in a loop, or once per layer)."""
+
+    json_layout = keys("where", "code", "question", "assumed", "why", "count")
+
+
+@dataclass(frozen=True, kw_only=True)
+class MadeUpInput(JsonMapped):
+    """An input the probe made up because the model needs it and none was given (listed among the inputs too)."""
+
+    name: str
+    """The forward parameter it was passed as (``attention_mask``)."""
+    shape: tuple[int, ...]
+    dtype: str
+    what: str
+    """What it holds and why: ``ones: every position is attended (no padding)``."""
+
+    json_layout = keys("name", "shape", "dtype", "what")
+
+
+@dataclass(frozen=True, kw_only=True)
 class TraceSpec(JsonMapped):
     """The recorded forward pass."""
 
@@ -628,8 +664,26 @@ class TraceSpec(JsonMapped):
     module_calls: tuple[OpSpec, ...] = ()
     """Every module call, containers included, in call order (kind ``"module"``; inputs and outputs
     are ids in `tensors`): where each submodule's data enters and leaves."""
+    assumptions: tuple[Assumption, ...] = ()
+    """The values a meta-device pass assumed to go on (empty for a pass with real values)."""
+    made_up: tuple[MadeUpInput, ...] = ()
+    """The inputs the probe made up beside the ones given."""
+    materialised: bool = False
+    """True when the pass ran on a materialised copy of a meta model's weights (random values, on the CPU)."""
 
-    json_layout = keys("device", "complete", "error", "failed_in", "note", "ops", "tensors", "module_calls")
+    json_layout = keys(
+        "device",
+        "complete",
+        "error",
+        "failed_in",
+        "note",
+        "ops",
+        "tensors",
+        "module_calls",
+        Key("assumptions", when=SET),
+        Key("made_up_inputs", attr="made_up", when=SET),
+        Key("materialised", when=SET),
+    )
 
 
 def _not_a_description(source: str, problem: str, location: str = "") -> ConfigError:

@@ -21,6 +21,7 @@ import pytest
 from torch import nn
 
 from modeldoc.options import model_options
+from modeldoc.probe import values
 from modeldoc.spec import ModelSpec
 from tests import hostile
 from tests.helpers import REPO
@@ -64,7 +65,10 @@ def test_a_model_that_needs_real_values_runs_on_the_cpu_and_is_untouched() -> No
     model = hostile.NEEDS_VALUES
     spec = untouched(model, lambda: describe(model, "2,4"))
     assert spec.trace is not None and spec.trace.complete and spec.trace.device == "cpu"
-    assert "the meta-device pass failed" in spec.trace.note
+    assert spec.trace.note == (
+        "the meta-device pass had to assume 1 value that depends on the weights, so this trace comes from a "
+        "real pass on cpu with the model's weights"
+    )
     assert spec.outputs[0].shape == (2, 2)
 
 
@@ -307,11 +311,15 @@ def test_a_shape_that_overflows_int64_is_a_bad_option(cli: Callable[..., Any], t
 def test_the_cpu_rerun_is_not_made_for_inputs_over_the_cap() -> None:
     model = hostile.NeedsValuesAnySize()
     spec = untouched(model, lambda: describe(model, "1,600000000"))
-    assert "Tensor.item() cannot be called on meta tensors" in spec.probe_error
-    assert (
-        "it was not rerun with real weights: the example inputs need 2.2 GiB on cpu, more than the 2.0 GiB "
-        "a pass with real values may allocate for them"
-    ) in spec.probe_error
+    assert spec.trace is not None and spec.trace.device == "meta" and spec.trace.complete
+    # 2.2 GiB of inputs are not made on the CPU beside the meta pass either: their values are assumed too
+    assert [(a.question, a.assumed, a.why) for a in spec.trace.assumptions] == [
+        ("the value of a one-element tensor (Tensor.item())", "1.0", values.WHY_UNKNOWN)
+    ]
+    assert spec.trace.note == (
+        "the meta-device pass had to assume 1 value it could not compute, and no real pass ran: the example inputs "
+        "need 2.2 GiB on cpu, more than the 2.0 GiB a pass with real values may allocate for them"
+    )
 
 
 def test_a_cpu_probe_over_the_cap_is_not_run() -> None:

@@ -33,11 +33,11 @@ def test_example_factory_returning_args_and_kwargs() -> None:
 def test_example_factory_with_a_dict_of_token_ids() -> None:
     spec = spec_of("tests.models:DictInput", example="tests.models:dict_example")
     assert [(i.name, i.dtype, i.dims) for i in spec.inputs] == [
-        ("batch['ids']", "int64", ("N", 5)),
+        ("batch['ids']", "int64", ("N", "L")),  # token ids: their axis 1 is a length, tried at others
         ("batch['extra']", "float32", ("N", 3)),
     ]
     assert spec.trace is not None and spec.trace.complete
-    assert spec.layer("embed").input_dims == (("N", 5),)
+    assert spec.layer("embed").input_dims == (("N", "L"),)
 
 
 def test_a_failing_factory_is_a_probe_error_with_the_fix() -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 import torch
 from torch import nn
 
 from modeldoc.options import model_options
 from modeldoc.probe import resolve, trace
 from modeldoc.spec import OpSpec, TensorInfo, TraceSpec
+from tests.helpers.specs import spec_of
 
 
 class Tokens(nn.Module):
@@ -85,3 +87,58 @@ def test_a_failure_is_one_sentence_with_what_the_failing_op_received_and_the_fix
     not_run = resolve.Failure(place="", message="no memory for it", fix="give a smaller --input-shape", ran=False)
     assert _built(not_run).sentence() == "the forward pass was not run: no memory for it; give a smaller --input-shape"
     assert failed.brief() == "in fc (Linear): RuntimeError: mat1 and mat2."
+
+
+# --------------------------------------------------------------------------- learned tensors' names, outputs
+
+
+def _inputs_named(spec_trace: TraceSpec, op_name: str) -> list[list[str]]:
+    """For each call of the function `op_name`: the names its inputs carry, or those of what they view."""
+    tensors = {t.id: t for t in spec_trace.tensors}
+    ops = {op.index: op for op in spec_trace.ops}
+
+    def name(tensor_id: int) -> str:
+        tensor = tensors[tensor_id]
+        while not tensor.name and tensor.producer is not None and ops[tensor.producer].name in _VIEWS:
+            tensor = tensors[ops[tensor.producer].inputs[0]]
+        return tensor.name
+
+    return [[name(i) for i in op.inputs] for op in spec_trace.ops if op.kind == "function" and op.name == op_name]
+
+
+_VIEWS = {"squeeze", "unsqueeze", "expand", "view", "reshape", "transpose", "to"}
+
+
+def test_learned_tensors_used_outside_their_layers_call_carry_their_qualified_names() -> None:
+    pytest.importorskip("transformers")
+    vit = spec_of("tests.probe_models:meta_vit", "1,3,32,32").trace
+    assert vit is not None
+    assert ["embeddings.cls_token"] in _inputs_named(vit, "expand")  # the class token, expanded to the batch
+    assert any("embeddings.position_embeddings" in names for names in _inputs_named(vit, "add"))
+    clip = spec_of("tests.probe_models:meta_clip", "1,L=8", input_dtype="long").trace
+    assert clip is not None
+    assert "vision_model.embeddings.class_embedding" in {t.name for t in clip.tensors}
+    mamba = spec_of("tests.probe_models:meta_mamba", "1,L=8", input_dtype="long")
+    assert mamba.trace is not None
+    # F.conv1d(x, self.conv1d.weight.squeeze(1).unsqueeze(1), self.conv1d.bias): the weight is the layer's
+    assert _inputs_named(mamba.trace, "conv1d")[0][1:] == ["layers.0.mixer.conv1d.weight", "layers.0.mixer.conv1d.bias"]
+    assert mamba.output_dims == (("N", "L", 32),)  # the scan over the length keeps L symbolic
+
+
+def test_outputs_of_any_type_are_named_by_their_fields() -> None:
+    def outputs(kind: str) -> list[tuple[str, tuple[object, ...]]]:
+        spec = spec_of("tests.probe_models:Outputs", "2,4", kwargs={"kind": kind})
+        assert spec.trace is not None and spec.trace.complete and not spec.warnings
+        return [(o.name, o.dims) for o in spec.outputs]
+
+    assert outputs("dataclass") == [("sample", ("N", 2)), ("output.extra[0]", ("N",)), ("output.extra[1]", ("N",))]
+    assert outputs("namedtuple") == [("left", ("N", 2)), ("right", (2, "N"))]
+    assert outputs("dict") == [("logits", ("N", 2)), ("output['nested']['sum']", ())]
+    assert outputs("plain") == [("scores", ("N", 2))]  # a class of the user's own: its public attributes
+
+
+def test_a_vae_returning_a_dataclass_traces_to_the_end() -> None:
+    pytest.importorskip("diffusers")
+    spec = spec_of("tests.probe_models:meta_vae", "1,3,16,16")
+    assert spec.trace is not None and spec.trace.complete and spec.probe_error == ""
+    assert [(o.name, o.dims) for o in spec.outputs] == [("sample", ("N", 3, 16, 16))]

@@ -216,6 +216,8 @@ SCHEMA_DEFS = {
     "CheckpointSpec": "checkpoint",
     "StructureSpec": "structure",
     "Difference": "difference",
+    "Assumption": "assumption",
+    "MadeUpInput": "madeUpInput",
 }
 
 

@@ -10,13 +10,17 @@ knowledge and the derivations are added later, without torch (`modeldoc.pipeline
 from __future__ import annotations
 
 import math
+import os
+import traceback
 from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from torch import nn
 
 from modeldoc import costs, progress
+from modeldoc.errors import ModeldocError
 from modeldoc.options import ModelOptions
 from modeldoc.probe import guard
 from modeldoc.probe.static import read_model
@@ -36,7 +40,7 @@ def collect(module: nn.Module, options: ModelOptions) -> ModelSpec:
         progress.phase(f"probing {len(tree.paths):,} modules: a forward pass on the {options.probe_device} device")
     else:
         progress.phase(f"reading {len(tree.paths):,} modules")
-    seen = probe(module, options, tree) if options.has_input else None
+    seen = guarded_probe(module, options, tree) if options.has_input else None
     static = read_model(module, tree)
     root, *layers = (fill_layer(layer, seen) for layer in (static.root, *static.layers))
     totals = static.totals if seen is None else lazy_totals(static.totals, seen)
@@ -62,6 +66,41 @@ def collect(module: nn.Module, options: ModelOptions) -> ModelSpec:
         warnings=warnings,
         **totals,
     )
+
+
+def guarded_probe(module: nn.Module, options: ModelOptions, tree: guard.Tree) -> ProbeResult:
+    """The probe's result; an unexpected error inside modeldoc's probe becomes the page's probe error.
+
+    The last guard between an internal error and the user: the static pages are still built, and
+    the page says what stopped the probe and where. Errors modeldoc raises on purpose (a bad
+    option, a factory that fails) still stop the command with their message.
+    """
+    try:
+        return probe(module, options, tree)
+    except (ModeldocError, KeyboardInterrupt):
+        raise
+    except Exception as err:  # an internal error: reported on the page, never as a traceback
+        where = _innermost_own_frame(err)
+        message = (
+            f"the shape probe stopped on an internal error of modeldoc ({guard.describe_error(err)}{where}), so "
+            "no shapes are shown; the rest of the page is read from the model at rest. Please report this "
+            "with the model"
+        )
+        return ProbeResult(inputs=(), trace=None, error=message)
+
+
+_PACKAGE = str(Path(__file__).absolute().parent.parent)
+"""modeldoc's own package folder: internal errors are located by their innermost frame in it."""
+
+
+def _innermost_own_frame(err: BaseException) -> str:
+    """`` at modeldoc/probe/run.py:120``: the innermost frame of the traceback in modeldoc's own code."""
+    own = [frame for frame in traceback.extract_tb(err.__traceback__) if frame.filename.startswith(_PACKAGE + os.sep)]
+    if not own:
+        return ""
+    frame = own[-1]
+    path = os.path.relpath(frame.filename, Path(_PACKAGE).parent).replace(os.sep, "/")
+    return f" at {path}:{frame.lineno}"
 
 
 def fill_layer(layer: LayerSpec, seen: ProbeResult | None) -> LayerSpec:

@@ -1,11 +1,14 @@
 """What the meta device answers wrongly or slowly, answered here from shapes.
 
-On the meta device a kernel computes shapes without values. Two kinds of kernel need help:
+On the meta device a kernel computes shapes without values. Three kinds of kernel need help:
 some run a slow decomposition into primitives (``torch.lstm`` and its kin, ``F.linear``), so
-their output shapes are answered from their input shapes (`meta_rnn`, `meta_linear`); and the
-meta kernels accept dtypes the real CPU kernels reject, so those are checked before the call
-(`check_dtypes`, raising `DtypeRejected`). A new kernel answered from shapes goes here, and the
-recorder (`modeldoc.probe.record`) asks it before running the op.
+their output shapes are answered from their input shapes (`meta_rnn`, `meta_linear`); some meta
+kernels demand more than the CPU kernel does (``torch._grouped_mm``, the mixture-of-experts
+matmul, wants bfloat16 on meta and takes float32 on the CPU), so they are answered from shapes
+too (`meta_grouped_mm`); and the meta kernels accept dtypes the real CPU kernels reject, so
+those are checked before the call (`check_dtypes`, raising `DtypeRejected`). A new kernel
+answered from shapes goes in `answer_from_shapes`, which the recorder
+(`modeldoc.probe.record`) asks before running the op.
 """
 
 from __future__ import annotations
@@ -21,6 +24,16 @@ from modeldoc.probe.names import dtype_name
 from modeldoc.probe.ops import bind, op_name, tensor_leaves
 
 _RNN_FUNCTIONS = (torch.lstm, torch.gru, torch.rnn_tanh, torch.rnn_relu)
+_GROUPED_MM = tuple(f for f in (getattr(torch, "_grouped_mm", None), getattr(F, "grouped_mm", None)) if f is not None)
+
+
+def answer_from_shapes(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
+    """The outputs of `func` on meta tensors when a kernel here answers it from shapes; None otherwise."""
+    for kernel in (meta_linear, meta_rnn, meta_grouped_mm):
+        out = kernel(func, args, kwargs)
+        if out is not None:
+            return out
+    return None
 
 
 def meta_rnn(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
@@ -68,6 +81,32 @@ def meta_linear(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> 
         mat2 = f"{weight.shape[1]}x{weight.shape[0]}"
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({mat1} and {mat2})")
     return data.new_empty((*data.shape[:-1], weight.shape[0]))
+
+
+def meta_grouped_mm(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> torch.Tensor | None:
+    """The output of ``torch._grouped_mm`` (``F.grouped_mm``) on meta tensors, from shapes; None for anything else.
+
+    Its meta kernel checks what the CUDA kernel needs (bfloat16, 16-byte aligned strides) and so
+    stops a float32 mixture-of-experts model that the CPU kernel runs. Only the forward layouts
+    are answered: tokens × in (grouped by ``offs``) times experts × in × out, and a batch of
+    groups times a batch of groups; the operand widths are checked as the CPU kernel checks them.
+    """
+    if func not in _GROUPED_MM:
+        return None
+    names = ("mat_a", "mat_b", "offs", "bias", "out_dtype")
+    bound = dict(zip(names, args, strict=False)) | dict(kwargs)
+    a, b, offs = bound.get("mat_a"), bound.get("mat_b"), bound.get("offs")
+    if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.is_meta and b.is_meta):
+        return None
+    if bound.get("bias") is not None or set(bound) - set(names) or b.dim() != 3 or a.dim() not in (2, 3):
+        return None
+    if (a.dim() == 2) != (offs is not None):
+        return None
+    if a.shape[-1] != b.shape[-2]:
+        raise RuntimeError(f"contraction dimension of mat_a and mat_b must match, got {a.shape[-1]} and {b.shape[-2]}")
+    dtype = bound.get("out_dtype") or a.dtype
+    shape = (a.shape[0], b.shape[-1]) if a.dim() == 2 else (a.shape[0], a.shape[1], b.shape[-1])
+    return torch.empty(shape, dtype=dtype, device="meta")
 
 
 class DtypeRejected(RuntimeError):

@@ -10,6 +10,7 @@ puts the labels of named axes in later (`Built.with_dims`).
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -17,7 +18,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
-import torch.utils._pytree as pytree
 
 from modeldoc import costs
 from modeldoc.probe import guard
@@ -26,7 +26,8 @@ from modeldoc.probe.meta_kernels import DtypeRejected
 from modeldoc.probe.names import dtype_name
 from modeldoc.probe.ops import args_text, bind, plain_arguments
 from modeldoc.probe.record import Calls, Dims, ModuleCall, RawOp, Recorder, Shape
-from modeldoc.spec import BoundaryTensor, OpSpec, TensorInfo, TraceSpec
+from modeldoc.probe.values import Assumed
+from modeldoc.spec import Assumption, BoundaryTensor, OpSpec, TensorInfo, TraceSpec
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,9 @@ class Failure:
     ran: bool = True
     certain: bool = False
     """True when a pass with real values would fail the same way (a dtype the real kernel rejects)."""
+    kernel: bool = False
+    """True when a torch kernel raised (a ``RuntimeError`` or ``NotImplementedError``, or an error that names
+    the meta device): what a pass with real values may get past. The model's own Python errors are not."""
 
     def brief(self) -> str:
         """``"in fc1 (Linear): RuntimeError: ..."``."""
@@ -87,6 +91,35 @@ class Built:
         """The ops in order, by kind and name: equal when a pass at other sizes took the same steps."""
         return [(op.kind, op.name) for op in self.trace.ops]
 
+    def matched_shapes(self, other: Built) -> dict[tuple[Any, ...], Shape] | None:
+        """`other`'s shapes under this pass's keys (`shapes`), when both passes took the same steps; else None.
+
+        A loop over a named axis (a scan over the length, a decoder's steps) runs its body a
+        different number of times at other sizes, so the two lists of ops may differ in runs of a
+        repeated pattern (`aligned_ops`). Then the ops that match, and the tensors they read and
+        wrote, carry `other`'s shapes; the repetitions only one pass has carry none.
+        """
+        pairs = aligned_ops(self.signature(), other.signature())
+        if pairs is None:
+            return None
+        theirs = other.shapes()
+        if len(pairs) == len(self.trace.ops) == len(other.trace.ops) and all(i == j for i, j in pairs):
+            return theirs
+        ids: dict[int, int] = {}
+        for i, j in pairs:
+            mine, their = self.trace.ops[i], other.trace.ops[j]
+            for a, b in (
+                *zip(mine.inputs, their.inputs, strict=False),
+                *zip(mine.outputs, their.outputs, strict=False),
+            ):
+                ids.setdefault(a, b)
+        out = {key: shape for key, shape in theirs.items() if key[0] != "t"}
+        for mine_id, their_id in ids.items():
+            shape = theirs.get(("t", their_id))
+            if shape is not None:
+                out["t", mine_id] = shape
+        return out
+
     def shapes(self) -> dict[tuple[Any, ...], Shape]:
         """Every shape this pass recorded, by a key that is the same in a pass at other sizes."""
         out: dict[tuple[Any, ...], Shape] = {}
@@ -122,6 +155,53 @@ class Built:
         return replace(self, trace=replace(self.trace, tensors=tensors), calls=calls, inputs=inputs, outputs=outputs)
 
 
+LOOP_BODY = 64
+"""The longest loop body (in ops) `aligned_ops` recognises as repeated a different number of times."""
+
+
+def aligned_ops(mine: Sequence[Any], theirs: Sequence[Any]) -> list[tuple[int, int]] | None:
+    """The ops of two passes paired by position (index in `mine`, index in `theirs`), or None when they differ.
+
+    Two lists of ops match when they are equal once every run of a repeated pattern (a loop body
+    of at most `LOOP_BODY` ops, repeated at least twice) is written as the pattern and its count,
+    and the counts are left out: a loop over the length runs 16 times in one pass and 17 in the
+    next. Within a run, the first repetitions are paired one to one; the ones only the longer
+    run has are left unpaired.
+    """
+    if list(mine) == list(theirs):
+        return [(i, i) for i in range(len(mine))]
+    a, b = _runs(mine), _runs(theirs)
+    if len(a) != len(b) or any(pa != pb for (pa, _), (pb, _) in zip(a, b, strict=True)):
+        return None
+    pairs = []
+    i = j = 0
+    for (pattern, count_a), (_, count_b) in zip(a, b, strict=True):
+        width = len(pattern)
+        pairs += [(i + k, j + k) for k in range(width * min(count_a, count_b))]
+        i += width * count_a
+        j += width * count_b
+    return pairs
+
+
+def _runs(ops: Sequence[Any]) -> list[tuple[tuple[Any, ...], int]]:
+    """`ops` as (pattern, count) runs, left to right: at each position the repeat covering the most ops."""
+    seq = tuple(ops)
+    out: list[tuple[tuple[Any, ...], int]] = []
+    i = 0
+    while i < len(seq):
+        best, best_count = 1, 1
+        for width in range(1, min(LOOP_BODY, (len(seq) - i) // 2) + 1):
+            pattern = seq[i : i + width]
+            count = 1
+            while seq[i + count * width : i + (count + 1) * width] == pattern:
+                count += 1
+            if count > 1 and count * width > best * best_count:
+                best, best_count = width, count
+        out.append((seq[i : i + best], best_count))
+        i += best * best_count
+    return out
+
+
 class Resolver:
     """Resolves a recorder's live tensors to `TensorInfo` ids, op by op, in call order."""
 
@@ -134,6 +214,7 @@ class Resolver:
         *,
         device: str,
         budget: Budget,
+        stand_ins: Mapping[int, torch.Tensor] | None = None,
     ) -> None:
         self.recorder = recorder
         self.device = device
@@ -146,6 +227,11 @@ class Resolver:
         self.roots: set[int] = set()
         self.ops: list[OpSpec] = []
         self.names: dict[int, str] = {key: names[0] for key, names in tree.tensor_names().items()}
+        # A stand-in (a meta twin, a buffer's copy, a materialised tensor) carries its original's name.
+        self.stand_ins = dict(stand_ins or {})
+        for key, twin in self.stand_ins.items():
+            if key in self.names:
+                self.names[id(twin)] = self.names[key]
 
     def resolve(self, error: BaseException | None, where: str) -> Built:
         """The pass as specs; `error` is what the pass raised and `where` where it stopped (`Recorder.fail`)."""
@@ -215,6 +301,7 @@ class Resolver:
             error="",
             failed_in=where if error is not None else "",
             module_calls=module_calls,
+            assumptions=assumptions(rec.values.assumed if rec.values is not None else []),
         )
         built = Built(trace=trace, calls=calls, inputs=tuple(inputs), outputs=tuple(outputs), failure=failure)
         return replace(built, trace=replace(trace, error=built.sentence())) if failure else built
@@ -253,7 +340,8 @@ class Resolver:
             return Failure(place=place, message=f"dtypes the real kernel rejects: {error}", fix=error.fix, certain=True)
         if not isinstance(error, Exception):
             message += " (a BaseException that is not an Exception)"
-        return Failure(place=place, message=message, fix=_INPUT_FIX)
+        kernel = isinstance(error, RuntimeError | NotImplementedError | MemoryError) or "meta" in message
+        return Failure(place=place, message=message, fix=_INPUT_FIX, kernel=kernel)
 
     def _raw_op(self, raw: RawOp) -> None:
         ins = tuple(self._ref(t) for t in raw.inputs)
@@ -344,6 +432,19 @@ class Resolver:
         return tid
 
 
+def assumptions(assumed: Sequence[Assumed]) -> tuple[Assumption, ...]:
+    """The values a meta pass assumed, each line and question once (with how often it was asked), in order."""
+    counts: dict[Assumed, int] = {}
+    for item in assumed:
+        counts[item] = counts.get(item, 0) + 1
+    return tuple(
+        Assumption(
+            where=item.where, code=item.code, question=item.question, assumed=item.assumed, why=item.why, count=count
+        )
+        for item, count in counts.items()
+    )
+
+
 def _cost_arguments(arguments: Mapping[str, Any]) -> dict[str, Any]:
     """Arguments for `costs`: tensors become `costs.Shape`, containers are kept."""
 
@@ -381,23 +482,59 @@ def _named_leaves(
         params = []
     for i, arg in enumerate(args):
         base = params[i] if i < len(params) else f"args[{i}]"
-        for path, leaf in pytree.tree_flatten_with_path(arg)[0]:
-            if isinstance(leaf, torch.Tensor):
-                yield base + pytree.keystr(path), leaf
+        for path, leaf in named_tensors(arg):
+            yield base + path, leaf
     for key, value in kwargs.items():
-        for path, leaf in pytree.tree_flatten_with_path(value)[0]:
-            if isinstance(leaf, torch.Tensor):
-                yield key + pytree.keystr(path), leaf
+        for path, leaf in named_tensors(value):
+            yield key + path, leaf
 
 
 def _named_output(output: Any) -> Iterator[tuple[str, torch.Tensor]]:
-    if isinstance(output, torch.Tensor):
-        yield "output", output
+    """Each tensor forward returned, named by where it sits: ``logits``, ``output[0]``, ``output['pooled'][1]``.
+
+    A tensor one key or field deep (a dict, a ``ModelOutput``, a dataclass, a namedtuple) is named
+    by that key alone.
+    """
+    for path, leaf in named_tensors(output):
+        key = path[2:-2] if path.startswith("['") and path.endswith("']") and path.count("[") == 1 else ""
+        field = path[1:] if path.startswith(".") and path.count(".") == 1 and "[" not in path else ""
+        yield key or field or f"output{path}", leaf
+
+
+_MAX_DEPTH = 32
+"""How deep `named_tensors` looks into nested containers."""
+
+
+def named_tensors(value: Any, path: str = "", depth: int = 0) -> Iterator[tuple[str, torch.Tensor]]:
+    """Every tensor inside `value` with its path (``""``, ``[0]``, ``['pooled'][1]``, ``.sample``), in order.
+
+    Any container a forward may take or return is walked: tensors, mappings (``ModelOutput`` is
+    one), namedtuples, dataclasses (diffusers' ``UNet2DOutput``), lists and tuples; an object of
+    another class is walked by its public attributes when it is `value` itself (a custom output
+    class), not when it sits inside a container (a key-value cache beside the outputs is state,
+    not a result). Nothing here needs the type to be registered with ``torch.utils._pytree``.
+    """
+    if isinstance(value, torch.Tensor):
+        yield path, value
         return
-    for path, leaf in pytree.tree_flatten_with_path(output)[0]:
-        if isinstance(leaf, torch.Tensor):
-            key = pytree.keystr(path)
-            yield (
-                (key[2:-2] if key.startswith("['") and key.endswith("']") and key.count("[") == 1 else f"output{key}"),
-                leaf,
-            )
+    if depth >= _MAX_DEPTH or value is None or isinstance(value, str | bytes | int | float | bool | complex):
+        return
+    if isinstance(value, Mapping):
+        items: list[tuple[str, Any]] = [(f"[{key!r}]", item) for key, item in list(value.items())]
+    elif isinstance(value, tuple) and hasattr(value, "_fields"):
+        items = [(f".{name}", item) for name, item in zip(value._fields, value, strict=False)]
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        items = [(f".{f.name}", getattr(value, f.name, None)) for f in dataclasses.fields(value)]
+    elif isinstance(value, list | tuple):
+        items = [(f"[{i}]", item) for i, item in enumerate(value)]
+    elif depth > 0 or isinstance(value, torch.nn.Module) or callable(value):
+        return
+    else:
+        attrs = getattr(value, "__dict__", None)
+        if not isinstance(attrs, dict):
+            return
+        items = [
+            (f".{name}", item) for name, item in attrs.items() if isinstance(name, str) and not name.startswith("_")
+        ]
+    for part, item in items:
+        yield from named_tensors(item, path + part, depth + 1)

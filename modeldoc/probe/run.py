@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import Callable, Mapping
+import functools
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
+import torch.utils._pytree as pytree
 from torch import nn
 
 from modeldoc.probe import guard
@@ -32,10 +34,14 @@ from modeldoc.probe.inputs import Example
 from modeldoc.probe.names import dtype_name, public_type
 from modeldoc.probe.record import Recorder, Shape
 from modeldoc.probe.resolve import Built, Failure, Resolver
+from modeldoc.probe.values import WHY_UNKNOWN, Values
 from modeldoc.spec import TraceSpec
 
 CPU_INPUT_BYTES = 2 * 1024**3
 """The most bytes a pass with real values allocates for the example inputs (2 GiB)."""
+KNOWN_INPUT_BYTES = 64 * 1024**2
+"""Example inputs up to this size are made on the CPU for a meta pass too, so that the values that
+depend on them alone can be computed (`modeldoc.probe.values`)."""
 
 
 @dataclass(frozen=True)
@@ -48,12 +54,24 @@ class Materialised:
 class Runner:
     """Runs the model once per call of `build`, on `device`, and turns what it saw into specs."""
 
-    def __init__(self, module: nn.Module, tree: guard.Tree, *, device: str, lazy: bool, budget: Budget) -> None:
+    def __init__(
+        self,
+        module: nn.Module,
+        tree: guard.Tree,
+        *,
+        device: str,
+        lazy: bool,
+        budget: Budget,
+        weights: Mapping[int, torch.Tensor] | None = None,
+    ) -> None:
         self.user = module
         self.tree = tree
         self.device = device
         self.lazy = lazy
         self.budget = budget
+        self.weights = weights
+        """For a model on the meta device: the materialised CPU tensor of each of its tensors, by id
+        (`modeldoc.probe.materialise`); a pass with real values runs on them."""
         self.copy: tuple[nn.Module, guard.Tree] | None = None
         self.real_device = str(next(iter(tensors_of(tree)), torch.empty(0)).device)
         if device == "cpu" and self.real_device == "meta":
@@ -64,8 +82,8 @@ class Runner:
         device = "meta" if self.device == "meta" else self.real_device
         if device != "meta" and example.nbytes(sizes) > CPU_INPUT_BYTES:
             return _not_run(
-                f"the example inputs need {_size_text(example.nbytes(sizes))} on {device}, more than the "
-                f"{_size_text(CPU_INPUT_BYTES)} a pass with real values may allocate for them",
+                f"the example inputs need {size_text(example.nbytes(sizes))} on {device}, more than the "
+                f"{size_text(CPU_INPUT_BYTES)} a pass with real values may allocate for them",
                 "give a smaller --input-shape, or a model that runs on the meta device",
                 device,
             )
@@ -75,16 +93,24 @@ class Runner:
                 "make the forward pass finish sooner, or raise --probe-timeout (0 turns the limit off)",
                 device,
             )
-        made = guard.attempt(lambda: example.make(device, sizes), "making the example inputs")
+        # On meta, small inputs are made on the CPU first: their values are the shadows that let the
+        # pass compute what depends on them alone (a padding mask, position ids).
+        known = device == "meta" and example.nbytes(sizes) <= KNOWN_INPUT_BYTES
+        made = guard.attempt(lambda: example.make("cpu" if known else device, sizes), "making the example inputs")
         if isinstance(made, guard.Failed):
             return _not_run(made.sentence(), "check the example input options", device)
-        args, kwargs = made
+        values: list[tuple[torch.Tensor, torch.Tensor]] = []
+        args, kwargs = _on_meta(made, values) if known else made
         target = guard.attempt(self._target, "copying the lazy model")
         if isinstance(target, guard.Failed):
             return _not_run(_copy_failed(target), "make the model deep-copyable to trace it", device)
         module, tree = target
-        recorder, error, where = self._run(module, tree, args, kwargs)
-        return Resolver(tree, recorder, args, kwargs, device=device, budget=self.budget).resolve(error, where)
+        recorder, error, where, stand_ins = self._run(module, tree, args, kwargs, values if known else None)
+        resolver = Resolver(tree, recorder, args, kwargs, device=device, budget=self.budget, stand_ins=stand_ins)
+        built = resolver.resolve(error, where)
+        if self.weights is not None:
+            built = replace(built, trace=replace(built.trace, materialised=True))
+        return built
 
     def _target(self) -> tuple[nn.Module, guard.Tree]:
         """The module to run: the user's, or (for lazy models) a private copy that may materialise."""
@@ -98,8 +124,14 @@ class Runner:
         return self.copy
 
     def _run(
-        self, target: nn.Module, tree: guard.Tree, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> tuple[Recorder, BaseException | None, str]:
+        self,
+        target: nn.Module,
+        tree: guard.Tree,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        values: list[tuple[torch.Tensor, torch.Tensor]] | None,
+    ) -> tuple[Recorder, BaseException | None, str, dict[int, torch.Tensor]]:
+        """One pass; `values` pairs each meta example input with its values (None: the inputs have none)."""
         modules = tree.modules()
         paths = {id(sub): path for path, sub in tree.paths.items()}
         types = {id(sub): public_type(type(sub)) for sub in modules}
@@ -110,6 +142,9 @@ class Runner:
         handles = []
         error: BaseException | None = None
         where = ""
+        stand_ins: dict[int, torch.Tensor] = {}
+        if recorder.values is not None:
+            _know_inputs(recorder.values, values)
         try:
             for sub in modules:
                 if isinstance(sub, torch.jit.ScriptModule):
@@ -121,8 +156,11 @@ class Runner:
                 _set_mode(sub, training=False)  # eval(), without a train() or __setattr__ the model may override
             if target is self.user:
                 # The user's tensors are swapped out, each slot once: meta stand-ins on the meta device,
-                # copies of the buffers for a real pass (so in-place updates cannot change the model's).
-                _swap(modules, _meta_twin if meta else _buffer_copy)
+                # copies of the buffers for a real pass (so in-place updates cannot change the model's),
+                # and the materialised tensors for a real pass over a model on the meta device.
+                stand_ins = _swap(modules, self._stand_in)
+                if recorder.values is not None:
+                    _know_buffers(recorder.values, tensors_of(tree), stand_ins)
             device = torch.device("meta") if meta else contextlib.nullcontext()
             # armed innermost: the time limit covers the user's code and nothing of the restoring
             with torch.no_grad(), device, recorder, self.budget.armed():
@@ -138,7 +176,18 @@ class Runner:
             saved.restore()
             for sub in modules:
                 _set_mode(sub, training=modes[id(sub)])
-        return recorder, error, where
+        return recorder, error, where, stand_ins
+
+    def _stand_in(self, tensor: torch.Tensor) -> torch.Tensor | None:
+        """What takes `tensor`'s slot during a pass (None: the tensor itself)."""
+        if self.device == "meta":
+            return _meta_twin(tensor)
+        if self.weights is not None and id(tensor) in self.weights:
+            real = self.weights[id(tensor)]
+            if isinstance(tensor, nn.Parameter):
+                return nn.Parameter(real, requires_grad=tensor.requires_grad)
+            return real.clone()  # a fresh copy per pass: what the pass writes into it is not kept
+        return _buffer_copy(tensor)
 
     def materialised(self) -> dict[str, Materialised]:
         """Shapes the lazy parameters took in the private copy, by layer path."""
@@ -161,7 +210,8 @@ class Runner:
         return out
 
 
-def _size_text(nbytes: int) -> str:
+def size_text(nbytes: int) -> str:
+    """``2.0 GiB``, ``512 B``."""
     size = float(nbytes)
     for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
         if size < 1024 or unit == "PiB":
@@ -255,11 +305,12 @@ def _set_mode(module: nn.Module, *, training: bool) -> None:
         guard.attempt(lambda: setattr(module, "training", training), "setting the training flag")
 
 
-def _swap(modules: list[nn.Module], make: Callable[[torch.Tensor], torch.Tensor | None]) -> None:
+def _swap(modules: list[nn.Module], make: Callable[[torch.Tensor], torch.Tensor | None]) -> dict[int, torch.Tensor]:
     """Put `make(tensor)` in every slot that holds a parameter or buffer, one stand-in per tensor object.
 
     Tied and shared tensors stay tied: every slot that holds the same tensor gets the same stand-in.
     `make` returning None leaves that tensor in place. `_Saved.restore` puts the originals back.
+    Returns the stand-ins by the id of the tensor they stand in for.
     """
     stand_ins: dict[int, torch.Tensor | None] = {}
     for sub in modules:
@@ -275,6 +326,69 @@ def _swap(modules: list[nn.Module], make: Callable[[torch.Tensor], torch.Tensor 
                 twin = stand_ins[id(tensor)]
                 if twin is not None:
                     store[name] = twin
+    return {key: twin for key, twin in stand_ins.items() if twin is not None}
+
+
+@contextlib.contextmanager
+def lent(modules: list[nn.Module], weights: Mapping[int, torch.Tensor]) -> Iterator[dict[int, Callable[[], Any]]]:
+    """Inside the block, `weights` (tensors by the id of the tensor they stand for) sit in the modules' slots.
+
+    Yields, for each id, a function that reads what its first slot holds now (code run inside the
+    block may put a new tensor there). Every slot and attribute is put back on leaving.
+    """
+    saved = _Saved(modules)
+    places: dict[int, Callable[[], Any]] = {}
+    for sub in modules:
+        for store_name in ("_parameters", "_buffers"):
+            store = getattr(sub, "__dict__", {}).get(store_name)
+            if isinstance(store, dict):
+                for name, tensor in store.items():
+                    if isinstance(tensor, torch.Tensor) and id(tensor) in weights and id(tensor) not in places:
+                        places[id(tensor)] = functools.partial(store.get, name)
+
+    def make(tensor: torch.Tensor) -> torch.Tensor | None:
+        real = weights.get(id(tensor))
+        if real is None or not isinstance(tensor, nn.Parameter):
+            return real
+        return nn.Parameter(real, requires_grad=tensor.requires_grad)
+
+    try:
+        _swap(modules, make)
+        yield places
+    finally:
+        saved.restore()
+
+
+def _on_meta(
+    made: tuple[tuple[Any, ...], dict[str, Any]], values: list[tuple[torch.Tensor, torch.Tensor]]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The example inputs moved to the meta device; each (meta input, its values) pair is added to `values`."""
+
+    def convert(tensor: torch.Tensor) -> torch.Tensor:
+        if tensor.is_meta:
+            return tensor
+        twin = torch.empty_like(tensor, device="meta")
+        values.append((twin, tensor))
+        return twin
+
+    args, kwargs = pytree.tree_map_only(torch.Tensor, convert, made)
+    return tuple(args), dict(kwargs)
+
+
+def _know_inputs(known: Values, values: list[tuple[torch.Tensor, torch.Tensor]] | None) -> None:
+    """Each meta example input gets its values as its shadow; None: the inputs have none (too big to make)."""
+    if values is None:
+        known.why = WHY_UNKNOWN
+    for meta_tensor, value in values or []:
+        known.know(meta_tensor, value)
+
+
+def _know_buffers(values: Values, tensors: list[torch.Tensor], stand_ins: Mapping[int, torch.Tensor]) -> None:
+    """The real values of a real model's buffers are the shadows of their meta stand-ins (its weights are not)."""
+    for tensor in tensors:
+        twin = stand_ins.get(id(tensor))
+        if twin is not None and not tensor.is_meta and not isinstance(tensor, nn.Parameter):
+            values.know(twin, tensor)
 
 
 def _buffer_copy(tensor: torch.Tensor) -> torch.Tensor | None:

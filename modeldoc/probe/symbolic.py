@@ -21,7 +21,7 @@ budget; once it has run out the sizes stay numbers. No symbolic-shape machinery 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from itertools import combinations
@@ -186,10 +186,10 @@ def _labelled(base: Built, runner: Runner, example: Example, budget: Budget) -> 
     sizes = dict(example.sizes)
     moved_sizes = _moves(sizes, set()) if runner.device == "meta" else None
     if moved_sizes is not None:
-        moved = run(moved_sizes)
-        if moved.signature() == base.signature():
-            return _labelled_at_once(base, moved.shapes(), sizes, moved_sizes, run)
-    return _labelled_one_by_one(base, run, sizes)
+        moved = base.matched_shapes(run(moved_sizes))  # loops over an axis may repeat more
+        if moved is not None:
+            return _labelled_at_once(base, moved, sizes, moved_sizes, run)
+    return _labelled_one_by_one(base, run, sizes, example.guessed)
 
 
 def _labelled_at_once(
@@ -217,7 +217,7 @@ def _labelled_at_once(
     check_sizes = _moves(sizes, {moved_sizes[n] - s for n, s in sizes.items()}) if open_ else None
     if check_sizes is not None:
         check = run(check_sizes)
-        checked = check.shapes() if check.signature() == base.signature() else {}
+        checked = base.matched_shapes(check) or {}
         for (key, axis), laws in open_.items():
             expected = checked.get(key)
             if expected is None or len(expected) != len(shapes[key]):
@@ -228,21 +228,27 @@ def _labelled_at_once(
     return base.with_dims({key: tuple(dims) for key, dims in labels.items()})
 
 
-def _labelled_one_by_one(base: Built, run: Callable[[Mapping[str, int]], Built], sizes: dict[str, int]) -> Built:
-    """Labels from one pass per named axis at another size, then a check pass with every axis changed."""
-    signature = base.signature()
+def _labelled_one_by_one(
+    base: Built, run: Callable[[Mapping[str, int]], Built], sizes: dict[str, int], guessed: Collection[str]
+) -> Built:
+    """Labels from one pass per named axis at another size, then a check pass with every axis changed.
+
+    An axis in `guessed` (one modeldoc named itself) that cannot move stays a number, without a warning.
+    """
     shapes = base.shapes()
     chosen: dict[str, tuple[int, dict[tuple[Any, ...], Shape]]] = {}
     spare: dict[str, int] = {}
     for name, size in sizes.items():
         options = _candidates(size)
         for i, other in enumerate(options):
-            moved = run({**sizes, name: other})
-            if moved.signature() == signature:
-                chosen[name] = (other, moved.shapes())
+            moved = base.matched_shapes(run({**sizes, name: other}))  # loops over the axis may repeat more
+            if moved is not None:
+                chosen[name] = (other, moved)
                 spare[name] = options[i + 1] if i + 1 < len(options) else other + 3
                 break
         else:
+            if name in guessed:
+                continue
             base = replace(
                 base,
                 warnings=(
@@ -255,7 +261,7 @@ def _labelled_one_by_one(base: Built, run: Callable[[Mapping[str, int]], Built],
         return base
     check_sizes = {**sizes, **spare}
     check = run(check_sizes)
-    checked = check.shapes() if check.signature() == signature else None
+    checked = base.matched_shapes(check)
     dims: dict[tuple[Any, ...], Dims] = {}
     for key, shape in shapes.items():
         labels: list[Dim] = []

@@ -17,17 +17,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+import torch
 from torch import nn
 
 from modeldoc import costs
 from modeldoc.options import ModelOptions
-from modeldoc.probe import guard
+from modeldoc.probe import extra_inputs, guard
 from modeldoc.probe.deadline import Budget
-from modeldoc.probe.inputs import example_for
+from modeldoc.probe.inputs import Example, example_for
+from modeldoc.probe.materialise import Refused, default_budget, materialise
 from modeldoc.probe.record import Calls, Dims
+from modeldoc.probe.resolve import Built
 from modeldoc.probe.run import Materialised, Runner, has_lazy, tensors_of
 from modeldoc.probe.symbolic import label_dims
-from modeldoc.spec import BoundaryTensor, TraceSpec
+from modeldoc.probe.values import WHY_WEIGHTS
+from modeldoc.spec import BoundaryTensor, MadeUpInput, TraceSpec
 
 
 @dataclass(frozen=True)
@@ -57,38 +61,29 @@ def probe(module: nn.Module, options: ModelOptions, tree: guard.Tree | None = No
     """
     tree = tree if tree is not None else guard.walk(module)
     budget = Budget(options.probe_timeout)
-    example = example_for(options)
+    example = example_for(options, weights_dtype(tree))
     lazy = has_lazy(tree)
     on_meta = any(t.is_meta for t in tensors_of(tree))
-    plan = ["cpu"] if options.probe_device == "cpu" else (["meta"] if on_meta else ["meta", "cpu"])
-    note = ""
-    skipped = ""
-    runner = Runner(module, tree, device=plan[0], lazy=lazy, budget=budget)
-    base = runner.build(example, example.sizes)
-    certain = base.failure is not None and base.failure.certain
-    if not base.trace.complete and len(plan) > 1 and not budget.expired and not certain:
-        real = Runner(module, tree, device=plan[1], lazy=lazy, budget=budget)
-        rerun = real.build(example, example.sizes)
-        failure = rerun.failure
-        if failure is not None and not failure.ran:
-            skipped = f"it was not rerun with real weights: {failure.message}"
-        # A failure the real pass repeats at the same place is the model's, not the meta device's.
-        elif rerun.trace.complete or rerun.trace.failed_in != base.trace.failed_in:
-            note = (
-                f"the meta-device pass failed ({base.failure.brief() if base.failure else ''}), so this trace comes "
-                f"from a real pass on {real.real_device} with the model's weights"
-            )
-            runner, base = real, rerun
+    plan = _Plan(module, tree, options, example, lazy=lazy, on_meta=on_meta, budget=budget)
+    runner, base, note, skipped = plan.run()
+    example = plan.example
     labelled = label_dims(base, runner, example, budget)
     error = labelled.sentence()
     if skipped:
-        error = f"{error}; {skipped}"
-    if not base.trace.complete and on_meta and plan == ["meta"]:
-        error = (
-            f"{error}; the model's weights are on the meta device, so it cannot be rerun with real values: "
-            "build it with real weights (not under torch.device('meta')) to trace further"
+        error = f"{error}; {skipped}" if error else ""
+    if example.float_dtype:
+        dtype_note = (
+            f"the floating example inputs were made in {example.float_dtype}, the dtype of the model's weights "
+            "(float32 inputs would not match them)"
         )
-    trace = replace(labelled.trace, error=error, note=note)
+        note = f"{dtype_note}; {note}" if note else dtype_note
+    made_up = tuple(
+        MadeUpInput(name=item.name, shape=tensor.shape, dtype=tensor.dtype, what=item.what)
+        for item in example.made_up
+        for tensor in labelled.inputs
+        if tensor.name == item.name
+    )
+    trace = replace(labelled.trace, error=error, note=note, made_up=made_up)
     summary = costs.summarize(trace)
     total = summary.get("", costs.ZERO)
     return ProbeResult(
@@ -105,3 +100,176 @@ def probe(module: nn.Module, options: ModelOptions, tree: guard.Tree | None = No
         lazy=runner.materialised(),
         warnings=labelled.warnings,
     )
+
+
+class _Plan:
+    """Which passes run, in order, and which one the page describes.
+
+    On the meta device first (no memory, no compute; values the weights decide are assumed and
+    recorded). When that pass had to assume values or failed, a pass with real values follows
+    if one can run: on the model's own weights, or, for a model on the meta device, on a
+    materialised copy of its weights within the memory budget (`modeldoc.probe.materialise`).
+    The real pass is taken when it completes (or fails somewhere else than the meta pass did);
+    otherwise the meta pass stays, with a note that says why no real pass describes the model.
+    """
+
+    def __init__(
+        self,
+        module: nn.Module,
+        tree: guard.Tree,
+        options: ModelOptions,
+        example: Example,
+        *,
+        lazy: bool,
+        on_meta: bool,
+        budget: Budget,
+    ) -> None:
+        self.module = module
+        self.tree = tree
+        self.options = options
+        self.example = example
+        self.lazy = lazy
+        self.on_meta = on_meta
+        self.budget = budget
+
+    def run(self) -> tuple[Runner, Built, str, str]:  # noqa: PLR0911 - one return per way the passes end
+        """The runner and pass the page describes, the note on how it was made, and why a real pass was skipped."""
+        if self.options.probe_device == "cpu":
+            real = self._real_runner()
+            if isinstance(real, Refused):
+                meta = self._runner("meta")
+                return meta, meta.build(self.example, self.example.sizes), "", _no_real_pass(real, self.on_meta)
+            return real, self._first(real), _real_note(real, ""), ""
+        runner = self._runner("meta")
+        base = self._first(runner)
+        if not _real_may_help(base) or self.budget.expired:
+            return runner, base, "", ""
+        why = _why_real(base)
+        real = self._real_runner()
+        if isinstance(real, Refused):
+            note = f"{why}, and no real pass ran: {real.reason}" if base.trace.complete else ""
+            skipped = "" if base.trace.complete else _no_real_pass(real, self.on_meta)
+            return runner, base, note, skipped
+        rerun = real.build(self.example, self.example.sizes)
+        failure = rerun.failure
+        if failure is not None and not failure.ran:
+            if base.trace.complete:
+                return runner, base, f"{why}, and no real pass ran: {failure.message}", ""
+            return runner, base, "", f"it was not rerun with real weights: {failure.message}"
+        # A failure the real pass repeats at the same place is the model's, not the meta device's.
+        if rerun.trace.complete or (not base.trace.complete and rerun.trace.failed_in != base.trace.failed_in):
+            return real, rerun, _real_note(real, why), ""
+        if base.trace.complete:
+            failed = failure.brief() if failure is not None else ""
+            return runner, base, f"{why}; a real pass on {_weights_text(real)} failed ({failed}), so it stays", ""
+        return runner, base, "", ""
+
+    def _first(self, runner: Runner) -> Built:
+        """The first pass, with the inputs the model requires made up; again with its usual companions if it failed.
+
+        The pass with the companions (`modeldoc.probe.extra_inputs`) is kept when it got further,
+        and the example it ran on becomes the plan's.
+        """
+        given = guard.attempt(lambda: self.example.given(self.module), "binding the example inputs")
+        names = given if isinstance(given, list) else []
+        required = extra_inputs.made_up(self.module, names, optional=False)
+        self.example = self.example.with_made_up(self.module, required)
+        base = runner.build(self.example, self.example.sizes)
+        failure = base.failure
+        if failure is None or not failure.ran or failure.timed_out or failure.certain or self.budget.expired:
+            return base
+        more = extra_inputs.made_up(self.module, names + [m.name for m in required], optional=True)
+        if not more:
+            return base
+        extended = self.example.with_made_up(self.module, more)
+        retry = runner.build(extended, extended.sizes)
+        if _further(retry, base):
+            self.example = extended
+            return retry
+        return base
+
+    def _runner(self, device: str, weights: dict[int, torch.Tensor] | None = None) -> Runner:
+        return Runner(self.module, self.tree, device=device, lazy=self.lazy, budget=self.budget, weights=weights)
+
+    def _real_runner(self) -> Runner | Refused:
+        """A runner for a pass with real values: the model's own weights, or a materialised copy of them."""
+        if not self.on_meta:
+            return self._runner("cpu")
+        limit = self.options.probe_memory if self.options.probe_memory is not None else default_budget()
+        extra = self.example.nbytes(self.example.sizes)
+        weights = materialise(self.module, self.tree, limit=limit, extra=extra, budget=self.budget)
+        if isinstance(weights, Refused):
+            return weights
+        return self._runner("cpu", weights)
+
+
+def weights_dtype(tree: guard.Tree) -> torch.dtype | None:
+    """The dtype of the model's floating parameters when they share one (None for none, or for a mix)."""
+    dtypes = {
+        t.dtype
+        for sub in tree.modules()
+        for _, t in guard.own_tensors(sub, "_parameters")
+        if t.dtype.is_floating_point and not nn.parameter.is_lazy(t)
+    }
+    return dtypes.pop() if len(dtypes) == 1 else None
+
+
+def _further(retry: Built, base: Built) -> bool:
+    """True when `retry` got further than `base`: it completed, or ran more ops before failing."""
+    if retry.trace.complete != base.trace.complete:
+        return retry.trace.complete
+    if retry.failure is not None and not retry.failure.ran:
+        return False
+
+    def ran(built: Built) -> int:
+        return sum(1 for op in built.trace.ops if op.kind in ("module", "function") and op.outputs)
+
+    return ran(retry) > ran(base)
+
+
+def _real_may_help(base: Built) -> bool:
+    """True when a pass with real values may describe the model better than the meta pass `base`.
+
+    It may when the meta pass assumed values, or failed in a torch kernel (which the meta device
+    may have raised for want of values); not when it completed without assuming anything, nor
+    when the real kernel would reject the same dtypes, nor when the model's own Python code
+    raised with no assumed value before it (it raises the same with real values).
+    """
+    failure = base.failure
+    if failure is None:
+        return bool(base.trace.assumptions)
+    if failure.certain or failure.timed_out or not failure.ran:
+        return False
+    return failure.kernel or bool(base.trace.assumptions)
+
+
+def _why_real(base: Built) -> str:
+    """Why a pass with real values was wanted after the meta pass."""
+    if base.failure is not None:
+        return f"the meta-device pass failed ({base.failure.brief()})"
+    count = sum(a.count for a in base.trace.assumptions)
+    if all(a.why == WHY_WEIGHTS for a in base.trace.assumptions):
+        values = "1 value that depends" if count == 1 else f"{count} values that depend"
+        return f"the meta-device pass had to assume {values} on the weights"
+    return f"the meta-device pass had to assume {count} value{'' if count == 1 else 's'} it could not compute"
+
+
+def _weights_text(runner: Runner) -> str:
+    if runner.weights is not None:
+        return "a materialised copy of the model's weights (random values on the CPU, dropped afterwards)"
+    return f"{runner.real_device} with the model's weights"
+
+
+def _real_note(runner: Runner, why: str) -> str:
+    """How a trace from a pass with real values was made."""
+    where = _weights_text(runner)
+    if not why:
+        return f"this trace comes from a real pass on {where}" if runner.weights is not None else ""
+    return f"{why}, so this trace comes from a real pass on {where}"
+
+
+def _no_real_pass(refused: Refused, on_meta: bool) -> str:
+    """The end of the error sentence when a failed meta pass could not be followed by a real one."""
+    if on_meta:
+        return f"the model's weights are on the meta device and were not materialised for a real pass: {refused.reason}"
+    return f"no real pass ran: {refused.reason}"

@@ -156,6 +156,7 @@ def key(options: ModelOptions, paths: Iterable[Path] = ()) -> str:
         "example": options.example,
         "probe_device": options.probe_device,
         "probe_timeout": options.probe_timeout,
+        "probe_memory": options.probe_memory,
         "knowledge": [[str(folder), sources.folder_digest(folder)] for folder in options.knowledge],
     }
     text = json.dumps(parts, sort_keys=True, default=repr)

@@ -101,6 +101,7 @@ class ModelEntry(base.Config):
     sections = c.Optional(c.ListOfItems(c.Choice(opts.SECTIONS)))
     page_size = c.Optional(c.Type(int))
     probe_timeout = c.Optional(c.Type((int, float)))
+    probe_memory = c.Optional(c.Type((int, float, str)))
 
 
 class ModeldocConfig(base.Config):
