@@ -21,7 +21,11 @@ def test_third_party_layers_are_inferred_and_marked() -> None:
     # a custom attention block: the packed projection is three blocks of width
     qkv = param_json(doc, "attn.qkv")
     assert qkv["axes"] == ["width", "3 × width"]
-    assert hyper_json(layer_json(doc, "attn"), "width")["evidence"].startswith("width = 24 equals both")
+    # its width meets proj's output in `x @ self.qkv`: tied to proj.nf, derived through the matmul
+    width = hyper_json(layer_json(doc, "attn"), "width")
+    assert (width["kind"], width["source"], width["formula"]) == ("data-dependent", "previous-layer", "proj.nf = 24")
+    assert "inferred" not in width and "evidence" not in width
+    assert [step["where"] for step in width["derivation"]] == ["proj", "attn: matmul"]
     # a raw parameter, one per feature
     gamma = param_json(doc, "scale.gamma")
     assert gamma["axes"] == ["dim"] and gamma["inferred"]

@@ -140,6 +140,7 @@ def _tied(
         derivation_omitted=derivation.omitted,
         derivation_continues=derivation.continues,
         inferred=False,
+        evidence="",
     )
 
 
