@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -176,6 +176,8 @@ def diff(old: ModelSpec, new: ModelSpec, *, old_name: str = "", new_name: str = 
             f"both models take {', '.join(unread)}, which modeldoc cannot read back from the built model: "
             "hyperparameters held only there (not in a layer's own arguments or tensor shapes) are not compared"
         )
+    if old.config is not None and new.config is not None:
+        notes += _config_note(old.config.values, new.config.values)
     for spec, label in ((old, "old"), (new, "new")):
         if spec.trace is None:
             notes.append(
@@ -193,6 +195,23 @@ def diff(old: ModelSpec, new: ModelSpec, *, old_name: str = "", new_name: str = 
         derivations=tuple(derivations),
         notes=tuple(notes),
     )
+
+
+MAX_CONFIG_KEYS = 12
+"""Changed config keys named one by one in a diff's note; the rest are counted."""
+
+
+def _config_note(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """One note naming the config keys whose values differ (the layers' arguments show what they set)."""
+    changed = [
+        f"{key} {old.get(key, '(absent)')!r} → {new.get(key, '(absent)')!r}"
+        for key in sorted(set(old) | set(new))
+        if old.get(key) != new.get(key)
+    ]
+    if not changed:
+        return []
+    more = f" and {len(changed) - MAX_CONFIG_KEYS} more" if len(changed) > MAX_CONFIG_KEYS else ""
+    return [f"config keys that differ: {'; '.join(changed[:MAX_CONFIG_KEYS])}{more}"]
 
 
 def _related(pairs: Sequence[Pair], old: ModelSpec) -> bool:

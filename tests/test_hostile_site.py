@@ -33,7 +33,11 @@ SITE_NAME = "</title><script>alert('site')</script><img src=x onerror=alert('sit
 PLUGIN_TITLE = "<img src=x onerror=alert('plugin-title')>"
 NAV_SECTION = "<img src=x onerror=alert('nav-section')> & more"
 
-HOSTILE_MODEL = f'''"""A model whose block names are markup: each block is big enough for a page of its own."""
+HOSTILE_MODEL = f'''"""A model whose block names are markup: each block is big enough for a page of its own.
+
+The blocks differ in their hidden width, so none shares a page with another (repeated blocks of
+one structure share one page, which lists the others' names).
+"""
 
 from torch import nn
 
@@ -44,7 +48,7 @@ class Net(nn.Module):
     def __init__(self):
         super().__init__()
         self.blocks = nn.ModuleDict(
-            {{key: nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 4)) for key in KEYS}}
+            {{key: nn.Sequential(nn.Linear(4, 5 + i), nn.ReLU(), nn.Linear(5 + i, 4)) for i, key in enumerate(KEYS)}}
         )
 
     def forward(self, x):
