@@ -57,6 +57,25 @@ class Net(nn.Module):
         return x
 '''
 
+SHARED_KEYS = (*KEYS, "a`<img src=x onerror=alert('tick')>`b")
+SHARED_MODEL = f'''"""Identical blocks under markup names: they share one "× 4" page that lists every name."""
+
+from torch import nn
+
+KEYS = {SHARED_KEYS!r}
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.blocks = nn.ModuleDict({{key: nn.Sequential(nn.Linear(4, 4), nn.ReLU()) for key in KEYS}})
+
+    def forward(self, x):
+        for block in self.blocks.values():
+            x = block(x)
+        return x
+'''
+
 PYPROJECT = """[tool.modeldoc]
 out = "site"
 
@@ -96,6 +115,7 @@ def _yaml(text: str) -> str:
 
 ENTRIES = (
     Entry("modeldict-key", ("modeldoc", "build"), KEYS),
+    Entry("shared-block-keys", ("modeldoc", "build"), SHARED_KEYS),
     Entry("title", ("modeldoc", "build", TINY, "--input-shape", "2,4", "--title", TITLE, "--out", "site"), (TITLE,)),
     Entry(
         "site-name",
@@ -139,8 +159,11 @@ ENTRIES = (
 def _build(entry: Entry, folder: Path) -> Path:
     folder.mkdir()
     (folder / "hostile.py").write_text(HOSTILE_MODEL, encoding="utf-8")
+    (folder / "shared.py").write_text(SHARED_MODEL, encoding="utf-8")
     if entry.name == "modeldict-key":
         (folder / "pyproject.toml").write_text(PYPROJECT, encoding="utf-8")
+    if entry.name == "shared-block-keys":
+        (folder / "pyproject.toml").write_text(PYPROJECT.replace("hostile.py", "shared.py"), encoding="utf-8")
     if entry.plugin:
         (folder / "mkdocs.yml").write_text(MKDOCS_YML + entry.plugin, encoding="utf-8")
         (folder / "docs").mkdir()
@@ -207,6 +230,11 @@ def test_no_page_runs_a_script_and_the_text_shows_as_written(built: Built, entry
         # Each hostile block has a page of its own, so its name is in the nav of every page.
         # each key's block (itself and 3 layers) takes two pages at page_size 2: the block and its continuation
         assert sum(p.startswith("net/blocks/") for p in pages) == 2 * len(KEYS)
+    if entry.name == "shared-block-keys":
+        # one structure: a single page (with its continuation) stands for all four blocks and names each
+        assert [p for p in pages if p.startswith("net/blocks/") and "part" not in p] == [
+            next(p for p in pages if p.startswith("net/blocks/sequential-"))
+        ], pages
     dialogs: list[str] = []
     context = built.browser.new_context()
     page = context.new_page()
