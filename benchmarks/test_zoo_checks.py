@@ -235,7 +235,7 @@ def test_formula_mismatch_finds_wrong_arithmetic_and_wrong_values() -> None:
     assert formula_mismatch("73 − 0 = 71") == "'73 − 0 = 71': 73 − 0 is 73, not 71"
     assert formula_mismatch("73 − 2 = 71") is None
     assert formula_mismatch("12 × 4 × 4 = 192", 192) is None
-    assert formula_mismatch("x.out_features = 24", 16) == "'x.out_features = 24' states 24 but the step's value is 16"
+    assert formula_mismatch("x.out_features = 24", 16) == "'x.out_features = 24': states 24 but the value is 16"
     assert formula_mismatch("logits.shape[2] = 100", 100) is None
     assert checkable("12 × 4 = 48") and not checkable("fc1.out_features = 48")
 

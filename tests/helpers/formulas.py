@@ -35,6 +35,7 @@ _BINARY: dict[type, Callable[[Fraction, Fraction], Fraction]] = {
     ast.Sub: lambda a, b: a - b,
     ast.Mult: lambda a, b: a * b,
     ast.Div: lambda a, b: a / b,
+    ast.FloorDiv: lambda a, b: Fraction(a // b),
     ast.Pow: lambda a, b: a ** int(b) if b.denominator == 1 and 0 <= b <= 3 else _not_arithmetic(),
 }
 _ROUNDING = {"floor": math.floor, "ceil": math.ceil}
@@ -47,8 +48,8 @@ def _not_arithmetic() -> Fraction:
 def _value(node: ast.AST) -> Fraction:
     if isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(node.value, bool):
         return Fraction(str(node.value))
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        return -_value(node.operand)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        return -_value(node.operand) if isinstance(node.op, ast.USub) else _value(node.operand)
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
         return _BINARY[type(node.op)](_value(node.left), _value(node.right))
     rounded = isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _ROUNDING
