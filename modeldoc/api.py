@@ -115,6 +115,9 @@ def describe(
     depth: int = DEFAULT_DEPTH,
     sections: Sequence[str] = SECTIONS,
     page_size: int = DEFAULT_PAGE_SIZE,
+    show_weights: bool = False,
+    weights: str = "",
+    probe_memory: int | str | None = None,
 ) -> Description:
     """Describe `model`: a live ``nn.Module``, or a target such as ``"pkg.models:Net"``.
 
@@ -133,6 +136,11 @@ def describe(
         depth: Levels of the module tree drawn in one diagram.
         sections: Which sections the pages have (overview, diagram, dataflow, layers).
         page_size: A subtree with more modules than this gets a page of its own.
+        show_weights: Add each tensor's statistics, histogram and pictures (a model with real values).
+        weights: A checkpoint (``.safetensors``, ``.pt``) loaded strictly into the model built from
+            a target; a live module is yours, so load it yourself and pass ``show_weights=True``.
+        probe_memory: The memory a materialised copy of a meta model may take for a real pass:
+            bytes, or ``"8GiB"``; ``0`` never materialises (default: min(4 GiB, half the free memory)).
 
     Returns:
         The description: ``.spec``, ``.to_json()``, ``.build_site()``, ``.write_markdown()``.
@@ -159,6 +167,9 @@ def describe(
         "depth": depth,
         "sections": list(sections),
         "page_size": page_size,
+        "show_weights": show_weights,
+        "weights": weights,
+        "probe_memory": probe_memory,
     }
     saved = isinstance(model, str) and is_description_file(model)
     if saved:

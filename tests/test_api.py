@@ -141,3 +141,33 @@ def test_build_site_refuses_a_folder_it_did_not_write(tmp_path):
     with pytest.raises(modeldoc.ModeldocError, match="already holds files that modeldoc did not write"):
         doc.build_site(tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["mine.txt"]
+
+
+def test_weights_load_into_a_target_and_show_their_statistics(tmp_path, monkeypatch):
+    from safetensors import safe_open
+
+    checkpoint = REPO / "modeldoc" / "examples" / "digits.safetensors"
+    doc = modeldoc.describe("modeldoc.examples.digits:Network", input_shape=(1, 1, 8, 8), weights=str(checkpoint))
+    data = doc.to_json()
+    assert data["checkpoint"]["loaded"] == data["checkpoint"]["tensors"] == 10
+    weight = next(p for layer in data["layers"] for p in layer["parameters"] if p["name"] == "conv1.weight")
+    with safe_open(str(checkpoint), "pt") as file:
+        stored = file.get_tensor("conv1.weight")
+    assert weight["stats"]["max"] == pytest.approx(float(stored.max()))  # the file's values, not the init's
+    assert weight["stats"]["mean"] == pytest.approx(float(stored.mean()), abs=1e-6)
+    monkeypatch.chdir(tmp_path)
+    site = doc.build_site("site")
+    assert list(Path(site).rglob("*.png")), "the weights' pictures are written into the site"
+
+
+def test_show_weights_on_a_live_module_and_weights_refused_for_it():
+    import torch
+
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2))
+    with torch.no_grad():
+        model[0].weight.copy_(torch.tensor([[1.0, 0.0, -1.0], [2.0, 0.0, 0.0]]))
+    data = modeldoc.describe(model, input_shape=(1, 3), show_weights=True).to_json()
+    stats = next(p for p in data["layers"][0]["parameters"] if p["local_name"] == "weight")["stats"]
+    assert (stats["min"], stats["max"], stats["zeros"]) == (-1.0, 2.0, 0.5)
+    with pytest.raises(ConfigError, match="weights are loaded only into a model modeldoc builds"):
+        modeldoc.describe(model, input_shape=(1, 3), weights="w.safetensors")
