@@ -155,6 +155,8 @@ def index_map(index: Any, rank: int) -> list[tuple[int, Any] | None] | None:
         elif isinstance(item, int):
             axis += 1
         elif isinstance(item, dict) and "slice" in item:
+            if not all(b is None or (isinstance(b, int) and not isinstance(b, bool)) for b in item["slice"]):
+                return None  # a bound that is a tensor: its value is not recorded, so no arithmetic to show
             out.append((axis, item))
             axis += 1
         else:

@@ -81,7 +81,14 @@ def describe_module(
         spec = collect.collect(module, options)
         if recipe is not None:
             progress.phase("measuring which config keys set each argument")
-        config = configs.describe(module, recipe)
+        try:
+            config = configs.describe(module, recipe)
+        except KeyboardInterrupt:
+            raise
+        except Exception as err:  # the config is the library's: whatever it does, the description goes on
+            config = None
+            reason = f"{type(err).__name__}: {err}".splitlines()[0]
+            spec = replace(spec, warnings=(*spec.warnings, f"the model's config could not be read ({reason})"))
     if config is not None:
         spec = replace(spec, config=config)
     progress.phase(f"explaining {len(spec.layers) + 1:,} layers")

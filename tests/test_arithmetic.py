@@ -138,3 +138,8 @@ def test_labels_and_per_axis_arguments() -> None:
         None,
         None,
     ]
+
+
+def test_a_slice_bounded_by_a_tensor_has_no_arithmetic_to_show() -> None:
+    assert index_map([{"slice": [None, {"tensor": 3}, None]}], 2) is None
+    assert index_map([{"slice": [None, 4, None]}], 2) == [(0, {"slice": [None, 4, None]}), (1, None)]

@@ -129,3 +129,31 @@ def test_a_user_class_holding_a_config_is_read_but_not_run_again() -> None:
         described = configs.describe(holder)
     assert described is not None and described.type == "transformers.BertConfig"
     assert (described.measured, described.reads, len(built)) == ((), {}, 1)
+
+
+class Validated(dict):  # type: ignore[type-arg]
+    """A config that validates what is set on it, as strict dataclass configs do, with its own error class."""
+
+    class Invalid(Exception):
+        pass
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key == "width" and value != 8:
+            raise Validated.Invalid(f"{key} must be 8")
+        super().__setitem__(key, value)
+
+
+def test_a_key_the_config_refuses_with_an_error_of_its_own_is_left_unmeasured() -> None:
+    config = Validated({"width": 8, "widths": [16, 32], "nested": {"times": 2}, "p": 0.25})
+    described = measured(config)
+    assert "width" not in described.measured
+    assert described.reads["first.out_features"] == ("widths[0]",)
+
+
+def test_a_transformers_config_without_labels_reads_without_a_label_count() -> None:
+    import transformers
+
+    config = transformers.PretrainedConfig()
+    config.id2label = None  # some configs leave it unset
+    values = configs.plain_config(config)
+    assert values["id2label"] is None and "num_labels" not in values

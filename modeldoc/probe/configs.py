@@ -108,7 +108,7 @@ def plain_config(config: Any) -> dict[str, Any]:
     """The config's keys and values as JSON (sub-configs as objects); private keys and versions left out."""
     raw = config.to_dict() if _is_transformers_config(config) else dict(config)
     values = {str(k): _plain(v) for k, v in raw.items() if not str(k).startswith("_") and k != "transformers_version"}
-    if _is_transformers_config(config) and "id2label" in values:
+    if _is_transformers_config(config) and isinstance(values.get("id2label"), Mapping):
         values["num_labels"] = len(values["id2label"])  # a property: what classification heads read
     return values
 
@@ -241,7 +241,9 @@ def _rebuild(recipe: Recipe, key: str, value: int | float) -> dict[str, tuple[st
         config = copy.deepcopy(recipe.config)
         try:
             _set(config, key, changed)
-        except (AttributeError, KeyError, IndexError, TypeError, ValueError):  # a key the config does not take back
+        except KeyboardInterrupt:
+            raise
+        except Exception:  # a key the config does not take back, or its own validation of the value, in any form
             return None
         built = _built_arguments(recipe, config)
         if built is not None:
