@@ -8,7 +8,7 @@ not raised one by one, so a check can list them all; `parse_entry` raises the fi
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeGuard, cast
 
@@ -211,13 +211,7 @@ def read_entry(
     if not isinstance(data, Mapping):
         field_check.add("", f"must be a mapping of fields, not {_kind(data)}")
         return None
-    unknown = sorted(str(k) for k in set(data) - _ENTRY_KEYS)
-    if unknown:
-        field_check.add(
-            "",
-            f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; the fields are "
-            f"{', '.join(sorted(_ENTRY_KEYS))}",
-        )
+    field_check.unknown("", data, _ENTRY_KEYS)
     summary = field_check.template(data, "summary")
     formula = field_check.template(data, "formula")
     brief = field_check.templates(data, "brief")
@@ -277,13 +271,7 @@ def _arg(name: str, rule: Any, fields: _Fields) -> ArgRule | None:
     if not isinstance(rule, Mapping):
         fields.add(where, f"must be a mapping of fields, not {_kind(rule)}")
         return None
-    bad = sorted(str(k) for k in set(rule) - _ARG_KEYS)
-    if bad:
-        fields.add(
-            where,
-            f"unknown field{'s' if len(bad) > 1 else ''} {', '.join(bad)}; the fields are "
-            f"{', '.join(sorted(_ARG_KEYS))}",
-        )
+    fields.unknown(where, rule, _ARG_KEYS)
     kind = rule.get("kind", "hyperparameter")
     source = rule.get("source", "chosen")
     if kind not in KINDS or source not in SOURCES:
@@ -328,13 +316,7 @@ def _tensor(pattern: str, rule: Any, fields: _Fields) -> TensorRule | None:
     if not isinstance(rule, Mapping):
         fields.add(where, f"must be a mapping of fields, not {_kind(rule)}")
         return None
-    bad = sorted(str(k) for k in set(rule) - _PARAM_KEYS)
-    if bad:
-        fields.add(
-            where,
-            f"unknown field{'s' if len(bad) > 1 else ''} {', '.join(bad)}; the fields are "
-            f"{', '.join(sorted(_PARAM_KEYS))}",
-        )
+    fields.unknown(where, rule, _PARAM_KEYS)
     try:
         compiled = re.compile(pattern)
     except re.error as err:
@@ -365,13 +347,7 @@ def _example(data: Any, fields: _Fields) -> Example | None:
     if not isinstance(data, Mapping):
         fields.add("example", f"must be a mapping (args, kwargs, input or inputs, dtype), not {_kind(data)}")
         return None
-    bad = sorted(str(k) for k in set(data) - _EXAMPLE_KEYS)
-    if bad:
-        fields.add(
-            "example",
-            f"unknown field{'s' if len(bad) > 1 else ''} {', '.join(bad)}; the fields are "
-            f"{', '.join(sorted(_EXAMPLE_KEYS))}",
-        )
+    fields.unknown("example", data, _EXAMPLE_KEYS)
     args = data.get("args", [])
     kwargs = data.get("kwargs", {})
     if not isinstance(args, list):
@@ -452,6 +428,16 @@ class _Fields:
 
     def add(self, where: str, problem: str) -> None:
         self.problems.add(f"{self.key}.{where}" if where else self.key, problem, self.origin)
+
+    def unknown(self, where: str, data: Mapping[str, Any], allowed: Collection[str]) -> None:
+        """Record the keys of `data` that are not among the `allowed` fields, naming those."""
+        bad = sorted(str(k) for k in set(data) - set(allowed))
+        if bad:
+            self.add(
+                where,
+                f"unknown field{'s' if len(bad) > 1 else ''} {', '.join(bad)}; the fields are "
+                f"{', '.join(sorted(allowed))}",
+            )
 
     def text(self, data: Mapping[str, Any], name: str, within: str = "") -> str:
         value = data.get(name)
