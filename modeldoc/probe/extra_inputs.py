@@ -62,7 +62,7 @@ class _Context:
         return default
 
     def image_size(self) -> tuple[int, int]:
-        size = self.find("image_size", "img_size", "input_size", default=IMAGE_SIZE)
+        size = self.find("image_size", "img_size", "input_size", "max_img_size", default=IMAGE_SIZE)
         if isinstance(size, Mapping):
             size = size.get("height", size.get("shortest_edge", IMAGE_SIZE))
         if isinstance(size, list | tuple):
@@ -204,22 +204,80 @@ def _pixel_values(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
     height, width = ctx.image_size()
     if not isinstance(channels, int):
         return None
+    if any(name in _parameters(ctx.module) for name in _PATCH_PLACES):
+        return _patch_rows_image(ctx, param, channels)
+
+    frames = ctx.find("num_frames")
+    frames = frames if isinstance(frames, int) and frames > 0 else 0
+    shape = (channels, height, width) if not frames else (frames, channels, height, width)
 
     def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
         generator = torch.Generator().manual_seed(0)
-        image = torch.randn((_batch(made), channels, height, width), generator=generator)
+        image = torch.randn((_batch(made), *shape), generator=generator)
         return image.to(_device(made))
+
+    image = f"{channels} channels × {height} × {width} pixels (the config's image size)"
+    what = (
+        f"a random image of {image}"
+        if not frames
+        else f"a random video of {frames} frames (the config's num_frames) of {image}"
+    )
+    return MadeUp(param.name, what, build)
+
+
+_PATCH_PLACES = ("pixel_position_ids", "spatial_shapes")
+"""Parameters that place patches: a forward that takes one reads its image as rows of patches (Gemma 4, SigLIP 2)."""
+
+
+def _patch_rows_image(ctx: _Context, param: inspect.Parameter, channels: int) -> MadeUp | None:
+    """One random image as (batch, patches, values per patch): a square of patches, a multiple of the pooling kernel."""
+    patch = ctx.find("patch_size")
+    if not isinstance(patch, int) or patch < 1:
+        return None
+    patches = ctx.find("num_patches")
+    kernel = ctx.find("pooling_kernel_size", default=1)
+    kernel = kernel if isinstance(kernel, int) and kernel > 0 else 1
+    if isinstance(patches, int) and patches > 0 and math.isqrt(patches) ** 2 == patches:
+        side, said = math.isqrt(patches), "the config's num_patches"
+    else:
+        side = max(kernel, ctx.image_size()[0] // patch // kernel * kernel)
+        said = "the config's image size" + (
+            f", rounded to a multiple of pooling_kernel_size {kernel}" if kernel > 1 else ""
+        )
+    values = channels * patch * patch
+
+    def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(0)
+        return torch.randn((_batch(made), side * side, values), generator=generator).to(_device(made))
 
     return MadeUp(
         param.name,
-        f"a random image of {channels} channels × {height} × {width} pixels (the config's image size)",
+        f"a random image as {side} × {side} patches ({said}) of {channels} × {patch} × {patch} = {values} values",
         build,
     )
 
 
 @_maker("hidden_states")
 def _hidden_states(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
-    return _flat_patches(ctx, param) if _patch_grid_parameter(ctx) else None
+    if _patch_grid_parameter(ctx):
+        return _flat_patches(ctx, param)
+    reader = _first_reader(ctx.module)
+    if not isinstance(reader, nn.Conv1d):
+        return None
+    channels = int(reader.in_channels)
+    audio = channels <= 2
+    steps = AUDIO_SAMPLES if audio else TEXT_LENGTH
+
+    def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(0)
+        return torch.randn((_batch(made), channels, steps), generator=generator).to(_device(made))
+
+    held = f"{steps} samples, one second of 16 kHz audio" if audio else f"{steps} steps"
+    return MadeUp(
+        param.name,
+        f"random signals: {channels} channel{'s' if channels != 1 else ''} (what the first Conv1d reads) × {held}",
+        build,
+    )
 
 
 _GRIDS = ("grid_thw", "image_grid_thw")
@@ -308,6 +366,9 @@ def _input_values(ctx: _Context, param: inspect.Parameter) -> MadeUp:
 
 @_maker("input_features")
 def _input_features(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
+    stacked = ctx.find("feature_projection_input_dim")
+    if "input_values" in _parameters(ctx.module) and isinstance(stacked, int):
+        return _codec_features(ctx, param, stacked)
     mels = ctx.find("num_mel_bins", "feature_size", "n_mels")
     positions = ctx.find("max_source_positions")
     if not isinstance(mels, int):
@@ -321,6 +382,27 @@ def _input_features(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
     return MadeUp(param.name, f"random audio features: {mels} mel bins × {frames} frames", build)
 
 
+def _codec_features(ctx: _Context, param: inspect.Parameter, width: int) -> MadeUp:
+    """The features a codec's semantic encoder reads beside its raw audio: one frame per code frame of the audio."""
+    ratios = ctx.find("downsampling_ratios")
+    hop = math.prod(ratios) if isinstance(ratios, list | tuple) and all(isinstance(r, int) for r in ratios) else 0
+
+    def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        audio = made.get("input_values")
+        samples = int(audio.shape[-1]) if audio is not None else AUDIO_SAMPLES
+        frames = max(1, samples // hop) if hop else AUDIO_FRAMES
+        generator = torch.Generator().manual_seed(0)
+        return torch.randn((_batch(made), frames, width), generator=generator).to(_device(made))
+
+    per = f"one per {hop} samples of input_values (the product of the config's downsampling_ratios)"
+    return MadeUp(
+        param.name,
+        f"random audio features of {width} values (the config's feature_projection_input_dim), "
+        f"{per if hop else f'{AUDIO_FRAMES} frames'}",
+        build,
+    )
+
+
 @_maker("timestep", "timesteps")
 def _timestep(ctx: _Context, param: inspect.Parameter) -> MadeUp:
     def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
@@ -329,17 +411,345 @@ def _timestep(ctx: _Context, param: inspect.Parameter) -> MadeUp:
     return MadeUp(param.name, "the diffusion step 1 for every sample", build)
 
 
+# --------------------------------------------------------------------------- masks and positions by name
+
+
+_MASK_SUFFIXES = ("_attention_mask", "_masks", "_mask")
+_SOURCE_ENDINGS = ("", "_values", "_feats", "_features", "_input_ids", "_ids")
+"""What follows a mask's prefix in the name of the input it masks: ``pixel`` → ``pixel_values``."""
+
+PADDING_IS_TRUE = frozenset({"audio_mel_mask"})
+"""Masks that mark padding (not the positions kept) with True: Gemma 3n's audio encoder."""
+
+
+def _mask_source(name: str, params: Mapping[str, inspect.Parameter]) -> str:
+    """The forward parameter a mask named `name` masks (``input_features_mask`` → ``input_features``), or ""."""
+    for suffix in _MASK_SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            prefix = name[: -len(suffix)]
+            return next((prefix + end for end in _SOURCE_ENDINGS if prefix + end in params), "")
+    return ""
+
+
+def _source_mask(ctx: _Context, param: inspect.Parameter, source: str) -> MadeUp:
+    """Ones over the positions of `source` (its batch and sequence axes; height and width for an image)."""
+    padding_true = param.name in PADDING_IS_TRUE
+    boolean = padding_true or "bool" in str(param.annotation).lower()
+    dtype = torch.bool if boolean else torch.long
+
+    def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        tensor = made.get(source)
+        if tensor is None:
+            raise ValueError(f"no {source} to shape {param.name} after")
+        shape = _positions(ctx, source, tensor)
+        fill = torch.zeros if padding_true else torch.ones
+        return fill(shape, dtype=dtype, device=tensor.device)
+
+    if padding_true:
+        what = f"False at every position of {source}: no position is padding (this mask marks padding with True)"
+    else:
+        what = f"ones over the positions of {source}: every position is kept (no padding)"
+    return MadeUp(param.name, what, build)
+
+
+def _positions(ctx: _Context, source: str, tensor: torch.Tensor) -> tuple[int, ...]:
+    """The axes a mask over `tensor` covers: batch and sequence, or batch, height and width of an image."""
+    shape = tuple(int(s) for s in tensor.shape)
+    if len(shape) <= 2:
+        return shape
+    if len(shape) == 4 and source.startswith("pixel"):
+        return (shape[0], shape[2], shape[3])
+    return (shape[0], shape[_sequence_axis(ctx, shape)])
+
+
+_FEATURE_COUNTS = ("num_mel_bins", "n_mels", "feature_size", "input_feat_size", "feature_projection_input_dim")
+
+
+def _sequence_axis(ctx: _Context, shape: tuple[int, ...]) -> int:
+    """The sequence axis of a (batch, ·, ·) input: not the features the config or the first layer names (else 1)."""
+    for name in _FEATURE_COUNTS:
+        count = ctx.find(name)
+        if isinstance(count, int) and count in shape[1:3] and shape[1] != shape[2]:
+            return 2 if shape[1] == count else 1
+    reader = _first_reader(ctx.module)
+    if isinstance(reader, nn.Conv1d) and reader.in_channels == shape[1]:
+        return 2
+    return 1
+
+
+def _first_reader(module: nn.Module) -> nn.Module | None:
+    """The first Conv1d, Conv2d, Linear or LayerNorm registered in `module` (the likeliest reader of its input)."""
+    readers = (nn.Conv1d, nn.Conv2d, nn.Linear, nn.LayerNorm)
+    found = guard.attempt(
+        lambda: next((m for m in module.modules() if isinstance(m, readers)), None), "finding the first layer"
+    )
+    return None if isinstance(found, guard.Failed) else found
+
+
+def _named_maker(name: str, params: Mapping[str, inspect.Parameter]) -> Maker | None:
+    """The maker for parameter `name`: by its exact name, else a mask over the input its name points to."""
+    make = _MAKERS.get(name)
+    if make is not None:
+        return make
+    source = _mask_source(name, params)
+    if source:
+        return lambda ctx, param: _source_mask(ctx, param, source)
+    return None
+
+
+def _square(count: int) -> tuple[int, int]:
+    """The most nearly square grid of `count` cells: rows × columns."""
+    rows = math.isqrt(count)
+    while rows > 1 and count % rows:
+        rows -= 1
+    return max(rows, 1), count // max(rows, 1)
+
+
+def _patch_rows(made: Mapping[str, torch.Tensor], ctx: _Context) -> int:
+    """Patches per image in ``pixel_values``: axis 1 of (batch, patches, values), else the image's patch count."""
+    pixels = made.get("pixel_values")
+    if pixels is not None and pixels.dim() == 3:
+        return int(pixels.shape[1])
+    patch = ctx.find("patch_size", default=16)
+    height, width = (int(pixels.shape[-2]), int(pixels.shape[-1])) if pixels is not None else ctx.image_size()
+    patch = patch if isinstance(patch, int) and patch > 0 else 16
+    return max(1, (height // patch) * (width // patch))
+
+
+@_maker("spatial_shapes")
+def _spatial_shapes(ctx: _Context, param: inspect.Parameter) -> MadeUp:
+    def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        rows, cols = _square(_patch_rows(made, ctx))
+        return torch.tensor([[rows, cols]] * _batch(made), dtype=torch.long, device=_device(made))
+
+    return MadeUp(
+        param.name, "the patch grid of each image: its patches as the most nearly square rows × columns", build
+    )
+
+
+@_maker("target_sizes")
+def _target_sizes(ctx: _Context, param: inspect.Parameter) -> MadeUp:
+    def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        rows, cols = _image_grid(made, ctx)
+        return torch.tensor([[rows, cols]] * _batch(made), dtype=torch.int32, device=_device(made))
+
+    return MadeUp(param.name, "the patch grid of each image: its height and width in patches", build)
+
+
+def _image_grid(made: Mapping[str, torch.Tensor], ctx: _Context) -> tuple[int, int]:
+    pixels = made.get("pixel_values")
+    patch = ctx.find("patch_size", default=16)
+    patch = patch if isinstance(patch, int) and patch > 0 else 16
+    if pixels is not None and pixels.dim() == 4:
+        return max(1, int(pixels.shape[-2]) // patch), max(1, int(pixels.shape[-1]) // patch)
+    return _square(_patch_rows(made, ctx))
+
+
+@_maker("pixel_position_ids")
+def _pixel_position_ids(ctx: _Context, param: inspect.Parameter) -> MadeUp:
+    def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        rows, cols = _square(_patch_rows(made, ctx))
+        ys, xs = torch.meshgrid(torch.arange(rows), torch.arange(cols), indexing="ij")
+        grid = torch.stack([xs.flatten(), ys.flatten()], dim=-1)
+        return grid.expand(_batch(made), -1, -1).to(_device(made))
+
+    return MadeUp(
+        param.name,
+        "the (x, y) place of each patch, row by row on the most nearly square grid of the patches (none is padding)",
+        build,
+    )
+
+
+@_maker("merge_sizes")
+def _merge_sizes(ctx: _Context, param: inspect.Parameter) -> MadeUp:
+    merge = ctx.find("spatial_merge_size", "merge_size")
+    named = isinstance(merge, int) and merge >= 1
+    size = merge if named else 1
+    said = "the config's spatial_merge_size" if named else "no merging; the config names no merge size"
+
+    def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        images = next((int(made[n].shape[0]) for n in _GRIDS if n in made), 1)
+        return torch.full((images,), size, dtype=torch.long, device=_device(made))
+
+    return MadeUp(param.name, f"the merge size of each image: {size} ({said})", build)
+
+
+@_maker("position_ids", "decoder_position_ids")
+def _position_ids(ctx: _Context, param: inspect.Parameter) -> MadeUp:
+    source = "decoder_input_ids" if param.name.startswith("decoder") else "input_ids"
+
+    def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        tokens = made.get(source)
+        length = int(tokens.shape[1]) if tokens is not None and tokens.dim() == 2 else TEXT_LENGTH
+        return torch.arange(length, device=_device(made)).expand(_batch(made), -1)
+
+    return MadeUp(param.name, f"0, 1, 2, … along {source}: each token at its place", build)
+
+
+# --------------------------------------------------------------------------- inputs of model families, by name
+
+
+@_maker("query_embeds")
+def _query_embeds(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
+    hidden = ctx.find("hidden_size")
+    queries = ctx.find("num_query_tokens")
+    if not isinstance(hidden, int):
+        return None
+    count = queries if isinstance(queries, int) and queries > 0 else QUERY_TOKENS
+    said = "the config's num_query_tokens" if count == queries else "BLIP-2's default; the config names no count"
+
+    def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(0)
+        return torch.randn((_batch(made), count, hidden), generator=generator).to(_device(made))
+
+    return MadeUp(param.name, f"{count} random query embeddings ({said}) of {hidden} values", build)
+
+
+@_maker("encoder_hidden_states")
+def _encoder_hidden_states(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
+    width = ctx.find("encoder_hidden_size")
+    if not isinstance(width, int):
+        return None
+
+    def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(0)
+        return torch.randn((_batch(made), TEXT_LENGTH, width), generator=generator).to(_device(made))
+
+    return MadeUp(
+        param.name,
+        f"{TEXT_LENGTH} random states of the encoder it attends to, {width} values each (the config's "
+        "encoder_hidden_size; the length is a choice, the config names none)",
+        build,
+    )
+
+
+QUERY_TOKENS = 32
+"""Learned queries of a Q-Former whose config names no count (BLIP-2's default)."""
+VISUAL_REGIONS = 36
+"""Image regions of made-up region features (LXMERT's usual count of detected boxes per image)."""
+
+
+@_maker("task_inputs")
+def _task_inputs(ctx: _Context, param: inspect.Parameter) -> MadeUp:
+    length = ctx.find("task_seq_len", default=TEXT_LENGTH)
+
+    def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        return torch.ones((_batch(made), length), dtype=torch.long, device=_device(made))
+
+    return MadeUp(param.name, f"the task prompt's token ids, all 1, {length} long (the config's task_seq_len)", build)
+
+
+def _like(source: str, what: str, fill: Callable[..., torch.Tensor]) -> Maker:
+    """A maker of a tensor shaped like the input `source` (made or given before it)."""
+
+    def make(ctx: _Context, param: inspect.Parameter) -> MadeUp:
+        def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
+            tensor = made.get(source)
+            if tensor is None:
+                raise ValueError(f"no {source} to shape {param.name} after")
+            return fill(tensor)
+
+        return MadeUp(param.name, what, build)
+
+    return make
+
+
+_MAKERS["prompt_masks"] = _like(
+    "pixel_values", "ones shaped like pixel_values: the prompt's mask covers the whole prompt image", torch.ones_like
+)
+_MAKERS["past_values_padding"] = _like(
+    "past_values", "zeros shaped like past_values: no value is padding", lambda t: torch.zeros_like(t, dtype=torch.long)
+)
+
+
+def _random_like(tensor: torch.Tensor) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(0)
+    return torch.randn(tuple(tensor.shape), generator=generator).to(tensor.device)
+
+
+_MAKERS["prompt_pixel_values"] = _like(
+    "pixel_values", "a random prompt image shaped like pixel_values (the image it is shown beside)", _random_like
+)
+
+
+@_maker("freq")
+def _freq(ctx: _Context, param: inspect.Parameter) -> MadeUp:
+    def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        return torch.zeros((_batch(made), 1), dtype=torch.long, device=_device(made))
+
+    return MadeUp(param.name, "the frequency class 0 (high frequency) for every series", build)
+
+
+@_maker("visual_feats", "visual_pos")
+def _visual_regions(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
+    key = "visual_feat_dim" if param.name == "visual_feats" else "visual_pos_dim"
+    width = ctx.find(key)
+    if not isinstance(width, int):
+        return None
+
+    def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(0)
+        return torch.rand((_batch(made), VISUAL_REGIONS, width), generator=generator).to(_device(made))
+
+    kind = "features" if param.name == "visual_feats" else "box positions"
+    return MadeUp(
+        param.name,
+        f"random region {kind} in [0, 1): {VISUAL_REGIONS} regions (a usual count of detected boxes) × {width} "
+        f"(the config's {key})",
+        build,
+    )
+
+
+@_maker("lang_ids")
+def _lang_ids(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
+    languages = ctx.find("languages")
+    if not isinstance(languages, list | tuple) or not languages:
+        return None
+
+    def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        return torch.zeros(_batch(made), dtype=torch.long, device=_device(made))
+
+    return MadeUp(param.name, f"language 0 for every sample: the adapter of {languages[0]}, the config's first", build)
+
+
+@_maker("action_embeds")
+def _action_embeds(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
+    chunk = ctx.find("chunk_size")
+    dit = _read(ctx.config, "dit_config") if ctx.config is not None else None
+    hidden = _read(dit, "hidden_size") if dit is not None else None
+    if not isinstance(chunk, int) or not isinstance(hidden, int):
+        return None
+
+    def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(0)
+        return torch.randn((_batch(made), chunk + 1, hidden), generator=generator).to(_device(made))
+
+    return MadeUp(
+        param.name,
+        f"random embeddings of the robot state and {chunk} actions (the config's chunk_size), {hidden} values each "
+        "(the action expert's hidden size)",
+        build,
+    )
+
+
 # --------------------------------------------------------------------------- which to make
 
 
 _COMPANIONS = (
     "input_ids",
     "pixel_values",
+    "input_features",
+    "visual_feats",
+    "visual_pos",
+    "encoder_hidden_states",
     "decoder_input_ids",
     "attention_mask",
+    "input_features_mask",
     "token_type_ids",
     "bbox",
     "qformer_input_ids",
+    "lang_ids",
+    "target_sizes",
 )
 """Optional inputs made up when a pass without them failed, in the order they are built."""
 
@@ -379,14 +789,33 @@ def made_up(module: nn.Module, given: list[str], *, optional: bool) -> tuple[Mad
         grid = _patch_grid_parameter(ctx)
         wanted += [grid] if grid and grid not in given and grid not in wanted else []
     order = {name: i for i, name in enumerate(_COMPANIONS)}
-    wanted.sort(key=lambda name: order.get(name, -1))
+    wanted.sort(key=lambda name: (_is_derived(name, params), order.get(name, -1)))
     out = []
     for name in wanted:
-        make = _MAKERS.get(name)
+        make = _named_maker(name, params)
         made = make(ctx, params[name]) if make is not None else None
         if made is not None:
             out.append(made)
     return tuple(out)
+
+
+_DERIVED = frozenset(
+    {
+        *_GRIDS,
+        "spatial_shapes",
+        "target_sizes",
+        "pixel_position_ids",
+        "merge_sizes",
+        "prompt_masks",
+        "prompt_pixel_values",
+        "past_values_padding",
+    }
+)
+
+
+def _is_derived(name: str, params: Mapping[str, inspect.Parameter]) -> bool:
+    """True for an input shaped after another (a mask, a grid, positions): it is built after the inputs it reads."""
+    return name in _DERIVED or name.endswith("position_ids") or bool(_mask_source(name, params))
 
 
 def nbytes(made: tuple[MadeUp, ...], given: Mapping[str, torch.Tensor]) -> int:
