@@ -130,12 +130,54 @@ def _maker(*names: str) -> Callable[[Maker], Maker]:
 
 @_maker("input_ids", "qformer_input_ids")
 def _input_ids(ctx: _Context, param: inspect.Parameter) -> MadeUp:
+    places = _image_places(ctx)
+    fallback = TEXT_LENGTH + places
+
     def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
         tokens = _tokens(made)
-        length = int(tokens.shape[1]) if tokens is not None else TEXT_LENGTH
+        length = int(tokens.shape[1]) if tokens is not None else fallback
         return torch.ones((_batch(made), length), dtype=torch.long, device=_device(made))
 
+    if places:
+        return MadeUp(
+            param.name,
+            f"token ids, all 1: {fallback} tokens, {TEXT_LENGTH} of text and {places} places for the image's "
+            "embeddings (the config's latent_query_num)",
+            build,
+        )
     return MadeUp(param.name, "token ids, all 1 (a text as long as the other token input, or 16 tokens)", build)
+
+
+def _image_places(ctx: _Context) -> int:
+    """Token places a model writes its image embeddings into (Kosmos-2's latent_query_num), 0 for none."""
+    if "image_embeds_position_mask" not in _parameters(ctx.module):
+        return 0
+    count = ctx.find("latent_query_num")
+    return count if isinstance(count, int) and count > 0 else 0
+
+
+@_maker("image_embeds_position_mask")
+def _image_embeds_position_mask(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
+    places = _image_places(ctx)
+    if not places:
+        return None
+
+    def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        tokens = _tokens(made)
+        if tokens is None or tokens.shape[1] < places + 1:
+            raise ValueError(
+                f"input_ids must be at least {places + 1} tokens long to hold the image's {places} embeddings"
+            )
+        mask = torch.zeros(tuple(tokens.shape[:2]), dtype=torch.long, device=tokens.device)
+        mask[:, 1 : places + 1] = 1
+        return mask
+
+    return MadeUp(
+        param.name,
+        f"1 at token places 1 to {places}, where the image's {places} embeddings go (the config's latent_query_num), "
+        "0 elsewhere",
+        build,
+    )
 
 
 @_maker("decoder_input_ids")
@@ -750,6 +792,7 @@ _COMPANIONS = (
     "qformer_input_ids",
     "lang_ids",
     "target_sizes",
+    "image_embeds_position_mask",
 )
 """Optional inputs made up when a pass without them failed, in the order they are built."""
 
@@ -816,6 +859,19 @@ _DERIVED = frozenset(
 def _is_derived(name: str, params: Mapping[str, inspect.Parameter]) -> bool:
     """True for an input shaped after another (a mask, a grid, positions): it is built after the inputs it reads."""
     return name in _DERIVED or name.endswith("position_ids") or bool(_mask_source(name, params))
+
+
+OTHER_KINDS = frozenset({"pixel_values", "input_features", "visual_feats", "visual_pos", "encoder_hidden_states"})
+"""Made-up companions that bring another kind of input (an image, audio, region features, encoder states)."""
+
+
+def same_modality(made: tuple[MadeUp, ...]) -> tuple[MadeUp, ...]:
+    """`made` without the companions of another kind of input and the masks over them (empty when none is left out)."""
+    kept = tuple(m for m in made if m.name not in OTHER_KINDS and _mask_source(m.name, _KIND_PARAMS) not in OTHER_KINDS)
+    return kept if len(kept) < len(made) else ()
+
+
+_KIND_PARAMS = {name: inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY) for name in OTHER_KINDS}
 
 
 def nbytes(made: tuple[MadeUp, ...], given: Mapping[str, torch.Tensor]) -> int:

@@ -168,7 +168,8 @@ class _Plan:
         """The first pass, with the inputs the model requires made up; again with its usual companions if it failed.
 
         The pass with the companions (`modeldoc.probe.extra_inputs`) is kept when it got further,
-        and the example it ran on becomes the plan's.
+        and the example it ran on becomes the plan's; when it did not, a pass with only the companions
+        of the given inputs' kind (no made-up image, audio or region features) is tried once more.
         """
         given = guard.attempt(lambda: self.example.given(self.module), "binding the example inputs")
         names = given if isinstance(given, list) else []
@@ -181,11 +182,14 @@ class _Plan:
         more = extra_inputs.made_up(self.module, names + [m.name for m in required], optional=True)
         if not more:
             return base
-        extended = self.example.with_made_up(self.module, more)
-        retry = runner.build(extended, extended.sizes)
-        if _further(retry, base):
-            self.example = extended
-            return retry
+        for companions in (more, extra_inputs.same_modality(more)):
+            if not companions or self.budget.expired:
+                break
+            extended = self.example.with_made_up(self.module, companions)
+            retry = runner.build(extended, extended.sizes)
+            if _further(retry, base):
+                self.example = extended
+                return retry
         return base
 
     def _runner(self, device: str, weights: dict[int, torch.Tensor] | None = None) -> Runner:
