@@ -412,6 +412,9 @@ def _input_features(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
     if "input_values" in _parameters(ctx.module) and isinstance(stacked, int):
         return _codec_features(ctx, param, stacked)
     mels = ctx.find("num_mel_bins", "feature_size", "n_mels")
+    spec = ctx.find("spec_size")
+    if isinstance(spec, int) and isinstance(mels, int) and 0 < mels <= spec:
+        return _spectrogram_image(ctx, param, spec, mels)
     positions = ctx.find("max_source_positions")
     if not isinstance(mels, int):
         return None
@@ -422,6 +425,23 @@ def _input_features(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
         return torch.randn((_batch(made), mels, frames), generator=generator).to(_device(made))
 
     return MadeUp(param.name, f"random audio features: {mels} mel bins × {frames} frames", build)
+
+
+def _spectrogram_image(ctx: _Context, param: inspect.Parameter, spec: int, mels: int) -> MadeUp:
+    """A spectrogram read as a square image of ``spec_size`` (CLAP): (batch, crops, frames, mels)."""
+    crops = 4 if ctx.find("enable_fusion") is True else 1
+    frames = spec * (spec // mels)
+
+    def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(0)
+        return torch.randn((_batch(made), crops, frames, mels), generator=generator).to(_device(made))
+
+    return MadeUp(
+        param.name,
+        f"a random spectrogram of {crops} crop{'s' if crops != 1 else ''} × {frames} frames × {mels} mel bins: the "
+        f"frames the config's spec_size {spec} holds ({spec} × {spec} // {mels})",
+        build,
+    )
 
 
 def _codec_features(ctx: _Context, param: inspect.Parameter, width: int) -> MadeUp:
