@@ -9,13 +9,14 @@ inputs listed in the trace, the JSON and on the page.
 from __future__ import annotations
 
 import html
+from typing import Any
 
 import pytest
 
 from modeldoc.options import model_options
 from modeldoc.pages import render
 from modeldoc.spec import MadeUpInput, ModelSpec
-from tests.helpers.specs import spec_of
+from tests.helpers.specs import check_round_trip, spec_of
 
 pytest.importorskip("transformers")
 
@@ -82,3 +83,224 @@ def test_nothing_is_made_up_for_a_model_given_all_it_needs() -> None:
     assert spec.trace is not None and spec.trace.complete
     assert spec.trace.made_up == ()
     assert "made_up_inputs" not in spec.to_json()["trace"]
+
+
+# --------------------------------------------------------------------------- inputs of model families (issue 14)
+
+
+def describe_type(kind: str, name: str, shape: list[int], dtype: str = "float32", **config: Any) -> ModelSpec:
+    """A transformers model type built from its config (with `config` overrides) on meta, given one named input."""
+    import torch
+    from transformers import AutoConfig, AutoModel
+
+    from modeldoc.pipeline import describe_module
+
+    built = AutoConfig.for_model(kind, **config)
+    with torch.device("meta"):
+        model = AutoModel.from_config(built)
+    options = model_options({"target": f"transformers:{type(model).__name__}", "inputs": [entry(name, shape, dtype)]})
+    return check_round_trip(describe_module(model, options))
+
+
+def entry(name: str, shape: list[int], dtype: str) -> dict[str, Any]:
+    return {"name": name, "shape": shape, "dtype": dtype}
+
+
+def made_up(spec: ModelSpec) -> dict[str, tuple[tuple[int, ...], str]]:
+    """Each made-up input's shape and dtype, by name, after checking the JSON states the same ones."""
+    assert spec.trace is not None and spec.trace.complete, spec.probe_error
+    stated = spec.to_json()["trace"]["made_up_inputs"]
+    assert [m["name"] for m in stated] == [m.name for m in spec.trace.made_up]
+    assert all(m["what"] for m in stated)
+    return {m.name: (m.shape, m.dtype) for m in spec.trace.made_up}
+
+
+def what(spec: ModelSpec, name: str) -> str:
+    assert spec.trace is not None
+    return next(m.what for m in spec.trace.made_up if m.name == name)
+
+
+def test_an_audio_encoder_gets_a_mask_over_the_frames_of_its_features() -> None:
+    spec = describe_type(
+        "qwen3_asr_encoder",
+        "input_features",
+        [1, 16, 200],
+        num_mel_bins=16,
+        d_model=32,
+        encoder_layers=1,
+        encoder_attention_heads=2,
+        encoder_ffn_dim=32,
+        output_dim=32,
+        downsample_hidden_size=8,
+    )
+    # channels first (16 mel bins, the config's num_mel_bins): the mask covers the 200 frames
+    assert made_up(spec) == {"input_features_mask": ((1, 200), "int64")}
+    assert what(spec, "input_features_mask") == (
+        "ones over the positions of input_features: every position is kept (no padding)"
+    )
+
+
+def test_a_series_model_gets_its_padding_and_frequency() -> None:
+    spec = describe_type(
+        "timesfm",
+        "past_values",
+        [1, 64],
+        num_hidden_layers=1,
+        hidden_size=32,
+        intermediate_size=32,
+        num_attention_heads=2,
+        head_dim=16,
+        context_length=64,
+        patch_length=32,
+    )
+    assert made_up(spec) == {"freq": ((1, 1), "int64"), "past_values_padding": ((1, 64), "int64")}
+    assert what(spec, "past_values_padding") == "zeros shaped like past_values: no value is padding"
+
+
+def test_a_text_and_regions_model_gets_region_features_of_the_configs_widths() -> None:
+    spec = describe_type(
+        "lxmert",
+        "input_ids",
+        [1, 8],
+        "long",
+        l_layers=1,
+        x_layers=1,
+        r_layers=1,
+        hidden_size=32,
+        num_attention_heads=2,
+        intermediate_size=37,
+        visual_feat_dim=16,
+        vocab_size=100,
+    )
+    shapes = made_up(spec)
+    assert shapes["visual_feats"] == ((1, 36, 16), "float32")
+    assert shapes["visual_pos"] == ((1, 36, 4), "float32")
+    assert "(the config's visual_feat_dim)" in what(spec, "visual_feats")
+
+
+def test_a_vision_tower_that_places_patches_gets_patch_rows_and_their_places() -> None:
+    spec = describe_type(
+        "gemma4_vision",
+        "input_ids",
+        [1, 8],
+        "long",
+        hidden_size=32,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        head_dim=16,
+        patch_size=4,
+        image_size=24,
+        position_embedding_size=64,
+    )
+    # 24 / 4 = 6 patches a side, a multiple of the pooling kernel 3; 3 × 4 × 4 = 48 values a patch
+    assert made_up(spec) == {"pixel_values": ((1, 36, 48), "float32"), "pixel_position_ids": ((1, 36, 2), "int64")}
+    assert "6 × 6 patches" in what(spec, "pixel_values")
+
+
+def test_patches_given_as_rows_get_their_mask_and_grid() -> None:
+    spec = describe_type(
+        "siglip2_vision_model",
+        "pixel_values",
+        [1, 16, 48],
+        hidden_size=32,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        patch_size=4,
+        num_patches=16,
+    )
+    assert made_up(spec) == {"pixel_attention_mask": ((1, 16), "int64"), "spatial_shapes": ((1, 2), "int64")}
+
+
+def test_a_qformer_gets_its_queries_and_the_states_it_attends_to() -> None:
+    spec = describe_type(
+        "blip_2_qformer",
+        "input_ids",
+        [1, 8],
+        "long",
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=37,
+        encoder_hidden_size=24,
+        vocab_size=100,
+    )
+    shapes = made_up(spec)
+    assert shapes["query_embeds"] == ((1, 32, 32), "float32")
+    assert shapes["encoder_hidden_states"] == ((1, 16, 24), "float32")
+    assert "the config names no count" in what(spec, "query_embeds")
+
+
+def test_an_image_to_text_model_gets_text_with_places_for_the_image() -> None:
+    spec = describe_type(
+        "kosmos-2",
+        "pixel_values",
+        [1, 3, 32, 32],
+        text_config={"embed_dim": 32, "layers": 1, "attention_heads": 2, "ffn_dim": 37, "vocab_size": 100},
+        vision_config={
+            "hidden_size": 32,
+            "intermediate_size": 37,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "image_size": 32,
+            "patch_size": 8,
+        },
+        latent_query_num=4,
+    )
+    shapes = made_up(spec)
+    assert shapes["input_ids"] == ((1, 20), "int64")
+    assert shapes["image_embeds_position_mask"] == ((1, 20), "int64")
+    assert what(spec, "image_embeds_position_mask").startswith("1 at token places 1 to 4")
+
+
+@pytest.mark.slow
+def test_a_conv_model_gets_hidden_states_of_the_channels_its_first_conv_reads() -> None:
+    spec = describe_type("vibevoice_acoustic_tokenizer_encoder", "input_values", [1, 1, 3200])
+    assert made_up(spec) == {"hidden_states": ((1, 1, 16000), "float32")}
+    assert "1 channel (what the first Conv1d reads)" in what(spec, "hidden_states")
+
+
+def test_a_prompted_segmenter_gets_a_prompt_image_and_mask_like_its_image() -> None:
+    spec = describe_type(
+        "seggpt",
+        "pixel_values",
+        [1, 3, 32, 32],
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        image_size=[64, 32],
+        patch_size=8,
+        mlp_dim=32,
+        merge_index=0,
+        intermediate_hidden_state_indices=[1],
+        decoder_hidden_size=8,
+    )
+    assert made_up(spec) == {
+        "prompt_pixel_values": ((1, 3, 32, 32), "float32"),
+        "prompt_masks": ((1, 3, 32, 32), "float32"),
+    }
+
+
+@pytest.mark.slow
+def test_a_padding_marking_mask_is_false_and_says_so() -> None:
+    spec = describe_type("gemma3n_audio", "audio_mel", [1, 64, 128])
+    assert made_up(spec) == {"audio_mel_mask": ((1, 64), "bool")}
+    assert what(spec, "audio_mel_mask").endswith("(this mask marks padding with True)")
+
+
+def test_a_language_adapter_model_gets_a_stated_language() -> None:
+    spec = describe_type(
+        "xmod", "input_ids", [1, 8], "long", num_hidden_layers=1, hidden_size=32, num_attention_heads=2
+    )
+    assert made_up(spec)["lang_ids"] == ((1,), "int64")
+    assert what(spec, "lang_ids") == "language 0 for every sample: the adapter of en_XX, the config's first"
+
+
+@pytest.mark.slow
+def test_companions_of_another_kind_are_dropped_when_the_text_alone_runs() -> None:
+    # T5Gemma 2's default config cannot take its own image (its projector pools 14 patches a side to 16);
+    # the pass with text companions alone completes, and no image is listed
+    spec = describe_type("t5gemma2", "input_ids", [1, 8], "long")
+    assert made_up(spec) == {"decoder_input_ids": ((1, 8), "int64"), "attention_mask": ((1, 8), "int64")}
