@@ -112,6 +112,15 @@ def _tokens(made: Mapping[str, torch.Tensor]) -> torch.Tensor | None:
     return None
 
 
+def _random(shape: tuple[int, ...], device: torch.device, *, uniform: bool = False) -> torch.Tensor:
+    """Random values of `shape` on `device` (seeded, normal or in [0, 1)); on the meta device, none are drawn."""
+    if device.type == "meta":
+        return torch.empty(shape, device=device)
+    generator = torch.Generator().manual_seed(0)
+    values = torch.rand(shape, generator=generator) if uniform else torch.randn(shape, generator=generator)
+    return values.to(device)
+
+
 # --------------------------------------------------------------------------- the makers
 
 
@@ -254,9 +263,7 @@ def _pixel_values(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
     shape = (channels, height, width) if not frames else (frames, channels, height, width)
 
     def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        generator = torch.Generator().manual_seed(0)
-        image = torch.randn((_batch(made), *shape), generator=generator)
-        return image.to(_device(made))
+        return _random((_batch(made), *shape), _device(made))
 
     image = f"{channels} channels × {height} × {width} pixels (the config's image size)"
     what = (
@@ -289,8 +296,7 @@ def _patch_rows_image(ctx: _Context, param: inspect.Parameter, channels: int) ->
     values = channels * patch * patch
 
     def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        generator = torch.Generator().manual_seed(0)
-        return torch.randn((_batch(made), side * side, values), generator=generator).to(_device(made))
+        return _random((_batch(made), side * side, values), _device(made))
 
     return MadeUp(
         param.name,
@@ -311,8 +317,7 @@ def _hidden_states(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
     steps = AUDIO_SAMPLES if audio else TEXT_LENGTH
 
     def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        generator = torch.Generator().manual_seed(0)
-        return torch.randn((_batch(made), channels, steps), generator=generator).to(_device(made))
+        return _random((_batch(made), channels, steps), _device(made))
 
     held = f"{steps} samples, one second of 16 kHz audio" if audio else f"{steps} steps"
     return MadeUp(
@@ -351,8 +356,7 @@ def _flat_patches(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
     values, side, _ = layout
 
     def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        generator = torch.Generator().manual_seed(0)
-        return torch.randn((side * side, values), generator=generator).to(_device(made))
+        return _random((side * side, values), _device(made))
 
     return MadeUp(
         param.name,
@@ -397,11 +401,10 @@ def _input_values(ctx: _Context, param: inspect.Parameter) -> MadeUp:
     channels = ctx.find("audio_channels", default=None)
 
     def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        generator = torch.Generator().manual_seed(0)
         shape = (
             (_batch(made), AUDIO_SAMPLES) if not isinstance(channels, int) else (_batch(made), channels, AUDIO_SAMPLES)
         )
-        return torch.randn(shape, generator=generator).to(_device(made))
+        return _random(shape, _device(made))
 
     return MadeUp(param.name, "one second of random 16 kHz audio", build)
 
@@ -421,8 +424,7 @@ def _input_features(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
     frames = 2 * positions if isinstance(positions, int) and ctx.find("num_mel_bins") is not None else AUDIO_FRAMES
 
     def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        generator = torch.Generator().manual_seed(0)
-        return torch.randn((_batch(made), mels, frames), generator=generator).to(_device(made))
+        return _random((_batch(made), mels, frames), _device(made))
 
     return MadeUp(param.name, f"random audio features: {mels} mel bins × {frames} frames", build)
 
@@ -433,8 +435,7 @@ def _spectrogram_image(ctx: _Context, param: inspect.Parameter, spec: int, mels:
     frames = spec * (spec // mels)
 
     def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        generator = torch.Generator().manual_seed(0)
-        return torch.randn((_batch(made), crops, frames, mels), generator=generator).to(_device(made))
+        return _random((_batch(made), crops, frames, mels), _device(made))
 
     return MadeUp(
         param.name,
@@ -453,8 +454,7 @@ def _codec_features(ctx: _Context, param: inspect.Parameter, width: int) -> Made
         audio = made.get("input_values")
         samples = int(audio.shape[-1]) if audio is not None else AUDIO_SAMPLES
         frames = max(1, samples // hop) if hop else AUDIO_FRAMES
-        generator = torch.Generator().manual_seed(0)
-        return torch.randn((_batch(made), frames, width), generator=generator).to(_device(made))
+        return _random((_batch(made), frames, width), _device(made))
 
     per = f"one per {hop} samples of input_values (the product of the config's downsampling_ratios)"
     return MadeUp(
@@ -661,8 +661,7 @@ def _query_embeds(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
     said = "the config's num_query_tokens" if count == queries else "BLIP-2's default; the config names no count"
 
     def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        generator = torch.Generator().manual_seed(0)
-        return torch.randn((_batch(made), count, hidden), generator=generator).to(_device(made))
+        return _random((_batch(made), count, hidden), _device(made))
 
     return MadeUp(param.name, f"{count} random query embeddings ({said}) of {hidden} values", build)
 
@@ -674,8 +673,7 @@ def _encoder_hidden_states(ctx: _Context, param: inspect.Parameter) -> MadeUp | 
         return None
 
     def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        generator = torch.Generator().manual_seed(0)
-        return torch.randn((_batch(made), TEXT_LENGTH, width), generator=generator).to(_device(made))
+        return _random((_batch(made), TEXT_LENGTH, width), _device(made))
 
     return MadeUp(
         param.name,
@@ -725,8 +723,7 @@ _MAKERS["past_values_padding"] = _like(
 
 
 def _random_like(tensor: torch.Tensor) -> torch.Tensor:
-    generator = torch.Generator().manual_seed(0)
-    return torch.randn(tuple(tensor.shape), generator=generator).to(tensor.device)
+    return _random(tuple(tensor.shape), tensor.device)
 
 
 _MAKERS["prompt_pixel_values"] = _like(
@@ -750,8 +747,7 @@ def _visual_regions(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
         return None
 
     def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        generator = torch.Generator().manual_seed(0)
-        return torch.rand((_batch(made), VISUAL_REGIONS, width), generator=generator).to(_device(made))
+        return _random((_batch(made), VISUAL_REGIONS, width), _device(made), uniform=True)
 
     kind = "features" if param.name == "visual_feats" else "box positions"
     return MadeUp(
@@ -783,8 +779,7 @@ def _action_embeds(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
         return None
 
     def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        generator = torch.Generator().manual_seed(0)
-        return torch.randn((_batch(made), chunk + 1, hidden), generator=generator).to(_device(made))
+        return _random((_batch(made), chunk + 1, hidden), _device(made))
 
     return MadeUp(
         param.name,
@@ -853,8 +848,11 @@ def made_up(module: nn.Module, given: list[str], *, optional: bool) -> tuple[Mad
         wanted += [grid] if grid and grid not in given and grid not in wanted else []
     order = {name: i for i, name in enumerate(_COMPANIONS)}
     wanted.sort(key=lambda name: (_is_derived(name, params), order.get(name, -1)))
-    out = []
+    out: list[MadeUp] = []
     for name in wanted:
+        source = _mask_source(name, params)
+        if source and source not in given and all(m.name != source for m in out):
+            continue  # a mask over an input that is neither given nor made up
         make = _named_maker(name, params)
         made = make(ctx, params[name]) if make is not None else None
         if made is not None:
