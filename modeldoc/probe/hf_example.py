@@ -55,12 +55,16 @@ IMAGE_SIZE = 224
 """The image side when the config names none."""
 PATCH_SIDE = 16
 """Patches per side of flattened patches when the config names no image size."""
+VIDEO_FRAMES = 4
+"""Frames of a video example when the config names no frame count (the four frames InstructBLIP-Video samples)."""
 MAX_FRAMES = 16
 """Frames of a video example at most: a page documents shapes, and a long clip only costs memory."""
 IMAGE_PAIRS = ("efficientloftr", "lightglue", "superglue")
 """Model types (``config.model_type``) whose ``pixel_values`` are pairs of images to match: ``1 × 2 × C × H × W``."""
 CHANNEL_AXIS_AUDIO = ("omniasr_audio", "omniasr_ctc")
 """Model types whose raw audio ``input_values`` keep a channel axis (``1 × 1 × samples``) no config key names."""
+PATCHES_AS_IMAGES = ("kimi_k25_vision",)
+"""Model types whose patch grid ``pixel_values`` are patches as small images, ``rows × C × P × P``, not flattened."""
 GRIDS = ("grid_thw", "image_grid_thw")
 """Forward parameters that mark a vision model reading an image as flattened patches with a grid (Qwen-VL)."""
 _HOPS = ("hop_length", "frame_size", "patch_sizes", "upsampling_ratios")
@@ -95,6 +99,8 @@ class _Reader:
     model: nn.Module
     config: Any
     reads: list[str] = field(default_factory=list)
+    unbatched: bool = False
+    """Set by a rule whose shape has no batch axis (flattened patches): no axis is named N and probed at two sizes."""
 
     def find(self, *names: str, default: Any = None) -> Any:
         """The first of `names` set on the config or one of its sub-configs (``vision_config``, ...), recorded."""
@@ -184,18 +190,25 @@ def _pixels(r: _Reader) -> Shape:
     if getattr(r.config, "model_type", None) in IMAGE_PAIRS:
         r.note(f"model_type={r.config.model_type} (matches a pair of images)")
         return [1, 2, channels, height, width]
-    frames = r.find("num_frames")
-    return image if frames is None else [1, min(frames, MAX_FRAMES), *image[1:]]  # a video model (TimeSformer)
+    model_type = str(getattr(r.config, "model_type", ""))
+    if r.has("num_frames"):  # a video model (TimeSformer, VideoMAE)
+        return [1, min(r.find("num_frames"), MAX_FRAMES), *image[1:]]
+    if "video" in model_type:  # a video model whose config names no frame count (InstructBLIP-Video)
+        r.note(f"model_type={model_type} (a video of {VIDEO_FRAMES} frames)")
+        return [1, VIDEO_FRAMES, *image[1:]]
+    return image
 
 
 def _image_sides(r: _Reader) -> tuple[int, int]:
-    ratios = r.find("scaled_images_ratios")
-    patch = r.find("patch_size")
-    if isinstance(ratios, list | tuple) and ratios and _positive(patch):
-        side = math.ceil(patch / min(ratios))  # the smallest scale must still hold one patch (DepthPro)
-        return side, side
+    if r.has("scaled_images_ratios") and r.has("patch_size"):
+        ratios, patch = r.find("scaled_images_ratios"), r.find("patch_size")
+        if isinstance(ratios, list | tuple) and ratios and _positive(patch) and min(ratios) > 0:
+            side = math.ceil(patch / min(ratios))  # the smallest scale must still hold one patch (DepthPro)
+            return side, side
     height, width = r.image_size()
-    windows = r.find("num_windows") if r.has("num_windows") else None
+    if not (r.has("num_windows") and r.has("patch_size")):
+        return height, width
+    windows, patch = r.find("num_windows"), r.find("patch_size")
     if _positive(patch) and _positive(windows):  # windowed attention: whole windows of whole patches (RF-DETR)
         multiple = patch * windows
         return max(multiple, height // multiple * multiple), max(multiple, width // multiple * multiple)
@@ -217,6 +230,7 @@ def _flat_patches(r: _Reader) -> Shape | None:
         r.note(f"the patch embedding's in_channels × kernel ({values})")
     else:
         return None
+    r.unbatched = True
     merge = r.find("spatial_merge_size", "merge_size", default=1)
     merge = merge if _positive(merge) else 1
     patch = r.find("patch_size", "spatial_patch_size")
@@ -224,6 +238,9 @@ def _flat_patches(r: _Reader) -> Shape | None:
     if _positive(patch) and r.has("image_size"):
         side = r.image_size()[0] // patch
     side = max(merge, side // merge * merge)
+    if getattr(r.config, "model_type", None) in PATCHES_AS_IMAGES and isinstance(embed, nn.Conv2d):
+        r.note(f"model_type={r.config.model_type} (each patch an image of its own)")
+        return [side * side, embed.in_channels, *embed.kernel_size]
     return [side * side, values]
 
 
@@ -409,6 +426,8 @@ def choose(model: nn.Module, config: Any) -> Chosen:
     shape = rule(reader) if rule is not None else _other(reader, name)
     dtype = "long" if name == "input_ids" else "float32"
     option = make_input(shape, dtype=dtype, keyword=name, where=f"the example modeldoc chose for {name}")
+    if reader.unbatched:
+        option = replace(option, axis_names=("",) * len(option.shape))
     return Chosen(option, tuple(reader.reads))
 
 
