@@ -148,3 +148,26 @@ def test_a_saved_config_json_without_an_input_shape_is_probed_with_the_chosen_ex
     doc = inspect_json(str(folder / "config.json"))
     assert doc["trace"]["complete"]
     assert "read from main_input_name=pixel_values, num_channels=3, image_size=32" in doc["trace"]["example_chosen"]
+
+
+class _StatesModel(torch.nn.Module):
+    """A model read by state vectors, whose forward also takes an optional attention mask and fails without it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = torch.nn.Linear(4, 8)
+
+    def forward(self, states: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        if attention_mask is None:
+            raise ValueError("this model needs the attention_mask of its states")
+        return self.embed(states)
+
+
+def test_no_mask_is_made_up_without_token_ids_to_shape_it_after_and_the_probe_still_runs() -> None:
+    """Before: making the mask raised inside the probe (an internal error, no trace: the zoo's "not-run" rows)."""
+    from tests.helpers.specs import describe_live
+
+    spec = describe_live(_StatesModel(), "states:1,16,4")
+    assert spec.trace is not None and not spec.trace.complete
+    assert "internal error" not in spec.probe_error
+    assert "this model needs the attention_mask of its states" in spec.probe_error
