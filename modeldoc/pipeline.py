@@ -63,6 +63,8 @@ def describe_module(
 
     `recipe` is how modeldoc built `module` from a Hugging Face config, when it did: then the
     config keys that set each argument are measured by building it again with each key changed.
+    A transformers model given without an example input is probed with the one modeldoc chooses
+    from its config (`modeldoc.probe.hf_example`), and the page says so.
 
     Raises:
         ConfigError: `options` ask to load weights into it: a live module passed in is the
