@@ -16,7 +16,8 @@ The rules, by the main input's name:
   for keypoint matchers (`IMAGE_PAIRS`); flattened patches ``rows × values`` when the forward takes a
   patch grid (``grid_thw``), the values being the patch embedding's ``in_features`` (or its
   convolution's input channels times its kernel), the rows a square of patches whose side is a
-  multiple of the merge size; a video ``1 × T × C × H × W`` when the config has ``num_frames``;
+  multiple of the merge size; a video ``1 × T × C × H × W`` when the config has ``num_frames`` (or
+  4 frames for a video model type whose config names none);
 - ``pixel_values_videos``: ``1 × T × C × H × W``, at most `MAX_FRAMES` frames, a multiple of the
   tubelet;
 - ``input_values``: a spectrogram ``1 × max_length × mels`` (AST-like), or one second of 16 kHz
@@ -191,8 +192,8 @@ def _pixels(r: _Reader) -> Shape:
         r.note(f"model_type={r.config.model_type} (matches a pair of images)")
         return [1, 2, channels, height, width]
     model_type = str(getattr(r.config, "model_type", ""))
-    if r.has("num_frames"):  # a video model (TimeSformer, VideoMAE)
-        return [1, min(r.find("num_frames"), MAX_FRAMES), *image[1:]]
+    if r.has("num_frames"):  # a video model (TimeSformer, VideoMAE, ViViT): its position embeddings fix the frames
+        return [1, r.find("num_frames"), *image[1:]]
     if "video" in model_type:  # a video model whose config names no frame count (InstructBLIP-Video)
         r.note(f"model_type={model_type} (a video of {VIDEO_FRAMES} frames)")
         return [1, VIDEO_FRAMES, *image[1:]]
@@ -298,31 +299,47 @@ def _samples(r: _Reader) -> int:
 
 
 def _audio_features(r: _Reader) -> Shape:  # noqa: PLR0911 - one return per layout
-    positions = r.find("max_source_positions") if r.has("max_source_positions") else None
-    if isinstance(positions, int) and positions > 0 and r.has("num_mel_bins"):
+    whisper = r.has("max_source_positions") and r.has("num_mel_bins")
+    positions = r.find("max_source_positions") if whisper else None
+    if isinstance(positions, int) and positions > 0:
         return [1, r.find("num_mel_bins"), 2 * positions]  # Whisper-like: mels × frames, two frames per position
     if r.has("input_feat_per_channel"):  # Speech2Text: frames × (features per channel · channels)
         return [1, FRAMES, r.find("input_feat_per_channel") * r.find("input_channels", default=1)]
-    mels = r.find("num_mel_bins", "n_mels", "feature_size", "input_feat_size", "input_feat_per_channel")
-    conv1d = r.first(nn.Conv1d)
-    if isinstance(conv1d, nn.Conv1d) and conv1d.in_channels == mels:
-        return [1, mels, FRAMES]  # channels first: the first Conv1d reads the mels as its channels (Whisper)
-    if _positive(mels):
-        return [1, FRAMES, mels]  # frames × mels: a 2-d subsampling convolution or a projection reads them
-    features = _subsampled_features(r)
-    if features is not None:
-        return [1, FRAMES, features]
-    if isinstance(conv1d, nn.Conv1d):
-        r.note(f"the first Conv1d's in_channels ({conv1d.in_channels})")
-        return [1, conv1d.in_channels, FRAMES]
-    first = r.first(nn.Linear, nn.LayerNorm)
+    mel_keys = ("num_mel_bins", "n_mels", "feature_size", "input_feat_size")
+    first = r.first(nn.Conv1d, nn.Conv2d, nn.Linear, nn.LayerNorm)
+    if isinstance(first, nn.Conv1d):
+        if r.has(*mel_keys) and r.find(*mel_keys) != first.in_channels:
+            return [1, FRAMES, r.find(*mel_keys)]  # the first Conv1d reads something else (UnivNet's noise)
+        r.note(f"the first Conv1d's in_channels ({first.in_channels})")
+        return [1, first.in_channels, FRAMES]  # channels first: the conv reads the features as its channels
+    subsampling = any(isinstance(m, nn.Conv2d) and m.in_channels == 1 for m in _modules(r.model))
+    if isinstance(first, nn.Conv2d) or subsampling:  # a conformer: 2-d convolutions subsample frames × mels
+        if r.has(*mel_keys):
+            return [1, FRAMES, r.find(*mel_keys)]
+        features = _subsampled_features(r)
+        if features is not None:
+            return [1, FRAMES, features]
     if isinstance(first, nn.Linear):
+        stacked = _stacked_mels(r, first, mel_keys)
+        if stacked is not None:
+            return [1, FRAMES, stacked]
         r.note(f"the first Linear's in_features ({first.in_features})")
         return [1, FRAMES, first.in_features]
     if isinstance(first, nn.LayerNorm):
         r.note(f"the first LayerNorm's width ({first.normalized_shape[-1]})")
         return [1, FRAMES, first.normalized_shape[-1]]
     return [1, FRAMES, 80]
+
+
+def _stacked_mels(r: _Reader, linear: nn.Linear, mel_keys: tuple[str, ...]) -> int | None:
+    """The mel count when the first Linear reads ``subsampling_factor`` stacked frames of them (Nemotron), else None."""
+    if not (r.has(*mel_keys) and r.has("subsampling_factor")):
+        return None
+    mels, factor = r.find(*mel_keys), r.find("subsampling_factor")
+    if _positive(mels) and _positive(factor) and mels * factor == linear.in_features:
+        r.note(f"the first Linear's in_features ({linear.in_features}): {factor} stacked frames")
+        return int(mels)
+    return None
 
 
 def _subsampled_features(r: _Reader) -> int | None:
@@ -359,8 +376,13 @@ def _series(r: _Reader) -> Shape:
 
 
 def _other(r: _Reader, name: str) -> Shape:
+    if name == "hidden_states" and _grid_parameter(r.model):  # a Qwen-VL vision tower's flattened patches
+        patches = _flat_patches(r)
+        if patches is not None:
+            return patches
     first = r.first(nn.Conv1d, nn.ConvTranspose1d, nn.Linear, nn.Embedding, nn.LayerNorm, nn.Conv2d)
-    if isinstance(first, nn.Conv1d | nn.ConvTranspose1d):
+    sequence = name.endswith(("embeds", "hidden_states"))  # vectors along a sequence, whatever reads them
+    if isinstance(first, nn.Conv1d | nn.ConvTranspose1d) and not sequence:
         r.note(f"the first {type(first).__name__}'s in_channels ({first.in_channels})")
         return [1, first.in_channels, SEQUENCE]  # channels first (a codec's latents)
     own = f"{name.rstrip('s')}_dim"
@@ -409,8 +431,17 @@ def main_input(model: nn.Module) -> str:
     name = name[0] if isinstance(name, list | tuple) and name else name
     params = _parameters(model)
     if params and str(name) not in params:
-        return params[0]
+        tensors = [p for p in params if _may_be_tensor(model, p)]
+        return tensors[0] if tensors else params[0]
     return str(name) or "input_ids"
+
+
+def _may_be_tensor(model: nn.Module, name: str) -> bool:
+    """False for a forward parameter annotated with a type that is not a tensor (an inference session)."""
+    got = guard.attempt(lambda: inspect.signature(model.forward).parameters[name].annotation, "reading an annotation")
+    if isinstance(got, guard.Failed) or got is inspect.Parameter.empty:
+        return True
+    return "Tensor" in (got if isinstance(got, str) else repr(got))
 
 
 def choose(model: nn.Module, config: Any) -> Chosen:
