@@ -68,6 +68,12 @@ def chosen(model_type: str) -> hf_example.Chosen:
         ("kyutai_speech_to_text", "input_ids", (1, 16, 33), "num_codebooks=32"),
         # a conformer whose config names no mel count: 1024 = 32 channels × (128 features / 4)
         ("gemma4_audio", "input_features", (1, 128, 128), "then a Linear of in_features 1024: 128 features"),
+        # 8 frames of 128 mels stacked into the first Linear's 1024 inputs
+        ("nemotron3_5_transcribe_audio", "input_features", (1, 128, 128), "subsampling_factor=8"),
+        # a feature projection reads first: its LayerNorm's width
+        ("wav2vec2-bert", "input_features", (1, 128, 160), "the first LayerNorm's width (160)"),
+        # a Qwen-VL vision tower: its forward's hidden_states are flattened patches (its main_input_name is input_ids)
+        ("qwen2_5_vl_vision", "hidden_states", (256, 1176), "the patch embedding's in_channels × kernel (1176)"),
         # a codec's latents: channels first, read from the first ConvTranspose1d
         ("mimi_decoder", "latents", (1, 512, 16), "the first ConvTranspose1d's in_channels (512)"),
         # Kimi's forward takes no input_ids, its main_input_name: its first parameter is read instead
