@@ -74,6 +74,10 @@ def chosen(model_type: str) -> hf_example.Chosen:
         ("wav2vec2-bert", "input_features", (1, 128, 160), "the first LayerNorm's width (160)"),
         # a Qwen-VL vision tower: its forward's hidden_states are flattened patches (its main_input_name is input_ids)
         ("qwen2_5_vl_vision", "hidden_states", (256, 1176), "the patch embedding's in_channels × kernel (1176)"),
+        # the forward calls its input_values hidden_states: read as raw audio, a multiple of hop_length 3200
+        ("vibevoice_acoustic_tokenizer_encoder", "hidden_states", (1, 1, 16000), "read as input_values"),
+        # a decoder's latents named hidden_states, channels first for its first Conv1d
+        ("vibevoice_acoustic_tokenizer_decoder", "hidden_states", (1, 64, 16), "the first Conv1d's in_channels (64)"),
         # a codec's latents: channels first, read from the first ConvTranspose1d
         ("mimi_decoder", "latents", (1, 512, 16), "the first ConvTranspose1d's in_channels (512)"),
         # Kimi's forward takes no input_ids, its main_input_name: its first parameter is read instead

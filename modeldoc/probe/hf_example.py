@@ -381,7 +381,7 @@ def _other(r: _Reader, name: str) -> Shape:
         if patches is not None:
             return patches
     first = r.first(nn.Conv1d, nn.ConvTranspose1d, nn.Linear, nn.Embedding, nn.LayerNorm, nn.Conv2d)
-    sequence = name.endswith(("embeds", "hidden_states"))  # vectors along a sequence, whatever reads them
+    sequence = name.endswith("embeds")  # vectors along a sequence, whatever reads them
     if isinstance(first, nn.Conv1d | nn.ConvTranspose1d) and not sequence:
         r.note(f"the first {type(first).__name__}'s in_channels ({first.in_channels})")
         return [1, first.in_channels, SEQUENCE]  # channels first (a codec's latents)
@@ -454,6 +454,9 @@ def choose(model: nn.Module, config: Any) -> Chosen:
     else:
         reader.note(f"main_input_name={name}")
     rule = _SHAPES.get(name)
+    if rule is None and declared in _SHAPES and declared != "input_ids":  # the forward's own name for it
+        rule = _SHAPES[str(declared)]  # (VibeVoice's tokenizer reads its input_values as hidden_states)
+        reader.note(f"read as {declared}")
     shape = rule(reader) if rule is not None else _other(reader, name)
     dtype = "long" if name == "input_ids" else "float32"
     option = make_input(shape, dtype=dtype, keyword=name, where=f"the example modeldoc chose for {name}")
