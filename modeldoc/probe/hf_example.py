@@ -425,6 +425,14 @@ def _parameters(model: nn.Module) -> list[str]:
     return [name for name, p in got.parameters.items() if p.kind in kinds]
 
 
+def _reads_declared(r: _Reader, declared: str) -> bool:
+    """True when the first layer reads what `declared` names: a waveform (one channel) for ``input_values``."""
+    if declared != "input_values":
+        return True
+    first = r.first(nn.Conv1d, nn.Linear, nn.LayerNorm)
+    return isinstance(first, nn.Conv1d) and first.in_channels == 1
+
+
 def main_input(model: nn.Module) -> str:
     """The model's main input: ``main_input_name`` when the forward takes it, else the forward's first parameter."""
     name = getattr(model, "main_input_name", "") or ""
@@ -454,8 +462,8 @@ def choose(model: nn.Module, config: Any) -> Chosen:
     else:
         reader.note(f"main_input_name={name}")
     rule = _SHAPES.get(name)
-    if rule is None and declared in _SHAPES and declared != "input_ids":  # the forward's own name for it
-        rule = _SHAPES[str(declared)]  # (VibeVoice's tokenizer reads its input_values as hidden_states)
+    if rule is None and declared in _SHAPES and declared != "input_ids" and _reads_declared(reader, str(declared)):
+        rule = _SHAPES[str(declared)]  # the forward's own name for it (VibeVoice reads input_values as hidden_states)
         reader.note(f"read as {declared}")
     shape = rule(reader) if rule is not None else _other(reader, name)
     dtype = "long" if name == "input_ids" else "float32"
