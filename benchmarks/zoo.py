@@ -9,7 +9,8 @@
 Every model type of ``transformers``' AutoModel mapping (base models) is built from its default
 config (``AutoConfig.for_model``) under ``torch.device("meta")``, as one builds a model too big
 for memory, then described by modeldoc in-process (``pipeline.describe_module``) with
-one example input made from the model's ``main_input_name`` and its config (`example_input`).
+the example input modeldoc itself chooses from the model's ``main_input_name``, its config and its first
+layers (`modeldoc.probe.hf_example`, as for a config target built without ``--input-shape``).
 Only that main input is given, as a user typing one ``--input-shape`` would.
 
 Each model runs in a worker process (``zoo_runner``) under a memory limit and a time limit, so a
@@ -30,7 +31,7 @@ import sys
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -43,14 +44,8 @@ sys.path.insert(1, str(ROOT))
 import zoo_runner  # noqa: E402
 from zoo_checks import CAUSES, cause, markdown_table  # noqa: E402
 
-SEQUENCE = 16
-"""Length of the token example (``input_ids: 1 × L=16``)."""
-AUDIO_SAMPLES = 16000
-"""One second of raw 16 kHz audio for ``input_values``."""
 COMMON = 20
 """Rows in the summary's tables of frequent errors and knowledge gaps."""
-FRAMES = 128
-"""Spectrogram frames for ``input_features`` that are not Whisper-like (a multiple of the usual subsampling factors)."""
 
 
 # --------------------------------------------------------------------------- what runs in the worker
@@ -63,148 +58,11 @@ def model_types() -> list[str]:
     return list(MODEL_MAPPING_NAMES)
 
 
-def _configs(config: Any) -> list[Any]:
-    """`config` and its sub-configs (``vision_config``, ``audio_config``, ``encoder``, ...), nearest first."""
-    from transformers import PretrainedConfig
+def example_input(model: Any, config: Any) -> Any:
+    """The example input modeldoc chooses for `model` from `config` (``modeldoc.probe.hf_example.choose``)."""
+    from modeldoc.probe import hf_example
 
-    found = [config]
-    for name in sorted(vars(config)):
-        value = _attribute(config, name)
-        if isinstance(value, PretrainedConfig):
-            found.append(value)
-    return found
-
-
-def _attribute(config: Any, name: str) -> Any:
-    """``config.name``, or None when it is unset or the config refuses to answer (a per-layer value)."""
-    try:
-        return getattr(config, name, None)
-    except Exception:  # some configs raise on a global read of a per-layer attribute
-        return None
-
-
-def _find(config: Any, *names: str, default: Any = None) -> Any:
-    """The first of `names` set on `config` or one of its sub-configs."""
-    for holder in _configs(config):
-        for name in names:
-            value = _attribute(holder, name)
-            if value is not None and not callable(value):
-                return value
-    return default
-
-
-def _image_size(config: Any) -> tuple[int, int]:
-    size = _find(config, "image_size", "img_size", "input_size", "crop_size", default=224)
-    if isinstance(size, dict):
-        size = size.get("height", size.get("shortest_edge", 224)), size.get("width", size.get("shortest_edge", 224))
-    if isinstance(size, list | tuple):
-        size = [s for s in size if isinstance(s, int)][-2:] or [224]
-        return (size[0], size[-1])
-    return (int(size), int(size)) if isinstance(size, int) and size > 0 else (224, 224)
-
-
-def _tokens(model: Any, config: Any) -> list[int | str]:
-    return [1, f"L={SEQUENCE}"]
-
-
-def _pixels(model: Any, config: Any) -> list[int | str]:
-    channels = _find(config, "num_channels", "in_channels", "in_chans", "image_channels", default=3)
-    image = [1, channels, *_image_size(config)]
-    frames = _find(config, "num_frames")
-    return image if frames is None else [1, frames, *image[1:]]  # a video model (TimeSformer, VideoMAE, ViViT)
-
-
-def _video(model: Any, config: Any) -> list[int | str]:
-    frames = _find(config, "num_frames", "frames_per_clip", default=8)
-    return [1, frames, *_pixels(model, config)[-3:]]
-
-
-def _audio_values(model: Any, config: Any) -> list[int | str]:
-    mels, frames = _find(config, "num_mel_bins"), _find(config, "max_length")
-    if isinstance(mels, int) and isinstance(frames, int):
-        return [1, frames, mels]  # a spectrogram (Audio Spectrogram Transformer)
-    channels = _find(config, "audio_channels", "channels")
-    codec = _find(config, "codebook_size", "n_codebooks", "num_codebooks") is not None
-    if codec or isinstance(channels, int):
-        return [1, channels if isinstance(channels, int) else 1, AUDIO_SAMPLES]
-    return [1, AUDIO_SAMPLES]
-
-
-def _audio_features(model: Any, config: Any) -> list[int | str]:
-    mels = _find(config, "num_mel_bins", "n_mels", "feature_size", "input_feat_per_channel", default=80)
-    positions = _find(config, "max_source_positions")
-    if isinstance(positions, int) and _find(config, "num_mel_bins") is not None:
-        return [1, mels, 2 * positions]  # Whisper-like: mels × frames, two frames per position
-    per_channel = _find(config, "input_feat_per_channel")
-    if isinstance(per_channel, int):  # Speech2Text: frames × (features per channel · channels)
-        return [1, FRAMES, per_channel * _find(config, "input_channels", default=1)]
-    first = _first_reader(model)
-    if isinstance(first, torch_nn().Conv1d):
-        return [1, first.in_channels, FRAMES]  # channels first: the features are the conv's channels
-    if isinstance(first, torch_nn().Linear):
-        return [1, FRAMES, first.in_features]
-    if isinstance(first, torch_nn().LayerNorm):
-        return [1, FRAMES, first.normalized_shape[-1]]
-    return [1, FRAMES, mels]
-
-
-def torch_nn() -> Any:
-    """``torch.nn``, imported when a worker needs it (the parent never imports torch)."""
-    from torch import nn
-
-    return nn
-
-
-def _first_reader(model: Any) -> Any:
-    """The first Conv1d, Conv2d, Linear or LayerNorm registered in `model` (the likeliest reader of audio features)."""
-    nn = torch_nn()
-    readers = (nn.Conv1d, nn.Conv2d, nn.Linear, nn.LayerNorm)
-    return next((m for m in model.modules() if isinstance(m, readers)), None)
-
-
-def _series(model: Any, config: Any) -> list[int | str]:
-    lags = _find(config, "lags_sequence", default=[0]) or [0]
-    length = _find(config, "context_length", default=32) + max(lags)
-    channels = _find(config, "num_input_channels", "input_size", default=1)
-    return [1, length, channels] if channels > 1 or _find(config, "num_input_channels") else [1, length]
-
-
-_SHAPES: dict[str, Callable[[Any, Any], list[int | str]]] = {
-    "input_ids": _tokens,
-    "pixel_values": _pixels,
-    "pixel_values_videos": _video,
-    "input_values": _audio_values,
-    "input_features": _audio_features,
-    "past_values": _series,
-}
-
-
-def example_input(model: Any, config: Any) -> dict[str, Any]:
-    """The example input for `model`: a modeldoc ``inputs`` entry (shape, dtype, keyword name).
-
-    By ``main_input_name``: token ids ``1 × L=16``; images ``1 × C × H × W`` from the config's
-    ``num_channels`` and ``image_size`` (224 when it has none); videos (and images of a config with
-    ``num_frames``) ``1 × T × C × H × W``; raw audio ``1 × 16000`` (``1 × channels × 16000`` for
-    codecs: configs with a codebook or ``audio_channels``), or a spectrogram ``1 × max_length ×
-    mels`` (AST-like); log-mel features ``1 × mels × 2·max_source_positions`` (Whisper-like), else
-    Speech2Text's ``1 × 128 × (features per channel · channels)``, else ``1 × 128 × features``
-    with the features read from the model's first Conv1d (channels first), Linear or LayerNorm,
-    or the config's mel count when a Conv2d reads first (conformer subsampling); time series
-    ``1 × (context + max lag) [× channels]``; anything else ``1 × 16 × width`` (the config's
-    ``<name>_dim``, e.g. ``state_dim`` for ``states``, else its hidden size).
-    """
-    name = model.main_input_name
-    name = name[0] if isinstance(name, list | tuple) else str(name)
-    shape = _SHAPES.get(name)
-    if shape is not None:
-        return {"name": name, "shape": shape(model, config), "dtype": "long" if name == "input_ids" else "float32"}
-    hidden = _find(config, "hidden_size", "d_model", "n_embd", "embed_dim", "dim", default=64)
-    width = _find(config, f"{name.rstrip('s')}_dim", default=hidden)
-    return {"name": name, "shape": [1, 16, width], "dtype": "float32"}
-
-
-def _shape_text(entry: dict[str, Any]) -> str:
-    return f"{entry['name']}: {' × '.join(str(s) for s in entry['shape'])} {entry['dtype']}"
+    return hf_example.choose(model, config)
 
 
 def describe_type(job: dict[str, Any]) -> dict[str, Any]:
@@ -229,12 +87,13 @@ def describe_type(job: dict[str, Any]) -> dict[str, Any]:
         return row
     row.update(builds=True, cls=type(model).__name__, build_s=round(time.perf_counter() - start, 3))
     try:
-        entry = example_input(model, config)
+        chosen = example_input(model, config)
     except Exception as err:
         row.update(probe="failed", error=f"no example input: {error_line(err)}", cause="other")
         return row
-    row["example"] = _shape_text(entry)
-    options = model_options({"target": f"transformers:{type(model).__name__}", "inputs": [entry], "title": model_type})
+    row.update(example=chosen.shape_text(), example_read=list(chosen.reads))
+    options = model_options({"target": f"transformers:{type(model).__name__}", "title": model_type})
+    options = replace(options, inputs=(chosen.input,), example_chosen=chosen.sentence())
     start = time.perf_counter()
     try:
         spec = describe_module(model, options)
@@ -249,6 +108,8 @@ def describe_type(job: dict[str, Any]) -> dict[str, Any]:
         return row
     row["describe_s"] = round(time.perf_counter() - start, 3)
     row.update(measure(spec))
+    if row["probe"] == "not-run":  # no trace: the page's probe error says why (an internal error, no input)
+        row["error"] = spec.probe_error
     if row["probe"] != "complete":
         row["cause"] = cause(row["error"])
     return row

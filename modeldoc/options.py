@@ -71,6 +71,8 @@ class ModelOptions:
     inputs: tuple[InputOption, ...] = ()
     example: str = ""
     """A target returning example inputs (``args`` or ``(args, kwargs)``), instead of `inputs`."""
+    example_chosen: str = ""
+    """Set when modeldoc chose `inputs` itself (from a Hugging Face config): the sentence saying so and from what."""
     probe_device: str = "meta"
     title: str = ""
     slug: str = ""

@@ -63,6 +63,8 @@ def describe_module(
 
     `recipe` is how modeldoc built `module` from a Hugging Face config, when it did: then the
     config keys that set each argument are measured by building it again with each key changed.
+    A transformers model given without an example input is probed with the one modeldoc chooses
+    from its config (`modeldoc.probe.hf_example`), and the page says so.
 
     Raises:
         ConfigError: `options` ask to load weights into it: a live module passed in is the
@@ -74,8 +76,9 @@ def describe_module(
             "weights are loaded only into a model modeldoc builds from a target, never into a module passed in",
             "load them yourself (module.load_state_dict(...)) and describe it with show_weights, or give a target",
         )
-    from modeldoc.probe import collect, configs  # imports torch
+    from modeldoc.probe import collect, configs, hf_example  # imports torch
 
+    options = hf_example.with_default_example(module, options, recipe.config if recipe is not None else None)
     table = knowledge.load(options.knowledge)
     with knowledge.using(table):  # the probe reads constructor arguments as the table's entries say
         spec = collect.collect(module, options)

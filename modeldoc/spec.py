@@ -670,6 +670,8 @@ class TraceSpec(JsonMapped):
     """The inputs the probe made up beside the ones given."""
     materialised: bool = False
     """True when the pass ran on a materialised copy of a meta model's weights (random values, on the CPU)."""
+    example_chosen: str = ""
+    """Set when no example input was given and modeldoc chose it from the model's config: what and from which keys."""
 
     json_layout = keys(
         "device",
@@ -683,6 +685,7 @@ class TraceSpec(JsonMapped):
         Key("assumptions", when=SET),
         Key("made_up_inputs", attr="made_up", when=SET),
         Key("materialised", when=SET),
+        Key("example_chosen", when=SET),
     )
 
 

@@ -86,6 +86,8 @@ def _heading(spec: ModelSpec) -> Iterator[str]:
         yield f"title  {spec.title}"
     for item in spec.inputs:
         yield f"input  {item.name}: {do_shape(item.dims or item.shape)} ({item.dtype})"
+    if spec.trace and spec.trace.example_chosen:
+        yield f"chosen {' '.join(spec.trace.example_chosen.split())}"
     for item in spec.outputs:
         yield f"output {item.name}: {do_shape(item.dims or item.shape)} ({item.dtype})"
     if spec.probe_error:

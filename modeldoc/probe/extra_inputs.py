@@ -846,6 +846,8 @@ def made_up(module: nn.Module, given: list[str], *, optional: bool) -> tuple[Mad
     ):
         grid = _patch_grid_parameter(ctx)
         wanted += [grid] if grid and grid not in given and grid not in wanted else []
+    if not {"input_ids", "decoder_input_ids", "qformer_input_ids"} & {*given, *wanted}:
+        wanted = [name for name in wanted if not name.endswith("attention_mask")]  # nothing to shape a mask after
     order = {name: i for i, name in enumerate(_COMPANIONS)}
     wanted.sort(key=lambda name: (_is_derived(name, params), order.get(name, -1)))
     out: list[MadeUp] = []

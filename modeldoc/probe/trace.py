@@ -83,7 +83,7 @@ def probe(module: nn.Module, options: ModelOptions, tree: guard.Tree | None = No
         for tensor in labelled.inputs
         if tensor.name == item.name
     )
-    trace = replace(labelled.trace, error=error, note=note, made_up=made_up)
+    trace = replace(labelled.trace, error=error, note=note, made_up=made_up, example_chosen=options.example_chosen)
     summary = costs.summarize(trace)
     total = summary.get("", costs.ZERO)
     return ProbeResult(
