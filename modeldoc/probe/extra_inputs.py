@@ -847,7 +847,8 @@ def made_up(module: nn.Module, given: list[str], *, optional: bool) -> tuple[Mad
         grid = _patch_grid_parameter(ctx)
         wanted += [grid] if grid and grid not in given and grid not in wanted else []
     if not {"input_ids", "decoder_input_ids", "qformer_input_ids"} & {*given, *wanted}:
-        wanted = [name for name in wanted if not name.endswith("attention_mask")]  # nothing to shape a mask after
+        token_masks = ("attention_mask", "decoder_attention_mask", "qformer_attention_mask")
+        wanted = [name for name in wanted if name not in token_masks]  # no token ids to shape these after
     order = {name: i for i, name in enumerate(_COMPANIONS)}
     wanted.sort(key=lambda name: (_is_derived(name, params), order.get(name, -1)))
     out: list[MadeUp] = []
