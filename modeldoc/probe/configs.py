@@ -18,7 +18,7 @@ import re
 import sys
 import warnings
 from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -332,23 +332,12 @@ def _built_arguments(recipe: Recipe, config: Any) -> Arguments | None:
 def _built(recipe: Recipe, config: Any) -> nn.Module | None:
     """The model `recipe` builds from `config` on the meta device, or None when the library refuses the config."""
     try:
-        with _no_init(config):
-            return build_on_meta(recipe.build, config)
+        return build_on_meta(recipe.build, config)
     except KeyboardInterrupt:
         raise
     except Exception as err:  # the library's checks of a value it does not take, in any form
         logger.debug("building from a changed config failed: %s", err)
         return None
-
-
-def _no_init(config: Any) -> AbstractContextManager[Any]:
-    """Weight initialisation switched off for a transformers model's rebuild: on the meta device it fills nothing.
-
-    transformers' own switch (``no_init_weights``, which its loading uses) where it has one; the
-    sizes, and so the arguments, are the same without it.
-    """
-    switch = getattr(sys.modules.get("transformers.initialization"), "no_init_weights", None)
-    return switch() if _is_transformers_config(config) and switch is not None else nullcontext()
 
 
 def _set(config: Any, key: str, value: Any) -> None:
