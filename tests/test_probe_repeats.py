@@ -38,6 +38,13 @@ TINY: dict[str, tuple[Any, Any, dict[str, Any], dict[str, int]]] = {
          "eos_token_id": 0},
         {"n_layer": 2},
     ),
+    "bart": (
+        tf.BartConfig,
+        tf.BartForConditionalGeneration,
+        {"encoder_layers": 5, "decoder_layers": 5, "d_model": 64, "encoder_ffn_dim": 128, "decoder_ffn_dim": 96,
+         "encoder_attention_heads": 4, "decoder_attention_heads": 4, "vocab_size": 100, "max_position_embeddings": 64},
+        {"encoder_layers": 2, "decoder_layers": 2},  # two keys of one count: each list is cut, whichever key it reads
+    ),
     "t5": (
         tf.T5Config,
         tf.T5ForConditionalGeneration,
@@ -91,6 +98,7 @@ PAST_THE_CUT = {
     "deepseek_v3": ("model.layers.5.mlp.experts.gate_up_proj[0]", ("n_routed_experts",)),
     "gpt2": ("transformer.h.5.mlp.c_fc.nf", ("n_embd",)),
     "t5": ("encoder.block.4.layer.1.DenseReluDense.wi.out_features", ("d_ff",)),
+    "bart": ("model.decoder.layers.4.fc1.out_features", ("decoder_ffn_dim",)),
 }
 
 
@@ -107,9 +115,8 @@ class Stack(nn.Module):
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__()
         n, rate = config["num_layers"], config["rate"]
-        self.blocks = nn.ModuleList(
-            Block(config["width"], rate * i / n if "growing" in config else rate) for i in range(n)
-        )
+        rates = config.get("rates") or [rate * i / n if "growing" in config else rate for i in range(n)]
+        self.blocks = nn.ModuleList(Block(config["width"], rates[i]) for i in range(n))
         self.head = nn.Linear(config["width"], config["classes"])
 
 
@@ -144,3 +151,12 @@ def test_a_block_changed_after_building_makes_the_whole_model_measured(monkeypat
     assert not used_cut(module, recipe)
     cut, full = both(module, recipe, monkeypatch)
     assert cut.reads == full.reads
+
+
+def test_a_list_of_one_number_per_block_makes_the_whole_model_measured(monkeypatch: pytest.MonkeyPatch) -> None:
+    # rates[7] sets block 7's dropout alone: the cut copy has no rates[7] to change
+    module, recipe = stack({"num_layers": 8, "width": 16, "classes": 3, "rate": 0.0, "rates": [0.25] * 8})
+    assert not used_cut(module, recipe)
+    cut, full = both(module, recipe, monkeypatch)
+    assert cut.reads == full.reads
+    assert cut.reads["blocks.7.drop.p"] == ("rates[7]",)

@@ -230,18 +230,10 @@ def _measure_cut(
     model is measured.
     """
     plan = repeats.plan(module, live, values)
-    if plan is None:
-        return None
-    config = copy.deepcopy(recipe.config)
-    try:
-        for key, count in plan.keys.items():
-            _cut(config, key, count)
-    except KeyboardInterrupt:
-        raise
-    except Exception:  # the config does not take the count back
-        return None
-    built = _built(recipe, config)
-    if built is None:
+    to_measure = _to_measure(values)
+    config = _cut_config(recipe.config, plan, [key for key, _ in to_measure]) if plan is not None else None
+    built = _built(recipe, config) if config is not None else None
+    if plan is None or built is None:
         return None
     baseline = _arguments(built)
     if not repeats.matches(plan, module, live, built, baseline):
@@ -250,7 +242,7 @@ def _measure_cut(
     cut_recipe = replace(recipe, config=config)
     measured: list[str] = []
     changed: dict[str, set[str]] = {}
-    for key, value in _to_measure(values):
+    for key, value in to_measure:
         rebuilt = _rebuild(cut_recipe, key, plan.keys.get(key, value))
         if rebuilt is None:
             continue
@@ -270,6 +262,23 @@ def _measure_cut(
             if source in changed[key]:
                 reads.setdefault(argument, []).append(key)
     return tuple(measured), {argument: tuple(keys) for argument, keys in reads.items()}
+
+
+def _cut_config(config: Any, plan: repeats.Cut, keys: list[str]) -> Any:
+    """A copy of `config` with the count keys of `plan` cut; None when the config refuses, or loses a key to measure.
+
+    A key lost is an item of a per-block list past the cut (LED's ``attention_window[7]``): it sets
+    one block alone, which only the full model shows.
+    """
+    cut = copy.deepcopy(config)
+    try:
+        for key, count in plan.keys.items():
+            _cut(cut, key, count)
+    except KeyboardInterrupt:
+        raise
+    except Exception:  # the config does not take the count back
+        return None
+    return None if set(keys) - dict(numeric_keys(plain_config(cut), zeros=True)).keys() else cut
 
 
 def _cut(config: Any, key: str, count: int) -> None:

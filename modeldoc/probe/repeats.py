@@ -88,16 +88,19 @@ def plan(module: nn.Module, live: Arguments, values: Mapping[str, Any]) -> Cut |
     """
     lists = _block_lists(module)
     cut = Cut(keys={}, lists={})
+    counts: dict[int, list[str]] = {}  # a count → the count keys of that value (an encoder's and a decoder's)
     for key, value in numeric_keys(values):
-        if not isinstance(value, int) or not _COUNT_KEY.search(key.rsplit(".", 1)[-1]):
-            continue
-        counted = [path for path, size in lists.items() if size == value and path not in cut.lists]
-        settings = _settings(values, key, value)
+        if isinstance(value, int) and _COUNT_KEY.search(key.rsplit(".", 1)[-1]):
+            counts.setdefault(value, []).append(key)
+    for value, keys in counts.items():
+        counted = [path for path, size in lists.items() if size == value]
+        each = [_settings(values, key, value) for key in keys]
+        settings = [frozenset().union(*(own[i] for own in each)) for i in range(value)]
         found = {path: _kinds(path, value, live, settings) for path in counted}
         needed = max((_prefix(kinds) for kinds, _ in found.values()), default=value)
         if needed >= value:
             continue
-        cut.keys[key] = needed
+        cut.keys.update((key, needed) for key in keys)
         for path, (kinds, differ) in found.items():
             cut.lists[path] = needed
             cut.varying[path] = differ
