@@ -244,6 +244,8 @@ def _measure_cut(
     changed: dict[str, set[str]] = {}
     for key, value in to_measure:
         rebuilt = _rebuild(cut_recipe, key, plan.keys.get(key, value))
+        if rebuilt is None and key in plan.keys:
+            return None  # a count the cut copy refuses to change (Reformer's, beside its attn_layers) may change whole
         if rebuilt is None:
             continue
         measured.append(key)
@@ -291,8 +293,8 @@ def _cut(config: Any, key: str, count: int) -> None:
         length = holder[last] if isinstance(holder, dict) else getattr(holder, last)
         items = holder.items() if isinstance(holder, dict) else vars(holder).items()
         for name, value in list(items):
-            if isinstance(value, list) and len(value) == length and not str(name).startswith("_"):
-                _set(config, ".".join([*outer, str(name)]), value[:count])
+            if isinstance(value, list | tuple) and len(value) == length and not str(name).startswith("_"):
+                _set(config, ".".join([*outer, str(name)]), type(value)(value[:count]))
     _set(config, key, count)
 
 
