@@ -55,6 +55,7 @@ def test_describing_hands_the_garbage_collector_back_as_it_was() -> None:
     try:
         frozen = gc.get_freeze_count()
         pipeline.describe(model_options(TINY))
-        assert gc.get_freeze_count() >= frozen  # none of the process's frozen objects unfrozen by modeldoc
+        # still frozen (unfreezing would empty it; a few frozen objects may be freed meanwhile)
+        assert gc.get_freeze_count() > 0.9 * frozen
     finally:
         gc.unfreeze()
