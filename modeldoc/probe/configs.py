@@ -252,9 +252,9 @@ def _measure_cut(
             for argument, (kind, old) in baseline.items()
             if (new := rebuilt.get(argument)) is not None and new[0] == kind and new[1] != old
         }
-    if not repeats.agree(plan, changed):
-        logger.debug("the kept blocks of one kind answered differently: measuring the model whole")
-        return None
+        if not repeats.agree(plan, {key: changed[key]}):
+            logger.debug("the kept blocks of one kind answered %s differently: measuring the model whole", key)
+            return None
     sources = {argument: plan.source(argument) for argument in live}
     reads: dict[str, list[str]] = {}
     for key in measured:
