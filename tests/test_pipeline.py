@@ -42,3 +42,20 @@ def test_a_saved_description_is_read_back_with_the_title_asked_for(tmp_path) -> 
     assert spec.total_params == 32998
     again = pipeline.describe(model_options({"target": str(saved)}))
     assert again.title == "Fashion-MNIST CNN" and replace(again, title="Read back") == spec
+
+
+def test_describing_hands_the_garbage_collector_back_as_it_was() -> None:
+    import gc
+
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    spec = pipeline.describe(model_options(TINY))
+    assert spec.layers  # described, with the objects that existed before frozen meanwhile
+    assert gc.isenabled() and gc.get_freeze_count() == 0  # and every one of them handed back
+    gc.freeze()  # a process that freezes objects itself keeps them frozen, however many there are
+    try:
+        frozen = gc.get_freeze_count()
+        pipeline.describe(model_options(TINY))
+        # still frozen (unfreezing would empty it; a few frozen objects may be freed meanwhile)
+        assert gc.get_freeze_count() > 0.9 * frozen
+    finally:
+        gc.unfreeze()

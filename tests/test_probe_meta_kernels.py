@@ -105,3 +105,81 @@ def test_dtypes_the_cpu_kernels_accept_pass() -> None:
     assert meta_kernels.check_dtypes(F.linear, (_meta(2, 4), _meta(3, 4)), {}) is None
     assert meta_kernels.check_dtypes(torch.add, (_meta(2, 4, dtype=torch.long), _meta(2, 4)), {}) is None  # promotes
     assert meta_kernels.check_dtypes(F.softmax, (_meta(2, 4),), {"dim": -1}) is None
+
+
+SHAPES = [(), (1,), (3,), (2, 3, 4), (1, 3, 1), (2, 1, 4), (4,), (1, 64, 1), (1, 64, 256), (256,)]
+DTYPES = [torch.float32, torch.float16, torch.bfloat16, torch.int64]
+
+
+def _layout(t: torch.Tensor) -> tuple[object, ...]:
+    return tuple(t.shape), t.dtype, t.stride(), t.device.type
+
+
+@pytest.mark.parametrize("func", [torch.add, torch.Tensor.mul, torch.Tensor.__sub__, torch.Tensor.__rmul__, torch.pow])
+def test_elementwise_ops_on_meta_are_answered_as_torchs_meta_path_answers(func) -> None:
+    answered = 0
+    for left in SHAPES:
+        for right in [*SHAPES, 3, 0.5]:
+            for dtype in DTYPES:
+                a = torch.empty(left, dtype=dtype, device="meta")
+                b = torch.empty(right, dtype=torch.float16, device="meta") if isinstance(right, tuple) else right
+                try:
+                    expected = _layout(func(a, b))
+                except RuntimeError:
+                    expected = None  # shapes that do not broadcast, a power the dtype refuses
+                got = meta_kernels.answer_from_shapes(func, (a, b), {})
+                if got is not None:
+                    answered += 1
+                    assert _layout(got) == expected, (left, right, dtype)
+    assert answered > 100  # the common cases are answered, not all sent down the normal path
+
+
+def test_unary_elementwise_ops_and_what_takes_the_normal_path() -> None:
+    x = torch.empty(2, 3, 4, device="meta")
+    for func in (torch.rsqrt, torch.Tensor.neg, torch.Tensor.__neg__, torch.sigmoid, torch.Tensor.exp):
+        got = meta_kernels.answer_from_shapes(func, (x,), {})
+        assert got is not None and _layout(got) == _layout(func(x))
+    strided = x.transpose(0, 2)  # the output's layout follows a strided operand's: torch's path works it out
+    assert meta_kernels.answer_from_shapes(torch.Tensor.mul, (strided, 2.0), {}) is None
+    assert meta_kernels.answer_from_shapes(torch.add, (x, x), {"alpha": 2}) is None
+    assert meta_kernels.answer_from_shapes(torch.add, (x, torch.ones(2, 3, 4)), {}) is None  # one on the CPU
+    assert meta_kernels.answer_from_shapes(torch.rsqrt, (x.long(),), {}) is None  # an integer the op turns float
+    assert meta_kernels.answer_from_shapes(torch.add, (x, torch.empty(5, device="meta")), {}) is None
+
+
+def _attention_calls() -> list[tuple[tuple[torch.Tensor, ...], dict[str, object]]]:
+    def meta(*shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        return torch.empty(shape, dtype=dtype, device="meta")
+
+    calls: list[tuple[tuple[torch.Tensor, ...], dict[str, object]]] = []
+    for batch in [(), (2,), (2, 3)]:
+        for heads_q, heads_k in [(4, 4), (4, 2), (4, 3)]:
+            for length, source, width, value_width in [(5, 6, 7, 9), (5, 5, 8, 8)]:
+                for mask in [None, (length, source), (1, 1, length, source), (length, source + 1)]:
+                    for mask_dtype in [torch.bool, torch.float32, torch.float16]:
+                        for causal in [False, True]:
+                            for grouped in [False, True]:
+                                kwargs: dict[str, object] = {"is_causal": causal, "enable_gqa": grouped}
+                                if mask is not None:
+                                    kwargs["attn_mask"] = meta(*mask, dtype=mask_dtype)
+                                q = meta(*batch, heads_q, length, width)
+                                k = meta(*batch, heads_k, source, width)
+                                v = meta(*batch, heads_k, source, value_width)
+                                calls.append(((q, k, v), kwargs))
+    calls.append(((meta(3, 5, 7), meta(3, 6, 8), meta(3, 6, 9)), {}))  # widths that do not match
+    calls.append(((meta(2, 4, 5, 8), meta(2, 4, 6, 8), meta(2, 4, 6, 8, dtype=torch.float16)), {}))
+    return calls
+
+
+def test_attention_on_meta_is_answered_as_torchs_meta_path_answers_and_calls_it_refuses_are_left_to_it() -> None:
+    answered = 0
+    for args, kwargs in _attention_calls():
+        try:
+            expected = _layout(F.scaled_dot_product_attention(*args, **kwargs))
+        except RuntimeError:
+            expected = None
+        got = meta_kernels.answer_from_shapes(F.scaled_dot_product_attention, args, kwargs)
+        if got is not None:
+            answered += 1
+            assert _layout(got) == expected, ([a.shape for a in args], kwargs)
+    assert answered > 50

@@ -26,9 +26,10 @@ import torch
 from torch import nn
 
 from modeldoc.explain.config_keys import numeric_keys
-from modeldoc.probe import arguments, guard
+from modeldoc.probe import arguments, guard, repeats
 from modeldoc.probe.loader import Recipe, build_on_meta
 from modeldoc.probe.names import dtype_name, module_label
+from modeldoc.probe.repeats import Arguments
 from modeldoc.spec import ModelConfig
 
 logger = logging.getLogger(__name__)
@@ -197,6 +198,9 @@ def _measure(
     """
     with _quiet():
         live = _arguments(module)
+        cut = _measure_cut(module, recipe, live, values)
+        if cut is not None:
+            return cut
         baseline = live if built_by_modeldoc else _built_arguments(recipe, copy.deepcopy(recipe.config))
         if baseline is None:
             return (), {}
@@ -214,6 +218,82 @@ def _measure(
                 if new is not None and new[0] == kind and new[1] != old:
                     reads.setdefault(argument, []).append(key)
     return tuple(measured), {argument: tuple(keys) for argument, keys in reads.items()}
+
+
+def _measure_cut(
+    module: nn.Module, recipe: Recipe, live: Arguments, values: dict[str, Any]
+) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]] | None:
+    """The measurement of `_measure`, run on a copy of the config with its repeated blocks cut (`repeats`).
+
+    None when the model has no repeated blocks worth cutting, or the cut model is not the full
+    model's first blocks, or its answers cannot be carried over to every block: then the full
+    model is measured.
+    """
+    plan = repeats.plan(module, live, values)
+    to_measure = _to_measure(values)
+    config = _cut_config(recipe.config, plan, [key for key, _ in to_measure]) if plan is not None else None
+    built = _built(recipe, config) if config is not None else None
+    if plan is None or built is None:
+        return None
+    baseline = _arguments(built)
+    if not repeats.matches(plan, module, live, built, baseline):
+        logger.debug("the model with its blocks cut is not the model's first blocks: measuring it whole")
+        return None
+    cut_recipe = replace(recipe, config=config)
+    measured: list[str] = []
+    changed: dict[str, set[str]] = {}
+    for key, value in to_measure:
+        rebuilt = _rebuild(cut_recipe, key, plan.keys.get(key, value))
+        if rebuilt is None:
+            continue
+        measured.append(key)
+        changed[key] = {
+            argument
+            for argument, (kind, old) in baseline.items()
+            if (new := rebuilt.get(argument)) is not None and new[0] == kind and new[1] != old
+        }
+        if not repeats.agree(plan, {key: changed[key]}):
+            logger.debug("the kept blocks of one kind answered %s differently: measuring the model whole", key)
+            return None
+    sources = {argument: plan.source(argument) for argument in live}
+    reads: dict[str, list[str]] = {}
+    for key in measured:
+        for argument, source in sources.items():
+            if source in changed[key]:
+                reads.setdefault(argument, []).append(key)
+    return tuple(measured), {argument: tuple(keys) for argument, keys in reads.items()}
+
+
+def _cut_config(config: Any, plan: repeats.Cut, keys: list[str]) -> Any:
+    """A copy of `config` with the count keys of `plan` cut; None when the config refuses, or loses a key to measure.
+
+    A key lost is an item of a per-block list past the cut (LED's ``attention_window[7]``): it sets
+    one block alone, which only the full model shows.
+    """
+    cut = copy.deepcopy(config)
+    try:
+        for key, count in plan.keys.items():
+            _cut(cut, key, count)
+    except KeyboardInterrupt:
+        raise
+    except Exception:  # the config does not take the count back
+        return None
+    return None if set(keys) - dict(numeric_keys(plain_config(cut), zeros=True)).keys() else cut
+
+
+def _cut(config: Any, key: str, count: int) -> None:
+    """``key = count`` in `config`; each list beside it as long as the blocks (``layer_types``) is cut too."""
+    *outer, last = key.split(".")
+    holder = config
+    for part in outer:
+        holder = holder[part] if isinstance(holder, dict) else getattr(holder, part)
+    if "[" not in last:
+        length = holder[last] if isinstance(holder, dict) else getattr(holder, last)
+        items = holder.items() if isinstance(holder, dict) else vars(holder).items()
+        for name, value in list(items):
+            if isinstance(value, list | tuple) and len(value) == length and not str(name).startswith("_"):
+                _set(config, ".".join([*outer, str(name)]), type(value)(value[:count]))
+    _set(config, key, count)
 
 
 def _to_measure(values: dict[str, Any]) -> list[tuple[str, int | float]]:
@@ -235,7 +315,7 @@ def _changes(value: int | float) -> list[int | float]:
     return [value / 2] if 0 < abs(value) < 1 else [2 * value]
 
 
-def _rebuild(recipe: Recipe, key: str, value: int | float) -> dict[str, tuple[str, Any]] | None:
+def _rebuild(recipe: Recipe, key: str, value: int | float) -> Arguments | None:
     """The arguments of the model built with `key` changed, or None when no change of it builds."""
     for changed in _changes(value):
         config = copy.deepcopy(recipe.config)
@@ -252,16 +332,21 @@ def _rebuild(recipe: Recipe, key: str, value: int | float) -> dict[str, tuple[st
     return None
 
 
-def _built_arguments(recipe: Recipe, config: Any) -> dict[str, tuple[str, Any]] | None:
+def _built_arguments(recipe: Recipe, config: Any) -> Arguments | None:
     """The arguments of the model `recipe` builds from `config`, or None when the library refuses the config."""
+    module = _built(recipe, config)
+    return None if module is None else _arguments(module)
+
+
+def _built(recipe: Recipe, config: Any) -> nn.Module | None:
+    """The model `recipe` builds from `config` on the meta device, or None when the library refuses the config."""
     try:
-        module = build_on_meta(recipe.build, config)
+        return build_on_meta(recipe.build, config)
     except KeyboardInterrupt:
         raise
     except Exception as err:  # the library's checks of a value it does not take, in any form
         logger.debug("building from a changed config failed: %s", err)
         return None
-    return _arguments(module)
 
 
 def _set(config: Any, key: str, value: Any) -> None:
@@ -286,7 +371,7 @@ def _set(config: Any, key: str, value: Any) -> None:
         setattr(target, name, items)
 
 
-def _arguments(module: nn.Module) -> dict[str, tuple[str, Any]]:
+def _arguments(module: nn.Module) -> Arguments:
     """Every number the model was built with, by where it sits, with the type of the layer that holds it.
 
     Constructor arguments read back (``"layers.0.self_attn.q_proj.out_features"``) and the size of

@@ -29,7 +29,7 @@ _GROUPED_MM = tuple(f for f in (getattr(torch, "_grouped_mm", None), getattr(F, 
 
 def answer_from_shapes(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
     """The outputs of `func` on meta tensors when a kernel here answers it from shapes; None otherwise."""
-    for kernel in (meta_linear, meta_rnn, meta_grouped_mm):
+    for kernel in (meta_elementwise, meta_linear, meta_attention, meta_rnn, meta_grouped_mm):
         out = kernel(func, args, kwargs)
         if out is not None:
             return out
@@ -107,6 +107,111 @@ def meta_grouped_mm(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any])
     dtype = bound.get("out_dtype") or a.dtype
     shape = (a.shape[0], b.shape[-1]) if a.dim() == 2 else (a.shape[0], a.shape[1], b.shape[-1])
     return torch.empty(shape, dtype=dtype, device="meta")
+
+
+_ATTENTION = getattr(F, "scaled_dot_product_attention", None)
+
+
+def meta_attention(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> torch.Tensor | None:
+    """The output of ``F.scaled_dot_product_attention`` on meta tensors, from shapes; None for anything else.
+
+    Its meta path runs the attention's decomposition (softmax of the scores, then times the
+    values), a few milliseconds a call. Only well-formed calls are answered (query, key and value
+    of one dtype and one batch shape, or fewer key heads under ``enable_gqa``, a mask that
+    broadcasts to the scores); anything else takes the normal path, which raises as it does.
+    The output is laid out as the meta path lays it out: contiguous.
+    """
+    if func is not _ATTENTION or _ATTENTION is None:
+        return None
+    bound = dict(zip(_ATTENTION_ARGS, args, strict=False)) | dict(kwargs)
+    if not _well_formed_attention(bound):
+        return None
+    q, v = bound["query"], bound["value"]
+    return torch.empty((*q.shape[:-1], v.shape[-1]), dtype=q.dtype, device="meta")
+
+
+_ATTENTION_ARGS = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa")
+
+
+def _well_formed_attention(bound: Mapping[str, Any]) -> bool:
+    """True for an attention call on meta tensors whose output the CPU kernel gives without complaint."""
+    q, k, v, mask = bound.get("query"), bound.get("key"), bound.get("value"), bound.get("attn_mask")
+    tensors = (q, k, v) if mask is None else (q, k, v, mask)
+    if set(bound) - set(_ATTENTION_ARGS) or not all(isinstance(t, torch.Tensor) and t.is_meta for t in tensors):
+        return False
+    assert isinstance(q, torch.Tensor) and isinstance(k, torch.Tensor) and isinstance(v, torch.Tensor)
+    heads_q, heads_k = (q.shape[-3], k.shape[-3]) if q.dim() >= 3 else (0, 0)
+    grouped = bool(bound.get("enable_gqa")) and heads_k > 0 and heads_q % heads_k == 0
+    shaped = (
+        q.dim() == k.dim() == v.dim() >= 3
+        and q.dtype == k.dtype == v.dtype
+        and q.is_floating_point()
+        and q.shape[-1] == k.shape[-1]
+        and k.shape[-2] == v.shape[-2]
+        and k.shape[:-2] == v.shape[:-2]
+        and q.shape[:-3] == k.shape[:-3]
+        and (heads_q == heads_k or grouped)
+    )
+    if not shaped or mask is None:
+        return shaped
+    scores = (*q.shape[:-1], k.shape[-2])
+    if bound.get("is_causal") or mask.dtype not in (torch.bool, q.dtype):
+        return False
+    try:
+        return tuple(torch.broadcast_shapes(mask.shape, scores)) == scores
+    except RuntimeError:
+        return False
+
+
+_BINARY = frozenset(
+    f
+    for name in ("add", "mul", "sub", "__add__", "__radd__", "__mul__", "__rmul__", "__sub__")
+    for f in (getattr(torch.Tensor, name, None), getattr(torch, name, None))
+    if f is not None
+)
+_POWER = frozenset(f for f in (torch.Tensor.pow, torch.Tensor.__pow__, torch.pow) if f is not None)
+_UNARY = frozenset(
+    f
+    for name in ("neg", "__neg__", "rsqrt", "sqrt", "exp", "tanh", "sigmoid")
+    for f in (getattr(torch.Tensor, name, None), getattr(torch, name, None))
+    if f is not None
+)
+"""Elementwise ops whose output on contiguous meta tensors is a contiguous tensor of the broadcast shape."""
+
+
+def meta_elementwise(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> torch.Tensor | None:
+    """The output of an elementwise op (``a + b``, ``x * y``, ``x.pow(2)``, ``torch.rsqrt(x)``) on meta tensors.
+
+    On the meta device these run torch's Python reference implementations, a fraction of a
+    millisecond each, thousands of times in a large model. The answer here is the one those
+    give when every tensor is contiguous and on the meta device: a contiguous tensor of the
+    broadcast shape, in the promoted dtype. Anything else (keywords such as ``alpha`` or
+    ``out``, a strided or non-meta operand, shapes that do not broadcast, integers where the
+    op wants floats) takes the normal path.
+    """
+    tensors = _elementwise_operands(func, args) if not kwargs else None
+    if not tensors or not all(t.is_meta and t.is_contiguous() and t.dtype != torch.bool for t in tensors):
+        return None
+    try:
+        shape = torch.broadcast_shapes(*(t.shape for t in tensors))
+        dtype = torch.result_type(*args) if len(args) == 2 else tensors[0].dtype
+    except RuntimeError:
+        return None
+    return torch.empty(shape, dtype=dtype, device="meta")
+
+
+def _elementwise_operands(func: Any, args: tuple[Any, ...]) -> list[torch.Tensor] | None:
+    """The tensors of a call to an op of `_BINARY`, `_POWER` or `_UNARY` that `meta_elementwise` may answer."""
+    if func in _UNARY:
+        x = args[0] if len(args) == 1 else None
+        return [x] if isinstance(x, torch.Tensor) and x.is_floating_point() else None
+    if (func not in _BINARY and func not in _POWER) or len(args) != 2:
+        return None
+    if any(isinstance(a, bool) or not isinstance(a, torch.Tensor | int | float) for a in args):
+        return None
+    if func in _POWER and not (isinstance(args[0], torch.Tensor) and args[0].is_floating_point()):
+        return None
+    return [a for a in args if isinstance(a, torch.Tensor)]
 
 
 class DtypeRejected(RuntimeError):

@@ -215,8 +215,11 @@ class Resolver:
         device: str,
         budget: Budget,
         stand_ins: Mapping[int, torch.Tensor] | None = None,
+        shapes_only: bool = False,
     ) -> None:
         self.recorder = recorder
+        self.shapes_only = shapes_only
+        """A pass read only for its steps and shapes (`Built.matched_shapes`): no costs, no arguments."""
         self.device = device
         self.budget = budget
         self.args = args
@@ -345,7 +348,7 @@ class Resolver:
 
     def _raw_op(self, raw: RawOp) -> None:
         ins = tuple(self._ref(t) for t in raw.inputs)
-        inner = raw.inner if raw.kind == "module" else [raw]
+        inner = [] if self.shapes_only else raw.inner if raw.kind == "module" else [raw]
         cost = costs.ZERO
         for op in inner:
             if op.kind == "module" or op.failed:
@@ -354,7 +357,7 @@ class Resolver:
             cost += costs.op_cost(op.name, shaped, [tuple(t.shape) for t in op.outputs])
         arguments: dict[str, Any] = {}
         text = ""
-        if raw.kind == "function":
+        if raw.kind == "function" and not self.shapes_only:
             bound = bind(raw.func, raw.name, raw.args, raw.kwargs)
             arguments = plain_arguments(bound)
             text = args_text(raw.func, raw.name, raw.args, raw.kwargs)

@@ -77,8 +77,8 @@ class Runner:
         if device == "cpu" and self.real_device == "meta":
             self.real_device = "cpu"
 
-    def build(self, example: Example, sizes: Mapping[str, int]) -> Built:
-        """One traced pass at `sizes` of the named axes."""
+    def build(self, example: Example, sizes: Mapping[str, int], *, shapes_only: bool = False) -> Built:
+        """One traced pass at `sizes` of the named axes (`shapes_only`: read for its steps and shapes alone)."""
         device = "meta" if self.device == "meta" else self.real_device
         if device != "meta" and example.nbytes(sizes) > CPU_INPUT_BYTES:
             return _not_run(
@@ -106,7 +106,16 @@ class Runner:
             return _not_run(_copy_failed(target), "make the model deep-copyable to trace it", device)
         module, tree = target
         recorder, error, where, stand_ins = self._run(module, tree, args, kwargs, values if known else None)
-        resolver = Resolver(tree, recorder, args, kwargs, device=device, budget=self.budget, stand_ins=stand_ins)
+        resolver = Resolver(
+            tree,
+            recorder,
+            args,
+            kwargs,
+            device=device,
+            budget=self.budget,
+            stand_ins=stand_ins,
+            shapes_only=shapes_only,
+        )
         built = resolver.resolve(error, where)
         if self.weights is not None:
             built = replace(built, trace=replace(built.trace, materialised=True))
