@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from modeldoc.probe import guard
+from modeldoc.probe import guard, multimodal
 
 TEXT_LENGTH = 16
 """Tokens in a made-up text input when no given input fixes the length."""
@@ -231,8 +231,8 @@ def _patch_grid_parameter(ctx: _Context) -> str:
     return next((name for name in _GRIDS if name in names), "")
 
 
-def _patch_layout(ctx: _Context) -> tuple[int, int, int] | None:
-    """(values per patch, patches per side, merge) of a flattened-patch vision model, from its config."""
+def _patch_layout(ctx: _Context) -> tuple[int, int, int, str] | None:
+    """(values per patch, patches per side, merge, why that side) of a flattened-patch vision model, from its config."""
     patch = ctx.find("patch_size", "spatial_patch_size")
     temporal = ctx.find("temporal_patch_size", default=1)
     channels = ctx.find("in_channels", "in_chans", "num_channels", default=3)
@@ -240,15 +240,15 @@ def _patch_layout(ctx: _Context) -> tuple[int, int, int] | None:
     if not all(isinstance(v, int) and v > 0 for v in (patch, temporal, channels, merge)):
         return None
     height, _ = ctx.image_size()
-    side = max(merge, (height // patch) // merge * merge)
-    return channels * temporal * patch * patch, side, merge
+    side, why = multimodal.patch_side(ctx, max(merge, (height // patch) // merge * merge), merge)
+    return channels * temporal * patch * patch, side, merge, why
 
 
 def _flat_patches(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
     layout = _patch_layout(ctx)
     if layout is None:
         return None
-    values, side, _ = layout
+    values, side, _, why = layout
 
     def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
         generator = torch.Generator().manual_seed(0)
@@ -256,7 +256,7 @@ def _flat_patches(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
 
     return MadeUp(
         param.name,
-        f"one image as {side} × {side} flattened patches of {values} values each (random)",
+        f"one image as {side} × {side} flattened patches of {values} values each (random; {why})",
         build,
     )
 
@@ -265,15 +265,14 @@ def _grid(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
     layout = _patch_layout(ctx)
     if layout is None:
         return None
-    _, side, merge = layout
+    _, side, merge, why = layout
 
     def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
         return torch.tensor([[1, *_square_grid(made, side, merge)]], dtype=torch.long, device=_device(made))
 
     return MadeUp(
         param.name,
-        f"the patch grid of one image: 1 frame, its patch rows as a square (√rows × √rows; {side} × {side} at "
-        "the config's image size)",
+        f"the patch grid of one image: 1 frame, its patch rows as a square (√rows × √rows; {side} × {side}: {why})",
         build,
     )
 
@@ -386,7 +385,7 @@ def made_up(module: nn.Module, given: list[str], *, optional: bool) -> tuple[Mad
         made = make(ctx, params[name]) if make is not None else None
         if made is not None:
             out.append(made)
-    return tuple(out)
+    return (*out, *multimodal.text_inputs(ctx, params, tuple(out)))
 
 
 def nbytes(made: tuple[MadeUp, ...], given: Mapping[str, torch.Tensor]) -> int:

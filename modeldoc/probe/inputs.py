@@ -73,6 +73,8 @@ class Example:
             extra = extra_inputs.build_all(made, given)
             if dtype is not None:
                 extra = {n: t.to(dtype) if t.dtype.is_floating_point else t for n, t in extra.items()}
+            # a made-up input may replace a given one (token ids that must hold image tokens): in place
+            args = tuple(extra.pop(names[i]) if i < len(names) and names[i] in extra else a for i, a in enumerate(args))
             return args, {**kwargs, **extra}
 
         def nbytes(at: Mapping[str, int]) -> int:

@@ -1,0 +1,110 @@
+"""Image tokens in the text of a vision-language model whose image inputs modeldoc made up.
+
+A Qwen-VL-like model (GLM-4V, Qwen-Omni, ...) reads an image as flattened patches with their grid
+(``pixel_values`` and ``image_grid_thw``) and scatters the image features into the text at the
+positions that hold its image token (``config.image_token_id``): the text must hold exactly one
+image token per feature, or the model stops ("Image features and image tokens do not match").
+When modeldoc makes the image up (`modeldoc.probe.extra_inputs`), it also makes the text fit:
+
+- the image is small enough that its features fit in a short text: `FEATURE_SIDE` × `FEATURE_SIDE`
+  merged patches (a grid of ``FEATURE_SIDE · merge`` patches a side), so that the sizes of the text
+  axis and of the image never depend on each other;
+- the token ids are the given ones with the first ``t · h · w / merge²`` set to the image token,
+  where ``t · h · w`` is the number of patches (as the model counts its features);
+- ``mm_token_type_ids`` (when the forward takes it) marks those positions as image (1), the rest as
+  text (0), for the model's multimodal rotary positions.
+
+Each is a `MadeUp` entry, so the page says what the text holds.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import torch
+
+from modeldoc.probe import extra_inputs
+
+if TYPE_CHECKING:
+    from modeldoc.probe.extra_inputs import MadeUp, _Context
+
+FEATURE_SIDE = 2
+"""Merged patches a side of a made-up image whose features go into the text: 2 × 2 = 4 image tokens."""
+_IMAGE_TOKEN_KEYS = ("image_token_id", "image_token_index")
+_PATCHES = ("pixel_values", "hidden_states")
+_TYPES = "mm_token_type_ids"
+
+
+def image_token(ctx: _Context) -> int | None:
+    """The config's image token id when the model reads token ids beside an image, else None."""
+    if "input_ids" not in extra_inputs._parameters(ctx.module):
+        return None
+    token = ctx.find(*_IMAGE_TOKEN_KEYS)
+    return token if isinstance(token, int) and not isinstance(token, bool) and token >= 0 else None
+
+
+def patch_side(ctx: _Context, side: int, merge: int) -> tuple[int, str]:
+    """Patches a side of a made-up flattened image, and why.
+
+    `side` (from the config's image size), unless the image's features must fit in the text: then
+    `FEATURE_SIDE` merged patches.
+    """
+    if image_token(ctx) is None:
+        return side, "the config's image size"
+    fitted = FEATURE_SIDE * merge
+    return fitted, f"{FEATURE_SIDE} × {FEATURE_SIDE} image features, so that their image tokens fit in the text"
+
+
+def text_inputs(ctx: _Context, params: Mapping[str, inspect.Parameter], made: tuple[MadeUp, ...]) -> list[MadeUp]:
+    """The token ids (and token types) that hold one image token per feature of the made-up image in `made`.
+
+    Empty unless flattened patches and their grid were made up for a model with an image token.
+    """
+    token = image_token(ctx)
+    names = {m.name for m in made}
+    layout = extra_inputs._patch_layout(ctx)
+    if token is None or layout is None or not names & set(_PATCHES) or not names & set(extra_inputs._GRIDS):
+        return []
+    merge = layout[2]
+    out = [_token_ids(token, merge)]
+    if _TYPES in params:
+        out.append(_token_types(token))
+    return out
+
+
+def _features(made: Mapping[str, torch.Tensor], merge: int) -> int:
+    """Features of the made-up image: its patches (t · h · w rows) over merge², as the model merges them."""
+    patches = next((made[n] for n in _PATCHES if n in made), None)
+    return 0 if patches is None else int(patches.shape[0]) // (merge * merge)
+
+
+def _token_ids(token: int, merge: int) -> MadeUp:
+    def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        ids = made.get("input_ids")
+        if ids is None or ids.dim() != 2:
+            raise ValueError("no input_ids to place the image tokens in")
+        count = _features(made, merge)
+        if count > ids.shape[1]:
+            raise ValueError(f"the text of {ids.shape[1]} tokens is shorter than the image's {count} features")
+        out = ids.clone()
+        out[:, :count] = token
+        return out
+
+    return extra_inputs.MadeUp(
+        "input_ids",
+        f"the token ids with the first t·h·w / {merge}² (one per image feature: the made-up image's patches over "
+        f"the merge size squared) set to the image token {token} (the config's image_token_id), the rest as given",
+        build,
+    )
+
+
+def _token_types(token: int) -> MadeUp:
+    def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        ids = made["input_ids"]
+        return (ids == token).to(torch.int)
+
+    return extra_inputs.MadeUp(
+        _TYPES, "token types: 1 (image) where input_ids holds the image token, 0 (text) elsewhere", build
+    )
