@@ -73,3 +73,18 @@ def meta_glm4v_captioner() -> nn.Module:
     """`Captioner` around a tiny GLM-4V, on the meta device."""
     with torch.device("meta"):
         return Captioner(_tiny_glm4v())
+
+
+class Codec(nn.Module):
+    """A model that defines no forward: its encoder and decoder are called on their own (like Bark or a VQ-VAE)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoder = nn.Linear(8, 4)
+        self.decoder = nn.Linear(4, 8)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z)
