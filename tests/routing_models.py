@@ -58,6 +58,29 @@ class CountSplit(nn.Module):
         return torch.cat([expert(part) for expert, part in zip(self.experts, parts, strict=True)])
 
 
+class TopTwo(nn.Module):
+    """Routes each token to its 2 best of 8 experts, and runs only the experts hit (Mixtral-like)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.router = nn.Linear(8, 8)
+        self.experts = nn.ModuleList(nn.Linear(8, 8) for _ in range(8))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        chosen = torch.topk(self.router(x), k=2, dim=-1).indices  # asks: topk
+        mask = nn.functional.one_hot(chosen, 8).permute(2, 1, 0)
+        out = torch.zeros_like(x)
+        for expert in torch.greater(mask.sum(dim=(-1, -2)), 0).nonzero():
+            _, token = torch.where(mask[expert[0]])
+            out = out.index_add(0, token, self.experts[expert[0]](x[token]))
+        return out
+
+
+def meta_top_two() -> nn.Module:
+    with torch.device("meta"):
+        return TopTwo()
+
+
 def meta_expert_table() -> nn.Module:
     with torch.device("meta"):
         return ExpertTable()

@@ -65,9 +65,9 @@ def test_a_split_by_assumed_counts_shares_the_rows_evenly_and_says_so() -> None:
 @pytest.mark.parametrize(
     ("target", "assumed"),
     [
-        ("meta_jetmoe", {"an even share (4, 4, 4, 4, ...)"}),
+        ("meta_jetmoe", {"the first 2 (as if all were equal)"}),
         ("meta_higgs_audio", set()),
-        ("meta_privacy_filter", {"all of them"}),
+        ("meta_privacy_filter", {"the first 4 (as if all were equal)"}),
     ],
 )
 def test_transformers_models_that_index_or_split_by_values_complete_on_meta(target: str, assumed: set[str]) -> None:
@@ -77,3 +77,20 @@ def test_transformers_models_that_index_or_split_by_values_complete_on_meta(targ
     assert (spec.trace.device, spec.trace.complete, spec.probe_error) == ("meta", True, "")
     assert assumed <= {a.assumed for a in spec.trace.assumptions}
     assert all(a.where.startswith("transformers/models/") for a in spec.trace.assumptions)
+
+
+def test_a_router_picks_the_first_k_experts_and_only_those_run() -> None:
+    spec = spec_of("tests.routing_models:meta_top_two", "5,8", probe_memory=0)
+    assert spec.trace is not None and (spec.trace.device, spec.trace.complete) == ("meta", True)
+    assumed = spec.to_json()["trace"]["assumptions"]
+    assert [(a["where"], a["code"], a["question"], a["assumed"]) for a in assumed] == [
+        (
+            *line("topk"),
+            "which 2 of the values along axis 1 of a 5 × 8 tensor are the largest (torch.topk)",
+            "the first 2 (as if all were equal)",
+        )
+    ]
+    # every token goes to experts 0 and 1; the other six never run
+    ran = [i for i in range(8) if spec.layer(f"experts.{i}").input_dims]
+    assert ran == [0, 1]
+    assert spec.layer("experts.0").input_dims == (("N", 8),)

@@ -41,6 +41,10 @@ SHADOW_ELEMENTS = 1 << 16
 """The most elements a tensor may have to be computed on the CPU beside the meta pass (65,536: masks and
 positions of ordinary lengths fit; big constant tables are left to the meta device)."""
 
+INDEX_SCALE = 64
+"""How many times `SHADOW_ELEMENTS` an integer or boolean result may have to be computed (4,194,304 elements:
+the one-hot routing of 224 tokens to 12 of 768 experts fits)."""
+
 WHY_WEIGHTS = "it depends on the weights, which the meta device does not hold"
 """Why a value was assumed rather than computed."""
 WHY_UNKNOWN = (
@@ -173,6 +177,8 @@ class Values:
         known = all(self.shadow(t) is not None for t in metas)
         if name in _NON_FINITE and not known:
             return self._finite(name, out)
+        if name == "topk" and not known:
+            return self._first_k(out, args, kwargs)
         if known:
             self._compute(func, name, args, kwargs, out, mutated)
         else:
@@ -191,7 +197,7 @@ class Values:
     ) -> None:
         """Run the op on the shadows too, when every input has one and the outputs are small."""
         outputs = [t for t in tensor_leaves(out) if t.is_meta]
-        if name in _UNSET or any(t.numel() > self.limit for t in outputs):
+        if name in _UNSET or any(t.numel() > _limit_of(t, self.limit) for t in outputs):
             outputs = []
         try:
             if not outputs and not mutated:
@@ -349,6 +355,29 @@ class Values:
             extra.append(self._mirror(torch.ones(size, dtype=torch.long, device="cpu")))
         return (values, *extra) if extra else values
 
+    def _first_k(self, out: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """``torch.topk`` on unknown values (a router's scores): its indices are the first k, as if all were equal.
+
+        So a mixture of experts routes every token to the same k experts and only those run, instead of
+        every expert (what assuming that each one is hit would run, which on a model of hundreds of
+        experts takes minutes). Recorded.
+        """
+        indices = out[1] if isinstance(out, tuple) and len(out) == 2 else None
+        if not isinstance(indices, torch.Tensor) or indices.dim() == 0 or indices.numel() > self.limit:
+            return out
+        dim = args[2] if len(args) > 2 else kwargs.get("dim", -1)
+        dim = dim % indices.dim() if isinstance(dim, int) else indices.dim() - 1
+        k = int(indices.shape[dim])
+        shape = [1] * indices.dim()
+        shape[dim] = k
+        first = torch.arange(k, dtype=indices.dtype, device="cpu").reshape(shape).expand(tuple(indices.shape))
+        self._record(
+            f"which {k} of the values along axis {dim} of a {_shape_text(args[0])} tensor are the largest (torch.topk)",
+            f"the first {k} (as if all were equal)",
+        )
+        self._keep(indices, first.contiguous())
+        return out
+
     def _finite(self, name: str, out: Any) -> Any:
         """A check for infinite or NaN values on unknown values: none are, on the common path."""
         answer = _NON_FINITE[name]
@@ -388,6 +417,12 @@ _FACTORIES = frozenset(
     }
 )
 """Factories that make values from Python numbers: their results get shadows."""
+
+
+def _limit_of(tensor: torch.Tensor, limit: int) -> int:
+    """The most elements `tensor` may have to be computed: `limit`, or `INDEX_SCALE` times it for integers and
+    flags (a router's one-hot choice of experts, a mask: what control flow reads, and cheap to compute)."""
+    return limit if tensor.dtype.is_floating_point or tensor.dtype.is_complex else limit * INDEX_SCALE
 
 
 def _mixes_devices(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
