@@ -115,3 +115,24 @@ def meta_higgs_audio() -> nn.Module:
 
 def meta_privacy_filter() -> nn.Module:
     return meta_hf("openai_privacy_filter")
+
+
+def meta_bamba_mamba_only() -> nn.Module:
+    """A tiny Bamba of Mamba layers only (its default config has no attention layer): no cache can be built for it."""
+    from transformers import BambaConfig, BambaModel
+
+    config = BambaConfig(
+        vocab_size=64,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        mamba_n_heads=4,
+        mamba_d_head=16,
+        mamba_d_state=8,
+        mamba_n_groups=1,
+        mamba_chunk_size=8,
+    )
+    with torch.device("meta"):
+        return BambaModel(config)

@@ -420,8 +420,11 @@ _FACTORIES = frozenset(
 
 
 def _limit_of(tensor: torch.Tensor, limit: int) -> int:
-    """The most elements `tensor` may have to be computed: `limit`, or `INDEX_SCALE` times it for integers and
-    flags (a router's one-hot choice of experts, a mask: what control flow reads, and cheap to compute)."""
+    """The most elements `tensor` may have to be computed beside the pass.
+
+    `limit`, or `INDEX_SCALE` times it for integers and flags (a router's one-hot choice of experts, a
+    mask): what control flow reads, and cheap to compute.
+    """
     return limit if tensor.dtype.is_floating_point or tensor.dtype.is_complex else limit * INDEX_SCALE
 
 
