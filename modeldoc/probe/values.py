@@ -41,9 +41,9 @@ SHADOW_ELEMENTS = 1 << 16
 """The most elements a tensor may have to be computed on the CPU beside the meta pass (65,536: masks and
 positions of ordinary lengths fit; big constant tables are left to the meta device)."""
 
-INDEX_SCALE = 64
-"""How many times `SHADOW_ELEMENTS` an integer or boolean result may have to be computed (4,194,304 elements:
-the one-hot routing of 224 tokens to 12 of 768 experts fits)."""
+INDEX_SCALE = 128
+"""How many times `SHADOW_ELEMENTS` an integer or boolean result may have to be computed (8,388,608 elements:
+the one-hot routing of 462 tokens, the longest pass of a 16-token example, to 12 of 768 experts fits)."""
 
 WHY_WEIGHTS = "it depends on the weights, which the meta device does not hold"
 """Why a value was assumed rather than computed."""
