@@ -240,7 +240,8 @@ def _patch_layout(ctx: _Context) -> tuple[int, int, int, str] | None:
     if not all(isinstance(v, int) and v > 0 for v in (patch, temporal, channels, merge)):
         return None
     height, _ = ctx.image_size()
-    side, why = multimodal.patch_side(ctx, max(merge, (height // patch) // merge * merge), merge)
+    token = multimodal.image_token(ctx.find, _parameters(ctx.module))
+    side, why = multimodal.patch_side(token, max(merge, (height // patch) // merge * merge), merge)
     return channels * temporal * patch * patch, side, merge, why
 
 
@@ -385,7 +386,10 @@ def made_up(module: nn.Module, given: list[str], *, optional: bool) -> tuple[Mad
         made = make(ctx, params[name]) if make is not None else None
         if made is not None:
             out.append(made)
-    return (*out, *multimodal.text_inputs(ctx, params, tuple(out)))
+    layout = _patch_layout(ctx)
+    token = multimodal.image_token(ctx.find, params) if layout is not None else None
+    texts = multimodal.text_inputs(token, layout[2] if layout else 1, [m.name for m in out], params)
+    return (*out, *(MadeUp(*made) for made in texts))
 
 
 def nbytes(made: tuple[MadeUp, ...], given: Mapping[str, torch.Tensor]) -> int:

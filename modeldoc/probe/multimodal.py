@@ -19,55 +19,51 @@ Each is a `MadeUp` entry, so the page says what the text holds.
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
 
 import torch
 
-from modeldoc.probe import extra_inputs
-
-if TYPE_CHECKING:
-    from modeldoc.probe.extra_inputs import MadeUp, _Context
-
 FEATURE_SIDE = 2
 """Merged patches a side of a made-up image whose features go into the text: 2 × 2 = 4 image tokens."""
-_IMAGE_TOKEN_KEYS = ("image_token_id", "image_token_index")
+IMAGE_TOKEN_KEYS = ("image_token_id", "image_token_index")
+"""Config keys that name the image token, in the order they are looked up."""
 _PATCHES = ("pixel_values", "hidden_states")
 _TYPES = "mm_token_type_ids"
 
+Made = tuple[str, str, Callable[[Mapping[str, torch.Tensor]], torch.Tensor]]
+"""A made-up input as (forward parameter, what it holds, how to build it from the inputs made so far)."""
 
-def image_token(ctx: _Context) -> int | None:
-    """The config's image token id when the model reads token ids beside an image, else None."""
-    if "input_ids" not in extra_inputs._parameters(ctx.module):
+
+def image_token(find: Callable[..., Any], params: Collection[str]) -> int | None:
+    """The image token id (read with the config finder `find`) when the forward also takes token ids, else None."""
+    if "input_ids" not in params:
         return None
-    token = ctx.find(*_IMAGE_TOKEN_KEYS)
+    token = find(*IMAGE_TOKEN_KEYS)
     return token if isinstance(token, int) and not isinstance(token, bool) and token >= 0 else None
 
 
-def patch_side(ctx: _Context, side: int, merge: int) -> tuple[int, str]:
+def patch_side(token: int | None, side: int, merge: int) -> tuple[int, str]:
     """Patches a side of a made-up flattened image, and why.
 
-    `side` (from the config's image size), unless the image's features must fit in the text: then
-    `FEATURE_SIDE` merged patches.
+    `side` (from the config's image size), unless the model has an image token whose features must
+    fit in the text: then `FEATURE_SIDE` merged patches.
     """
-    if image_token(ctx) is None:
+    if token is None:
         return side, "the config's image size"
-    fitted = FEATURE_SIDE * merge
-    return fitted, f"{FEATURE_SIDE} × {FEATURE_SIDE} image features, so that their image tokens fit in the text"
+    return (
+        FEATURE_SIDE * merge,
+        f"{FEATURE_SIDE} × {FEATURE_SIDE} image features, so that their image tokens fit in the text",
+    )
 
 
-def text_inputs(ctx: _Context, params: Mapping[str, inspect.Parameter], made: tuple[MadeUp, ...]) -> list[MadeUp]:
-    """The token ids (and token types) that hold one image token per feature of the made-up image in `made`.
+def text_inputs(token: int | None, merge: int, made: Collection[str], params: Collection[str]) -> list[Made]:
+    """The token ids (and token types) that hold one image token per feature of the made-up image.
 
-    Empty unless flattened patches and their grid were made up for a model with an image token.
+    Empty unless flattened patches and their grid are among the `made` inputs of a model with an image token.
     """
-    token = image_token(ctx)
-    names = {m.name for m in made}
-    layout = extra_inputs._patch_layout(ctx)
-    if token is None or layout is None or not names & set(_PATCHES) or not names & set(extra_inputs._GRIDS):
+    if token is None or not set(made) & set(_PATCHES) or not any("grid" in name for name in made):
         return []
-    merge = layout[2]
     out = [_token_ids(token, merge)]
     if _TYPES in params:
         out.append(_token_types(token))
@@ -80,7 +76,7 @@ def _features(made: Mapping[str, torch.Tensor], merge: int) -> int:
     return 0 if patches is None else int(patches.shape[0]) // (merge * merge)
 
 
-def _token_ids(token: int, merge: int) -> MadeUp:
+def _token_ids(token: int, merge: int) -> Made:
     def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
         ids = made.get("input_ids")
         if ids is None or ids.dim() != 2:
@@ -92,7 +88,7 @@ def _token_ids(token: int, merge: int) -> MadeUp:
         out[:, :count] = token
         return out
 
-    return extra_inputs.MadeUp(
+    return (
         "input_ids",
         f"the token ids with the first t·h·w / {merge}² (one per image feature: the made-up image's patches over "
         f"the merge size squared) set to the image token {token} (the config's image_token_id), the rest as given",
@@ -100,11 +96,8 @@ def _token_ids(token: int, merge: int) -> MadeUp:
     )
 
 
-def _token_types(token: int) -> MadeUp:
+def _token_types(token: int) -> Made:
     def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        ids = made["input_ids"]
-        return (ids == token).to(torch.int)
+        return (made["input_ids"] == token).to(torch.int)
 
-    return extra_inputs.MadeUp(
-        _TYPES, "token types: 1 (image) where input_ids holds the image token, 0 (text) elsewhere", build
-    )
+    return (_TYPES, "token types: 1 (image) where input_ids holds the image token, 0 (text) elsewhere", build)
