@@ -311,6 +311,7 @@ def test_no_detector_finds_anything_in_a_plain_cnn() -> None:
         ("RuntimeError: mat1 and mat2 shapes cannot be multiplied (16x128 and 17x128)", "shape of the example input"),
         ("TypeError: embedding(): argument 'indices' (position 2) must be Tensor, not NoneType", "missing extra input"),
         ("TypeError: topk(): argument 'k' must be int, not NoneType", "other"),
+        ("BarkModel defines no forward (its parts are called on their own, ...)", "no forward (not applicable)"),
     ],
 )
 def test_cause_classes(error: str, expected: str) -> None:

@@ -181,7 +181,7 @@ def causes(rows: list[dict[str, Any]]) -> Counter[str]:
     counted: Counter[str] = Counter()
     for row in rows:
         state = outcome(row)
-        if state in ("partial", "failed"):
+        if state in ("partial", "failed", "not-run"):
             counted[cause(row.get("error", ""))] += 1
         elif state == "crashed":
             counted["crash: " + ("killed" if "killed" in row else cause(row.get("crash", "")))] += 1
@@ -198,7 +198,7 @@ def summary(rows: list[dict[str, Any]], *, title: str, meta: dict[str, Any] | No
         lines += [", ".join(f"{k} {v}" for k, v in meta.items()), ""]
     lines += [
         markdown_table(
-            ["model types", "built", "complete", "partial", "failed", "crashed", "complete share of built"],
+            ["model types", "built", "complete", "partial", "failed", "not run", "crashed", "complete share of built"],
             [
                 [
                     len(rows),
@@ -206,6 +206,7 @@ def summary(rows: list[dict[str, Any]], *, title: str, meta: dict[str, Any] | No
                     complete,
                     states["partial"],
                     states["failed"],
+                    states["not-run"],
                     states["crashed"],
                     f"{complete / built:.1%}" if built else "–",
                 ]

@@ -84,7 +84,7 @@ def measure(spec: ModelSpec) -> dict[str, Any]:
         "probe_device": trace.device if trace else "",
         "probe_note": trace.note if trace else "",
         "failed_in": trace.failed_in if trace and not trace.complete else "",
-        "error": failure_message(trace.error) if trace and not trace.complete else "",
+        "error": failure_message(trace.error) if trace and not trace.complete else "" if trace else spec.probe_error,
         "ops": len(trace.ops) if trace else 0,
         "params": spec.total_params,
         "layers": len(spec.layers),
@@ -101,16 +101,18 @@ def measure(spec: ModelSpec) -> dict[str, Any]:
 # --------------------------------------------------------------------------- failure causes
 
 CAUSES = (
+    "no forward (not applicable)",
     "value-dependent control flow",
     "meta kernel dtype",
     "missing extra input",
     "shape of the example input",
     "other",
 )
-"""Cause classes of a failed or partial probe (the patterns below are tried in their own order:
+"""Cause classes of a failed or partial probe (the patterns below are tried in their own order: no forward, then
 control flow, then a missing input, then dtype, then shape; the first that matches wins)."""
 
 _CAUSE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("no forward (not applicable)", re.compile(r"defines no forward")),
     (
         "value-dependent control flow",
         re.compile(

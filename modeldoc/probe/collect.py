@@ -33,6 +33,18 @@ NO_INPUT = (
 )
 
 
+def no_forward(module: nn.Module) -> str:
+    """Why `module` cannot be probed when its class defines no forward (``nn.Module``'s own raises), else ""."""
+    if getattr(type(module), "forward", None) is not nn.Module.forward:
+        return ""
+    name = type(module).__name__
+    return (
+        f"{name} defines no forward (its parts are called on their own, e.g. by a generate or decode method), so "
+        "there is no forward pass to probe: input and output shapes, costs and the data flow are not shown; "
+        "describe one of its parts with an input to see them"
+    )
+
+
 def collect(module: nn.Module, options: ModelOptions) -> ModelSpec:
     """Describe `module`: its tree, parameters, arguments and probed shapes (``options.target`` only names it)."""
     tree = guard.walk(module)  # not module.modules(): the model's own may raise, loop or be overridden
@@ -40,12 +52,14 @@ def collect(module: nn.Module, options: ModelOptions) -> ModelSpec:
         progress.phase(f"probing {len(tree.paths):,} modules: a forward pass on the {options.probe_device} device")
     else:
         progress.phase(f"reading {len(tree.paths):,} modules")
-    seen = guarded_probe(module, options, tree) if options.has_input else None
+    unprobed = no_forward(module) if options.has_input else NO_INPUT
+    seen = None if unprobed else guarded_probe(module, options, tree)
     static = read_model(module, tree)
     root, *layers = (fill_layer(layer, seen) for layer in (static.root, *static.layers))
     totals = static.totals if seen is None else lazy_totals(static.totals, seen)
-    probe_error = NO_INPUT if seen is None else seen.error
+    probe_error = unprobed if seen is None else seen.error
     warnings = ((seen.error,) if seen and seen.error else ()) + (seen.warnings if seen else ()) + static.warnings
+    warnings = (unprobed, *warnings) if unprobed and unprobed != NO_INPUT else warnings
     return ModelSpec(
         name=static.name,
         type=static.type,

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from modeldoc.probe import guard
+from modeldoc.probe import guard, multimodal
 
 TEXT_LENGTH = 16
 """Tokens in a made-up text input when no given input fixes the length."""
@@ -336,8 +336,8 @@ def _patch_grid_parameter(ctx: _Context) -> str:
     return next((name for name in _GRIDS if name in names), "")
 
 
-def _patch_layout(ctx: _Context) -> tuple[int, int, int] | None:
-    """(values per patch, patches per side, merge) of a flattened-patch vision model, from its config."""
+def _patch_layout(ctx: _Context) -> tuple[int, int, int, str] | None:
+    """(values per patch, patches per side, merge, why that side) of a flattened-patch vision model, from its config."""
     patch = ctx.find("patch_size", "spatial_patch_size")
     temporal = ctx.find("temporal_patch_size", default=1)
     channels = ctx.find("in_channels", "in_chans", "num_channels", default=3)
@@ -345,22 +345,23 @@ def _patch_layout(ctx: _Context) -> tuple[int, int, int] | None:
     if not all(isinstance(v, int) and v > 0 for v in (patch, temporal, channels, merge)):
         return None
     height, _ = ctx.image_size()
-    side = max(merge, (height // patch) // merge * merge)
-    return channels * temporal * patch * patch, side, merge
+    token = multimodal.image_token(ctx.find, _parameters(ctx.module))
+    side, why = multimodal.patch_side(token, max(merge, (height // patch) // merge * merge), merge)
+    return channels * temporal * patch * patch, side, merge, why
 
 
 def _flat_patches(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
     layout = _patch_layout(ctx)
     if layout is None:
         return None
-    values, side, _ = layout
+    values, side, _, why = layout
 
     def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
         return _random((side * side, values), _device(made))
 
     return MadeUp(
         param.name,
-        f"one image as {side} × {side} flattened patches of {values} values each (random)",
+        f"one image as {side} × {side} flattened patches of {values} values each (random; {why})",
         build,
     )
 
@@ -369,15 +370,14 @@ def _grid(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
     layout = _patch_layout(ctx)
     if layout is None:
         return None
-    _, side, merge = layout
+    _, side, merge, why = layout
 
     def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
         return torch.tensor([[1, *_square_grid(made, side, merge)]], dtype=torch.long, device=_device(made))
 
     return MadeUp(
         param.name,
-        f"the patch grid of one image: 1 frame, its patch rows as a square (√rows × √rows; {side} × {side} at "
-        "the config's image size)",
+        f"the patch grid of one image: 1 frame, its patch rows as a square (√rows × √rows; {side} × {side}: {why})",
         build,
     )
 
@@ -860,7 +860,10 @@ def made_up(module: nn.Module, given: list[str], *, optional: bool) -> tuple[Mad
         made = make(ctx, params[name]) if make is not None else None
         if made is not None:
             out.append(made)
-    return tuple(out)
+    layout = _patch_layout(ctx)
+    token = multimodal.image_token(ctx.find, params) if layout is not None else None
+    texts = multimodal.text_inputs(token, layout[2] if layout else 1, [m.name for m in out], params)
+    return (*out, *(MadeUp(*made) for made in texts))
 
 
 _DERIVED = frozenset(

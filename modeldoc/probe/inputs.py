@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -52,12 +52,24 @@ class Example:
     float_dtype: str = ""
     """The dtype floating inputs were made in instead of float32 (the model's), when it differs."""
     guessed: frozenset[str] = frozenset()
+    flags: Mapping[str, Any] = field(default_factory=dict)
+    """Plain keyword arguments passed beside the inputs (``use_cache=False``), said in the trace's note."""
     """Named axes the user did not name (a factory's sequence length): no warning when they cannot vary."""
 
     def given(self, module: nn.Module) -> list[str]:
         """The forward parameters the given inputs bind to."""
         args, kwargs = self.make("meta", self.sizes)
         return extra_inputs.given_names(module, args, kwargs)
+
+    def with_flags(self, flags: Mapping[str, Any]) -> Example:
+        """The example with `flags` passed by keyword beside the inputs, at every size."""
+        base = self.make
+
+        def make(device: str, at: Mapping[str, int]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+            args, kwargs = base(device, at)
+            return args, {**kwargs, **flags}
+
+        return replace(self, make=make, flags={**self.flags, **flags})
 
     def with_made_up(self, module: nn.Module, made: tuple[MadeUp, ...]) -> Example:
         """The example with the `made` inputs built beside the given ones, at every size."""
@@ -73,6 +85,8 @@ class Example:
             extra = extra_inputs.build_all(made, given)
             if dtype is not None:
                 extra = {n: t.to(dtype) if t.dtype.is_floating_point else t for n, t in extra.items()}
+            # a made-up input may replace a given one (token ids that must hold image tokens): in place
+            args = tuple(extra.pop(names[i]) if i < len(names) and names[i] in extra else a for i, a in enumerate(args))
             return args, {**kwargs, **extra}
 
         def nbytes(at: Mapping[str, int]) -> int:

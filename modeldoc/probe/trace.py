@@ -52,6 +52,10 @@ class ProbeResult:
     warnings: tuple[str, ...] = ()
 
 
+NO_CACHE = "use_cache"
+"""The forward parameter that turns a transformers model's generation cache off."""
+
+
 def probe(module: nn.Module, options: ModelOptions, tree: guard.Tree | None = None) -> ProbeResult:
     """Trace one forward pass of `module` on the example input `options` describes.
 
@@ -77,6 +81,12 @@ def probe(module: nn.Module, options: ModelOptions, tree: guard.Tree | None = No
             "(float32 inputs would not match them)"
         )
         note = f"{dtype_note}; {note}" if note else dtype_note
+    if example.flags:
+        flags = ", ".join(f"{k}={v!r}" for k, v in example.flags.items())
+        flag_note = (
+            f"the forward was called with {flags} (no generation cache): called as configured, it stopped sooner"
+        )
+        note = f"{flag_note}; {note}" if note else flag_note
     made_up = tuple(
         MadeUpInput(name=item.name, shape=tensor.shape, dtype=tensor.dtype, what=item.what)
         for item in example.made_up
@@ -169,27 +179,47 @@ class _Plan:
 
         The pass with the companions (`modeldoc.probe.extra_inputs`) is kept when it got further,
         and the example it ran on becomes the plan's; when it did not, a pass with only the companions
-        of the given inputs' kind (no made-up image, audio or region features) is tried once more.
+        of the given inputs' kind (no made-up image, audio or region features) is tried once more;
+        a pass that still fails is tried once without the generation cache (`_without_cache`).
         """
         given = guard.attempt(lambda: self.example.given(self.module), "binding the example inputs")
         names = given if isinstance(given, list) else []
         required = extra_inputs.made_up(self.module, names, optional=False)
         self.example = self.example.with_made_up(self.module, required)
         base = runner.build(self.example, self.example.sizes)
-        failure = base.failure
-        if failure is None or not failure.ran or failure.timed_out or failure.certain or self.budget.expired:
+        if self._final(base):
             return base
         more = extra_inputs.made_up(self.module, names + [m.name for m in required], optional=True)
-        if not more:
-            return base
-        for companions in (more, extra_inputs.same_modality(more)):
+        for companions in (more, extra_inputs.same_modality(more)) if more else ():
             if not companions or self.budget.expired:
                 break
             extended = self.example.with_made_up(self.module, companions)
             retry = runner.build(extended, extended.sizes)
             if _further(retry, base):
-                self.example = extended
-                return retry
+                self.example, base = extended, retry
+                if self._final(base):
+                    return base
+                break
+        return self._without_cache(runner, base, names)
+
+    def _final(self, built: Built) -> bool:
+        """True when no other pass may get further than `built`: it completed, or its failure was certain."""
+        failure = built.failure
+        return failure is None or not failure.ran or failure.timed_out or failure.certain or self.budget.expired
+
+    def _without_cache(self, runner: Runner, base: Built, given: list[str]) -> Built:
+        """`base`, or a pass with ``use_cache=False`` when the forward takes it and that pass got further.
+
+        A transformers model builds a generation cache by default; some configs cannot build one (a
+        model of linear-attention layers only), and a single pass does not need it. The note says so.
+        """
+        if NO_CACHE not in extra_inputs._parameters(self.module) or NO_CACHE in given:
+            return base
+        plain = self.example.with_flags({NO_CACHE: False})
+        retry = runner.build(plain, plain.sizes)
+        if _further(retry, base):
+            self.example = plain
+            return retry
         return base
 
     def _runner(self, device: str, weights: dict[int, torch.Tensor] | None = None) -> Runner:

@@ -41,6 +41,10 @@ SHADOW_ELEMENTS = 1 << 16
 """The most elements a tensor may have to be computed on the CPU beside the meta pass (65,536: masks and
 positions of ordinary lengths fit; big constant tables are left to the meta device)."""
 
+INDEX_SCALE = 128
+"""How many times `SHADOW_ELEMENTS` an integer or boolean result may have to be computed (8,388,608 elements:
+the one-hot routing of 462 tokens, the longest pass of a 16-token example, to 12 of 768 experts fits)."""
+
 WHY_WEIGHTS = "it depends on the weights, which the meta device does not hold"
 """Why a value was assumed rather than computed."""
 WHY_UNKNOWN = (
@@ -173,6 +177,8 @@ class Values:
         known = all(self.shadow(t) is not None for t in metas)
         if name in _NON_FINITE and not known:
             return self._finite(name, out)
+        if name == "topk" and not known:
+            return self._first_k(out, args, kwargs)
         if known:
             self._compute(func, name, args, kwargs, out, mutated)
         else:
@@ -191,7 +197,7 @@ class Values:
     ) -> None:
         """Run the op on the shadows too, when every input has one and the outputs are small."""
         outputs = [t for t in tensor_leaves(out) if t.is_meta]
-        if name in _UNSET or any(t.numel() > self.limit for t in outputs):
+        if name in _UNSET or any(t.numel() > _limit_of(t, self.limit) for t in outputs):
             outputs = []
         try:
             if not outputs and not mutated:
@@ -264,8 +270,11 @@ class Values:
             return answer
         try:
             cpu_out = func(*cpu_args, **cpu_kwargs)
-        except Exception:
-            raise err from None
+        except Exception:  # refused on the values too: the sizes came from values assumed before, or it fails
+            answer = self._assume_size(func, name, args, kwargs)
+            if answer is _NO_ANSWER:
+                raise err from None
+            return answer
         return self._mirror(cpu_out)
 
     def _mirror(self, cpu_out: Any) -> Any:
@@ -297,12 +306,36 @@ class Values:
             size = math.prod(torch.broadcast_shapes(data.shape, mask.shape))
             self._record(f"which elements a {_shape_text(mask)} mask selects (torch.masked_select)", "all of them")
             return torch.empty(size, dtype=data.dtype, device="meta")
-        if name == "getitem" and len(args) == 2:
-            index = _boolean_index(args[1], self)
+        if name in ("split", "split_with_sizes") and self.assumed:
+            return self._even_split(func, args, kwargs)
+        if name in ("getitem", "setitem") and len(args) >= 2:
+            index = _value_index(args[1], self)
             if index is not None:
-                self._record("which elements a boolean index selects (tensor[mask])", "all of them")
-                return func(args[0], index)
+                if name == "setitem":
+                    self._forget(args[0])
+                return func(args[0], index, *args[2:])
         return _NO_ANSWER
+
+    def _even_split(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """A split whose sizes (from values assumed earlier in the pass) do not add up to the axis: even parts.
+
+        Routing to experts counts the rows each expert takes (``tolist`` of a count) from the weights;
+        the counts assumed for them need not add up, so the rows are shared evenly instead, recorded.
+        """
+        tensor = args[0]
+        sizes = args[1] if len(args) > 1 else kwargs.get("split_size_or_sections", kwargs.get("split_sizes"))
+        dim = args[2] if len(args) > 2 else kwargs.get("dim", 0)
+        if not isinstance(tensor, torch.Tensor) or not isinstance(sizes, list | tuple) or not sizes:
+            return _NO_ANSWER
+        if not all(isinstance(n, int) for n in sizes) or sum(sizes) == tensor.shape[dim]:
+            return _NO_ANSWER
+        rows, parts = int(tensor.shape[dim]), len(sizes)
+        even = [rows // parts + (1 if i < rows % parts else 0) for i in range(parts)]
+        self._record(
+            f"how many of {rows} rows each of {parts} parts takes (torch.split by sizes from values assumed before)",
+            f"an even share ({', '.join(map(str, even[:4]))}{', ...' if parts > 4 else ''})",
+        )
+        return func(tensor, even, dim)
 
     def _unique(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         tensor = args[0]
@@ -321,6 +354,29 @@ class Values:
         if kwargs.get("return_counts", False):
             extra.append(self._mirror(torch.ones(size, dtype=torch.long, device="cpu")))
         return (values, *extra) if extra else values
+
+    def _first_k(self, out: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """``torch.topk`` on unknown values (a router's scores): its indices are the first k, as if all were equal.
+
+        So a mixture of experts routes every token to the same k experts and only those run, instead of
+        every expert (what assuming that each one is hit would run, which on a model of hundreds of
+        experts takes minutes). Recorded.
+        """
+        indices = out[1] if isinstance(out, tuple) and len(out) == 2 else None
+        if not isinstance(indices, torch.Tensor) or indices.dim() == 0 or indices.numel() > self.limit:
+            return out
+        dim = args[2] if len(args) > 2 else kwargs.get("dim", -1)
+        dim = dim % indices.dim() if isinstance(dim, int) else indices.dim() - 1
+        k = int(indices.shape[dim])
+        shape = [1] * indices.dim()
+        shape[dim] = k
+        first = torch.arange(k, dtype=indices.dtype, device="cpu").reshape(shape).expand(tuple(indices.shape))
+        self._record(
+            f"which {k} of the values along axis {dim} of a {_shape_text(args[0])} tensor are the largest (torch.topk)",
+            f"the first {k} (as if all were equal)",
+        )
+        self._keep(indices, first.contiguous())
+        return out
 
     def _finite(self, name: str, out: Any) -> Any:
         """A check for infinite or NaN values on unknown values: none are, on the common path."""
@@ -361,6 +417,15 @@ _FACTORIES = frozenset(
     }
 )
 """Factories that make values from Python numbers: their results get shadows."""
+
+
+def _limit_of(tensor: torch.Tensor, limit: int) -> int:
+    """The most elements `tensor` may have to be computed beside the pass.
+
+    `limit`, or `INDEX_SCALE` times it for integers and flags (a router's one-hot choice of experts, a
+    mask): what control flow reads, and cheap to compute.
+    """
+    return limit if tensor.dtype.is_floating_point or tensor.dtype.is_complex else limit * INDEX_SCALE
 
 
 def _mixes_devices(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
@@ -437,15 +502,31 @@ def _all_indices(shape: tuple[int, ...], *, as_tuple: bool) -> Any:
     return torch.nonzero(full, as_tuple=True) if as_tuple else torch.nonzero(full)
 
 
-def _boolean_index(index: Any, values: Values) -> Any:
-    """An index with each boolean tensor of unknown values replaced by the indices of all its elements."""
+def _value_index(index: Any, values: Values) -> Any:
+    """An index whose meta tensors the meta device cannot index with, made of their values (None: none such).
+
+    A boolean mask becomes the indices of its true elements: computed from its shadow when it has
+    one, else assumed to be all of them (recorded). A one-element integer tensor (``weight[expert]``)
+    becomes its value: computed, else assumed 0, the first (recorded).
+    """
     items = index if isinstance(index, tuple) else (index,)
-    if not any(isinstance(i, torch.Tensor) and i.dtype == torch.bool and values.shadow(i) is None for i in items):
+    if not any(isinstance(i, torch.Tensor) and i.is_meta and (i.dtype == torch.bool or i.dim() == 0) for i in items):
         return None
     out: list[Any] = []
     for item in items:
-        if isinstance(item, torch.Tensor) and item.dtype == torch.bool:
-            out.extend(values._mirror(_all_indices(tuple(item.shape), as_tuple=True)))
+        if not isinstance(item, torch.Tensor) or not item.is_meta:
+            out.append(item)
+            continue
+        known = values.shadow(item)
+        if item.dtype == torch.bool:
+            if known is None:
+                values._record("which elements a boolean index selects (tensor[mask])", "all of them")
+            found = torch.nonzero(known, as_tuple=True) if known is not None else None
+            out.extend(values._mirror(found if found is not None else _all_indices(tuple(item.shape), as_tuple=True)))
+        elif item.dim() == 0 and not item.dtype.is_floating_point:
+            if known is None:
+                values._record("the value of a one-element tensor used as an index (tensor[i])", "0 (the first)")
+            out.append(int(known) if known is not None else 0)
         else:
             out.append(item)
     return tuple(out)
