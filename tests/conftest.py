@@ -34,3 +34,11 @@ def artifacts() -> Path:
     """test-artifacts/: screenshots the browser tests leave for a person to look at."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(autouse=True)
+def _own_cache_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test saves descriptions in a fresh folder of its own, never in the user's cache (or another test's)."""
+    folder = tmp_path_factory.mktemp("modeldoc-cache")
+    monkeypatch.setenv("MODELDOC_CACHE_DIR", str(folder))
+    return folder

@@ -271,14 +271,14 @@ def build_project(
     custom_templates: Path | None = None,
     diagrams: bool = True,
     strict: bool = False,
-    cache: bool = False,
+    cache: bool = True,
 ) -> Built:
     """Build a project's own mkdocs.yml (which uses the modeldoc plugin) into `out`.
 
     `out` defaults to the config's ``site_dir``; the same ownership rules as a standalone
     build apply, and the other arguments override the config and the plugin's options
-    (`strict` turns MkDocs' strict mode on: warnings fail the build; `cache` turns the plugin's
-    saved descriptions on).
+    (`strict` turns MkDocs' strict mode on: warnings fail the build; `cache=False` turns the
+    plugin's saved descriptions off, whatever the config says).
     """
     from mkdocs.commands.build import build
     from mkdocs.config import load_config
@@ -296,7 +296,7 @@ def build_project(
         check_destination(target)
         plugin = cfg.plugins["modeldoc"]
         plugin.config.diagrams = diagrams
-        plugin.config.cache = plugin.config.cache or cache
+        plugin.config.cache = plugin.config.cache and cache
         if custom_templates is not None:
             plugin.config.custom_templates = str(custom_templates.resolve())
         with staging(target) as stage:

@@ -1,8 +1,9 @@
 """Saved descriptions, so that building an unchanged model again skips describing it.
 
 Describing a model (importing it and torch, building it, tracing it) is most of a build. A
-description is saved as its ``modeldoc/1`` JSON in a cache folder (`FOLDER`, ``.modeldoc-cache/``
-beside the site), under a key made of everything the description rests on:
+description is saved as its ``modeldoc/1`` JSON in a cache folder that modeldoc owns
+(`default_folder`: ``$MODELDOC_CACHE_DIR``, else the user's cache folder, ``~/.cache/modeldoc``
+on Linux), never in the user's project, under a key made of everything the description rests on:
 
 - the options that shape it (target, constructor arguments, inputs, probe device and timeout,
   knowledge folders and the digests of their files) and the working folder targets resolve in;
@@ -15,7 +16,9 @@ Beside the JSON an entry records the files of the user's modules the description
 reuses the entry only while every one of those is unchanged, and only when the JSON still has
 the checksum it was written with; a corrupt, stale or unreadable entry is ignored, described
 afresh and replaced. Entries are written to a temporary file and renamed into place, so a build
-that is stopped midway leaves no half-written entry. ``--no-cache`` bypasses the folder.
+that is stopped midway leaves no half-written entry; only entries (files named by a key) are
+ever removed from the folder. Reuse is on by default; ``--no-cache`` (the plugin's
+``cache: false``) describes afresh and saves nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -41,12 +45,14 @@ from modeldoc.spec import ModelSpec, is_checkpoint_file, is_description_file
 
 log = logging.getLogger(__name__)
 
-FOLDER = ".modeldoc-cache"
-"""The cache folder's name; it is made beside the site (standalone builds) or the project's mkdocs.yml."""
+ENVIRONMENT = "MODELDOC_CACHE_DIR"
+"""The environment variable that names the cache folder in place of the user's cache folder."""
 FORMAT = "modeldoc-cache/1"
 """The form of an entry's record; another form is ignored (and replaced)."""
 _MAX_ENTRIES = 32
 """Entries kept per folder; the ones read or written longest ago go first."""
+_ENTRY = re.compile(r"^[0-9a-f]{32}(\.record)?\.json$")
+"""The names of an entry's two files: only these are ever removed from the folder."""
 
 
 @dataclass(frozen=True)
@@ -109,7 +115,8 @@ class Cache:
             log.info(f"modeldoc: the description of {options.target} was not saved in {self.folder}: {err}")
 
     def _trim(self) -> None:
-        records = sorted(self.folder.glob("*.record.json"), key=lambda path: path.stat().st_mtime_ns)
+        records = [path for path in self.folder.glob("*.record.json") if _ENTRY.match(path.name)]
+        records.sort(key=lambda path: path.stat().st_mtime_ns)
         for old in records[:-_MAX_ENTRIES]:
             for path in (old, old.with_name(old.name.replace(".record.json", ".json"))):
                 path.unlink(missing_ok=True)
@@ -129,7 +136,7 @@ def describe(options: ModelOptions, folder: Path | None) -> ModelSpec:
     saved = Cache(folder)
     hit = saved.load(options)
     if hit is not None:
-        progress.phase(f"reusing the saved description of {options.target} ({FOLDER})")
+        progress.phase(f"reusing the saved description of {options.target} (--no-cache describes afresh)")
         return replace(hit.spec, title=options.title or hit.spec.title)
     untitled = replace(options, title="")  # saved with the default title, whatever this build calls it
     with sources.recording() as imported:
@@ -137,6 +144,22 @@ def describe(options: ModelOptions, folder: Path | None) -> ModelSpec:
     used = sources.sources_of(imported.new, [source] if source else [], (layer.type for layer in spec.all_layers))
     saved.store(options, spec, used, imported.new)
     return replace(spec, title=options.title or spec.title)
+
+
+def default_folder() -> Path:
+    """The folder descriptions are saved in: ``$MODELDOC_CACHE_DIR``, else modeldoc's folder in the user's cache.
+
+    That is ``$XDG_CACHE_HOME/modeldoc`` (``~/.cache/modeldoc``) on Linux and other Unixes,
+    ``~/Library/Caches/modeldoc`` on macOS and ``modeldoc/Cache`` in ``%LOCALAPPDATA%`` on Windows.
+    """
+    chosen = os.environ.get(ENVIRONMENT)
+    if chosen:
+        return Path(chosen).expanduser().resolve()
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / "modeldoc" / "Cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "modeldoc"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "modeldoc"
 
 
 def key(options: ModelOptions, paths: Iterable[Path] = ()) -> str:

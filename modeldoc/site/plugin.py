@@ -122,11 +122,11 @@ class ModeldocConfig(base.Config):
     knowledge = c.Optional(c.Type((str, list)))
     """A folder or a list of folders of knowledge entries (relative to mkdocs.yml, or installed packages'
     names); left out, pyproject.toml's ``[tool.modeldoc]`` knowledge next to mkdocs.yml."""
-    cache = c.Type(bool, default=False)
-    """Save each model's description in a cache folder and reuse it while the model is unchanged (off by
-    default: the folder is outside the site)."""
+    cache = c.Type(bool, default=True)
+    """Save each model's description in modeldoc's cache folder and reuse it while the model is unchanged."""
     cache_dir = c.Optional(c.Type(str))
-    """The cache folder (relative to mkdocs.yml); left out, ``.modeldoc-cache`` next to mkdocs.yml."""
+    """The cache folder (relative to mkdocs.yml); left out, modeldoc's own (``~/.cache/modeldoc``, or
+    ``$MODELDOC_CACHE_DIR``)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -484,9 +484,9 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
             return None
         if self.config.cache_dir:
             return self._root / self.config.cache_dir
-        from modeldoc.site.cache import FOLDER
+        from modeldoc.site.cache import default_folder
 
-        return self._root / FOLDER
+        return default_folder()
 
     @property
     def _paths(self) -> list[Path]:
