@@ -550,7 +550,7 @@ def build(
         if docs_dir is not None:
             built, nav = site_builder.write_markdown(options, specs, docs_dir)
         else:
-            built = site_builder.build_site(options, specs)
+            built = site_builder.build_site(options, specs, cache)
     if docs_dir is not None:
         _markdown_hints(docs_dir, nav, output)
     elapsed = time.perf_counter() - started

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,7 @@ from tests.helpers.sites import article, docs_project, plugin_yml, text_of
 
 MODEL = '''
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -198,3 +200,33 @@ def test_serve_starts_from_the_saved_description_and_a_docs_only_edit_reuses_it(
         server.wait_until(lambda: "out_features=7" in server.get(), timeout=60)
         time.sleep(1)
         assert times_built(tmp_path) == 2, "a changed source is described afresh, once"
+
+
+def test_compiled_templates_are_kept_reused_and_never_run_when_damaged(tmp_path: Path) -> None:
+    from jinja2 import Environment, FileSystemLoader
+
+    from modeldoc.site.cache import TEMPLATES, use_compiled_templates
+
+    (tmp_path / "pages").mkdir()
+    (tmp_path / "pages" / "page.html").write_text("{% for x in items %}<{{ x }}>{% endfor %}\n", encoding="utf-8")
+
+    def render(**settings: Any) -> str:
+        env = Environment(loader=FileSystemLoader(str(tmp_path / "pages")), autoescape=True, **settings)
+        use_compiled_templates(env, tmp_path / "cache")
+        return env.get_template("page.html").render(items=["a", "<b>"])
+
+    assert render() == "<a><&lt;b&gt;>"
+    compiled = sorted((tmp_path / "cache" / TEMPLATES).glob("*.jinja"))
+    assert len(compiled) == 1, "the compiled template was saved"
+    stamp = compiled[0].stat().st_mtime_ns
+    assert render() == "<a><&lt;b&gt;>"
+    assert compiled[0].stat().st_mtime_ns == stamp, "reused, not compiled and written again"
+    compiled[0].write_bytes(b"\0" * 32 + b"not bytecode")  # damaged: its digest no longer matches
+    assert render() == "<a><&lt;b&gt;>"
+    assert compiled[0].read_bytes() != b"\0" * 32 + b"not bytecode", "compiled afresh and replaced"
+    # Other settings compile the same source to other code (here: keep its last newline), kept apart
+    assert render(keep_trailing_newline=True) == "<a><&lt;b&gt;>\n"
+    assert len(list((tmp_path / "cache" / TEMPLATES).glob("*.jinja"))) == 2
+    # The source changed: Jinja compiles it afresh
+    (tmp_path / "pages" / "page.html").write_text("{{ items | length }}", encoding="utf-8")
+    assert render() == "2"
