@@ -7,7 +7,10 @@ test tells a reuse from a new description by the file, not by timing.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import pickle
 import time
 from pathlib import Path
 from typing import Any
@@ -120,6 +123,24 @@ def _data_gone(data: Path, record: Path) -> None:
     data.unlink()
 
 
+class _Planted:
+    """What a hostile pickle holds: loading it would make the folder ``planted`` (if it were ever run)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (os.mkdir, (str(self.folder / "planted"),))
+
+
+def _code_with_its_checksum(data: Path, record: Path) -> None:
+    """A pickle that runs code when loaded, with the record's checksum made to match it."""
+    raw = pickle.dumps(_Planted(data.parent))
+    data.write_bytes(raw)
+    saved = json.loads(record.read_text(encoding="utf-8"))
+    record.write_text(json.dumps({**saved, "checksum": hashlib.sha256(raw).hexdigest()}), encoding="utf-8")
+
+
 @pytest.mark.slow
 def test_a_corrupt_or_stale_entry_is_described_afresh_and_replaced_never_shown(
     tmp_path: Path, _own_cache_folder: Path
@@ -127,15 +148,17 @@ def test_a_corrupt_or_stale_entry_is_described_afresh_and_replaced_never_shown(
     write_model(tmp_path, 3)
     build(tmp_path)
     built = 1
-    for damage in (_fake_description, _truncated, _record_not_json, _other_format, _consistent_lie, _data_gone):
+    damages = (_fake_description, _truncated, _record_not_json, _other_format, _consistent_lie, _data_gone)
+    for damage in (*damages, _code_with_its_checksum):
         [record] = entries(_own_cache_folder)
-        damage(record.with_name(record.name.replace(".record.json", ".json")), record)
+        damage(record.with_name(record.name.replace(".record.json", ".pickle")), record)
         page, _ = build(tmp_path)
         built += 1
         assert times_built(tmp_path) == built, f"{damage.__name__}: the damaged entry was used"
         assert "Linear(in_features=4, out_features=3, bias=True)" in shown(page), damage.__name__
         assert "Fake" not in page
         assert len(entries(_own_cache_folder)) == 1, "the entry was replaced, not added to"
+    assert not (_own_cache_folder / "planted").exists(), "reading an entry runs no code"
     build(tmp_path)
     assert times_built(tmp_path) == built, "the replaced entry is reused"
 
