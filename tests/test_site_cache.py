@@ -228,7 +228,7 @@ def test_serve_starts_from_the_saved_description_and_a_docs_only_edit_reuses_it(
 def test_compiled_templates_are_kept_reused_and_never_run_when_damaged(tmp_path: Path) -> None:
     from jinja2 import Environment, FileSystemLoader
 
-    from modeldoc.site.cache import TEMPLATES, use_compiled_templates
+    from modeldoc.site.compiled import TEMPLATES, use_compiled_templates
 
     (tmp_path / "pages").mkdir()
     (tmp_path / "pages" / "page.html").write_text("{% for x in items %}<{{ x }}>{% endfor %}\n", encoding="utf-8")

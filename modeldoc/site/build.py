@@ -65,7 +65,7 @@ def write_docs(
     """
     env = render.make_env(site.custom_templates)
     if cache is not None:
-        from modeldoc.site.cache import use_compiled_templates
+        from modeldoc.site.compiled import use_compiled_templates
 
         use_compiled_templates(env, cache)
     nav: list[Any] = []
@@ -388,10 +388,10 @@ def run_mkdocs(config: Mapping[str, Any], config_file: Path, cache: Path | None 
 
 
 def _compiled_templates_plugin(cache: Path) -> Any:
-    """A MkDocs plugin that keeps the theme's compiled templates in `cache` (see `cache.use_compiled_templates`)."""
+    """A MkDocs plugin that keeps the theme's compiled templates in `cache` (see `compiled.use_compiled_templates`)."""
     from mkdocs.plugins import BasePlugin
 
-    from modeldoc.site.cache import use_compiled_templates
+    from modeldoc.site.compiled import use_compiled_templates
 
     class CompiledTemplates(BasePlugin):  # type: ignore[type-arg]
         def on_env(self, env: Any, *, config: Any, files: Any) -> Any:

@@ -506,7 +506,7 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
 
         env = render.make_env(_path(self.config.custom_templates))
         if self._cache_dir is not None:
-            from modeldoc.site.cache import use_compiled_templates
+            from modeldoc.site.compiled import use_compiled_templates
 
             use_compiled_templates(env, self._cache_dir)
         return env
@@ -514,7 +514,7 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
     def on_env(self, env: Environment, *, config: MkDocsConfig, files: Files) -> Environment:
         """Keep the theme's compiled templates in the cache folder (when the cache is on)."""
         if self._cache_dir is not None:
-            from modeldoc.site.cache import use_compiled_templates
+            from modeldoc.site.compiled import use_compiled_templates
 
             use_compiled_templates(env, self._cache_dir)
         return env
