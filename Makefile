@@ -16,7 +16,7 @@ NOTORCH_TESTS := tests/test_options.py tests/test_hostile_cli.py tests/test_prog
 find_python = $(shell for p in python$(1) $$(pyenv root 2>/dev/null)/versions/$(1).*/bin/python$(1); do \
   "$$p" -c "" 2>/dev/null && { command -v "$$p"; break; }; done)
 
-.PHONY: setup system-packages site test test-compat test-fast lint bench zoo zoo-curated clean
+.PHONY: setup system-packages site test test-compat test-fast lint bench bench-peers zoo zoo-curated clean
 
 # Installs what is missing: Debian's graphviz and chromium, torch 2.13.0 (CPU) before
 # anything that depends on torch, then modeldoc itself with its dev tools.
@@ -67,7 +67,12 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy modeldoc
 
+# Issue 12's targets (frontier sites end to end, describe against torchinfo), a few minutes;
+# the run is written to benchmarks/results/targets.md. bench-peers: every model against torchinfo and torchview.
 bench: setup
+	$(PY) benchmarks/bench_targets.py --markdown benchmarks/results/targets.md --json benchmarks/results/targets.json
+
+bench-peers: setup
 	$(PY) benchmarks/run.py
 
 # The transformers zoo (every model type from its default config, on meta) and the curated

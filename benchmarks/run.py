@@ -25,7 +25,7 @@ import sys
 import time
 import traceback
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,8 +98,8 @@ def modeldoc_options(case: Case, target: str) -> Any:
     return model_options({"target": target, "input_shape": ",".join(map(str, case.shape)), "input_dtype": case.dtype})
 
 
-def run_case(case: Case, reps: int | None, cli_reps: int) -> Result:
-    """Time every tool on one model."""
+def run_case(case: Case, reps: int | None, cli_reps: int, tools: Collection[str] = TOOLS) -> Result:
+    """Time every tool of `tools` on one model."""
     n = reps or case.reps
     start = time.perf_counter()
     model = getattr(bench_models, case.name)  # built once; every tool gets this instance
@@ -109,6 +109,8 @@ def run_case(case: Case, reps: int | None, cli_reps: int) -> Result:
     options = modeldoc_options(case, f"bench_models:{case.name}")
 
     def attempt(tool: str, fn: Callable[[], Any], count: int, warmup: int = 1) -> None:
+        if tool not in tools:
+            return
         try:
             result.seconds[tool] = median_time(fn, count, warmup)
         except Exception as err:  # a peer failing on a model is a result, not a crash
@@ -118,7 +120,7 @@ def run_case(case: Case, reps: int | None, cli_reps: int) -> Result:
                 traceback.print_exc()
 
     attempt("modeldoc", lambda: pipeline.describe(options), n)
-    spec = pipeline.describe(options) if "modeldoc" in result.seconds else None
+    spec = pipeline.describe(options) if "modeldoc" in result.seconds and "diagrams" in tools else None
     if spec is not None:
         attempt(
             "diagrams",

@@ -9,6 +9,7 @@ and option errors are instant.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -104,6 +105,11 @@ class _Modeldoc(click.Group):
         extra["standalone_mode"] = False
         with _signals_as_exceptions():
             code = _run(lambda: super(_Modeldoc, self).main(args, prog_name, **extra))
+        if args is None:  # the process's own command line: the process ends here
+            # Python's shutdown runs the cycle collector over every object left (torch's modules,
+            # the model, MkDocs): 1 to 3 seconds that change nothing. Frozen objects are skipped;
+            # exit handlers and finalizers still run as usual.
+            gc.freeze()
         sys.exit(code)
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -364,6 +370,17 @@ class _Output:
             click.echo(terminal_safe(text))
 
 
+_cache_flag = click.option(
+    "--cache/--no-cache",
+    "use_cache",
+    default=True,
+    show_default=True,
+    help="Reuse each model's saved description while the model, its options and modeldoc are unchanged "
+    "(saved in modeldoc's cache folder, ~/.cache/modeldoc or $MODELDOC_CACHE_DIR); --no-cache describes "
+    "afresh and saves nothing.",
+)
+
+
 def _output(quiet: bool, verbose: bool, strict: bool = False) -> _Output:
     if quiet and verbose:
         raise ConfigError("--quiet and --verbose contradict each other", "give one of them")
@@ -465,12 +482,7 @@ def main() -> None:
     default=None,
     help="Folder for --markdown-only pages, e.g. docs/models (new, empty, or written by modeldoc before).",
 )
-@click.option(
-    "--cache",
-    "use_cache",
-    is_flag=True,
-    help="Save each description in .modeldoc-cache/ beside the site and reuse it while the model is unchanged.",
-)
+@_cache_flag
 @_strict_flag
 @_output_flags
 @_fail_cleanly
@@ -530,15 +542,15 @@ def build(
     options = _site(target, out, site_name, custom_templates, no_diagrams, flags)
     destination = docs_dir if docs_dir is not None else options.out
     site_builder.check_destination(destination)
-    from modeldoc.site.cache import FOLDER
+    from modeldoc.site.cache import default_folder
 
-    cache = destination.parent / FOLDER if use_cache else None  # beside the site, where its staging folder goes
+    cache = default_folder() if use_cache else None
     with progress.reporting(output.reporter()), _mkdocs_log(logging.INFO if verbose else logging.WARNING):
         specs = _describe_all(options.models, output, cache)
         if docs_dir is not None:
             built, nav = site_builder.write_markdown(options, specs, docs_dir)
         else:
-            built = site_builder.build_site(options, specs)
+            built = site_builder.build_site(options, specs, cache)
     if docs_dir is not None:
         _markdown_hints(docs_dir, nav, output)
     elapsed = time.perf_counter() - started
@@ -681,6 +693,7 @@ def _configured(out: Path | None, site_name: str, custom_templates: Path | None,
 @click.option("--no-diagrams", is_flag=True, help="Leave out the Graphviz diagrams (no dot needed).")
 @click.option("--dev-addr", default=None, metavar="IP:PORT", help="Where to serve (default: 127.0.0.1:8000).")
 @click.option("--open", "open_in_browser", is_flag=True, help="Open the preview in the default browser.")
+@_cache_flag
 @_output_flags
 @_fail_cleanly
 def serve(
@@ -690,6 +703,7 @@ def serve(
     no_diagrams: bool,
     dev_addr: str | None,
     open_in_browser: bool,
+    use_cache: bool,
     quiet: bool,
     verbose: bool,
     **flags: Any,
@@ -712,16 +726,16 @@ def serve(
     with _mkdocs_log(level):
         config_file = None if target else site_builder.project_config(Path.cwd())
         if config_file is not None:
-            if custom_templates is not None or no_diagrams or site_name:
+            if custom_templates is not None or no_diagrams or site_name or not use_cache:
                 raise ConfigError(
-                    f"--site-name, --templates and --no-diagrams do not apply to {config_file.name}",
-                    "set them in that file (site_name, and the modeldoc plugin's custom_templates and diagrams)",
+                    f"--site-name, --templates, --no-diagrams and --no-cache do not apply to {config_file.name}",
+                    "set them in that file (site_name, and the modeldoc plugin's custom_templates, diagrams and cache)",
                 )
             _refuse_model_flags(flags, f"serving {config_file.name}")
             preview.serve(config_file, dev_addr=dev_addr, open_in_browser=open_in_browser)
             return
         options = _site(target, None, site_name, custom_templates, no_diagrams, flags)
-        with preview.standalone_project(options) as config_file:
+        with preview.standalone_project(options, cache=use_cache) as config_file:
             preview.serve(config_file, dev_addr=dev_addr, open_in_browser=open_in_browser)
 
 

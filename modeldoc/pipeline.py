@@ -44,6 +44,7 @@ def describe_with_source(options: ModelOptions) -> tuple[ModelSpec, Path | None]
         progress.phase(f"reading {path}")
         spec = read_description(path)
         return replace(spec, title=options.title or spec.title), absolute(path)
+    progress.phase("importing torch")
     from modeldoc.probe import loader  # imports torch
 
     progress.phase(f"loading {options.target}")

@@ -184,6 +184,7 @@ def test_verbose_when_piped_prints_each_phase_with_its_time(tmp_path):
     assert result.returncode == 0, result.stderr
     phases = [line.rsplit(" (", 1)[0] for line in result.stderr.splitlines() if not line.startswith("INFO")]
     assert phases == [
+        "importing torch",
         "loading modeldoc.examples.fashion:Network",
         "probing 6 modules: a forward pass on the meta device",
         "explaining 6 layers",

@@ -56,12 +56,18 @@ def write_docs(
     *,
     with_index: bool = True,
     directory_urls: bool = True,
+    cache: Path | None = None,
 ) -> tuple[list[Any], int]:
     """Write every model's Markdown pages (and the shared assets) into `docs_dir`.
 
-    Returns the MkDocs nav for them and the number of pages written.
+    Returns the MkDocs nav for them and the number of pages written. The compiled templates are
+    kept in the `cache` folder, when there is one.
     """
     env = render.make_env(site.custom_templates)
+    if cache is not None:
+        from modeldoc.site.compiled import use_compiled_templates
+
+        use_compiled_templates(env, cache)
     nav: list[Any] = []
     count = 0
     entries = []
@@ -184,17 +190,20 @@ def mkdocs_config(site: SiteOptions, nav: list[Any], docs_dir: Path, site_dir: P
     }
 
 
-def build_site(site: SiteOptions, specs: tuple[ModelSpec, ...]) -> Built:
-    """Render `specs` and build a complete mkdocs-material site into ``site.out``."""
+def build_site(site: SiteOptions, specs: tuple[ModelSpec, ...], cache: Path | None = None) -> Built:
+    """Render `specs` and build a complete mkdocs-material site into ``site.out``.
+
+    Compiled templates (modeldoc's and the theme's) are kept in the `cache` folder, when there is one.
+    """
     check_destination(site.out)
     with staging(site.out) as stage:
         docs_dir = stage / "docs"
         progress.phase("rendering")
-        nav, count = write_docs(specs, site, docs_dir)
+        nav, count = write_docs(specs, site, docs_dir, cache=cache)
         built_dir = stage / "site"
         config = mkdocs_config(site, nav, docs_dir, built_dir)
         with progress.mkdocs_pages("MkDocs: building the site", count):
-            run_mkdocs(config, stage / "mkdocs.yml")
+            run_mkdocs(config, stage / "mkdocs.yml", cache)
         add_search_entries(built_dir, search_entries(specs, site))
         publish(built_dir, site.out)
     return Built(out=site.out, specs=specs, pages=count)
@@ -271,14 +280,14 @@ def build_project(
     custom_templates: Path | None = None,
     diagrams: bool = True,
     strict: bool = False,
-    cache: bool = False,
+    cache: bool = True,
 ) -> Built:
     """Build a project's own mkdocs.yml (which uses the modeldoc plugin) into `out`.
 
     `out` defaults to the config's ``site_dir``; the same ownership rules as a standalone
     build apply, and the other arguments override the config and the plugin's options
-    (`strict` turns MkDocs' strict mode on: warnings fail the build; `cache` turns the plugin's
-    saved descriptions on).
+    (`strict` turns MkDocs' strict mode on: warnings fail the build; `cache=False` turns the
+    plugin's saved descriptions off, whatever the config says).
     """
     from mkdocs.commands.build import build
     from mkdocs.config import load_config
@@ -296,7 +305,7 @@ def build_project(
         check_destination(target)
         plugin = cfg.plugins["modeldoc"]
         plugin.config.diagrams = diagrams
-        plugin.config.cache = plugin.config.cache or cache
+        plugin.config.cache = plugin.config.cache and cache
         if custom_templates is not None:
             plugin.config.custom_templates = str(custom_templates.resolve())
         with staging(target) as stage:
@@ -357,8 +366,11 @@ def _caused_by(err: BaseException, kind: type[BaseException]) -> bool:
     return False
 
 
-def run_mkdocs(config: Mapping[str, Any], config_file: Path) -> None:
-    """Run a real MkDocs build of `config` (written to `config_file`), strict."""
+def run_mkdocs(config: Mapping[str, Any], config_file: Path, cache: Path | None = None) -> None:
+    """Run a real MkDocs build of `config` (written to `config_file`), strict.
+
+    The theme's compiled templates are kept in the `cache` folder, when there is one.
+    """
     from mkdocs.commands.build import build
     from mkdocs.config import load_config
     from mkdocs.exceptions import MkDocsException
@@ -366,11 +378,27 @@ def run_mkdocs(config: Mapping[str, Any], config_file: Path) -> None:
     config_file.write_text(yaml.safe_dump(dict(config), sort_keys=False, allow_unicode=True), encoding="utf-8")
     try:
         cfg = load_config(config_file=str(config_file), strict=True)
+        if cache is not None:
+            cfg.plugins["modeldoc-templates"] = _compiled_templates_plugin(cache)
         build(cfg)
     except MkDocsException as err:
         raise ModeldocError(f"MkDocs could not build the site: {err}") from err
     except SystemExit as err:  # MkDocs exits on config errors
         raise ModeldocError(f"MkDocs could not build the site (exit {err.code}); see the messages above") from err
+
+
+def _compiled_templates_plugin(cache: Path) -> Any:
+    """A MkDocs plugin that keeps the theme's compiled templates in `cache` (see `compiled.use_compiled_templates`)."""
+    from mkdocs.plugins import BasePlugin
+
+    from modeldoc.site.compiled import use_compiled_templates
+
+    class CompiledTemplates(BasePlugin):  # type: ignore[type-arg]
+        def on_env(self, env: Any, *, config: Any, files: Any) -> Any:
+            use_compiled_templates(env, cache)
+            return env
+
+    return CompiledTemplates()
 
 
 def check_destination(out: Path) -> None:

@@ -122,11 +122,11 @@ class ModeldocConfig(base.Config):
     knowledge = c.Optional(c.Type((str, list)))
     """A folder or a list of folders of knowledge entries (relative to mkdocs.yml, or installed packages'
     names); left out, pyproject.toml's ``[tool.modeldoc]`` knowledge next to mkdocs.yml."""
-    cache = c.Type(bool, default=False)
-    """Save each model's description in a cache folder and reuse it while the model is unchanged (off by
-    default: the folder is outside the site)."""
+    cache = c.Type(bool, default=True)
+    """Save each model's description in modeldoc's cache folder and reuse it while the model is unchanged."""
     cache_dir = c.Optional(c.Type(str))
-    """The cache folder (relative to mkdocs.yml); left out, ``.modeldoc-cache`` next to mkdocs.yml."""
+    """The cache folder (relative to mkdocs.yml); left out, modeldoc's own (``~/.cache/modeldoc``, or
+    ``$MODELDOC_CACHE_DIR``)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,8 +178,6 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
         """Validate the models, and make sure the Markdown features the pages use are on."""
-        from modeldoc.pages import render
-
         self._root = Path(config.config_file_path or ".").resolve().parent
 
         _forget_stale_descriptions()
@@ -191,7 +189,7 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
             self._models = self._configured_models(config)
         except ModeldocError as err:
             raise PluginError(str(err)) from err
-        self._env = render.make_env(_path(self.config.custom_templates))
+        self._env = self._make_env()
         self._templates_stamp = sources.folder_digest(_path(self.config.custom_templates))
         names = {str(ext).rsplit(".", 1)[-1] for ext in config.markdown_extensions}
         config.markdown_extensions.extend(ext for ext in MARKDOWN_EXTENSIONS if ext not in names)
@@ -484,9 +482,9 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
             return None
         if self.config.cache_dir:
             return self._root / self.config.cache_dir
-        from modeldoc.site.cache import FOLDER
+        from modeldoc.site.cache import default_folder
 
-        return self._root / FOLDER
+        return default_folder()
 
     @property
     def _paths(self) -> list[Path]:
@@ -498,11 +496,28 @@ class ModeldocPlugin(BasePlugin[ModeldocConfig]):
                 self._server.watch(str(path), recursive=False)
 
     def _environment(self) -> Environment:
-        from modeldoc.pages import render
 
         if self._env is None:
-            self._env = render.make_env(_path(self.config.custom_templates))
+            self._env = self._make_env()
         return self._env
+
+    def _make_env(self) -> Environment:
+        from modeldoc.pages import render
+
+        env = render.make_env(_path(self.config.custom_templates))
+        if self._cache_dir is not None:
+            from modeldoc.site.compiled import use_compiled_templates
+
+            use_compiled_templates(env, self._cache_dir)
+        return env
+
+    def on_env(self, env: Environment, *, config: MkDocsConfig, files: Files) -> Environment:
+        """Keep the theme's compiled templates in the cache folder (when the cache is on)."""
+        if self._cache_dir is not None:
+            from modeldoc.site.compiled import use_compiled_templates
+
+            use_compiled_templates(env, self._cache_dir)
+        return env
 
     def on_serve(self, server: LiveReloadServer, *, config: MkDocsConfig, builder: Any) -> LiveReloadServer:
         """Rebuild when a source file of a documented model or a custom template changes."""

@@ -50,8 +50,11 @@ def plugin_entry(options: ModelOptions) -> dict[str, Any]:
     return entry
 
 
-def standalone_config(site: SiteOptions, folder: Path) -> Path:
-    """Write a mkdocs.yml (and an empty docs folder) into `folder` that documents `site.models`."""
+def standalone_config(site: SiteOptions, folder: Path, *, cache: bool = True) -> Path:
+    """Write a mkdocs.yml (and an empty docs folder) into `folder` that documents `site.models`.
+
+    `cache` lets the plugin reuse the descriptions saved by earlier builds (and save its own).
+    """
     from modeldoc.site import build as site_builder
 
     docs = folder / "docs"
@@ -64,8 +67,7 @@ def standalone_config(site: SiteOptions, folder: Path) -> Path:
         "diagrams": site.diagrams,
         "folder": "",
         "nav_section": "",
-        # the folder `modeldoc build --cache` saves descriptions in (beside ./site); used when cache is on
-        "cache_dir": str(Path.cwd() / ".modeldoc-cache"),
+        "cache": cache,  # in modeldoc's cache folder, which `modeldoc build` shares
     }
     if site.custom_templates is not None:
         plugin["custom_templates"] = str(site.custom_templates.resolve())
@@ -77,14 +79,14 @@ def standalone_config(site: SiteOptions, folder: Path) -> Path:
 
 
 @contextmanager
-def standalone_project(site: SiteOptions) -> Iterator[Path]:
+def standalone_project(site: SiteOptions, *, cache: bool = True) -> Iterator[Path]:
     """A temporary project for `site`; yields its mkdocs.yml and removes it afterwards.
 
     Also when the process is stopped by SIGTERM (a service manager, ``kill``, an IDE's stop
     button), which then unwinds like Ctrl-C instead of ending the process on the spot.
     """
     with terminate_as_interrupt(), tempfile.TemporaryDirectory(prefix="modeldoc-serve-") as folder:
-        yield standalone_config(site, Path(folder))
+        yield standalone_config(site, Path(folder), cache=cache)
 
 
 @contextmanager

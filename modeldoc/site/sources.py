@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import os
 import site
 import sys
 import sysconfig
@@ -151,8 +152,17 @@ def _file(module: ModuleType | None) -> Path | None:
 
 
 def _user_file(module: ModuleType | None) -> bool:
+    raw = getattr(module, "__file__", None)
+    if not isinstance(raw, str) or not raw.endswith(".py") or _installed_folder(raw.rpartition(os.sep)[0]):
+        return False  # most modules a model imports are installed: one look-up per folder, not per file
     path = _file(module)
     return path is not None and not _installed(path)
+
+
+@cache
+def _installed_folder(folder: str) -> bool:
+    """True when `folder` (as a module's file names it) is in the standard library or an installed package."""
+    return _installed(Path(folder).resolve())
 
 
 def _installed(path: Path) -> bool:
