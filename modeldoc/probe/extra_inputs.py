@@ -398,6 +398,20 @@ for _name in _GRIDS:
 
 @_maker("input_values")
 def _input_values(ctx: _Context, param: inspect.Parameter) -> MadeUp:
+    chosen = _chosen_shape(ctx, "input_values")
+    if chosen is not None:
+        shape, reads = chosen
+
+        def build_chosen(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
+            return _random((_batch(made), *shape[1:]), _device(made))
+
+        axes = " × ".join(str(a) for a in shape[1:])
+        return MadeUp(
+            param.name,
+            f"random audio of {axes} per sample, the shape modeldoc chooses for input_values"
+            + (f" (read from {', '.join(reads)})" if reads else " (one second at 16 kHz)"),
+            build_chosen,
+        )
     channels = ctx.find("audio_channels", default=None)
 
     def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
@@ -407,6 +421,22 @@ def _input_values(ctx: _Context, param: inspect.Parameter) -> MadeUp:
         return _random(shape, _device(made))
 
     return MadeUp(param.name, "one second of random 16 kHz audio", build)
+
+
+def _chosen_shape(ctx: _Context, name: str) -> tuple[list[int], tuple[str, ...]] | None:
+    """The batched shape (all sizes numbers) `hf_example` chooses for input `name` of a transformers model, else None."""
+    from modeldoc.probe import hf_example
+
+    config = hf_example.config_of(ctx.module, ctx.config)
+    if config is None:
+        return None
+    got = guard.attempt(lambda: hf_example.shape_of(ctx.module, config, name), f"choosing the shape of {name}")
+    if isinstance(got, guard.Failed) or got is None:
+        return None
+    shape, reads = got
+    if len(shape) < 2 or not all(isinstance(a, int) and a > 0 for a in shape):
+        return None
+    return [int(a) for a in shape], reads
 
 
 @_maker("input_features")
@@ -846,8 +876,18 @@ def made_up(module: nn.Module, given: list[str], *, optional: bool) -> tuple[Mad
     ):
         grid = _patch_grid_parameter(ctx)
         wanted += [grid] if grid and grid not in given and grid not in wanted else []
+    if "pixel_values" in wanted and any(name in params for name in _PATCH_PLACES):  # patch rows need their places
+        wanted += [
+            name
+            for name in params
+            if (name in _PATCH_PLACES or _mask_source(name, params) == "pixel_values")
+            and name not in given
+            and name not in wanted
+        ]
     if not {"input_ids", "decoder_input_ids", "qformer_input_ids"} & {*given, *wanted}:
-        wanted = [name for name in wanted if not name.endswith("attention_mask")]  # nothing to shape a mask after
+        wanted = [  # nothing to shape a text mask after (a mask over another input, pixel_attention_mask, stays)
+            name for name in wanted if not name.endswith("attention_mask") or _mask_source(name, params)
+        ]
     order = {name: i for i, name in enumerate(_COMPANIONS)}
     wanted.sort(key=lambda name: (_is_derived(name, params), order.get(name, -1)))
     out: list[MadeUp] = []
