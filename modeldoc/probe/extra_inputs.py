@@ -495,8 +495,39 @@ def _codec_features(ctx: _Context, param: inspect.Parameter, width: int) -> Made
     )
 
 
+TRAJECTORY = ("actions", "rewards", "returns_to_go", "timesteps")
+"""The inputs beside ``states`` of a model of trajectories (Decision Transformer), each one per step of the states."""
+
+
+def _trajectory(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
+    """One input of a trajectory beside its ``states``: the actions, rewards, returns to go or the step numbers."""
+    if "states" not in _parameters(ctx.module) or not isinstance(ctx.find("act_dim"), int):
+        return None
+    width = ctx.find("act_dim") if param.name == "actions" else 1
+
+    def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        states = made.get("states")
+        if states is None or states.dim() != 3:
+            raise ValueError(f"no states (batch × steps × state_dim) to shape {param.name} after")
+        steps = (int(states.shape[0]), int(states.shape[1]))
+        if param.name == "timesteps":
+            return torch.arange(steps[1], device=states.device).expand(steps[0], -1)
+        return torch.zeros((*steps, width), device=states.device)
+
+    if param.name == "timesteps":
+        return MadeUp(param.name, "0, 1, 2, … along the steps of states: each state's step number", build)
+    what = {
+        "actions": f"zeros: no action taken yet at each step of states, {width} values each (the config's act_dim)",
+        "rewards": "zeros: no reward at each step of states",
+        "returns_to_go": "zeros: a return to go of 0 at each step of states",
+    }[param.name]
+    return MadeUp(param.name, what, build)
+
+
 @_maker("timestep", "timesteps")
-def _timestep(ctx: _Context, param: inspect.Parameter) -> MadeUp:
+def _timestep(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
+    if param.name == "timesteps" and "states" in _parameters(ctx.module):
+        return _trajectory(ctx, param)
     def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
         return torch.ones(_batch(made), dtype=torch.long, device=_device(made))
 
@@ -713,6 +744,49 @@ def _encoder_hidden_states(ctx: _Context, param: inspect.Parameter) -> MadeUp | 
     )
 
 
+for _name in TRAJECTORY[:3]:
+    _MAKERS[_name] = _trajectory
+
+
+@_maker("decoder_input_values")
+def _decoder_input_values(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
+    hidden = ctx.find("hidden_size", "d_model")
+    if not isinstance(hidden, int):
+        return None
+
+    def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        values = made.get("input_values")
+        if values is None or values.dim() != 3 or int(values.shape[-1]) != hidden:
+            raise ValueError(f"decoder_input_values are made only beside input_values of {hidden}-wide vectors")
+        return _random(tuple(values.shape), values.device)
+
+    return MadeUp(
+        param.name,
+        f"random decoder inputs shaped like input_values: vectors of {hidden} values (the config's hidden size), as "
+        "the encoder reads them (a model with no prenet)",
+        build,
+    )
+
+
+@_maker("context_hidden_states")
+def _context_hidden_states(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
+    hidden = ctx.find("hidden_size")
+    layers = ctx.find("target_layer_ids")
+    if not isinstance(hidden, int) or not isinstance(layers, list | tuple) or not layers:
+        return None
+    width = hidden * len(layers)
+
+    def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        return _random((_batch(made), TEXT_LENGTH, width), _device(made))
+
+    return MadeUp(
+        param.name,
+        f"{TEXT_LENGTH} random context states of the target model: its {len(layers)} layers named by the config's "
+        f"target_layer_ids, {hidden} values each (hidden_size), side by side: {width} values (the length is a choice)",
+        build,
+    )
+
+
 QUERY_TOKENS = 32
 """Learned queries of a Q-Former whose config names no count (BLIP-2's default)."""
 VISUAL_REGIONS = 36
@@ -830,6 +904,7 @@ _COMPANIONS = (
     "visual_pos",
     "encoder_hidden_states",
     "decoder_input_ids",
+    "decoder_input_values",
     "attention_mask",
     "input_features_mask",
     "token_type_ids",
@@ -876,6 +951,8 @@ def made_up(module: nn.Module, given: list[str], *, optional: bool) -> tuple[Mad
     ):
         grid = _patch_grid_parameter(ctx)
         wanted += [grid] if grid and grid not in given and grid not in wanted else []
+    if optional and "states" in given:  # a trajectory's other inputs, one per step of its states
+        wanted += [name for name in TRAJECTORY if name in params and name not in given and name not in wanted]
     if "pixel_values" in wanted and any(name in params for name in _PATCH_PLACES):  # patch rows need their places
         wanted += [
             name
