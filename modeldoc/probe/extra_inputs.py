@@ -261,6 +261,8 @@ def _pixel_values(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
     frames = ctx.find("num_frames")
     frames = frames if isinstance(frames, int) and frames > 0 else 0
     shape = (channels, height, width) if not frames else (frames, channels, height, width)
+    if IMAGES_PER_TEXT in _parameters(ctx.module):  # a text's images, each attended by its tokens (IDEFICS)
+        return _images_of_text(param, (channels, height, width))
 
     def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
         return _random((_batch(made), *shape), _device(made))
@@ -272,6 +274,35 @@ def _pixel_values(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
         else f"a random video of {frames} frames (the config's num_frames) of {image}"
     )
     return MadeUp(param.name, what, build)
+
+
+IMAGES_PER_TEXT = "image_attention_mask"
+"""A forward parameter that says which of a text's images each token sees: its pixel_values hold images per text."""
+
+
+def _images_of_text(param: inspect.Parameter, image: tuple[int, int, int]) -> MadeUp:
+    def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        return _random((_batch(made), 1, *image), _device(made))
+
+    channels, height, width = image
+    return MadeUp(
+        param.name,
+        f"one random image per text (the forward takes {IMAGES_PER_TEXT}: images × {channels} channels × {height} × "
+        f"{width} pixels, the config's image size)",
+        build,
+    )
+
+
+@_maker(IMAGES_PER_TEXT)
+def _image_attention_mask(ctx: _Context, param: inspect.Parameter) -> MadeUp:
+    def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        tokens, pixels = _tokens(made), made.get("pixel_values")
+        if tokens is None or pixels is None or pixels.dim() != 5:
+            raise ValueError(f"{param.name} needs token ids and images per text (5-axis pixel_values)")
+        shape = (int(tokens.shape[0]), int(tokens.shape[1]), int(pixels.shape[1]))
+        return torch.ones(shape, dtype=torch.long, device=tokens.device)
+
+    return MadeUp(param.name, "ones (batch × tokens × images): every token sees every image of its text", build)
 
 
 _PATCH_PLACES = ("pixel_position_ids", "spatial_shapes")
@@ -951,6 +982,8 @@ def made_up(module: nn.Module, given: list[str], *, optional: bool) -> tuple[Mad
     ):
         grid = _patch_grid_parameter(ctx)
         wanted += [grid] if grid and grid not in given and grid not in wanted else []
+    if "pixel_values" in wanted and IMAGES_PER_TEXT in params and IMAGES_PER_TEXT not in {*given, *wanted}:
+        wanted.append(IMAGES_PER_TEXT)
     if optional and "states" in given:  # a trajectory's other inputs, one per step of its states
         wanted += [name for name in TRAJECTORY if name in params and name not in given and name not in wanted]
     if "pixel_values" in wanted and any(name in params for name in _PATCH_PLACES):  # patch rows need their places
@@ -989,6 +1022,7 @@ _DERIVED = frozenset(
         "prompt_masks",
         "prompt_pixel_values",
         "past_values_padding",
+        IMAGES_PER_TEXT,
     }
 )
 
