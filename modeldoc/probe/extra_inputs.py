@@ -455,7 +455,7 @@ def _input_values(ctx: _Context, param: inspect.Parameter) -> MadeUp:
 
 
 def _chosen_shape(ctx: _Context, name: str) -> tuple[list[int], tuple[str, ...]] | None:
-    """The batched shape (all sizes numbers) `hf_example` chooses for input `name` of a transformers model, else None."""
+    """The batched shape (all sizes numbers) `hf_example` gives input `name` of a transformers model, else None."""
     from modeldoc.probe import hf_example
 
     config = hf_example.config_of(ctx.module, ctx.config)
@@ -559,6 +559,7 @@ def _trajectory(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
 def _timestep(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
     if param.name == "timesteps" and "states" in _parameters(ctx.module):
         return _trajectory(ctx, param)
+
     def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
         return torch.ones(_batch(made), dtype=torch.long, device=_device(made))
 

@@ -142,7 +142,7 @@ class _Reader:
 
 
 def _configs(config: Any) -> list[tuple[str, Any]]:
-    """`config` and its sub-configs two levels deep (``audio_config.dac_config``), nearest first, with their prefixes."""
+    """`config` and its sub-configs two levels deep (``audio_config.dac_config``), nearest first, with prefixes."""
     found = [("", config)]
     for depth in range(2):
         level = [(p, c) for p, c in found if p.count(".") == depth]
@@ -223,9 +223,9 @@ def _patch_rows(r: _Reader, channels: Any) -> Shape | None:
     if not _positive(patch):
         return None
     r.note(f"the forward takes {placing}: the image as rows of flattened patches")
-    count = r.find("num_patches") if r.has("num_patches") else None
-    if _positive(count) and math.isqrt(count) ** 2 == count:
-        side = math.isqrt(count)
+    count = r.find("num_patches") if r.has("num_patches") else 0
+    if _positive(count) and math.isqrt(int(count)) ** 2 == count:
+        side = math.isqrt(int(count))
     else:
         kernel = r.find("pooling_kernel_size") if r.has("pooling_kernel_size") else 1
         kernel = kernel if _positive(kernel) else 1
