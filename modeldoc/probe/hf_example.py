@@ -16,15 +16,18 @@ The rules, by the main input's name:
   for keypoint matchers (`IMAGE_PAIRS`); flattened patches ``rows × values`` when the forward takes a
   patch grid (``grid_thw``), the values being the patch embedding's ``in_features`` (or its
   convolution's input channels times its kernel), the rows a square of patches whose side is a
-  multiple of the merge size; a video ``1 × T × C × H × W`` when the config has ``num_frames`` (or
+  multiple of the merge size; patch rows ``1 × patches × C·P²`` when the forward places patches
+  (`PATCH_PLACES`); half the config's height when the forward stacks a prompt image above it
+  (`PROMPT_IMAGE`); a video ``1 × T × C × H × W`` when the config has ``num_frames`` (or
   4 frames for a video model type whose config names none);
 - ``pixel_values_videos``: ``1 × T × C × H × W``, at most `MAX_FRAMES` frames, a multiple of the
   tubelet;
 - ``input_values``: a spectrogram ``1 × max_length × mels`` (AST-like), or one second of 16 kHz
   audio ``1 × samples`` (``1 × channels × samples`` for codecs), the samples rounded up to a
   multiple of the config's hop (``hop_length``, ``frame_size``, the product of ``patch_sizes`` or
-  ``upsampling_ratios``);
-- ``input_features``: Whisper-like ``1 × mels × 2·max_source_positions``; Speech2Text's
+  ``upsampling_ratios``), with a channel axis where the forward's docstring gives one;
+- ``input_features`` (or an input named after mels, ``audio_mel``): Whisper-like
+  ``1 × mels × 2·max_source_positions``; ``1 × mels × frames`` in whole chunks of ``2·n_window`` (Qwen audio); Speech2Text's
   ``1 × 128 × (features per channel · channels)``; ``1 × 128 × mels`` when a 2-d convolution
   subsamples time and mels (conformers) or the mel count is what the first layer reads;
   ``1 × C × 128`` when a Conv1d of C channels reads the mels first;
