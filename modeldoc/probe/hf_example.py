@@ -27,8 +27,8 @@ The rules, by the main input's name:
   multiple of the config's hop (``hop_length``, ``frame_size``, the product of ``patch_sizes`` or
   ``upsampling_ratios``), with a channel axis where the forward's docstring gives one;
 - ``input_features`` (or an input named after mels, ``audio_mel``): Whisper-like
-  ``1 × mels × 2·max_source_positions``; ``1 × mels × frames`` in whole chunks of ``2·n_window`` (Qwen audio); Speech2Text's
-  ``1 × 128 × (features per channel · channels)``; ``1 × 128 × mels`` when a 2-d convolution
+  ``1 × mels × 2·max_source_positions``; ``1 × mels × frames`` in whole chunks of ``2·n_window``
+  (Qwen audio); Speech2Text's ``1 × 128 × (features per channel · channels)``; ``1 × 128 × mels`` when a 2-d convolution
   subsamples time and mels (conformers) or the mel count is what the first layer reads;
   ``1 × C × 128`` when a Conv1d of C channels reads the mels first;
 - ``past_values``: ``1 × (context + max lag) [× channels]`` (time series);
