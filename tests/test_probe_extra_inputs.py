@@ -304,3 +304,100 @@ def test_companions_of_another_kind_are_dropped_when_the_text_alone_runs() -> No
     # the pass with text companions alone completes, and no image is listed
     spec = describe_type("t5gemma2", "input_ids", [1, 8], "long")
     assert made_up(spec) == {"decoder_input_ids": ((1, 8), "int64"), "attention_mask": ((1, 8), "int64")}
+
+
+TINY_TOWER = {"hidden_size": 32, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2}
+
+
+def test_a_vision_tower_given_patch_rows_gets_their_mask_and_grid() -> None:
+    """Before: the required pixel_attention_mask was dropped (no token ids to shape a mask after)."""
+    vision = {**TINY_TOWER, "patch_size": 4, "num_patches": 16}
+    spec = describe_type("siglip2_vision_model", "pixel_values", [1, 16, 48], **vision)
+    assert made_up(spec) == {"pixel_attention_mask": ((1, 16), "int64"), "spatial_shapes": ((1, 2), "int64")}
+    assert what(spec, "pixel_attention_mask") == (
+        "ones over the positions of pixel_values: every position is kept (no padding)"
+    )
+
+
+def test_a_two_tower_model_that_places_patches_gets_patch_rows_with_their_mask_and_grid() -> None:
+    text = {**TINY_TOWER, "vocab_size": 100}
+    vision = {**TINY_TOWER, "patch_size": 4, "num_patches": 16}
+    spec = describe_type("siglip2", "input_ids", [1, 8], "long", text_config=text, vision_config=vision)
+    shapes = made_up(spec)
+    assert shapes["pixel_values"] == ((1, 16, 48), "float32")
+    assert (shapes["pixel_attention_mask"], shapes["spatial_shapes"]) == (((1, 16), "int64"), ((1, 2), "int64"))
+    assert "4 × 4 patches (the config's num_patches) of 3 × 4 × 4 = 48 values" in what(spec, "pixel_values")
+
+
+def test_a_trajectory_model_gets_actions_returns_and_step_numbers_beside_its_states() -> None:
+    spec = describe_type("decision_transformer", "states", [1, 8, 17], hidden_size=32, n_layer=1, n_head=2, n_inner=32)
+    assert made_up(spec) == {
+        "actions": ((1, 8, 4), "float32"),
+        "rewards": ((1, 8, 1), "float32"),
+        "returns_to_go": ((1, 8, 1), "float32"),
+        "timesteps": ((1, 8), "int64"),
+    }
+    assert "(the config's act_dim)" in what(spec, "actions")
+
+
+def test_a_drafter_gets_the_target_models_context_states() -> None:
+    spec = describe_type(
+        "muse_glimmer_assistant", "noise_embeds", [1, 16, 32], **TINY_TOWER, num_key_value_heads=2, head_dim=16
+    )
+    # 5 target layers (the default target_layer_ids) of 32 values side by side
+    assert made_up(spec) == {"context_hidden_states": ((1, 16, 160), "float32")}
+    assert "its 5 layers named by the config's target_layer_ids" in what(spec, "context_hidden_states")
+
+
+def test_a_speech_model_without_prenets_gets_decoder_inputs_shaped_like_its_inputs() -> None:
+    spec = describe_type(
+        "speecht5",
+        "input_values",
+        [1, 8, 32],
+        hidden_size=32,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=32,
+        decoder_ffn_dim=32,
+    )
+    assert made_up(spec) == {"decoder_input_values": ((1, 8, 32), "float32")}
+
+
+def test_a_model_of_texts_with_images_gets_images_per_text_and_which_tokens_see_them() -> None:
+    spec = describe_type(
+        "idefics",
+        "input_ids",
+        [1, 8],
+        "long",
+        **TINY_TOWER,
+        vocab_size=100,
+        cross_layer_interval=1,
+        vision_config={**TINY_TOWER, "embed_dim": 32, "image_size": 32, "patch_size": 8},
+        perceiver_config={"resampler_n_latents": 4, "resampler_depth": 1, "resampler_n_heads": 2},
+    )
+    shapes = made_up(spec)
+    assert shapes["pixel_values"] == ((1, 1, 3, 32, 32), "float32")
+    assert shapes["image_attention_mask"] == ((1, 8, 1), "int64")
+    sees = "ones (batch × tokens × images): every token sees every image of its text"
+    assert what(spec, "image_attention_mask") == sees
+
+
+def test_made_up_audio_has_the_shape_the_main_example_would_have() -> None:
+    """PE Audio's text tower is given: its audio is raw samples with a channel axis, a multiple of the codec's hop."""
+    import torch
+    from transformers import AutoConfig, AutoModel
+
+    from modeldoc.probe import extra_inputs
+
+    config = AutoConfig.for_model("pe_audio")
+    with torch.device("meta"):
+        model = AutoModel.from_config(config)
+    made = extra_inputs.made_up(model, ["input_ids"], optional=False)
+    tokens = torch.ones(1, 16, dtype=torch.long, device="meta")
+    built = extra_inputs.build_all(made, {"input_ids": tokens})
+    assert {name: tuple(t.shape) for name, t in built.items()} == {"input_values": (1, 1, 17280)}
+    assert "the shape modeldoc chooses for input_values (read from audio_config.dac_config.hop_length=1920" in next(
+        m.what for m in made if m.name == "input_values"
+    )

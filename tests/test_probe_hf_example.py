@@ -80,6 +80,19 @@ def chosen(model_type: str) -> hf_example.Chosen:
         ("vibevoice_acoustic_tokenizer_decoder", "hidden_states", (1, 64, 16), "the first Conv1d's in_channels (64)"),
         # a codec's latents: channels first, read from the first ConvTranspose1d
         ("mimi_decoder", "latents", (1, 512, 16), "the first ConvTranspose1d's in_channels (512)"),
+        # mel frames by another name: Gemma 3n's audio_mel, 128 frames × the config's 128 mels (input_feat_size)
+        ("gemma3n_audio", "audio_mel", (1, 128, 128), "read as input_features (audio_mel names mel frames)"),
+        # Qwen's audio encoder cuts the mel frames into chunks of 2 · n_window = 100: 128 rounded up to 200
+        ("qwen3_asr_encoder", "input_features", (1, 128, 200), "mel frames in whole chunks of 2·n_window = 100"),
+        # SegGPT stacks the prompt image above the image: the config's 896 × 448 holds both, each 448 × 448
+        ("seggpt", "pixel_values", (1, 3, 448, 448), "the forward takes prompt_pixel_values"),
+        # SigLIP 2 places its patches (spatial_shapes): 256 patches (num_patches) of 3 × 16 × 16 values
+        ("siglip2_vision_model", "pixel_values", (1, 256, 768), "num_patches=256"),
+        # the forward's docstring gives the waveform a channel axis; the samples a multiple of hop_length
+        ("neucodec", "input_values", (1, 1, 16320), "the forward's docstring: input_values of shape (batch_size, 1"),
+        ("xcodec2", "input_values", (1, 1, 16000), "hop_length=320"),
+        # the audio tower's codec config is two levels down (audio_config.dac_config)
+        ("pe_audio_encoder", "input_values", (1, 1, 17280), "dac_config.hop_length=1920"),
         # Kimi's forward takes no input_ids, its main_input_name: its first parameter is read instead
         (
             "kimi_k25_vision",
@@ -181,3 +194,21 @@ def test_no_mask_is_made_up_without_token_ids_to_shape_it_after_and_the_probe_st
     assert spec.trace is not None and not spec.trace.complete
     assert "internal error" not in spec.probe_error
     assert "this model needs the attention_mask of its states" in spec.probe_error
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "model_type", ["gemma3n_audio", "qwen3_asr_encoder", "seggpt", "siglip2_vision_model", "xcodec2"]
+)
+def test_the_chosen_example_of_a_full_config_built_on_meta_is_probed_to_the_end(model_type: str) -> None:
+    """Before: each stopped part-way (or failed) on a main example of the wrong shape."""
+    from modeldoc.pipeline import describe_module
+
+    config = transformers.AutoConfig.for_model(model_type)
+    with torch.device("meta"):
+        model = transformers.AutoModel.from_config(config)
+    spec = check_round_trip(describe_module(model, model_options({"target": f"transformers:{type(model).__name__}"})))
+    got = hf_example.choose(model, config)
+    assert spec.trace is not None and spec.trace.complete, spec.probe_error
+    assert [tuple(i.shape) for i in spec.inputs][:1] == [got.input.shape]
+    assert spec.to_json()["trace"]["example_chosen"] == got.sentence()

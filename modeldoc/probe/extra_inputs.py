@@ -261,6 +261,8 @@ def _pixel_values(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
     frames = ctx.find("num_frames")
     frames = frames if isinstance(frames, int) and frames > 0 else 0
     shape = (channels, height, width) if not frames else (frames, channels, height, width)
+    if IMAGES_PER_TEXT in _parameters(ctx.module):  # a text's images, each attended by its tokens (IDEFICS)
+        return _images_of_text(param, (channels, height, width))
 
     def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
         return _random((_batch(made), *shape), _device(made))
@@ -272,6 +274,35 @@ def _pixel_values(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
         else f"a random video of {frames} frames (the config's num_frames) of {image}"
     )
     return MadeUp(param.name, what, build)
+
+
+IMAGES_PER_TEXT = "image_attention_mask"
+"""A forward parameter that says which of a text's images each token sees: its pixel_values hold images per text."""
+
+
+def _images_of_text(param: inspect.Parameter, image: tuple[int, int, int]) -> MadeUp:
+    def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        return _random((_batch(made), 1, *image), _device(made))
+
+    channels, height, width = image
+    return MadeUp(
+        param.name,
+        f"one random image per text (the forward takes {IMAGES_PER_TEXT}: images × {channels} channels × {height} × "
+        f"{width} pixels, the config's image size)",
+        build,
+    )
+
+
+@_maker(IMAGES_PER_TEXT)
+def _image_attention_mask(ctx: _Context, param: inspect.Parameter) -> MadeUp:
+    def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        tokens, pixels = _tokens(made), made.get("pixel_values")
+        if tokens is None or pixels is None or pixels.dim() != 5:
+            raise ValueError(f"{param.name} needs token ids and images per text (5-axis pixel_values)")
+        shape = (int(tokens.shape[0]), int(tokens.shape[1]), int(pixels.shape[1]))
+        return torch.ones(shape, dtype=torch.long, device=tokens.device)
+
+    return MadeUp(param.name, "ones (batch × tokens × images): every token sees every image of its text", build)
 
 
 _PATCH_PLACES = ("pixel_position_ids", "spatial_shapes")
@@ -398,6 +429,20 @@ for _name in _GRIDS:
 
 @_maker("input_values")
 def _input_values(ctx: _Context, param: inspect.Parameter) -> MadeUp:
+    chosen = _chosen_shape(ctx, "input_values")
+    if chosen is not None:
+        shape, reads = chosen
+
+        def build_chosen(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
+            return _random((_batch(made), *shape[1:]), _device(made))
+
+        axes = " × ".join(str(a) for a in shape[1:])
+        return MadeUp(
+            param.name,
+            f"random audio of {axes} per sample, the shape modeldoc chooses for input_values"
+            + (f" (read from {', '.join(reads)})" if reads else " (one second at 16 kHz)"),
+            build_chosen,
+        )
     channels = ctx.find("audio_channels", default=None)
 
     def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
@@ -407,6 +452,22 @@ def _input_values(ctx: _Context, param: inspect.Parameter) -> MadeUp:
         return _random(shape, _device(made))
 
     return MadeUp(param.name, "one second of random 16 kHz audio", build)
+
+
+def _chosen_shape(ctx: _Context, name: str) -> tuple[list[int], tuple[str, ...]] | None:
+    """The batched shape (all sizes numbers) `hf_example` gives input `name` of a transformers model, else None."""
+    from modeldoc.probe import hf_example
+
+    config = hf_example.config_of(ctx.module, ctx.config)
+    if config is None:
+        return None
+    got = guard.attempt(lambda: hf_example.shape_of(ctx.module, config, name), f"choosing the shape of {name}")
+    if isinstance(got, guard.Failed) or got is None:
+        return None
+    shape, reads = got
+    if len(shape) < 2 or not all(isinstance(a, int) and a > 0 for a in shape):
+        return None
+    return [int(a) for a in shape], reads
 
 
 @_maker("input_features")
@@ -465,8 +526,40 @@ def _codec_features(ctx: _Context, param: inspect.Parameter, width: int) -> Made
     )
 
 
+TRAJECTORY = ("actions", "rewards", "returns_to_go", "timesteps")
+"""The inputs beside ``states`` of a model of trajectories (Decision Transformer), each one per step of the states."""
+
+
+def _trajectory(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
+    """One input of a trajectory beside its ``states``: the actions, rewards, returns to go or the step numbers."""
+    if "states" not in _parameters(ctx.module) or not isinstance(ctx.find("act_dim"), int):
+        return None
+    width = ctx.find("act_dim") if param.name == "actions" else 1
+
+    def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        states = made.get("states")
+        if states is None or states.dim() != 3:
+            raise ValueError(f"no states (batch × steps × state_dim) to shape {param.name} after")
+        steps = (int(states.shape[0]), int(states.shape[1]))
+        if param.name == "timesteps":
+            return torch.arange(steps[1], device=states.device).expand(steps[0], -1)
+        return torch.zeros((*steps, width), device=states.device)
+
+    if param.name == "timesteps":
+        return MadeUp(param.name, "0, 1, 2, … along the steps of states: each state's step number", build)
+    what = {
+        "actions": f"zeros: no action taken yet at each step of states, {width} values each (the config's act_dim)",
+        "rewards": "zeros: no reward at each step of states",
+        "returns_to_go": "zeros: a return to go of 0 at each step of states",
+    }[param.name]
+    return MadeUp(param.name, what, build)
+
+
 @_maker("timestep", "timesteps")
-def _timestep(ctx: _Context, param: inspect.Parameter) -> MadeUp:
+def _timestep(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
+    if param.name == "timesteps" and "states" in _parameters(ctx.module):
+        return _trajectory(ctx, param)
+
     def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
         return torch.ones(_batch(made), dtype=torch.long, device=_device(made))
 
@@ -683,6 +776,49 @@ def _encoder_hidden_states(ctx: _Context, param: inspect.Parameter) -> MadeUp | 
     )
 
 
+for _name in TRAJECTORY[:3]:
+    _MAKERS[_name] = _trajectory
+
+
+@_maker("decoder_input_values")
+def _decoder_input_values(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
+    hidden = ctx.find("hidden_size", "d_model")
+    if not isinstance(hidden, int):
+        return None
+
+    def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        values = made.get("input_values")
+        if values is None or values.dim() != 3 or int(values.shape[-1]) != hidden:
+            raise ValueError(f"decoder_input_values are made only beside input_values of {hidden}-wide vectors")
+        return _random(tuple(values.shape), values.device)
+
+    return MadeUp(
+        param.name,
+        f"random decoder inputs shaped like input_values: vectors of {hidden} values (the config's hidden size), as "
+        "the encoder reads them (a model with no prenet)",
+        build,
+    )
+
+
+@_maker("context_hidden_states")
+def _context_hidden_states(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
+    hidden = ctx.find("hidden_size")
+    layers = ctx.find("target_layer_ids")
+    if not isinstance(hidden, int) or not isinstance(layers, list | tuple) or not layers:
+        return None
+    width = hidden * len(layers)
+
+    def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        return _random((_batch(made), TEXT_LENGTH, width), _device(made))
+
+    return MadeUp(
+        param.name,
+        f"{TEXT_LENGTH} random context states of the target model: its {len(layers)} layers named by the config's "
+        f"target_layer_ids, {hidden} values each (hidden_size), side by side: {width} values (the length is a choice)",
+        build,
+    )
+
+
 QUERY_TOKENS = 32
 """Learned queries of a Q-Former whose config names no count (BLIP-2's default)."""
 VISUAL_REGIONS = 36
@@ -800,6 +936,7 @@ _COMPANIONS = (
     "visual_pos",
     "encoder_hidden_states",
     "decoder_input_ids",
+    "decoder_input_values",
     "attention_mask",
     "input_features_mask",
     "token_type_ids",
@@ -846,9 +983,22 @@ def made_up(module: nn.Module, given: list[str], *, optional: bool) -> tuple[Mad
     ):
         grid = _patch_grid_parameter(ctx)
         wanted += [grid] if grid and grid not in given and grid not in wanted else []
+    if "pixel_values" in wanted and IMAGES_PER_TEXT in params and IMAGES_PER_TEXT not in {*given, *wanted}:
+        wanted.append(IMAGES_PER_TEXT)
+    if optional and "states" in given:  # a trajectory's other inputs, one per step of its states
+        wanted += [name for name in TRAJECTORY if name in params and name not in given and name not in wanted]
+    if "pixel_values" in wanted and any(name in params for name in _PATCH_PLACES):  # patch rows need their places
+        wanted += [
+            name
+            for name in params
+            if (name in _PATCH_PLACES or _mask_source(name, params) == "pixel_values")
+            and name not in given
+            and name not in wanted
+        ]
     if not {"input_ids", "decoder_input_ids", "qformer_input_ids"} & {*given, *wanted}:
-        token_masks = ("attention_mask", "decoder_attention_mask", "qformer_attention_mask")
-        wanted = [name for name in wanted if name not in token_masks]  # no token ids to shape these after
+        wanted = [  # nothing to shape a text mask after (a mask over another input, pixel_attention_mask, stays)
+            name for name in wanted if not name.endswith("attention_mask") or _mask_source(name, params)
+        ]
     order = {name: i for i, name in enumerate(_COMPANIONS)}
     wanted.sort(key=lambda name: (_is_derived(name, params), order.get(name, -1)))
     out: list[MadeUp] = []
@@ -876,6 +1026,7 @@ _DERIVED = frozenset(
         "prompt_masks",
         "prompt_pixel_values",
         "past_values_padding",
+        IMAGES_PER_TEXT,
     }
 )
 

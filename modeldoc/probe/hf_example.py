@@ -16,16 +16,19 @@ The rules, by the main input's name:
   for keypoint matchers (`IMAGE_PAIRS`); flattened patches ``rows × values`` when the forward takes a
   patch grid (``grid_thw``), the values being the patch embedding's ``in_features`` (or its
   convolution's input channels times its kernel), the rows a square of patches whose side is a
-  multiple of the merge size; a video ``1 × T × C × H × W`` when the config has ``num_frames`` (or
+  multiple of the merge size; patch rows ``1 × patches × C·P²`` when the forward places patches
+  (`PATCH_PLACES`); half the config's height when the forward stacks a prompt image above it
+  (`PROMPT_IMAGE`); a video ``1 × T × C × H × W`` when the config has ``num_frames`` (or
   4 frames for a video model type whose config names none);
 - ``pixel_values_videos``: ``1 × T × C × H × W``, at most `MAX_FRAMES` frames, a multiple of the
   tubelet;
 - ``input_values``: a spectrogram ``1 × max_length × mels`` (AST-like), or one second of 16 kHz
   audio ``1 × samples`` (``1 × channels × samples`` for codecs), the samples rounded up to a
   multiple of the config's hop (``hop_length``, ``frame_size``, the product of ``patch_sizes`` or
-  ``upsampling_ratios``);
-- ``input_features``: Whisper-like ``1 × mels × 2·max_source_positions``; Speech2Text's
-  ``1 × 128 × (features per channel · channels)``; ``1 × 128 × mels`` when a 2-d convolution
+  ``upsampling_ratios``), with a channel axis where the forward's docstring gives one;
+- ``input_features`` (or an input named after mels, ``audio_mel``): Whisper-like
+  ``1 × mels × 2·max_source_positions``; ``1 × mels × frames`` in whole chunks of ``2·n_window``
+  (Qwen audio); Speech2Text's ``1 × 128 × (features per channel · channels)``; ``1 × 128 × mels`` when a 2-d convolution
   subsamples time and mels (conformers) or the mel count is what the first layer reads;
   ``1 × C × 128`` when a Conv1d of C channels reads the mels first;
 - ``past_values``: ``1 × (context + max lag) [× channels]`` (time series);
@@ -37,6 +40,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -66,6 +70,10 @@ CHANNEL_AXIS_AUDIO = ("omniasr_audio", "omniasr_ctc")
 """Model types whose raw audio ``input_values`` keep a channel axis (``1 × 1 × samples``) no config key names."""
 PATCHES_AS_IMAGES = ("kimi_k25_vision",)
 """Model types whose patch grid ``pixel_values`` are patches as small images, ``rows × C × P × P``, not flattened."""
+PATCH_PLACES = ("spatial_shapes", "pixel_position_ids")
+"""Forward parameters that place patches: a model that takes one reads its image as rows of patches (SigLIP 2)."""
+PROMPT_IMAGE = "prompt_pixel_values"
+"""A forward parameter of an image shown beside the main one and stacked with it along the height (SegGPT)."""
 GRIDS = ("grid_thw", "image_grid_thw")
 """Forward parameters that mark a vision model reading an image as flattened patches with a grid (Qwen-VL)."""
 _HOPS = ("hop_length", "frame_size", "patch_sizes", "upsampling_ratios")
@@ -137,13 +145,16 @@ class _Reader:
 
 
 def _configs(config: Any) -> list[tuple[str, Any]]:
-    """`config` and its sub-configs (``vision_config``, ``audio_config``, ...), nearest first, with their prefixes."""
+    """`config` and its sub-configs two levels deep (``audio_config.dac_config``), nearest first, with prefixes."""
     found = [("", config)]
-    attrs = getattr(config, "__dict__", {})
-    for name in sorted(attrs) if isinstance(attrs, dict) else []:
-        value = attrs[name]
-        if hasattr(value, "to_dict") and hasattr(value, "model_type"):
-            found.append((f"{name}.", value))
+    for depth in range(2):
+        level = [(p, c) for p, c in found if p.count(".") == depth]
+        for prefix, holder in level:
+            attrs = getattr(holder, "__dict__", {})
+            for name in sorted(attrs) if isinstance(attrs, dict) else []:
+                value = attrs[name]
+                if hasattr(value, "to_dict") and hasattr(value, "model_type"):
+                    found.append((f"{prefix}{name}.", value))
     return found
 
 
@@ -186,7 +197,13 @@ def _pixels(r: _Reader) -> Shape:
         if patches is not None:
             return patches
     channels = r.find("num_channels", "in_channels", "in_chans", "image_channels", default=3)
+    rows = _patch_rows(r, channels)
+    if rows is not None:
+        return rows
     height, width = _image_sides(r)
+    if PROMPT_IMAGE in _parameters(r.model) and height % 2 == 0:  # the prompt image is stacked above it (SegGPT)
+        height //= 2
+        r.note(f"the forward takes {PROMPT_IMAGE}: the config's image height holds the prompt and the image, each half")
     image: Shape = [1, channels, height, width]
     if getattr(r.config, "model_type", None) in IMAGE_PAIRS:
         r.note(f"model_type={r.config.model_type} (matches a pair of images)")
@@ -198,6 +215,25 @@ def _pixels(r: _Reader) -> Shape:
         r.note(f"model_type={model_type} (a video of {VIDEO_FRAMES} frames)")
         return [1, VIDEO_FRAMES, *image[1:]]
     return image
+
+
+def _patch_rows(r: _Reader, channels: Any) -> Shape | None:
+    """``1 × patches × values``: an image as rows of patches, for a forward that places them (SigLIP 2, Gemma 4)."""
+    placing = next((name for name in PATCH_PLACES if name in _parameters(r.model)), "")
+    if not placing or not _positive(channels) or not r.has("patch_size"):
+        return None
+    patch = r.find("patch_size")
+    if not _positive(patch):
+        return None
+    r.note(f"the forward takes {placing}: the image as rows of flattened patches")
+    count = r.find("num_patches") if r.has("num_patches") else 0
+    if _positive(count) and math.isqrt(int(count)) ** 2 == count:
+        side = math.isqrt(int(count))
+    else:
+        kernel = r.find("pooling_kernel_size") if r.has("pooling_kernel_size") else 1
+        kernel = kernel if _positive(kernel) else 1
+        side = max(kernel, r.image_size()[0] // patch // kernel * kernel)
+    return [1, side * side, channels * patch * patch]
 
 
 def _image_sides(r: _Reader) -> tuple[int, int]:
@@ -263,6 +299,10 @@ def _audio_values(r: _Reader) -> Shape:
         return [1, SEQUENCE, _width(r)]
     samples = _samples(r)
     channels = r.find("audio_channels", "channels")
+    documented = _documented_shape(r.model, "input_values")
+    if not _positive(channels) and len(documented) == 3 and documented[1] == "1":
+        r.note(f"the forward's docstring: input_values of shape ({', '.join(documented)})")
+        channels = 1
     codec = r.has("codebook_size", "n_codebooks", "num_codebooks")
     if getattr(r.config, "model_type", None) in CHANNEL_AXIS_AUDIO:
         r.note(f"model_type={r.config.model_type} (a waveform with a channel axis)")
@@ -272,6 +312,15 @@ def _audio_values(r: _Reader) -> Shape:
             r.find("codebook_size", "n_codebooks", "num_codebooks")
         return [1, channels if _positive(channels) else 1, samples]
     return [1, samples]
+
+
+def _documented_shape(model: nn.Module, name: str) -> list[str]:
+    """The axes the forward's docstring gives input `name` (``(batch_size, 1, sequence_length)``), else []."""
+    doc = guard.attempt(lambda: type(model).forward.__doc__ or "", "reading the forward's docstring")
+    if isinstance(doc, guard.Failed):
+        return []
+    found = re.search(rf"\b{re.escape(name)} \(`[^`]*` of shape `\(([^`)]*)\)`", doc)
+    return [axis.strip() for axis in found.group(1).split(",")] if found else []
 
 
 def _reads_raw_audio(r: _Reader) -> bool:
@@ -303,6 +352,10 @@ def _audio_features(r: _Reader) -> Shape:  # noqa: PLR0911 - one return per layo
     positions = r.find("max_source_positions") if whisper else None
     if isinstance(positions, int) and positions > 0:
         return [1, r.find("num_mel_bins"), 2 * positions]  # Whisper-like: mels × frames, two frames per position
+    if r.has("n_window") and r.has("num_mel_bins"):  # Qwen's audio encoders cut the mel frames into chunks
+        chunk = 2 * r.find("n_window")
+        r.note(f"mel frames in whole chunks of 2·n_window = {chunk}")
+        return [1, r.find("num_mel_bins"), math.ceil(FRAMES / chunk) * chunk]
     if r.has("input_feat_per_channel"):  # Speech2Text: frames × (features per channel · channels)
         return [1, FRAMES, r.find("input_feat_per_channel") * r.find("input_channels", default=1)]
     mel_keys = ("num_mel_bins", "n_mels", "feature_size", "input_feat_size")
@@ -462,6 +515,9 @@ def choose(model: nn.Module, config: Any) -> Chosen:
     else:
         reader.note(f"main_input_name={name}")
     rule = _SHAPES.get(name)
+    if rule is None and "mel" in name.split("_"):  # mel frames by another name (Gemma 3n's audio_mel)
+        rule = _audio_features
+        reader.note(f"read as input_features ({name} names mel frames)")
     if rule is None and declared in _SHAPES and declared != "input_ids" and _reads_declared(reader, str(declared)):
         rule = _SHAPES[str(declared)]  # the forward's own name for it (VibeVoice reads input_values as hidden_states)
         reader.note(f"read as {declared}")
@@ -471,6 +527,15 @@ def choose(model: nn.Module, config: Any) -> Chosen:
     if reader.unbatched:
         option = replace(option, axis_names=("",) * len(option.shape))
     return Chosen(option, tuple(reader.reads))
+
+
+def shape_of(model: nn.Module, config: Any, name: str) -> tuple[Shape, tuple[str, ...]] | None:
+    """The shape the rule for input `name` gives `model` (as if it were the main input) and what it read, else None."""
+    rule = _SHAPES.get(name)
+    if rule is None:
+        return None
+    reader = _Reader(model, config)
+    return rule(reader), tuple(reader.reads)
 
 
 def config_of(module: nn.Module, config: Any = None) -> Any:
