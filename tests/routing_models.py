@@ -96,6 +96,24 @@ def meta_count_split() -> nn.Module:
         return CountSplit()
 
 
+class GridRepeat(nn.Module):
+    """A vision embedding's position table repeated once per frame of each grid row (HunYuan-style)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = nn.Linear(8, 8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        grid = torch.arange(6, device=x.device).reshape(2, 3)  # rows (t, h, w): (0, 1, 2), (3, 4, 5)
+        parts = [self.proj(x).repeat(t, 1) for t, _, _ in grid]  # a one-element tensor as the count
+        return torch.cat(parts)
+
+
+def meta_grid_repeat() -> nn.Module:
+    with torch.device("meta"):
+        return GridRepeat()
+
+
 def meta_hf(model_type: str) -> nn.Module:
     """A transformers model of `model_type` from its default config with one layer, on the meta device."""
     from transformers import AutoConfig, AutoModel

@@ -94,3 +94,11 @@ def test_a_router_picks_the_first_k_experts_and_only_those_run() -> None:
     ran = [i for i in range(8) if spec.layer(f"experts.{i}").input_dims]
     assert ran == [0, 1]
     assert spec.layer("experts.0").input_dims == (("N", 8),)
+
+
+def test_a_count_given_as_a_one_element_tensor_of_known_value_is_used_with_nothing_assumed() -> None:
+    spec = spec_of("tests.routing_models:meta_grid_repeat", "4,8", probe_memory=0)
+    assert spec.trace is not None and (spec.trace.device, spec.trace.complete) == ("meta", True)
+    assert spec.trace.assumptions == ()
+    # the grid's frame counts are 0 and 3: 0 · N rows, then 3 · N rows
+    assert [(o.name, o.dims) for o in spec.outputs] == [("output", ("3·N", 8))]

@@ -22,6 +22,7 @@ new meta tensors.
 
 from __future__ import annotations
 
+import contextlib
 import linecache
 import math
 import os
@@ -264,6 +265,10 @@ class Values:
         try:
             cpu_args, cpu_kwargs = self._on_cpu((args, _cpu_factory(func, name, kwargs)))
         except _Unknown:
+            numbers = self._known_scalars(args, kwargs)
+            if numbers is not None:  # x.repeat(t, 1) with t a one-element tensor of known value
+                with contextlib.suppress(Exception):
+                    return func(*numbers[0], **numbers[1])
             answer = self._assume_size(func, name, args, kwargs)
             if answer is _NO_ANSWER:
                 raise err from None
@@ -276,6 +281,27 @@ class Values:
                 raise err from None
             return answer
         return self._mirror(cpu_out)
+
+    def _known_scalars(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+        """`args` and `kwargs` with each one-element integer meta tensor replaced by its known value.
+
+        None when there is no such tensor, or one of them has no known value.
+        """
+        found: list[bool] = []
+
+        def number(leaf: Any) -> Any:
+            if not (isinstance(leaf, torch.Tensor) and leaf.is_meta and leaf.dim() == 0):
+                return leaf
+            if leaf.dtype.is_floating_point or leaf.dtype.is_complex:
+                return leaf
+            known = self.shadow(leaf)
+            found.append(known is not None)
+            return int(known.item()) if known is not None else leaf
+
+        replaced = pytree.tree_map(number, (args, kwargs))
+        return replaced if found and all(found) else None
 
     def _mirror(self, cpu_out: Any) -> Any:
         """Meta tensors shaped like the CPU results, each with its CPU result as its shadow."""
