@@ -683,7 +683,11 @@ def _files(workdir: Path) -> dict[str, bytes]:
 def test_a_signal_mid_build_keeps_the_old_site_and_leaves_no_staging_folder(workdir, signum):
     before = _old_site(workdir)
     process, _ = _start_build(workdir)
+    # Held still while the signal is sent, so a build that renders fast cannot finish first.
+    process.send_signal(signal.SIGSTOP)
+    assert process.poll() is None, "the build ended before it could be stopped"
     process.send_signal(signum)
+    process.send_signal(signal.SIGCONT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 128 + signum
     name = signal.Signals(signum).name

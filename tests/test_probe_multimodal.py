@@ -20,7 +20,7 @@ def test_a_glm4v_captioner_given_token_ids_gets_an_image_and_its_image_tokens() 
     assert spec.trace is not None
     assert (spec.trace.device, spec.trace.complete, spec.probe_error) == ("meta", True, "")
     made = {m["name"]: m for m in spec.to_json()["trace"]["made_up_inputs"]}
-    assert list(made) == ["image_grid_thw", "pixel_values", "input_ids", "mm_token_type_ids"]
+    assert list(made) == ["pixel_values", "image_grid_thw", "input_ids", "mm_token_type_ids"]
     # 4 × 4 patches of 14 × 14 pixels × 3 channels × 2 frames, merged 2 × 2 into 4 image features
     assert (made["pixel_values"]["shape"], made["image_grid_thw"]["shape"]) == ([16, 1176], [1, 3])
     assert "2 × 2 image features, so that their image tokens fit in the text" in made["pixel_values"]["what"]

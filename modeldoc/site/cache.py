@@ -37,7 +37,6 @@ import os
 import pickle
 import re
 import sys
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import cache
@@ -47,6 +46,7 @@ from typing import Any
 from modeldoc import __version__, progress
 from modeldoc.options import ModelOptions
 from modeldoc.site import sources
+from modeldoc.site.compiled import write_atomically
 from modeldoc.spec import ModelSpec, is_checkpoint_file, is_description_file
 
 log = logging.getLogger(__name__)
@@ -118,8 +118,8 @@ class Cache:
         }
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            _write_atomically(self.folder / f"{name}.pickle", text)
-            _write_atomically(self.folder / f"{name}.record.json", json.dumps(record, indent=1).encode("utf-8"))
+            write_atomically(self.folder / f"{name}.pickle", text)
+            write_atomically(self.folder / f"{name}.record.json", json.dumps(record, indent=1).encode("utf-8"))
             self._trim()
         except OSError as err:
             log.info(f"modeldoc: the description of {options.target} was not saved in {self.folder}: {err}")
@@ -293,14 +293,3 @@ def _touch(path: Path) -> None:
     """Mark an entry as just used (the folder keeps the most recently used entries)."""
     with contextlib.suppress(OSError):
         os.utime(path)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        Path(temporary).replace(path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

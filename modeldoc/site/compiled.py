@@ -58,7 +58,7 @@ class CompiledTemplates(BytecodeCache):
         """Save `bucket`'s compiled code; a folder that cannot be written only costs the reuse."""
         data = bucket.bytecode_to_string()
         with contextlib.suppress(OSError):
-            _write_atomically(self.folder / f"{bucket.key}.jinja", hashlib.sha256(data).digest() + data)
+            write_atomically(self.folder / f"{bucket.key}.jinja", hashlib.sha256(data).digest() + data)
 
 
 def use_compiled_templates(env: Environment, folder: Path) -> None:
@@ -103,7 +103,8 @@ def _settings(env: Environment) -> str:
     return json.dumps(parts, default=repr)
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def write_atomically(path: Path, data: bytes) -> None:
+    """`data` written to `path` through a temporary file beside it, so a reader never sees half of it."""
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as out:
