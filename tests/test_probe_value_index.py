@@ -7,23 +7,17 @@ assumption); values the weights fix are assumed on the common path and recorded 
 
 from __future__ import annotations
 
-import inspect
-
 import pytest
 
 from tests import routing_models
-from tests.helpers.specs import spec_of
+from tests.helpers.specs import marked_line, spec_of
 
 WHY = "it depends on the weights, which the meta device does not hold"
 
 
 def line(marker: str) -> tuple[str, str]:
     """(``tests/routing_models.py:LINE``, the source line) of the line marked ``# asks: <marker>``."""
-    lines, start = inspect.getsourcelines(routing_models)
-    for number, text in enumerate(lines, start=start or 1):
-        if text.rstrip().endswith(f"# asks: {marker}"):
-            return f"tests/routing_models.py:{number}", text.strip()
-    raise AssertionError(marker)
+    return marked_line(routing_models, f"# asks: {marker}")
 
 
 def test_a_weight_picked_by_a_one_element_tensor_of_known_value_needs_no_assumption_of_its_own() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import inspect
 from pathlib import Path
 
 import pytest
@@ -14,18 +13,14 @@ from modeldoc.pages import render
 from modeldoc.probe import values
 from modeldoc.spec import Assumption
 from tests import probe_models
-from tests.helpers.specs import spec_of
+from tests.helpers.specs import marked_line, spec_of
 
 WHY = "it depends on the weights, which the meta device does not hold"
 
 
 def branch(marker: str) -> tuple[str, str]:
     """(``tests/probe_models.py:LINE``, the source line) of the line marked ``# branch: <marker>``."""
-    lines, start = inspect.getsourcelines(probe_models)
-    for number, line in enumerate(lines, start=start or 1):
-        if line.rstrip().endswith(f"# branch: {marker}"):
-            return f"tests/probe_models.py:{number}", line.strip()
-    raise AssertionError(marker)
+    return marked_line(probe_models, f"# branch: {marker}")
 
 
 def assumption(marker: str, question: str, assumed: str) -> Assumption:

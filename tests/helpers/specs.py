@@ -8,9 +8,12 @@ is described).
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Iterable
 from functools import cache
+from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from modeldoc.options import ModelOptions, model_options, read_pyproject, site_options
@@ -166,3 +169,12 @@ def param_json(doc: dict[str, Any], name: str) -> dict[str, Any]:
 def hyper_json(layer: dict[str, Any], name: str) -> dict[str, Any]:
     """The argument `name` of a layer of a description's JSON."""
     return next(h for h in layer["hyperparameters"] if h["name"] == name)
+
+
+def marked_line(module: ModuleType, marker: str) -> tuple[str, str]:
+    """(``tests/<module>.py:LINE``, the source line) of the line in `module` that ends with `marker`."""
+    lines, start = inspect.getsourcelines(module)
+    for number, text in enumerate(lines, start=start or 1):
+        if text.rstrip().endswith(marker):
+            return f"tests/{Path(inspect.getfile(module)).name}:{number}", text.strip()
+    raise AssertionError(marker)
