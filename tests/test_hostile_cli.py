@@ -643,6 +643,11 @@ def test_torchs_numpy_warning_never_reaches_the_user(workdir, tmp_path):
     assert result.stdout.startswith("modeldoc.examples.fashion.Network: 32,998 parameters")
 
 
+def _interruptible() -> None:
+    """SIGINT as a terminal delivers it, also when the tests run in the background (which ignores it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_build(workdir: Path) -> tuple[subprocess.Popen[str], Path]:
     """Start a build of the LLaMA example (long enough to be stopped) and wait for its staging folder."""
     process = subprocess.Popen(
@@ -651,6 +656,7 @@ def _start_build(workdir: Path) -> tuple[subprocess.Popen[str], Path]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_interruptible,  # noqa: PLW1509 - no other thread runs while the test starts the build
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
