@@ -43,7 +43,7 @@ def make_llama(n_layers: int = 80) -> Any:
 
 
 def build_once(blocks: int, folder: Path) -> dict[str, Any]:
-    """One fresh-process ``modeldoc build`` of the `blocks`-block model into `folder`/site."""
+    """One fresh-process, cold ``modeldoc build`` (no saved description) of the `blocks`-block model into `folder`/site."""
     site = folder / "site"
     shutil.rmtree(site, ignore_errors=True)
     command = [
@@ -62,6 +62,7 @@ def build_once(blocks: int, folder: Path) -> dict[str, Any]:
         "--out",
         str(site),
         "--quiet",
+        "--no-cache",
     ]
     start = time.perf_counter()
     done = subprocess.run(command, cwd=folder, capture_output=True, text=True, check=False)
