@@ -43,7 +43,7 @@ def make_llama(n_layers: int = 80) -> Any:
 
 
 def build_once(blocks: int, folder: Path) -> dict[str, Any]:
-    """One fresh-process, cold ``modeldoc build`` (no saved description) of the `blocks`-block model into `folder`/site."""
+    """One cold, fresh-process ``modeldoc build`` (no saved description) of `blocks` blocks into `folder`/site."""
     site = folder / "site"
     shutil.rmtree(site, ignore_errors=True)
     command = [
