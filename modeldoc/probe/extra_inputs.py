@@ -22,7 +22,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from modeldoc.probe import guard, multimodal
+from modeldoc.probe import guard, hf_example, multimodal
+from modeldoc.probe.hf_example import GRIDS, forward_parameters, read_config
 
 TEXT_LENGTH = 16
 """Tokens in a made-up text input when no given input fixes the length."""
@@ -56,7 +57,7 @@ class _Context:
         """The first of `names` set on the config or one of its sub-configs (``vision_config``, ...)."""
         for holder in _configs(self.config):
             for name in names:
-                value = _read(holder, name)
+                value = read_config(holder, name)
                 if value is not None and not callable(value):
                     return value
         return default
@@ -82,11 +83,6 @@ def _configs(config: Any) -> list[Any]:
         if hasattr(value, "to_dict") and hasattr(value, "model_type"):
             found.append(value)
     return found
-
-
-def _read(holder: Any, name: str) -> Any:
-    got = guard.attempt(lambda: getattr(holder, name, None), f"reading config.{name}")
-    return None if isinstance(got, guard.Failed) else got
 
 
 # --------------------------------------------------------------------------- what given inputs tell
@@ -159,7 +155,7 @@ def _input_ids(ctx: _Context, param: inspect.Parameter) -> MadeUp:
 
 def _image_places(ctx: _Context) -> int:
     """Token places a model writes its image embeddings into (Kosmos-2's latent_query_num), 0 for none."""
-    if "image_embeds_position_mask" not in _parameters(ctx.module):
+    if "image_embeds_position_mask" not in forward_parameters(ctx.module):
         return 0
     count = ctx.find("latent_query_num")
     return count if isinstance(count, int) and count > 0 else 0
@@ -255,13 +251,13 @@ def _pixel_values(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
     height, width = ctx.image_size()
     if not isinstance(channels, int):
         return None
-    if any(name in _parameters(ctx.module) for name in _PATCH_PLACES):
+    if any(name in forward_parameters(ctx.module) for name in _PATCH_PLACES):
         return _patch_rows_image(ctx, param, channels)
 
     frames = ctx.find("num_frames")
     frames = frames if isinstance(frames, int) and frames > 0 else 0
     shape = (channels, height, width) if not frames else (frames, channels, height, width)
-    if IMAGES_PER_TEXT in _parameters(ctx.module):  # a text's images, each attended by its tokens (IDEFICS)
+    if IMAGES_PER_TEXT in forward_parameters(ctx.module):  # a text's images, each attended by its tokens (IDEFICS)
         return _images_of_text(param, (channels, height, width))
 
     def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
@@ -358,13 +354,10 @@ def _hidden_states(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
     )
 
 
-_GRIDS = ("grid_thw", "image_grid_thw")
-
-
 def _patch_grid_parameter(ctx: _Context) -> str:
     """The forward's grid parameter when the model reads an image as flattened patches with a grid (Qwen-VL)."""
-    names = _parameters(ctx.module)
-    return next((name for name in _GRIDS if name in names), "")
+    names = forward_parameters(ctx.module)
+    return next((name for name in GRIDS if name in names), "")
 
 
 def _patch_layout(ctx: _Context) -> tuple[int, int, int, str] | None:
@@ -376,7 +369,7 @@ def _patch_layout(ctx: _Context) -> tuple[int, int, int, str] | None:
     if not all(isinstance(v, int) and v > 0 for v in (patch, temporal, channels, merge)):
         return None
     height, _ = ctx.image_size()
-    token = multimodal.image_token(ctx.find, _parameters(ctx.module))
+    token = multimodal.image_token(ctx.find, forward_parameters(ctx.module))
     side, why = multimodal.patch_side(token, max(merge, (height // patch) // merge * merge), merge)
     return channels * temporal * patch * patch, side, merge, why
 
@@ -423,7 +416,7 @@ def _square_grid(made: Mapping[str, torch.Tensor], side: int, merge: int) -> tup
     return side, side
 
 
-for _name in _GRIDS:
+for _name in GRIDS:
     _MAKERS[_name] = _grid
 
 
@@ -456,8 +449,6 @@ def _input_values(ctx: _Context, param: inspect.Parameter) -> MadeUp:
 
 def _chosen_shape(ctx: _Context, name: str) -> tuple[list[int], tuple[str, ...]] | None:
     """The batched shape (all sizes numbers) `hf_example` gives input `name` of a transformers model, else None."""
-    from modeldoc.probe import hf_example
-
     config = hf_example.config_of(ctx.module, ctx.config)
     if config is None:
         return None
@@ -473,7 +464,7 @@ def _chosen_shape(ctx: _Context, name: str) -> tuple[list[int], tuple[str, ...]]
 @_maker("input_features")
 def _input_features(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
     stacked = ctx.find("feature_projection_input_dim")
-    if "input_values" in _parameters(ctx.module) and isinstance(stacked, int):
+    if "input_values" in forward_parameters(ctx.module) and isinstance(stacked, int):
         return _codec_features(ctx, param, stacked)
     mels = ctx.find("num_mel_bins", "feature_size", "n_mels")
     spec = ctx.find("spec_size")
@@ -532,7 +523,7 @@ TRAJECTORY = ("actions", "rewards", "returns_to_go", "timesteps")
 
 def _trajectory(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
     """One input of a trajectory beside its ``states``: the actions, rewards, returns to go or the step numbers."""
-    if "states" not in _parameters(ctx.module) or not isinstance(ctx.find("act_dim"), int):
+    if "states" not in forward_parameters(ctx.module) or not isinstance(ctx.find("act_dim"), int):
         return None
     width = ctx.find("act_dim") if param.name == "actions" else 1
 
@@ -557,7 +548,7 @@ def _trajectory(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
 
 @_maker("timestep", "timesteps")
 def _timestep(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
-    if param.name == "timesteps" and "states" in _parameters(ctx.module):
+    if param.name == "timesteps" and "states" in forward_parameters(ctx.module):
         return _trajectory(ctx, param)
 
     def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
@@ -723,7 +714,7 @@ def _merge_sizes(ctx: _Context, param: inspect.Parameter) -> MadeUp:
     said = "the config's spatial_merge_size" if named else "no merging; the config names no merge size"
 
     def build(made: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        images = next((int(made[n].shape[0]) for n in _GRIDS if n in made), 1)
+        images = next((int(made[n].shape[0]) for n in GRIDS if n in made), 1)
         return torch.full((images,), size, dtype=torch.long, device=_device(made))
 
     return MadeUp(param.name, f"the merge size of each image: {size} ({said})", build)
@@ -909,8 +900,8 @@ def _lang_ids(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
 @_maker("action_embeds")
 def _action_embeds(ctx: _Context, param: inspect.Parameter) -> MadeUp | None:
     chunk = ctx.find("chunk_size")
-    dit = _read(ctx.config, "dit_config") if ctx.config is not None else None
-    hidden = _read(dit, "hidden_size") if dit is not None else None
+    dit = read_config(ctx.config, "dit_config") if ctx.config is not None else None
+    hidden = read_config(dit, "hidden_size") if dit is not None else None
     if not isinstance(chunk, int) or not isinstance(hidden, int):
         return None
 
@@ -949,18 +940,9 @@ _COMPANIONS = (
 """Optional inputs made up when a pass without them failed, in the order they are built."""
 
 
-def _parameters(module: nn.Module) -> dict[str, inspect.Parameter]:
-    """The forward's named parameters (``self``, ``*args`` and ``**kwargs`` left out)."""
-    forward = guard.attempt(lambda: inspect.signature(module.forward), "reading the forward's signature")
-    if isinstance(forward, guard.Failed):
-        return {}
-    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    return {name: p for name, p in forward.parameters.items() if p.kind in kinds}
-
-
 def given_names(module: nn.Module, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> list[str]:
     """The forward parameters the given inputs bind to (positional ones in order, then the keywords)."""
-    params = [p.name for p in _parameters(module).values() if p.kind != inspect.Parameter.KEYWORD_ONLY]
+    params = [p.name for p in forward_parameters(module).values() if p.kind != inspect.Parameter.KEYWORD_ONLY]
     return params[: len(args)] + list(kwargs)
 
 
@@ -971,14 +953,14 @@ def made_up(module: nn.Module, given: list[str], *, optional: bool) -> tuple[Mad
     optional companions (`_COMPANIONS`) the forward takes. Parameters a maker cannot build are
     left out: the pass then says what was missing.
     """
-    params = _parameters(module)
+    params = forward_parameters(module)
     if not params:
         return ()
     ctx = _Context(module)
     wanted = [name for name, p in params.items() if p.default is inspect.Parameter.empty and name not in given]
     if optional:
         wanted += [name for name in _COMPANIONS if name in params and name not in given and name not in wanted]
-    if any(name in _GRIDS for name in wanted) or (
+    if any(name in GRIDS for name in wanted) or (
         _patch_grid_parameter(ctx) and any(name in ("pixel_values", "hidden_states") for name in wanted)
     ):
         grid = _patch_grid_parameter(ctx)
@@ -1018,7 +1000,7 @@ def made_up(module: nn.Module, given: list[str], *, optional: bool) -> tuple[Mad
 
 _DERIVED = frozenset(
     {
-        *_GRIDS,
+        *GRIDS,
         "spatial_shapes",
         "target_sizes",
         "pixel_position_ids",

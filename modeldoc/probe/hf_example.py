@@ -115,7 +115,7 @@ class _Reader:
         """The first of `names` set on the config or one of its sub-configs (``vision_config``, ...), recorded."""
         for prefix, holder in _configs(self.config):
             for name in names:
-                value = _attribute(holder, name)
+                value = read_config(holder, name)
                 if value is not None and not callable(value):
                     self.note(f"{prefix}{name}={_short(value)}")
                     return value
@@ -123,7 +123,7 @@ class _Reader:
 
     def has(self, *names: str) -> bool:
         """True when one of `names` is set on the config or a sub-config (nothing recorded)."""
-        return any(_attribute(h, n) is not None for _, h in _configs(self.config) for n in names)
+        return any(read_config(h, n) is not None for _, h in _configs(self.config) for n in names)
 
     def note(self, text: str) -> None:
         if text not in self.reads:
@@ -158,7 +158,7 @@ def _configs(config: Any) -> list[tuple[str, Any]]:
     return found
 
 
-def _attribute(config: Any, name: str) -> Any:
+def read_config(config: Any, name: str) -> Any:
     """``config.name``, or None when it is unset or the config refuses to answer (a per-layer value)."""
     got = guard.attempt(lambda: getattr(config, name, None), f"reading config.{name}")
     return None if isinstance(got, guard.Failed) else got
@@ -469,13 +469,17 @@ _SHAPES: dict[str, Callable[[_Reader], Shape]] = {
 }
 
 
-def _parameters(model: nn.Module) -> list[str]:
+def forward_parameters(module: nn.Module) -> dict[str, inspect.Parameter]:
     """The forward's named parameters (``self``, ``*args`` and ``**kwargs`` left out)."""
-    got = guard.attempt(lambda: inspect.signature(model.forward), "reading the forward's signature")
+    got = guard.attempt(lambda: inspect.signature(module.forward), "reading the forward's signature")
     if isinstance(got, guard.Failed):
-        return []
+        return {}
     kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    return [name for name, p in got.parameters.items() if p.kind in kinds]
+    return {name: p for name, p in got.parameters.items() if p.kind in kinds}
+
+
+def _parameters(model: nn.Module) -> list[str]:
+    return list(forward_parameters(model))
 
 
 def _reads_declared(r: _Reader, declared: str) -> bool:

@@ -22,7 +22,7 @@ from torch import nn
 
 from modeldoc import costs
 from modeldoc.options import ModelOptions
-from modeldoc.probe import extra_inputs, guard
+from modeldoc.probe import extra_inputs, guard, hf_example
 from modeldoc.probe.deadline import Budget
 from modeldoc.probe.inputs import Example, example_for
 from modeldoc.probe.materialise import Refused, default_budget, materialise
@@ -213,7 +213,7 @@ class _Plan:
         A transformers model builds a generation cache by default; some configs cannot build one (a
         model of linear-attention layers only), and a single pass does not need it. The note says so.
         """
-        if NO_CACHE not in extra_inputs._parameters(self.module) or NO_CACHE in given:
+        if NO_CACHE not in hf_example.forward_parameters(self.module) or NO_CACHE in given:
             return base
         plain = self.example.with_flags({NO_CACHE: False})
         retry = runner.build(plain, plain.sizes)
