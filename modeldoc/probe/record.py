@@ -69,6 +69,8 @@ class RawOp:
     inner: list[RawOp] = field(default_factory=list)
     call: int = 0
     failed: bool = False
+    source: RawOp | None = None
+    """For an op copied from a repeated block's first call (`modeldoc.probe.replay`): the op it copies."""
 
 
 @dataclass

@@ -142,7 +142,9 @@ class Built:
         def get(key: tuple[Any, ...], shape: Shape) -> Dims:
             return dims.get(key, shape)
 
-        tensors = tuple(replace(t, dims=get(("t", t.id), t.shape)) for t in self.trace.tensors)
+        tensors = tuple(
+            t if (found := get(("t", t.id), t.shape)) == t.dims else replace(t, dims=found) for t in self.trace.tensors
+        )
         calls = {}
         for path, seen in self.calls.items():
             calls[path] = replace(
@@ -232,6 +234,8 @@ class Resolver:
         self.names: dict[int, str] = {key: names[0] for key, names in tree.tensor_names().items()}
         # A stand-in (a meta twin, a buffer's copy, a materialised tensor) carries its original's name.
         self.stand_ins = dict(stand_ins or {})
+        self.described: dict[int, tuple[costs.Cost, dict[str, Any], str]] = {}
+        """`_describe` of each op, by the id of the op (replayed ops share their source's)."""
         for key, twin in self.stand_ins.items():
             if key in self.names:
                 self.names[id(twin)] = self.names[key]
@@ -348,19 +352,11 @@ class Resolver:
 
     def _raw_op(self, raw: RawOp) -> None:
         ins = tuple(self._ref(t) for t in raw.inputs)
-        inner = [] if self.shapes_only else raw.inner if raw.kind == "module" else [raw]
-        cost = costs.ZERO
-        for op in inner:
-            if op.kind == "module" or op.failed:
-                continue
-            shaped = _cost_arguments(bind(op.func, op.name, op.args, op.kwargs))
-            cost += costs.op_cost(op.name, shaped, [tuple(t.shape) for t in op.outputs])
-        arguments: dict[str, Any] = {}
-        text = ""
-        if raw.kind == "function" and not self.shapes_only:
-            bound = bind(raw.func, raw.name, raw.args, raw.kwargs)
-            arguments = plain_arguments(bound)
-            text = args_text(raw.func, raw.name, raw.args, raw.kwargs)
+        source = raw.source or raw
+        known = self.described.get(id(source))
+        if known is None:
+            known = self.described[id(source)] = self._describe(source)
+        cost, arguments, text = known
         index = len(self.ops)
         outs = tuple(self._new(t, index, alias=id(_root(t)) in self.roots) for t in raw.outputs)
         self._op(
@@ -376,6 +372,23 @@ class Resolver:
             call=raw.call,
             inner=tuple(op.name for op in raw.inner if op.kind == "function") if raw.kind == "module" else (),
         )
+
+    def _describe(self, raw: RawOp) -> tuple[costs.Cost, dict[str, Any], str]:
+        """An op's cost, its arguments as plain data and as text (a replayed op shares its source's)."""
+        inner = [] if self.shapes_only else raw.inner if raw.kind == "module" else [raw]
+        cost = costs.ZERO
+        for op in inner:
+            if op.kind == "module" or op.failed:
+                continue
+            shaped = _cost_arguments(bind(op.func, op.name, op.args, op.kwargs))
+            cost += costs.op_cost(op.name, shaped, [tuple(t.shape) for t in op.outputs])
+        arguments: dict[str, Any] = {}
+        text = ""
+        if raw.kind == "function" and not self.shapes_only:
+            bound = bind(raw.func, raw.name, raw.args, raw.kwargs)
+            arguments = plain_arguments(bound)
+            text = args_text(raw.func, raw.name, raw.args, raw.kwargs)
+        return cost, arguments, text
 
     def _op(
         self,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -29,6 +29,7 @@ import torch.utils._pytree as pytree
 from torch import nn
 
 from modeldoc.probe import guard
+from modeldoc.probe import replay as replay_module
 from modeldoc.probe.deadline import Budget
 from modeldoc.probe.inputs import Example
 from modeldoc.probe.names import dtype_name, public_type
@@ -73,6 +74,10 @@ class Runner:
         """For a model on the meta device: the materialised CPU tensor of each of its tensors, by id
         (`modeldoc.probe.materialise`); a pass with real values runs on them."""
         self.copy: tuple[nn.Module, guard.Tree] | None = None
+        self.members: dict[int, replay_module.Member] | None = None
+        """The blocks of repeated structures (`modeldoc.probe.replay.group_keys`), found on the first pass."""
+        self.classes: tuple[Example, dict[int, Hashable]] | None = None
+        """The base pass's example, and its blocks that took one another's steps (`Replayer.classified`)."""
         self.real_device = str(next(iter(tensors_of(tree)), torch.empty(0)).device)
         if device == "cpu" and self.real_device == "meta":
             self.real_device = "cpu"
@@ -96,16 +101,20 @@ class Runner:
         # On meta, small inputs are made on the CPU first: their values are the shadows that let the
         # pass compute what depends on them alone (a padding mask, position ids).
         known = device == "meta" and example.nbytes(sizes) <= KNOWN_INPUT_BYTES
+        target = guard.attempt(self._target, "copying the lazy model")
+        if isinstance(target, guard.Failed):
+            return _not_run(_copy_failed(target), "make the model deep-copyable to trace it", device)
+        module, tree = target
         made = guard.attempt(lambda: example.make("cpu" if known else device, sizes), "making the example inputs")
         if isinstance(made, guard.Failed):
             return _not_run(made.sentence(), "check the example input options", device)
         values: list[tuple[torch.Tensor, torch.Tensor]] = []
         args, kwargs = _on_meta(made, values) if known else made
-        target = guard.attempt(self._target, "copying the lazy model")
-        if isinstance(target, guard.Failed):
-            return _not_run(_copy_failed(target), "make the model deep-copyable to trace it", device)
-        module, tree = target
-        recorder, error, where, stand_ins = self._run(module, tree, args, kwargs, values if known else None)
+        replayer = self._replayer(example, shapes_only, device)
+        recorder, error, where, stand_ins = self._run(module, tree, args, kwargs, values if known else None, replayer)
+        if replayer is not None and replayer.classes is None:
+            # the base pass: the blocks that took one another's steps are replayed in the passes at other sizes
+            self.classes = (example, replayer.classified() if error is None else {})
         resolver = Resolver(
             tree,
             recorder,
@@ -120,6 +129,18 @@ class Runner:
         if self.weights is not None:
             built = replace(built, trace=replace(built.trace, materialised=True))
         return built
+
+    def _replayer(self, example: Example, shapes_only: bool, device: str) -> replay_module.Replayer | None:
+        """The base pass observes the repeated blocks; a pass at other sizes of the same example replays them."""
+        if device != "meta" or self.lazy or not replay_module.ENABLED:
+            return None
+        if not shapes_only:
+            if self.members is None:
+                self.members = replay_module.group_keys(self.tree)
+            return replay_module.Replayer(self.tree, self.members, None) if self.members else None
+        if self.classes is None or self.classes[0] is not example or not self.classes[1]:
+            return None
+        return replay_module.Replayer(self.tree, self.members or {}, self.classes[1])
 
     def _target(self) -> tuple[nn.Module, guard.Tree]:
         """The module to run: the user's, or (for lazy models) a private copy that may materialise."""
@@ -139,8 +160,12 @@ class Runner:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         values: list[tuple[torch.Tensor, torch.Tensor]] | None,
+        replayer: replay_module.Replayer | None = None,
     ) -> tuple[Recorder, BaseException | None, str, dict[int, torch.Tensor]]:
-        """One pass; `values` pairs each meta example input with its values (None: the inputs have none)."""
+        """One pass; `values` pairs each meta example input with its values (None: the inputs have none).
+
+        `replayer` observes or replays the repeated blocks (`modeldoc.probe.replay`).
+        """
         modules = tree.modules()
         paths = {id(sub): path for path, sub in tree.paths.items()}
         types = {id(sub): public_type(type(sub)) for sub in modules}
@@ -163,6 +188,9 @@ class Runner:
                 handles.append(sub.register_forward_hook(recorder.post, with_kwargs=True))
             for sub in modules:
                 _set_mode(sub, training=False)  # eval(), without a train() or __setattr__ the model may override
+            if replayer is not None:
+                replayer.recorder = recorder
+                replayer.install()
             if target is self.user:
                 # The user's tensors are swapped out, each slot once: meta stand-ins on the meta device,
                 # copies of the buffers for a real pass (so in-place updates cannot change the model's),

@@ -203,13 +203,17 @@ def _labelled_at_once(
     shapes = base.shapes()
     labels: dict[tuple[Any, ...], list[Dim]] = {}
     open_: dict[tuple[tuple[Any, ...], int], list[_Law]] = {}
+    found: dict[tuple[int, int], list[_Law]] = {}  # many sizes repeat: each pair is fitted once
     for key, shape in shapes.items():
         got = moved.get(key)
         labels[key] = list(shape)
         if got is None or len(got) != len(shape):
             continue
         for axis, value in enumerate(shape):
-            laws = _laws(value, got[axis], sizes, moved_sizes)
+            pair = (value, got[axis])
+            laws = found.get(pair)
+            if laws is None:
+                laws = found[pair] = _laws(value, got[axis], sizes, moved_sizes)
             if len(laws) == 1 and laws[0].plain:
                 labels[key][axis] = laws[0].label()
             elif laws:

@@ -1,0 +1,565 @@
+"""Repeated blocks on the meta device: each kind of block runs once per pass, the others are replayed.
+
+LLaMA's 80 decoder blocks take the same steps on tensors of the same sizes. On the meta device
+nothing but sizes flows, so a block that took the same steps as another in the base pass gets,
+in the passes that follow at other sizes (`modeldoc.probe.symbolic`), a copy of the other's
+record (its ops and the module calls inside it, on the block's own parameters and inputs, with
+fresh meta tensors for what it makes) instead of running its forward. The record then holds
+every block, as if each had run, at the cost of one per kind.
+
+The base pass proves it (`Replayer` observing): every block runs, and the blocks of one
+structure (`group_keys`: the same child names and types, parameter and buffer names, shapes,
+dtypes and ``requires_grad``, ties, and plain attributes, except an integer that differs in
+every block, a layer index) are sorted into classes by the steps they recorded (ops, arguments,
+sizes, wiring, relative to the block). A later pass then runs the first block of each class and
+replays the others of its class called with inputs of the same sizes. A block is never
+replayed when it assumed a value (`modeldoc.probe.values`), returned known values or objects
+other than tensors and plain values, read a tensor from outside itself that is not an input,
+was called before, or shares a module with another block; the passes with real values, and
+models with lazy modules, run every block.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.utils._pytree as pytree
+from torch import nn
+
+from modeldoc.probe import guard
+from modeldoc.probe.record import Calls, ModuleCall, RawOp, Recorder
+
+ENABLED = True
+"""Replay repeated blocks (tests turn it off to compare the records with and without)."""
+
+_PLAIN = (bool, int, float, str, type(None))
+_SKIPPED_ATTRIBUTES = frozenset({"forward", *nn.Module().__dict__})
+"""torch's own slots of every module (its mode, hooks, stores), and a replaying forward: not the block's structure."""
+
+
+@dataclass(frozen=True)
+class Member:
+    """One block of a repeated structure: the structure's key."""
+
+    key: Hashable
+
+
+def group_keys(tree: guard.Tree) -> dict[int, Member]:
+    """The blocks that may be replayed, by module id: containers whose structure repeats."""
+    skeleton: dict[int, Hashable] = {}
+    for sub in reversed(tree.modules()):  # children before their parents
+        children = tree.children.get(id(sub), [])
+        skeleton[id(sub)] = (
+            type(sub),
+            tuple(_tensor_key(name, t) for store in ("_parameters", "_buffers") for name, t in _own(sub, store)),
+            tuple(sorted(_attributes(sub))),  # the names: the values are compared below
+            tuple((name, skeleton.get(id(child))) for name, child in children),
+        )
+    shared = {key for key, paths in tree.aliases.items() if len(paths) > 1}
+    by_skeleton: dict[Hashable, list[nn.Module]] = {}
+    for sub in tree.modules():
+        if not tree.children.get(id(sub)) or not tree.first.get(id(sub)):
+            continue  # leaves cost little; the root is called once
+        if any(id(inner) in shared for inner in tree.subtree(sub)):
+            continue
+        by_skeleton.setdefault(skeleton[id(sub)], []).append(sub)
+    members: dict[int, Member] = {}
+    for key, subs in by_skeleton.items():
+        if len(subs) < 2:
+            continue
+        values = [_subtree_attributes(tree, sub) for sub in subs]
+        index = _index_attributes(values)
+        for sub, found in zip(subs, values, strict=True):
+            kept = tuple(sorted((name, value) for name, value in found.items() if name not in index))
+            members[id(sub)] = Member(key=(key, kept, _ties(tree, sub)))
+    return members
+
+
+def _own(module: nn.Module, store: str) -> list[tuple[str, torch.Tensor]]:
+    return guard.own_tensors(module, store)
+
+
+def _tensor_key(name: str, tensor: torch.Tensor) -> Hashable:
+    return (name, tuple(tensor.shape), tensor.dtype, tensor.requires_grad, isinstance(tensor, nn.Parameter))
+
+
+def _attributes(module: nn.Module) -> dict[str, Hashable]:
+    """A module's own attributes other than its slots and tensors, as hashable values (objects by identity)."""
+    out: dict[str, Hashable] = {}
+    for name, value in getattr(module, "__dict__", {}).items():
+        if not isinstance(name, str) or name in _SKIPPED_ATTRIBUTES or name.startswith("__"):
+            continue
+        if isinstance(value, torch.Tensor | nn.Module):
+            continue
+        out[name] = _hashable(value)
+    return out
+
+
+def _hashable(value: Any, depth: int = 0) -> Hashable:
+    if isinstance(value, _PLAIN):
+        return (type(value).__name__, value)
+    if isinstance(value, list | tuple) and depth < 4 and len(value) <= 64:
+        return (type(value).__name__, tuple(_hashable(v, depth + 1) for v in value))
+    if isinstance(value, set | frozenset) and len(value) <= 64:
+        return ("set", tuple(sorted(repr(v) for v in value)))
+    if isinstance(value, dict) and depth < 4 and len(value) <= 64:
+        return ("dict", tuple((repr(k), _hashable(v, depth + 1)) for k, v in value.items()))
+    if isinstance(value, functools.partial) and depth < 4:  # made per block: compared by what it calls
+        return ("partial", id(value.func), _hashable(value.args, depth + 1), _hashable(value.keywords, depth + 1))
+    return ("object", id(value))
+
+
+def _subtree_attributes(tree: guard.Tree, root: nn.Module) -> dict[tuple[str, str], Hashable]:
+    """Every plain attribute of `root`'s subtree, by (path relative to `root`, name)."""
+    out: dict[tuple[str, str], Hashable] = {}
+    for rel, sub in _relative_modules(tree, root):
+        for name, value in _attributes(sub).items():
+            out[rel, name] = value
+    return out
+
+
+def _ties(tree: guard.Tree, root: nn.Module) -> tuple[int, ...]:
+    """How `root`'s subtree ties its tensors: for each slot, the number of the first slot with its tensor."""
+    first: dict[int, int] = {}
+    out = []
+    for _, sub in _relative_modules(tree, root):
+        for store in ("_parameters", "_buffers"):
+            for _, tensor in _own(sub, store):
+                out.append(first.setdefault(id(tensor), len(out)))
+    return tuple(out)
+
+
+def _index_attributes(values: list[dict[tuple[str, str], Hashable]]) -> set[tuple[str, str]]:
+    """The integer attributes that differ in every block (a layer index): left out of the key."""
+    index = set()
+    for name in values[0]:
+        seen = [found.get(name) for found in values]
+        if all(isinstance(v, tuple) and v[0] == "int" for v in seen) and len(set(seen)) == len(seen):
+            index.add(name)
+    return index
+
+
+def _relative_modules(tree: guard.Tree, root: nn.Module) -> Iterator[tuple[str, nn.Module]]:
+    """`root` (as ``""``) and each module below it, with its path relative to `root`."""
+    stack: list[tuple[str, nn.Module]] = [("", root)]
+    while stack:
+        rel, sub = stack.pop()
+        yield rel, sub
+        for name, child in reversed(tree.children.get(id(sub), [])):
+            stack.append((f"{rel}.{name}" if rel else name, child))
+
+
+Ref = tuple[Any, ...]
+
+
+@dataclass
+class _Segment:
+    """What one whole call of a block recorded, with its tensors named relative to the block."""
+
+    root: str
+    raw_start: int
+    """Where the block's ops began in the pass's list of ops."""
+    refs: dict[int, Ref]
+    raw: list[RawOp]
+    calls: list[ModuleCall]
+    output: Any
+    held: Any = None
+    """The leader's arguments, kept alive: its inputs' key names objects by id, which must not be reused."""
+    steps: list[Any] = field(default_factory=list)
+    """The steps in a comparable form (`_Steps`): equal for two blocks that took the same steps."""
+
+
+class Replayer:
+    """One pass's replaying forward on each block of a repeated structure.
+
+    Observing (`classes` None), every block runs whole and its steps are kept (`steps`), so that
+    `classes` can sort the blocks that took the same steps. Replaying (`classes` given), the
+    first block of each class called runs whole and leads; the others of its class called with
+    inputs of the leader's sizes get the leader's record.
+    """
+
+    def __init__(self, tree: guard.Tree, members: dict[int, Member], classes: dict[int, Hashable] | None) -> None:
+        self.recorder = Recorder({}, {})
+        """The pass's recorder (`modeldoc.probe.run` sets it when the pass starts)."""
+        self.tree = tree
+        self.members = members
+        self.classes = classes
+        self.steps: dict[int, list[Any] | None] = {}
+        """Observing: each block's steps by module id (None when it may not be replayed)."""
+        self.leaders: dict[tuple[Hashable, Hashable], _Segment | None] = {}
+        """Replaying: the block that leads each class, by class and inputs (`_signature`); None: it may not lead."""
+        self.broken = False
+        """True once modeldoc's own bookkeeping failed: from then on every block runs whole."""
+        self.inside = False
+        """True while an observed or leading block runs: the blocks inside it are part of its steps."""
+        self.replays = 0
+
+    def install(self) -> None:
+        """Wrap each member's forward, in its ``__dict__`` (the pass's restore of every module removes it)."""
+        keys = self.members if self.classes is None else self.classes
+        for path, sub in self.tree.paths.items():
+            if id(sub) in keys and isinstance(getattr(sub, "__dict__", None), dict):
+                sub.__dict__["forward"] = self._wrapped(sub, path, sub.forward)
+
+    def _wrapped(self, module: nn.Module, path: str, original: Callable[..., Any]) -> Callable[..., Any]:
+        def forward(*args: Any, **kwargs: Any) -> Any:
+            return self._call(module, path, original, args, kwargs)
+
+        return forward
+
+    def _call(
+        self, module: nn.Module, path: str, original: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        rec = self.recorder
+        frame = rec.frames[-1] if rec.frames else None
+        if frame is None or frame.module is not module or frame.call != 0 or self.broken or self.inside:
+            return original(*args, **kwargs)  # a block inside an observed or leading block is part of its steps
+        signature = None
+        try:
+            if self.classes is not None:
+                with torch._C.DisableTorchFunction():  # the bookkeeping's own tensor reads are not the model's steps
+                    signature = _signature((args, kwargs), rec)
+                place = (self.classes[id(module)], signature)
+                leader = self.leaders.get(place)
+                if leader is not None and self._untouched(module):
+                    output = self._replay(leader, module, path, args, kwargs)
+                    self.replays += 1
+                    return output
+                if place in self.leaders:
+                    return original(*args, **kwargs)  # its class's leader may not be replayed: it runs whole
+        except Exception:
+            self.broken = True  # nothing of this block was recorded: it runs whole
+            return original(*args, **kwargs)
+        start = (len(rec.raw), len(rec.module_calls), len(rec.values.assumed) if rec.values is not None else 0)
+        self.inside = True
+        try:
+            output = original(*args, **kwargs)
+        finally:
+            self.inside = False
+        try:
+            with torch._C.DisableTorchFunction():
+                segment = self._capture(module, path, frame, (args, kwargs, output), start)
+            if self.classes is None:
+                self.steps[id(module)] = None if segment is None else segment.steps
+            else:
+                self.leaders[self.classes[id(module)], signature] = segment
+        except Exception:
+            self.broken = True
+        return output
+
+    def classified(self) -> dict[int, Hashable]:
+        """Observing: the blocks that took one leader's steps, by module id, each with its class."""
+        distinct: dict[Hashable, list[list[Any]]] = {}
+        classes: dict[int, Hashable] = {}
+        for module_id, steps in self.steps.items():
+            if steps is None:
+                continue
+            key = self.members[module_id].key
+            kinds = distinct.setdefault(key, [])
+            number = next((i for i, known in enumerate(kinds) if known == steps), None)
+            if number is None:
+                number = len(kinds)
+                kinds.append(steps)
+            classes[module_id] = (key, number)
+        sizes = Counter(classes.values())
+        return {module_id: key for module_id, key in classes.items() if sizes[key] > 1}
+
+    def _untouched(self, module: nn.Module) -> bool:
+        """True when no module of `module`'s subtree has been called yet in this pass."""
+        calls, paths = self.recorder.calls, self.recorder.paths
+        return all(paths.get(id(sub)) not in calls for rel, sub in _relative_modules(self.tree, module) if rel)
+
+    def _capture(
+        self,
+        module: nn.Module,
+        path: str,
+        frame: Any,
+        call: tuple[tuple[Any, ...], dict[str, Any], Any],
+        start: tuple[int, int, int],
+    ) -> _Segment | None:
+        """The block's whole call as a segment; None when it may not be replayed."""
+        rec = self.recorder
+        args, kwargs, output = call
+        raw_start, calls_start, assumed = start
+        if not frame.called_child or (rec.values is not None and len(rec.values.assumed) != assumed):
+            return None
+        leaves = pytree.tree_leaves(output)
+        if any(not isinstance(leaf, (torch.Tensor, *_PLAIN)) for leaf in leaves):
+            return None
+        if rec.values is not None and any(
+            rec.values.shadow(leaf) is not None for leaf in leaves if isinstance(leaf, torch.Tensor)
+        ):
+            return None
+        refs = _places(self.tree, module, args, kwargs)
+        segment = _Segment(
+            root=path,
+            raw_start=raw_start,
+            refs=refs,
+            raw=rec.raw[raw_start:],
+            calls=rec.module_calls[calls_start:],
+            output=output,
+            held=(args, kwargs),
+        )
+        steps = _Steps(refs, path)
+        for op in _walk(segment.raw):
+            steps.add_op(op)
+        for inner in segment.calls:
+            steps.add_call(inner, raw_start)
+        steps.items.append(steps.value(output, made=False))
+        if steps.external:
+            return None  # a tensor from outside the block that is not an input may be another block's state
+        segment.steps = steps.items
+        return segment
+
+    def _replay(
+        self, leader: _Segment, module: nn.Module, path: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """Record `leader`'s steps as `module`'s, on `module`'s own tensors, and return its output."""
+        rec = self.recorder
+        inputs = [leaf for leaf in pytree.tree_leaves((args, kwargs)) if isinstance(leaf, torch.Tensor)]
+        owned = dict(_relative_modules(self.tree, module))
+        mapped: dict[int, torch.Tensor] = {}
+
+        def tensor(t: torch.Tensor) -> torch.Tensor:
+            found = mapped.get(id(t))
+            if found is not None:
+                return found
+            ref = leader.refs[id(t)]
+            if ref[0] == "new":
+                made = _fresh(t, tensor)
+            elif ref[0] == "in":
+                made = inputs[ref[1]]
+            elif ref[0] == "attr":
+                made = owned[ref[1]].__dict__[ref[2]]
+            else:
+                made = owned[ref[1]].__dict__[ref[0]][ref[2]]
+            mapped[id(t)] = made
+            return made
+
+        def value(v: Any) -> Any:
+            return _map_tensors(v, tensor)
+
+        def rename(name: str) -> str:
+            rel = _relative(name, leader.root)
+            if rel.startswith("\0"):
+                return name
+            return f"{path}.{rel}" if rel else path
+
+        def op(raw: RawOp) -> RawOp:
+            return RawOp(
+                kind=raw.kind,
+                name=rename(raw.name) if raw.kind == "module" else raw.name,
+                target=raw.target,
+                scope=rename(raw.scope),
+                inputs=[tensor(t) for t in raw.inputs],
+                outputs=[tensor(t) for t in raw.outputs],
+                func=raw.func,
+                args=value(raw.args),
+                kwargs=value(raw.kwargs),
+                inner=[op(inner) for inner in raw.inner],
+                call=raw.call,
+                source=raw.source or raw,
+            )
+
+        shift = len(rec.raw) - leader.raw_start
+        with torch._C.DisableTorchFunction():
+            ops = [op(raw) for raw in leader.raw]
+            calls = [
+                ModuleCall(
+                    path=rename(call.path),
+                    target=call.target,
+                    scope=rename(call.scope),
+                    call=call.call,
+                    inputs=[tensor(t) for t in call.inputs],
+                    start=call.start + shift,
+                    outputs=[tensor(t) for t in call.outputs],
+                    end=None if call.end is None else call.end + shift,
+                )
+                for call in leader.calls
+            ]
+            output = value(leader.output)
+        for call in calls:
+            seen = rec.calls.setdefault(call.path, Calls())
+            if seen.count == 0:
+                seen.order = rec.counter
+                rec.counter += 1
+                rec.first_in[call.path] = call.inputs
+                rec.first_out[call.path] = call.outputs
+            seen.count += 1
+        rec.raw.extend(ops)
+        rec.module_calls.extend(calls)
+        rec.failed = None
+        rec.frames[-1].called_child = True
+        return output
+
+
+def _places(tree: guard.Tree, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[int, Ref]:
+    """Where each tensor a block reads lives: its ``n``-th input, a parameter, buffer or tensor attribute inside it."""
+    refs: dict[int, Ref] = {}
+    for i, tensor in enumerate(leaf for leaf in pytree.tree_leaves((args, kwargs)) if isinstance(leaf, torch.Tensor)):
+        refs.setdefault(id(tensor), ("in", i))
+    for rel, sub in _relative_modules(tree, module):
+        attrs = getattr(sub, "__dict__", {})
+        for store in ("_parameters", "_buffers"):
+            for name, tensor in (attrs.get(store) or {}).items():
+                if isinstance(tensor, torch.Tensor):
+                    refs.setdefault(id(tensor), (store, rel, name))
+        for name, value in attrs.items():
+            if isinstance(value, torch.Tensor):
+                refs.setdefault(id(value), ("attr", rel, name))
+    return refs
+
+
+class _Steps:
+    """A segment's steps in a form that compares equal for two blocks that took the same steps.
+
+    Tensors are named by their place (the block's ``n``-th input, a parameter by its path inside
+    the block, the ``n``-th tensor made inside) with their size, stride and dtype; paths are
+    made relative to the block. `refs` gets the place of every tensor made inside.
+    """
+
+    def __init__(self, refs: dict[int, Ref], root: str) -> None:
+        self.refs = refs
+        self.root = root
+        self.made = 0
+        self.external = False
+        self.items: list[Any] = []
+
+    def ref(self, tensor: torch.Tensor, *, made: bool) -> Any:
+        ref = self.refs.get(id(tensor))
+        if ref is None:
+            if made:
+                ref = ("new", self.made)
+                self.made += 1
+            else:
+                ref = ("ext", id(tensor))
+                self.external = True
+            self.refs[id(tensor)] = ref
+        return (*ref, tuple(tensor.shape), tensor.stride(), tensor.dtype)
+
+    def value(self, value: Any, *, made: bool) -> Any:
+        """`value` with each tensor as its place and each other leaf as plain data (containers kept as tuples)."""
+        if isinstance(value, torch.Tensor):
+            return self.ref(value, made=made)
+        kind = type(value)
+        if kind is tuple or kind is list:
+            return (kind.__name__, tuple(self.value(v, made=made) for v in value))
+        if kind is dict:
+            return ("dict", tuple((k, self.value(v, made=made)) for k, v in value.items()))
+        if isinstance(value, (*_PLAIN, torch.dtype, torch.device)):
+            return value
+        leaves, spec = pytree.tree_flatten(value)
+        if len(leaves) == 1 and leaves[0] is value:
+            return _plain(value)
+        return (str(spec), tuple(self.value(leaf, made=made) for leaf in leaves))
+
+    def add_op(self, op: RawOp) -> None:
+        self.items.append(
+            (
+                op.kind,
+                _relative(op.name, self.root) if op.kind == "module" else op.name,
+                op.target,
+                _relative(op.scope, self.root),
+                op.call,
+                op.func,
+                op.failed,
+                len(op.inner),
+                self.value((op.args, op.kwargs), made=False),  # a function's inputs are inside its arguments
+                [self.ref(t, made=False) for t in op.inputs] if op.kind == "module" else None,
+                [self.ref(t, made=True) for t in op.outputs],
+            )
+        )
+
+    def add_call(self, call: ModuleCall, start: int) -> None:
+        self.items.append(
+            (
+                _relative(call.path, self.root),
+                call.target,
+                _relative(call.scope, self.root),
+                call.call,
+                call.start - start,
+                None if call.end is None else call.end - start,
+                [self.ref(t, made=False) for t in call.inputs],
+                [self.ref(t, made=True) for t in call.outputs],
+            )
+        )
+
+
+def _walk(raw: list[RawOp]) -> Iterator[RawOp]:
+    for op in raw:
+        yield op
+        yield from _walk(op.inner)
+
+
+def _relative(path: str, root: str) -> str:
+    if path == root:
+        return ""
+    if root and path.startswith(root + "."):
+        return path[len(root) + 1 :]
+    return "\0" + path  # outside the block: kept as it is
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (*_PLAIN, torch.dtype, torch.device, torch.memory_format, torch.layout)):
+        return (type(value).__name__, value)
+    if isinstance(value, slice):
+        return ("slice", value.start, value.stop, value.step)
+    if value is Ellipsis:
+        return "..."
+    if isinstance(value, nn.Module):
+        return ("module", id(value))
+    return ("object", id(value))
+
+
+def _signature(value: Any, rec: Recorder) -> Hashable:
+    """A block's inputs, comparable: sizes, dtypes and strides of tensors (the object where its values are known)."""
+    leaves, spec = pytree.tree_flatten(value)
+    out: list[Hashable] = [str(spec)]
+    for leaf in leaves:
+        if isinstance(leaf, torch.Tensor):
+            known = rec.values is not None and rec.values.shadow(leaf) is not None
+            out.append(
+                (
+                    tuple(leaf.shape),
+                    leaf.stride(),
+                    leaf.storage_offset(),
+                    leaf.dtype,
+                    leaf.device,
+                    type(leaf),
+                    id(leaf) if known else None,
+                )
+            )
+        else:
+            out.append(_plain(leaf))
+    return tuple(out)
+
+
+def _map_tensors(value: Any, fn: Callable[[torch.Tensor], torch.Tensor]) -> Any:
+    """`value` with each tensor inside replaced by `fn(tensor)` (plain tuples, lists and dicts walked here: quicker)."""
+    if isinstance(value, torch.Tensor):
+        return fn(value)
+    if type(value) is tuple:
+        return tuple(_map_tensors(v, fn) for v in value)
+    if type(value) is list:
+        return [_map_tensors(v, fn) for v in value]
+    if type(value) is dict:
+        return {k: _map_tensors(v, fn) for k, v in value.items()}
+    if isinstance(value, _PLAIN):
+        return value
+    return pytree.tree_map_only(torch.Tensor, fn, value)
+
+
+def _fresh(like: torch.Tensor, tensor: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """A new meta tensor shaped as `like`; a view of the replayed base when `like` is a view."""
+    base = like._base
+    if base is not None:
+        try:
+            return tensor(base).as_strided(like.shape, like.stride(), like.storage_offset())
+        except RuntimeError:  # the base's storage is laid out otherwise: a tensor of its own
+            pass
+    return torch.empty_strided(like.shape, like.stride(), dtype=like.dtype, device=like.device)
