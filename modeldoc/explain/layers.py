@@ -8,13 +8,17 @@ layer's own numbers. Layers the table does not know are handed to :mod:`modeldoc
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Hashable
 from dataclasses import replace
+from functools import partial
+from operator import attrgetter
 from typing import Any
 
 from jinja2 import TemplateError
 
 from modeldoc import knowledge
-from modeldoc.explain import infer
+from modeldoc.explain import infer, reuse
 from modeldoc.knowledge import Knowledge
 from modeldoc.spec import AxisRef, Hyperparam, LayerSpec, ModelSpec, ParamSpec
 
@@ -31,9 +35,86 @@ def annotate(spec: ModelSpec, table: Knowledge | None = None) -> ModelSpec:
     Each layer's rules are then checked against its recorded call (`fit_to_calls`).
     """
     table = table or knowledge.current()
-    layers = tuple(annotate_layer(layer, table=table) for layer in spec.all_layers)
+    explain = _Repeats(table) if reuse.ENABLED else partial(annotate_layer, table=table)
+    layers = tuple(explain(layer) for layer in spec.all_layers)
     annotated = relate_parametrizations(relate_ties(spec.with_layers(layers), table), table)
     return fit_to_calls(annotated, table)
+
+
+_PARAM_WRITTEN = ("axes", "axis_notes", "meaning", "inferred", "evidence")
+"""The fields of a tensor that explaining its layer sets (from the table, or by inference)."""
+_PARAM_READ = attrgetter("local_name", "shape", "is_buffer", "lazy", "computed", *_PARAM_WRITTEN)
+"""What explaining a layer reads of each of its tensors, and what it may leave as it was of what it sets."""
+_LAYER_WRITTEN = ("summary", "formula", "size_rule", "brief", "inferred", "evidence")
+"""The fields of a layer that explaining it sets, besides its arguments, tensors and notes."""
+_LAYER_READ = attrgetter("type", "type_name", "bases", "input_shapes", "output_shapes", *_LAYER_WRITTEN)
+_PATH = re.compile(r"\bpath\b")
+
+
+class _Repeats:
+    """`annotate_layer` for each layer, done once for the layers that differ only in their path and tensor names.
+
+    The key of a layer is everything explaining it reads: its type and knowledge entry, its
+    arguments (every field), its recorded shapes, what it has of the fields explaining sets,
+    and of each tensor its local name, shape and the fields explaining reads or sets. The path
+    is part of the key only for an entry whose templates name ``path``. A repeat takes the
+    first layer's arguments as they are (they hold no path) and, on its own tensors and notes,
+    what explaining wrote on the first's; the rest of it stays its own (tensor names, ties,
+    trainable flags, dtypes).
+    """
+
+    def __init__(self, table: Knowledge) -> None:
+        self.table = table
+        self.done: dict[Hashable, tuple[LayerSpec, LayerSpec]] = {}
+        self.named: dict[int, bool] = {}
+
+    def __call__(self, layer: LayerSpec) -> LayerSpec:
+        key = self.key(layer)
+        try:
+            found = self.done.get(key)
+        except TypeError:  # a field that cannot be a key (a list inside a config source): explained on its own
+            return annotate_layer(layer, table=self.table)
+        if found is None:
+            explained = annotate_layer(layer, table=self.table)
+            self.done[key] = (layer, explained)
+            return explained
+        return _repeat(*found, layer)
+
+    def key(self, layer: LayerSpec) -> Hashable:
+        entry = entry_of(layer, self.table)
+        path = layer.path if entry is not None and self.names_path(entry) else None
+        return (
+            id(entry),
+            path,
+            _LAYER_READ(layer),
+            bool(layer.children),
+            tuple(reuse.hyperparam_key(h) for h in layer.hyperparameters),
+            tuple(_PARAM_READ(p) for p in layer.parameters),
+        )
+
+    def names_path(self, entry: knowledge.Entry) -> bool:
+        """True when one of the entry's templates may read the layer's ``path``."""
+        found = self.named.get(id(entry))
+        if found is None:
+            found = self.named[id(entry)] = bool(_PATH.search(repr(entry)))
+        return found
+
+
+def _repeat(first: LayerSpec, explained: LayerSpec, layer: LayerSpec) -> LayerSpec:
+    """`layer` explained as `first` was (`explained`): the two differ only in what explaining does not read."""
+    if explained is first:
+        return layer
+    parameters = tuple(
+        own if out is before else reuse.copied(own, **{f: getattr(out, f) for f in _PARAM_WRITTEN})
+        for own, before, out in zip(layer.parameters, first.parameters, explained.parameters, strict=True)
+    )
+    return reuse.copied(
+        layer,
+        **{f: getattr(explained, f) for f in _LAYER_WRITTEN},
+        hyperparameters=explained.hyperparameters,
+        parameters=parameters,
+        notes=layer.notes + explained.notes[len(first.notes) :],
+    )
 
 
 def fit_to_calls(spec: ModelSpec, table: Knowledge | None = None) -> ModelSpec:

@@ -1,0 +1,203 @@
+"""The interpret stage reuses the work of one layer for its repeats: the description is the same, byte for byte.
+
+`modeldoc.explain.reuse.ENABLED` switches the reuse off: each model's raw description (what the
+probe collected) is interpreted both ways and the two ``modeldoc/1`` JSON texts, as the CLI
+writes them, must be equal. The models: the benchmark's GPT-2 and LLaMA classes at tiny
+sizes, tiny Hugging Face configs built by modeldoc (their config keys measured), and
+hand-written stacks whose repeats differ (a frozen block, another constructor argument, tied
+weights, a parametrized layer, layers modeldoc's table does not know).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils import parametrizations
+
+from modeldoc import knowledge, pipeline
+from modeldoc.explain import reuse
+from modeldoc.options import ModelOptions, model_options
+from modeldoc.spec import ModelSpec
+
+
+class Scale(nn.Module):
+    """A layer modeldoc's table does not know: explained by inference."""
+
+    def __init__(self, width: int, start: float = 1.0) -> None:
+        super().__init__()
+        self.width = width
+        self.gain = nn.Parameter(torch.full((width,), start))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gain
+
+
+class Block(nn.Module):
+    def __init__(self, width: int, hidden: int, p: float = 0.0) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(width)
+        self.up = nn.Linear(width, hidden)
+        self.act = nn.GELU()
+        self.down = nn.Linear(hidden, width)
+        self.scale = Scale(width)
+        self.drop = nn.Dropout(p)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.drop(self.scale(self.down(self.act(self.up(self.norm(x))))))
+
+
+class Varied(nn.Module):
+    """Six blocks of one structure that differ: one frozen, one with another dropout, one sharing a weight."""
+
+    def __init__(self, width: int = 16, vocab: int = 40) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab, width)
+        self.blocks = nn.ModuleList([Block(width, 2 * width) for _ in range(4)] + [Block(width, 2 * width, p=0.1)])
+        self.blocks.append(Block(width, 3 * width))  # another hidden width: another structure
+        for p in self.blocks[2].parameters():
+            p.requires_grad_(False)
+        self.blocks[3].up.weight = self.blocks[1].up.weight
+        self.head = nn.Linear(width, vocab, bias=False)
+        self.head.weight = self.embed.weight
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        x = self.embed(ids)
+        for block in self.blocks:
+            x = block(x)
+        return self.head(x)
+
+
+class ConvBlock(nn.Module):
+    def __init__(self, channels: int, kernel: int = 3) -> None:
+        super().__init__()
+        self.conv = parametrizations.weight_norm(nn.Conv2d(channels, channels, kernel, padding=kernel // 2))
+        self.bn = nn.BatchNorm2d(channels)
+        self.act = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.act(self.bn(self.conv(x)))
+
+
+class Convolutional(nn.Module):
+    """Repeated convolution blocks with a parametrized weight; one block's kernel differs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.blocks = nn.Sequential(ConvBlock(8), ConvBlock(8), ConvBlock(8, kernel=5), ConvBlock(8))
+        self.blocks[3].bn.momentum = 0.3
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(8, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(self.pool(self.blocks(self.stem(x))), 1))
+
+
+def _gpt2() -> nn.Module:
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    return GPT2LMHeadModel(GPT2Config(n_layer=3, n_embd=32, n_head=4, vocab_size=100, n_positions=64, bos_token_id=0, eos_token_id=0)).eval()
+
+
+def _llama() -> nn.Module:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(
+        vocab_size=100,
+        hidden_size=32,
+        intermediate_size=48,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+    )
+    return LlamaForCausalLM(config).eval()
+
+
+Live = tuple[Callable[[], nn.Module], dict[str, Any]]
+LIVE: dict[str, Live] = {
+    "bench-gpt2": (_gpt2, {"input_shape": "1,16", "input_dtype": "long"}),
+    "bench-llama": (_llama, {"input_shape": "1,16", "input_dtype": "long"}),
+    "varied": (Varied, {"input_shape": "2,7", "input_dtype": "long"}),
+    "convolutional": (Convolutional, {"input_shape": "1,3,12,12"}),
+}
+CONFIGS: dict[str, dict[str, Any]] = {
+    "llama": {
+        "target": "transformers:LlamaConfig",
+        "kwargs": {"hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 3, "num_attention_heads": 4,
+                   "num_key_value_heads": 2, "vocab_size": 100},
+    },
+    "gpt2": {
+        "target": "transformers:GPT2Config",
+        "kwargs": {"n_layer": 3, "n_embd": 32, "n_head": 4, "vocab_size": 100, "n_positions": 64, "bos_token_id": 0, "eos_token_id": 0},
+    },
+    "bert": {
+        "target": "transformers:BertConfig",
+        "kwargs": {"hidden_size": 32, "num_hidden_layers": 3, "num_attention_heads": 4, "intermediate_size": 64,
+                   "vocab_size": 100, "max_position_embeddings": 64},
+    },
+    "t5": {
+        "target": "transformers:T5Config",
+        "kwargs": {"num_layers": 3, "num_decoder_layers": 3, "d_model": 32, "d_kv": 8, "d_ff": 64, "num_heads": 4,
+                   "vocab_size": 100},
+    },
+    "deepseek-v3": {
+        "target": "transformers:DeepseekV3Config",
+        "kwargs": {"hidden_size": 32, "intermediate_size": 64, "moe_intermediate_size": 16, "num_hidden_layers": 4,
+                   "first_k_dense_replace": 2, "num_attention_heads": 4, "num_key_value_heads": 4,
+                   "n_routed_experts": 4, "num_experts_per_tok": 2, "n_group": 2, "topk_group": 1,
+                   "kv_lora_rank": 16, "q_lora_rank": 24, "qk_rope_head_dim": 8, "qk_nope_head_dim": 8,
+                   "v_head_dim": 8, "vocab_size": 100},
+    },
+}  # fmt: skip
+
+
+def raw_description(name: str) -> tuple[ModelSpec, knowledge.Knowledge]:
+    """The description of model `name` as the probe collected it, before `pipeline.interpret`, and its table."""
+    captured: list[tuple[ModelSpec, knowledge.Knowledge | None]] = []
+    interpret = pipeline.interpret
+
+    def capture(spec: ModelSpec, table: knowledge.Knowledge | None = None) -> ModelSpec:
+        captured.append((spec, table))
+        return interpret(spec, table)
+
+    pipeline.interpret = capture
+    try:
+        if name in LIVE:
+            build, shapes = LIVE[name]
+            pipeline.describe_module(build(), model_options({"target": f"tests.test_interpret_reuse:{name}", **shapes}))
+        else:
+            pipeline.describe(_config_options(name))
+    finally:
+        pipeline.interpret = interpret
+    spec, table = captured[-1]
+    return spec, table or knowledge.current()
+
+
+def _config_options(name: str) -> ModelOptions:
+    return model_options({**CONFIGS[name], "input_shapes": ["input_ids:1,L=8"], "input_dtype": "long"})
+
+
+def json_text(spec: ModelSpec) -> str:
+    """The description as ``modeldoc inspect --json`` writes it."""
+    return json.dumps(spec.to_json(), indent=1, ensure_ascii=False)
+
+
+def interpreted(raw: ModelSpec, table: knowledge.Knowledge, *, reusing: bool, monkeypatch: pytest.MonkeyPatch) -> str:
+    with monkeypatch.context() as patched:
+        patched.setattr(reuse, "ENABLED", reusing)
+        return json_text(pipeline.interpret(raw, table))
+
+
+@pytest.mark.parametrize("name", [*LIVE, *(f"config-{name}" for name in CONFIGS)])
+def test_reusing_repeated_layers_changes_no_byte_of_the_description(name: str, monkeypatch: pytest.MonkeyPatch):
+    raw, table = raw_description(name.removeprefix("config-"))
+    assert raw.probe_error == ""
+    with_reuse = interpreted(raw, table, reusing=True, monkeypatch=monkeypatch)
+    without = interpreted(raw, table, reusing=False, monkeypatch=monkeypatch)
+    assert with_reuse == without
