@@ -32,12 +32,18 @@ def hyperparam_key(h: Hyperparam) -> tuple[Any, ...]:
     return (value_key(h.value), _HYPERPARAM_FIELDS(h))
 
 
-def copied(obj: T, **changes: Any) -> T:
-    """`dataclasses.replace` for a frozen dataclass without ``__post_init__``, at a fraction of its cost.
+_DERIVED_FROM: dict[type, frozenset[str]] = {Hyperparam: frozenset({"dim"})}
+"""Classes that compute a field in ``__post_init__``, and the fields it is computed from."""
 
-    A class that computes fields after ``__init__`` goes through `dataclasses.replace`.
+
+def copied(obj: T, **changes: Any) -> T:
+    """`dataclasses.replace` for a frozen dataclass, at a fraction of its cost: its fields copied, `changes` set.
+
+    A change that a computed field depends on (`_DERIVED_FROM`), or a class with a ``__post_init__``
+    not listed there, goes through `dataclasses.replace`.
     """
-    if hasattr(obj, "__post_init__"):
+    derived = _DERIVED_FROM.get(type(obj))
+    if (derived is None and hasattr(obj, "__post_init__")) or (derived is not None and derived.intersection(changes)):
         return replace(obj, **changes)  # type: ignore[type-var]
     new = object.__new__(type(obj))
     new.__dict__.update(obj.__dict__)
