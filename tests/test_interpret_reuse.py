@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn.utils import parametrizations
 
 from modeldoc import knowledge, pipeline
-from modeldoc.explain import reuse
+from modeldoc.explain import layers, reuse
 from modeldoc.options import ModelOptions, model_options
 from modeldoc.spec import ModelSpec
 
@@ -101,7 +101,9 @@ class Convolutional(nn.Module):
 def _gpt2() -> nn.Module:
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    return GPT2LMHeadModel(GPT2Config(n_layer=3, n_embd=32, n_head=4, vocab_size=100, n_positions=64, bos_token_id=0, eos_token_id=0)).eval()
+    return GPT2LMHeadModel(
+        GPT2Config(n_layer=3, n_embd=32, n_head=4, vocab_size=100, n_positions=64, bos_token_id=0, eos_token_id=0)
+    ).eval()
 
 
 def _llama() -> nn.Module:
@@ -134,7 +136,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
     },
     "gpt2": {
         "target": "transformers:GPT2Config",
-        "kwargs": {"n_layer": 3, "n_embd": 32, "n_head": 4, "vocab_size": 100, "n_positions": 64, "bos_token_id": 0, "eos_token_id": 0},
+        "kwargs": {"n_layer": 3, "n_embd": 32, "n_head": 4, "vocab_size": 100, "n_positions": 64, "bos_token_id": 0,
+                   "eos_token_id": 0},
     },
     "bert": {
         "target": "transformers:BertConfig",
@@ -188,16 +191,51 @@ def json_text(spec: ModelSpec) -> str:
     return json.dumps(spec.to_json(), indent=1, ensure_ascii=False)
 
 
-def interpreted(raw: ModelSpec, table: knowledge.Knowledge, *, reusing: bool, monkeypatch: pytest.MonkeyPatch) -> str:
+def interpreted(
+    raw: ModelSpec, table: knowledge.Knowledge, *, reusing: bool, monkeypatch: pytest.MonkeyPatch
+) -> tuple[str, int]:
+    """The description `pipeline.interpret` makes of `raw`, as JSON text, and how many layers it explained afresh."""
+    explained: list[str] = []
+    annotate_layer = layers.annotate_layer
+
+    def counted(layer: Any, **kwargs: Any) -> Any:
+        explained.append(layer.path)
+        return annotate_layer(layer, **kwargs)
+
     with monkeypatch.context() as patched:
         patched.setattr(reuse, "ENABLED", reusing)
-        return json_text(pipeline.interpret(raw, table))
+        patched.setattr(layers, "annotate_layer", counted)
+        return json_text(pipeline.interpret(raw, table)), len(explained)
 
 
 @pytest.mark.parametrize("name", [*LIVE, *(f"config-{name}" for name in CONFIGS)])
 def test_reusing_repeated_layers_changes_no_byte_of_the_description(name: str, monkeypatch: pytest.MonkeyPatch):
     raw, table = raw_description(name.removeprefix("config-"))
     assert raw.probe_error == ""
-    with_reuse = interpreted(raw, table, reusing=True, monkeypatch=monkeypatch)
-    without = interpreted(raw, table, reusing=False, monkeypatch=monkeypatch)
+    with_reuse, fresh = interpreted(raw, table, reusing=True, monkeypatch=monkeypatch)
+    without, every = interpreted(raw, table, reusing=False, monkeypatch=monkeypatch)
     assert with_reuse == without
+    # the comparison means something: without reuse every layer is explained, with it the repeats are not
+    assert every == len(raw.all_layers)
+    assert fresh < every
+    assert json.loads(with_reuse)["structures"]
+
+
+def test_repeats_keep_their_own_ties_trainable_flags_and_arguments(monkeypatch: pytest.MonkeyPatch):
+    raw, table = raw_description("varied")
+    spec = ModelSpec.from_json(json.loads(interpreted(raw, table, reusing=True, monkeypatch=monkeypatch)[0]))
+
+    def tensor(name: str) -> Any:
+        path, local = name.rsplit(".", 1)
+        return next(p for p in spec.layer(path).parameters if p.local_name == local)
+
+    # blocks.1.up and blocks.3.up share one weight: each says how the other uses it, by its own path
+    assert "blocks.3.up" in tensor("blocks.1.up.weight").relation
+    assert "blocks.1.up" in tensor("blocks.3.up.weight").relation
+    assert tensor("blocks.0.up.weight").relation == ""
+    # the frozen block's tensors say so; their meaning is the one the repeats share
+    assert not tensor("blocks.2.up.weight").trainable and tensor("blocks.0.up.weight").trainable
+    assert tensor("blocks.2.up.weight").meaning == tensor("blocks.0.up.weight").meaning != ""
+    # the block built with another dropout keeps its own argument
+    assert [h.value for h in spec.layer("blocks.4.drop").hyperparameters if h.name == "p"] == [0.1]
+    assert [h.value for h in spec.layer("blocks.0.drop").hyperparameters if h.name == "p"] == [0.0]

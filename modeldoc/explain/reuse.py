@@ -23,7 +23,7 @@ _HYPERPARAM_FIELDS = attrgetter(*(f.name for f in fields(Hyperparam) if f.name n
 
 
 def value_key(value: Any) -> Any:
-    """A dictionary key for a value that tells apart what renders differently: ``1``, ``1.0``, ``True``, ``[1]``, ``(1,)``."""
+    """A dictionary key for `value` that tells apart what renders differently: ``1``, ``1.0``, ``True``, ``[1]``."""
     return value if type(value) in (int, str) else (type(value), repr(value))
 
 

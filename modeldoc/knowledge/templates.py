@@ -163,6 +163,8 @@ def render(template: Any, context: Mapping[str, Any]) -> Any:
         return template
     if template.startswith("="):
         return evaluate(template[1:], context)
+    if "{" not in template:  # plain text: nothing for Jinja to fill in
+        return " ".join(template.split())
     return " ".join(_template(template).render(context).split())
 
 
