@@ -196,15 +196,15 @@ def interpreted(
 ) -> tuple[str, int]:
     """The description `pipeline.interpret` makes of `raw`, as JSON text, and how many layers it explained afresh."""
     explained: list[str] = []
-    annotate_layer = layers.annotate_layer
+    annotate_in_context = layers.annotate_in_context
 
     def counted(layer: Any, **kwargs: Any) -> Any:
         explained.append(layer.path)
-        return annotate_layer(layer, **kwargs)
+        return annotate_in_context(layer, **kwargs)
 
     with monkeypatch.context() as patched:
         patched.setattr(reuse, "ENABLED", reusing)
-        patched.setattr(layers, "annotate_layer", counted)
+        patched.setattr(layers, "annotate_in_context", counted)
         return json_text(pipeline.interpret(raw, table)), len(explained)
 
 

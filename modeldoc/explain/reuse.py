@@ -27,9 +27,9 @@ def value_key(value: Any) -> Any:
     return value if type(value) in (int, str) else (type(value), repr(value))
 
 
-def hyperparam_key(h: Hyperparam) -> tuple[Any, ...]:
-    """Every field of `h` as a dictionary key, its value told apart by type (`value_key`)."""
-    return (value_key(h.value), _HYPERPARAM_FIELDS(h))
+def hyperparam_key(h: Hyperparam, *, value: bool = True) -> tuple[Any, ...]:
+    """Every field of `h` as a dictionary key, its value told apart by type (`value_key`), or left out."""
+    return (value_key(h.value) if value else None, _HYPERPARAM_FIELDS(h))
 
 
 _DERIVED_FROM: dict[type, frozenset[str]] = {Hyperparam: frozenset({"dim"})}
