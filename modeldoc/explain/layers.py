@@ -209,7 +209,7 @@ def fit_to_calls(spec: ModelSpec, table: Knowledge | None = None) -> ModelSpec:
             inherited = knowledge.message("described_as_base", layer=layer.type_name, base=entry.key)
             evidence = _evidence(layer, entry.key, functions, sorted(misfits))
             notes = tuple(evidence if note == inherited else note for note in notes)
-        changed.append(replace(layer, hyperparameters=hyperparameters, notes=notes))
+        changed.append(reuse.copied(layer, hyperparameters=hyperparameters, notes=notes))
     return spec.with_layers(tuple(changed)) if changed else spec
 
 
