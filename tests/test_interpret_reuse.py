@@ -11,7 +11,10 @@ weights, a parametrized layer, layers modeldoc's table does not know).
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -98,6 +101,69 @@ class Convolutional(nn.Module):
         return self.fc(torch.flatten(self.pool(self.blocks(self.stem(x))), 1))
 
 
+class Gain(nn.Module):
+    """A layer a project's own knowledge entry explains, naming its path (`GAIN_ENTRIES`)."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.width = width
+        self.gain = nn.Parameter(torch.ones(width))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gain
+
+
+class Offset(nn.Module):
+    """A layer whose `index` only its own reason reads (`GAIN_ENTRIES`), as a block's ``layer_idx``."""
+
+    def __init__(self, width: int, index: int) -> None:
+        super().__init__()
+        self.width = width
+        self.index = index
+        self.offset = nn.Parameter(torch.zeros(width))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.offset
+
+
+class Gains(nn.Module):
+    def __init__(self, width: int = 6) -> None:
+        super().__init__()
+        self.gains = nn.ModuleList([Gain(width) for _ in range(3)])
+        self.offsets = nn.ModuleList([Offset(width, index) for index in range(3)])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for gain, offset in zip(self.gains, self.offsets, strict=True):
+            x = offset(gain(x))
+        return x
+
+
+GAIN_ENTRIES = """
+tests.test_interpret_reuse.Gain:
+  summary: "Scales the {{ width }} features of its input; it sits at {{ path }}."
+  args:
+    width:
+      dim: "in0:-1"
+      reason: "the number of features ({{ width }})"
+  params:
+    gain:
+      axes: ["width"]
+      meaning: "one factor per feature"
+tests.test_interpret_reuse.Offset:
+  summary: "Adds one learned number to each of the {{ width }} features of its input."
+  args:
+    width:
+      dim: "in0:-1"
+      reason: "the number of features ({{ width }})"
+    index:
+      reason: "this offset's position in the stack ({{ index }})"
+  params:
+    offset:
+      axes: ["width"]
+      meaning: "one number per feature"
+"""
+
+
 def _gpt2() -> nn.Module:
     from transformers import GPT2Config, GPT2LMHeadModel
 
@@ -128,6 +194,7 @@ LIVE: dict[str, Live] = {
     "varied": (Varied, {"input_shape": "2,7", "input_dtype": "long"}),
     "convolutional": (Convolutional, {"input_shape": "1,3,12,12"}),
 }
+GAINS: Live = (Gains, {"input_shape": "2,6"})
 CONFIGS: dict[str, dict[str, Any]] = {
     "llama": {
         "target": "transformers:LlamaConfig",
@@ -160,8 +227,11 @@ CONFIGS: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
-def raw_description(name: str) -> tuple[ModelSpec, knowledge.Knowledge]:
-    """The description of model `name` as the probe collected it, before `pipeline.interpret`, and its table."""
+def raw_description(name: str, folder: Path | None = None) -> tuple[ModelSpec, knowledge.Knowledge]:
+    """The description of model `name` as the probe collected it, before `pipeline.interpret`, and its table.
+
+    `folder` holds a project's own knowledge entries, read after the shipped ones.
+    """
     captured: list[tuple[ModelSpec, knowledge.Knowledge | None]] = []
     interpret = pipeline.interpret
 
@@ -171,9 +241,10 @@ def raw_description(name: str) -> tuple[ModelSpec, knowledge.Knowledge]:
 
     pipeline.interpret = capture
     try:
-        if name in LIVE:
-            build, shapes = LIVE[name]
-            pipeline.describe_module(build(), model_options({"target": f"tests.test_interpret_reuse:{name}", **shapes}))
+        if name in LIVE or name == "gains":
+            build, shapes = LIVE.get(name, GAINS)
+            options = model_options({"target": f"tests.test_interpret_reuse:{name}", **shapes})
+            pipeline.describe_module(build(), replace(options, knowledge=(folder,) if folder else ()))
         else:
             pipeline.describe(_config_options(name))
     finally:
@@ -193,8 +264,8 @@ def json_text(spec: ModelSpec) -> str:
 
 def interpreted(
     raw: ModelSpec, table: knowledge.Knowledge, *, reusing: bool, monkeypatch: pytest.MonkeyPatch
-) -> tuple[str, int]:
-    """The description `pipeline.interpret` makes of `raw`, as JSON text, and how many layers it explained afresh."""
+) -> tuple[str, list[str]]:
+    """The description `pipeline.interpret` makes of `raw`, as JSON text, and the layers it explained afresh."""
     explained: list[str] = []
     annotate_in_context = layers.annotate_in_context
 
@@ -205,7 +276,7 @@ def interpreted(
     with monkeypatch.context() as patched:
         patched.setattr(reuse, "ENABLED", reusing)
         patched.setattr(layers, "annotate_in_context", counted)
-        return json_text(pipeline.interpret(raw, table)), len(explained)
+        return json_text(pipeline.interpret(raw, table)), explained
 
 
 @pytest.mark.parametrize("name", [*LIVE, *(f"config-{name}" for name in CONFIGS)])
@@ -216,8 +287,8 @@ def test_reusing_repeated_layers_changes_no_byte_of_the_description(name: str, m
     without, every = interpreted(raw, table, reusing=False, monkeypatch=monkeypatch)
     assert with_reuse == without
     # the comparison means something: without reuse every layer is explained, with it the repeats are not
-    assert every == len(raw.all_layers)
-    assert fresh < every
+    assert len(every) == len(raw.all_layers)
+    assert len(fresh) < len(every)
     assert json.loads(with_reuse)["structures"]
 
 
@@ -239,3 +310,34 @@ def test_repeats_keep_their_own_ties_trainable_flags_and_arguments(monkeypatch: 
     # the block built with another dropout keeps its own argument
     assert [h.value for h in spec.layer("blocks.4.drop").hyperparameters if h.name == "p"] == [0.1]
     assert [h.value for h in spec.layer("blocks.0.drop").hyperparameters if h.name == "p"] == [0.0]
+
+
+def test_an_entry_that_reads_the_path_or_an_own_index_gives_each_repeat_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    (tmp_path / "entries.yaml").write_text(textwrap.dedent(GAIN_ENTRIES), encoding="utf-8")
+    raw, table = raw_description("gains", tmp_path)
+    with_reuse, fresh = interpreted(raw, table, reusing=True, monkeypatch=monkeypatch)
+    without, _ = interpreted(raw, table, reusing=False, monkeypatch=monkeypatch)
+    assert with_reuse == without
+    # a summary that names the path is rendered for each gain; the offsets differ only in an index
+    # that their own reason reads: one is explained, the others render that reason again
+    assert [path for path in fresh if path.startswith(("gains.", "offsets."))] == [
+        "gains.0",
+        "gains.1",
+        "gains.2",
+        "offsets.0",
+    ]
+    spec = ModelSpec.from_json(json.loads(with_reuse))
+    for index in range(3):
+        gain, offset = spec.layer(f"gains.{index}"), spec.layer(f"offsets.{index}")
+        assert gain.summary == f"Scales the 6 features of its input; it sits at gains.{index}."
+        assert offset.summary == "Adds one learned number to each of the 6 features of its input."
+        reasons = {h.name: h.reason for h in offset.hyperparameters}
+        assert reasons == {
+            "width": "the number of features (6)",
+            "index": f"this offset's position in the stack ({index})",
+        }
+        assert [h.value for h in offset.hyperparameters if h.name == "index"] == [index]
+        assert offset.parameters[0].name == f"offsets.{index}.offset"
+        assert offset.parameters[0].meaning == "one number per feature"
