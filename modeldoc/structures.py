@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
+from modeldoc.explain.reuse import copied
 from modeldoc.spec import Aspect, Difference, LayerSpec, ModelSpec, StructureSpec, TraceSpec, Value
 
 
@@ -30,7 +31,7 @@ def attach(spec: ModelSpec) -> ModelSpec:
     if not groups and not any(layer.structure for layer in spec.all_layers):
         return spec
     layers = tuple(
-        replace(layer, structure=owner.get(layer.path, "")) if layer.structure != owner.get(layer.path, "") else layer
+        copied(layer, structure=owner.get(layer.path, "")) if layer.structure != owner.get(layer.path, "") else layer
         for layer in spec.layers
     )
     return replace(spec, layers=layers, structures=groups)

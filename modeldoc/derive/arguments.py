@@ -23,6 +23,7 @@ from modeldoc.derive.context import AxisKey, TraceIndex, find_argument, qualifie
 from modeldoc.derive.dims import axis_ref
 from modeldoc.derive.provenance import Provenance, argument_text
 from modeldoc.derive.tables import tables
+from modeldoc.explain.reuse import copied
 from modeldoc.spec import DerivationStep, Hyperparam, LayerSpec, ModelSpec, TensorInfo
 
 Targets = Mapping[tuple[str, str], Hyperparam]
@@ -48,7 +49,7 @@ def attach(spec: ModelSpec, *, budget: int | None = None) -> ModelSpec:
             explain_argument(provenance, layer, h, fixed, constraints) for h in layer.hyperparameters
         )
         if hyperparameters != layer.hyperparameters:
-            layers.append(replace(layer, hyperparameters=hyperparameters))
+            layers.append(copied(layer, hyperparameters=hyperparameters))
     return spec.with_layers(tuple(layers)) if layers else spec
 
 
@@ -68,7 +69,7 @@ def explain_argument(
         return fixed[member]
     followed = constraints.followed.get(member) if constraints is not None else None
     if followed and h.kind == "hyperparameter":
-        return replace(h, reason=_followed_by(h.reason, followed))
+        return copied(h, reason=_followed_by(h.reason, followed))
     ref = axis_ref(h)
     consumed = provenance.index.consumed(layer, h) if ref is not None and ref.side == "in" else None
     return _consumed(provenance, layer, h, *consumed) if consumed is not None else h
@@ -98,7 +99,7 @@ def _consumed(provenance: Provenance, layer: LayerSpec, h: Hyperparam, tensor: T
             f"{qualified(layer.path, h.name)} is {expected} but the incoming tensor has {formula.size_text()} "
             f"{_axis_word(h.name, axis)}; set {h.name}={got}"
         )
-    return replace(
+    return copied(
         h,
         formula=formula.text,
         derivation=derivation.steps,

@@ -97,6 +97,14 @@ class TraceIndex:
                 self.leaf_calls.setdefault(op.name, op)
         self._spatial: dict[str, int | None] = {}
         self._read_from: dict[int, str | None] = {}
+        self._input_shapes: dict[int, list[tuple[int, ...]]] = {}
+
+    def input_shapes(self, op: OpSpec) -> list[tuple[int, ...]]:
+        """The shapes of `op`'s tensor inputs, in order (one list per op, shared by the rules: not to be changed)."""
+        found = self._input_shapes.get(op.index)
+        if found is None:
+            found = self._input_shapes[op.index] = [self.tensors[t].shape for t in op.inputs]
+        return found
 
     def consumed(self, layer: LayerSpec, h: Hyperparam) -> tuple[TensorInfo, int] | None:
         """The tensor and axis (non-negative) that argument `h` of `layer` must match, from the layer's first call."""
@@ -205,11 +213,12 @@ class RuleContext:
         """The tensor whose size is explained (output `j` of `op`)."""
         self.axis = axis
         self.value = tensor.shape[axis]
-        self.j = op.outputs.index(tensor.id) if tensor.id in op.outputs else 0
+        outputs = op.outputs
+        self.j = 0 if not outputs or outputs[0] == tensor.id or tensor.id not in outputs else outputs.index(tensor.id)
         """Which output of the op the tensor is."""
-        self.out: tuple[int, ...] = index.tensors[op.outputs[self.j]].shape if op.outputs else tensor.shape
+        self.out: tuple[int, ...] = index.tensors[outputs[self.j]].shape if outputs else tensor.shape
         self.rank = len(self.out)
-        self.ins: list[tuple[int, ...]] = [index.tensors[t].shape for t in op.inputs]
+        self.ins: list[tuple[int, ...]] = index.input_shapes(op)
         """The shapes of the op's tensor inputs, in order."""
         self.layer: LayerSpec | None = index.layers.get(op.name) if op.kind == "module" else None
         """The layer a module op called (None for a function op, or a layer not in the spec)."""

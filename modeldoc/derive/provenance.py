@@ -24,6 +24,7 @@ from modeldoc.derive.context import AxisKey, Birth, Outcome, RuleContext, Step, 
 from modeldoc.derive.function_rules import apply_function_rule
 from modeldoc.derive.module_rules import apply_module_rule
 from modeldoc.errors import DerivationTooLarge
+from modeldoc.explain.reuse import copied
 from modeldoc.spec import DerivationStep, ModelSpec, OpSpec, TensorInfo, TraceSpec
 
 MAX_SHOWN = 12
@@ -245,7 +246,7 @@ class Provenance:
         through = weighted and outcome.kind != "birth"
         if outcome.kind == "pass":
             source = self.memo[outcome.sources[0]]
-            return replace(
+            return copied(
                 source,
                 value=value,
                 plain_input=source.plain_input and not weighted,

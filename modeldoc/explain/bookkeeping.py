@@ -13,10 +13,9 @@ the reason from ``messages.yaml``, whether their value could be read back or not
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from modeldoc import knowledge
 from modeldoc.explain.layers import entry_of
+from modeldoc.explain.reuse import copied
 from modeldoc.knowledge import Knowledge
 from modeldoc.spec import Bookkeeping, LayerSpec, ModelSpec
 
@@ -53,7 +52,7 @@ def separate_layer(layer: LayerSpec, table: Knowledge | None = None) -> LayerSpe
     if not apart:
         return layer
     names = {b.name for b in apart}
-    return replace(
+    return copied(
         layer,
         hyperparameters=tuple(h for h in layer.hyperparameters if h.name not in names),
         unknown_arguments=tuple(a for a in layer.unknown_arguments if a.name not in names),

@@ -21,10 +21,11 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from modeldoc.explain import reuse
 from modeldoc.spec import ConfigSource, Hyperparam, LayerSpec, ModelConfig, ModelSpec, ParamSpec
 
 MAX_NAMED = 4
@@ -132,13 +133,15 @@ class _Explainer:
         self.measured = set(config.measured)
         self.unmeasured = [key for key in numbers if key not in self.measured]
         self._by_scope: dict[str, list[str]] = {}
+        self._found: dict[Hashable, ConfigSource | None] = {}
+        """The sources found so far, by what finding them reads (`reuse.ENABLED`): repeated layers ask once."""
 
     def layer(self, layer: LayerSpec) -> LayerSpec:
         arguments = tuple(self.argument(layer, hp) for hp in layer.hyperparameters)
         tensors = tuple(self.tensor(param) for param in layer.parameters)
         if arguments == layer.hyperparameters and tensors == layer.parameters:
             return layer
-        return replace(layer, hyperparameters=arguments, parameters=tensors)
+        return reuse.copied(layer, hyperparameters=arguments, parameters=tensors)
 
     def tensor(self, param: ParamSpec) -> ParamSpec:
         """A tensor's axes, each with the keys measured to set its size (never guessed from equal numbers)."""
@@ -148,7 +151,7 @@ class _Explainer:
             self.measured_source(f"{param.name}[{axis}]", size) if size else None
             for axis, size in enumerate(param.shape)
         )
-        return replace(param, axis_set_by=axes) if any(axes) else param
+        return reuse.copied(param, axis_set_by=axes) if any(axes) else param
 
     def argument(self, layer: LayerSpec, hp: Hyperparam) -> Hyperparam:
         value, axes = _single_number(hp.value)
@@ -168,7 +171,7 @@ class _Explainer:
                 arithmetic=_repeat(source.arithmetic, axes),
                 also=tuple(_repeat(text, axes) for text in source.also),
             )
-        return replace(hp, set_by=source)
+        return reuse.copied(hp, set_by=source)
 
     def read_by_measured(self, layer: LayerSpec, hp: Hyperparam) -> bool:
         return bool(self.config.reads.get(_argument_id(layer.path, hp.name)))
@@ -179,6 +182,14 @@ class _Explainer:
         keys = tuple(key for key in keys if key in self.numbers)
         if not keys:
             return None
+        if not reuse.ENABLED:
+            return self._measured(keys, value)
+        memo = ("measured", keys, reuse.value_key(value))
+        if memo not in self._found:
+            self._found[memo] = self._measured(keys, value)
+        return self._found[memo]
+
+    def _measured(self, keys: tuple[str, ...], value: Number) -> ConfigSource | None:
         found = [f for f in formulas(keys, self.numbers, value, exact=True) if set(f.keys) == set(keys)]
         if not found:
             # the keys are known, the arithmetic is beyond the simple forms: name the keys
@@ -196,13 +207,21 @@ class _Explainer:
 
     def matched_source(self, layer: LayerSpec, hp: Hyperparam, value: Number, keys: list[str]) -> ConfigSource | None:
         """Every simplest formula that gives `value`, the one the argument's name points to first."""
+        if not reuse.ENABLED:
+            return self._matched(layer.name, hp.name, value, keys)
+        memo = ("matched", layer.name, hp.name, reuse.value_key(value), tuple(keys))
+        if memo not in self._found:
+            self._found[memo] = self._matched(layer.name, hp.name, value, keys)
+        return self._found[memo]
+
+    def _matched(self, layer_name: str, name: str, value: Number, keys: list[str]) -> ConfigSource | None:
         if value in (0, 1) or not keys:
             return None  # ones and zeros are everywhere: an equal key says nothing
         found = list(formulas(tuple(keys), self.numbers, value, exact=False, max_level=3))
         if not found:
             return None
-        fits = _preference(layer.name, hp.name)
-        if _LAYOUT.match(hp.name):
+        fits = _preference(layer_name, name)
+        if _LAYOUT.match(name):
             found = [f for f in found if fits(f)]  # a stride of 2 is no head count that happens to be 2
             if not found:
                 return None

@@ -8,14 +8,18 @@ layer's own numbers. Layers the table does not know are handed to :mod:`modeldoc
 from __future__ import annotations
 
 import logging
+from collections.abc import Hashable
 from dataclasses import replace
+from functools import partial
+from operator import attrgetter
 from typing import Any
 
 from jinja2 import TemplateError
 
 from modeldoc import knowledge
-from modeldoc.explain import infer
+from modeldoc.explain import infer, reuse
 from modeldoc.knowledge import Knowledge
+from modeldoc.knowledge.templates import names_read
 from modeldoc.spec import AxisRef, Hyperparam, LayerSpec, ModelSpec, ParamSpec
 
 logger = logging.getLogger(__name__)
@@ -31,9 +35,145 @@ def annotate(spec: ModelSpec, table: Knowledge | None = None) -> ModelSpec:
     Each layer's rules are then checked against its recorded call (`fit_to_calls`).
     """
     table = table or knowledge.current()
-    layers = tuple(annotate_layer(layer, table=table) for layer in spec.all_layers)
+    explain = _Repeats(table) if reuse.ENABLED else partial(annotate_layer, table=table)
+    layers = tuple(explain(layer) for layer in spec.all_layers)
     annotated = relate_parametrizations(relate_ties(spec.with_layers(layers), table), table)
     return fit_to_calls(annotated, table)
+
+
+_PARAM_WRITTEN = ("axes", "axis_notes", "meaning", "inferred", "evidence")
+"""The fields of a tensor that explaining its layer sets (from the table, or by inference)."""
+_PARAM_READ = attrgetter("local_name", "shape", "is_buffer", "lazy", "computed", *_PARAM_WRITTEN)
+"""What explaining a layer reads of each of its tensors, and what it may leave as it was of what it sets."""
+_LAYER_WRITTEN = ("summary", "formula", "size_rule", "brief", "inferred", "evidence")
+"""The fields of a layer that explaining it sets, besides its arguments, tensors and notes."""
+_LAYER_READ = attrgetter("type", "type_name", "bases", "input_shapes", "output_shapes", *_LAYER_WRITTEN)
+
+
+class _Repeats:
+    """`annotate_layer` for each layer, done once for the layers that differ only in their path and tensor names.
+
+    The key of a layer is everything explaining it reads: its type and knowledge entry, its
+    arguments (every field), its recorded shapes, what it has of the fields explaining sets,
+    and of each tensor its local name, shape and the fields explaining reads or sets. The path
+    is part of the key only for an entry whose templates name ``path``. A repeat takes the
+    first layer's arguments (they hold no path) and, on its own tensors and notes, what
+    explaining wrote on the first's; the rest of it stays its own (tensor names, ties,
+    trainable flags, dtypes).
+
+    An argument whose value only its own rule's templates read (a block's ``layer_idx``: "the
+    position of this layer in the stack (3)") is keyed without its value: a repeat with
+    another value renders that rule again, with its own value in the first layer's context.
+    """
+
+    def __init__(self, table: Knowledge) -> None:
+        self.table = table
+        self.done: dict[Hashable, _First] = {}
+        self.readers: dict[int, dict[str, set[str]] | None] = {}
+
+    def __call__(self, layer: LayerSpec) -> LayerSpec:
+        entry = entry_of(layer, self.table)
+        readers = self.readers_of(entry) if entry is not None else None
+        own = tuple(
+            i
+            for i, h in enumerate(layer.hyperparameters)
+            if readers is not None and readers.get(h.name, set()) <= {h.name}
+        )
+        key = (
+            id(entry),
+            layer.path if entry is not None and (readers is None or "path" in readers) else None,
+            _LAYER_READ(layer),
+            bool(layer.children),
+            own,
+            tuple(reuse.hyperparam_key(h, value=i not in own) for i, h in enumerate(layer.hyperparameters)),
+            tuple(_PARAM_READ(p) for p in layer.parameters),
+        )
+        try:
+            first = self.done.get(key)
+        except TypeError:  # a field that cannot be a key (a list inside a config source): explained on its own
+            return annotate_layer(layer, table=self.table)
+        if first is None:
+            explained, context = annotate_in_context(layer, table=self.table)
+            self.done[key] = _First(layer, explained, context, entry, own)
+            return explained
+        return first.repeat(layer)
+
+    def readers_of(self, entry: knowledge.Entry) -> dict[str, set[str]] | None:
+        """Which of the entry's templates read each name: an argument's own rule (by its name), or ``""`` for any other.
+
+        None when a template does not compile (then any template may read anything).
+        """
+        if id(entry) not in self.readers:
+            self.readers[id(entry)] = _readers(entry)
+        return self.readers[id(entry)]
+
+
+def _readers(entry: knowledge.Entry) -> dict[str, set[str]] | None:
+    texts: list[tuple[str, Any]] = [("", text) for text in (entry.summary, entry.formula, *entry.brief, *entry.notes)]
+    texts += [("", text) for text in entry.let.values()]
+    for tensor in entry.params:
+        axes = [tensor.axes] if isinstance(tensor.axes, str) else list(tensor.axes or ())
+        texts += [("", text) for text in (tensor.meaning, *tensor.notes, *axes)]
+    for name, rule in entry.args.items():
+        texts += [(name, rule.reason), (name, rule.dim)]
+    readers: dict[str, set[str]] = {name: {""} for name in entry.let}  # a `let` may take an argument's name
+    for reader, text in texts:
+        if isinstance(text, str) and text:
+            names = names_read(text)
+            if names is None:
+                return None
+            for name in names:
+                readers.setdefault(name, set()).add(reader)
+    return readers
+
+
+class _First:
+    """The first layer of a key, as it was and as explained, and what a repeat needs to take the explanation."""
+
+    def __init__(
+        self,
+        layer: LayerSpec,
+        explained: LayerSpec,
+        context: dict[str, Any] | None,
+        entry: knowledge.Entry | None,
+        own: tuple[int, ...],
+    ) -> None:
+        self.layer = layer
+        self.explained = explained
+        self.context = context
+        self.entry = entry
+        self.own = own
+
+    def repeat(self, layer: LayerSpec) -> LayerSpec:
+        """`layer` explained as the first was: the two differ only in what explaining does not read."""
+        first, explained = self.layer, self.explained
+        if explained is first:
+            return layer
+        hyperparameters = explained.hyperparameters
+        changed = [i for i in self.own if reuse.value_key(layer.hyperparameters[i].value) != self._value_key(i)]
+        if changed:
+            assert self.entry is not None and self.context is not None  # `own` is empty without an entry
+            out = list(hyperparameters)
+            filler = _Filler(self.entry, strict=False)
+            for i in changed:
+                h = layer.hyperparameters[i]
+                context = {**self.context, h.name: h.value}
+                out[i] = _hyperparam(h, self.entry.args.get(h.name), context, filler)
+            hyperparameters = tuple(out)
+        parameters = tuple(
+            own if out is before else reuse.copied(own, **{f: getattr(out, f) for f in _PARAM_WRITTEN})
+            for own, before, out in zip(layer.parameters, first.parameters, explained.parameters, strict=True)
+        )
+        return reuse.copied(
+            layer,
+            **{f: getattr(explained, f) for f in _LAYER_WRITTEN},
+            hyperparameters=hyperparameters,
+            parameters=parameters,
+            notes=layer.notes + explained.notes[len(first.notes) :],
+        )
+
+    def _value_key(self, i: int) -> Any:
+        return reuse.value_key(self.layer.hyperparameters[i].value)
 
 
 def fit_to_calls(spec: ModelSpec, table: Knowledge | None = None) -> ModelSpec:
@@ -69,7 +209,7 @@ def fit_to_calls(spec: ModelSpec, table: Knowledge | None = None) -> ModelSpec:
             inherited = knowledge.message("described_as_base", layer=layer.type_name, base=entry.key)
             evidence = _evidence(layer, entry.key, functions, sorted(misfits))
             notes = tuple(evidence if note == inherited else note for note in notes)
-        changed.append(replace(layer, hyperparameters=hyperparameters, notes=notes))
+        changed.append(reuse.copied(layer, hyperparameters=hyperparameters, notes=notes))
     return spec.with_layers(tuple(changed)) if changed else spec
 
 
@@ -225,9 +365,20 @@ def annotate_layer(
     A template that fails leaves its field empty; with `strict` it raises `KnowledgeError`
     instead, and with a `problems` list each failure is added to it (the knowledge check).
     """
+    return annotate_in_context(layer, strict=strict, table=table, problems=problems)[0]
+
+
+def annotate_in_context(
+    layer: LayerSpec,
+    *,
+    strict: bool = False,
+    table: Knowledge | None = None,
+    problems: list[knowledge.KnowledgeError] | None = None,
+) -> tuple[LayerSpec, dict[str, Any] | None]:
+    """`annotate_layer`, with the names its templates were filled in with (None for a layer explained by inference)."""
     entry = entry_of(layer, table)
     if entry is None:
-        return infer.infer_layer(layer)
+        return infer.infer_layer(layer), None
     filler = _Filler(entry, strict=strict, problems=problems)
     context = _context(layer, entry, filler)
     hyperparameters = [_hyperparam(h, entry.args.get(h.name), context, filler) for h in layer.hyperparameters]
@@ -236,7 +387,7 @@ def annotate_layer(
     notes = tuple(n for n in (filler.text(note, context, "notes") for note in entry.notes) if n)
     if entry.key != knowledge.key_of(layer.type, layer.type_name) and not _parametrized(layer):
         notes += (knowledge.message("described_as_base", layer=layer.type_name, base=entry.key),)
-    return replace(
+    explained = replace(
         layer,
         summary=filler.text(entry.summary, context, "summary"),
         formula=filler.text(entry.formula, context, "formula"),
@@ -246,6 +397,7 @@ def annotate_layer(
         parameters=parameters,
         notes=layer.notes + notes,
     )
+    return explained, context
 
 
 def brief(entry: knowledge.Entry, context: dict[str, Any], filler: _Filler) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-from jinja2 import Environment, StrictUndefined, TemplateSyntaxError, Undefined
+from jinja2 import Environment, StrictUndefined, TemplateSyntaxError, Undefined, meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from modeldoc.arithmetic import window_size
@@ -163,6 +163,8 @@ def render(template: Any, context: Mapping[str, Any]) -> Any:
         return template
     if template.startswith("="):
         return evaluate(template[1:], context)
+    if "{" not in template:  # plain text: nothing for Jinja to fill in
+        return " ".join(template.split())
     return " ".join(_template(template).render(context).split())
 
 
@@ -186,6 +188,16 @@ def check_template(text: str) -> str:
     except TemplateSyntaxError as err:
         return _syntax_error(err)
     return ""
+
+
+@cache
+def names_read(text: str) -> frozenset[str] | None:
+    """The names a template (or an ``=`` expression) reads from its context; None when it does not compile."""
+    source = "{{ " + text[1:] + " }}" if text.startswith("=") else text
+    try:
+        return frozenset(meta.find_undeclared_variables(_ENV.parse(source)))
+    except TemplateSyntaxError:
+        return None
 
 
 def check_read_expression(text: str) -> str:
