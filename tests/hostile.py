@@ -343,9 +343,19 @@ class NeedsValuesAnySize(nn.Module):
 
 
 class Caches(Small):
-    """A forward that caches things on the model: an attribute, a buffer, a new child, a replaced parameter."""
+    """A forward that caches things on the model: an attribute, a buffer, a new child, a replaced parameter,
+    and entries in its own dict, list and set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.memo: dict[str, torch.Tensor] = {}  # filled in place, as LeViT caches its attention biases
+        self.history: list[tuple[int, ...]] = []
+        self.kinds: set[str] = set()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.memo[str(x.device)] = x * 2
+        self.history.append(tuple(x.shape))
+        self.kinds.add(x.device.type)
         self.last = x
         self.register_buffer("seen", torch.ones(1))
         self.extra = nn.Linear(4, 4)

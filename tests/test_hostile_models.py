@@ -55,8 +55,11 @@ def test_a_module_registered_twice_keeps_its_weights() -> None:
 
 def test_what_forward_caches_on_the_model_is_undone() -> None:
     model = hostile.CACHES
+    memo, history, kinds = model.memo, model.history, model.kinds
     spec = untouched(model, lambda: describe(model, "2,4"))
     assert not hasattr(model, "last") and "seen" not in model._buffers and "extra" not in model._modules
+    assert model.memo is memo and model.history is history and model.kinds is kinds
+    assert (memo, history, kinds) == ({}, [], set())  # emptied in place again
     assert model.out.weight.requires_grad
     assert spec.trace is not None and spec.trace.complete
 

@@ -1,14 +1,26 @@
 """What the meta device answers wrongly or slowly, answered here from shapes.
 
-On the meta device a kernel computes shapes without values. Three kinds of kernel need help:
-some run a slow decomposition into primitives (``torch.lstm`` and its kin, ``F.linear``), so
-their output shapes are answered from their input shapes (`meta_rnn`, `meta_linear`); some meta
-kernels demand more than the CPU kernel does (``torch._grouped_mm``, the mixture-of-experts
-matmul, wants bfloat16 on meta and takes float32 on the CPU), so they are answered from shapes
-too (`meta_grouped_mm`); and the meta kernels accept dtypes the real CPU kernels reject, so
-those are checked before the call (`check_dtypes`, raising `DtypeRejected`). A new kernel
-answered from shapes goes in `answer_from_shapes`, which the recorder
-(`modeldoc.probe.record`) asks before running the op.
+On the meta device a kernel computes shapes without values. Four kinds of kernel need help:
+
+- some run a slow decomposition into primitives (``torch.lstm`` and its kin, ``F.linear``,
+  attention), so their output shapes are answered from their input shapes (`meta_rnn`,
+  `meta_linear`, `meta_attention`);
+- common ops whose meta path is one of torch's Python references (``relu``, ``layer_norm``,
+  ``addmm``, ``cat``, ``mean``, ``batch_norm``, ``adaptive_avg_pool2d``, elementwise ops) are
+  answered too: those references import ``torch._dynamo`` on their first call (about a second),
+  and the checks of the convolutions', ``max_pool2d``'s and ``embedding``'s meta kernels import
+  torch's symbolic shapes and ``sympy`` (a third of a second), which a model made of these ops
+  no longer pays. Each answers only the calls whose output layout it knows to be the meta
+  path's (a new contiguous tensor, mostly) and leaves the rest, and every call torch refuses,
+  to torch;
+- some meta kernels demand more than the CPU kernel does (``torch._grouped_mm``, the
+  mixture-of-experts matmul, wants bfloat16 on meta and takes float32 on the CPU), so they are
+  answered from shapes too (`meta_grouped_mm`);
+- the meta kernels accept dtypes the real CPU kernels reject, so those are checked before the
+  call (`check_dtypes`, raising `DtypeRejected`).
+
+A new kernel answered from shapes goes in `answer_from_shapes` (or `_BY_FUNCTION`), which the
+recorder (`modeldoc.probe.record`) asks before running the op.
 """
 
 from __future__ import annotations
@@ -29,7 +41,10 @@ _GROUPED_MM = tuple(f for f in (getattr(torch, "_grouped_mm", None), getattr(F, 
 
 def answer_from_shapes(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
     """The outputs of `func` on meta tensors when a kernel here answers it from shapes; None otherwise."""
-    for kernel in (meta_elementwise, meta_linear, meta_attention, meta_rnn, meta_grouped_mm):
+    kernel = _BY_FUNCTION.get(func)
+    if kernel is not None:
+        return kernel(args, kwargs)
+    for kernel in (meta_elementwise, meta_linear, meta_conv, meta_attention, meta_rnn, meta_grouped_mm):
         out = kernel(func, args, kwargs)
         if out is not None:
             return out
@@ -172,11 +187,12 @@ _BINARY = frozenset(
 _POWER = frozenset(f for f in (torch.Tensor.pow, torch.Tensor.__pow__, torch.pow) if f is not None)
 _UNARY = frozenset(
     f
-    for name in ("neg", "__neg__", "rsqrt", "sqrt", "exp", "tanh", "sigmoid")
+    for name in ("neg", "__neg__", "rsqrt", "sqrt", "exp", "tanh", "sigmoid", "cos", "sin")
     for f in (getattr(torch.Tensor, name, None), getattr(torch, name, None))
     if f is not None
 )
-"""Elementwise ops whose output on contiguous meta tensors is a contiguous tensor of the broadcast shape."""
+"""Elementwise ops whose output on contiguous meta tensors is a contiguous tensor of the broadcast shape,
+and on a dense meta tensor (a permuted one too) a tensor laid out as it (`_like`)."""
 
 
 def meta_elementwise(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> torch.Tensor | None:
@@ -190,6 +206,10 @@ def meta_elementwise(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]
     op wants floats) takes the normal path.
     """
     tensors = _elementwise_operands(func, args) if not kwargs else None
+    if func in _UNARY and tensors and tensors[0].is_meta:
+        out = _like(tensors[0])
+        if out is not None:
+            return out
     if not tensors or not all(t.is_meta and t.is_contiguous() and t.dtype != torch.bool for t in tensors):
         return None
     try:
@@ -212,6 +232,284 @@ def _elementwise_operands(func: Any, args: tuple[Any, ...]) -> list[torch.Tensor
     if func in _POWER and not (isinstance(args[0], torch.Tensor) and args[0].is_floating_point()):
         return None
     return [a for a in args if isinstance(a, torch.Tensor)]
+
+
+def _dense(tensor: torch.Tensor) -> bool:
+    """True when `tensor`'s elements fill its storage without gaps or overlaps, in any order of its axes."""
+    expected = 1
+    for stride, size in sorted((s, n) for s, n in zip(tensor.stride(), tensor.shape, strict=True) if n != 1):
+        if stride != expected:
+            return False
+        expected *= size
+    return True
+
+
+def _contiguous_strides(shape: torch.Size) -> tuple[int, ...]:
+    """The strides of a new contiguous tensor of `shape` (an axis of size 1 gets the stride of the next)."""
+    strides = []
+    step = 1
+    for size in reversed(shape):
+        strides.append(step)
+        step *= max(size, 1)
+    return tuple(reversed(strides))
+
+
+def _like(tensor: torch.Tensor) -> torch.Tensor | None:
+    """A new meta tensor laid out as a unary op's meta path lays out its output; None when that is unsure.
+
+    A new contiguous tensor, or a dense one with no axis of size 1 (a permuted one), keeps its
+    strides; an axis of size 1 may carry any stride, and then the meta path's rules decide.
+    (``torch.empty_like`` would say it, but on meta it is a Python reference that imports
+    ``sympy``.)
+    """
+    if _new_layout(tensor) or (1 not in tensor.shape and _dense(tensor)):
+        return torch.empty_strided(tensor.shape, tensor.stride(), dtype=tensor.dtype, device="meta")
+    return None
+
+
+def _new_layout(tensor: torch.Tensor) -> bool:
+    """True when `tensor` is laid out exactly as a new contiguous tensor of its shape (size-1 axes too)."""
+    return tensor.stride() == _contiguous_strides(tensor.shape)
+
+
+def _arg(bound: Mapping[str, Any], key: str, default: Any = None) -> Any:
+    return bound.get(key, default)
+
+
+def _meta_floats(*tensors: Any) -> bool:
+    return all(isinstance(t, torch.Tensor) and t.is_meta and t.is_floating_point() for t in tensors)
+
+
+def meta_relu(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> torch.Tensor | None:
+    """``relu`` of a dense meta tensor, laid out as its meta path lays it out.
+
+    An axis of size 1 may have any stride, and there the meta path's layout follows rules of its
+    own; so such a tensor is answered only when its strides are exactly those of a new one.
+    """
+    x: Any = args[0] if len(args) == 1 else kwargs.get("input") if not args else None
+    if set(kwargs) - {"input", "inplace"} or kwargs.get("inplace") or not _meta_floats(x):
+        return None
+    return _like(x)
+
+
+def meta_layer_norm(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> torch.Tensor | None:
+    """``F.layer_norm`` of a contiguous meta tensor over its last axes, with matching weight and bias."""
+    bound = dict(zip(("input", "normalized_shape", "weight", "bias", "eps"), args, strict=False)) | dict(kwargs)
+    x, shape, weight, bias = (_arg(bound, k) for k in ("input", "normalized_shape", "weight", "bias"))
+    if set(bound) - {"input", "normalized_shape", "weight", "bias", "eps"} or not _meta_floats(x):
+        return None
+    if not isinstance(shape, list | tuple | torch.Size) or not all(type(n) is int for n in shape):
+        return None
+    shape = tuple(shape)
+    if not shape or not _new_layout(x) or tuple(x.shape[-len(shape) :]) != shape or x.dim() < len(shape):
+        return None
+    for tensor in (weight, bias):
+        if tensor is not None and not (_meta_floats(tensor) and tuple(tensor.shape) == shape):
+            return None
+    return torch.empty(x.shape, dtype=x.dtype, device="meta")
+
+
+def meta_addmm(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> torch.Tensor | None:
+    """``torch.addmm(bias, mat1, mat2)`` on meta tensors of one dtype: a contiguous rows × columns result."""
+    bound = dict(zip(("input", "mat1", "mat2"), args, strict=False)) | dict(kwargs)
+    bias, a, b = (_arg(bound, k) for k in ("input", "mat1", "mat2"))
+    if set(bound) - {"input", "mat1", "mat2", "beta", "alpha"} or not _meta_floats(bias, a, b):
+        return None
+    if a.dim() != 2 or b.dim() != 2 or a.shape[1] != b.shape[0] or not (a.dtype == b.dtype == bias.dtype):
+        return None
+    out = (a.shape[0], b.shape[1])
+    try:
+        if tuple(torch.broadcast_shapes(bias.shape, out)) != out:
+            return None
+    except RuntimeError:
+        return None
+    return torch.empty(out, dtype=a.dtype, device="meta")
+
+
+def meta_cat(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> torch.Tensor | None:
+    """``torch.cat`` of contiguous meta tensors of one dtype that match but along `dim`: contiguous."""
+    bound = dict(zip(("tensors", "dim"), args, strict=False)) | dict(kwargs)
+    tensors, dim = _arg(bound, "tensors"), _arg(bound, "dim", 0)
+    if set(bound) - {"tensors", "dim"} or not isinstance(tensors, list | tuple) or not tensors or type(dim) is not int:
+        return None
+    first = tensors[0]
+    if not all(
+        isinstance(t, torch.Tensor) and t.is_meta and _new_layout(t) and t.dtype == first.dtype for t in tensors
+    ):
+        return None
+    rank = first.dim()
+    if rank == 0 or not -rank <= dim < rank or any(t.dim() != rank for t in tensors):
+        return None
+    dim %= rank
+    if any(t.shape[:dim] != first.shape[:dim] or t.shape[dim + 1 :] != first.shape[dim + 1 :] for t in tensors):
+        return None
+    shape = (*first.shape[:dim], sum(t.shape[dim] for t in tensors), *first.shape[dim + 1 :])
+    return torch.empty(shape, dtype=first.dtype, device="meta")
+
+
+def meta_mean(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> torch.Tensor | None:
+    """``mean`` of a contiguous floating meta tensor over some axes: contiguous, in its dtype."""
+    bound = dict(zip(("input", "dim", "keepdim"), args, strict=False)) | dict(kwargs)
+    x, dims, keep = _arg(bound, "input"), _arg(bound, "dim"), _arg(bound, "keepdim", False)
+    dims_: Any = dims
+    if set(bound) - {"input", "dim", "keepdim"} or not _meta_floats(x) or not _new_layout(x) or x.dim() == 0:
+        return None
+    if type(dims_) is int:
+        dims_ = (dims_,)
+    if not isinstance(dims_, list | tuple) or not dims_ or not all(type(d) is int for d in dims_):
+        return None
+    if type(keep) is not bool or not all(-x.dim() <= d < x.dim() for d in dims_):
+        return None
+    axes = {d % x.dim() for d in dims_}
+    if len(axes) != len(dims_):
+        return None
+    shape = tuple(1 if i in axes else n for i, n in enumerate(x.shape) if keep or i not in axes)
+    return torch.empty(shape, dtype=x.dtype, device="meta")
+
+
+def meta_batch_norm(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> torch.Tensor | None:
+    """``F.batch_norm`` in eval mode of a contiguous meta tensor with per-channel statistics: laid out as it."""
+    names = ("input", "running_mean", "running_var", "weight", "bias", "training", "momentum", "eps")
+    bound = dict(zip(names, args, strict=False)) | dict(kwargs)
+    x: Any = _arg(bound, "input")
+    if set(bound) - set(names) or _arg(bound, "training") or not _meta_floats(x) or x.dim() < 2 or not _new_layout(x):
+        return None
+    for key in ("running_mean", "running_var", "weight", "bias"):
+        t = _arg(bound, key)
+        if key in ("running_mean", "running_var") and t is None:
+            return None
+        if t is not None and not (_meta_floats(t) and tuple(t.shape) == (x.shape[1],)):
+            return None
+    return torch.empty(x.shape, dtype=x.dtype, device="meta")
+
+
+def meta_adaptive_avg_pool2d(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> torch.Tensor | None:
+    """``F.adaptive_avg_pool2d`` of a contiguous floating meta tensor (3-D or 4-D): contiguous."""
+    bound = dict(zip(("input", "output_size"), args, strict=False)) | dict(kwargs)
+    x, size = _arg(bound, "input"), _arg(bound, "output_size")
+    if set(bound) - {"input", "output_size"} or not _meta_floats(x) or x.dim() not in (3, 4) or not _new_layout(x):
+        return None
+    sizes = (size, size) if type(size) is int else tuple(size) if isinstance(size, list | tuple) else ()
+    if len(sizes) != 2 or not all(n is None or (type(n) is int and n > 0) for n in sizes) or 0 in x.shape:
+        return None
+    height, width = (x.shape[-2 + i] if n is None else n for i, n in enumerate(sizes))
+    return torch.empty((*x.shape[:-2], height, width), dtype=x.dtype, device="meta")
+
+
+_CONVOLUTIONS = {F.conv1d: 1, F.conv2d: 2, F.conv3d: 3}
+
+
+def meta_conv(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> torch.Tensor | None:
+    """``F.conv1d``/``2d``/``3d`` of new contiguous meta tensors, numeric padding: contiguous.
+
+    Its meta path checks the arguments with ``torch._check``, which imports torch's symbolic
+    shapes and ``sympy`` (a third of a second) on its first call. Any call the real kernel might
+    refuse (channels that do not divide, an empty output, a string padding) takes the normal
+    path, which raises as it does.
+    """
+    spatial = _CONVOLUTIONS.get(func)
+    if spatial is None:
+        return None
+    names = ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
+    bound = dict(zip(names, args, strict=False)) | dict(kwargs)
+    if set(bound) - set(names) or not _conv_operands(bound, spatial):
+        return None
+    x, weight = bound["input"], bound["weight"]
+    steps = [_per_axis(_arg(bound, key, default), spatial) for key, default in _CONV_STEPS]
+    sizes = []
+    for n, k, (s, p, d) in zip(x.shape[2:], weight.shape[2:], zip(*steps, strict=True), strict=True):
+        size = (n + 2 * p - d * (k - 1) - 1) // s + 1 if s >= 1 and d >= 1 and p >= 0 else 0
+        if size < 1:
+            return None
+        sizes.append(size)
+    return torch.empty((x.shape[0], weight.shape[0], *sizes), dtype=x.dtype, device="meta")
+
+
+_CONV_STEPS = (("stride", 1), ("padding", 0), ("dilation", 1))
+
+
+def _conv_operands(bound: Mapping[str, Any], spatial: int) -> bool:
+    """True when a convolution's tensors and numbers are ones the real kernel takes (an answer's premise)."""
+    x, weight, bias, groups = (_arg(bound, key) for key in ("input", "weight", "bias", "groups"))
+    groups = 1 if groups is None else groups
+    if not _meta_floats(x, weight) or type(groups) is not int or groups < 1:
+        return False
+    if x.dim() != spatial + 2 or weight.dim() != spatial + 2 or x.dtype != weight.dtype:
+        return False
+    if not (_new_layout(x) and _new_layout(weight)):
+        return False  # channels-last and other layouts: the meta path picks the output's
+    out_channels = weight.shape[0]
+    if x.shape[1] != weight.shape[1] * groups or out_channels % groups or 0 in weight.shape:
+        return False
+    if bias is not None and not (_meta_floats(bias) and tuple(bias.shape) == (out_channels,) and bias.dtype == x.dtype):
+        return False
+    return all(_per_axis(_arg(bound, key, default), spatial) is not None for key, default in _CONV_STEPS)
+
+
+def _per_axis(value: Any, spatial: int) -> Any:
+    """An int or a sequence of ints as one per spatial axis; None for anything else (``"same"``)."""
+    if type(value) is int:
+        return (value,) * spatial
+    if isinstance(value, list | tuple) and all(type(v) is int for v in value):
+        if len(value) == spatial:
+            return tuple(value)
+        if len(value) == 1:
+            return (value[0],) * spatial
+    return None
+
+
+def meta_max_pool2d(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> torch.Tensor | None:
+    """``F.max_pool2d`` of a new contiguous meta tensor (3-D or 4-D), no ceil mode, no indices: contiguous."""
+    names = ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices")
+    bound = dict(zip(names, args, strict=False)) | dict(kwargs)
+    x = _arg(bound, "input")
+    if set(bound) - set(names) or _arg(bound, "ceil_mode") or _arg(bound, "return_indices"):
+        return None
+    if not _meta_floats(x) or x.dim() not in (3, 4) or not _new_layout(x):
+        return None
+    kernel = _per_axis(_arg(bound, "kernel_size"), 2)
+    stride = _arg(bound, "stride")
+    stride = kernel if stride is None or (isinstance(stride, list | tuple) and not stride) else _per_axis(stride, 2)
+    padding, dilation = _per_axis(_arg(bound, "padding", 0), 2), _per_axis(_arg(bound, "dilation", 1), 2)
+    if kernel is None or stride is None or padding is None or dilation is None:
+        return None
+    sizes = []
+    for n, k, s, p, d in zip(x.shape[-2:], kernel, stride, padding, dilation, strict=True):
+        if k < 1 or s < 1 or d < 1 or p < 0 or p > k // 2:
+            return None
+        size = (n + 2 * p - d * (k - 1) - 1) // s + 1
+        if size < 1:
+            return None
+        sizes.append(size)
+    return torch.empty((*x.shape[:-2], *sizes), dtype=x.dtype, device="meta")
+
+
+def meta_embedding(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> torch.Tensor | None:
+    """``F.embedding`` of integer ids into a 2-D floating meta table, without ``max_norm``: contiguous."""
+    names = ("input", "weight", "padding_idx", "max_norm", "norm_type", "scale_grad_by_freq", "sparse")
+    bound = dict(zip(names, args, strict=False)) | dict(kwargs)
+    ids, weight = _arg(bound, "input"), _arg(bound, "weight")
+    if set(bound) - set(names) or _arg(bound, "max_norm") is not None or not _meta_floats(weight):
+        return None
+    if not isinstance(ids, torch.Tensor) or not ids.is_meta or ids.dtype not in (torch.int64, torch.int32):
+        return None
+    if weight.dim() != 2:
+        return None
+    return torch.empty((*ids.shape, weight.shape[1]), dtype=weight.dtype, device="meta")
+
+
+_BY_FUNCTION: dict[Any, Any] = {
+    **dict.fromkeys((F.relu, torch.relu, torch.Tensor.relu), meta_relu),
+    F.layer_norm: meta_layer_norm,
+    **dict.fromkeys((torch.addmm, torch.Tensor.addmm), meta_addmm),
+    torch.cat: meta_cat,
+    **dict.fromkeys((torch.mean, torch.Tensor.mean), meta_mean),
+    F.batch_norm: meta_batch_norm,
+    F.adaptive_avg_pool2d: meta_adaptive_avg_pool2d,
+    F.max_pool2d: meta_max_pool2d,
+    F.embedding: meta_embedding,
+}
+"""Kernels answered from shapes, by the function the model called; each returns None to take the normal path."""
 
 
 class DtypeRejected(RuntimeError):

@@ -296,7 +296,8 @@ class _Saved:
     """Each module's attributes and its parameter, buffer and child slots, to be put back exactly.
 
     Whatever the pass changes in the user's modules (a tensor swapped in, an attribute or buffer
-    the forward pass caches, a child it adds) is undone by `restore`, each slot once.
+    the forward pass caches, a child it adds, an entry it puts in a dict, list or set the module
+    holds) is undone by `restore`, each slot once, the containers in place.
     """
 
     _STORES = ("_parameters", "_buffers", "_modules")
@@ -312,14 +313,22 @@ class _Saved:
                 store = attrs.get(name)
                 if isinstance(store, dict):
                     self.entries.append((store, dict(store)))
-        self.sets: list[tuple[set[Any], set[Any]]] = [
-            (found, set(found))
-            for sub in modules
-            if isinstance(found := getattr(sub, "__dict__", {}).get("_non_persistent_buffers_set"), set)
-        ]
+        self.sets: list[tuple[set[Any], set[Any]]] = []
+        self.lists: list[tuple[list[Any], list[Any]]] = []
+        for sub in modules:
+            for name, value in getattr(sub, "__dict__", {}).items():
+                if name in self._STORES:
+                    continue
+                kind = type(value)
+                if kind is dict:  # a cache the forward fills in place (LeViT's attention biases by device)
+                    self.entries.append((value, dict(value)))
+                elif kind is list:
+                    self.lists.append((value, list(value)))
+                elif kind is set:  # the non-persistent buffers' names too
+                    self.sets.append((value, set(value)))
 
     def restore(self) -> None:
-        """Put every saved slot back to the object it held."""
+        """Put every saved slot back to the object it held, and every dict, list and set its entries."""
         for current, saved in self.entries:
             if current.keys() != saved.keys() or any(current[k] is not v for k, v in saved.items()):
                 current.clear()
@@ -328,6 +337,9 @@ class _Saved:
             if found != was:
                 found.clear()
                 found.update(was)
+        for items, held in self.lists:
+            if len(items) != len(held) or any(a is not b for a, b in zip(items, held, strict=True)):
+                items[:] = held
 
 
 def _set_mode(module: nn.Module, *, training: bool) -> None:

@@ -1,0 +1,213 @@
+"""Ops whose meta path is a Python reference, answered from shapes (`modeldoc.probe.meta_kernels`).
+
+Each answer must be what torch's own meta path gives: the same shape, dtype and strides, and no
+answer where torch raises. Seeded random calls (layouts permuted, sliced, channels-last, axes
+of size 1, dtypes, shapes that do not fit) check it against torch on the same meta tensors. And
+a small model that uses only such ops is described without importing ``torch._dynamo`` (which
+those references import on their first call, about a second).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from modeldoc.probe import meta_kernels
+
+SHAPES = (1, 2, 3, 5)
+Call = tuple[Any, tuple[Any, ...], dict[str, Any]]
+"""A function, its positional arguments and its keywords."""
+
+
+def tensor(rng: random.Random, rank: int | None = None, *, floating: bool = True) -> torch.Tensor:
+    """A meta tensor in one of many layouts: new, permuted, sliced, channels-last."""
+    rank = rng.randint(0, 4) if rank is None else rank
+    dtype = rng.choice((torch.float32, torch.bfloat16)) if floating else torch.int64
+    t = torch.empty([rng.choice(SHAPES) for _ in range(rank)], dtype=dtype, device="meta")
+    kind = rng.random()
+    if kind < 0.2 and rank > 1:
+        order = list(range(rank))
+        rng.shuffle(order)
+        t = t.permute(order)
+    elif kind < 0.3 and rank > 0 and t.shape[-1] > 1:
+        t = t[..., ::2]
+    elif kind < 0.4 and rank == 4:
+        t = t.contiguous(memory_format=torch.channels_last)
+    return t
+
+
+def make_relu(rng: random.Random) -> Call:
+    return rng.choice((F.relu, torch.relu, torch.Tensor.relu)), (tensor(rng),), {}
+
+
+def make_unary(rng: random.Random) -> Call:
+    return rng.choice((torch.neg, torch.cos, torch.sin, torch.exp, torch.tanh, torch.sigmoid)), (tensor(rng),), {}
+
+
+def make_layer_norm(rng: random.Random) -> Call:
+    x = tensor(rng, rng.randint(1, 4))
+    width = rng.randint(1, x.dim())
+    shape = tuple(x.shape[-width:]) if rng.random() < 0.8 else (7,)
+    weight = torch.empty(shape, dtype=x.dtype, device="meta") if rng.random() < 0.7 else None
+    return F.layer_norm, (x, shape, weight, weight, 1e-5), {}
+
+
+def make_addmm(rng: random.Random) -> Call:
+    n, k, m = (rng.choice(SHAPES) for _ in range(3))
+    bias = torch.empty(rng.choice(((m,), (n, m), (1, m), (n, 1), (k,))), device="meta")
+    b = torch.empty(k if rng.random() < 0.9 else k + 1, m, device="meta")
+    return rng.choice((torch.addmm, torch.Tensor.addmm)), (bias, torch.empty(n, k, device="meta"), b), {}
+
+
+def make_cat(rng: random.Random) -> Call:
+    first = tensor(rng, rng.randint(1, 4))
+    dim = rng.randint(-first.dim(), first.dim() - 1)
+    parts = [first]
+    for _ in range(rng.randint(0, 2)):
+        shape = list(first.shape)
+        shape[dim] = rng.choice(SHAPES)
+        if rng.random() < 0.1:
+            shape[0] += 1
+        parts.append(torch.empty(shape, dtype=first.dtype, device="meta"))
+    return torch.cat, (parts, dim), {}
+
+
+def make_mean(rng: random.Random) -> Call:
+    x = tensor(rng, rng.randint(1, 4))
+    dims: Any = rng.choice((-1, 0, [-1, -2], (0,), [1, 1]))
+    return rng.choice((torch.mean, torch.Tensor.mean)), (x, dims), {"keepdim": rng.random() < 0.5}
+
+
+def make_batch_norm(rng: random.Random) -> Call:
+    x = tensor(rng, rng.randint(2, 4))
+    channels = x.shape[1] if rng.random() < 0.9 else x.shape[1] + 1
+    stat = torch.empty(channels, dtype=x.dtype, device="meta")
+    return F.batch_norm, (x, stat, stat, stat, stat, False, 0.1, 1e-5), {}
+
+
+def make_pool(rng: random.Random) -> Call:
+    x = tensor(rng, rng.choice((3, 4)))
+    return F.adaptive_avg_pool2d, (x, rng.choice((1, (1, 1), (2, 3), 3, (None, 2)))), {}
+
+
+def make_conv(rng: random.Random) -> Call:
+    spatial = rng.choice((1, 2, 3))
+    groups = rng.choice((1, 1, 2))
+    channels = rng.choice((2, 4)) if rng.random() < 0.9 else 1
+    x = tensor(rng, spatial + 2)
+    x = torch.empty((x.shape[0], channels * groups, *(n + 4 for n in x.shape[2:])), device="meta")
+    if spatial == 2 and rng.random() < 0.2:
+        x = x.contiguous(memory_format=torch.channels_last)
+    out = rng.choice((2, 4, 3))
+    weight = torch.empty((out, channels, *(rng.choice((1, 2, 3)) for _ in range(spatial))), device="meta")
+    bias = torch.empty(out, device="meta") if rng.random() < 0.7 else None
+    func = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[spatial]
+    kwargs = {"stride": rng.choice((1, 2, (2,) * spatial)), "padding": rng.choice((0, 1, [1] * spatial, "same"))}
+    kwargs |= {"dilation": rng.choice((1, 2)), "groups": groups}
+    if kwargs["padding"] == "same":
+        kwargs["stride"] = 1
+    return func, (x, weight, bias), kwargs
+
+
+def make_max_pool(rng: random.Random) -> Call:
+    x = tensor(rng, rng.choice((3, 4)))
+    x = torch.empty((*x.shape[:-2], *(n + rng.randint(0, 6) for n in x.shape[-2:])), device="meta")
+    if x.dim() == 4 and rng.random() < 0.2:
+        x = x.contiguous(memory_format=torch.channels_last)
+    kwargs = {"stride": rng.choice((None, 1, 2, (2, 1))), "padding": rng.choice((0, 1, 2)), "dilation": 1}
+    kwargs |= {"ceil_mode": rng.random() < 0.1, "return_indices": False}
+    return F.max_pool2d, (x, rng.choice((1, 2, 3, (2, 3)))), kwargs
+
+
+def make_embedding(rng: random.Random) -> Call:
+    ids = tensor(rng, floating=False)
+    table = torch.empty((7, rng.choice(SHAPES)) if rng.random() < 0.9 else (7,), device="meta")
+    return F.embedding, (ids, table), {"padding_idx": rng.choice((None, 0))}
+
+
+MAKERS: dict[str, Callable[[random.Random], Call]] = {
+    "max_pool2d": make_max_pool,
+    "embedding": make_embedding,
+    "conv": make_conv,
+    "relu": make_relu,
+    "unary": make_unary,
+    "layer_norm": make_layer_norm,
+    "addmm": make_addmm,
+    "cat": make_cat,
+    "mean": make_mean,
+    "batch_norm": make_batch_norm,
+    "adaptive_avg_pool2d": make_pool,
+}
+"""For each kernel, a maker of one random call (function, args, kwargs)."""
+
+
+@pytest.mark.parametrize("kernel", list(MAKERS))
+def test_an_answer_from_shapes_is_what_torchs_meta_path_gives(kernel: str) -> None:
+    rng = random.Random(kernel)
+    make = MAKERS[kernel]
+    answered = 0
+    for _ in range(400):
+        func, args, kwargs = make(rng)
+        answer = meta_kernels.answer_from_shapes(func, args, kwargs)
+        try:
+            with warnings.catch_warnings():  # torch's advice on padding="same" with even kernels
+                warnings.simplefilter("ignore")
+                real = func(*args, **kwargs)
+        except (
+            RuntimeError,
+            IndexError,
+            TypeError,
+            ValueError,
+            AssertionError,
+        ):  # torch refuses the call: so must modeldoc
+            assert answer is None, f"{kernel} answered {func.__name__}{[getattr(a, 'shape', a) for a in args]}"
+            continue
+        if answer is None:
+            continue
+        answered += 1
+        where = f"{func.__name__} of {[(tuple(a.shape), a.stride()) for a in args if isinstance(a, torch.Tensor)]}"
+        assert (answer.shape, answer.stride(), answer.dtype, answer.device) == (
+            real.shape,
+            real.stride(),
+            real.dtype,
+            real.device,
+        ), where
+    assert answered >= 100  # the kernel answered most well-formed calls, so the comparison is not empty
+
+
+SCRIPT = """
+import json, sys
+import torch
+from torch import nn
+from modeldoc.pipeline import describe_module
+from modeldoc.options import model_options
+image = nn.Sequential(
+    nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+    nn.LayerNorm(4), nn.Linear(4, 3),
+).eval()
+text = nn.Sequential(nn.Embedding(50, 8), nn.LSTM(8, 6, batch_first=True))
+out = []
+for model, shape, dtype in ((image, "N=2,1,8,8", "float32"), (text, "N=2,L=5", "long")):
+    options = model_options({"target": "tests:Model", "input_shape": shape, "input_dtype": dtype})
+    spec = describe_module(model, options)
+    out.append([spec.trace.complete, list(spec.outputs[0].dims)])
+out.append(["torch._dynamo" in sys.modules, "sympy" in sys.modules])
+print(json.dumps(out))
+"""
+
+
+def test_models_of_common_layers_are_described_without_importing_torch_dynamo_or_sympy() -> None:
+    done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, check=True, timeout=300)
+    image, text, imported = json.loads(done.stdout.strip().splitlines()[-1])
+    assert image == [True, ["N", 3]]
+    assert text == [True, ["N", "L", 6]]
+    assert imported == [False, False]  # neither torch._dynamo nor sympy was imported
