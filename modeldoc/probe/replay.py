@@ -126,7 +126,7 @@ def _subtree_attributes(tree: guard.Tree, root: nn.Module) -> dict[tuple[str, st
 def _ties(tree: guard.Tree, root: nn.Module) -> tuple[int, ...]:
     """How `root`'s subtree ties its tensors: for each slot, the number of the first slot with its tensor."""
     first: dict[int, int] = {}
-    out = []
+    out: list[int] = []
     for _, sub in _relative_modules(tree, root):
         for store in ("_parameters", "_buffers"):
             for _, tensor in _own(sub, store):
