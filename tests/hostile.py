@@ -364,6 +364,16 @@ class Caches(Small):
         return self.out(self.fc(x))
 
 
+class InstallsHooks(Small):
+    """A forward that registers a hook on a child on its first call, as transformers' output capturing does."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not getattr(self, "installed", False):
+            self.fc.register_forward_hook(lambda module, args, out: torch.cat([out, out], dim=-1)[..., :4])
+            self.installed = True
+        return self.out(self.fc(x))
+
+
 class TokenIdsIntoLinear(Small):
     """Token ids (long) straight into a Linear: the meta kernel accepts it, the CPU kernel does not."""
 
@@ -390,6 +400,7 @@ INTERRUPTS = Interrupts()
 SPINS = Spins()
 NEEDS_VALUES = NeedsValues()
 CACHES = Caches()
+INSTALLS_HOOKS = InstallsHooks()
 STRANGE = StrangeNames()
 NOT_A_MODULE_INSIDE = NotAModuleInside()
 NO_NAMED_MODULES = NoNamedModules()

@@ -64,6 +64,15 @@ def test_what_forward_caches_on_the_model_is_undone() -> None:
     assert spec.trace is not None and spec.trace.complete
 
 
+def test_hooks_a_forward_registers_are_removed_so_a_second_description_is_the_same() -> None:
+    model = hostile.INSTALLS_HOOKS
+    first = untouched(model, lambda: describe(model, "2,4"))
+    assert not model.fc._forward_hooks and not hasattr(model, "installed")
+    second = describe(model, "2,4")
+    assert json.dumps(first.to_json(), sort_keys=True) == json.dumps(second.to_json(), sort_keys=True)
+    assert [op.name for op in first.trace.ops if op.name == "cat"] == ["cat"]  # the hook ran, once
+
+
 def test_a_model_that_needs_real_values_runs_on_the_cpu_and_is_untouched() -> None:
     model = hostile.NEEDS_VALUES
     spec = untouched(model, lambda: describe(model, "2,4"))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -296,8 +297,8 @@ class _Saved:
     """Each module's attributes and its parameter, buffer and child slots, to be put back exactly.
 
     Whatever the pass changes in the user's modules (a tensor swapped in, an attribute or buffer
-    the forward pass caches, a child it adds, an entry it puts in a dict, list or set the module
-    holds) is undone by `restore`, each slot once, the containers in place.
+    the forward pass caches, a child it adds, a hook it registers, an entry it puts in a dict,
+    list or set the module holds) is undone by `restore`, each slot once, the containers in place.
     """
 
     _STORES = ("_parameters", "_buffers", "_modules")
@@ -320,7 +321,9 @@ class _Saved:
                 if name in self._STORES:
                     continue
                 kind = type(value)
-                if kind is dict:  # a cache the forward fills in place (LeViT's attention biases by device)
+                if kind is dict or kind is OrderedDict:
+                    # a cache the forward fills in place (LeViT's attention biases by device), and torch's
+                    # hook tables: transformers installs its output-capturing hooks on the first call
                     self.entries.append((value, dict(value)))
                 elif kind is list:
                     self.lists.append((value, list(value)))
