@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 MAX_MEASURED = 64
 """At most this many keys are measured (a rebuild each); a config with more has its first ones measured."""
+SHORTCUTS = True
+"""Whether the rebuilds skip their random weight fills (tests turn it off to compare with and without)."""
 _INDEX = re.compile(r"\[(\d+)\]$")
 
 
@@ -341,7 +343,7 @@ def _built_arguments(recipe: Recipe, config: Any) -> Arguments | None:
 def _built(recipe: Recipe, config: Any) -> nn.Module | None:
     """The model `recipe` builds from `config` on the meta device, or None when the library refuses the config."""
     try:
-        return build_on_meta(recipe.build, config)
+        return build_on_meta(recipe.build, config, skip_fills=SHORTCUTS)
     except KeyboardInterrupt:
         raise
     except Exception as err:  # the library's checks of a value it does not take, in any form

@@ -24,6 +24,8 @@ from modeldoc.probe import arguments, guard
 from modeldoc.probe.names import dtype_name, public_type
 from modeldoc.spec import LayerSpec, ParamSpec
 
+MEMOIZE = True
+"""Whether parameter counts are worked out bottom-up in one pass (tests turn it off to compare with and without)."""
 TORCH_DOCS = "https://docs.pytorch.org/docs/stable/generated/{name}.html"
 
 
@@ -50,10 +52,12 @@ def read_model(module: nn.Module, tree: guard.Tree) -> StaticModel:
     names_of = tree.tensor_names()
     first_name = {key: names[0] for key, names in names_of.items()}
     cycles = tree.cycle_notes()
+    totals = _subtree_totals(tree) if MEMOIZE else None
     unread: list[str] = []
     layers = []
     for path, sub in tree.paths.items():
-        layer = _layer(sub, path, tree, names_of, first_name, unread)
+        total = totals[id(sub)] if totals is not None else sum(p.numel() for p in _unique_parameters(tree, sub))
+        layer = _layer(sub, path, tree, names_of, first_name, unread, total)
         if id(sub) in cycles:
             layer = _with_note(layer, cycles[id(sub)])
         if path in tree.renamed:
@@ -117,6 +121,7 @@ def _layer(
     names_of: dict[int, list[str]],
     first_name: dict[int, str],
     unread: list[str],
+    total: int,
 ) -> LayerSpec:
     name = path or "the model"
     children = tuple(f"{path}.{child}" if path else child for child, _ in tree.children.get(id(sub), []))
@@ -124,7 +129,6 @@ def _layer(
     cls = type(sub)
     parent = path.rsplit(".", 1)[0] if "." in path else ("" if path else None)
     own = sum(p.numel for p in params if p.counted and not p.is_buffer)
-    total = sum(p.numel() for p in _unique_parameters(tree, sub))
     notes: list[str] = []
     line = guard.header_line(sub, path or "model")
     if isinstance(line, guard.Failed):
@@ -193,6 +197,36 @@ def _own_tensors(
             )
         )
     return tuple(out)
+
+
+def _subtree_totals(tree: guard.Tree) -> dict[int, int]:
+    """Each module's parameter count with everything below it, each tensor once, lazy ones left out (by module id).
+
+    Worked out bottom-up in one pass, each module's own parameters read once: the same numbers as
+    `_unique_parameters` gives module by module, without walking each subtree again.
+    """
+    below: dict[int, dict[int, int]] = {}  # module id → the numel of each tensor in its subtree, by tensor id
+    root = tree.paths[""]
+    stack: list[tuple[nn.Module, bool]] = [(root, False)]
+    while stack:
+        module, done = stack.pop()
+        key = id(module)
+        if key in below:
+            continue
+        children = [child for _, child in tree.children.get(key, [])]
+        if not done:
+            stack.append((module, True))
+            stack.extend((child, False) for child in reversed(children) if id(child) not in below)
+            continue
+        found = {
+            id(tensor): tensor.numel()
+            for _, tensor in guard.own_tensors(module, "_parameters")
+            if not isinstance(tensor, nn.parameter.UninitializedParameter)
+        }
+        for child in children:
+            found.update(below.get(id(child), {}))
+        below[key] = found
+    return {key: sum(found.values()) for key, found in below.items()}
 
 
 def _unique_parameters(tree: guard.Tree, module: nn.Module) -> list[torch.Tensor]:
