@@ -1,8 +1,9 @@
 """The shortcuts of the static reading and of the config measurement change nothing a description says.
 
-Three switches turn them off: `arguments.MEMOIZE` (a class's constructor signature and read
+Four switches turn them off: `arguments.MEMOIZE` (a class's constructor signature and read
 rules worked out once per class, attribute reads without the template engine), `static.MEMOIZE`
-(parameter counts summed bottom-up in one pass) and `configs.SHORTCUTS` (the rebuilds on the meta
+(parameter counts summed bottom-up in one pass), `ops.MEMOIZE` (each op name's row of the
+argument tables looked up once) and `configs.SHORTCUTS` (the rebuilds on the meta
 device skip their random weight fills). Each model here is described with all of them on and all
 off, and the two ``modeldoc/1`` JSON texts, written as the CLI writes them, must be equal to the
 byte; the model handed over must leave as it came.
@@ -21,7 +22,7 @@ from torch import nn
 
 from modeldoc import knowledge
 from modeldoc.options import model_options
-from modeldoc.probe import arguments, configs, guard, loader, static
+from modeldoc.probe import arguments, configs, guard, loader, ops, static
 from modeldoc.spec import ModelSpec
 from tests import hostile
 from tests.helpers.snapshot import Snapshot
@@ -32,7 +33,7 @@ transformers = pytest.importorskip("transformers")
 @contextmanager
 def shortcuts(on: bool) -> Iterator[None]:
     """Every shortcut of this work on or off for the block (the memo of class plans emptied first)."""
-    switches = [(arguments, "MEMOIZE"), (static, "MEMOIZE"), (configs, "SHORTCUTS")]
+    switches = [(arguments, "MEMOIZE"), (static, "MEMOIZE"), (ops, "MEMOIZE"), (configs, "SHORTCUTS")]
     before = [getattr(module, name) for module, name in switches]
     arguments._PLANS.clear()
     for module, name in switches:

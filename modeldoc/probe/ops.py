@@ -190,7 +190,7 @@ def bind(func: Any, name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any])
 
 def _bind_by_table(name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """Builtins have no Python signature: name their arguments from `_PARAMETERS`."""
-    names = _PARAMETERS.get(name.rstrip("_"))
+    names, defaults = _table_row(name) if MEMOIZE else _new_table_row(name)
     out: dict[str, Any] = {}
     if names is None:
         out.update(("input" if i == 0 else str(i), value) for i, value in enumerate(args))
@@ -203,11 +203,29 @@ def _bind_by_table(name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) 
             if i < len(args):
                 out[key] = args[i]
     out.update(kwargs)
-    for family, defaults in _DEFAULTS.items():
-        if name == family or (name.startswith(family) and name[len(family) :].rstrip("d").isdigit()):
-            for key, value in defaults.items():
-                out.setdefault(key, value)
+    for key, value in defaults:
+        out.setdefault(key, value)
     return out
+
+
+MEMOIZE = True
+"""Whether `_bind_by_table` keeps each op name's row of the tables (tests turn it off to compare with and without)."""
+
+
+@functools.lru_cache(maxsize=4096)
+def _table_row(name: str) -> tuple[tuple[str, ...] | None, tuple[tuple[str, Any], ...]]:
+    return _new_table_row(name)
+
+
+def _new_table_row(name: str) -> tuple[tuple[str, ...] | None, tuple[tuple[str, Any], ...]]:
+    """The parameter names of op `name` in `_PARAMETERS`, and the defaults of every `_DEFAULTS` family it is in."""
+    defaults = tuple(
+        (key, value)
+        for family, values in _DEFAULTS.items()
+        if name == family or (name.startswith(family) and name[len(family) :].rstrip("d").isdigit())
+        for key, value in values.items()
+    )
+    return _PARAMETERS.get(name.rstrip("_")), defaults
 
 
 def args_text(func: Any, name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
