@@ -307,3 +307,60 @@ def test_a_fill_off_the_meta_device_is_a_real_fill() -> None:
     with loader.SkipRandomFills():
         weight = nn.init.normal_(torch.zeros(3, 3))
     assert weight.abs().sum() > 0  # filled: only meta tensors are skipped
+
+
+class OwnNamedParameters(nn.Linear):
+    """A layer whose own named_parameters lists only its weight."""
+
+    def named_parameters(self, *args: Any, **kwargs: Any) -> Iterator[tuple[str, nn.Parameter]]:  # type: ignore[override]
+        yield "weight", self.weight
+
+
+def odd_tensors() -> nn.Module:
+    """Tensor slots with a None, one tensor under two names, a buffer, and a class with its own named_parameters."""
+    model = nn.Sequential(nn.Linear(3, 4), OwnNamedParameters(4, 2), nn.BatchNorm1d(2))
+    first = model[0]
+    first.register_parameter("missing", None)
+    first.register_parameter("again", first.weight)
+    first.register_buffer("scale", torch.ones(4))
+    return model
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        Stack,
+        odd_tensors,
+        lambda: nn.MultiheadAttention(8, 2, kdim=4, vdim=8),
+        lambda: nn.TransformerEncoderLayer(16, 4, dim_feedforward=32),
+        lambda: nn.LSTM(4, 8, num_layers=2),
+        hostile.PropertyRaises,
+        hostile.GetattrRaises,
+    ],
+    ids=["stack", "odd_tensors", "mha", "encoder_layer", "lstm", "property_raises", "getattr_raises"],
+)
+def test_the_arguments_configs_compares_are_read_the_same_without_their_records(
+    make: Callable[[], nn.Module],
+) -> None:
+    model = make()
+    got = {}
+    for on in (True, False):
+        with shortcuts(on), knowledge.using(knowledge.load(())):
+            got[on] = configs._arguments(model)
+            # the values alone are what collect_all reads, name for name, in its order
+            for path, sub in guard.walk(model).paths.items():
+                assert arguments.values_of(sub, path) == [
+                    (hp.name, hp.value) for hp in arguments.collect_all(sub, path).hyperparameters
+                ]
+    assert got[True] == got[False]
+    assert got[True]  # something was read
+
+
+def test_the_tensors_configs_reads_are_those_torch_names() -> None:
+    model = odd_tensors()
+    with shortcuts(True):
+        for sub in model.modules():
+            expected = [*sub.named_parameters(recurse=False), *sub.named_buffers(recurse=False)]
+            assert [(n, id(t)) for n, t in configs._own_tensors(sub)] == [(n, id(t)) for n, t in expected]
+    assert [n for n, _ in configs._own_tensors(model[0])] == ["weight", "bias", "scale"]  # None and the repeat left out
+    assert [n for n, _ in configs._own_tensors(model[1])] == ["weight"]  # its own method asked

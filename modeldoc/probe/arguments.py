@@ -84,6 +84,29 @@ def collect_all(module: nn.Module, path: str) -> Collected:
     return Collected(hyperparameters=tuple(out), unknown=tuple(unknown), failures=tuple(failures))
 
 
+def values_of(module: nn.Module, path: str) -> list[tuple[str, Any]]:
+    """(name, value) of each argument `collect_all` reads back from `module`, in its order, without the rest.
+
+    What `modeldoc.probe.configs` compares between rebuilds: no defaults, no reasons, no
+    hyperparameter records (a default written as an expression is still evaluated, as
+    `collect_all` does, so that one that raises raises here too).
+    """
+    if not MEMOIZE:
+        return [(hp.name, hp.value) for hp in collect_all(module, path).hyperparameters]
+    found: list[tuple[str, Any]] = []
+    values: dict[str, Any] = {}
+    for name, declared_default, rule, chain in class_plan(type(module)).readings:
+        value = guard.attempt(functools.partial(_read, module, name, rule, declared_default, chain), "reading")
+        if isinstance(value, guard.Failed | _Unreadable):
+            continue
+        values[name] = value
+        found.append((name, value))
+        if rule is not None and isinstance(rule.default, str) and rule.default.startswith("="):
+            with contextlib.suppress(TemplateError):
+                knowledge.evaluate(rule.default[1:], values)
+    return found
+
+
 MEMOIZE = True
 """Whether `class_plan` keeps what it finds per class (tests turn it off to compare with and without)."""
 

@@ -385,11 +385,37 @@ def _arguments(module: nn.Module, tree: guard.Tree | None = None) -> Arguments:
     found: dict[str, tuple[str, Any]] = {}
     for path, sub in (tree or guard.walk(module)).paths.items():
         kind = type(sub).__name__
-        for hp in arguments.collect_all(sub, path).hyperparameters:
-            found[f"{path}.{hp.name}" if path else hp.name] = (kind, hp.value)
-        tensors = [*sub.named_parameters(recurse=False), *sub.named_buffers(recurse=False)]
-        for local, tensor in tensors:
+        for name, value in arguments.values_of(sub, path):
+            found[f"{path}.{name}" if path else name] = (kind, value)
+        for local, tensor in _own_tensors(sub):
             name = f"{path}.{local}" if path else local
             for axis, size in enumerate(tensor.shape):
                 found[f"{name}[{axis}]"] = (kind, int(size))
+    return found
+
+
+def _own_tensors(module: nn.Module) -> list[tuple[str, torch.Tensor]]:
+    """``[*module.named_parameters(recurse=False), *module.named_buffers(recurse=False)]``.
+
+    Read straight from the module's tensor slots when its class keeps torch's own two methods
+    (what they would give, each tensor once, Nones left out), else through the methods.
+    """
+    cls = type(module)
+    slots = vars(module)
+    stores = [slots.get("_parameters"), slots.get("_buffers")]
+    if (
+        not SHORTCUTS
+        or cls.named_parameters is not nn.Module.named_parameters
+        or cls.named_buffers is not nn.Module.named_buffers
+        or cls._named_members is not nn.Module._named_members
+        or not all(type(store) is dict for store in stores)
+    ):
+        return [*module.named_parameters(recurse=False), *module.named_buffers(recurse=False)]
+    found: list[tuple[str, torch.Tensor]] = []
+    for store in stores:
+        seen: set[int] = set()
+        for name, tensor in store.items():  # type: ignore[union-attr]
+            if tensor is not None and id(tensor) not in seen:
+                seen.add(id(tensor))
+                found.append((name, tensor))
     return found
