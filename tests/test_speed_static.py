@@ -2,7 +2,7 @@
 
 Four switches turn them off: `arguments.MEMOIZE` (a class's constructor signature and read
 rules worked out once per class, attribute reads without the template engine), `static.MEMOIZE`
-(parameter counts summed bottom-up in one pass), `ops.MEMOIZE` (each op name's row of the
+(parameter counts summed bottom-up in one pass, a class's type names worked out once), `ops.MEMOIZE` (each op name's row of the
 argument tables looked up once) and `configs.SHORTCUTS` (the rebuilds on the meta
 device skip their random weight fills). Each model here is described with all of them on and all
 off, and the two ``modeldoc/1`` JSON texts, written as the CLI writes them, must be equal to the
@@ -32,10 +32,11 @@ transformers = pytest.importorskip("transformers")
 
 @contextmanager
 def shortcuts(on: bool) -> Iterator[None]:
-    """Every shortcut of this work on or off for the block (the memo of class plans emptied first)."""
+    """Every shortcut of this work on or off for the block (the memos of classes emptied first)."""
     switches = [(arguments, "MEMOIZE"), (static, "MEMOIZE"), (ops, "MEMOIZE"), (configs, "SHORTCUTS")]
     before = [getattr(module, name) for module, name in switches]
     arguments._PLANS.clear()
+    static._FACTS.clear()
     for module, name in switches:
         setattr(module, name, on)
     try:
@@ -44,6 +45,7 @@ def shortcuts(on: bool) -> Iterator[None]:
         for (module, name), value in zip(switches, before, strict=True):
             setattr(module, name, value)
         arguments._PLANS.clear()
+        static._FACTS.clear()
 
 
 def as_written(spec: ModelSpec) -> str:

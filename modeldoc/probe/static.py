@@ -11,7 +11,9 @@ page, and the build goes on.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import weakref
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -138,8 +140,9 @@ def _layer(
     for failure in collected.failures:
         unread.append(failure.sentence())
         notes.append(f"A constructor argument could not be read: {failure.sentence()}.")
+    facts = _class_facts(cls)
     docstring = ""
-    if not public_type(cls).startswith("torch."):
+    if not facts.type.startswith("torch."):
         doc = _docstring(cls, path)
         if isinstance(doc, guard.Failed):
             unread.append(doc.sentence())
@@ -148,14 +151,14 @@ def _layer(
             docstring = doc
     return LayerSpec(
         path=path,
-        type=public_type(cls),
+        type=facts.type,
         type_name=cls.__name__,
         repr=line.placeholder() if isinstance(line, guard.Failed) else line,
         depth=path.count(".") + 1 if path else 0,
         parent=parent,
         children=tuple(c for c in children if c in tree.paths),
         aliases=tuple(a for a in tree.aliases.get(id(sub), []) if a != path),
-        doc_url=doc_url(cls),
+        doc_url=facts.doc_url,
         docstring=docstring,
         hyperparameters=collected.hyperparameters,
         unknown_arguments=collected.unknown,
@@ -163,8 +166,38 @@ def _layer(
         own_params=own,
         total_params=total,
         notes=tuple(notes),
+        bases=facts.bases,
+    )
+
+
+@dataclass(frozen=True)
+class _ClassFacts:
+    """What a layer's page takes from its class alone (not its docstring, which a class may change)."""
+
+    type: str
+    doc_url: str
+    bases: tuple[str, ...]
+
+
+_FACTS: weakref.WeakKeyDictionary[type, _ClassFacts] = weakref.WeakKeyDictionary()
+
+
+def _class_facts(cls: type) -> _ClassFacts:
+    """The facts of `cls`, worked out once per class (an 80-block model has 80 layers of each class)."""
+    if MEMOIZE:
+        with contextlib.suppress(TypeError):  # a class that cannot be weakly referenced is read each time
+            kept = _FACTS.get(cls)
+            if kept is not None:
+                return kept
+    facts = _ClassFacts(
+        type=public_type(cls),
+        doc_url=doc_url(cls),
         bases=tuple(public_type(base) for base in cls.__mro__[1:] if base not in (nn.Module, object)),
     )
+    if MEMOIZE:
+        with contextlib.suppress(TypeError):
+            _FACTS[cls] = facts
+    return facts
 
 
 def _own_tensors(
