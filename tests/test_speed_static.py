@@ -2,15 +2,17 @@
 
 Four switches turn them off: `arguments.MEMOIZE` (a class's constructor signature and read
 rules worked out once per class, attribute reads without the template engine), `static.MEMOIZE`
-(parameter counts summed bottom-up in one pass, a class's type names worked out once), `ops.MEMOIZE` (each op name's row of the
-argument tables looked up once) and `configs.SHORTCUTS` (the rebuilds on the meta
-device skip their random weight fills). Each model here is described with all of them on and all
-off, and the two ``modeldoc/1`` JSON texts, written as the CLI writes them, must be equal to the
-byte; the model handed over must leave as it came.
+(parameter counts summed bottom-up in one pass, a class's type names worked out once),
+`ops.MEMOIZE` (each op name's row of the argument tables looked up once) and
+`configs.SHORTCUTS` (the rebuilds on the meta device skip their random weight fills, the
+arguments they compare are read without their records). Each model here is described with all
+of them on and all off, and the two ``modeldoc/1`` JSON texts, written as the CLI writes them,
+must be equal to the byte; the model handed over must leave as it came.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,6 +27,7 @@ from modeldoc.options import model_options
 from modeldoc.probe import arguments, configs, guard, loader, ops, static
 from modeldoc.spec import ModelSpec
 from tests import hostile
+from tests.helpers import REPO
 from tests.helpers.snapshot import Snapshot
 
 transformers = pytest.importorskip("transformers")
@@ -148,6 +151,27 @@ def test_a_model_built_from_a_config_is_described_the_same(name: str) -> None:
     spec = ModelSpec.from_json(json.loads(fast))
     # the comparison is of a description that measured the keys: not of an empty Config section
     assert spec.config is not None and spec.config.measured and spec.config.reads
+
+
+def bench_model(name: str) -> nn.Module:
+    """A model of the benchmark (``benchmarks/bench_models.py``), built on the meta device as issue 12 times it."""
+    spec = importlib.util.spec_from_file_location("bench_models_for_tests", REPO / "benchmarks" / "bench_models.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with torch.device("meta"):
+        return module.FACTORIES[name]()  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("name", [pytest.param("gpt2"), pytest.param("llama", marks=pytest.mark.slow)])
+def test_the_benchmark_models_are_described_the_same(name: str) -> None:
+    model = bench_model(name)
+    snapshot = Snapshot.take(model)
+    fast, slow = both_ways(live(model, "1,64"))
+    assert fast == slow
+    assert snapshot.problems(model) == []
+    spec = ModelSpec.from_json(json.loads(fast))
+    assert spec.config is not None and spec.config.reads and spec.inputs
 
 
 def test_a_live_transformers_model_is_described_the_same_and_left_untouched() -> None:
