@@ -12,8 +12,10 @@ must be equal to the byte; the model handed over must leave as it came.
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import json
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -291,6 +293,25 @@ def test_a_class_plan_is_worked_out_again_for_another_table_or_another_construct
         Layer.__init__ = init  # type: ignore[method-assign]
         assert [name for name, *_ in arguments.class_plan(Layer).readings] == ["depth"]
         assert [h.name for h in arguments.collect(Layer())] == ["depth"]
+
+
+def test_a_class_read_once_is_not_kept_alive_by_its_plan() -> None:
+    def make() -> type[nn.Module]:
+        class Layer(nn.Module):
+            def __init__(self, width: int = 3) -> None:
+                super().__init__()  # a __class__ cell: the __init__ holds the class
+                self.width = width
+
+        return Layer
+
+    with shortcuts(True), knowledge.using(knowledge.load(())):
+        layer = make()
+        arguments.collect(layer())
+        assert layer in arguments._PLANS
+        gone = weakref.ref(layer)
+        del layer
+        gc.collect()
+        assert gone() is None
 
 
 # --------------------------------------------------------------------------- the fills skipped on meta

@@ -15,6 +15,7 @@ import logging
 import math
 import re
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,7 +123,11 @@ class ClassPlan:
     of each argument to read, lazy ones left out."""
 
 
-_PLANS: weakref.WeakKeyDictionary[type, tuple[knowledge.Knowledge, Any, ClassPlan]] = weakref.WeakKeyDictionary()
+_PLANS: weakref.WeakKeyDictionary[type, tuple[knowledge.Knowledge, Callable[[], Any], ClassPlan]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Class → (the table, a weak reference to its ``__init__``, its plan): the ``__init__`` of a class holds
+the class (``super()``'s cell), so a strong one would keep every class ever read alive."""
 
 
 def class_plan(cls: type) -> ClassPlan:
@@ -139,12 +144,20 @@ def class_plan(cls: type) -> ClassPlan:
         kept = _PLANS.get(cls)
     except TypeError:  # a class that cannot be weakly referenced or hashed: read it afresh
         return _new_plan(cls)
-    if kept is not None and kept[0] is table and kept[1] is init:
+    if kept is not None and kept[0] is table and kept[1]() is init:
         return kept[2]
     plan = _new_plan(cls)
     with contextlib.suppress(TypeError):
-        _PLANS[cls] = (table, init, plan)
+        _PLANS[cls] = (table, _weak(init), plan)
     return plan
+
+
+def _weak(obj: Any) -> Callable[[], Any]:
+    """A weak reference to `obj`, or a call that returns it when it takes none (a builtin's slot wrapper)."""
+    try:
+        return weakref.ref(obj)
+    except TypeError:
+        return lambda: obj
 
 
 def _new_plan(cls: type) -> ClassPlan:
