@@ -2,7 +2,7 @@
 
 Four switches turn them off: `arguments.MEMOIZE` (a class's constructor signature and read
 rules worked out once per class, attribute reads without the template engine), `static.MEMOIZE`
-(parameter counts summed bottom-up in one pass, a class's type names worked out once),
+(parameter counts summed bottom-up in one pass, a class's type names and docstring worked out once),
 `ops.MEMOIZE` (each op name's row of the argument tables looked up once) and
 `configs.SHORTCUTS` (the rebuilds on the meta device skip their random weight fills, the
 arguments they compare are read without their records). Each model here is described with all
@@ -411,3 +411,14 @@ def test_the_tensors_configs_reads_are_those_torch_names() -> None:
             assert [(n, id(t)) for n, t in configs._own_tensors(sub)] == [(n, id(t)) for n, t in expected]
     assert [n for n, _ in configs._own_tensors(model[0])] == ["weight", "bias", "scale"]  # None and the repeat left out
     assert [n for n, _ in configs._own_tensors(model[1])] == ["weight"]  # its own method asked
+
+
+def test_a_docstring_changed_between_two_readings_is_read_again() -> None:
+    class Documented(nn.Module):
+        """First words."""
+
+    with shortcuts(True), knowledge.using(knowledge.load(())):
+        model = Documented()
+        assert static.read_model(model, guard.walk(model)).root.docstring == "First words."
+        Documented.__doc__ = "  Second words,\n    indented."
+        assert static.read_model(model, guard.walk(model)).root.docstring == "Second words,\nindented."

@@ -12,6 +12,7 @@ page, and the build goes on.
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import weakref
 from collections import defaultdict
@@ -300,6 +301,10 @@ def _docstring(cls: type, path: str) -> str | guard.Failed:
 
     It is read through ``__doc__`` as ``inspect.getdoc`` does, so a metaclass property runs (and may raise).
     """
+    if MEMOIZE and type(cls) is type:  # no metaclass of the user's: nothing of theirs runs
+        own = cls.__dict__.get("__doc__")
+        if own is None or type(own) is str:
+            return _cleaned_doc(own) if own else ""
 
     def read() -> str:
         if "__doc__" not in cls.__dict__:
@@ -308,3 +313,9 @@ def _docstring(cls: type, path: str) -> str | guard.Failed:
         return guard.clean(inspect.cleandoc(own)) if isinstance(own, str) else ""
 
     return guard.attempt(read, f"reading the docstring of {path or 'the model'}")
+
+
+@functools.lru_cache(maxsize=1024)
+def _cleaned_doc(text: str) -> str:
+    """A docstring as the page shows it, kept for the next layer of its class."""
+    return guard.clean(inspect.cleandoc(text))
