@@ -1,9 +1,10 @@
 """The shortcuts of the static reading and of the config measurement change nothing a description says.
 
-Four switches turn them off: `arguments.MEMOIZE` (a class's constructor signature and read
+Five switches turn them off: `arguments.MEMOIZE` (a class's constructor signature and read
 rules worked out once per class, attribute reads without the template engine), `static.MEMOIZE`
 (parameter counts summed bottom-up in one pass, a class's type names and docstring worked out once),
-`ops.MEMOIZE` (each op name's row of the argument tables looked up once) and
+`ops.MEMOIZE` (each op name's row of the argument tables looked up once), `ops.FAST_LEAVES`
+(the tensors in an op's plain lists, tuples and dicts found without pytree) and
 `configs.SHORTCUTS` (the rebuilds on the meta device skip their random weight fills, the
 arguments they compare are read without their records). Each model here is described with all
 of them on and all off, and the two ``modeldoc/1`` JSON texts, written as the CLI writes them,
@@ -16,9 +17,10 @@ import gc
 import importlib.util
 import json
 import weakref
+from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 import torch
@@ -38,7 +40,13 @@ transformers = pytest.importorskip("transformers")
 @contextmanager
 def shortcuts(on: bool) -> Iterator[None]:
     """Every shortcut of this work on or off for the block (the memos of classes emptied first)."""
-    switches = [(arguments, "MEMOIZE"), (static, "MEMOIZE"), (ops, "MEMOIZE"), (configs, "SHORTCUTS")]
+    switches = [
+        (arguments, "MEMOIZE"),
+        (static, "MEMOIZE"),
+        (ops, "MEMOIZE"),
+        (ops, "FAST_LEAVES"),
+        (configs, "SHORTCUTS"),
+    ]
     before = [getattr(module, name) for module, name in switches]
     arguments._PLANS.clear()
     static._FACTS.clear()
@@ -422,3 +430,41 @@ def test_a_docstring_changed_between_two_readings_is_read_again() -> None:
         assert static.read_model(model, guard.walk(model)).root.docstring == "First words."
         Documented.__doc__ = "  Second words,\n    indented."
         assert static.read_model(model, guard.walk(model)).root.docstring == "Second words,\nindented."
+
+
+class Pair(NamedTuple):
+    first: Any
+    second: Any
+
+
+class Marked(torch.Tensor):
+    """A tensor subclass: pytree takes it as a leaf, and so must the walk."""
+
+
+def leaf_cases() -> list[Any]:
+    from transformers.modeling_outputs import BaseModelOutput
+
+    a, b, c = torch.ones(2), torch.zeros(3, device="meta"), nn.Parameter(torch.ones(1))
+    marked = torch.ones(2).as_subclass(Marked)
+    return [
+        a,
+        None,
+        3,
+        ((a, 1), {"x": b, "y": [c, None, "s"]}),
+        (Pair(a, (b, c)), OrderedDict(z=c, a=a), defaultdict(list, k=[b])),
+        [torch.Size([2, 3]), slice(0, 2), ..., torch.float32, torch.device("meta"), 2.5, True],
+        {"nested": {"deeper": [(a,), deque([b, c])]}, 1: marked},
+        (BaseModelOutput(last_hidden_state=a, hidden_states=(b, c)), [marked, (marked, a)]),
+        ((), [], {}),
+    ]
+
+
+@pytest.mark.parametrize("index", range(len(leaf_cases())))
+def test_the_tensors_of_an_ops_arguments_are_pytrees_tensors_in_order(index: int) -> None:
+    value = leaf_cases()[index]
+    with shortcuts(True):
+        fast = ops.tensor_leaves(value)
+    with shortcuts(False):
+        slow = ops.tensor_leaves(value)
+    assert [id(t) for t in fast] == [id(t) for t in slow]
+    assert fast or index in (1, 2, 5, 8)  # the cases without a tensor find none

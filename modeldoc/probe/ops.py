@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import torch
@@ -193,7 +193,7 @@ def _bind_by_table(name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) 
     names, defaults = _table_row(name) if MEMOIZE else _new_table_row(name)
     out: dict[str, Any] = {}
     if names is None:
-        out.update(("input" if i == 0 else str(i), value) for i, value in enumerate(args))
+        out.update(zip(_POSITIONS, args, strict=False) if len(args) <= len(_POSITIONS) else _positions(args))
     else:
         for i, key in enumerate(names):
             if key.startswith("*"):
@@ -206,6 +206,14 @@ def _bind_by_table(name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) 
     for key, value in defaults:
         out.setdefault(key, value)
     return out
+
+
+def _positions(args: tuple[Any, ...]) -> Iterator[tuple[str, Any]]:
+    """``("input", a0), ("1", a1), …``: the names of an op's positional arguments that no table names."""
+    return (("input" if i == 0 else str(i), value) for i, value in enumerate(args))
+
+
+_POSITIONS = tuple(name for name, _ in _positions((None,) * 16))
 
 
 MEMOIZE = True
@@ -295,5 +303,35 @@ def plain_arguments(bound: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def tensor_leaves(value: Any) -> list[torch.Tensor]:
-    """The tensors inside `value` (an op's arguments or outputs), in order."""
-    return [leaf for leaf in pytree.tree_leaves(value) if isinstance(leaf, torch.Tensor)]
+    """The tensors inside `value` (an op's arguments or outputs), in order: pytree's leaves that are tensors."""
+    if not FAST_LEAVES:
+        return [leaf for leaf in pytree.tree_leaves(value) if isinstance(leaf, torch.Tensor)]
+    found: list[torch.Tensor] = []
+    _add_leaves(value, found)
+    return found
+
+
+FAST_LEAVES = True
+"""Whether `tensor_leaves` walks plain lists, tuples and dicts itself (tests turn it off to compare with pytree)."""
+_NO_TENSORS = frozenset({int, float, bool, str, type(None), torch.Size, torch.dtype, torch.device, slice, type(...)})
+"""Types whose value holds no tensor as pytree sees it (a leaf, or torch.Size's ints)."""
+
+
+def _add_leaves(value: Any, found: list[torch.Tensor]) -> None:
+    """The tensors pytree finds in `value`, added to `found`: the plain containers walked here, in pytree's order.
+
+    Exactly ``list``, ``tuple`` and ``dict`` are walked (their items, a dict's values in insertion
+    order, as pytree flattens them); a plain tensor is a leaf; any other type (a named tuple, a
+    model output, a tensor subclass) is left to pytree itself.
+    """
+    kind = type(value)
+    if kind is torch.Tensor or kind is torch.nn.Parameter:
+        found.append(value)
+    elif kind is list or kind is tuple:
+        for item in value:
+            _add_leaves(item, found)
+    elif kind is dict:
+        for item in value.values():
+            _add_leaves(item, found)
+    elif kind not in _NO_TENSORS:
+        found.extend(leaf for leaf in pytree.tree_leaves(value) if isinstance(leaf, torch.Tensor))
