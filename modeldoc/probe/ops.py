@@ -36,6 +36,21 @@ _DUNDER = {
 
 def op_name(func: Any) -> str:
     """A short op name: ``"relu"``, ``"reshape"``, ``"add"``, ``"getitem"``, ``"mT"``."""
+    if MEMOIZE:
+        try:
+            return _kept_op_name(func)
+        except TypeError:  # an unhashable callable
+            pass
+    return _op_name(func)
+
+
+@functools.lru_cache(maxsize=4096)
+def _kept_op_name(func: Any) -> str:
+    # Keyed by the function object itself (not its id, which a collected object's successor may reuse).
+    return _op_name(func)
+
+
+def _op_name(func: Any) -> str:
     name = getattr(func, "__name__", "") or type(func).__name__
     if name == "__get__":
         return str(getattr(getattr(func, "__self__", None), "__name__", "attribute"))
@@ -49,6 +64,20 @@ def op_name(func: Any) -> str:
 
 def op_target(func: Any, name: str) -> str:
     """Where the op lives: ``"torch.nn.functional.relu"``, ``"Tensor.view"``, ``"torch.flatten"``."""
+    if MEMOIZE:
+        try:
+            return _kept_op_target(func, name)
+        except TypeError:  # an unhashable callable
+            pass
+    return _op_target(func, name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _kept_op_target(func: Any, name: str) -> str:
+    return _op_target(func, name)
+
+
+def _op_target(func: Any, name: str) -> str:
     qualname = getattr(func, "__qualname__", "") or ""
     raw_name = getattr(func, "__name__", name)
     if qualname.startswith(("TensorBase.", "Tensor.", "_TensorBase.")):
@@ -217,7 +246,8 @@ _POSITIONS = tuple(name for name, _ in _positions((None,) * 16))
 
 
 MEMOIZE = True
-"""Whether `_bind_by_table` keeps each op name's row of the tables (tests turn it off to compare with and without)."""
+"""Whether `op_name`, `op_target` and `_bind_by_table` keep what they found for an op (tests turn it off to
+compare with and without)."""
 
 
 @functools.lru_cache(maxsize=4096)
