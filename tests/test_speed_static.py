@@ -468,3 +468,19 @@ def test_the_tensors_of_an_ops_arguments_are_pytrees_tensors_in_order(index: int
         slow = ops.tensor_leaves(value)
     assert [id(t) for t in fast] == [id(t) for t in slow]
     assert fast or index in (1, 2, 5, 8)  # the cases without a tensor find none
+
+
+class Unhashable:
+    """A callable that dispatches through torch's function modes and cannot be hashed."""
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __call__(self, tensor: torch.Tensor) -> torch.Tensor:
+        if torch.overrides.has_torch_function_unary(tensor):
+            return torch.overrides.handle_torch_function(self, (tensor,), tensor)  # type: ignore[no-any-return]
+        return tensor * 2
+
+
+def test_a_function_that_cannot_be_hashed_runs_as_it_would() -> None:
+    with loader.SkipRandomFills():
+        assert Unhashable()(torch.ones(2)).tolist() == [2.0, 2.0]

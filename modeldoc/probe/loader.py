@@ -537,7 +537,10 @@ class SkipRandomFills(TorchFunctionMode):
         self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Mapping[str, Any] | None = None
     ) -> Any:
         kwargs = kwargs or {}
-        skipped = _skipped_fill(func, args, kwargs)
+        try:
+            skipped = _skipped_fill(func, args, kwargs)
+        except TypeError:  # a function that cannot be hashed: no fill of torch's
+            skipped = None
         return skipped if skipped is not None else func(*args, **kwargs)
 
 
