@@ -28,7 +28,8 @@ from modeldoc.probe.names import dtype_name, public_type
 from modeldoc.spec import LayerSpec, ParamSpec
 
 MEMOIZE = True
-"""Whether parameter counts are worked out bottom-up in one pass (tests turn it off to compare with and without)."""
+"""Whether parameter counts are worked out bottom-up in one pass and what comes from a class alone once per
+class (tests turn it off to compare with and without)."""
 TORCH_DOCS = "https://docs.pytorch.org/docs/stable/generated/{name}.html"
 
 
