@@ -153,7 +153,9 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-@pytest.mark.parametrize("name", list(CONFIGS))
+@pytest.mark.parametrize(
+    "name", [pytest.param(name, marks=[pytest.mark.slow] if name == "deepseek_v3" else []) for name in CONFIGS]
+)
 def test_a_model_built_from_a_config_is_described_the_same(name: str) -> None:
     target, kwargs = CONFIGS[name]
     fast, slow = both_ways(from_config(target, "1,8", **kwargs))
