@@ -8,15 +8,19 @@ table gives a ``read`` expression. `explain` later decides what kind each argume
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
 import math
+import re
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-from jinja2 import TemplateError
+from jinja2 import TemplateError, Undefined
 from torch import nn
 
 from modeldoc import knowledge
@@ -50,17 +54,15 @@ def collect_all(module: nn.Module, path: str) -> Collected:
     table lists what matters); for a user's or third-party class every argument of its
     signature is listed, the unknown ones with their default and the reason.
     """
-    entry = entry_for(type(module))
+    plan = class_plan(type(module))
+    entry = plan.entry
     out: list[Hyperparam] = []
     unknown: list[UnknownArgument] = []
     failures: list[guard.Failed] = []
     values: dict[str, Any] = {}
-    for name, declared_default in _arguments(type(module), entry):
-        rule = entry.args.get(name) if entry else None
-        if rule is not None and rule.lazy:
-            continue  # not a constructor argument: explain fills it in from the probed input
+    for name, declared_default, rule, chain in plan.readings:
         where = f"{path}.{name}" if path else name
-        value = guard.attempt(functools.partial(_read, module, name, rule, declared_default), f"reading {where}")
+        value = guard.attempt(functools.partial(_read, module, name, rule, declared_default, chain), f"reading {where}")
         if isinstance(value, guard.Failed):
             failures.append(value)
             unknown.append(_unknown(name, declared_default, f"reading it raised {value.error}"))
@@ -81,6 +83,117 @@ def collect_all(module: nn.Module, path: str) -> Collected:
         default = default_value is not knowledge.NO_DEFAULT and _equals_default(plain(default_value), value)
         out.append(Hyperparam(name=name, value=value, kind="hyperparameter", source="chosen", default=default))
     return Collected(hyperparameters=tuple(out), unknown=tuple(unknown), failures=tuple(failures))
+
+
+def values_of(module: nn.Module, path: str) -> list[tuple[str, Any]]:
+    """(name, value) of each argument `collect_all` reads back from `module`, in its order, without the rest.
+
+    What `modeldoc.probe.configs` compares between rebuilds: no defaults, no reasons, no
+    hyperparameter records (a default written as an expression is still evaluated, as
+    `collect_all` does, so that one that raises raises here too).
+    """
+    if not MEMOIZE:
+        return [(hp.name, hp.value) for hp in collect_all(module, path).hyperparameters]
+    found: list[tuple[str, Any]] = []
+    values: dict[str, Any] = {}
+    for name, declared_default, rule, chain in class_plan(type(module)).readings:
+        value = guard.attempt(functools.partial(_read, module, name, rule, declared_default, chain), "reading")
+        if isinstance(value, guard.Failed | _Unreadable):
+            continue
+        values[name] = value
+        found.append((name, value))
+        if rule is not None and isinstance(rule.default, str) and rule.default.startswith("="):
+            with contextlib.suppress(TemplateError):
+                knowledge.evaluate(rule.default[1:], values)
+    return found
+
+
+MEMOIZE = True
+"""Whether `class_plan` keeps what it finds per class (tests turn it off to compare with and without)."""
+
+
+@dataclass(frozen=True)
+class ClassPlan:
+    """What reading a class's constructor arguments back needs that depends only on the class and the table."""
+
+    entry: knowledge.Entry | None
+    """The class's knowledge entry, or its nearest ancestor's."""
+    readings: tuple[tuple[str, Any, knowledge.ArgRule | None, tuple[str | int, ...] | None], ...]
+    """(name, declared default, the table's rule, the attribute chain of a rule that only reads attributes)
+    of each argument to read, lazy ones left out."""
+
+
+_PLANS: weakref.WeakKeyDictionary[type, tuple[knowledge.Knowledge, Callable[[], Any], ClassPlan]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Class → (the table, a weak reference to its ``__init__``, its plan): the ``__init__`` of a class holds
+the class (``super()``'s cell), so a strong one would keep every class ever read alive."""
+
+
+def class_plan(cls: type) -> ClassPlan:
+    """The arguments to read from a module of class `cls`, worked out once per class and table.
+
+    A module of a class seen before with the same table and the same ``__init__`` reuses the
+    class's plan: its signature is not inspected again (an 80-block model has 80 of each layer).
+    """
+    if not MEMOIZE:
+        return _new_plan(cls)
+    table = knowledge.current()
+    init = cls.__init__  # type: ignore[misc]
+    try:
+        kept = _PLANS.get(cls)
+    except TypeError:  # a class that cannot be weakly referenced or hashed: read it afresh
+        return _new_plan(cls)
+    if kept is not None and kept[0] is table and kept[1]() is init:
+        return kept[2]
+    plan = _new_plan(cls)
+    with contextlib.suppress(TypeError):
+        _PLANS[cls] = (table, _weak(init), plan)
+    return plan
+
+
+def _weak(obj: Any) -> Callable[[], Any]:
+    """A weak reference to `obj`, or a call that returns it when it takes none (a builtin's slot wrapper)."""
+    try:
+        return weakref.ref(obj)
+    except TypeError:
+        return lambda: obj
+
+
+def _new_plan(cls: type) -> ClassPlan:
+    entry = entry_for(cls)
+    readings = []
+    for name, declared_default in _arguments(cls, entry):
+        rule = entry.args.get(name) if entry else None
+        if rule is not None and rule.lazy:
+            continue  # not a constructor argument: explain fills it in from the probed input
+        chain = _chain(rule.read) if rule is not None and rule.read and MEMOIZE else None
+        readings.append((name, declared_default, rule, chain))
+    return ClassPlan(entry=entry, readings=tuple(readings))
+
+
+_STEP = r"(?:\.[A-Za-z_][A-Za-z0-9_]*|\[-?[0-9]+\])"
+_CHAIN = re.compile(rf"module({_STEP}+)")
+_DEFINED_OR = re.compile(rf"module({_STEP}+) if module({_STEP}+) is defined else .+")
+_STEPS = re.compile(_STEP)
+
+
+def _chain(expression: str) -> tuple[str | int, ...] | None:
+    """The attributes and indices a read expression follows first, when it is one that `_follow` can read.
+
+    ``module.weight.shape[0]`` → ``("weight", "shape", 0)``; ``module.a if module.a is defined else
+    module.b`` → ``("a",)`` (when ``module.a`` reads, it is the answer).
+    """
+    text = expression.strip()
+    plain_chain = _CHAIN.fullmatch(text)
+    if plain_chain is not None:
+        found = plain_chain[1]
+    else:
+        either = _DEFINED_OR.fullmatch(text)
+        if either is None or either[1] != either[2]:
+            return None
+        found = either[1]
+    return tuple(step[1:] if step.startswith(".") else int(step[1:-1]) for step in _STEPS.findall(found))
 
 
 def _equals_default(default: Any, value: Any) -> bool:
@@ -145,10 +258,19 @@ def _arguments(cls: type, entry: knowledge.Entry | None) -> list[tuple[str, Any]
     return named
 
 
-def _read(module: nn.Module, name: str, rule: knowledge.ArgRule | None, default: Any) -> Any:
+def _read(
+    module: nn.Module,
+    name: str,
+    rule: knowledge.ArgRule | None,
+    default: Any,
+    chain: tuple[str | int, ...] | None = None,
+) -> Any:
     if rule is not None and rule.read:
         try:
-            return plain(knowledge.evaluate_unsandboxed(rule.read, {"module": module}))
+            found = _follow(module, chain) if chain is not None else _NOT_FOLLOWED
+            if found is _NOT_FOLLOWED:
+                found = knowledge.evaluate_unsandboxed(rule.read, {"module": module})
+            return plain(found)
         except (TemplateError, AttributeError, IndexError, KeyError, TypeError) as err:
             logger.debug("cannot read %s.%s back: %s", type(module).__name__, name, err)
             return _Unreadable("the knowledge table's reading of it failed")
@@ -163,6 +285,29 @@ def _read(module: nn.Module, name: str, rule: knowledge.ArgRule | None, default:
     if isinstance(got, _Unreadable):
         return _Unreadable(f"stored as {_kind_of(value)}, not a plain value")
     return got
+
+
+_NOT_FOLLOWED = object()
+
+
+def _follow(module: nn.Module, chain: tuple[str | int, ...]) -> Any:
+    """What a read expression of `chain` gives (``module.weight.shape[0]``), or `_NOT_FOLLOWED`.
+
+    Each step is read as the expression reads it first (``getattr`` for a name, ``[i]`` for an
+    index); where a step finds nothing (the expression would then try the other way, or go on
+    with an undefined value), the expression itself is left to say what it gives.
+    """
+    value: Any = module
+    for step in chain:
+        try:
+            value = getattr(value, step) if isinstance(step, str) else value[step]
+        except AttributeError:
+            return _NOT_FOLLOWED
+        except (TypeError, LookupError):
+            if isinstance(step, str):
+                raise
+            return _NOT_FOLLOWED
+    return _NOT_FOLLOWED if isinstance(value, Undefined) else value
 
 
 def _kind_of(value: Any) -> str:

@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 MAX_MEASURED = 64
 """At most this many keys are measured (a rebuild each); a config with more has its first ones measured."""
+SHORTCUTS = True
+"""Whether the rebuilds skip their random weight fills (tests turn it off to compare with and without)."""
 _INDEX = re.compile(r"\[(\d+)\]$")
 
 
@@ -51,11 +53,12 @@ def describe(module: nn.Module, recipe: Recipe | None = None) -> ModelConfig | N
     if config is None:
         return None
     values = plain_config(config)
-    described = ModelConfig(type=_type_name(config, module), values=values, scopes=_scopes(module, config))
+    tree = guard.walk(module)  # walked once: the scopes, the arguments and the cut all read it
+    described = ModelConfig(type=_type_name(config, module), values=values, scopes=_scopes(module, config, tree))
     rebuild = recipe or _library_recipe(module, config)
     if rebuild is None:
         return described
-    measured, reads = _measure(module, rebuild, values, built_by_modeldoc=recipe is not None)
+    measured, reads = _measure(module, rebuild, values, built_by_modeldoc=recipe is not None, tree=tree)
     return replace(
         described,
         built_by=rebuild.built_by,
@@ -139,14 +142,13 @@ def _type_name(config: Any, module: nn.Module) -> str:
     return f"{name}.config" if isinstance(config, dict) else name
 
 
-def _scopes(module: nn.Module, config: Any) -> dict[str, str]:
+def _scopes(module: nn.Module, config: Any, tree: guard.Tree) -> dict[str, str]:
     """Module path → the sub-config it holds (``"text_model"`` → ``"text_config"``), where that changes."""
     if not _is_transformers_config(config):
         return {}
     where = {id(sub): path for path, sub in _sub_configs(config, "")}
     scopes: dict[str, str] = {}
     held_by: dict[str, str] = {"": ""}
-    tree = guard.walk(module)
     for path, sub in tree.paths.items():
         if not path:
             continue
@@ -188,7 +190,7 @@ def _quiet() -> Iterator[None]:
 
 
 def _measure(
-    module: nn.Module, recipe: Recipe, values: dict[str, Any], *, built_by_modeldoc: bool
+    module: nn.Module, recipe: Recipe, values: dict[str, Any], *, built_by_modeldoc: bool, tree: guard.Tree
 ) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
     """Which arguments each numeric key sets: the model rebuilt with that key changed, its arguments compared.
 
@@ -197,8 +199,8 @@ def _measure(
     (a layer the user changed after building) is left out, since no key explains it.
     """
     with _quiet():
-        live = _arguments(module)
-        cut = _measure_cut(module, recipe, live, values)
+        live = _arguments(module, tree)
+        cut = _measure_cut(module, recipe, live, values, tree)
         if cut is not None:
             return cut
         baseline = live if built_by_modeldoc else _built_arguments(recipe, copy.deepcopy(recipe.config))
@@ -221,7 +223,7 @@ def _measure(
 
 
 def _measure_cut(
-    module: nn.Module, recipe: Recipe, live: Arguments, values: dict[str, Any]
+    module: nn.Module, recipe: Recipe, live: Arguments, values: dict[str, Any], tree: guard.Tree | None = None
 ) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]] | None:
     """The measurement of `_measure`, run on a copy of the config with its repeated blocks cut (`repeats`).
 
@@ -229,14 +231,16 @@ def _measure_cut(
     model's first blocks, or its answers cannot be carried over to every block: then the full
     model is measured.
     """
-    plan = repeats.plan(module, live, values)
+    tree = tree or guard.walk(module)
+    plan = repeats.plan(module, live, values, tree)
     to_measure = _to_measure(values)
     config = _cut_config(recipe.config, plan, [key for key, _ in to_measure]) if plan is not None else None
     built = _built(recipe, config) if config is not None else None
     if plan is None or built is None:
         return None
-    baseline = _arguments(built)
-    if not repeats.matches(plan, module, live, built, baseline):
+    built_tree = guard.walk(built)
+    baseline = _arguments(built, built_tree)
+    if not repeats.matches(plan, module, live, built, baseline, trees=(tree, built_tree)):
         logger.debug("the model with its blocks cut is not the model's first blocks: measuring it whole")
         return None
     cut_recipe = replace(recipe, config=config)
@@ -341,7 +345,7 @@ def _built_arguments(recipe: Recipe, config: Any) -> Arguments | None:
 def _built(recipe: Recipe, config: Any) -> nn.Module | None:
     """The model `recipe` builds from `config` on the meta device, or None when the library refuses the config."""
     try:
-        return build_on_meta(recipe.build, config)
+        return build_on_meta(recipe.build, config, skip_fills=SHORTCUTS)
     except KeyboardInterrupt:
         raise
     except Exception as err:  # the library's checks of a value it does not take, in any form
@@ -371,7 +375,7 @@ def _set(config: Any, key: str, value: Any) -> None:
         setattr(target, name, items)
 
 
-def _arguments(module: nn.Module) -> Arguments:
+def _arguments(module: nn.Module, tree: guard.Tree | None = None) -> Arguments:
     """Every number the model was built with, by where it sits, with the type of the layer that holds it.
 
     Constructor arguments read back (``"layers.0.self_attn.q_proj.out_features"``) and the size of
@@ -379,13 +383,39 @@ def _arguments(module: nn.Module) -> Arguments:
     expert tensor holds the numbers of layers that have no constructor arguments of their own.
     """
     found: dict[str, tuple[str, Any]] = {}
-    for path, sub in guard.walk(module).paths.items():
+    for path, sub in (tree or guard.walk(module)).paths.items():
         kind = type(sub).__name__
-        for hp in arguments.collect_all(sub, path).hyperparameters:
-            found[f"{path}.{hp.name}" if path else hp.name] = (kind, hp.value)
-        tensors = [*sub.named_parameters(recurse=False), *sub.named_buffers(recurse=False)]
-        for local, tensor in tensors:
+        for name, value in arguments.values_of(sub, path):
+            found[f"{path}.{name}" if path else name] = (kind, value)
+        for local, tensor in _own_tensors(sub):
             name = f"{path}.{local}" if path else local
             for axis, size in enumerate(tensor.shape):
                 found[f"{name}[{axis}]"] = (kind, int(size))
+    return found
+
+
+def _own_tensors(module: nn.Module) -> list[tuple[str, torch.Tensor]]:
+    """``[*module.named_parameters(recurse=False), *module.named_buffers(recurse=False)]``.
+
+    Read straight from the module's tensor slots when its class keeps torch's own two methods
+    (what they would give, each tensor once, Nones left out), else through the methods.
+    """
+    cls = type(module)
+    slots = vars(module)
+    stores = [slots.get("_parameters"), slots.get("_buffers")]
+    if (
+        not SHORTCUTS
+        or cls.named_parameters is not nn.Module.named_parameters
+        or cls.named_buffers is not nn.Module.named_buffers
+        or cls._named_members is not nn.Module._named_members
+        or not all(type(store) is dict for store in stores)
+    ):
+        return [*module.named_parameters(recurse=False), *module.named_buffers(recurse=False)]
+    found: list[tuple[str, torch.Tensor]] = []
+    for store in stores:
+        seen: set[int] = set()
+        for name, tensor in store.items():  # type: ignore[union-attr]
+            if tensor is not None and id(tensor) not in seen:
+                seen.add(id(tensor))
+                found.append((name, tensor))
     return found

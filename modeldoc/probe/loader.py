@@ -21,6 +21,7 @@ import importlib
 import importlib.util
 import inspect
 import json
+import math
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -31,6 +32,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from modeldoc.errors import ModelLoadError
 from modeldoc.probe.names import dtype_name, file_module
@@ -502,18 +504,110 @@ def _builder(target: str, transformers: ModuleType, head: Any, config: Any) -> _
     return _Builder(build_class, f"{name}._from_config")
 
 
-def build_on_meta(build: Callable[[Any], nn.Module], config: Any) -> nn.Module:
-    """The model `build` makes from `config`, on the meta device, with the Hub switched offline meanwhile."""
+def build_on_meta(build: Callable[[Any], nn.Module], config: Any, *, skip_fills: bool = False) -> nn.Module:
+    """The model `build` makes from `config`, on the meta device, with the Hub switched offline meanwhile.
+
+    `skip_fills` leaves out the random fills of weight initialisation (``nn.init.normal_``, a
+    Linear's ``kaiming_uniform_``): on the meta device they fill nothing, yet each costs a
+    decomposition. Every check they make of their arguments still runs (`SkipRandomFills`), and
+    all else (weight tying, buffers, the model's own code) runs as it would.
+    """
     hub = sys.modules.get("huggingface_hub.constants")
     offline = getattr(hub, "HF_HUB_OFFLINE", None)
     if hub is not None:
         setattr(hub, "HF_HUB_OFFLINE", True)  # noqa: B010 - a config that asks for pretrained parts must not download
     try:
-        with torch.device("meta"):
+        with torch.device("meta"), SkipRandomFills() if skip_fills else contextlib.nullcontext():
             return build(config)
     finally:
         if hub is not None:
             setattr(hub, "HF_HUB_OFFLINE", offline)  # noqa: B010 - put back as it was
+
+
+class SkipRandomFills(TorchFunctionMode):
+    """Random fills of meta tensors returned at once, after the checks the fill itself would make.
+
+    Only the plain case is skipped: a meta tensor, no generator of its own, finite bounds in
+    order (``a <= b``, ``std >= 0``), no in-place write that autograd would refuse. Anything else
+    (a zero-element tensor, a CPU tensor, odd bounds) runs the real function, which raises or
+    warns as it always does.
+    """
+
+    def __torch_function__(
+        self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Mapping[str, Any] | None = None
+    ) -> Any:
+        kwargs = kwargs or {}
+        try:
+            skipped = _skipped_fill(func, args, kwargs)
+        except TypeError:  # a function that cannot be hashed: no fill of torch's
+            skipped = None
+        return skipped if skipped is not None else func(*args, **kwargs)
+
+
+def _skipped_fill(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> torch.Tensor | None:
+    """The tensor a fill would return, when the call is a plain random fill of a meta tensor; else None."""
+    tensor: Any
+    if args and func in _FILL_METHODS:  # tensor.uniform_(a, b), as xavier_uniform_ calls it
+        tensor, *given = args
+        names = _FILL_METHODS[func]
+        if len(given) > len(names) or set(kwargs) - {*names, "generator"}:
+            return None
+        if tensor.requires_grad and torch.is_grad_enabled():
+            return None  # autograd refuses an in-place write to a leaf that needs grad: the real call says so
+        values = [
+            given[i] if i < len(given) else kwargs.get(name, default) for i, (name, default) in enumerate(names.items())
+        ]
+        uniform = func is torch.Tensor.uniform_
+    elif not args and func in _FILL_FUNCTIONS:  # nn.init.normal_(tensor, mean, std), dispatched by keyword
+        tensor = kwargs.get("tensor")
+        names = _FILL_FUNCTIONS[func]
+        values = [kwargs.get(name, default) for name, default in names.items()]
+        uniform = func is not nn.init.normal_
+        if func is nn.init.kaiming_uniform_:
+            if not _plain_meta(tensor, kwargs.get("generator")):
+                return None
+            fan = nn.init._calculate_correct_fan(tensor, values[1])
+            gain = nn.init.calculate_gain(values[2], values[0])
+            bound = math.sqrt(3.0) * gain / math.sqrt(fan)
+            values = [-bound, bound]
+    else:
+        return None
+    if not _plain_meta(tensor, kwargs.get("generator")) or not all(_real(v) for v in values):
+        return None
+    first, second = values
+    limit = torch.finfo(tensor.dtype).max
+    ok = (
+        first <= second and second - first <= limit and max(abs(first), abs(second)) <= limit
+        if uniform
+        else second >= 0
+    )
+    return tensor if ok else None
+
+
+_FILL_METHODS: dict[Any, dict[str, float]] = {
+    torch.Tensor.uniform_: {"from": 0.0, "to": 1.0},
+    torch.Tensor.normal_: {"mean": 0.0, "std": 1.0},
+}
+_FILL_FUNCTIONS: dict[Any, dict[str, Any]] = {
+    nn.init.uniform_: {"a": 0.0, "b": 1.0},
+    nn.init.normal_: {"mean": 0.0, "std": 1.0},
+    nn.init.kaiming_uniform_: {"a": 0, "mode": "fan_in", "nonlinearity": "leaky_relu"},
+}
+
+
+def _plain_meta(tensor: Any, generator: Any) -> bool:
+    """A non-empty floating-point meta tensor, filled from the default generator."""
+    return (
+        isinstance(tensor, torch.Tensor)
+        and tensor.device.type == "meta"
+        and tensor.is_floating_point()
+        and generator is None
+        and tensor.numel() > 0
+    )
+
+
+def _real(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _build(target: str, config: Any, builder: _Builder, built_from: str) -> Loaded:

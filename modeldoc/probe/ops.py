@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import torch
@@ -36,6 +36,21 @@ _DUNDER = {
 
 def op_name(func: Any) -> str:
     """A short op name: ``"relu"``, ``"reshape"``, ``"add"``, ``"getitem"``, ``"mT"``."""
+    if MEMOIZE:
+        try:
+            return _kept_op_name(func)
+        except TypeError:  # an unhashable callable
+            pass
+    return _op_name(func)
+
+
+@functools.lru_cache(maxsize=4096)
+def _kept_op_name(func: Any) -> str:
+    # Keyed by the function object itself (not its id, which a collected object's successor may reuse).
+    return _op_name(func)
+
+
+def _op_name(func: Any) -> str:
     name = getattr(func, "__name__", "") or type(func).__name__
     if name == "__get__":
         return str(getattr(getattr(func, "__self__", None), "__name__", "attribute"))
@@ -49,6 +64,20 @@ def op_name(func: Any) -> str:
 
 def op_target(func: Any, name: str) -> str:
     """Where the op lives: ``"torch.nn.functional.relu"``, ``"Tensor.view"``, ``"torch.flatten"``."""
+    if MEMOIZE:
+        try:
+            return _kept_op_target(func, name)
+        except TypeError:  # an unhashable callable
+            pass
+    return _op_target(func, name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _kept_op_target(func: Any, name: str) -> str:
+    return _op_target(func, name)
+
+
+def _op_target(func: Any, name: str) -> str:
     qualname = getattr(func, "__qualname__", "") or ""
     raw_name = getattr(func, "__name__", name)
     if qualname.startswith(("TensorBase.", "Tensor.", "_TensorBase.")):
@@ -190,10 +219,10 @@ def bind(func: Any, name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any])
 
 def _bind_by_table(name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """Builtins have no Python signature: name their arguments from `_PARAMETERS`."""
-    names = _PARAMETERS.get(name.rstrip("_"))
+    names, defaults = _table_row(name) if MEMOIZE else _new_table_row(name)
     out: dict[str, Any] = {}
     if names is None:
-        out.update(("input" if i == 0 else str(i), value) for i, value in enumerate(args))
+        out.update(zip(_POSITIONS, args, strict=False) if len(args) <= len(_POSITIONS) else _positions(args))
     else:
         for i, key in enumerate(names):
             if key.startswith("*"):
@@ -203,11 +232,38 @@ def _bind_by_table(name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) 
             if i < len(args):
                 out[key] = args[i]
     out.update(kwargs)
-    for family, defaults in _DEFAULTS.items():
-        if name == family or (name.startswith(family) and name[len(family) :].rstrip("d").isdigit()):
-            for key, value in defaults.items():
-                out.setdefault(key, value)
+    for key, value in defaults:
+        out.setdefault(key, value)
     return out
+
+
+def _positions(args: tuple[Any, ...]) -> Iterator[tuple[str, Any]]:
+    """``("input", a0), ("1", a1), …``: the names of an op's positional arguments that no table names."""
+    return (("input" if i == 0 else str(i), value) for i, value in enumerate(args))
+
+
+_POSITIONS = tuple(name for name, _ in _positions((None,) * 16))
+
+
+MEMOIZE = True
+"""Whether `op_name`, `op_target` and `_bind_by_table` keep what they found for an op (tests turn it off to
+compare with and without)."""
+
+
+@functools.lru_cache(maxsize=4096)
+def _table_row(name: str) -> tuple[tuple[str, ...] | None, tuple[tuple[str, Any], ...]]:
+    return _new_table_row(name)
+
+
+def _new_table_row(name: str) -> tuple[tuple[str, ...] | None, tuple[tuple[str, Any], ...]]:
+    """The parameter names of op `name` in `_PARAMETERS`, and the defaults of every `_DEFAULTS` family it is in."""
+    defaults = tuple(
+        (key, value)
+        for family, values in _DEFAULTS.items()
+        if name == family or (name.startswith(family) and name[len(family) :].rstrip("d").isdigit())
+        for key, value in values.items()
+    )
+    return _PARAMETERS.get(name.rstrip("_")), defaults
 
 
 def args_text(func: Any, name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
@@ -277,5 +333,35 @@ def plain_arguments(bound: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def tensor_leaves(value: Any) -> list[torch.Tensor]:
-    """The tensors inside `value` (an op's arguments or outputs), in order."""
-    return [leaf for leaf in pytree.tree_leaves(value) if isinstance(leaf, torch.Tensor)]
+    """The tensors inside `value` (an op's arguments or outputs), in order: pytree's leaves that are tensors."""
+    if not FAST_LEAVES:
+        return [leaf for leaf in pytree.tree_leaves(value) if isinstance(leaf, torch.Tensor)]
+    found: list[torch.Tensor] = []
+    _add_leaves(value, found)
+    return found
+
+
+FAST_LEAVES = True
+"""Whether `tensor_leaves` walks plain lists, tuples and dicts itself (tests turn it off to compare with pytree)."""
+_NO_TENSORS = frozenset({int, float, bool, str, type(None), torch.Size, torch.dtype, torch.device, slice, type(...)})
+"""Types whose value holds no tensor as pytree sees it (a leaf, or torch.Size's ints)."""
+
+
+def _add_leaves(value: Any, found: list[torch.Tensor]) -> None:
+    """The tensors pytree finds in `value`, added to `found`: the plain containers walked here, in pytree's order.
+
+    Exactly ``list``, ``tuple`` and ``dict`` are walked (their items, a dict's values in insertion
+    order, as pytree flattens them); a plain tensor is a leaf; any other type (a named tuple, a
+    model output, a tensor subclass) is left to pytree itself.
+    """
+    kind = type(value)
+    if kind is torch.Tensor or kind is torch.nn.Parameter:
+        found.append(value)
+    elif kind is list or kind is tuple:
+        for item in value:
+            _add_leaves(item, found)
+    elif kind is dict:
+        for item in value.values():
+            _add_leaves(item, found)
+    elif kind not in _NO_TENSORS:
+        found.extend(leaf for leaf in pytree.tree_leaves(value) if isinstance(leaf, torch.Tensor))

@@ -79,14 +79,15 @@ class Cut:
         return bool(block) and rest[1:] in self.varying[_parent(block)]
 
 
-def plan(module: nn.Module, live: Arguments, values: Mapping[str, Any]) -> Cut | None:
+def plan(module: nn.Module, live: Arguments, values: Mapping[str, Any], tree: guard.Tree | None = None) -> Cut | None:
     """The count keys to cut and to what, or None when there is nothing worth cutting.
 
-    `live` is `module`'s arguments (as `configs` reads them), `values` the config as plain data.
+    `live` is `module`'s arguments (as `configs` reads them), `values` the config as plain data,
+    `tree` the walk of `module` when the caller has it.
     A list in the config beside a count key and as long as the blocks (``layer_types``) gives
     each block a setting of its own: it is part of the block's kind.
     """
-    lists = _block_lists(module)
+    lists = _block_lists(tree or guard.walk(module))
     cut = Cut(keys={}, lists={})
     counts: dict[int, list[str]] = {}  # a count → the count keys of that value (an encoder's and a decoder's)
     for key, value in numeric_keys(values):
@@ -112,14 +113,24 @@ def plan(module: nn.Module, live: Arguments, values: Mapping[str, Any]) -> Cut |
     return cut if cut.keys and not nested else None
 
 
-def matches(cut: Cut, module: nn.Module, live: Arguments, cut_module: nn.Module, measured: Arguments) -> bool:
+def matches(
+    cut: Cut,
+    module: nn.Module,
+    live: Arguments,
+    cut_module: nn.Module,
+    measured: Arguments,
+    *,
+    trees: tuple[guard.Tree, guard.Tree] | None = None,
+) -> bool:
     """True when `cut_module` (built from the cut config) is `module`'s first blocks, exactly.
 
     The same layers of the same types, and `measured` (its arguments) equal to `live` (the full
-    model's) for every layer that is not past the cut.
+    model's) for every layer that is not past the cut. `trees` are the walks of the two models, when
+    the caller has them.
     """
-    full = {path: type(sub) for path, sub in guard.walk(module).paths.items() if not cut.past(path)}
-    if full != {path: type(sub) for path, sub in guard.walk(cut_module).paths.items()}:
+    tree, cut_tree = trees or (guard.walk(module), guard.walk(cut_module))
+    full = {path: type(sub) for path, sub in tree.paths.items() if not cut.past(path)}
+    if full != {path: type(sub) for path, sub in cut_tree.paths.items()}:
         return False
     return {argument: seen for argument, seen in live.items() if not cut.past(argument)} == measured
 
@@ -149,10 +160,10 @@ def agree(cut: Cut, changed: Mapping[str, set[str]]) -> bool:
 # --------------------------------------------------------------------------- helpers
 
 
-def _block_lists(module: nn.Module) -> dict[str, int]:
+def _block_lists(tree: guard.Tree) -> dict[str, int]:
     """Each container of at least `MIN_BLOCKS` children named ``0`` … ``n-1`` → n."""
     found: dict[str, int] = {}
-    for path, sub in guard.walk(module).paths.items():
+    for path, sub in tree.paths.items():
         names = [name for name, _ in sub.named_children()]
         if len(names) >= MIN_BLOCKS and names == [str(i) for i in range(len(names))]:
             found[path] = len(names)

@@ -11,7 +11,10 @@ page, and the build goes on.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import inspect
+import weakref
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -24,6 +27,9 @@ from modeldoc.probe import arguments, guard
 from modeldoc.probe.names import dtype_name, public_type
 from modeldoc.spec import LayerSpec, ParamSpec
 
+MEMOIZE = True
+"""Whether parameter counts are worked out bottom-up in one pass and what comes from a class alone once per
+class (tests turn it off to compare with and without)."""
 TORCH_DOCS = "https://docs.pytorch.org/docs/stable/generated/{name}.html"
 
 
@@ -50,10 +56,12 @@ def read_model(module: nn.Module, tree: guard.Tree) -> StaticModel:
     names_of = tree.tensor_names()
     first_name = {key: names[0] for key, names in names_of.items()}
     cycles = tree.cycle_notes()
+    totals = _subtree_totals(tree) if MEMOIZE else None
     unread: list[str] = []
     layers = []
     for path, sub in tree.paths.items():
-        layer = _layer(sub, path, tree, names_of, first_name, unread)
+        total = totals[id(sub)] if totals is not None else sum(p.numel() for p in _unique_parameters(tree, sub))
+        layer = _layer(sub, path, tree, names_of, first_name, unread, total)
         if id(sub) in cycles:
             layer = _with_note(layer, cycles[id(sub)])
         if path in tree.renamed:
@@ -117,6 +125,7 @@ def _layer(
     names_of: dict[int, list[str]],
     first_name: dict[int, str],
     unread: list[str],
+    total: int,
 ) -> LayerSpec:
     name = path or "the model"
     children = tuple(f"{path}.{child}" if path else child for child, _ in tree.children.get(id(sub), []))
@@ -124,7 +133,6 @@ def _layer(
     cls = type(sub)
     parent = path.rsplit(".", 1)[0] if "." in path else ("" if path else None)
     own = sum(p.numel for p in params if p.counted and not p.is_buffer)
-    total = sum(p.numel() for p in _unique_parameters(tree, sub))
     notes: list[str] = []
     line = guard.header_line(sub, path or "model")
     if isinstance(line, guard.Failed):
@@ -134,8 +142,9 @@ def _layer(
     for failure in collected.failures:
         unread.append(failure.sentence())
         notes.append(f"A constructor argument could not be read: {failure.sentence()}.")
+    facts = _class_facts(cls)
     docstring = ""
-    if not public_type(cls).startswith("torch."):
+    if not facts.type.startswith("torch."):
         doc = _docstring(cls, path)
         if isinstance(doc, guard.Failed):
             unread.append(doc.sentence())
@@ -144,14 +153,14 @@ def _layer(
             docstring = doc
     return LayerSpec(
         path=path,
-        type=public_type(cls),
+        type=facts.type,
         type_name=cls.__name__,
         repr=line.placeholder() if isinstance(line, guard.Failed) else line,
         depth=path.count(".") + 1 if path else 0,
         parent=parent,
         children=tuple(c for c in children if c in tree.paths),
         aliases=tuple(a for a in tree.aliases.get(id(sub), []) if a != path),
-        doc_url=doc_url(cls),
+        doc_url=facts.doc_url,
         docstring=docstring,
         hyperparameters=collected.hyperparameters,
         unknown_arguments=collected.unknown,
@@ -159,8 +168,38 @@ def _layer(
         own_params=own,
         total_params=total,
         notes=tuple(notes),
+        bases=facts.bases,
+    )
+
+
+@dataclass(frozen=True)
+class _ClassFacts:
+    """What a layer's page takes from its class alone (not its docstring, which a class may change)."""
+
+    type: str
+    doc_url: str
+    bases: tuple[str, ...]
+
+
+_FACTS: weakref.WeakKeyDictionary[type, _ClassFacts] = weakref.WeakKeyDictionary()
+
+
+def _class_facts(cls: type) -> _ClassFacts:
+    """The facts of `cls`, worked out once per class (an 80-block model has 80 layers of each class)."""
+    if MEMOIZE:
+        with contextlib.suppress(TypeError):  # a class that cannot be weakly referenced is read each time
+            kept = _FACTS.get(cls)
+            if kept is not None:
+                return kept
+    facts = _ClassFacts(
+        type=public_type(cls),
+        doc_url=doc_url(cls),
         bases=tuple(public_type(base) for base in cls.__mro__[1:] if base not in (nn.Module, object)),
     )
+    if MEMOIZE:
+        with contextlib.suppress(TypeError):
+            _FACTS[cls] = facts
+    return facts
 
 
 def _own_tensors(
@@ -193,6 +232,36 @@ def _own_tensors(
             )
         )
     return tuple(out)
+
+
+def _subtree_totals(tree: guard.Tree) -> dict[int, int]:
+    """Each module's parameter count with everything below it, each tensor once, lazy ones left out (by module id).
+
+    Worked out bottom-up in one pass, each module's own parameters read once: the same numbers as
+    `_unique_parameters` gives module by module, without walking each subtree again.
+    """
+    below: dict[int, dict[int, int]] = {}  # module id → the numel of each tensor in its subtree, by tensor id
+    root = tree.paths[""]
+    stack: list[tuple[nn.Module, bool]] = [(root, False)]
+    while stack:
+        module, done = stack.pop()
+        key = id(module)
+        if key in below:
+            continue
+        children = [child for _, child in tree.children.get(key, [])]
+        if not done:
+            stack.append((module, True))
+            stack.extend((child, False) for child in reversed(children) if id(child) not in below)
+            continue
+        found = {
+            id(tensor): tensor.numel()
+            for _, tensor in guard.own_tensors(module, "_parameters")
+            if not isinstance(tensor, nn.parameter.UninitializedParameter)
+        }
+        for child in children:
+            found.update(below.get(id(child), {}))
+        below[key] = found
+    return {key: sum(found.values()) for key, found in below.items()}
 
 
 def _unique_parameters(tree: guard.Tree, module: nn.Module) -> list[torch.Tensor]:
@@ -233,6 +302,10 @@ def _docstring(cls: type, path: str) -> str | guard.Failed:
 
     It is read through ``__doc__`` as ``inspect.getdoc`` does, so a metaclass property runs (and may raise).
     """
+    if MEMOIZE and type(cls) is type:  # no metaclass of the user's: nothing of theirs runs
+        own = cls.__dict__.get("__doc__")
+        if own is None or type(own) is str:
+            return _cleaned_doc(own) if own else ""
 
     def read() -> str:
         if "__doc__" not in cls.__dict__:
@@ -241,3 +314,9 @@ def _docstring(cls: type, path: str) -> str | guard.Failed:
         return guard.clean(inspect.cleandoc(own)) if isinstance(own, str) else ""
 
     return guard.attempt(read, f"reading the docstring of {path or 'the model'}")
+
+
+@functools.lru_cache(maxsize=1024)
+def _cleaned_doc(text: str) -> str:
+    """A docstring as the page shows it, kept for the next layer of its class."""
+    return guard.clean(inspect.cleandoc(text))
