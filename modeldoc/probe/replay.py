@@ -191,6 +191,8 @@ class Replayer:
         self.classes = classes
         self.steps: dict[int, list[Any] | None] = {}
         """Observing: each block's steps by module id (None when it may not be replayed)."""
+        self.segments: dict[int, list[RawOp]] = {}
+        """Observing: each block's recorded ops by module id."""
         self.leaders: dict[tuple[Hashable, Hashable], _Segment | None] = {}
         """Replaying: the block that leads each class, by class and inputs (`_signature`); None: it may not lead."""
         self.broken = False
@@ -246,6 +248,8 @@ class Replayer:
                 segment = self._capture(module, path, frame, (args, kwargs, output), start)
             if self.classes is None:
                 self.steps[id(module)] = None if segment is None else segment.steps
+                if segment is not None:
+                    self.segments[id(module)] = segment.raw
             else:
                 self.leaders[self.classes[id(module)], signature] = segment
         except Exception:
@@ -254,17 +258,19 @@ class Replayer:
 
     def classified(self) -> dict[int, Hashable]:
         """Observing: the blocks that took one leader's steps, by module id, each with its class."""
-        distinct: dict[Hashable, list[list[Any]]] = {}
+        distinct: dict[Hashable, list[tuple[list[Any], int]]] = {}
         classes: dict[int, Hashable] = {}
         for module_id, steps in self.steps.items():
             if steps is None:
                 continue
             key = self.members[module_id].key
             kinds = distinct.setdefault(key, [])
-            number = next((i for i, known in enumerate(kinds) if known == steps), None)
+            number = next((i for i, (known, _) in enumerate(kinds) if known == steps), None)
             if number is None:
                 number = len(kinds)
-                kinds.append(steps)
+                kinds.append((steps, module_id))
+            else:
+                _share(self.segments[module_id], self.segments[kinds[number][1]])
             classes[module_id] = (key, number)
         sizes = Counter(classes.values())
         return {module_id: key for module_id, key in classes.items() if sizes[key] > 1}
@@ -488,6 +494,16 @@ class _Steps:
                 [self.ref(t, made=True) for t in call.outputs],
             )
         )
+
+
+def _share(ops: list[RawOp], first: list[RawOp]) -> None:
+    """Point each op of a block at the op of the first block of its class that it repeats (same steps).
+
+    `modeldoc.probe.resolve` then works out each such op's cost and arguments once.
+    """
+    for op, source in zip(_walk(ops), _walk(first), strict=True):
+        if op.source is None:
+            op.source = source.source or source
 
 
 def _walk(raw: list[RawOp]) -> Iterator[RawOp]:
