@@ -173,7 +173,7 @@ class Runner:
         meta = self.device == "meta"
         recorder = Recorder(paths, types, budget=self.budget, meta=meta)
         modes = {id(sub): sub.training for sub in modules}
-        saved = _Saved(modules)
+        saved = _Saved(modules, containers=target is self.user)  # a lazy model's private twin may change
         handles = []
         error: BaseException | None = None
         where = ""
@@ -298,12 +298,14 @@ class _Saved:
 
     Whatever the pass changes in the user's modules (a tensor swapped in, an attribute or buffer
     the forward pass caches, a child it adds, a hook it registers, an entry it puts in a dict,
-    list or set the module holds) is undone by `restore`, each slot once, the containers in place.
+    list or set the module holds) is undone by `restore`, each slot once, the containers in place
+    (`containers`; not for a lazy model's private copy, whose first call materialises it for the
+    passes after it and removes the hook that did).
     """
 
     _STORES = ("_parameters", "_buffers", "_modules")
 
-    def __init__(self, modules: list[nn.Module]) -> None:
+    def __init__(self, modules: list[nn.Module], *, containers: bool = True) -> None:
         self.entries: list[tuple[dict[str, Any], dict[str, Any]]] = []
         for sub in modules:
             attrs = getattr(sub, "__dict__", None)
@@ -316,7 +318,7 @@ class _Saved:
                     self.entries.append((store, dict(store)))
         self.sets: list[tuple[set[Any], set[Any]]] = []
         self.lists: list[tuple[list[Any], list[Any]]] = []
-        for sub in modules:
+        for sub in modules if containers else []:
             for name, value in getattr(sub, "__dict__", {}).items():
                 if name in self._STORES:
                     continue
