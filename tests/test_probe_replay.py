@@ -210,6 +210,14 @@ class GrowsBlock(Block):
         return super().forward(wide[..., : x.shape[-1]])
 
 
+class RepeatsBlock(Block):
+    """``repeat_interleave`` returns a view of a tensor it makes inside, which no recorded op returns."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        doubled = torch.repeat_interleave(x.unsqueeze(1), 2, dim=1)
+        return super().forward(doubled.sum(dim=1))
+
+
 class MaskedBlock(Block):
     """Reads a non-persistent buffer, takes a keyword dict and returns a tuple with a None and a dict."""
 
@@ -286,6 +294,7 @@ def tied() -> nn.Module:
         pytest.param(lambda: Stack(LastDiffers), [0, 4], id="behaviour-in-the-last-block-only"),
         pytest.param(lambda: Stack(GrowsBlock), [0, 4], id="other-sizes-inside-by-index"),
         pytest.param(MaskedStack, [0, 5], id="buffer-tuple-output-shared-kwargs"),
+        pytest.param(lambda: Stack(RepeatsBlock), [0, 5], id="a-view-of-a-tensor-made-inside-an-op"),
         pytest.param(shared_block, [0, 3], id="a-block-registered-twice"),
         pytest.param(hooked, [0, 5], id="hooks-on-two-blocks"),
         pytest.param(lazy, [], id="lazy-blocks-run-through-a-copy-never-replayed"),

@@ -335,8 +335,8 @@ class Replayer:
             found = mapped.get(id(t))
             if found is not None:
                 return found
-            ref = leader.refs[id(t)]
-            if ref[0] == "new":
+            ref = leader.refs.get(id(t))
+            if ref is None or ref[0] == "new":  # None: the hidden base of a view an op made (repeat_interleave's)
                 made = _fresh(t, tensor)
             elif ref[0] == "in":
                 made = inputs[ref[1]]
