@@ -133,7 +133,7 @@ HF_CONFIGS = [
             "num_experts_per_tok": 2,
             "vocab_size": 64,
         },
-        [0],  # the router's top-k is assumed on meta: a block that assumed a value is never replayed
+        [0],  # the meta pass assumed the router's top-k, so the CPU pass with weights describes: no replay there
         id="mixtral",
     ),
 ]
@@ -146,6 +146,24 @@ def test_a_transformers_model_is_described_the_same_with_and_without_replaying(
     plain, replaying = both(lambda: spec_of(target, "input_ids:1,L=8", input_dtype="long", kwargs=config), monkeypatch)
     assert_same(plain, replaying)
     assert replays == replayed  # blocks replayed per pass: where blocks were, the comparison is not of two plain runs
+
+
+def test_mixture_of_experts_blocks_on_meta_are_replayed_with_the_values_they_assumed(
+    monkeypatch: pytest.MonkeyPatch, replays: list[int]
+) -> None:
+    config = next(p for p in HF_CONFIGS if p.id == "mixtral").values[1]
+
+    def describe() -> Any:
+        # probe_memory 0: no copy with real weights, so the pass stays on meta and assumes the router's top-k
+        return spec_of(
+            "transformers:MixtralConfig", "input_ids:1,L=8", input_dtype="long", kwargs=config, probe_memory=0
+        )
+
+    plain, replaying = both(describe, monkeypatch)
+    assert_same(plain, replaying)
+    assert replays == [0, 3]  # 4 blocks, each of which assumed the top-k: the first runs, 3 are replayed
+    spec = json.loads(replaying)
+    assert [a["count"] for a in spec["trace"]["assumptions"]] == [4]  # asked once in each of the 4 blocks
 
 
 def test_llama_replays_every_block_but_the_first_in_the_pass_at_other_sizes(

@@ -12,11 +12,12 @@ structure (`group_keys`: the same child names and types, parameter and buffer na
 dtypes and ``requires_grad``, ties, and plain attributes, except an integer that differs in
 every block, a layer index) are sorted into classes by the steps they recorded (ops, arguments,
 sizes, wiring, relative to the block). A later pass then runs the first block of each class and
-replays the others of its class called with inputs of the same sizes. A block is never
-replayed when it assumed a value (`modeldoc.probe.values`), returned known values or objects
-other than tensors and plain values, read a tensor from outside itself that is not an input,
-was called before, or shares a module with another block; the passes with real values, and
-models with lazy modules, run every block.
+replays the others of its class called with inputs of the same sizes; the values the leader
+assumed (`modeldoc.probe.values`: a router's top-k) are part of its steps, and each replay
+assumes them again. A block is never replayed when it returned known values or objects other
+than tensors and plain values, read a tensor from outside itself that is not an input, was
+called before, or shares a module with another block; the passes with real values, and models
+with lazy modules, run every block.
 """
 
 from __future__ import annotations
@@ -168,6 +169,8 @@ class _Segment:
     raw: list[RawOp]
     calls: list[ModuleCall]
     output: Any
+    assumed: list[Any] = field(default_factory=list)
+    """The values the block assumed (`modeldoc.probe.values.Assumed`): a replay assumes them again."""
     held: Any = None
     """The leader's arguments, kept alive: its inputs' key names objects by id, which must not be reused."""
     steps: list[Any] = field(default_factory=list)
@@ -292,7 +295,7 @@ class Replayer:
         rec = self.recorder
         args, kwargs, output = call
         raw_start, calls_start, assumed = start
-        if not frame.called_child or (rec.values is not None and len(rec.values.assumed) != assumed):
+        if not frame.called_child:
             return None
         leaves = pytree.tree_leaves(output)
         if any(not isinstance(leaf, (torch.Tensor, *_PLAIN)) for leaf in leaves):
@@ -310,6 +313,7 @@ class Replayer:
             calls=rec.module_calls[calls_start:],
             output=output,
             held=(args, kwargs),
+            assumed=list(rec.values.assumed[assumed:]) if rec.values is not None else [],
         )
         steps = _Steps(refs, path)
         for op in _walk(segment.raw):
@@ -317,6 +321,7 @@ class Replayer:
         for inner in segment.calls:
             steps.add_call(inner, raw_start)
         steps.items.append(steps.value(output, made=False))
+        steps.items.append(segment.assumed)  # the values it assumed (the router's top-k), where and what
         if steps.external:
             return None  # a tensor from outside the block that is not an input may be another block's state
         segment.steps = steps.items
@@ -399,6 +404,8 @@ class Replayer:
             seen.count += 1
         rec.raw.extend(ops)
         rec.module_calls.extend(calls)
+        if rec.values is not None:
+            rec.values.assumed.extend(leader.assumed)
         rec.failed = None
         rec.frames[-1].called_child = True
         return output
