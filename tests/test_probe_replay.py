@@ -30,10 +30,10 @@ def replays(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     real = replay.Replayer
 
     class Counted(real):  # type: ignore[misc, valid-type]
-        def install(self) -> None:
+        def install(self, recorder: Any) -> None:
             counts.append(0)
             self.slot = len(counts) - 1
-            super().install()
+            super().install(recorder)
 
         def _replay(self, *args: Any, **kwargs: Any) -> Any:
             counts[self.slot] += 1

@@ -187,8 +187,8 @@ class Replayer:
     """
 
     def __init__(self, tree: guard.Tree, members: dict[int, Member], classes: dict[int, Hashable] | None) -> None:
-        self.recorder = Recorder({}, {})
-        """The pass's recorder (`modeldoc.probe.run` sets it when the pass starts)."""
+        self.recorder: Recorder
+        """The pass's recorder (given to `install` when the pass starts)."""
         self.tree = tree
         self.members = members
         self.classes = classes
@@ -204,8 +204,9 @@ class Replayer:
         """True while an observed or leading block runs: the blocks inside it are part of its steps."""
         self.replays = 0
 
-    def install(self) -> None:
-        """Wrap each member's forward, in its ``__dict__`` (the pass's restore of every module removes it)."""
+    def install(self, recorder: Recorder) -> None:
+        """Wrap each member's forward for `recorder`'s pass, in its ``__dict__`` (the pass's restore removes it)."""
+        self.recorder = recorder
         keys = self.members if self.classes is None else self.classes
         for path, sub in self.tree.paths.items():
             if id(sub) in keys and isinstance(getattr(sub, "__dict__", None), dict):

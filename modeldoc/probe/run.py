@@ -190,8 +190,7 @@ class Runner:
             for sub in modules:
                 _set_mode(sub, training=False)  # eval(), without a train() or __setattr__ the model may override
             if replayer is not None:
-                replayer.recorder = recorder
-                replayer.install()
+                replayer.install(recorder)
             if target is self.user:
                 # The user's tensors are swapped out, each slot once: meta stand-ins on the meta device,
                 # copies of the buffers for a real pass (so in-place updates cannot change the model's),
