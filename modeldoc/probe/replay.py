@@ -43,15 +43,8 @@ _SKIPPED_ATTRIBUTES = frozenset({"forward", *nn.Module().__dict__})
 """torch's own slots of every module (its mode, hooks, stores), and a replaying forward: not the block's structure."""
 
 
-@dataclass(frozen=True)
-class Member:
-    """One block of a repeated structure: the structure's key."""
-
-    key: Hashable
-
-
-def group_keys(tree: guard.Tree) -> dict[int, Member]:
-    """The blocks that may be replayed, by module id: containers whose structure repeats."""
+def group_keys(tree: guard.Tree) -> dict[int, Hashable]:
+    """The blocks that may be replayed, by module id, each with the key of its structure: containers that repeat."""
     skeleton: dict[int, Hashable] = {}
     for sub in reversed(tree.modules()):  # children before their parents
         children = tree.children.get(id(sub), [])
@@ -69,7 +62,7 @@ def group_keys(tree: guard.Tree) -> dict[int, Member]:
         if any(id(inner) in shared for inner in tree.subtree(sub)):
             continue
         by_skeleton.setdefault(skeleton[id(sub)], []).append(sub)
-    members: dict[int, Member] = {}
+    members: dict[int, Hashable] = {}
     for key, subs in by_skeleton.items():
         if len(subs) < 2:
             continue
@@ -77,7 +70,7 @@ def group_keys(tree: guard.Tree) -> dict[int, Member]:
         index = _index_attributes(values)
         for sub, found in zip(subs, values, strict=True):
             kept = tuple(sorted((name, value) for name, value in found.items() if name not in index))
-            members[id(sub)] = Member(key=(key, kept, _ties(tree, sub)))
+            members[id(sub)] = (key, kept, _ties(tree, sub))
     return members
 
 
@@ -186,7 +179,7 @@ class Replayer:
     inputs of the leader's sizes get the leader's record.
     """
 
-    def __init__(self, tree: guard.Tree, members: dict[int, Member], classes: dict[int, Hashable] | None) -> None:
+    def __init__(self, tree: guard.Tree, members: dict[int, Hashable], classes: dict[int, Hashable] | None) -> None:
         self.recorder: Recorder
         """The pass's recorder (given to `install` when the pass starts)."""
         self.tree = tree
@@ -202,7 +195,6 @@ class Replayer:
         """True once modeldoc's own bookkeeping failed: from then on every block runs whole."""
         self.inside = False
         """True while an observed or leading block runs: the blocks inside it are part of its steps."""
-        self.replays = 0
 
     def install(self, recorder: Recorder) -> None:
         """Wrap each member's forward for `recorder`'s pass, in its ``__dict__`` (the pass's restore removes it)."""
@@ -233,9 +225,7 @@ class Replayer:
                 place = (self.classes[id(module)], signature)
                 leader = self.leaders.get(place)
                 if leader is not None and self._untouched(module):
-                    output = self._replay(leader, module, path, args, kwargs)
-                    self.replays += 1
-                    return output
+                    return self._replay(leader, module, path, args, kwargs)
                 if place in self.leaders:
                     return original(*args, **kwargs)  # its class's leader may not be replayed: it runs whole
         except Exception:
@@ -267,7 +257,7 @@ class Replayer:
         for module_id, steps in self.steps.items():
             if steps is None:
                 continue
-            key = self.members[module_id].key
+            key = self.members[module_id]
             kinds = distinct.setdefault(key, [])
             number = next((i for i, (known, _) in enumerate(kinds) if known == steps), None)
             if number is None:

@@ -75,7 +75,7 @@ class Runner:
         """For a model on the meta device: the materialised CPU tensor of each of its tensors, by id
         (`modeldoc.probe.materialise`); a pass with real values runs on them."""
         self.copy: tuple[nn.Module, guard.Tree] | None = None
-        self.members: dict[int, replay_module.Member] | None = None
+        self.members: dict[int, Hashable] | None = None
         """The blocks of repeated structures (`modeldoc.probe.replay.group_keys`), found on the first pass."""
         self.classes: tuple[Example, dict[int, Hashable]] | None = None
         """The base pass's example, and its blocks that took one another's steps (`Replayer.classified`)."""
