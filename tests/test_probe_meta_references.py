@@ -131,7 +131,7 @@ def make_max_pool(rng: random.Random) -> Call:
 def make_embedding(rng: random.Random) -> Call:
     ids = tensor(rng, floating=False)
     table = torch.empty((7, rng.choice(SHAPES)) if rng.random() < 0.9 else (7,), device="meta")
-    return F.embedding, (ids, table), {"padding_idx": rng.choice((None, 0))}
+    return F.embedding, (ids, table), {"padding_idx": rng.choice((None, 0, 3, -7, 7, -8))}
 
 
 MAKERS: dict[str, Callable[[random.Random], Call]] = {

@@ -493,8 +493,11 @@ def meta_embedding(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> torch.Te
         return None
     if not isinstance(ids, torch.Tensor) or not ids.is_meta or ids.dtype not in (torch.int64, torch.int32):
         return None
-    if weight.dim() != 2:
-        return None
+    padding = _arg(bound, "padding_idx")
+    if weight.dim() != 2 or not (
+        padding is None or (type(padding) is int and -weight.shape[0] <= padding < weight.shape[0])
+    ):
+        return None  # F.embedding refuses a padding index outside the table
     return torch.empty((*ids.shape, weight.shape[1]), dtype=weight.dtype, device="meta")
 
 
