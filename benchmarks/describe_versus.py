@@ -28,7 +28,10 @@ from modeldoc.options import model_options
 
 
 def median_time(call: Callable[[], Any], reps: int = 5) -> float:
-    """Median wall time of `call` over `reps` calls, after one untimed call."""
+    """Median wall time of `call` over `reps` calls, after one untimed call.
+
+    (`run.py` has its twin, but importing it puts this checkout first on ``sys.path``.)
+    """
     call()
     times = []
     for _ in range(reps):
