@@ -9,6 +9,7 @@ cost needs by name gets its row in those two tables.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 from collections.abc import Iterator, Mapping
@@ -32,6 +33,28 @@ _DUNDER = {
     "rpow": "pow",
     "rmatmul": "matmul",
 }
+
+
+def with_modes(func: Any, /, *args: Any, **kwargs: Any) -> Any:
+    """``func(*args, **kwargs)`` with torch's function modes on: the model's own call inside the recorder's bookkeeping.
+
+    The recorder does its bookkeeping with torch's function modes off (`bookkeeping`): on the
+    meta device ``torch.device("meta")`` is one, and every tensor read of the bookkeeping would
+    go through it (a quarter of a pass). The op itself runs with them on, as the model runs it,
+    so a function written in Python (``F.multi_head_attention_forward``) still makes its own
+    tensors on the meta device.
+    """
+    with torch._C._EnableTorchFunction():
+        return func(*args, **kwargs)
+
+
+QUIET_BOOKKEEPING = True
+"""False runs the bookkeeping with the modes on, as before (the tests compare the two)."""
+
+
+def bookkeeping() -> contextlib.AbstractContextManager[Any]:
+    """The context of the recorder's bookkeeping: torch function modes and subclasses off (see `with_modes`)."""
+    return torch._C.DisableTorchFunction() if QUIET_BOOKKEEPING else contextlib.nullcontext()
 
 
 def op_name(func: Any) -> str:

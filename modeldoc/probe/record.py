@@ -22,7 +22,7 @@ from torch.overrides import TorchFunctionMode
 
 from modeldoc.probe.deadline import Budget
 from modeldoc.probe.meta_kernels import answer_from_shapes, check_dtypes
-from modeldoc.probe.ops import op_name, op_target, tensor_leaves
+from modeldoc.probe.ops import bookkeeping, op_name, op_target, tensor_leaves, with_modes
 from modeldoc.probe.values import Values
 from modeldoc.spec import Dim
 
@@ -112,21 +112,22 @@ class Recorder(TorchFunctionMode):
 
     def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None) -> Any:
         kwargs = kwargs or {}
-        if self.budget is not None:
-            self.budget.check()
-        try:
-            if self.values is not None:
-                out = self.values.call(func, args, kwargs, lambda: _on_meta(func, args, kwargs))
-            else:
-                out = func(*args, **kwargs)
-        except Exception:
-            self.failed = self._raw(func, args, kwargs, [], failed=True)
-            raise
-        outputs = tensor_leaves(out)
-        if outputs:
-            self.failed = None
-            self.raw.append(self._raw(func, args, kwargs, outputs))
-        return out
+        with bookkeeping():  # the op itself runs `with_modes`
+            if self.budget is not None:
+                self.budget.check()
+            try:
+                if self.values is not None:
+                    out = self.values.call(func, args, kwargs, lambda: _on_meta(func, args, kwargs))
+                else:
+                    out = with_modes(func, *args, **kwargs)
+            except Exception:
+                self.failed = self._raw(func, args, kwargs, [], failed=True)
+                raise
+            outputs = tensor_leaves(out)
+            if outputs:
+                self.failed = None
+                self.raw.append(self._raw(func, args, kwargs, outputs))
+            return out
 
     def _raw(
         self,
@@ -153,6 +154,10 @@ class Recorder(TorchFunctionMode):
 
     def pre(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """The forward pre-hook: a module call opens."""
+        with bookkeeping():
+            self._open(module, args, kwargs)
+
+    def _open(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         if self.budget is not None:
             self.budget.check()
         path = self.paths[id(module)]
@@ -190,6 +195,10 @@ class Recorder(TorchFunctionMode):
 
     def post(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> None:
         """The forward hook: a module call closes with its output."""
+        with bookkeeping():
+            self._closed(module, output)
+
+    def _closed(self, module: nn.Module, output: Any) -> None:
         # Frames a caught exception left open are closed here, without outputs.
         while self.frames and self.frames[-1].module is not module:
             self._close(self.frames.pop(), [])
@@ -248,4 +257,4 @@ def _on_meta(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """One call on the meta device: dtypes checked as the real kernel would, answered from shapes where quicker."""
     check_dtypes(func, args, kwargs)
     out = answer_from_shapes(func, args, kwargs)
-    return func(*args, **kwargs) if out is None else out
+    return with_modes(func, *args, **kwargs) if out is None else out

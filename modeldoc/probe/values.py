@@ -36,7 +36,7 @@ from typing import Any
 import torch
 import torch.utils._pytree as pytree
 
-from modeldoc.probe.ops import op_name, tensor_leaves
+from modeldoc.probe.ops import op_name, tensor_leaves, with_modes
 
 SHADOW_ELEMENTS = 1 << 16
 """The most elements a tensor may have to be computed on the CPU beside the meta pass (65,536: masks and
@@ -204,7 +204,7 @@ class Values:
             if not outputs and not mutated:
                 return
             cpu_args, cpu_kwargs = self._on_cpu((args, _cpu_factory(func, name, kwargs)))
-            cpu_out = func(*cpu_args, **cpu_kwargs)
+            cpu_out = with_modes(func, *cpu_args, **cpu_kwargs)
         except Exception:  # an input without a shadow, or an op the CPU refuses: the values stay unknown
             for tensor in mutated:
                 self._forget(tensor)
@@ -222,7 +222,7 @@ class Values:
             cpu_args, cpu_kwargs = self._on_cpu((args, kwargs))
         except _Unknown:
             return self._assume_value(name, args, run)
-        return func(*cpu_args, **cpu_kwargs)
+        return with_modes(func, *cpu_args, **cpu_kwargs)
 
     def _assume_value(self, name: str, args: tuple[Any, ...], run: Callable[[], Any]) -> Any:  # noqa: PLR0911 - one return per question
         """The common-path answer to a question about unknown values, recorded (`run()` for one not answered here)."""
@@ -268,13 +268,13 @@ class Values:
             numbers = self._known_scalars(args, kwargs)
             if numbers is not None:  # x.repeat(t, 1) with t a one-element tensor of known value
                 with contextlib.suppress(Exception):
-                    return func(*numbers[0], **numbers[1])
+                    return with_modes(func, *numbers[0], **numbers[1])
             answer = self._assume_size(func, name, args, kwargs)
             if answer is _NO_ANSWER:
                 raise err from None
             return answer
         try:
-            cpu_out = func(*cpu_args, **cpu_kwargs)
+            cpu_out = with_modes(func, *cpu_args, **cpu_kwargs)
         except Exception:  # refused on the values too: the sizes came from values assumed before, or it fails
             answer = self._assume_size(func, name, args, kwargs)
             if answer is _NO_ANSWER:
@@ -339,7 +339,7 @@ class Values:
             if index is not None:
                 if name == "setitem":
                     self._forget(args[0])
-                return func(args[0], index, *args[2:])
+                return with_modes(func, args[0], index, *args[2:])
         return _NO_ANSWER
 
     def _even_split(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -361,7 +361,7 @@ class Values:
             f"how many of {rows} rows each of {parts} parts takes (torch.split by sizes from values assumed before)",
             f"an even share ({', '.join(map(str, even[:4]))}{', ...' if parts > 4 else ''})",
         )
-        return func(tensor, even, dim)
+        return with_modes(func, tensor, even, dim)
 
     def _unique(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         tensor = args[0]
