@@ -139,8 +139,11 @@ def test_unary_elementwise_ops_and_what_takes_the_normal_path() -> None:
     for func in (torch.rsqrt, torch.Tensor.neg, torch.Tensor.__neg__, torch.sigmoid, torch.Tensor.exp):
         got = meta_kernels.answer_from_shapes(func, (x,), {})
         assert got is not None and _layout(got) == _layout(func(x))
-    strided = x.transpose(0, 2)  # the output's layout follows a strided operand's: torch's path works it out
-    assert meta_kernels.answer_from_shapes(torch.Tensor.mul, (strided, 2.0), {}) is None
+    strided = x.transpose(0, 2)  # the output's layout follows a strided operand's, as torch's path lays it out
+    got = meta_kernels.answer_from_shapes(torch.Tensor.mul, (strided, 2.0), {})
+    assert got is not None and _layout(got) == _layout(strided * 2.0) and got.stride() == (1, 4, 12)
+    mixed = meta_kernels.answer_from_shapes(torch.Tensor.mul, (strided, x.transpose(0, 2).half()), {})
+    assert mixed is None  # an operand of another dtype is converted first, and its layout then is torch's to say
     assert meta_kernels.answer_from_shapes(torch.add, (x, x), {"alpha": 2}) is None
     assert meta_kernels.answer_from_shapes(torch.add, (x, torch.ones(2, 3, 4)), {}) is None  # one on the CPU
     assert meta_kernels.answer_from_shapes(torch.rsqrt, (x.long(),), {}) is None  # an integer the op turns float

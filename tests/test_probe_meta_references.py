@@ -77,8 +77,68 @@ def make_cat(rng: random.Random) -> Call:
         shape[dim] = rng.choice(SHAPES)
         if rng.random() < 0.1:
             shape[0] += 1
-        parts.append(torch.empty(shape, dtype=first.dtype, device="meta"))
+        part = torch.empty(shape, dtype=first.dtype, device="meta")
+        if rng.random() < 0.3 and part.dim() > 1:  # another layout: the result's follows rules of its own
+            part = part.transpose(0, -1).contiguous().transpose(0, -1)
+        elif rng.random() < 0.2 and part.dim() == 4:
+            part = part.contiguous(memory_format=torch.channels_last)
+        parts.append(part)
+    if rng.random() < 0.2:  # an empty 1-D part, as a generation cache's first keys have beside them
+        parts.insert(rng.randint(0, len(parts)), torch.empty(rng.choice((0, 0, 2)), dtype=first.dtype, device="meta"))
     return torch.cat, (parts, dim), {}
+
+
+def make_rotary(rng: random.Random) -> Call:
+    """The steps of a rotary embedding on a transposed query: halves, negation, cat, products with tables."""
+    batch, length, heads, width = rng.choice((1, 2)), rng.choice((1, 3, 5)), rng.choice((1, 2, 4)), 4
+    q = torch.empty(batch, length, heads, width, device="meta").transpose(1, 2)
+    half = q[..., : width // 2], q[..., width // 2 :]
+    table = torch.empty(batch, length, width, device="meta")[:, None]
+    step = rng.choice(("neg", "cat", "mul", "add"))
+    if step == "neg":
+        return torch.Tensor.neg, (half[1],), {}
+    if step == "cat":
+        return torch.cat, ((-half[1], half[0]), -1), {}
+    if step == "mul":
+        return rng.choice((torch.Tensor.mul, torch.Tensor.__mul__, torch.mul)), rng.choice(((q, table), (table, q))), {}
+    return torch.Tensor.add, (q * table, torch.empty(q.shape, device="meta") * table), {}
+
+
+def operand(rng: random.Random, shape: torch.Size) -> Any:
+    """A second operand for `shape`: a tensor that broadcasts (or not) in some layout, or a Python number."""
+    kind = rng.random()
+    if kind < 0.15:
+        return rng.choice((2, 0.5, -1))
+    dims = list(shape)
+    for i in range(len(dims)):
+        if rng.random() < 0.3:
+            dims[i] = 1
+    if rng.random() < 0.3 and dims:
+        dims = dims[rng.randint(0, len(dims)) :]
+    if rng.random() < 0.05:
+        dims = [*dims, 7]
+    other = torch.empty(dims, dtype=rng.choice((torch.float32, torch.float32, torch.bfloat16)), device="meta")
+    if other.dim() > 1 and rng.random() < 0.4:
+        order = list(range(other.dim()))
+        rng.shuffle(order)
+        other = other.permute(order).contiguous().permute([order.index(i) for i in range(other.dim())])
+    elif other.dim() == 4 and rng.random() < 0.2:
+        other = other.contiguous(memory_format=torch.channels_last)
+    return other
+
+
+def make_binary(rng: random.Random) -> Call:
+    x = tensor(rng)
+    if x.dtype != torch.float32 and rng.random() < 0.7:
+        x = x.float()
+    y = operand(rng, x.shape)
+    func = rng.choice((torch.add, torch.mul, torch.sub, torch.Tensor.add, torch.Tensor.__mul__, torch.Tensor.__rmul__))
+    return func, (x, y) if rng.random() < 0.8 or not isinstance(y, torch.Tensor) else (y, x), {}
+
+
+def make_pow(rng: random.Random) -> Call:
+    x = tensor(rng)
+    return rng.choice((torch.pow, torch.Tensor.pow, torch.Tensor.__pow__)), (x, rng.choice((2, 0.5, 3))), {}
 
 
 def make_mean(rng: random.Random) -> Call:
@@ -143,6 +203,9 @@ MAKERS: dict[str, Callable[[random.Random], Call]] = {
     "layer_norm": make_layer_norm,
     "addmm": make_addmm,
     "cat": make_cat,
+    "rotary": make_rotary,
+    "binary": make_binary,
+    "pow": make_pow,
     "mean": make_mean,
     "batch_norm": make_batch_norm,
     "adaptive_avg_pool2d": make_pool,

@@ -200,24 +200,85 @@ def meta_elementwise(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]
 
     On the meta device these run torch's Python reference implementations, a fraction of a
     millisecond each, thousands of times in a large model. The answer here is the one those
-    give when every tensor is contiguous and on the meta device: a contiguous tensor of the
-    broadcast shape, in the promoted dtype. Anything else (keywords such as ``alpha`` or
-    ``out``, a strided or non-meta operand, shapes that do not broadcast, integers where the
-    op wants floats) takes the normal path.
+    give: a tensor of the broadcast shape, in the operands' dtype, laid out in the order of
+    axes torch's reference chooses from the operands' strides (`_output_order`), so a rotary
+    embedding's product of a transposed query and a broadcast table keeps the query's layout.
+    Anything else (keywords such as ``alpha`` or ``out``, a non-meta operand, shapes that do not
+    broadcast, operands of another dtype than the result's, integers where the op wants floats)
+    takes the normal path.
     """
     tensors = _elementwise_operands(func, args) if not kwargs else None
-    if func in _UNARY and tensors and tensors[0].is_meta:
-        out = _like(tensors[0])
-        if out is not None:
-            return out
-    if not tensors or not all(t.is_meta and t.is_contiguous() and t.dtype != torch.bool for t in tensors):
+    if not tensors or not all(t.is_meta and t.dtype != torch.bool for t in tensors):
         return None
+    if func in _UNARY:
+        like = _like(tensors[0])
+        if like is not None:
+            return like
     try:
-        shape = torch.broadcast_shapes(*(t.shape for t in tensors))
+        shape = tuple(torch.broadcast_shapes(*(t.shape for t in tensors)))
         dtype = torch.result_type(*args) if len(args) == 2 else tensors[0].dtype
     except RuntimeError:
         return None
-    return torch.empty(shape, dtype=dtype, device="meta")
+    if any(t.dtype != dtype for t in tensors) and not all(t.is_contiguous() for t in tensors):
+        return None  # the reference converts such an operand first, which may change its layout
+    spread = [t if tuple(t.shape) == shape else t.expand(shape) for t in tensors]
+    return torch.empty_permuted(shape, _output_order(shape, spread), dtype=dtype, device="meta")
+
+
+def _output_order(shape: tuple[int, ...], tensors: list[torch.Tensor]) -> list[int]:
+    """The axes of an elementwise op's output from outermost to innermost in memory, as torch's reference orders them.
+
+    `tensors` are the operands broadcast to `shape`. This is
+    ``torch._prims_common.compute_elementwise_output_logical_to_physical_perm`` on concrete sizes:
+    all contiguous gives the plain order, all channels-last the channels-last order, else the
+    axes are sorted by the operands' strides (broadcast axes, of stride 0, do not count).
+    """
+    rank = len(shape)
+    if rank < 2:
+        return list(range(rank))
+    strides = [t.stride() for t in tensors]
+    contiguous = math.prod(shape) < 2 or all(_packed(shape, s, range(rank - 1, -1, -1)) for s in strides)
+    channels_last = rank == 4 and all(_packed(shape, s, (1, 3, 2, 0)) for s in strides)
+    if contiguous and not channels_last:
+        return list(range(rank))
+    if channels_last and not contiguous:
+        return [0, *range(2, rank), 1]
+
+    def swap(a: int, b: int) -> int:
+        for stride in strides:
+            sa, sb = stride[a], stride[b]
+            if sa == 0 or sb == 0:
+                continue
+            if sa == sb:
+                if shape[b] >= shape[a]:
+                    continue
+                return 1
+            return -1 if sb >= sa else 1
+        return 0
+
+    order = list(reversed(range(rank)))  # sorted innermost first, then reversed
+    for i in range(1, rank):
+        right = i
+        for left in reversed(range(i)):
+            comparison = swap(order[left], order[right])
+            if comparison > 0:
+                order[left], order[right] = order[right], order[left]
+                right = left
+            elif comparison < 0:
+                break
+    return list(reversed(order))
+
+
+def _packed(shape: tuple[int, ...], strides: tuple[int, ...], axes: Any) -> bool:
+    """True when the axes, innermost first, are packed one after another (axes of size 1 skipped)."""
+    expected = 1
+    for axis in axes:
+        if shape[axis] == 1:
+            continue
+        if strides[axis] != expected:
+            return False
+        expected *= shape[axis]
+    return True
 
 
 def _elementwise_operands(func: Any, args: tuple[Any, ...]) -> list[torch.Tensor] | None:
@@ -327,16 +388,22 @@ def meta_addmm(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> torch.Tensor
 
 
 def meta_cat(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> torch.Tensor | None:
-    """``torch.cat`` of contiguous meta tensors of one dtype that match but along `dim`: contiguous."""
+    """``torch.cat`` of meta tensors of one dtype that match but along `dim`: contiguous.
+
+    torch's reference lays the result out contiguous as soon as one part is not laid out
+    channels-last (`_like_channels_last`), whatever the others' strides (the halves of a rotary
+    embedding are slices of a transposed tensor); all parts channels-last is left to it. An empty
+    1-D part beside parts of more axes is skipped, as torch skips it (a generation cache's first
+    keys are the new keys after an empty tensor).
+    """
     bound = dict(zip(("tensors", "dim"), args, strict=False)) | dict(kwargs)
-    tensors, dim = _arg(bound, "tensors"), _arg(bound, "dim", 0)
-    if set(bound) - {"tensors", "dim"} or not isinstance(tensors, list | tuple) or not tensors or type(dim) is not int:
+    given, dim = _arg(bound, "tensors"), _arg(bound, "dim", 0)
+    if set(bound) - {"tensors", "dim"} or not isinstance(given, list | tuple) or not given or type(dim) is not int:
+        return None
+    tensors = _cat_parts(given)
+    if not tensors:
         return None
     first = tensors[0]
-    if not all(
-        isinstance(t, torch.Tensor) and t.is_meta and _new_layout(t) and t.dtype == first.dtype for t in tensors
-    ):
-        return None
     rank = first.dim()
     if rank == 0 or not -rank <= dim < rank or any(t.dim() != rank for t in tensors):
         return None
@@ -345,6 +412,30 @@ def meta_cat(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> torch.Tensor |
         return None
     shape = (*first.shape[:dim], sum(t.shape[dim] for t in tensors), *first.shape[dim + 1 :])
     return torch.empty(shape, dtype=first.dtype, device="meta")
+
+
+def _cat_parts(given: list[Any] | tuple[Any, ...]) -> list[torch.Tensor] | None:
+    """The parts of a ``torch.cat`` that `meta_cat` may answer, without empty 1-D ones beside others; None if none."""
+    if not all(isinstance(t, torch.Tensor) and t.is_meta and t.dtype == given[0].dtype for t in given):
+        return None
+    if all(_like_channels_last(tuple(t.shape), t.stride()) for t in given):
+        return None
+    if all(t.dim() == 1 for t in given):
+        return list(given)
+    return [t for t in given if t.dim() != 1 or t.shape[0] != 0]
+
+
+def _like_channels_last(shape: tuple[int, ...], strides: tuple[int, ...]) -> bool:
+    """True when a 4-D or 5-D tensor's strides look channels-last (``are_strides_like_channels_last_or_false``)."""
+    order = {4: (1, 3, 2, 0), 5: (1, 4, 3, 2, 0)}.get(len(shape))
+    if order is None or strides[1] == 0:
+        return False
+    low = 0
+    for axis in order:
+        if shape[axis] == 0 or strides[axis] < low or (axis == 0 and low == strides[1]):
+            return False
+        low = strides[axis] * shape[axis]
+    return True
 
 
 def meta_mean(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> torch.Tensor | None:
