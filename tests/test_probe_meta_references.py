@@ -274,3 +274,34 @@ def test_models_of_common_layers_are_described_without_importing_torch_dynamo_or
     assert image == [True, ["N", 3]]
     assert text == [True, ["N", "L", 6]]
     assert imported == [False, False]  # neither torch._dynamo nor sympy was imported
+
+
+def test_a_weights_meta_stand_in_is_laid_out_as_empty_like_lays_it_out() -> None:
+    rng = random.Random("like")
+    quick = 0
+    for _ in range(400):
+        source = tensor(rng, floating=rng.random() < 0.8)
+        if rng.random() < 0.3:
+            source = torch.empty_strided(source.shape, source.stride(), dtype=source.dtype)  # on the CPU
+        twin, expected = meta_kernels.meta_like(source), torch.empty_like(source, device="meta")
+        quick += meta_kernels._like(source) is not None
+        assert (twin.shape, twin.stride(), twin.dtype, twin.device) == (
+            expected.shape,
+            expected.stride(),
+            expected.dtype,
+            expected.device,
+        ), (tuple(source.shape), source.stride())
+    assert quick >= 200  # most took the quick way, so the comparison is not of empty_like with itself
+
+
+def test_shapes_broadcast_as_torch_broadcasts_them() -> None:
+    rng = random.Random("broadcast")
+    for _ in range(400):
+        shapes = [
+            tuple(rng.choice((0, 1, 1, 2, 3)) for _ in range(rng.randint(0, 4))) for _ in range(rng.randint(1, 3))
+        ]
+        try:
+            expected: tuple[int, ...] | None = tuple(torch.broadcast_shapes(*shapes))
+        except RuntimeError:
+            expected = None
+        assert meta_kernels._broadcast(*shapes) == expected, shapes

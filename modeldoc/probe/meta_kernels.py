@@ -31,6 +31,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from modeldoc.probe.names import dtype_name
 from modeldoc.probe.ops import bind, op_name, tensor_leaves
@@ -69,8 +70,8 @@ def meta_rnn(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any
     directions = 2 if args[7] else 1
     length, batch = (data.shape[1], data.shape[0]) if batch_first else (data.shape[0], data.shape[1])
     width = directions * states[0].shape[-1]
-    output = data.new_empty((batch, length, width) if batch_first else (length, batch, width))
-    return (output, *(state.new_empty(state.shape) for state in states))
+    output = _empty((batch, length, width) if batch_first else (length, batch, width), data.dtype)
+    return (output, *(_empty(state.shape, state.dtype) for state in states))
 
 
 def meta_linear(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> torch.Tensor | None:
@@ -95,7 +96,7 @@ def meta_linear(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> 
         mat1 = f"{math.prod(data.shape[:-1])}x{data.shape[-1]}"
         mat2 = f"{weight.shape[1]}x{weight.shape[0]}"
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({mat1} and {mat2})")
-    return data.new_empty((*data.shape[:-1], weight.shape[0]))
+    return _empty((*data.shape[:-1], weight.shape[0]), data.dtype)
 
 
 def meta_grouped_mm(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> torch.Tensor | None:
@@ -172,10 +173,7 @@ def _well_formed_attention(bound: Mapping[str, Any]) -> bool:
     scores = (*q.shape[:-1], k.shape[-2])
     if bound.get("is_causal") or mask.dtype not in (torch.bool, q.dtype):
         return False
-    try:
-        return tuple(torch.broadcast_shapes(mask.shape, scores)) == scores
-    except RuntimeError:
-        return False
+    return _broadcast(tuple(mask.shape), scores) == scores
 
 
 _BINARY = frozenset(
@@ -214,8 +212,10 @@ def meta_elementwise(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]
         like = _like(tensors[0])
         if like is not None:
             return like
+    shape = _broadcast(*(tuple(t.shape) for t in tensors))
+    if shape is None:
+        return None
     try:
-        shape = tuple(torch.broadcast_shapes(*(t.shape for t in tensors)))
         dtype = torch.result_type(*args) if len(args) == 2 else tensors[0].dtype
     except RuntimeError:
         return None
@@ -223,6 +223,25 @@ def meta_elementwise(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]
         return None  # the reference converts such an operand first, which may change its layout
     spread = [t if tuple(t.shape) == shape else t.expand(shape) for t in tensors]
     return torch.empty_permuted(shape, _output_order(shape, spread), dtype=dtype, device="meta")
+
+
+def _broadcast(*shapes: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The shape `shapes` broadcast to, None when they do not (``torch.broadcast_shapes`` is Python, and slower)."""
+    out = [1] * max(len(shape) for shape in shapes)
+    for shape in shapes:
+        for axis, size in enumerate(shape, len(out) - len(shape)):
+            if size == 1:
+                continue
+            if out[axis] == 1:
+                out[axis] = size
+            elif out[axis] != size:
+                return None
+    return tuple(out)
+
+
+def _empty(shape: Any, dtype: torch.dtype) -> torch.Tensor:
+    """A new contiguous meta tensor (``Tensor.new_empty`` on meta is a Python reference, and slower)."""
+    return torch.empty(shape, dtype=dtype, device="meta")
 
 
 def _output_order(shape: tuple[int, ...], tensors: list[torch.Tensor]) -> list[int]:
@@ -328,6 +347,13 @@ def _like(tensor: torch.Tensor) -> torch.Tensor | None:
     return None
 
 
+def meta_like(tensor: torch.Tensor) -> torch.Tensor:
+    """``torch.empty_like(tensor, device="meta")``, quicker for the usual layouts (a weight's stand-in)."""
+    plain = tensor.layout == torch.strided and not tensor.is_quantized and type(tensor) in (torch.Tensor, nn.Parameter)
+    like = _like(tensor) if plain else None
+    return like if like is not None else torch.empty_like(tensor, device="meta")
+
+
 def _new_layout(tensor: torch.Tensor) -> bool:
     """True when `tensor` is laid out exactly as a new contiguous tensor of its shape (size-1 axes too)."""
     return tensor.stride() == _contiguous_strides(tensor.shape)
@@ -379,10 +405,7 @@ def meta_addmm(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> torch.Tensor
     if a.dim() != 2 or b.dim() != 2 or a.shape[1] != b.shape[0] or not (a.dtype == b.dtype == bias.dtype):
         return None
     out = (a.shape[0], b.shape[1])
-    try:
-        if tuple(torch.broadcast_shapes(bias.shape, out)) != out:
-            return None
-    except RuntimeError:
+    if _broadcast(tuple(bias.shape), out) != out:
         return None
     return torch.empty(out, dtype=a.dtype, device="meta")
 

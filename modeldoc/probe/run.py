@@ -33,6 +33,7 @@ from modeldoc.probe import guard
 from modeldoc.probe import replay as replay_module
 from modeldoc.probe.deadline import Budget
 from modeldoc.probe.inputs import Example
+from modeldoc.probe.meta_kernels import meta_like
 from modeldoc.probe.names import dtype_name, public_type
 from modeldoc.probe.record import Recorder, Shape
 from modeldoc.probe.resolve import Built, Failure, Resolver
@@ -461,5 +462,5 @@ def _meta_twin(tensor: torch.Tensor) -> torch.Tensor:
         return nn.UninitializedParameter(requires_grad=tensor.requires_grad, device="meta", dtype=tensor.dtype)  # type: ignore[call-arg]
     if isinstance(tensor, nn.UninitializedBuffer):
         return nn.UninitializedBuffer(requires_grad=tensor.requires_grad, device="meta", dtype=tensor.dtype)  # type: ignore[call-arg]
-    twin = torch.empty_like(tensor, device="meta")
+    twin = meta_like(tensor)
     return nn.Parameter(twin, requires_grad=tensor.requires_grad) if isinstance(tensor, nn.Parameter) else twin
