@@ -80,6 +80,8 @@ class Runner:
         """The blocks of repeated structures (`modeldoc.probe.replay.group_keys`), found on the first pass."""
         self.classes: tuple[Example, dict[int, Hashable]] | None = None
         """The base pass's example, and its blocks that took one another's steps (`Replayer.classified`)."""
+        self.saved: _Saved | None = None
+        """The user's modules as they came, taken before the first pass; each pass puts them back to it."""
         self.real_device = str(next(iter(tensors_of(tree)), torch.empty(0)).device)
         if device == "cpu" and self.real_device == "meta":
             self.real_device = "cpu"
@@ -174,7 +176,10 @@ class Runner:
         meta = self.device == "meta"
         recorder = Recorder(paths, types, budget=self.budget, meta=meta)
         modes = {id(sub): sub.training for sub in modules}
-        saved = _Saved(modules, containers=target is self.user)  # a lazy model's private twin may change
+        if target is not self.user:
+            saved = _Saved(modules, containers=False)  # a lazy model's private twin may change
+        else:  # taken once: each pass ends by putting the modules back exactly as it found them
+            saved = self.saved = self.saved or _Saved(modules)
         handles = []
         error: BaseException | None = None
         where = ""
