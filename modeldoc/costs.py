@@ -321,12 +321,25 @@ def ancestors(path: str) -> list[str]:
 
 def summarize(trace: TraceSpec) -> dict[str, Cost]:
     """Cost per layer path, each layer summing the ops of its whole subtree (``""`` = the model)."""
-    totals: dict[str, Cost] = {}
+    own: dict[str, list[int]] = {}  # each layer's own ops first, then each sum is added up its ancestors once
     for op in trace.ops:
         path = owner(op)
         if path is None:
             continue
-        cost = Cost(macs=op.macs, flops=op.flops, activation_bytes=op_activation_bytes(op, trace.tensors))
+        sums = own.get(path)
+        if sums is None:
+            sums = own[path] = [0, 0, 0]
+        sums[0] += op.macs
+        sums[1] += op.flops
+        sums[2] += op_activation_bytes(op, trace.tensors)
+    totals: dict[str, list[int]] = {}
+    for path, (macs, flops, activation) in own.items():
         for above in ancestors(path):
-            totals[above] = totals.get(above, ZERO) + cost
-    return totals
+            found = totals.get(above)
+            if found is None:
+                totals[above] = [macs, flops, activation]
+            else:
+                found[0] += macs
+                found[1] += flops
+                found[2] += activation
+    return {path: Cost(macs=m, flops=f, activation_bytes=a) for path, (m, f, a) in totals.items()}

@@ -176,10 +176,7 @@ class Runner:
         meta = self.device == "meta"
         recorder = Recorder(paths, types, budget=self.budget, meta=meta)
         modes = {id(sub): sub.training for sub in modules}
-        if target is not self.user:
-            saved = _Saved(modules, containers=False)  # a lazy model's private twin may change
-        else:  # taken once: each pass ends by putting the modules back exactly as it found them
-            saved = self.saved = self.saved or _Saved(modules)
+        saved = self._saved(target, modules)
         handles = []
         error: BaseException | None = None
         where = ""
@@ -220,6 +217,14 @@ class Runner:
             for sub in modules:
                 _set_mode(sub, training=modes[id(sub)])
         return recorder, error, where, stand_ins
+
+    def _saved(self, target: nn.Module, modules: list[nn.Module]) -> _Saved:
+        """The modules as they are before a pass, to be put back after it."""
+        if target is not self.user:
+            return _Saved(modules, containers=False)  # a lazy model's private twin may change
+        if self.saved is None:  # taken once: each pass ends by putting the modules back exactly as it found them
+            self.saved = _Saved(modules)
+        return self.saved
 
     def _stand_in(self, tensor: torch.Tensor) -> torch.Tensor | None:
         """What takes `tensor`'s slot during a pass (None: the tensor itself)."""
