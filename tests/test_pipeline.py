@@ -48,9 +48,11 @@ def test_describing_hands_the_garbage_collector_back_as_it_was() -> None:
     import gc
 
     assert gc.isenabled() and gc.get_freeze_count() == 0
+    thresholds = gc.get_threshold()
     spec = pipeline.describe(model_options(TINY))
     assert spec.layers  # described, with the objects that existed before frozen meanwhile
     assert gc.isenabled() and gc.get_freeze_count() == 0  # and every one of them handed back
+    assert gc.get_threshold() == thresholds  # the full runs, put off meanwhile, are due again as they were
     gc.freeze()  # a process that freezes objects itself keeps them frozen, however many there are
     try:
         frozen = gc.get_freeze_count()
@@ -59,3 +61,24 @@ def test_describing_hands_the_garbage_collector_back_as_it_was() -> None:
         assert gc.get_freeze_count() > 0.9 * frozen
     finally:
         gc.unfreeze()
+
+
+def test_the_collectors_full_runs_wait_until_the_description_is_made() -> None:
+    import gc
+
+    import torch
+    from torch import nn
+
+    from tests.helpers.specs import describe_live
+
+    seen: list[tuple[int, int, int]] = []
+
+    class Watching(nn.Linear):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            seen.append(gc.get_threshold())
+            return super().forward(x)
+
+    thresholds = gc.get_threshold()
+    describe_live(Watching(4, 2), "N=1,4")
+    assert seen and all(t[:2] == thresholds[:2] and t[2] > 10**8 for t in seen)  # young objects collected as usual
+    assert gc.get_threshold() == thresholds
