@@ -20,6 +20,7 @@ import itertools
 from dataclasses import dataclass, replace
 
 from modeldoc.arithmetic import Formula, expected_size
+from modeldoc.derive import reuse
 from modeldoc.derive.context import AxisKey, Birth, Outcome, RuleContext, Step, TraceIndex, qualified
 from modeldoc.derive.function_rules import apply_function_rule
 from modeldoc.derive.module_rules import apply_module_rule
@@ -146,6 +147,8 @@ class Provenance:
         self.totals: dict[Node, int] = {}
         """How many distinct steps each node rests on (itself included), for the nodes counted so far."""
         self._anchors: dict[Node, list[tuple[str, str]]] | None = None
+        self.reused = reuse.Reused(self.index) if reuse.ENABLED else None
+        """The rules' answers that hold for every op with the same key (`modeldoc.derive.reuse`)."""
         self.budget = work_budget(self.index.trace) if budget is None else budget
         self.work = 0
         self.deriving = "the model's sizes"
@@ -230,13 +233,21 @@ class Provenance:
         producer = index.ops.get(tensor.producer) if tensor.producer is not None else None
         if producer is None:
             return leaf(index, tensor, axis), None
+        key = None
+        if self.reused is not None:
+            key, passed = self.reused.passed(producer, tid, axis, tensor.shape[axis])
+            if passed is not None:
+                return Outcome.keeps(*passed), producer
         ctx = RuleContext(index, producer, tensor, axis)
         outcome = None
         if producer.kind == "module":
             outcome = apply_module_rule(ctx)
         elif producer.kind == "function":
             outcome = apply_function_rule(ctx)
-        return (outcome or keeps_or_makes(ctx)), producer
+        outcome = outcome or keeps_or_makes(ctx)
+        if self.reused is not None:
+            self.reused.remember(key, producer, outcome)
+        return outcome, producer
 
     def _combine(self, key: AxisKey, outcome: Outcome, producer: OpSpec | None) -> Origin:
         """The origin of `key` from its producer's outcome and the origins of the outcome's sources."""
