@@ -61,30 +61,32 @@ class OpKeys:
         inputs = op.inputs
         layer: Hashable = None
         if op.kind == "module":
-            spec = index.layers.get(op.name)
-            layer = (
-                (
-                    spec.type,
-                    spec.type_name,
-                    spec.bases,
-                    spec.size_rule,
-                    tuple((h.name, h.kind, h.dim, value_key(h.value)) for h in spec.hyperparameters),
-                )
-                if spec is not None
-                else ("absent", op.target)
-            )
+            layer = self._layer(op)
         order: Hashable = ()
         if len(inputs) > 1:  # which inputs are one tensor, and which is the oldest data (`TraceIndex.age`)
             ages = [(index.age(t), t) for t in inputs]
-            order = (tuple(inputs.index(t) for t in inputs), tuple(sorted(range(len(inputs)), key=ages.__getitem__)))
+            order = (tuple([inputs.index(t) for t in inputs]), tuple(sorted(range(len(inputs)), key=ages.__getitem__)))
         return (
             op.kind,
             op.name if op.kind != "module" else "",
             layer,
             repr(op.arguments) if op.arguments else "",
-            tuple(tensors[t].shape for t in inputs),
-            tuple(tensors[t].shape for t in op.outputs),
+            tuple([tensors[t].shape for t in inputs]),
+            tuple([tensors[t].shape for t in op.outputs]),
             order,
+        )
+
+    def _layer(self, op: OpSpec) -> Hashable:
+        """What a rule reads of the layer a module op called: its type, size rule and arguments."""
+        spec = self.index.layers.get(op.name)
+        if spec is None:
+            return ("absent", op.target)
+        return (
+            spec.type,
+            spec.type_name,
+            spec.bases,
+            spec.size_rule,
+            tuple([(h.name, h.kind, h.dim, value_key(h.value)) for h in spec.hyperparameters]),
         )
 
 
@@ -117,6 +119,8 @@ class Reused:
 
     def ties(self, op: OpSpec, index: TraceIndex) -> list[Tie]:
         """`tie_rules.ties_of`, asked once per op key when every tie is between the op's inputs."""
+        if op.kind != "function" or len(op.inputs) < 2 or not op.outputs:
+            return []  # what `ties_of` answers at once, before any rule
         key = self.keys.key(op)
         if key in self._ties:
             found = self._ties[key]
