@@ -1,12 +1,14 @@
-"""The derivations reuse the rules' answers for ops that look the same to them: the same JSON, byte for byte.
+"""The interpret stage's shortcuts for repeated blocks change no byte of the description.
 
-`modeldoc.derive.reuse.ENABLED` switches the reuse off: each model's raw description (what the
-probe collected) is interpreted both ways and the two ``modeldoc/1`` JSON texts, as the CLI
-writes them, must be equal. The models: the benchmark's GPT-2 and LLaMA classes at tiny sizes,
-tiny Hugging Face configs (T5, BERT, Mixtral, Gemma 2 with its sliding and full attention
-blocks, DeepSeek-V3 with dense and mixture-of-experts blocks), and hand-written stacks whose
-repeats differ (a frozen block, another constructor argument, a weight tied across blocks, a
-block with another kernel).
+Each shortcut has a module-level switch: `modeldoc.derive.reuse.ENABLED` (the rules' answers
+reused for ops that look the same to them) and `modeldoc.structures.REUSE` (a layer whose
+facts all instances share is not tallied). Each model's raw description (what the probe
+collected) is interpreted with every switch on, with every switch off, and with each one off
+alone, and the ``modeldoc/1`` JSON texts, as the CLI writes them, must be equal. The models:
+the benchmark's GPT-2 and LLaMA classes at tiny sizes, tiny Hugging Face configs (T5, BERT,
+Mixtral, Gemma 2 with its sliding and full attention blocks, DeepSeek-V3 with dense and
+mixture-of-experts blocks), and hand-written stacks whose repeats differ (a frozen block,
+another constructor argument, a weight tied across blocks, a block with another kernel).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from modeldoc import knowledge, pipeline
+from modeldoc import knowledge, pipeline, structures
 from modeldoc.derive import provenance, reuse
 from modeldoc.spec import ModelSpec
 from tests import test_interpret_reuse as models
@@ -35,6 +37,9 @@ CONFIGS: dict[str, dict[str, Any]] = {
     },
 }  # fmt: skip
 
+SWITCHES: list[tuple[Any, str]] = [(reuse, "ENABLED"), (structures, "REUSE")]
+"""Every shortcut's module and switch."""
+
 NAMES = [*models.LIVE, *(f"config-{name}" for name in CONFIGS)]
 
 
@@ -47,8 +52,11 @@ def _raw(name: str) -> tuple[ModelSpec, knowledge.Knowledge]:
         return models.raw_description(config)
 
 
-def _interpreted(raw: ModelSpec, table: knowledge.Knowledge, *, reusing: bool) -> tuple[str, int]:
-    """The description as JSON text, and how many times the rules were asked about a size."""
+def _interpreted(raw: ModelSpec, table: knowledge.Knowledge, *, reusing: bool, others: bool = True) -> tuple[str, int]:
+    """The description as JSON text, and how many times the rules were asked about a size.
+
+    `reusing` sets the derivations' switch, `others` every other shortcut's.
+    """
     asked = 0
     outcome = provenance.Provenance._outcome
 
@@ -69,6 +77,8 @@ def _interpreted(raw: ModelSpec, table: knowledge.Knowledge, *, reusing: bool) -
         return wrapped
 
     with pytest.MonkeyPatch.context() as patched:
+        for module, switch in SWITCHES:
+            patched.setattr(module, switch, others)
         patched.setattr(reuse, "ENABLED", reusing)
         patched.setattr(provenance.Provenance, "_outcome", counted)
         patched.setattr(provenance, "apply_module_rule", counting(module_rule))
@@ -87,6 +97,10 @@ def test_reusing_the_rules_answers_changes_no_byte_of_the_description(name: str)
     assert with_reuse == without
     # the comparison means something: the rules were asked fewer times with the reuse
     assert asked_with < asked_without
+    # every other shortcut, off alone and all together
+    assert _interpreted(raw, table, reusing=True, others=False)[0] == with_reuse
+    assert _interpreted(raw, table, reusing=False, others=False)[0] == with_reuse
+    assert json.loads(with_reuse)["structures"]
 
 
 def test_the_derivations_of_the_varied_stack_still_name_each_repeat():
@@ -99,3 +113,23 @@ def test_the_derivations_of_the_varied_stack_still_name_each_repeat():
         assert down["out_features"].kind == "data-dependent"
         assert f"blocks.{index}.down's output" in down["out_features"].reason
         assert [step.where for step in down["out_features"].derivation] == ["embed", f"blocks.{index}: add"]
+
+
+def test_the_varied_stack_skips_the_layers_its_blocks_share_and_tallies_the_others(monkeypatch: pytest.MonkeyPatch):
+    raw, table = _raw("varied")
+    answers: list[bool] = []
+    alike = structures._alike
+
+    def counted(*args: Any) -> bool:
+        answers.append(alike(*args))
+        return answers[-1]
+
+    monkeypatch.setattr(structures, "_alike", counted)
+    spec = ModelSpec.from_json(json.loads(_interpreted(raw, table, reusing=True)[0]))
+    assert True in answers and False in answers
+    (group,) = [g for g in spec.structures if "blocks.0" in g.instances]
+    found = [(d.instance, d.aspect, d.name, d.value) for d in group.differences]
+    # the frozen block, the other dropout and the shared weight, as without the shortcut
+    assert ("blocks.2", "trainable", "weight", False) in found
+    assert ("blocks.4", "argument", "p", 0.1) in found
+    assert any(d[0] == "blocks.3" and d[1] == "tied" for d in found)
