@@ -20,6 +20,7 @@ import pytest
 
 from modeldoc import knowledge, pipeline, structures
 from modeldoc.derive import provenance, reuse
+from modeldoc.derive.context import Outcome
 from modeldoc.spec import ModelSpec
 from tests import test_interpret_reuse as models
 
@@ -133,3 +134,10 @@ def test_the_varied_stack_skips_the_layers_its_blocks_share_and_tallies_the_othe
     assert ("blocks.2", "trainable", "weight", False) in found
     assert ("blocks.4", "argument", "p", 0.1) in found
     assert any(d[0] == "blocks.3" and d[1] == "tied" for d in found)
+
+
+def test_an_outcome_that_passes_a_size_on_is_the_one_its_constructor_makes():
+    fast = Outcome.keeps(7, 2)
+    assert fast == Outcome("pass", sources=((7, 2),))
+    assert list(fast.__dict__.items()) == list(Outcome("pass", sources=((7, 2),)).__dict__.items())
+    assert hash(fast) == hash(Outcome("pass", sources=((7, 2),)))

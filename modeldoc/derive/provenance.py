@@ -146,6 +146,8 @@ class Provenance:
         self.nodes: dict[tuple[int, Step, tuple[Node, ...]], Node] = {}
         self.totals: dict[Node, int] = {}
         """How many distinct steps each node rests on (itself included), for the nodes counted so far."""
+        self.listings: dict[Node, tuple[DerivationStep, ...]] = {}
+        """Each node's full listing (`_ordered`), once: the arguments of repeated blocks often rest on one node."""
         self._anchors: dict[Node, list[tuple[str, str]]] | None = None
         self.reused = reuse.Reused(self.index) if reuse.ENABLED else None
         """The rules' answers that hold for every op with the same key (`modeldoc.derive.reuse`)."""
@@ -214,17 +216,23 @@ class Provenance:
         """
         chain: list[AxisKey] = []
         current = key
-        while current not in self.roots:
-            outcome = self.outcome(current)[0]
+        roots, ties, outcomes = self.roots, self.ties, self.outcomes
+        while current not in roots:
+            outcome = ties.get(current)  # `outcome`, inline: this loop runs once per size of the trace
+            if outcome is None:
+                found = outcomes.get(current)
+                if found is None:
+                    found = outcomes[current] = self._outcome(*current)
+                outcome = found[0]
             if outcome.kind != "pass" or outcome.sources[0] in chain or outcome.sources[0] == current:
-                self.roots[current] = current
+                roots[current] = current
                 break
             chain.append(current)
             current = outcome.sources[0]
-        found = self.roots[current]
+        root = roots[current]
         for seen in chain:
-            self.roots[seen] = found
-        return found
+            roots[seen] = root
+        return root
 
     def _outcome(self, tid: int, axis: int) -> tuple[Outcome, OpSpec | None]:
         """What the producer of tensor `tid` did to `axis`, by the first rule that explains it."""
@@ -340,7 +348,10 @@ class Provenance:
         total = self.total(node)
         if total <= MAX_SHOWN:
             self._spend(total)
-            return Derivation(steps=_ordered(node))
+            steps = self.listings.get(node)
+            if steps is None:
+                steps = self.listings[node] = _ordered(node)
+            return Derivation(steps=steps)
         kept, frontier = self._cut(node, argument)
         listed = {_key(n) for n in kept}
         lines: list[DerivationStep] = []

@@ -105,8 +105,12 @@ class Reused:
         """
         if value == 1:
             return None, None
-        place = op.outputs.index(tid) if tid in op.outputs else -1
-        key = (self.keys.key(op), place, axis, self.keys.index.tensors[tid].shape if place < 0 else None)
+        outputs = op.outputs
+        place = outputs.index(tid) if tid in outputs else -1
+        number = self.keys._keys.get(op.index)
+        if number is None:
+            number = self.keys.key(op)
+        key = (number, place, axis, self.keys.index.tensors[tid].shape if place < 0 else None)
         found = self._passes.get(key)
         return key, ((op.inputs[found[0]], found[1]) if found is not None else None)
 
