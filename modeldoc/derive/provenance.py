@@ -265,12 +265,11 @@ class Provenance:
         through = weighted and outcome.kind != "birth"
         if outcome.kind == "pass":
             source = self.memo[outcome.sources[0]]
-            return copied(
-                source,
-                value=value,
-                plain_input=source.plain_input and not weighted,
-                through_parameters=through or source.through_parameters,
-            )
+            plain = source.plain_input and not weighted
+            behind = through or source.through_parameters
+            if (value, plain, behind) == (source.value, source.plain_input, source.through_parameters):
+                return source  # the size passed on unchanged, through no layer with parameters: the same origin
+            return copied(source, value=value, plain_input=plain, through_parameters=behind)
         step = outcome.step
         assert step is not None
         order = outcome.order if outcome.order is not None else producer.index if producer is not None else -1
