@@ -45,6 +45,8 @@ class OpKeys:
         self.index = index
         self._keys: dict[int, int] = {}
         self._numbers: dict[Hashable, int] = {}
+        self._arguments: dict[int, Hashable] = {}
+        """Each layer's arguments as a key, by the identity of their tuple (the spec keeps every tuple alive)."""
 
     def key(self, op: OpSpec) -> int:
         """The number of `op`'s signature: equal for two ops whose signatures are equal."""
@@ -81,13 +83,13 @@ class OpKeys:
         spec = self.index.layers.get(op.name)
         if spec is None:
             return ("absent", op.target)
-        return (
-            spec.type,
-            spec.type_name,
-            spec.bases,
-            spec.size_rule,
-            tuple([(h.name, h.kind, h.dim, value_key(h.value)) for h in spec.hyperparameters]),
-        )
+        # repeats explained alike share one tuple of arguments (`modeldoc.explain.reuse`): read once per tuple
+        arguments = self._arguments.get(id(spec.hyperparameters))
+        if arguments is None:
+            arguments = self._arguments[id(spec.hyperparameters)] = tuple(
+                [(h.name, h.kind, h.dim, value_key(h.value)) for h in spec.hyperparameters]
+            )
+        return (spec.type, spec.type_name, spec.bases, spec.size_rule, arguments)
 
 
 class Reused:
