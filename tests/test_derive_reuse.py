@@ -1,8 +1,9 @@
 """The interpret stage's shortcuts for repeated blocks change no byte of the description.
 
 Each shortcut has a module-level switch: `modeldoc.derive.reuse.ENABLED` (the rules' answers
-reused for ops that look the same to them) and `modeldoc.structures.REUSE` (a layer whose
-facts all instances share is not tallied). Each model's raw description (what the probe
+reused for ops that look the same to them), `modeldoc.structures.REUSE` (a layer whose facts
+all instances share is not tallied) and `modeldoc.explain.reuse.ENABLED` (a layer explained
+once per key; a bookkeeping reason rendered once per context). Each model's raw description (what the probe
 collected) is interpreted with every switch on, with every switch off, and with each one off
 alone, and the ``modeldoc/1`` JSON texts, as the CLI writes them, must be equal. The models:
 the benchmark's GPT-2 and LLaMA classes at tiny sizes, tiny Hugging Face configs (T5, BERT,
@@ -21,6 +22,7 @@ import pytest
 from modeldoc import knowledge, pipeline, structures
 from modeldoc.derive import provenance, reuse
 from modeldoc.derive.context import Outcome
+from modeldoc.explain import reuse as explain_reuse
 from modeldoc.spec import ModelSpec
 from tests import test_interpret_reuse as models
 
@@ -38,7 +40,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     },
 }  # fmt: skip
 
-SWITCHES: list[tuple[Any, str]] = [(reuse, "ENABLED"), (structures, "REUSE")]
+SWITCHES: list[tuple[Any, str]] = [(reuse, "ENABLED"), (structures, "REUSE"), (explain_reuse, "ENABLED")]
 """Every shortcut's module and switch."""
 
 NAMES = [*models.LIVE, *(f"config-{name}" for name in CONFIGS)]
