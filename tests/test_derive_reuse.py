@@ -24,8 +24,10 @@ from modeldoc import knowledge, pipeline, structures
 from modeldoc.derive import provenance, reuse
 from modeldoc.derive.context import Outcome
 from modeldoc.explain import reuse as explain_reuse
+from modeldoc.options import model_options
 from modeldoc.spec import ModelSpec
 from tests import test_interpret_reuse as models
+from tests.test_speed_static import bench_model
 
 CONFIGS: dict[str, dict[str, Any]] = {
     **models.CONFIGS,
@@ -90,6 +92,35 @@ def test_the_shortcuts_change_no_byte_of_the_description(name: str):
     # the comparison means something: the size rules ran fewer times with the shortcuts
     assert 0 < ran < ran_without
     assert json.loads(shortcuts)["structures"]
+
+
+def _raw_benchmark(name: str) -> tuple[ModelSpec, knowledge.Knowledge]:
+    """The raw description of a benchmark model on the meta device, as issue 12 times it."""
+    captured: list[tuple[ModelSpec, knowledge.Knowledge | None]] = []
+    interpret = pipeline.interpret
+
+    def capture(spec: ModelSpec, table: knowledge.Knowledge | None = None) -> ModelSpec:
+        captured.append((spec, table))
+        return interpret(spec, table)
+
+    options = model_options({"target": f"bench_models:make_{name}", "input_shape": "1,64", "input_dtype": "long"})
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(pipeline, "interpret", capture)
+        pipeline.describe_module(bench_model(name), options)
+    spec, table = captured[-1]
+    return spec, table or knowledge.current()
+
+
+@pytest.mark.parametrize("name", [pytest.param("gpt2"), pytest.param("llama", marks=pytest.mark.slow)])
+def test_the_benchmark_models_on_meta_are_described_the_same(name: str):
+    raw, table = _raw_benchmark(name)
+    assert raw.probe_error == ""
+    shortcuts, ran = _interpreted(raw, table)
+    without, ran_without = _interpreted(raw, table, off=SWITCHES)
+    assert without == shortcuts
+    assert 0 < ran < ran_without
+    (group,) = [g for g in ModelSpec.from_json(json.loads(shortcuts)).structures if len(g.instances) > 2]
+    assert len(group.instances) == (12 if name == "gpt2" else 80)
 
 
 def test_the_derivations_of_the_varied_stack_still_name_each_repeat():
