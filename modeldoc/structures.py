@@ -21,7 +21,11 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from modeldoc.explain.reuse import copied
-from modeldoc.spec import Aspect, Difference, LayerSpec, ModelSpec, StructureSpec, TraceSpec, Value
+from modeldoc.spec import Aspect, Difference, LayerSpec, ModelSpec, OpSpec, StructureSpec, TraceSpec, Value
+
+REUSE = True
+"""True skips, in `_differences`, each layer whose facts every instance has alike (one comparison per
+fact, no tally); False tallies every fact of every instance. The tests build the JSON both ways."""
 
 
 def attach(spec: ModelSpec) -> ModelSpec:
@@ -184,6 +188,8 @@ class _CallKeys:
         for op in trace.ops:
             for place, tensor in enumerate(op.outputs):
                 self.outputs.setdefault(tensor, (op.index, place))
+        self._fixed: dict[int, Hashable] = {}
+        """Each op's part of a step that no block changes (kind, target, arguments, call, output sizes), once per op."""
 
     def key(self, root: str) -> tuple[Hashable, ...]:
         """The ops and module calls inside `root`, relative to it; empty when the pass ran none of them."""
@@ -195,46 +201,45 @@ class _CallKeys:
         outside: dict[int, int] = {}
         tensors = self.trace.tensors
         prefix = root + "."
+        cut = len(prefix)
+        outputs = self.outputs
 
         def ref(tensor: int) -> Hashable:
-            made = self.outputs.get(tensor)
+            made = outputs.get(tensor)
             if made is not None and made[0] in local:
                 return ("op", local[made[0]], made[1])
             info = tensors[tensor] if 0 <= tensor < len(tensors) else None
             if info is not None and info.name.startswith(prefix):
-                return ("tensor", info.name[len(prefix) :])
+                return ("tensor", info.name[cut:])
             dims = info.dims if info is not None else ()
             return ("in", outside.setdefault(tensor, len(outside)), dims)
 
         def rel(path: str) -> str:
-            return relative(path, root) if path == root or path.startswith(prefix) else f"^{path}"
-
-        def dims(tensor: int) -> Hashable:
-            return tensors[tensor].dims if 0 <= tensor < len(tensors) else ()
+            if path == root:
+                return ""
+            return path[cut:] if path.startswith(prefix) else f"^{path}"
 
         steps: list[Hashable] = []
         ops = self.trace.ops
+        fixed = self._fixed
         for index in indices:
             op = ops[self.position[index]]
+            static = fixed.get(index)
+            if static is None:
+                static = fixed[index] = self._static(op)
             name = rel(op.name) if op.kind == "module" else op.name
-            steps.append(
-                (
-                    op.kind,
-                    op.target,
-                    name,
-                    rel(op.scope),
-                    op.args,
-                    op.call if op.kind == "module" else 0,
-                    tuple(ref(t) for t in op.inputs),
-                    tuple(dims(t) for t in op.outputs),
-                )
-            )
+            steps.append((static, name, rel(op.scope), tuple([ref(t) for t in op.inputs])))
         for path in paths:
             for i in self.calls_in.get(path, ()):
                 call = self.trace.module_calls[i]
-                inputs, outputs = tuple(ref(t) for t in call.inputs), tuple(ref(t) for t in call.outputs)
-                steps.append(("call", rel(path), call.call, inputs, outputs))
+                inputs, outputs_ = tuple([ref(t) for t in call.inputs]), tuple([ref(t) for t in call.outputs])
+                steps.append(("call", rel(path), call.call, inputs, outputs_))
         return tuple(steps)
+
+    def _static(self, op: OpSpec) -> Hashable:
+        tensors = self.trace.tensors
+        dims = tuple([tensors[t].dims if 0 <= t < len(tensors) else () for t in op.outputs])
+        return (op.kind, op.target, op.args, op.call if op.kind == "module" else 0, dims)
 
 
 @dataclass(frozen=True)
@@ -252,6 +257,8 @@ def _differences(instances: Sequence[str], tree: _Tree) -> list[Difference]:
     out: list[Difference] = []
     for path in tree.subtree(first):
         rel = relative(path, first)
+        if REUSE and _alike(rel, instances, tree):
+            continue
         found: dict[tuple[Aspect, str], list[_Seen]] = {}
         for root in instances:
             layer = tree.layers[inside(root, rel)]
@@ -267,6 +274,24 @@ def _differences(instances: Sequence[str], tree: _Tree) -> list[Difference]:
                 if s.value != usual
             ]
     return out
+
+
+def _alike(rel: str, instances: Sequence[str], tree: _Tree) -> bool:
+    """True when every instance's layer at `rel` has the first's facts, in order, none of them `!=` the first's.
+
+    Then `_differences` would find nothing there: each fact's usual value is one of values that
+    all equal the first's, and no instance differs from it.
+    """
+    first = instances[0]
+    facts = list(_facts(tree.layers[inside(first, rel)], first, is_root=not rel))
+    for root in instances[1:]:
+        other = list(_facts(tree.layers[inside(root, rel)], root, is_root=not rel))
+        if len(other) != len(facts):
+            return False
+        for (aspect, name, value), (other_aspect, other_name, other_value) in zip(facts, other, strict=True):
+            if aspect != other_aspect or name != other_name or value != other_value:
+                return False
+    return True
 
 
 def _facts(layer: LayerSpec, root: str, *, is_root: bool) -> Iterable[tuple[Aspect, str, Value]]:

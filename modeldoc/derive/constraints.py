@@ -97,8 +97,9 @@ def constrain(provenance: Provenance) -> Constraints:
     sets = _Sets()
     edges: dict[AxisKey, list[tuple[AxisKey, AxisKey, Tie, OpSpec]]] = {}
     contracted: set[AxisKey] = set()
+    reused = provenance.reused
     for op in index.trace.ops:
-        for tie in ties_of(op, index):
+        for tie in reused.ties(op, index) if reused is not None else ties_of(op, index):
             ra, rb = provenance.root(tie.a), provenance.root(tie.b)
             if ra == rb:
                 continue

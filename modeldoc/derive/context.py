@@ -57,7 +57,10 @@ class Outcome:
     @classmethod
     def keeps(cls, tid: int, axis: int) -> Outcome:
         """The size is that of `axis` of tensor `tid`, unchanged."""
-        return cls("pass", sources=((tid, axis),))
+        # the fields set as `__init__` sets them, at a fraction of a frozen dataclass's cost: most outcomes are these
+        new = object.__new__(cls)
+        new.__dict__.update(kind="pass", sources=((tid, axis),), step=None, birth="op", chosen=None, order=None)
+        return new
 
     @classmethod
     def computed(cls, step: Step, sources: Sequence[AxisKey], *, order: int | None = None) -> Outcome:

@@ -20,6 +20,7 @@ import itertools
 from dataclasses import dataclass, replace
 
 from modeldoc.arithmetic import Formula, expected_size
+from modeldoc.derive import reuse
 from modeldoc.derive.context import AxisKey, Birth, Outcome, RuleContext, Step, TraceIndex, qualified
 from modeldoc.derive.function_rules import apply_function_rule
 from modeldoc.derive.module_rules import apply_module_rule
@@ -145,7 +146,11 @@ class Provenance:
         self.nodes: dict[tuple[int, Step, tuple[Node, ...]], Node] = {}
         self.totals: dict[Node, int] = {}
         """How many distinct steps each node rests on (itself included), for the nodes counted so far."""
+        self.listings: dict[Node, tuple[DerivationStep, ...]] = {}
+        """Each node's full listing (`_ordered`), once: the arguments of repeated blocks often rest on one node."""
         self._anchors: dict[Node, list[tuple[str, str]]] | None = None
+        self.reused = reuse.Reused(self.index) if reuse.ENABLED else None
+        """The rules' answers that hold for every op with the same key (`modeldoc.derive.reuse`)."""
         self.budget = work_budget(self.index.trace) if budget is None else budget
         self.work = 0
         self.deriving = "the model's sizes"
@@ -211,17 +216,23 @@ class Provenance:
         """
         chain: list[AxisKey] = []
         current = key
-        while current not in self.roots:
-            outcome = self.outcome(current)[0]
+        roots, ties, outcomes = self.roots, self.ties, self.outcomes
+        while current not in roots:
+            outcome = ties.get(current)  # `outcome`, inline: this loop runs once per size of the trace
+            if outcome is None:
+                found = outcomes.get(current)
+                if found is None:
+                    found = outcomes[current] = self._outcome(*current)
+                outcome = found[0]
             if outcome.kind != "pass" or outcome.sources[0] in chain or outcome.sources[0] == current:
-                self.roots[current] = current
+                roots[current] = current
                 break
             chain.append(current)
             current = outcome.sources[0]
-        found = self.roots[current]
+        root = roots[current]
         for seen in chain:
-            self.roots[seen] = found
-        return found
+            roots[seen] = root
+        return root
 
     def _outcome(self, tid: int, axis: int) -> tuple[Outcome, OpSpec | None]:
         """What the producer of tensor `tid` did to `axis`, by the first rule that explains it."""
@@ -230,13 +241,21 @@ class Provenance:
         producer = index.ops.get(tensor.producer) if tensor.producer is not None else None
         if producer is None:
             return leaf(index, tensor, axis), None
+        key = None
+        if self.reused is not None:
+            key, passed = self.reused.passed(producer, tid, axis, tensor.shape[axis])
+            if passed is not None:
+                return Outcome.keeps(*passed), producer
         ctx = RuleContext(index, producer, tensor, axis)
         outcome = None
         if producer.kind == "module":
             outcome = apply_module_rule(ctx)
         elif producer.kind == "function":
             outcome = apply_function_rule(ctx)
-        return (outcome or keeps_or_makes(ctx)), producer
+        outcome = outcome or keeps_or_makes(ctx)
+        if self.reused is not None:
+            self.reused.remember(key, producer, outcome)
+        return outcome, producer
 
     def _combine(self, key: AxisKey, outcome: Outcome, producer: OpSpec | None) -> Origin:
         """The origin of `key` from its producer's outcome and the origins of the outcome's sources."""
@@ -246,12 +265,11 @@ class Provenance:
         through = weighted and outcome.kind != "birth"
         if outcome.kind == "pass":
             source = self.memo[outcome.sources[0]]
-            return copied(
-                source,
-                value=value,
-                plain_input=source.plain_input and not weighted,
-                through_parameters=through or source.through_parameters,
-            )
+            plain = source.plain_input and not weighted
+            behind = through or source.through_parameters
+            if (value, plain, behind) == (source.value, source.plain_input, source.through_parameters):
+                return source  # the size passed on unchanged, through no layer with parameters: the same origin
+            return copied(source, value=value, plain_input=plain, through_parameters=behind)
         step = outcome.step
         assert step is not None
         order = outcome.order if outcome.order is not None else producer.index if producer is not None else -1
@@ -329,7 +347,10 @@ class Provenance:
         total = self.total(node)
         if total <= MAX_SHOWN:
             self._spend(total)
-            return Derivation(steps=_ordered(node))
+            steps = self.listings.get(node)
+            if steps is None:
+                steps = self.listings[node] = _ordered(node)
+            return Derivation(steps=steps)
         kept, frontier = self._cut(node, argument)
         listed = {_key(n) for n in kept}
         lines: list[DerivationStep] = []

@@ -13,7 +13,11 @@ the reason from ``messages.yaml``, whether their value could be read back or not
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+from typing import Any
+
 from modeldoc import knowledge
+from modeldoc.explain import reuse
 from modeldoc.explain.layers import entry_of
 from modeldoc.explain.reuse import copied
 from modeldoc.knowledge import Knowledge
@@ -22,17 +26,26 @@ from modeldoc.spec import Bookkeeping, LayerSpec, ModelSpec
 _LIBRARIES = ("transformers", "diffusers")
 _CONVENTIONAL = ("config", "layer_idx")
 """Arguments every layer of those libraries takes in the same sense."""
+_PLAIN = (type(None), bool, int, float, str)
+"""Types whose value a reason can be kept by (`reuse.value_key`): their text follows from it."""
 
 
 def separate(spec: ModelSpec, table: Knowledge | None = None) -> ModelSpec:
     """`spec` with each layer's bookkeeping arguments moved out of its hyperparameters."""
     table = table or knowledge.current()
-    changed = [moved for layer in spec.all_layers if (moved := separate_layer(layer, table)) is not layer]
+    said: dict[Hashable, str] | None = {} if reuse.ENABLED else None
+    changed = [moved for layer in spec.all_layers if (moved := separate_layer(layer, table, said)) is not layer]
     return spec.with_layers(tuple(changed)) if changed else spec
 
 
-def separate_layer(layer: LayerSpec, table: Knowledge | None = None) -> LayerSpec:
-    """`layer` with its bookkeeping arguments apart (the same object when it has none)."""
+def separate_layer(
+    layer: LayerSpec, table: Knowledge | None = None, said: dict[Hashable, str] | None = None
+) -> LayerSpec:
+    """`layer` with its bookkeeping arguments apart (the same object when it has none).
+
+    `said` keeps the reasons rendered so far, by what the message reads: the blocks of a stack
+    take ``config`` and ``layer_idx`` alike, and their reason is rendered once.
+    """
     entry = entry_of(layer, table)
     ruled = entry.args if entry is not None else {}
     marked = {name for name, rule in ruled.items() if rule.bookkeeping}
@@ -43,11 +56,11 @@ def separate_layer(layer: LayerSpec, table: Knowledge | None = None) -> LayerSpe
         if h.name in marked:
             apart.append(Bookkeeping(name=h.name, value=h.value, reason=h.reason))
         elif h.name in conventional:
-            reason = knowledge.message("hf_bookkeeping", name=h.name, value=h.value, library=library, kept="")
+            reason = _reason(said, name=h.name, value=h.value, library=library, kept="")
             apart.append(Bookkeeping(name=h.name, value=h.value, reason=reason))
     for arg in layer.unknown_arguments:
         if arg.name in conventional:
-            reason = knowledge.message("hf_bookkeeping", name=arg.name, value=None, library=library, kept=arg.reason)
+            reason = _reason(said, name=arg.name, value=None, library=library, kept=arg.reason)
             apart.append(Bookkeeping(name=arg.name, value=None, reason=reason))
     if not apart:
         return layer
@@ -58,3 +71,14 @@ def separate_layer(layer: LayerSpec, table: Knowledge | None = None) -> LayerSpe
         unknown_arguments=tuple(a for a in layer.unknown_arguments if a.name not in names),
         bookkeeping=layer.bookkeeping + tuple(apart),
     )
+
+
+def _reason(said: dict[Hashable, str] | None, **context: Any) -> str:
+    """The ``hf_bookkeeping`` message for `context`, rendered once per context when `said` keeps them."""
+    if said is None or any(type(value) not in _PLAIN for value in context.values()):
+        return knowledge.message("hf_bookkeeping", **context)
+    key = tuple((name, reuse.value_key(value)) for name, value in context.items())
+    found = said.get(key)
+    if found is None:
+        found = said[key] = knowledge.message("hf_bookkeeping", **context)
+    return found

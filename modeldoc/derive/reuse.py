@@ -1,0 +1,148 @@
+"""Reusing what the derivation rules decided for one op for every op that looks the same to them.
+
+LLaMA's 80 decoder blocks run 80 copies of each op: the same function on tensors of the same
+shapes, or the same layer type with the same arguments. The rules (`module_rules`,
+`function_rules`, `tie_rules`) read an op only through what `OpKeys.key` collects: its kind,
+its function name and arguments, its layer's type, size rule and arguments, the shapes of its
+inputs and outputs, which inputs are one tensor, and which input is the oldest data. A path, a
+scope or a tensor id never decides anything; they only go into the sentences of a step.
+
+So two answers are reused, neither of which holds a sentence:
+
+- a size an op passes on unchanged (`Outcome.keeps`): the same input position and axis;
+- the sizes an op forces equal (`tie_rules.ties_of`): the same input positions and axes, with
+  the same verb, which is made from the op's name alone.
+
+Everything else (a step, a birth, a size of 1, which may be read from a model input far
+away) is asked of the rules for each op. `ENABLED` switches the reuse off: the tests derive
+models both ways and compare the JSON byte for byte.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import TYPE_CHECKING
+
+from modeldoc.derive.tie_rules import Tie, ties_of
+from modeldoc.explain.reuse import value_key
+from modeldoc.spec import OpSpec
+
+if TYPE_CHECKING:
+    from modeldoc.derive.context import AxisKey, Outcome, TraceIndex
+
+ENABLED = True
+"""False asks the rules about every op."""
+
+
+class OpKeys:
+    """Each op's key: equal for two ops the rules cannot tell apart, computed once per op.
+
+    A key is a small number standing for everything a rule reads of the op (`_signature`), so
+    that looking it up costs no more than looking up a number.
+    """
+
+    def __init__(self, index: TraceIndex) -> None:
+        self.index = index
+        self._keys: dict[int, int] = {}
+        self._numbers: dict[Hashable, int] = {}
+        self._arguments: dict[int, Hashable] = {}
+        """Each layer's arguments as a key, by the identity of their tuple (the spec keeps every tuple alive)."""
+
+    def key(self, op: OpSpec) -> int:
+        """The number of `op`'s signature: equal for two ops whose signatures are equal."""
+        found = self._keys.get(op.index)
+        if found is None:
+            signature = self._signature(op)
+            found = self._keys[op.index] = self._numbers.setdefault(signature, len(self._numbers))
+        return found
+
+    def _signature(self, op: OpSpec) -> Hashable:
+        """Everything about `op` that a rule reads, without its names, paths or tensor ids."""
+        index = self.index
+        tensors = index.tensors
+        inputs = op.inputs
+        layer: Hashable = None
+        if op.kind == "module":
+            layer = self._layer(op)
+        order: Hashable = ()
+        if len(inputs) > 1:  # which inputs are one tensor, and which is the oldest data (`TraceIndex.age`)
+            ages = [(index.age(t), t) for t in inputs]
+            order = (tuple([inputs.index(t) for t in inputs]), tuple(sorted(range(len(inputs)), key=ages.__getitem__)))
+        return (
+            op.kind,
+            op.name if op.kind != "module" else "",
+            layer,
+            repr(op.arguments) if op.arguments else "",
+            tuple([tensors[t].shape for t in inputs]),
+            tuple([tensors[t].shape for t in op.outputs]),
+            order,
+        )
+
+    def _layer(self, op: OpSpec) -> Hashable:
+        """What a rule reads of the layer a module op called: its type, size rule and arguments."""
+        spec = self.index.layers.get(op.name)
+        if spec is None:
+            return ("absent", op.target)
+        # repeats explained alike share one tuple of arguments (`modeldoc.explain.reuse`): read once per tuple
+        arguments = self._arguments.get(id(spec.hyperparameters))
+        if arguments is None:
+            arguments = self._arguments[id(spec.hyperparameters)] = tuple(
+                [(h.name, h.kind, h.dim, value_key(h.value)) for h in spec.hyperparameters]
+            )
+        return (spec.type, spec.type_name, spec.bases, spec.size_rule, arguments)
+
+
+class Reused:
+    """The answers of one trace's rules that hold for every op with the same key (see the module's docstring)."""
+
+    def __init__(self, index: TraceIndex) -> None:
+        self.keys = OpKeys(index)
+        self._passes: dict[Hashable, tuple[int, int] | None] = {}
+        self._ties: dict[Hashable, list[tuple[int, int, int, int, str, bool]] | None] = {}
+
+    def passed(self, op: OpSpec, tid: int, axis: int, value: int) -> tuple[Hashable, AxisKey | None]:
+        """The size `op` passes on to `axis` of its output `tid` as another op with its key did, if one did.
+
+        Returns the lookup key (None for a size of 1, never reused) and the (tensor, axis) passed on, or None.
+        """
+        if value == 1:
+            return None, None
+        outputs = op.outputs
+        place = outputs.index(tid) if tid in outputs else -1
+        number = self.keys._keys.get(op.index)
+        if number is None:
+            number = self.keys.key(op)
+        key = (number, place, axis, self.keys.index.tensors[tid].shape if place < 0 else None)
+        found = self._passes.get(key)
+        return key, ((op.inputs[found[0]], found[1]) if found is not None else None)
+
+    def remember(self, key: Hashable, op: OpSpec, outcome: Outcome) -> None:
+        """Keep `outcome` for the ops with `key` when it passes on a size of one of `op`'s inputs."""
+        if key is None or outcome.kind != "pass" or key in self._passes:
+            return
+        tid, axis = outcome.sources[0]
+        self._passes[key] = (op.inputs.index(tid), axis) if tid in op.inputs else None
+
+    def ties(self, op: OpSpec, index: TraceIndex) -> list[Tie]:
+        """`tie_rules.ties_of`, asked once per op key when every tie is between the op's inputs."""
+        if op.kind != "function" or len(op.inputs) < 2 or not op.outputs:
+            return []  # what `ties_of` answers at once, before any rule
+        key = self.keys.key(op)
+        if key in self._ties:
+            found = self._ties[key]
+            if found is not None:
+                inputs = op.inputs
+                return [Tie((inputs[a], xa), (inputs[b], xb), how, summed) for a, xa, b, xb, how, summed in found]
+        ties = ties_of(op, index)
+        if key not in self._ties:
+            inputs = op.inputs
+            known = all(tie.a[0] in inputs and tie.b[0] in inputs for tie in ties)
+            self._ties[key] = (
+                [(inputs.index(t.a[0]), t.a[1], inputs.index(t.b[0]), t.b[1], t.how, t.contraction) for t in ties]
+                if known
+                else None
+            )
+        return ties
+
+
+__all__ = ["ENABLED", "OpKeys", "Reused"]
