@@ -1,0 +1,178 @@
+"""The shortcuts around the probe (config measurement, static reading, filling layers) change nothing said.
+
+Each switch below turns one shortcut off: `collect.FAST_FILL` (a layer copied once with what the
+probe saw, not at all when it saw nothing), `arguments.SHARE_RECORDS` (one record for every
+argument read back with the same plain scalar value), `configs.FAST_READS` (the keys that set each
+argument of a model measured cut found from each key's changes). Each model here is described with
+all of them on and all off, and the two ``modeldoc/1`` JSON texts, written as the CLI writes them,
+must be equal to the byte; the model handed over must leave as it came.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+
+from modeldoc.spec import ModelSpec
+from modeldoc.probe import arguments, collect, configs
+from tests import hostile
+from tests.helpers.snapshot import Snapshot
+from tests.test_speed_static import CONFIGS, LLAMA, Stack, as_written, bench_model, from_config, live
+
+transformers = pytest.importorskip("transformers")
+
+SWITCHES = [
+    (collect, "FAST_FILL"),
+    (arguments, "SHARE_RECORDS"),
+    (configs, "FAST_READS"),
+]
+
+
+@contextmanager
+def shortcuts(on: bool) -> Iterator[None]:
+    """Every shortcut of this file on or off for the block (the shared records emptied first)."""
+    before = [getattr(module, name) for module, name in SWITCHES]
+    arguments._shared_chosen.cache_clear()
+    for module, name in SWITCHES:
+        setattr(module, name, on)
+    try:
+        yield
+    finally:
+        for (module, name), value in zip(SWITCHES, before, strict=True):
+            setattr(module, name, value)
+        arguments._shared_chosen.cache_clear()
+
+
+def both_ways(describe: Callable[[], ModelSpec]) -> tuple[str, str]:
+    """The JSON of `describe()` with the shortcuts on, then off."""
+    with shortcuts(True):
+        fast = as_written(describe())
+    with shortcuts(False):
+        slow = as_written(describe())
+    return fast, slow
+
+
+TINY = ["gpt2", "llama", "bert", "t5", "mixtral"]
+
+
+@pytest.mark.parametrize("name", TINY)
+def test_a_model_built_from_a_config_is_described_the_same(name: str) -> None:
+    target, kwargs = CONFIGS[name]
+    fast, slow = both_ways(from_config(target, "1,8", **kwargs))
+    assert fast == slow
+    spec = ModelSpec.from_json(json.loads(fast))
+    assert spec.config is not None and spec.config.measured and spec.config.reads
+    assert any(layer.calls for layer in spec.layers)  # the probe ran: its shapes were filled in
+
+
+def test_a_gemma2_built_from_a_config_is_described_the_same() -> None:
+    kwargs: dict[str, Any] = {
+        "hidden_size": 32,
+        "intermediate_size": 48,
+        "num_hidden_layers": 4,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "head_dim": 8,
+        "vocab_size": 100,
+    }
+    fast, slow = both_ways(from_config("transformers:Gemma2ForCausalLM", "1,8", **kwargs))
+    assert fast == slow
+    spec = ModelSpec.from_json(json.loads(fast))
+    assert spec.config is not None and "model.layers.3.self_attn.q_proj.out_features" in spec.config.reads
+
+
+@pytest.mark.parametrize("name", [pytest.param("gpt2"), pytest.param("llama", marks=pytest.mark.slow)])
+def test_the_benchmark_models_are_described_the_same(name: str) -> None:
+    model = bench_model(name)
+    snapshot = Snapshot.take(model)
+    fast, slow = both_ways(live(model, "1,64"))
+    assert fast == slow
+    assert snapshot.problems(model) == []
+    spec = ModelSpec.from_json(json.loads(fast))
+    assert spec.config is not None and spec.config.reads and spec.inputs
+
+
+def test_a_llama_with_one_frozen_block_and_one_other_argument_is_described_the_same() -> None:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    model = LlamaForCausalLM(LlamaConfig(**LLAMA)).eval()
+    model.model.layers[2].requires_grad_(False)  # a frozen block among the repeated ones
+    model.model.layers[3].input_layernorm.variance_epsilon = -0.0  # one block with another argument
+    snapshot = Snapshot.take(model)
+    fast, slow = both_ways(live(model, "1,8"))
+    assert fast == slow
+    assert snapshot.problems(model) == []
+    spec = ModelSpec.from_json(json.loads(fast))
+    eps = {layer.path: h.value for layer in spec.layers for h in layer.hyperparameters if h.name == "eps"}
+    assert str(eps["model.layers.3.input_layernorm"]) == "-0.0" and eps["model.layers.2.input_layernorm"] == 1e-6
+    assert spec.frozen_params > 0
+    assert spec.config is not None and "model.layers.4.self_attn.q_proj.out_features" in spec.config.reads
+
+
+def test_a_hand_written_model_with_ties_and_one_block_unlike_the_others_is_described_the_same() -> None:
+    model = Stack()
+    snapshot = Snapshot.take(model)
+    fast, slow = both_ways(live(model, "2,5"))
+    assert fast == slow
+    assert snapshot.problems(model) == []
+    spec = ModelSpec.from_json(json.loads(fast))
+    eps = {layer.path: h.value for layer in spec.layers for h in layer.hyperparameters if h.name == "eps"}
+    assert eps["blocks.3.norm"] == 1e-3 and eps["blocks.2.norm"] == 1e-5
+    assert spec.layer("head").parameters[0].tied_with == ("embed.weight",)
+
+
+class Flags(nn.Module):
+    """Arguments that compare equal across types: a flag, a count, a size and a scale."""
+
+    def __init__(self, on: Any, count: Any, scale: Any) -> None:
+        super().__init__()
+        self.on, self.count, self.scale = on, count, scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+def test_arguments_that_compare_equal_but_read_differently_keep_their_own_values() -> None:
+    model = nn.Sequential(Flags(True, 1, 0.0), Flags(1, True, -0.0), Flags(1.0, 1, 0.0), Flags(True, 1, 0.0))
+    fast, slow = both_ways(live(model, "2,3", "float32"))
+    assert fast == slow
+    spec = ModelSpec.from_json(json.loads(fast))
+    read = {layer.path: [repr(h.value) for h in layer.hyperparameters] for layer in spec.layers}
+    assert read == {
+        "0": ["True", "1", "0.0"],
+        "1": ["1", "True", "-0.0"],
+        "2": ["1.0", "1", "0.0"],
+        "3": ["True", "1", "0.0"],
+    }
+
+
+class Lazy(nn.Module):
+    """A lazy layer between two plain ones: the probe gives its parameters their shapes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first = nn.Linear(3, 4)
+        self.lazy = nn.LazyLinear(5)
+        self.last = nn.Linear(5, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.last(self.lazy(self.first(x)))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [Lazy, hostile.PropertyRaises, hostile.GetattrRaises, hostile.SharedTwice, hostile.DocRaises],
+    ids=lambda make: make.__name__,
+)
+def test_a_lazy_model_or_one_whose_own_code_raises_is_described_the_same(make: Callable[[], nn.Module]) -> None:
+    model = make()
+    fast, slow = both_ways(live(model, "2,3", "float32") if make is Lazy else live(model))
+    assert fast == slow
+    if make is Lazy:
+        assert ModelSpec.from_json(json.loads(fast)).layer("lazy").parameters[0].shape == (5, 4)
