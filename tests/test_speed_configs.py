@@ -19,8 +19,8 @@ import pytest
 import torch
 from torch import nn
 
-from modeldoc.spec import ModelSpec
 from modeldoc.probe import arguments, collect, configs
+from modeldoc.spec import ModelSpec
 from tests import hostile
 from tests.helpers.snapshot import Snapshot
 from tests.test_speed_static import CONFIGS, LLAMA, Stack, as_written, bench_model, from_config, live

@@ -143,7 +143,7 @@ def fill_layer(layer: LayerSpec, seen: ProbeResult | None) -> LayerSpec:
 
 
 def _filled(layer: LayerSpec, seen: ProbeResult) -> LayerSpec:
-    """`fill_layer` for a probe that met no lazy parameter: one copy of `layer`, or `layer` itself when nothing changes."""
+    """`fill_layer` when the probe met no lazy parameter: one copy of `layer`, or `layer` when nothing changes."""
     changes: dict[str, Any] = {}
     cost = seen.costs.get(layer.path, costs.ZERO)
     if (cost.macs, cost.flops, cost.activation_bytes) != (layer.macs, layer.flops, layer.activation_bytes):
