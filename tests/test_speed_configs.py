@@ -3,9 +3,11 @@
 Each switch below turns one shortcut off: `collect.FAST_FILL` (a layer copied once with what the
 probe saw, not at all when it saw nothing), `arguments.SHARE_RECORDS` (one record for every
 argument read back with the same plain scalar value), `configs.FAST_READS` (the keys that set each
-argument of a model measured cut found from each key's changes). Each model here is described with
-all of them on and all off, and the two ``modeldoc/1`` JSON texts, written as the CLI writes them,
-must be equal to the byte; the model handed over must leave as it came.
+argument of a model measured cut found from each key's changes), `static.TENSORS_ONCE` (each
+module's parameters and buffers listed once per reading, for the tensor names, the totals and its
+layer). Each model here is described with all of them on and all off, and the two ``modeldoc/1``
+JSON texts, written as the CLI writes them, must be equal to the byte; the model handed over must
+leave as it came.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import pytest
 import torch
 from torch import nn
 
-from modeldoc.probe import arguments, collect, configs
+from modeldoc.probe import arguments, collect, configs, static
 from modeldoc.spec import ModelSpec
 from tests import hostile
 from tests.helpers.snapshot import Snapshot
@@ -31,6 +33,7 @@ SWITCHES = [
     (collect, "FAST_FILL"),
     (arguments, "SHARE_RECORDS"),
     (configs, "FAST_READS"),
+    (static, "TENSORS_ONCE"),
 ]
 
 
