@@ -93,12 +93,12 @@ def _chosen(name: str, value: Any, default: bool) -> Hyperparam:
     """
     if SHARE_RECORDS and (value is None or type(value) in (bool, int, float, str)):
         # the type and the text keep apart what compares equal: True and 1, 0.0 and -0.0
-        return _shared_chosen(name, value, default, type(value), repr(value) if type(value) is float else "")
+        return _shared_chosen(name, value, default, type(value).__name__, repr(value) if type(value) is float else "")
     return Hyperparam(name=name, value=value, kind="hyperparameter", source="chosen", default=default)
 
 
 @functools.lru_cache(maxsize=4096)
-def _shared_chosen(name: str, value: Any, default: bool, kind: type, text: str) -> Hyperparam:
+def _shared_chosen(name: str, value: Any, default: bool, kind: str, text: str) -> Hyperparam:
     return Hyperparam(name=name, value=value, kind="hyperparameter", source="chosen", default=default)
 
 

@@ -130,11 +130,11 @@ def _layer(
     first_name: dict[int, str],
     unread: list[str],
     total: int,
-    own: _Lister,
+    lister: _Lister,
 ) -> LayerSpec:
     name = path or "the model"
     children = tuple(f"{path}.{child}" if path else child for child, _ in tree.children.get(id(sub), []))
-    params = _own_tensors(sub, path, names_of, first_name, own) + arguments.computed_tensors(sub, path)
+    params = _own_tensors(sub, path, names_of, first_name, lister) + arguments.computed_tensors(sub, path)
     cls = type(sub)
     parent = path.rsplit(".", 1)[0] if "." in path else ("" if path else None)
     own = sum(p.numel for p in params if p.counted and not p.is_buffer)
