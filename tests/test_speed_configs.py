@@ -1,7 +1,7 @@
 """The shortcuts around the probe (config measurement, static reading, filling layers) change nothing said.
 
-Each switch below turns one shortcut off: `collect.FAST_FILL` (a layer copied once with what the
-probe saw, not at all when it saw nothing), `arguments.SHARE_RECORDS` (one record for every
+Each switch below turns one shortcut off: `collect.FAST_FILL` (each layer made with what the
+probe saw of it, not made and then copied with it), `arguments.SHARE_RECORDS` (one record for every
 argument read back with the same plain scalar value), `configs.FAST_READS` (the keys that set each
 argument of a model measured cut found from each key's changes), `static.TENSORS_ONCE` (each
 module's parameters and buffers listed once per reading, for the tensor names, the totals and its

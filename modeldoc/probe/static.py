@@ -54,8 +54,14 @@ class StaticModel:
     warnings: tuple[str, ...] = ()
 
 
-def read_model(module: nn.Module, tree: guard.Tree) -> StaticModel:
-    """Read `module` (walked as `tree`) without running it: layers, parameters, arguments, docstrings."""
+def read_model(
+    module: nn.Module, tree: guard.Tree, probed: Callable[[str], Mapping[str, Any]] | None = None
+) -> StaticModel:
+    """Read `module` (walked as `tree`) without running it: layers, parameters, arguments, docstrings.
+
+    `probed` gives the fields of the layer at a path that the probe saw (its shapes, calls and
+    costs), for each layer to be made with them at once.
+    """
     own = _own_lister(tree)
     names_of = _tensor_names(tree, own) if TENSORS_ONCE else tree.tensor_names()
     first_name = {key: names[0] for key, names in names_of.items()}
@@ -65,7 +71,7 @@ def read_model(module: nn.Module, tree: guard.Tree) -> StaticModel:
     layers = []
     for path, sub in tree.paths.items():
         total = totals[id(sub)] if totals is not None else sum(p.numel() for p in _unique_parameters(tree, sub, own))
-        layer = _layer(sub, path, tree, names_of, first_name, unread, total, own)
+        layer = _layer(sub, path, tree, names_of, first_name, unread, total, own, probed(path) if probed else {})
         if id(sub) in cycles:
             layer = _with_note(layer, cycles[id(sub)])
         if path in tree.renamed:
@@ -131,6 +137,7 @@ def _layer(
     unread: list[str],
     total: int,
     lister: _Lister,
+    probed: Mapping[str, Any],
 ) -> LayerSpec:
     name = path or "the model"
     children = tuple(f"{path}.{child}" if path else child for child, _ in tree.children.get(id(sub), []))
@@ -174,6 +181,7 @@ def _layer(
         total_params=total,
         notes=tuple(notes),
         bases=facts.bases,
+        **probed,
     )
 
 
