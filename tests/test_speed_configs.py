@@ -1,13 +1,14 @@
 """The shortcuts around the probe (config measurement, static reading, filling layers) change nothing said.
 
-Each switch below turns one shortcut off: `collect.FAST_FILL` (each layer made with what the
-probe saw of it, not made and then copied with it), `arguments.SHARE_RECORDS` (one record for every
+Each switch below turns one shortcut off: `collect.FAST_FILL` (each layer made with what the probe
+saw of it, not made and then copied with it), `arguments.SHARE_RECORDS` (one record for every
 argument read back with the same plain scalar value), `configs.FAST_READS` (the keys that set each
 argument of a model measured cut found from each key's changes), `static.TENSORS_ONCE` (each
 module's parameters and buffers listed once per reading, for the tensor names, the totals and its
-layer). Each model here is described with all of them on and all off, and the two ``modeldoc/1``
-JSON texts, written as the CLI writes them, must be equal to the byte; the model handed over must
-leave as it came.
+layer), `configs.SHARED_WALK` (the config read from the walk the probe and the layers were read
+from, not from a walk of its own). Each model here is described with all of them on and all off,
+and the two ``modeldoc/1`` JSON texts, written as the CLI writes them, must be equal to the byte;
+the model handed over must leave as it came.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ SWITCHES = [
     (arguments, "SHARE_RECORDS"),
     (configs, "FAST_READS"),
     (static, "TENSORS_ONCE"),
+    (configs, "SHARED_WALK"),
 ]
 
 

@@ -48,9 +48,12 @@ def no_forward(module: nn.Module) -> str:
     )
 
 
-def collect(module: nn.Module, options: ModelOptions) -> ModelSpec:
-    """Describe `module`: its tree, parameters, arguments and probed shapes (``options.target`` only names it)."""
-    tree = guard.walk(module)  # not module.modules(): the model's own may raise, loop or be overridden
+def collect(module: nn.Module, options: ModelOptions, tree: guard.Tree | None = None) -> ModelSpec:
+    """Describe `module`: its tree, parameters, arguments and probed shapes (``options.target`` only names it).
+
+    `tree` is the walk of `module` when the caller has it.
+    """
+    tree = tree or guard.walk(module)  # not module.modules(): the model's own may raise, loop or be overridden
     if options.has_input:
         progress.phase(f"probing {len(tree.paths):,} modules: a forward pass on the {options.probe_device} device")
     else:

@@ -38,25 +38,30 @@ MAX_MEASURED = 64
 """At most this many keys are measured (a rebuild each); a config with more has its first ones measured."""
 SHORTCUTS = True
 """Whether the rebuilds skip their random weight fills (tests turn it off to compare with and without)."""
+SHARED_WALK = True
+"""Whether `describe` reads the walk of the model it is given rather than walking the model again (the
+probe leaves the model as it came); tests turn it off to compare with and without."""
 FAST_READS = True
 """Whether the keys that set each argument of a model measured cut are found from each key's changes, rather
 than by asking every argument for every key (tests turn it off to compare with and without)."""
 _INDEX = re.compile(r"\[(\d+)\]$")
 
 
-def describe(module: nn.Module, recipe: Recipe | None = None) -> ModelConfig | None:
+def describe(module: nn.Module, recipe: Recipe | None = None, tree: guard.Tree | None = None) -> ModelConfig | None:
     """The config `module` holds (or was built from) as plain data, measured where it can be rebuilt.
 
     `recipe` is how modeldoc built `module` from a config. A model handed over whose class is the
     library's own (a transformers ``PreTrainedModel``, a diffusers model) is rebuilt from a copy of
     its config the same way; a user's class holding a config is not run again, and its config is
     only read. Needs the knowledge table in use (`modeldoc.knowledge.using`) to read arguments.
+    `tree` is the walk of `module` when the caller has it (`SHARED_WALK`).
     """
     config = recipe.config if recipe is not None else held_config(module)
     if config is None:
         return None
     values = plain_config(config)
-    tree = guard.walk(module)  # walked once: the scopes, the arguments and the cut all read it
+    # walked once: the scopes, the arguments and the cut all read it
+    tree = tree if SHARED_WALK and tree is not None else guard.walk(module)
     described = ModelConfig(type=_type_name(config, module), values=values, scopes=_scopes(module, config, tree))
     rebuild = recipe or _library_recipe(module, config)
     if rebuild is None:
