@@ -66,7 +66,7 @@ def both_ways(describe: Callable[[], ModelSpec]) -> tuple[str, str]:
 TINY = ["gpt2", "llama", "bert", "t5", "mixtral"]
 
 
-@pytest.mark.parametrize("name", TINY)
+@pytest.mark.parametrize("name", [*TINY, pytest.param("deepseek_v3", marks=pytest.mark.slow)])
 def test_a_model_built_from_a_config_is_described_the_same(name: str) -> None:
     target, kwargs = CONFIGS[name]
     fast, slow = both_ways(from_config(target, "1,8", **kwargs))

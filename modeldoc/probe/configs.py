@@ -287,12 +287,19 @@ def _carried_over(
                     reads.setdefault(argument, []).append(key)
         return {argument: tuple(keys) for argument, keys in reads.items()}
     names = list(live)
-    answering: dict[str, list[int]] = {}  # an argument of the cut model → the positions of those it answers for
-    for position, argument in enumerate(names):
-        answering.setdefault(plan.source(argument), []).append(position)
+    position = {argument: index for index, argument in enumerate(names)}
+    past: dict[str, list[str]] = {}  # a kept block → the blocks past the cut it answers for, in order
+    for block, kept in plan.stand_in.items():
+        past.setdefault(kept, []).append(block)
     for key in measured:
-        for position in sorted(p for source in changed[key] for p in answering.get(source, ())):
-            reads.setdefault(names[position], []).append(key)
+        found: list[int] = []
+        for source in changed[key]:  # the argument itself, and the same one in each block it answers for
+            block, rest = plan.block_of(source)
+            for argument in (source, *(f"{other}{rest}" for other in past.get(block, ()) if block)):
+                if argument in position:
+                    found.append(position[argument])
+        for index in sorted(found):
+            reads.setdefault(names[index], []).append(key)
     return {argument: tuple(keys) for argument, keys in reads.items()}
 
 
