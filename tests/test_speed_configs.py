@@ -181,3 +181,37 @@ def test_a_lazy_model_or_one_whose_own_code_raises_is_described_the_same(make: C
     assert fast == slow
     if make is Lazy:
         assert ModelSpec.from_json(json.loads(fast)).layer("lazy").parameters[0].shape == (5, 4)
+
+
+@pytest.mark.parametrize("root_list", [False, True], ids=["named_lists", "root_list"])
+def test_the_keys_each_argument_takes_from_a_cut_measurement_are_found_the_same_both_ways(root_list: bool) -> None:
+    from modeldoc.probe.repeats import Cut
+
+    lists = {"": 6} if root_list else {"enc.layers": 6, "enc.layers_norm": 5, "dec": 6}
+    kept = 2
+    cut = Cut(keys={"n": kept}, lists=dict.fromkeys(lists, kept))
+    live: dict[str, tuple[str, Any]] = {"top.width": ("Top", 8)}
+    for container, count in lists.items():
+        for index in range(count):
+            block = f"{container}.{index}" if container else str(index)
+            if index >= kept:
+                cut.stand_in[block] = f"{container}.{index % kept}" if container else str(index % kept)
+            for rest in (".fc.in_features", ".fc.weight[0]", ".norm.eps"):
+                if not (index == 4 and rest == ".norm.eps"):  # one block without one of the arguments
+                    live[f"{block}{rest}"] = ("Layer", index)
+    blocks = [f"{c}.{i}" if c else str(i) for c in lists for i in range(kept)]
+    changed = {
+        "width": {"top.width", *(f"{b}.fc.in_features" for b in blocks)},
+        "eps": {f"{b}.norm.eps" for b in blocks},
+        "odd": {f"{blocks[-1]}.fc.weight[0]", "top.width"},
+        "none": set(),
+    }
+    measured = ["eps", "none", "odd", "width"]
+    got = {}
+    for on in (True, False):
+        with shortcuts(on):
+            got[on] = configs._carried_over(cut, live, measured, changed)
+    assert got[True] == got[False]
+    assert list(got[True]) == list(got[False])  # the same order: JSON keeps it
+    past = "5" if root_list else "dec.5"
+    assert got[True][f"{past}.norm.eps"] == ("eps",) and got[True]["top.width"] == ("odd", "width")
