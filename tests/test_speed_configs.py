@@ -6,7 +6,9 @@ argument read back with the same plain scalar value), `configs.FAST_READS` (the 
 argument of a model measured cut found from each key's changes), `static.TENSORS_ONCE` (each
 module's parameters and buffers listed once per reading, for the tensor names, the totals and its
 layer), `configs.SHARED_WALK` (the config read from the walk the probe and the layers were read
-from, not from a walk of its own). Each model here is described with all of them on and all off,
+from, not from a walk of its own), `loader.ONE_MODE` (a rebuild on the meta device that skips its
+random fills run under one torch function mode, not two). Each model here is described with all of
+them on and all off,
 and the two ``modeldoc/1`` JSON texts, written as the CLI writes them, must be equal to the byte;
 the model handed over must leave as it came.
 """
@@ -22,7 +24,7 @@ import pytest
 import torch
 from torch import nn
 
-from modeldoc.probe import arguments, collect, configs, static
+from modeldoc.probe import arguments, collect, configs, loader, static
 from modeldoc.spec import ModelSpec
 from tests import hostile
 from tests.helpers.snapshot import Snapshot
@@ -36,6 +38,7 @@ SWITCHES = [
     (configs, "FAST_READS"),
     (static, "TENSORS_ONCE"),
     (configs, "SHARED_WALK"),
+    (loader, "ONE_MODE"),
 ]
 
 
@@ -215,3 +218,56 @@ def test_the_keys_each_argument_takes_from_a_cut_measurement_are_found_the_same_
     assert list(got[True]) == list(got[False])  # the same order: JSON keeps it
     past = "5" if root_list else "dec.5"
     assert got[True][f"{past}.norm.eps"] == ("eps",) and got[True]["top.width"] == ("odd", "width")
+
+
+def built_on_meta(make: Callable[[], nn.Module], one_mode: bool) -> nn.Module:
+    before = loader.ONE_MODE
+    loader.ONE_MODE = one_mode
+    try:
+        return loader.build_on_meta(lambda _: make(), None, skip_fills=True)
+    finally:
+        loader.ONE_MODE = before
+
+
+def tensors(model: nn.Module) -> list[tuple[str, Any, Any, Any, bool, int]]:
+    ids = {id(t): i for i, t in enumerate(model.state_dict(keep_vars=True).values())}
+    return [
+        (n, tuple(t.shape), t.dtype, t.device, t.requires_grad, ids[id(t)])
+        for n, t in model.state_dict(keep_vars=True).items()
+    ]
+
+
+def test_one_mode_builds_the_same_meta_model_with_its_ties_and_leaves_no_mode_behind() -> None:
+    from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+
+    for make in (
+        lambda: GPT2LMHeadModel(GPT2Config(n_embd=32, n_head=4, n_layer=2, vocab_size=100)),
+        lambda: LlamaForCausalLM(LlamaConfig(**LLAMA)),
+        lambda: nn.TransformerEncoderLayer(16, 4, dim_feedforward=32),
+    ):
+        fast, slow = built_on_meta(make, True), built_on_meta(make, False)
+        assert tensors(fast) == tensors(slow)
+        assert {t.device.type for t in fast.state_dict().values()} == {"meta"}
+    assert torch.get_default_device().type == "cpu" and torch.empty(1).device.type == "cpu"
+
+
+def test_one_mode_puts_new_tensors_on_meta_and_still_raises_what_a_fill_refuses() -> None:
+    def make() -> nn.Module:
+        assert torch.get_default_device().type == "meta"
+        weight = torch.empty(4, 3)
+        assert nn.init.normal_(weight, std=0.5) is weight  # skipped, and returns what the fill returns
+        with pytest.raises(RuntimeError, match="std"):
+            nn.init.normal_(weight, std=-1.0)
+        with pytest.raises(ValueError, match="Mode"):
+            nn.init.kaiming_uniform_(weight, mode="sideways")  # type: ignore[arg-type]
+        return nn.Linear(3, 4)
+
+    built = built_on_meta(make, True)
+    assert built.weight.device.type == "meta"
+
+    def refuse() -> nn.Module:
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        built_on_meta(refuse, True)
+    assert torch.empty(1).device.type == "cpu"  # the mode left after an error too
