@@ -116,16 +116,17 @@ def _describe_module(
             "weights are loaded only into a model modeldoc builds from a target, never into a module passed in",
             "load them yourself (module.load_state_dict(...)) and describe it with show_weights, or give a target",
         )
-    from modeldoc.probe import collect, configs, hf_example  # imports torch
+    from modeldoc.probe import collect, configs, guard, hf_example  # imports torch
 
     options = hf_example.with_default_example(module, options, recipe.config if recipe is not None else None)
     table = knowledge.load(options.knowledge)
     with knowledge.using(table):  # the probe reads constructor arguments as the table's entries say
-        spec = collect.collect(module, options)
+        tree = guard.walk(module)  # once, for the probe, the layers and the config
+        spec = collect.collect(module, options, tree)
         if recipe is not None:
             progress.phase("measuring which config keys set each argument")
         try:
-            config = configs.describe(module, recipe)
+            config = configs.describe(module, recipe, tree)
         except KeyboardInterrupt:
             raise
         except Exception as err:  # the config is the library's: whatever it does, the description goes on

@@ -81,8 +81,25 @@ def collect_all(module: nn.Module, path: str) -> Collected:
                 except TemplateError:
                     default_value = knowledge.NO_DEFAULT
         default = default_value is not knowledge.NO_DEFAULT and _equals_default(plain(default_value), value)
-        out.append(Hyperparam(name=name, value=value, kind="hyperparameter", source="chosen", default=default))
+        out.append(_chosen(name, value, default))
     return Collected(hyperparameters=tuple(out), unknown=tuple(unknown), failures=tuple(failures))
+
+
+def _chosen(name: str, value: Any, default: bool) -> Hyperparam:
+    """The record of an argument read back; one of a plain scalar value is shared by every layer that has it.
+
+    A record is frozen, so an 80-block model's 80 ``in_features=8192`` can be one object. Lists
+    are not shared (they could be changed in place), nor is anything with `SHARE_RECORDS` off.
+    """
+    if SHARE_RECORDS and (value is None or type(value) in (bool, int, float, str)):
+        # the type and the text keep apart what compares equal: True and 1, 0.0 and -0.0
+        return _shared_chosen(name, value, default, type(value).__name__, repr(value) if type(value) is float else "")
+    return Hyperparam(name=name, value=value, kind="hyperparameter", source="chosen", default=default)
+
+
+@functools.lru_cache(maxsize=4096)
+def _shared_chosen(name: str, value: Any, default: bool, kind: str, text: str) -> Hyperparam:
+    return Hyperparam(name=name, value=value, kind="hyperparameter", source="chosen", default=default)
 
 
 def values_of(module: nn.Module, path: str) -> list[tuple[str, Any]]:
@@ -97,8 +114,13 @@ def values_of(module: nn.Module, path: str) -> list[tuple[str, Any]]:
     found: list[tuple[str, Any]] = []
     values: dict[str, Any] = {}
     for name, declared_default, rule, chain in class_plan(type(module)).readings:
-        value = guard.attempt(functools.partial(_read, module, name, rule, declared_default, chain), "reading")
-        if isinstance(value, guard.Failed | _Unreadable):
+        try:  # as guard.attempt does, without its record of the failure: a read that raises is left out
+            value = _read(module, name, rule, declared_default, chain)
+        except (KeyboardInterrupt, GeneratorExit):
+            raise
+        except BaseException:  # the user's code may raise anything
+            continue
+        if isinstance(value, _Unreadable):
             continue
         values[name] = value
         found.append((name, value))
@@ -110,6 +132,9 @@ def values_of(module: nn.Module, path: str) -> list[tuple[str, Any]]:
 
 MEMOIZE = True
 """Whether `class_plan` keeps what it finds per class (tests turn it off to compare with and without)."""
+SHARE_RECORDS = True
+"""Whether an argument read back with a plain scalar value shares its record with every other one like it
+(tests turn it off to compare with and without)."""
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,9 @@ from modeldoc.probe.static import read_model
 from modeldoc.probe.trace import ProbeResult, probe
 from modeldoc.spec import LayerSpec, ModelSpec
 
+FAST_FILL = True
+"""Whether each layer is made with what the probe saw of it, rather than read, then copied with it by
+`fill_layer` (tests turn it off to compare with and without)."""
 NO_INPUT = (
     "no example input was given, so input and output shapes, costs and the data flow are not shown; "
     "pass --input-shape (e.g. --input-shape 1,1,28,28) to add them"
@@ -45,17 +48,24 @@ def no_forward(module: nn.Module) -> str:
     )
 
 
-def collect(module: nn.Module, options: ModelOptions) -> ModelSpec:
-    """Describe `module`: its tree, parameters, arguments and probed shapes (``options.target`` only names it)."""
-    tree = guard.walk(module)  # not module.modules(): the model's own may raise, loop or be overridden
+def collect(module: nn.Module, options: ModelOptions, tree: guard.Tree | None = None) -> ModelSpec:
+    """Describe `module`: its tree, parameters, arguments and probed shapes (``options.target`` only names it).
+
+    `tree` is the walk of `module` when the caller has it.
+    """
+    tree = tree or guard.walk(module)  # not module.modules(): the model's own may raise, loop or be overridden
     if options.has_input:
         progress.phase(f"probing {len(tree.paths):,} modules: a forward pass on the {options.probe_device} device")
     else:
         progress.phase(f"reading {len(tree.paths):,} modules")
     unprobed = no_forward(module) if options.has_input else NO_INPUT
     seen = None if unprobed else guarded_probe(module, options, tree)
-    static = read_model(module, tree)
-    root, *layers = (fill_layer(layer, seen) for layer in (static.root, *static.layers))
+    if FAST_FILL and seen is not None and not seen.lazy:  # lazy shapes change a layer's totals: filled after
+        static = read_model(module, tree, probed=_probed(seen))
+        root, layers = static.root, list(static.layers)
+    else:
+        static = read_model(module, tree)
+        root, *layers = (fill_layer(layer, seen) for layer in (static.root, *static.layers))
     totals = static.totals if seen is None else lazy_totals(static.totals, seen)
     probe_error = unprobed if seen is None else seen.error
     warnings = ((seen.error,) if seen and seen.error else ()) + (seen.warnings if seen else ()) + static.warnings
@@ -135,6 +145,27 @@ def fill_layer(layer: LayerSpec, seen: ProbeResult | None) -> LayerSpec:
             output_dims=calls.output_dims,
         )
     return _with_lazy_shapes(out, seen)
+
+
+def _probed(seen: ProbeResult) -> Callable[[str], dict[str, Any]]:
+    """The fields `fill_layer` sets on the layer at a path, for a probe that met no lazy parameter."""
+
+    def fields(path: str) -> dict[str, Any]:
+        cost = seen.costs.get(path, costs.ZERO)
+        found: dict[str, Any] = {"macs": cost.macs, "flops": cost.flops, "activation_bytes": cost.activation_bytes}
+        calls = seen.calls.get(path)
+        if calls is not None:
+            found.update(
+                calls=calls.count,
+                order=calls.order,
+                input_shapes=calls.input_shapes,
+                output_shapes=calls.output_shapes,
+                input_dims=calls.input_dims,
+                output_dims=calls.output_dims,
+            )
+        return found
+
+    return fields
 
 
 def _with_lazy_shapes(layer: LayerSpec, seen: ProbeResult) -> LayerSpec:

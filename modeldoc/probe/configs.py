@@ -38,22 +38,30 @@ MAX_MEASURED = 64
 """At most this many keys are measured (a rebuild each); a config with more has its first ones measured."""
 SHORTCUTS = True
 """Whether the rebuilds skip their random weight fills (tests turn it off to compare with and without)."""
+SHARED_WALK = True
+"""Whether `describe` reads the walk of the model it is given rather than walking the model again (the
+probe leaves the model as it came); tests turn it off to compare with and without."""
+FAST_READS = True
+"""Whether the keys that set each argument of a model measured cut are found from each key's changes, rather
+than by asking every argument for every key (tests turn it off to compare with and without)."""
 _INDEX = re.compile(r"\[(\d+)\]$")
 
 
-def describe(module: nn.Module, recipe: Recipe | None = None) -> ModelConfig | None:
+def describe(module: nn.Module, recipe: Recipe | None = None, tree: guard.Tree | None = None) -> ModelConfig | None:
     """The config `module` holds (or was built from) as plain data, measured where it can be rebuilt.
 
     `recipe` is how modeldoc built `module` from a config. A model handed over whose class is the
     library's own (a transformers ``PreTrainedModel``, a diffusers model) is rebuilt from a copy of
     its config the same way; a user's class holding a config is not run again, and its config is
     only read. Needs the knowledge table in use (`modeldoc.knowledge.using`) to read arguments.
+    `tree` is the walk of `module` when the caller has it (`SHARED_WALK`).
     """
     config = recipe.config if recipe is not None else held_config(module)
     if config is None:
         return None
     values = plain_config(config)
-    tree = guard.walk(module)  # walked once: the scopes, the arguments and the cut all read it
+    # walked once: the scopes, the arguments and the cut all read it
+    tree = tree if SHARED_WALK and tree is not None else guard.walk(module)
     described = ModelConfig(type=_type_name(config, module), values=values, scopes=_scopes(module, config, tree))
     rebuild = recipe or _library_recipe(module, config)
     if rebuild is None:
@@ -259,13 +267,40 @@ def _measure_cut(
         if not repeats.agree(plan, {key: changed[key]}):
             logger.debug("the kept blocks of one kind answered %s differently: measuring the model whole", key)
             return None
-    sources = {argument: plan.source(argument) for argument in live}
+    return tuple(measured), _carried_over(plan, live, measured, changed)
+
+
+def _carried_over(
+    plan: repeats.Cut, live: Arguments, measured: list[str], changed: dict[str, set[str]]
+) -> dict[str, tuple[str, ...]]:
+    """The keys that set each argument of the full model: those that changed the argument answering for it.
+
+    In the order of the first key that sets each, then of the arguments: what asking every argument
+    for every key gives (`FAST_READS` off), found from each key's changes instead.
+    """
     reads: dict[str, list[str]] = {}
+    if not FAST_READS:
+        sources = {argument: plan.source(argument) for argument in live}
+        for key in measured:
+            for argument, source in sources.items():
+                if source in changed[key]:
+                    reads.setdefault(argument, []).append(key)
+        return {argument: tuple(keys) for argument, keys in reads.items()}
+    names = list(live)
+    position = {argument: index for index, argument in enumerate(names)}
+    past: dict[str, list[str]] = {}  # a kept block → the blocks past the cut it answers for, in order
+    for block, kept in plan.stand_in.items():
+        past.setdefault(kept, []).append(block)
     for key in measured:
-        for argument, source in sources.items():
-            if source in changed[key]:
-                reads.setdefault(argument, []).append(key)
-    return tuple(measured), {argument: tuple(keys) for argument, keys in reads.items()}
+        found: list[int] = []
+        for source in changed[key]:  # the argument itself, and the same one in each block it answers for
+            block, rest = plan.block_of(source)
+            for argument in (source, *(f"{other}{rest}" for other in past.get(block, ()) if block)):
+                if argument in position:
+                    found.append(position[argument])
+        for index in sorted(found):
+            reads.setdefault(names[index], []).append(key)
+    return {argument: tuple(keys) for argument, keys in reads.items()}
 
 
 def _cut_config(config: Any, plan: repeats.Cut, keys: list[str]) -> Any:

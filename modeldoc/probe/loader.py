@@ -33,6 +33,7 @@ from typing import Any
 import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
+from torch.utils._device import DeviceContext
 
 from modeldoc.errors import ModelLoadError
 from modeldoc.probe.names import dtype_name, file_module
@@ -277,6 +278,10 @@ def _nearest(name: str, names: list[str]) -> str:
 
 # Models built from Hugging Face configs ----------------------------------------------------------
 
+ONE_MODE = True
+"""Whether a build that skips its fills runs under one torch function mode, torch's meta device mode that
+also skips the fills, rather than that mode with `SkipRandomFills` above it (tests turn it off to compare
+with and without)."""
 _HF_LIBRARIES = {"transformers": "Hugging Face transformers", "diffusers": "Hugging Face diffusers"}
 
 
@@ -517,6 +522,9 @@ def build_on_meta(build: Callable[[Any], nn.Module], config: Any, *, skip_fills:
     if hub is not None:
         setattr(hub, "HF_HUB_OFFLINE", True)  # noqa: B010 - a config that asks for pretrained parts must not download
     try:
+        if skip_fills and ONE_MODE:
+            with _MetaSkippingFills(torch.device("meta")):
+                return build(config)
         with torch.device("meta"), SkipRandomFills() if skip_fills else contextlib.nullcontext():
             return build(config)
     finally:
@@ -542,6 +550,24 @@ class SkipRandomFills(TorchFunctionMode):
         except TypeError:  # a function that cannot be hashed: no fill of torch's
             skipped = None
         return skipped if skipped is not None else func(*args, **kwargs)
+
+
+class _MetaSkippingFills(DeviceContext):
+    """``with torch.device("meta"), SkipRandomFills():`` as one mode: torch's device mode, skipping fills first.
+
+    Each torch call of a build passes through Python once rather than twice. A call that is not
+    skipped goes on to the device mode's own handling, as it did from `SkipRandomFills` above it.
+    """
+
+    def __torch_function__(
+        self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None
+    ) -> Any:
+        kwargs = kwargs or {}
+        try:
+            skipped = _skipped_fill(func, args, kwargs)
+        except TypeError:  # a function that cannot be hashed: no fill of torch's
+            skipped = None
+        return skipped if skipped is not None else super().__torch_function__(func, types, args, kwargs)
 
 
 def _skipped_fill(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> torch.Tensor | None:

@@ -16,7 +16,7 @@ import functools
 import inspect
 import weakref
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -30,6 +30,9 @@ from modeldoc.spec import LayerSpec, ParamSpec
 MEMOIZE = True
 """Whether parameter counts are worked out bottom-up in one pass and what comes from a class alone once per
 class (tests turn it off to compare with and without)."""
+TENSORS_ONCE = True
+"""Whether each module's own parameters and buffers are listed once per reading, for the tensor names, the
+totals and its layer, rather than once for each (tests turn it off to compare with and without)."""
 TORCH_DOCS = "https://docs.pytorch.org/docs/stable/generated/{name}.html"
 
 
@@ -51,17 +54,24 @@ class StaticModel:
     warnings: tuple[str, ...] = ()
 
 
-def read_model(module: nn.Module, tree: guard.Tree) -> StaticModel:
-    """Read `module` (walked as `tree`) without running it: layers, parameters, arguments, docstrings."""
-    names_of = tree.tensor_names()
+def read_model(
+    module: nn.Module, tree: guard.Tree, probed: Callable[[str], Mapping[str, Any]] | None = None
+) -> StaticModel:
+    """Read `module` (walked as `tree`) without running it: layers, parameters, arguments, docstrings.
+
+    `probed` gives the fields of the layer at a path that the probe saw (its shapes, calls and
+    costs), for each layer to be made with them at once.
+    """
+    own = _own_lister(tree)
+    names_of = _tensor_names(tree, own) if TENSORS_ONCE else tree.tensor_names()
     first_name = {key: names[0] for key, names in names_of.items()}
     cycles = tree.cycle_notes()
-    totals = _subtree_totals(tree) if MEMOIZE else None
+    totals = _subtree_totals(tree, own) if MEMOIZE else None
     unread: list[str] = []
     layers = []
     for path, sub in tree.paths.items():
-        total = totals[id(sub)] if totals is not None else sum(p.numel() for p in _unique_parameters(tree, sub))
-        layer = _layer(sub, path, tree, names_of, first_name, unread, total)
+        total = totals[id(sub)] if totals is not None else sum(p.numel() for p in _unique_parameters(tree, sub, own))
+        layer = _layer(sub, path, tree, names_of, first_name, unread, total, own, probed(path) if probed else {})
         if id(sub) in cycles:
             layer = _with_note(layer, cycles[id(sub)])
         if path in tree.renamed:
@@ -94,7 +104,7 @@ def read_model(module: nn.Module, tree: guard.Tree) -> StaticModel:
         print_text=printed.placeholder() if isinstance(printed, guard.Failed) else printed,
         root=root,
         layers=tuple(rest),
-        totals=_totals(tree),
+        totals=_totals(tree, own),
         warnings=warnings,
     )
 
@@ -126,10 +136,12 @@ def _layer(
     first_name: dict[int, str],
     unread: list[str],
     total: int,
+    lister: _Lister,
+    probed: Mapping[str, Any],
 ) -> LayerSpec:
     name = path or "the model"
     children = tuple(f"{path}.{child}" if path else child for child, _ in tree.children.get(id(sub), []))
-    params = _own_tensors(sub, path, names_of, first_name) + arguments.computed_tensors(sub, path)
+    params = _own_tensors(sub, path, names_of, first_name, lister) + arguments.computed_tensors(sub, path)
     cls = type(sub)
     parent = path.rsplit(".", 1)[0] if "." in path else ("" if path else None)
     own = sum(p.numel for p in params if p.counted and not p.is_buffer)
@@ -169,6 +181,7 @@ def _layer(
         total_params=total,
         notes=tuple(notes),
         bases=facts.bases,
+        **probed,
     )
 
 
@@ -202,13 +215,46 @@ def _class_facts(cls: type) -> _ClassFacts:
     return facts
 
 
+_Lister = Callable[[nn.Module, str], list[tuple[str, torch.Tensor]]]
+"""`guard.own_tensors`, or what it gave for the module the first time in this reading."""
+
+
+def _own_lister(tree: guard.Tree) -> _Lister:
+    """`guard.own_tensors` for the modules of `tree`, each module's two lists read once (`TENSORS_ONCE`).
+
+    The lists are read when first asked for: reading a model runs none of its code that changes it.
+    """
+    if not TENSORS_ONCE:
+        return guard.own_tensors
+    kept: dict[tuple[int, str], list[tuple[str, torch.Tensor]]] = {}
+
+    def own(module: nn.Module, store: str) -> list[tuple[str, torch.Tensor]]:
+        key = (id(module), store)
+        found = kept.get(key)
+        if found is None:
+            found = kept[key] = guard.own_tensors(module, store)
+        return found
+
+    return own
+
+
+def _tensor_names(tree: guard.Tree, own: _Lister) -> dict[int, list[str]]:
+    """`guard.Tree.tensor_names`, each module's tensors listed by `own`."""
+    names: dict[int, list[str]] = {}
+    for store in ("_parameters", "_buffers"):
+        for path, module in tree.visits:
+            for local, tensor in own(module, store):
+                names.setdefault(id(tensor), []).append(f"{path}.{local}" if path else local)
+    return names
+
+
 def _own_tensors(
-    sub: nn.Module, path: str, names_of: dict[int, list[str]], first_name: dict[int, str]
+    sub: nn.Module, path: str, names_of: dict[int, list[str]], first_name: dict[int, str], own: _Lister
 ) -> tuple[ParamSpec, ...]:
     out = []
     persistent_skip = getattr(sub, "__dict__", {}).get("_non_persistent_buffers_set", set())
-    entries: list[tuple[str, torch.Tensor, bool]] = [(n, t, False) for n, t in guard.own_tensors(sub, "_parameters")]
-    entries += [(n, t, True) for n, t in guard.own_tensors(sub, "_buffers")]
+    entries: list[tuple[str, torch.Tensor, bool]] = [(n, t, False) for n, t in own(sub, "_parameters")]
+    entries += [(n, t, True) for n, t in own(sub, "_buffers")]
     for local, tensor, is_buffer in entries:
         qualified = f"{path}.{local}" if path else local
         others = tuple(n for n in names_of.get(id(tensor), []) if n != qualified)
@@ -234,7 +280,7 @@ def _own_tensors(
     return tuple(out)
 
 
-def _subtree_totals(tree: guard.Tree) -> dict[int, int]:
+def _subtree_totals(tree: guard.Tree, own: _Lister) -> dict[int, int]:
     """Each module's parameter count with everything below it, each tensor once, lazy ones left out (by module id).
 
     Worked out bottom-up in one pass, each module's own parameters read once: the same numbers as
@@ -255,7 +301,7 @@ def _subtree_totals(tree: guard.Tree) -> dict[int, int]:
             continue
         found = {
             id(tensor): tensor.numel()
-            for _, tensor in guard.own_tensors(module, "_parameters")
+            for _, tensor in own(module, "_parameters")
             if not isinstance(tensor, nn.parameter.UninitializedParameter)
         }
         for child in children:
@@ -264,24 +310,24 @@ def _subtree_totals(tree: guard.Tree) -> dict[int, int]:
     return {key: sum(found.values()) for key, found in below.items()}
 
 
-def _unique_parameters(tree: guard.Tree, module: nn.Module) -> list[torch.Tensor]:
+def _unique_parameters(tree: guard.Tree, module: nn.Module, own: _Lister) -> list[torch.Tensor]:
     """The parameters of `module`'s subtree, each tensor once, lazy ones left out."""
-    return _unique(tree, module, "_parameters", nn.parameter.UninitializedParameter)
+    return _unique(tree, module, "_parameters", nn.parameter.UninitializedParameter, own)
 
 
-def _unique(tree: guard.Tree, module: nn.Module, store: str, lazy: type) -> list[torch.Tensor]:
+def _unique(tree: guard.Tree, module: nn.Module, store: str, lazy: type, own: _Lister) -> list[torch.Tensor]:
     seen: dict[int, torch.Tensor] = {}
     for sub in tree.subtree(module):
-        for _, tensor in guard.own_tensors(sub, store):
+        for _, tensor in own(sub, store):
             if not isinstance(tensor, lazy):
                 seen.setdefault(id(tensor), tensor)
     return list(seen.values())
 
 
-def _totals(tree: guard.Tree) -> dict[str, Any]:
+def _totals(tree: guard.Tree, own: _Lister) -> dict[str, Any]:
     root = tree.paths[""]
-    params = _unique_parameters(tree, root)
-    buffers = _unique(tree, root, "_buffers", nn.parameter.UninitializedBuffer)
+    params = _unique_parameters(tree, root, own)
+    buffers = _unique(tree, root, "_buffers", nn.parameter.UninitializedBuffer, own)
     by_dtype: dict[str, int] = defaultdict(int)
     for tensor in [*params, *buffers]:
         by_dtype[dtype_name(tensor.dtype)] += tensor.numel() * tensor.element_size()
