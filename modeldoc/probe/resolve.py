@@ -26,6 +26,7 @@ from modeldoc.probe.meta_kernels import DtypeRejected
 from modeldoc.probe.names import dtype_name
 from modeldoc.probe.ops import args_text, bind, plain_arguments
 from modeldoc.probe.record import Calls, Dims, ModuleCall, RawOp, Recorder, Shape
+from modeldoc.probe.replay import Unmade
 from modeldoc.probe.values import Assumed
 from modeldoc.spec import Assumption, BoundaryTensor, OpSpec, TensorInfo, TraceSpec
 
@@ -265,7 +266,11 @@ class Resolver:
             for call in opening.get(position, []):
                 resolved[id(call)] = (tuple(self._ref(t) for t in call.inputs), ())
             if position < len(rec.raw):
-                self._raw_op(rec.raw[position])
+                raw = rec.raw[position]
+                if type(raw) is Unmade:
+                    self._unmade_op(raw, position)
+                else:
+                    self._raw_op(raw)
         outputs: list[BoundaryTensor] = []
         output = getattr(rec, "output", None)
         if error is None:
@@ -366,6 +371,35 @@ class Resolver:
             raw.scope,
             ins,
             outs,
+            text=text,
+            cost=cost,
+            arguments=arguments,
+            call=raw.call,
+            inner=tuple(op.name for op in raw.inner if op.kind == "function") if raw.kind == "module" else (),
+        )
+
+    def _unmade_op(self, unmade: Unmade, position: int) -> None:
+        """`_raw_op` of the op a replayed block left unmade at `position`: its leader's, on the block's tensors."""
+        raw = unmade.op(position)
+        tensor = unmade.tensor
+        ins = tuple(self._ref(tensor(t)) for t in raw.inputs)
+        source = raw.source or raw
+        known = self.described.get(id(source))
+        if known is None:
+            known = self.described[id(source)] = self._describe(source)
+        cost, arguments, text = known
+        index = len(self.ops)
+        outs = []
+        for t in raw.outputs:
+            made = tensor(t)
+            outs.append(self._new(made, index, alias=id(_root(made)) in self.roots))
+        self._op(
+            raw.kind,
+            unmade.rename(raw.name) if raw.kind == "module" else raw.name,
+            raw.target,
+            unmade.rename(raw.scope),
+            ins,
+            tuple(outs),
             text=text,
             cost=cost,
             arguments=arguments,
