@@ -19,13 +19,28 @@ import pytest
 import torch
 from torch import nn
 
-from modeldoc.probe import replay
+from modeldoc.probe import replay, resolve
 from modeldoc.spec import ModelSpec
 from tests import test_probe_replay as stacks
 from tests.helpers.specs import describe_live, spec_of
 from tests.test_speed_static import bench_model
 
 transformers = pytest.importorskip("transformers")
+
+
+@pytest.fixture
+def copied(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool]]:
+    """Whether each block left unmade got its leader's resolved ops copied (else it was resolved op by op)."""
+    answers: list[bool] = []
+    real = resolve.Resolver._copied
+
+    def counted(self: resolve.Resolver, unmade: replay.Unmade) -> bool:
+        answer = real(self, unmade)
+        answers.append(answer)
+        return answer
+
+    monkeypatch.setattr(resolve.Resolver, "_copied", counted)
+    yield answers
 
 
 @pytest.fixture
@@ -75,7 +90,7 @@ def labelled(text: str, axis: str) -> bool:
 
 @pytest.mark.parametrize(("name", "left"), [pytest.param("gpt2", 11), pytest.param("llama6", 5)])
 def test_the_benchmark_models_on_meta_are_described_the_same(
-    name: str, left: int, monkeypatch: pytest.MonkeyPatch, unmade: list[int]
+    name: str, left: int, monkeypatch: pytest.MonkeyPatch, unmade: list[int], copied: list[bool]
 ) -> None:
     if name == "gpt2":
         model = bench_model("gpt2")
@@ -96,21 +111,28 @@ def test_the_benchmark_models_on_meta_are_described_the_same(
     made, left_unmade = both(lambda: describe_live(model, "1,L=64", input_dtype="long"), monkeypatch)
     assert_same(made, left_unmade)
     assert unmade == [left]  # every block but the leaders (and a first block that reads known values)
+    assert copied == [True] * left  # and each got its leader's resolved ops
     assert labelled(left_unmade, "L")
 
 
 @pytest.mark.parametrize(("target", "config", "replayed"), stacks.HF_CONFIGS)
 def test_tiny_transformers_models_are_described_the_same(
-    target: str, config: dict[str, Any], replayed: list[int], monkeypatch: pytest.MonkeyPatch, unmade: list[int]
+    target: str,
+    config: dict[str, Any],
+    replayed: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+    unmade: list[int],
+    copied: list[bool],
 ) -> None:
     made, left_unmade = both(lambda: spec_of(target, "input_ids:1,L=8", input_dtype="long", kwargs=config), monkeypatch)
     assert_same(made, left_unmade)
     assert unmade == [count for count in replayed if count]  # each replayed block was left unmade
+    assert copied == [True] * sum(unmade)  # and got its leader's resolved ops
     assert labelled(left_unmade, "L")
 
 
 def test_mixture_of_experts_blocks_on_meta_are_described_the_same(
-    monkeypatch: pytest.MonkeyPatch, unmade: list[int]
+    monkeypatch: pytest.MonkeyPatch, unmade: list[int], copied: list[bool]
 ) -> None:
     config = next(p for p in stacks.HF_CONFIGS if p.id == "mixtral").values[1]
 
@@ -123,8 +145,56 @@ def test_mixture_of_experts_blocks_on_meta_are_described_the_same(
     made, left_unmade = both(describe, monkeypatch)
     assert_same(made, left_unmade)
     assert unmade == [3]
+    assert copied == [True] * 3
     assert [a["count"] for a in json.loads(left_unmade)["trace"]["assumptions"]] == [4]
     assert labelled(left_unmade, "L")
+
+
+class PairBlock(stacks.Block):
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return super().forward(x) + y
+
+
+class PairStack(nn.Module):
+    """Each block gets the running tensor and a side one, except the fifth, which gets the running one twice."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pre = nn.Linear(8, 8)
+        self.side = nn.Linear(8, 8)
+        self.blocks = nn.ModuleList(PairBlock(8, i) for i in range(7))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, side = self.pre(x), self.side(x)
+        for i, block in enumerate(self.blocks):
+            h = block(h, h if i == 4 else side)
+        return h
+
+
+class FunctionalBlock(nn.Module):
+    """Reads its own weight in a function op (``F.linear``), so the weight is one of the tensors resolved."""
+
+    def __init__(self, width: int, index: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(width)
+        self.weight = nn.Parameter(torch.randn(width, width) / width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + torch.nn.functional.linear(self.norm(x), self.weight)
+
+
+class PeekStack(stacks.Stack):
+    """Reads the fifth block's weight before any block runs.
+
+    The leader's weight is first seen inside it; the fifth block's was seen before it, so its
+    leader's resolved ops are not copied for it: it is resolved op by op.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(FunctionalBlock)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x * self.blocks[4].weight.mean())
 
 
 def shared_input_block() -> nn.Module:
@@ -138,40 +208,73 @@ def shared_input_block() -> nn.Module:
 
 
 @pytest.mark.parametrize(
-    ("make", "left"),
+    ("make", "left", "op_by_op"),
     [
-        pytest.param(stacks.Stack, 5, id="plain-stack"),
-        pytest.param(stacks.frozen_third, 4, id="one-frozen-block"),
-        pytest.param(stacks.other_scale, 4, id="one-block-with-another-scale"),
-        pytest.param(stacks.tied, 5, id="a-weight-tied-across-blocks"),
-        pytest.param(lambda: stacks.Stack(stacks.EveryThird), 4, id="behaviour-every-third-block"),
-        pytest.param(lambda: stacks.Stack(stacks.LastDiffers), 4, id="behaviour-in-the-last-block-only"),
-        pytest.param(lambda: stacks.Stack(stacks.GrowsBlock), 4, id="other-sizes-inside-by-index"),
-        pytest.param(stacks.MaskedStack, 5, id="buffer-tuple-output-shared-kwargs"),
-        pytest.param(lambda: stacks.Stack(stacks.RepeatsBlock), 5, id="a-view-of-a-tensor-made-inside-an-op"),
-        pytest.param(stacks.shared_block, 3, id="a-block-registered-twice"),
-        pytest.param(stacks.hooked, 5, id="hooks-on-two-blocks"),
-        pytest.param(shared_input_block, 5, id="an-input-read-twice"),
+        pytest.param(stacks.Stack, 5, 0, id="plain-stack"),
+        pytest.param(stacks.frozen_third, 4, 0, id="one-frozen-block"),
+        pytest.param(stacks.other_scale, 4, 0, id="one-block-with-another-scale"),
+        pytest.param(stacks.tied, 5, 0, id="a-weight-tied-across-blocks"),
+        pytest.param(lambda: stacks.Stack(stacks.EveryThird), 4, 0, id="behaviour-every-third-block"),
+        pytest.param(lambda: stacks.Stack(stacks.LastDiffers), 4, 0, id="behaviour-in-the-last-block-only"),
+        pytest.param(lambda: stacks.Stack(stacks.GrowsBlock), 4, 0, id="other-sizes-inside-by-index"),
+        pytest.param(stacks.MaskedStack, 5, 0, id="buffer-tuple-output-shared-kwargs"),
+        pytest.param(lambda: stacks.Stack(stacks.RepeatsBlock), 5, 0, id="a-view-of-a-tensor-made-inside-an-op"),
+        pytest.param(stacks.shared_block, 3, 0, id="a-block-registered-twice"),
+        pytest.param(stacks.hooked, 5, 0, id="hooks-on-two-blocks"),
+        pytest.param(shared_input_block, 5, 0, id="an-input-read-twice"),
+        pytest.param(PairStack, 5, 0, id="one-tensor-given-twice-to-one-block"),
+        pytest.param(PeekStack, 6, 1, id="a-block-weight-read-before-the-block"),
     ],
 )
 def test_hand_written_blocks_are_described_the_same(
-    make: Callable[[], nn.Module], left: int, monkeypatch: pytest.MonkeyPatch, unmade: list[int]
+    make: Callable[[], nn.Module],
+    left: int,
+    op_by_op: int,
+    monkeypatch: pytest.MonkeyPatch,
+    unmade: list[int],
+    copied: list[bool],
 ) -> None:
     model = make()
     before = {name: (t, t.requires_grad) for name, t in model.state_dict(keep_vars=True).items()}
     made, left_unmade = both(lambda: describe_live(model, "N=2,8"), monkeypatch)
     assert_same(made, left_unmade)
     assert unmade == [left]
+    # each block left unmade got its leader's resolved ops copied, but those resolved op by op
+    assert len(copied) == left and copied.count(False) == op_by_op
     assert labelled(left_unmade, "N")
     assert {name: (t, t.requires_grad) for name, t in model.state_dict(keep_vars=True).items()} == before
 
 
 def test_a_replayed_block_left_unmade_keeps_its_own_names_and_shapes(
-    monkeypatch: pytest.MonkeyPatch, unmade: list[int]
+    monkeypatch: pytest.MonkeyPatch, unmade: list[int], copied: list[bool]
 ) -> None:
     monkeypatch.setattr(replay, "ENABLED", True)
     monkeypatch.setattr(replay, "UNMADE", True)
     spec = describe_live(stacks.Stack(stacks.LastDiffers), "N=2,8")
     assert unmade == [4]  # blocks 2 to 5 follow block 1; block 0 reads known values, block 6 takes another step
+    assert copied == [True] * 4
     assert spec.layer("blocks.4.fc").input_dims == (("N", 8),)
     assert [op.scope for op in spec.trace.ops if op.name == "softmax"] == ["blocks.6"]
+
+
+class ScanBlock(stacks.Block):
+    """Sums its input over the length one position at a time: a loop that runs once more per position."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        total = x[:, 0]
+        for t in range(1, x.shape[1]):
+            total = total + x[:, t]
+        return super().forward(x) + total.unsqueeze(1)
+
+
+def test_blocks_with_a_loop_over_the_length_are_described_the_same(
+    monkeypatch: pytest.MonkeyPatch, unmade: list[int], copied: list[bool]
+) -> None:
+    # at other sizes the loop runs another number of times, so the passes' ops are paired run by run
+    # (`resolve.aligned_ops`): the tensor ids each copied op reads and writes are what pairs the shapes
+    model = stacks.Stack(ScanBlock)
+    made, left_unmade = both(lambda: describe_live(model, "N=2,L=5,8"), monkeypatch)
+    assert_same(made, left_unmade)
+    assert unmade == [5]
+    assert copied == [True] * 5
+    assert labelled(left_unmade, "L") and labelled(left_unmade, "N")

@@ -163,7 +163,7 @@ Ref = tuple[Any, ...]
 
 
 @dataclass
-class _Segment:
+class Segment:
     """What one whole call of a block recorded, with its tensors named relative to the block."""
 
     root: str
@@ -207,7 +207,7 @@ class Replayer:
         """Observing: each block's steps by module id (None when it may not be replayed)."""
         self.segments: dict[int, list[RawOp]] = {}
         """Observing: each block's recorded ops by module id."""
-        self.leaders: dict[tuple[Hashable, Hashable], _Segment | None] = {}
+        self.leaders: dict[tuple[Hashable, Hashable], Segment | None] = {}
         """Replaying: the block that leads each class, by class and inputs (`_signature`); None: it may not lead."""
         self.broken = False
         """True once modeldoc's own bookkeeping failed: from then on every block runs whole."""
@@ -303,7 +303,7 @@ class Replayer:
         frame: Any,
         call: tuple[tuple[Any, ...], dict[str, Any], Any],
         start: tuple[int, int, int],
-    ) -> _Segment | None:
+    ) -> Segment | None:
         """The block's whole call as a segment; None when it may not be replayed."""
         rec = self.recorder
         args, kwargs, output = call
@@ -318,7 +318,7 @@ class Replayer:
         ):
             return None
         refs = _places(self.tree, module, args, kwargs)
-        segment = _Segment(
+        segment = Segment(
             root=path,
             raw_start=raw_start,
             refs=refs,
@@ -341,7 +341,7 @@ class Replayer:
         return segment
 
     def _replay(
-        self, leader: _Segment, module: nn.Module, path: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self, leader: Segment, module: nn.Module, path: str, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         """Record `leader`'s steps as `module`'s, on `module`'s own tensors, and return its output."""
         if self.unmade:
@@ -426,7 +426,7 @@ class Replayer:
         return output
 
     def _unmade(
-        self, leader: _Segment, module: nn.Module, path: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self, leader: Segment, module: nn.Module, path: str, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         """Stand `leader`'s record for `module`'s (`Unmade`), and return `module`'s output made anew.
 
@@ -500,7 +500,7 @@ class Unmade:
 
     __slots__ = ("leader", "mapped", "path", "renamed", "start")
 
-    def __init__(self, leader: _Segment, path: str, start: int) -> None:
+    def __init__(self, leader: Segment, path: str, start: int) -> None:
         self.leader = leader
         self.path = path
         self.start = start

@@ -128,6 +128,7 @@ class Runner:
             budget=self.budget,
             stand_ins=stand_ins,
             shapes_only=shapes_only,
+            light=replay_module.UNMADE,
         )
         built = resolver.resolve(error, where)
         if self.weights is not None:
