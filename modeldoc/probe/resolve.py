@@ -15,7 +15,7 @@ import inspect
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.utils._pytree as pytree
@@ -53,6 +53,8 @@ class Failure:
         """``"in fc1 (Linear): RuntimeError: ..."``."""
         return f"{self.place}: {self.message}" if self.place else self.message
 
+
+_Item = TypeVar("_Item", TensorInfo, Calls)
 
 _INPUT_FIX = (
     "change the example input (shape, dtype or names) to what the model expects, "
@@ -158,11 +160,11 @@ class Built:
             return dims.get(key, shape)
 
         tensors = tuple(
-            t if (found := get(("t", t.id), t.shape)) == t.dims else replace(t, dims=found) for t in self.trace.tensors
+            t if (found := get(("t", t.id), t.shape)) == t.dims else _changed(t, dims=found) for t in self.trace.tensors
         )
         calls = {}
         for path, seen in self.calls.items():
-            calls[path] = replace(
+            calls[path] = _changed(
                 seen,
                 input_dims=tuple(get(("in", path, i), s) for i, s in enumerate(seen.input_shapes)),
                 output_dims=tuple(get(("out", path, i), s) for i, s in enumerate(seen.output_shapes)),
@@ -184,6 +186,27 @@ class ShapesOnly:
     """The ids of the tensors each op read and wrote."""
     shapes: list[Shape] = field(default_factory=list)
     """Each tensor's size, by id."""
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _changed(item: _Item, **changes: Any) -> _Item:
+    """`dataclasses.replace` for the many specs `Built.with_dims` changes, without their ``__init__`` (quicker).
+
+    A dataclass whose ``__init__`` does more than set each field (a ``__post_init__``) goes
+    through `dataclasses.replace`; other attributes (a cached property) are not carried over.
+    """
+    kind = type(item)
+    if hasattr(kind, "__post_init__"):
+        return replace(item, **changes)
+    names = _FIELDS.get(kind)
+    if names is None:
+        names = _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(kind))  # type: ignore[arg-type]
+    state = item.__dict__
+    made = object.__new__(kind)
+    made.__dict__.update({name: state[name] for name in names}, **changes)
+    return made
 
 
 LOOP_BODY = 64
