@@ -88,12 +88,15 @@ def labelled(text: str, axis: str) -> bool:
     return any(axis in tensor["dims"] for tensor in spec["trace"]["tensors"])
 
 
-@pytest.mark.parametrize(("name", "left"), [pytest.param("gpt2", 11), pytest.param("llama6", 5)])
+@pytest.mark.parametrize(
+    ("name", "left"),
+    [pytest.param("gpt2", 11), pytest.param("llama6", 5), pytest.param("llama", 79, marks=pytest.mark.slow)],
+)
 def test_the_benchmark_models_on_meta_are_described_the_same(
     name: str, left: int, monkeypatch: pytest.MonkeyPatch, unmade: list[int], copied: list[bool]
 ) -> None:
-    if name == "gpt2":
-        model = bench_model("gpt2")
+    if name in ("gpt2", "llama"):
+        model = bench_model(name)
     else:
         from transformers import LlamaConfig, LlamaForCausalLM
 
