@@ -2,11 +2,14 @@
 
 The probe's pass with the named axes moved (`modeldoc.probe.symbolic`) is read only for its
 shapes; with the switch on, a block that repeats its class's leader is not copied op by op there:
-the leader's ops stand for its own (`replay.Unmade`). Each model is described with the switch off
-and on (replaying on both times), and the ``modeldoc/1`` JSON texts, as ``modeldoc inspect
---json`` writes them, must be equal byte for byte. Each test also counts the blocks left unmade,
-so that the comparison is never of two runs that did the same thing, and checks that the sizes
-that follow the named axes were labelled (the pass at other sizes was read).
+the leader's ops stand for its own (`replay.Unmade`), and the resolver keeps the pass as plain
+lists (`resolve.ShapesOnly`) where such a block gets a shifted copy of its leader's resolved ops,
+or, when its own tensors were seen otherwise than the leader's, is resolved op by op. Each model
+is described with the switch off and on (replaying on both times), and the ``modeldoc/1`` JSON
+texts, as ``modeldoc inspect --json`` writes them, must be equal byte for byte. Each test also
+counts the blocks left unmade and those copied, so that the comparison is never of two runs that
+did the same thing, and checks that the sizes that follow the named axes were labelled (the pass
+at other sizes was read).
 """
 
 from __future__ import annotations
