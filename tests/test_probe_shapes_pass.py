@@ -284,3 +284,31 @@ def test_blocks_with_a_loop_over_the_length_are_described_the_same(
     assert unmade == [5]
     assert copied == [True] * 5
     assert labelled(left_unmade, "L") and labelled(left_unmade, "N")
+
+
+@pytest.fixture
+def light(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool]]:
+    """For each pass read only for its shapes, whether it was kept as `resolve.ShapesOnly`."""
+    kept: list[bool] = []
+    real = resolve.Resolver.resolve
+
+    def counted(self: resolve.Resolver, *args: Any, **kwargs: Any) -> Any:
+        built = real(self, *args, **kwargs)
+        if self.shapes_only:
+            kept.append(built.light is not None)
+        return built
+
+    monkeypatch.setattr(resolve.Resolver, "resolve", counted)
+    yield kept
+
+
+def test_passes_at_other_sizes_on_the_cpu_are_described_the_same(
+    monkeypatch: pytest.MonkeyPatch, light: list[bool]
+) -> None:
+    # on the cpu no block is replayed and each named axis is moved on its own (then a check pass):
+    # those passes are kept as plain lists too, with the same ids
+    model = stacks.Stack(ScanBlock)
+    made, kept = both(lambda: describe_live(model, "N=2,L=5,8", probe_device="cpu"), monkeypatch)
+    assert_same(made, kept)
+    assert light == [False] * 3 + [True] * 3  # N moved, L moved, both moved to check: off, then on
+    assert labelled(kept, "L") and labelled(kept, "N")
