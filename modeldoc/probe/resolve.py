@@ -192,7 +192,7 @@ _FIELDS: dict[type, tuple[str, ...]] = {}
 
 
 def _changed(item: _Item, **changes: Any) -> _Item:
-    """`dataclasses.replace` for the many specs `Built.with_dims` changes, without their ``__init__`` (quicker).
+    """`dataclasses.replace` for the many specs of a pass and of `Built.with_dims`, without ``__init__`` (quicker).
 
     A dataclass whose ``__init__`` does more than set each field (a ``__post_init__``) goes
     through `dataclasses.replace`; other attributes (a cached property) are not carried over.
@@ -350,7 +350,7 @@ class Resolver:
         for path, seen in rec.calls.items():
             shapes_in: tuple[Shape, ...] = tuple(tuple(t.shape) for t in rec.first_in.get(path, []))
             shapes_out: tuple[Shape, ...] = tuple(tuple(t.shape) for t in rec.first_out.get(path, []))
-            calls[path] = replace(
+            calls[path] = _changed(
                 seen, input_shapes=shapes_in, output_shapes=shapes_out, input_dims=shapes_in, output_dims=shapes_out
             )
         failure = None if error is None else self._error(error, where)
