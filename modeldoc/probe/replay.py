@@ -215,8 +215,6 @@ class Replayer:
         """True while an observed or leading block runs: the blocks inside it are part of its steps."""
         self.unmade = unmade
         """Replaying in a pass read only for its shapes: a replayed block's ops are left `Unmade`."""
-        self.left_unmade = 0
-        """How many replayed blocks were left `Unmade`."""
 
     def install(self, recorder: Recorder) -> None:
         """Wrap each member's forward for `recorder`'s pass, in its ``__dict__`` (the pass's restore removes it)."""
@@ -484,7 +482,6 @@ class Replayer:
             rec.values.assumed.extend(leader.assumed)
         rec.failed = None
         rec.frames[-1].called_child = True
-        self.left_unmade += 1
         return output
 
 
