@@ -18,11 +18,18 @@ assumes them again. A block is never replayed when it returned known values or o
 than tensors and plain values, read a tensor from outside itself that is not an input, was
 called before, or shares a module with another block; the passes with real values, and models
 with lazy modules, run every block.
+
+Those later passes are read only for their steps and shapes (`modeldoc.probe.resolve.Built.matched_shapes`),
+and a replayed block's shapes are its leader's: so there (`UNMADE`) a replayed block's ops are not
+made at all. Its places in the list of ops hold an `Unmade`, which the resolver reads as the
+leader's ops on the block's tensors (`Ghost`s for what it makes); only its output is made, for
+the model's code to go on with, and its module calls, for their shapes.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
@@ -37,6 +44,10 @@ from modeldoc.probe.record import Calls, ModuleCall, RawOp, Recorder
 
 ENABLED = True
 """Replay repeated blocks (tests turn it off to compare the records with and without)."""
+
+UNMADE = True
+"""In a pass read only for its shapes, leave a replayed block's record unmade (`Unmade`): its
+leader's ops stand for its own (tests turn it off to compare the descriptions with and without)."""
 
 _PLAIN = (bool, int, float, str, type(None))
 _SKIPPED_ATTRIBUTES = frozenset({"forward", *nn.Module().__dict__})
@@ -152,7 +163,7 @@ Ref = tuple[Any, ...]
 
 
 @dataclass
-class _Segment:
+class Segment:
     """What one whole call of a block recorded, with its tensors named relative to the block."""
 
     root: str
@@ -179,7 +190,14 @@ class Replayer:
     inputs of the leader's sizes get the leader's record.
     """
 
-    def __init__(self, tree: guard.Tree, members: dict[int, Hashable], classes: dict[int, Hashable] | None) -> None:
+    def __init__(
+        self,
+        tree: guard.Tree,
+        members: dict[int, Hashable],
+        classes: dict[int, Hashable] | None,
+        *,
+        unmade: bool = False,
+    ) -> None:
         self.recorder: Recorder
         """The pass's recorder (given to `install` when the pass starts)."""
         self.tree = tree
@@ -189,12 +207,14 @@ class Replayer:
         """Observing: each block's steps by module id (None when it may not be replayed)."""
         self.segments: dict[int, list[RawOp]] = {}
         """Observing: each block's recorded ops by module id."""
-        self.leaders: dict[tuple[Hashable, Hashable], _Segment | None] = {}
+        self.leaders: dict[tuple[Hashable, Hashable], Segment | None] = {}
         """Replaying: the block that leads each class, by class and inputs (`_signature`); None: it may not lead."""
         self.broken = False
         """True once modeldoc's own bookkeeping failed: from then on every block runs whole."""
         self.inside = False
         """True while an observed or leading block runs: the blocks inside it are part of its steps."""
+        self.unmade = unmade
+        """Replaying in a pass read only for its shapes: a replayed block's ops are left `Unmade`."""
 
     def install(self, recorder: Recorder) -> None:
         """Wrap each member's forward for `recorder`'s pass, in its ``__dict__`` (the pass's restore removes it)."""
@@ -281,7 +301,7 @@ class Replayer:
         frame: Any,
         call: tuple[tuple[Any, ...], dict[str, Any], Any],
         start: tuple[int, int, int],
-    ) -> _Segment | None:
+    ) -> Segment | None:
         """The block's whole call as a segment; None when it may not be replayed."""
         rec = self.recorder
         args, kwargs, output = call
@@ -296,7 +316,7 @@ class Replayer:
         ):
             return None
         refs = _places(self.tree, module, args, kwargs)
-        segment = _Segment(
+        segment = Segment(
             root=path,
             raw_start=raw_start,
             refs=refs,
@@ -319,9 +339,11 @@ class Replayer:
         return segment
 
     def _replay(
-        self, leader: _Segment, module: nn.Module, path: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self, leader: Segment, module: nn.Module, path: str, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         """Record `leader`'s steps as `module`'s, on `module`'s own tensors, and return its output."""
+        if self.unmade:
+            return self._unmade(leader, module, path, args, kwargs)
         rec = self.recorder
         inputs = [leaf for leaf in pytree.tree_leaves((args, kwargs)) if isinstance(leaf, torch.Tensor)]
         owned = dict(_relative_modules(self.tree, module))
@@ -400,6 +422,143 @@ class Replayer:
         rec.failed = None
         rec.frames[-1].called_child = True
         return output
+
+    def _unmade(
+        self, leader: Segment, module: nn.Module, path: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """Stand `leader`'s record for `module`'s (`Unmade`), and return `module`'s output made anew.
+
+        Only what the pass reads goes on: the output (fresh meta tensors, or the block's own
+        inputs and tensors), the module calls inside (their tensors stand-ins of the leader's),
+        and one `Unmade` in the list of ops per op of the leader's, at the place of the op it stands for.
+        """
+        rec = self.recorder
+        inputs = [leaf for leaf in pytree.tree_leaves((args, kwargs)) if isinstance(leaf, torch.Tensor)]
+        owned = dict(_relative_modules(self.tree, module))
+        unmade = Unmade(leader, path, len(rec.raw))
+        mapped = unmade.mapped
+        for key, ref in leader.refs.items():  # the block's own tensors, while they sit in its slots
+            if ref[0] == "in":
+                mapped[key] = inputs[ref[1]]
+            elif ref[0] == "attr":
+                mapped[key] = owned[ref[1]].__dict__[ref[2]]
+            elif ref[0] != "new":
+                mapped[key] = owned[ref[1]].__dict__[ref[0]][ref[2]]
+
+        def tensor(t: torch.Tensor) -> torch.Tensor:
+            found = mapped.get(id(t))
+            if found is None:
+                found = mapped[id(t)] = _fresh(t, tensor)
+            return found
+
+        shift = len(rec.raw) - leader.raw_start
+        with torch._C.DisableTorchFunction():
+            output = _map_tensors(leader.output, tensor)  # real tensors: the model's code goes on with them
+            stand_in = unmade.tensor
+            calls = [
+                ModuleCall(
+                    path=unmade.rename(call.path),
+                    target=call.target,
+                    scope=unmade.rename(call.scope),
+                    call=call.call,
+                    inputs=[stand_in(t) for t in call.inputs],
+                    start=call.start + shift,
+                    outputs=[stand_in(t) for t in call.outputs],
+                    end=None if call.end is None else call.end + shift,
+                )
+                for call in leader.calls
+            ]
+        for call in calls:
+            seen = rec.calls.setdefault(call.path, Calls())
+            if seen.count == 0:
+                seen.order = rec.counter
+                rec.counter += 1
+                rec.first_in[call.path] = call.inputs
+                rec.first_out[call.path] = call.outputs
+            seen.count += 1
+        rec.raw.extend(itertools.repeat(unmade, len(leader.raw)))  # type: ignore[arg-type]
+        rec.module_calls.extend(calls)
+        if rec.values is not None:
+            rec.values.assumed.extend(leader.assumed)
+        rec.failed = None
+        rec.frames[-1].called_child = True
+        return output
+
+
+class Unmade:
+    """A replayed block's ops, left unmade in a pass read only for its shapes: its leader's stand for them.
+
+    It fills the block's places in the pass's list of ops (once per op of the leader's), so that
+    every position, and every module call's start and end, is where a full replay puts them.
+    `modeldoc.probe.resolve` reads the leader's op at each place (`op`) with its tensors put in
+    the block's (`tensor`) and its module paths moved to the block's (`rename`): the same
+    tensors, ops and shapes as a replay that made them, without making them.
+    """
+
+    __slots__ = ("leader", "mapped", "path", "renamed", "start")
+
+    def __init__(self, leader: Segment, path: str, start: int) -> None:
+        self.leader = leader
+        self.path = path
+        self.start = start
+        """Where the block's ops begin in the pass's list of ops."""
+        self.mapped: dict[int, Any] = {}
+        """The block's tensor (a real one, or a `Ghost`) for each of the leader's, by the leader's tensor's id."""
+        self.renamed: dict[str, str] = {}
+
+    def op(self, position: int) -> RawOp:
+        """The leader's op that stands for the block's op at `position` of the pass's list."""
+        return self.leader.raw[position - self.start]
+
+    def tensor(self, t: torch.Tensor) -> Any:
+        """The block's tensor for the leader's `t`: its own input or weight, or a `Ghost` of what it makes."""
+        found = self.mapped.get(id(t))
+        if found is None:
+            base = t._base
+            found = self.mapped[id(t)] = Ghost(t, None if base is None else _root(self.tensor(base)))
+        return found
+
+    def rename(self, name: str) -> str:
+        """A module path of the leader's, moved to the block's."""
+        found = self.renamed.get(name)
+        if found is None:
+            rel = _relative(name, self.leader.root)
+            found = name if rel.startswith("\0") else f"{self.path}.{rel}" if rel else self.path
+            self.renamed[name] = found
+        return found
+
+
+class Ghost:
+    """A tensor an `Unmade` block would have made: it has the size, dtype and base of its leader's, and no storage."""
+
+    __slots__ = ("_base", "like")
+
+    def __init__(self, like: torch.Tensor, base: Any) -> None:
+        self.like = like
+        self._base = base
+
+    @property
+    def shape(self) -> torch.Size:
+        """The leader's tensor's size."""
+        return self.like.shape
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The leader's tensor's dtype."""
+        return self.like.dtype
+
+    def numel(self) -> int:
+        """The leader's tensor's number of elements."""
+        return self.like.numel()
+
+    def element_size(self) -> int:
+        """The leader's tensor's bytes per element."""
+        return self.like.element_size()
+
+
+def _root(tensor: Any) -> Any:
+    base = tensor._base
+    return tensor if base is None else base
 
 
 def _places(tree: guard.Tree, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[int, Ref]:

@@ -14,10 +14,11 @@ import dataclasses
 import inspect
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
 import torch
+import torch.utils._pytree as pytree
 
 from modeldoc import costs
 from modeldoc.probe import guard
@@ -26,6 +27,7 @@ from modeldoc.probe.meta_kernels import DtypeRejected
 from modeldoc.probe.names import dtype_name
 from modeldoc.probe.ops import args_text, bind, plain_arguments
 from modeldoc.probe.record import Calls, Dims, ModuleCall, RawOp, Recorder, Shape
+from modeldoc.probe.replay import Segment, Unmade
 from modeldoc.probe.values import Assumed
 from modeldoc.spec import Assumption, BoundaryTensor, OpSpec, TensorInfo, TraceSpec
 
@@ -52,6 +54,8 @@ class Failure:
         return f"{self.place}: {self.message}" if self.place else self.message
 
 
+_Item = TypeVar("_Item", TensorInfo, Calls)
+
 _INPUT_FIX = (
     "change the example input (shape, dtype or names) to what the model expects, "
     "or fix the layer arguments the derivations below point at"
@@ -69,6 +73,9 @@ class Built:
     failure: Failure | None = None
     """Where the pass failed and the exception, when it did."""
     warnings: tuple[str, ...] = ()
+    light: ShapesOnly | None = None
+    """For a pass read only for its shapes (`Resolver` ``light``): its ops and tensors, kept as
+    `ShapesOnly` instead of specs; `signature`, `shapes` and `matched_shapes` read them there."""
 
     def sentence(self) -> str:
         """The failure in one sentence, with the failing op's input shapes (symbolic once labelled)."""
@@ -89,7 +96,16 @@ class Built:
 
     def signature(self) -> list[tuple[str, str]]:
         """The ops in order, by kind and name: equal when a pass at other sizes took the same steps."""
+        if self.light is not None:
+            return self.light.signature
         return [(op.kind, op.name) for op in self.trace.ops]
+
+    def _wiring(self, index: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The ids of the tensors op `index` read and wrote."""
+        if self.light is not None:
+            return self.light.wiring[index]
+        op = self.trace.ops[index]
+        return op.inputs, op.outputs
 
     def matched_shapes(self, other: Built) -> dict[tuple[Any, ...], Shape] | None:
         """`other`'s shapes under this pass's keys (`shapes`), when both passes took the same steps; else None.
@@ -99,19 +115,17 @@ class Built:
         repeated pattern (`aligned_ops`). Then the ops that match, and the tensors they read and
         wrote, carry `other`'s shapes; the repetitions only one pass has carry none.
         """
-        pairs = aligned_ops(self.signature(), other.signature())
+        mine_ops, their_ops = self.signature(), other.signature()
+        pairs = aligned_ops(mine_ops, their_ops)
         if pairs is None:
             return None
         theirs = other.shapes()
-        if len(pairs) == len(self.trace.ops) == len(other.trace.ops) and all(i == j for i, j in pairs):
+        if len(pairs) == len(mine_ops) == len(their_ops) and all(i == j for i, j in pairs):
             return theirs
         ids: dict[int, int] = {}
         for i, j in pairs:
-            mine, their = self.trace.ops[i], other.trace.ops[j]
-            for a, b in (
-                *zip(mine.inputs, their.inputs, strict=False),
-                *zip(mine.outputs, their.outputs, strict=False),
-            ):
+            (mine_in, mine_out), (their_in, their_out) = self._wiring(i), other._wiring(j)
+            for a, b in (*zip(mine_in, their_in, strict=False), *zip(mine_out, their_out, strict=False)):
                 ids.setdefault(a, b)
         out = {key: shape for key, shape in theirs.items() if key[0] != "t"}
         for mine_id, their_id in ids.items():
@@ -123,6 +137,9 @@ class Built:
     def shapes(self) -> dict[tuple[Any, ...], Shape]:
         """Every shape this pass recorded, by a key that is the same in a pass at other sizes."""
         out: dict[tuple[Any, ...], Shape] = {}
+        if self.light is not None:
+            for i, shape in enumerate(self.light.shapes):
+                out["t", i] = shape
         for t in self.trace.tensors:
             out["t", t.id] = t.shape
         for path, seen in self.calls.items():
@@ -143,11 +160,11 @@ class Built:
             return dims.get(key, shape)
 
         tensors = tuple(
-            t if (found := get(("t", t.id), t.shape)) == t.dims else replace(t, dims=found) for t in self.trace.tensors
+            t if (found := get(("t", t.id), t.shape)) == t.dims else _changed(t, dims=found) for t in self.trace.tensors
         )
         calls = {}
         for path, seen in self.calls.items():
-            calls[path] = replace(
+            calls[path] = _changed(
                 seen,
                 input_dims=tuple(get(("in", path, i), s) for i, s in enumerate(seen.input_shapes)),
                 output_dims=tuple(get(("out", path, i), s) for i, s in enumerate(seen.output_shapes)),
@@ -155,6 +172,41 @@ class Built:
         inputs = tuple(replace(info, dims=get(("input", i), info.shape)) for i, info in enumerate(self.inputs))
         outputs = tuple(replace(info, dims=get(("output", i), info.shape)) for i, info in enumerate(self.outputs))
         return replace(self, trace=replace(self.trace, tensors=tensors), calls=calls, inputs=inputs, outputs=outputs)
+
+
+@dataclass(frozen=True)
+class ShapesOnly:
+    """A pass read only for its shapes: each op's kind and name and the ids of its tensors, each tensor's size.
+
+    The same ops and ids as the specs `Resolver` makes otherwise, without the specs.
+    """
+
+    signature: list[tuple[str, str]] = field(default_factory=list)
+    wiring: list[tuple[tuple[int, ...], tuple[int, ...]]] = field(default_factory=list)
+    """The ids of the tensors each op read and wrote."""
+    shapes: list[Shape] = field(default_factory=list)
+    """Each tensor's size, by id."""
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _changed(item: _Item, **changes: Any) -> _Item:
+    """`dataclasses.replace` for the many specs of a pass and of `Built.with_dims`, without ``__init__`` (quicker).
+
+    A dataclass whose ``__init__`` does more than set each field (a ``__post_init__``) goes
+    through `dataclasses.replace`; other attributes (a cached property) are not carried over.
+    """
+    kind = type(item)
+    if hasattr(kind, "__post_init__"):
+        return replace(item, **changes)
+    names = _FIELDS.get(kind)
+    if names is None:
+        names = _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(kind))  # type: ignore[arg-type]
+    state = item.__dict__
+    made = object.__new__(kind)
+    made.__dict__.update({name: state[name] for name in names}, **changes)
+    return made
 
 
 LOOP_BODY = 64
@@ -218,10 +270,16 @@ class Resolver:
         budget: Budget,
         stand_ins: Mapping[int, torch.Tensor] | None = None,
         shapes_only: bool = False,
+        light: bool = False,
     ) -> None:
         self.recorder = recorder
         self.shapes_only = shapes_only
         """A pass read only for its steps and shapes (`Built.matched_shapes`): no costs, no arguments."""
+        self.light = ShapesOnly() if light and shapes_only else None
+        """Such a pass kept as `ShapesOnly` (ops by kind, name and tensor ids; tensors by size), not as specs.
+        A block left `Unmade` whose leader resolved alike then gets a copy of the leader's (`_Template`)."""
+        self.templates: dict[int, _Template | None] = {}
+        """By the id of a leader's segment: what its ops resolved to (None: its followers are resolved op by op)."""
         self.device = device
         self.budget = budget
         self.args = args
@@ -257,15 +315,7 @@ class Resolver:
         for call in rec.module_calls:
             opening.setdefault(call.start, []).append(call)
             closing.setdefault(call.end if call.end is not None else len(rec.raw), []).append(call)
-        resolved: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}
-        for position in range(len(rec.raw) + 1):
-            for call in closing.get(position, []):
-                ins = resolved[id(call)][0] if id(call) in resolved else ()
-                resolved[id(call)] = (ins, tuple(self._ref(t) for t in call.outputs))
-            for call in opening.get(position, []):
-                resolved[id(call)] = (tuple(self._ref(t) for t in call.inputs), ())
-            if position < len(rec.raw):
-                self._raw_op(rec.raw[position])
+        resolved = self._walk(opening, closing)
         outputs: list[BoundaryTensor] = []
         output = getattr(rec, "output", None)
         if error is None:
@@ -279,24 +329,28 @@ class Resolver:
                     )
                 )
             self._op("output", "output", "output", "", tuple(ids), ())
-        module_calls = tuple(
-            OpSpec(
-                index=i,
-                kind="module",
-                name=call.path,
-                target=call.target,
-                scope=call.scope,
-                inputs=resolved.get(id(call), ((), ()))[0],
-                outputs=resolved.get(id(call), ((), ()))[1],
-                call=call.call,
+        module_calls = (
+            ()
+            if self.light is not None
+            else tuple(
+                OpSpec(
+                    index=i,
+                    kind="module",
+                    name=call.path,
+                    target=call.target,
+                    scope=call.scope,
+                    inputs=resolved.get(id(call), ((), ()))[0],
+                    outputs=resolved.get(id(call), ((), ()))[1],
+                    call=call.call,
+                )
+                for i, call in enumerate(rec.module_calls)
             )
-            for i, call in enumerate(rec.module_calls)
         )
         calls = {}
         for path, seen in rec.calls.items():
             shapes_in: tuple[Shape, ...] = tuple(tuple(t.shape) for t in rec.first_in.get(path, []))
             shapes_out: tuple[Shape, ...] = tuple(tuple(t.shape) for t in rec.first_out.get(path, []))
-            calls[path] = replace(
+            calls[path] = _changed(
                 seen, input_shapes=shapes_in, output_shapes=shapes_out, input_dims=shapes_in, output_dims=shapes_out
             )
         failure = None if error is None else self._error(error, where)
@@ -310,8 +364,41 @@ class Resolver:
             module_calls=module_calls,
             assumptions=assumptions(rec.values.assumed if rec.values is not None else []),
         )
-        built = Built(trace=trace, calls=calls, inputs=tuple(inputs), outputs=tuple(outputs), failure=failure)
+        built = Built(
+            trace=trace, calls=calls, inputs=tuple(inputs), outputs=tuple(outputs), failure=failure, light=self.light
+        )
         return replace(built, trace=replace(trace, error=built.sentence())) if failure else built
+
+    def _walk(
+        self, opening: Mapping[int, list[ModuleCall]], closing: Mapping[int, list[ModuleCall]]
+    ) -> dict[int, tuple[tuple[int, ...], tuple[int, ...]]]:
+        """Resolve the recorded ops in order, each module call where it opens and closes; the calls' tensor ids."""
+        rec = self.recorder
+        resolved: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+        leads = self._leads() if self.light is not None else {}
+        skip = 0
+        for position in range(len(rec.raw) + 1):
+            if position < skip:
+                continue  # inside a block whose leader's ops were copied: its module calls are inside too
+            for lead in leads.get(position, ()):
+                self._lead_ends(lead)
+            for call in closing.get(position, []):
+                ins = resolved[id(call)][0] if id(call) in resolved else ()
+                resolved[id(call)] = (ins, tuple(self._ref(t) for t in call.outputs))
+            for call in opening.get(position, []):
+                resolved[id(call)] = (tuple(self._ref(t) for t in call.inputs), ())
+            if position < len(rec.raw):
+                raw = rec.raw[position]
+                if type(raw) is Unmade:
+                    if position == raw.start and self._copied(raw):
+                        skip = position + len(raw.leader.raw)
+                        continue
+                    self._unmade_op(raw, position)
+                else:
+                    for lead in leads.get(position, ()):
+                        self._lead_starts(lead)
+                    self._raw_op(raw)
+        return resolved
 
     def _error(self, error: BaseException, where: str) -> Failure:
         """Where the pass failed (``"in fc1 (Linear)"``), the exception shortly, and the fix."""
@@ -352,6 +439,11 @@ class Resolver:
 
     def _raw_op(self, raw: RawOp) -> None:
         ins = tuple(self._ref(t) for t in raw.inputs)
+        if self.light is not None:
+            index = len(self.light.signature)
+            outs = tuple(self._new(t, index) for t in raw.outputs)
+            self._op(raw.kind, raw.name, raw.target, raw.scope, ins, outs)
+            return
         source = raw.source or raw
         known = self.described.get(id(source))
         if known is None:
@@ -366,6 +458,129 @@ class Resolver:
             raw.scope,
             ins,
             outs,
+            text=text,
+            cost=cost,
+            arguments=arguments,
+            call=raw.call,
+            inner=tuple(op.name for op in raw.inner if op.kind == "function") if raw.kind == "module" else (),
+        )
+
+    def _leads(self) -> dict[int, list[_Lead]]:
+        """The leaders of the blocks left `Unmade`, by where their ops begin and where they end."""
+        leads: dict[int, list[_Lead]] = {}
+        seen: set[int] = set()
+        for raw in self.recorder.raw:
+            if type(raw) is not Unmade or id(raw.leader) in seen:
+                continue
+            seen.add(id(raw.leader))
+            if raw.leader.raw:
+                lead = _Lead(raw.leader)
+                leads.setdefault(lead.start, []).append(lead)
+                leads.setdefault(lead.end, []).append(lead)
+        return leads
+
+    def _lead_starts(self, lead: _Lead) -> None:
+        """Just before a leader's first op: where its ops and tensors begin, and what its tensors were then."""
+        if lead.start_state is not None or self.light is None:
+            return
+        lead.start_state = (
+            len(self.light.signature),
+            len(self.light.shapes),
+            {key: self.current.get(key) for key in lead.own},
+        )
+
+    def _lead_ends(self, lead: _Lead) -> None:
+        """Just after a leader's last op: its `_Template`, when its followers may copy it."""
+        if lead.start_state is None or self.light is None or id(lead.segment) in self.templates:
+            return
+        op_start, first, known = lead.start_state
+        ends = {key: self.current.get(key) for key in lead.kept}
+        outer = {tid for tid in known.values() if tid is not None}
+        used = {tid for ins, outs in self.light.wiring[op_start:] for tid in (*ins, *outs) if tid < first}
+        fits = used <= outer and all(tid is None or tid >= first or tid in outer for tid in ends.values())
+        self.templates[id(lead.segment)] = (
+            _Template(
+                ops=(op_start, len(self.light.signature)),
+                tensors=(first, len(self.light.shapes)),
+                known=known,
+                ends=ends,
+            )
+            if fits
+            else None
+        )
+
+    def _copied(self, unmade: Unmade) -> bool:
+        """Copy the leader's resolved ops for `unmade`'s block, when they are what resolving it op by op gives.
+
+        That holds when each tensor of the block's own (an input, a weight) was known before the
+        block exactly where the leader's was, and no two of them are one tensor: then every op and
+        every tensor made inside follows the leader's, shifted, with the block's own tensors in the
+        places of the leader's. Otherwise (False) the block is resolved op by op.
+        """
+        light = self.light
+        template = self.templates.get(id(unmade.leader))
+        if light is None or template is None:
+            return False
+        mapped = unmade.mapped
+        outer: dict[int, int] = {}
+        seen: set[int] = set()
+        for key, tid in template.known.items():
+            own = mapped.get(key)
+            if own is None:
+                return False
+            found = self.current.get(id(own))
+            if (found is None) != (tid is None) or id(own) in seen:
+                return False
+            seen.add(id(own))  # each of the block's own tensors is another tensor
+            if tid is not None and found is not None:
+                outer[tid] = found
+        if any(key not in mapped for key in template.ends):
+            return False
+        first, last = template.tensors
+        shift = len(light.shapes) - first
+
+        def moved(tid: int) -> int:
+            return tid + shift if tid >= first else outer[tid]
+
+        light.shapes.extend(light.shapes[first:last])
+        rename = unmade.rename
+        for index in range(*template.ops):
+            kind, name = light.signature[index]
+            ins, outs = light.wiring[index]
+            light.signature.append((kind, rename(name) if kind == "module" else name))
+            light.wiring.append((tuple(map(moved, ins)), tuple(map(moved, outs))))
+        for key, tid in template.ends.items():
+            if tid is not None:
+                self.current[id(mapped[key])] = moved(tid)
+        return True
+
+    def _unmade_op(self, unmade: Unmade, position: int) -> None:
+        """`_raw_op` of the op a replayed block left unmade at `position`: its leader's, on the block's tensors."""
+        raw = unmade.op(position)
+        tensor = unmade.tensor
+        ins = tuple(self._ref(tensor(t)) for t in raw.inputs)
+        if self.light is not None:
+            index = len(self.light.signature)
+            made = tuple(self._new(tensor(t), index) for t in raw.outputs)
+            self._op(raw.kind, unmade.rename(raw.name) if raw.kind == "module" else raw.name, "", "", ins, made)
+            return
+        source = raw.source or raw
+        known = self.described.get(id(source))
+        if known is None:
+            known = self.described[id(source)] = self._describe(source)
+        cost, arguments, text = known
+        index = len(self.ops)
+        outs = []
+        for t in raw.outputs:
+            made = tensor(t)
+            outs.append(self._new(made, index, alias=id(_root(made)) in self.roots))
+        self._op(
+            raw.kind,
+            unmade.rename(raw.name) if raw.kind == "module" else raw.name,
+            raw.target,
+            unmade.rename(raw.scope),
+            ins,
+            tuple(outs),
             text=text,
             cost=cost,
             arguments=arguments,
@@ -405,6 +620,10 @@ class Resolver:
         call: int = 0,
         inner: tuple[str, ...] = (),
     ) -> None:
+        if self.light is not None:
+            self.light.signature.append((kind, name))
+            self.light.wiring.append((inputs, outputs))
+            return
         self.ops.append(
             OpSpec(
                 index=len(self.ops),
@@ -424,6 +643,11 @@ class Resolver:
         )
 
     def _new(self, tensor: torch.Tensor, producer: int | None, *, name: str = "", alias: bool = False) -> int:
+        if self.light is not None:
+            tid = len(self.light.shapes)
+            self.light.shapes.append(tuple(tensor.shape))
+            self.current[id(tensor)] = tid
+            return tid
         tid = len(self.tensors)
         self.tensors.append(
             TensorInfo(
@@ -446,6 +670,45 @@ class Resolver:
         if tid is None:
             tid = self._new(tensor, None, name=self.names.get(id(tensor), ""))
         return tid
+
+
+class _Lead:
+    """A leader of blocks left `Unmade`, watched while its own ops are resolved."""
+
+    def __init__(self, segment: Segment) -> None:
+        self.segment = segment
+        self.start = segment.raw_start
+        self.end = segment.raw_start + len(segment.raw)
+        self.own = [key for key, ref in segment.refs.items() if ref[0] != "new"]
+        """Its own tensors (inputs, weights, tensor attributes), by id: a follower's are its own."""
+        kept = dict.fromkeys(self.own)
+        for leaf in _tensors(segment.output):
+            kept[id(leaf)] = None
+        for call in segment.calls:  # a module call that opens or closes where the block ends reads its tensors there
+            if call.end == self.end:
+                kept.update(dict.fromkeys(id(t) for t in call.outputs))
+            if call.start == self.end:
+                kept.update(dict.fromkeys(id(t) for t in call.inputs))
+        self.kept = list(kept)
+        """The tensors read after its ops, by id: a follower's get the ids of the leader's, shifted."""
+        self.start_state: tuple[int, int, dict[int, int | None]] | None = None
+        """Where its ops and tensors began, and the id each of its own tensors had then."""
+
+
+@dataclass(frozen=True)
+class _Template:
+    """What a leader's ops resolved to: the ranges of ops and tensor ids, and its tensors' ids before and after."""
+
+    ops: tuple[int, int]
+    tensors: tuple[int, int]
+    known: dict[int, int | None]
+    """The id each of its own tensors had before its ops (None: not seen yet)."""
+    ends: dict[int, int | None]
+    """The id each tensor read after its ops had after them."""
+
+
+def _tensors(value: Any) -> list[torch.Tensor]:
+    return [leaf for leaf in pytree.tree_leaves(value) if isinstance(leaf, torch.Tensor)]
 
 
 def assumptions(assumed: Sequence[Assumed]) -> tuple[Assumption, ...]:

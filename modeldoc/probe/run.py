@@ -128,6 +128,7 @@ class Runner:
             budget=self.budget,
             stand_ins=stand_ins,
             shapes_only=shapes_only,
+            light=replay_module.UNMADE,
         )
         built = resolver.resolve(error, where)
         if self.weights is not None:
@@ -144,7 +145,7 @@ class Runner:
             return replay_module.Replayer(self.tree, self.members, None) if self.members else None
         if self.classes is None or self.classes[0] is not example or not self.classes[1]:
             return None
-        return replay_module.Replayer(self.tree, self.members or {}, self.classes[1])
+        return replay_module.Replayer(self.tree, self.members or {}, self.classes[1], unmade=replay_module.UNMADE)
 
     def _target(self) -> tuple[nn.Module, guard.Tree]:
         """The module to run: the user's, or (for lazy models) a private copy that may materialise."""

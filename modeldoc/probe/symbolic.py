@@ -201,23 +201,32 @@ def _labelled_at_once(
 ) -> Built:
     """Labels from the pass with every axis moved; a check pass only for the sizes it leaves open."""
     shapes = base.shapes()
-    labels: dict[tuple[Any, ...], list[Dim]] = {}
+    labels: dict[tuple[Any, ...], tuple[Dim, ...]] = {}
     open_: dict[tuple[tuple[Any, ...], int], list[_Law]] = {}
     found: dict[tuple[int, int], list[_Law]] = {}  # many sizes repeat: each pair is fitted once
+    fitted: dict[tuple[Shape, Shape], tuple[tuple[Dim, ...], list[tuple[int, list[_Law]]]]] = {}
     for key, shape in shapes.items():
         got = moved.get(key)
-        labels[key] = list(shape)
         if got is None or len(got) != len(shape):
+            labels[key] = shape
             continue
-        for axis, value in enumerate(shape):
-            pair = (value, got[axis])
-            laws = found.get(pair)
-            if laws is None:
-                laws = found[pair] = _laws(value, got[axis], sizes, moved_sizes)
-            if len(laws) == 1 and laws[0].plain:
-                labels[key][axis] = laws[0].label()
-            elif laws:
-                open_[key, axis] = laws
+        known = fitted.get((shape, got))  # many shapes repeat too (every block's): each pair once
+        if known is None:
+            dims: list[Dim] = list(shape)
+            unsettled = []
+            for axis, value in enumerate(shape):
+                pair = (value, got[axis])
+                laws = found.get(pair)
+                if laws is None:
+                    laws = found[pair] = _laws(value, got[axis], sizes, moved_sizes)
+                if len(laws) == 1 and laws[0].plain:
+                    dims[axis] = laws[0].label()
+                elif laws:
+                    unsettled.append((axis, laws))
+            known = fitted[shape, got] = (tuple(dims), unsettled)
+        labels[key] = known[0]
+        for axis, laws in known[1]:
+            open_[key, axis] = laws
     check_sizes = _moves(sizes, {moved_sizes[n] - s for n, s in sizes.items()}) if open_ else None
     if check_sizes is not None:
         check = run(check_sizes)
@@ -228,8 +237,10 @@ def _labelled_at_once(
                 continue
             kept = [law for law in laws if law.at(check_sizes) == expected[axis]]
             if len(kept) == 1:
-                labels[key][axis] = kept[0].label()
-    return base.with_dims({key: tuple(dims) for key, dims in labels.items()})
+                dims = list(labels[key])
+                dims[axis] = kept[0].label()
+                labels[key] = tuple(dims)
+    return base.with_dims(labels)
 
 
 def _labelled_one_by_one(

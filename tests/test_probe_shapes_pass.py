@@ -1,0 +1,314 @@
+"""Replayed blocks left unmade in the pass at other sizes (`modeldoc.probe.replay.UNMADE`): the same description.
+
+The probe's pass with the named axes moved (`modeldoc.probe.symbolic`) is read only for its
+shapes; with the switch on, a block that repeats its class's leader is not copied op by op there:
+the leader's ops stand for its own (`replay.Unmade`), and the resolver keeps the pass as plain
+lists (`resolve.ShapesOnly`) where such a block gets a shifted copy of its leader's resolved ops,
+or, when its own tensors were seen otherwise than the leader's, is resolved op by op. Each model
+is described with the switch off and on (replaying on both times), and the ``modeldoc/1`` JSON
+texts, as ``modeldoc inspect --json`` writes them, must be equal byte for byte. Each test also
+counts the blocks left unmade and those copied, so that the comparison is never of two runs that
+did the same thing, and checks that the sizes that follow the named axes were labelled (the pass
+at other sizes was read).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+
+from modeldoc.probe import replay, resolve
+from modeldoc.spec import ModelSpec
+from tests import test_probe_replay as stacks
+from tests.helpers.specs import describe_live, spec_of
+from tests.test_speed_static import bench_model
+
+transformers = pytest.importorskip("transformers")
+
+
+@pytest.fixture
+def copied(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool]]:
+    """Whether each block left unmade got its leader's resolved ops copied (else it was resolved op by op)."""
+    answers: list[bool] = []
+    real = resolve.Resolver._copied
+
+    def counted(self: resolve.Resolver, unmade: replay.Unmade) -> bool:
+        answer = real(self, unmade)
+        answers.append(answer)
+        return answer
+
+    monkeypatch.setattr(resolve.Resolver, "_copied", counted)
+    yield answers
+
+
+@pytest.fixture
+def unmade(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """The number of replayed blocks left unmade in each pass that replayed (the real method, counted)."""
+    counts: list[int] = []
+    real = replay.Replayer._unmade
+
+    def counted(self: replay.Replayer, *args: Any, **kwargs: Any) -> Any:
+        if getattr(self, "_counted_slot", None) is None:
+            counts.append(0)
+            self._counted_slot = len(counts) - 1  # type: ignore[attr-defined]
+        counts[self._counted_slot] += 1  # type: ignore[attr-defined]
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(replay.Replayer, "_unmade", counted)
+    yield counts
+
+
+def json_text(spec: ModelSpec) -> str:
+    """The description as ``modeldoc inspect --json`` writes it."""
+    return json.dumps(spec.to_json(), indent=1, ensure_ascii=False)
+
+
+def both(describe: Callable[[], ModelSpec], monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
+    """The JSON text with the replayed blocks made in the pass at other sizes, then left unmade."""
+    monkeypatch.setattr(replay, "ENABLED", True)
+    texts = []
+    for unmade in (False, True):
+        monkeypatch.setattr(replay, "UNMADE", unmade)
+        texts.append(json_text(describe()))
+    return texts[0], texts[1]
+
+
+def assert_same(made: str, unmade: str) -> None:
+    if made != unmade:
+        at = next(i for i, (a, b) in enumerate(zip(made, unmade, strict=False)) if a != b)
+        around = slice(max(at - 300, 0), at + 300)
+        raise AssertionError(f"the descriptions differ at {at}:\n{made[around]}\n---\n{unmade[around]}")
+
+
+def labelled(text: str, axis: str) -> bool:
+    """True when some tensor's dims in the JSON text name `axis` (the pass at other sizes was read)."""
+    spec = json.loads(text)
+    return any(axis in tensor["dims"] for tensor in spec["trace"]["tensors"])
+
+
+@pytest.mark.parametrize(
+    ("name", "left"),
+    [pytest.param("gpt2", 11), pytest.param("llama6", 5), pytest.param("llama", 79, marks=pytest.mark.slow)],
+)
+def test_the_benchmark_models_on_meta_are_described_the_same(
+    name: str, left: int, monkeypatch: pytest.MonkeyPatch, unmade: list[int], copied: list[bool]
+) -> None:
+    if name in ("gpt2", "llama"):
+        model = bench_model(name)
+    else:
+        from transformers import LlamaConfig, LlamaForCausalLM
+
+        config = LlamaConfig(  # the benchmark's LLaMA, with 6 blocks instead of 80
+            vocab_size=32_000,
+            hidden_size=256,
+            intermediate_size=688,
+            num_hidden_layers=6,
+            num_attention_heads=8,
+            num_key_value_heads=4,
+            max_position_embeddings=512,
+        )
+        with torch.device("meta"):
+            model = LlamaForCausalLM(config).eval()
+    made, left_unmade = both(lambda: describe_live(model, "1,L=64", input_dtype="long"), monkeypatch)
+    assert_same(made, left_unmade)
+    assert unmade == [left]  # every block but the leaders (and a first block that reads known values)
+    assert copied == [True] * left  # and each got its leader's resolved ops
+    assert labelled(left_unmade, "L")
+
+
+@pytest.mark.parametrize(("target", "config", "replayed"), stacks.HF_CONFIGS)
+def test_tiny_transformers_models_are_described_the_same(
+    target: str,
+    config: dict[str, Any],
+    replayed: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+    unmade: list[int],
+    copied: list[bool],
+) -> None:
+    made, left_unmade = both(lambda: spec_of(target, "input_ids:1,L=8", input_dtype="long", kwargs=config), monkeypatch)
+    assert_same(made, left_unmade)
+    assert unmade == [count for count in replayed if count]  # each replayed block was left unmade
+    assert copied == [True] * sum(unmade)  # and got its leader's resolved ops
+    assert labelled(left_unmade, "L")
+
+
+def test_mixture_of_experts_blocks_on_meta_are_described_the_same(
+    monkeypatch: pytest.MonkeyPatch, unmade: list[int], copied: list[bool]
+) -> None:
+    config = next(p for p in stacks.HF_CONFIGS if p.id == "mixtral").values[1]
+
+    def describe() -> ModelSpec:
+        # probe_memory 0: the pass stays on meta and assumes the router's top-k in every block
+        return spec_of(
+            "transformers:MixtralConfig", "input_ids:1,L=8", input_dtype="long", kwargs=config, probe_memory=0
+        )
+
+    made, left_unmade = both(describe, monkeypatch)
+    assert_same(made, left_unmade)
+    assert unmade == [3]
+    assert copied == [True] * 3
+    assert [a["count"] for a in json.loads(left_unmade)["trace"]["assumptions"]] == [4]
+    assert labelled(left_unmade, "L")
+
+
+class PairBlock(stacks.Block):
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return super().forward(x) + y
+
+
+class PairStack(nn.Module):
+    """Each block gets the running tensor and a side one, except the fifth, which gets the running one twice."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pre = nn.Linear(8, 8)
+        self.side = nn.Linear(8, 8)
+        self.blocks = nn.ModuleList(PairBlock(8, i) for i in range(7))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, side = self.pre(x), self.side(x)
+        for i, block in enumerate(self.blocks):
+            h = block(h, h if i == 4 else side)
+        return h
+
+
+class FunctionalBlock(nn.Module):
+    """Reads its own weight in a function op (``F.linear``), so the weight is one of the tensors resolved."""
+
+    def __init__(self, width: int, index: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(width)
+        self.weight = nn.Parameter(torch.randn(width, width) / width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + torch.nn.functional.linear(self.norm(x), self.weight)
+
+
+class PeekStack(stacks.Stack):
+    """Reads the fifth block's weight before any block runs.
+
+    The leader's weight is first seen inside it; the fifth block's was seen before it, so its
+    leader's resolved ops are not copied for it: it is resolved op by op.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(FunctionalBlock)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x * self.blocks[4].weight.mean())
+
+
+def shared_input_block() -> nn.Module:
+    """Blocks whose steps read an input the block was given twice (the same tensor at two places)."""
+
+    class Twice(stacks.Block):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+            return super().forward(x) + x.mean(dim=0, keepdim=True)
+
+    return stacks.Stack(Twice)
+
+
+@pytest.mark.parametrize(
+    ("make", "left", "op_by_op"),
+    [
+        pytest.param(stacks.Stack, 5, 0, id="plain-stack"),
+        pytest.param(stacks.frozen_third, 4, 0, id="one-frozen-block"),
+        pytest.param(stacks.other_scale, 4, 0, id="one-block-with-another-scale"),
+        pytest.param(stacks.tied, 5, 0, id="a-weight-tied-across-blocks"),
+        pytest.param(lambda: stacks.Stack(stacks.EveryThird), 4, 0, id="behaviour-every-third-block"),
+        pytest.param(lambda: stacks.Stack(stacks.LastDiffers), 4, 0, id="behaviour-in-the-last-block-only"),
+        pytest.param(lambda: stacks.Stack(stacks.GrowsBlock), 4, 0, id="other-sizes-inside-by-index"),
+        pytest.param(stacks.MaskedStack, 5, 0, id="buffer-tuple-output-shared-kwargs"),
+        pytest.param(lambda: stacks.Stack(stacks.RepeatsBlock), 5, 0, id="a-view-of-a-tensor-made-inside-an-op"),
+        pytest.param(stacks.shared_block, 3, 0, id="a-block-registered-twice"),
+        pytest.param(stacks.hooked, 5, 0, id="hooks-on-two-blocks"),
+        pytest.param(shared_input_block, 5, 0, id="an-input-read-twice"),
+        pytest.param(PairStack, 5, 0, id="one-tensor-given-twice-to-one-block"),
+        pytest.param(PeekStack, 6, 1, id="a-block-weight-read-before-the-block"),
+    ],
+)
+def test_hand_written_blocks_are_described_the_same(
+    make: Callable[[], nn.Module],
+    left: int,
+    op_by_op: int,
+    monkeypatch: pytest.MonkeyPatch,
+    unmade: list[int],
+    copied: list[bool],
+) -> None:
+    model = make()
+    before = {name: (t, t.requires_grad) for name, t in model.state_dict(keep_vars=True).items()}
+    made, left_unmade = both(lambda: describe_live(model, "N=2,8"), monkeypatch)
+    assert_same(made, left_unmade)
+    assert unmade == [left]
+    # each block left unmade got its leader's resolved ops copied, but those resolved op by op
+    assert len(copied) == left and copied.count(False) == op_by_op
+    assert labelled(left_unmade, "N")
+    assert {name: (t, t.requires_grad) for name, t in model.state_dict(keep_vars=True).items()} == before
+
+
+def test_a_replayed_block_left_unmade_keeps_its_own_names_and_shapes(
+    monkeypatch: pytest.MonkeyPatch, unmade: list[int], copied: list[bool]
+) -> None:
+    monkeypatch.setattr(replay, "ENABLED", True)
+    monkeypatch.setattr(replay, "UNMADE", True)
+    spec = describe_live(stacks.Stack(stacks.LastDiffers), "N=2,8")
+    assert unmade == [4]  # blocks 2 to 5 follow block 1; block 0 reads known values, block 6 takes another step
+    assert copied == [True] * 4
+    assert spec.layer("blocks.4.fc").input_dims == (("N", 8),)
+    assert [op.scope for op in spec.trace.ops if op.name == "softmax"] == ["blocks.6"]
+
+
+class ScanBlock(stacks.Block):
+    """Sums its input over the length one position at a time: a loop that runs once more per position."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        total = x[:, 0]
+        for t in range(1, x.shape[1]):
+            total = total + x[:, t]
+        return super().forward(x) + total.unsqueeze(1)
+
+
+def test_blocks_with_a_loop_over_the_length_are_described_the_same(
+    monkeypatch: pytest.MonkeyPatch, unmade: list[int], copied: list[bool]
+) -> None:
+    # at other sizes the loop runs another number of times, so the passes' ops are paired run by run
+    # (`resolve.aligned_ops`): the tensor ids each copied op reads and writes are what pairs the shapes
+    model = stacks.Stack(ScanBlock)
+    made, left_unmade = both(lambda: describe_live(model, "N=2,L=5,8"), monkeypatch)
+    assert_same(made, left_unmade)
+    assert unmade == [5]
+    assert copied == [True] * 5
+    assert labelled(left_unmade, "L") and labelled(left_unmade, "N")
+
+
+@pytest.fixture
+def light(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool]]:
+    """For each pass read only for its shapes, whether it was kept as `resolve.ShapesOnly`."""
+    kept: list[bool] = []
+    real = resolve.Resolver.resolve
+
+    def counted(self: resolve.Resolver, *args: Any, **kwargs: Any) -> Any:
+        built = real(self, *args, **kwargs)
+        if self.shapes_only:
+            kept.append(built.light is not None)
+        return built
+
+    monkeypatch.setattr(resolve.Resolver, "resolve", counted)
+    yield kept
+
+
+def test_passes_at_other_sizes_on_the_cpu_are_described_the_same(
+    monkeypatch: pytest.MonkeyPatch, light: list[bool]
+) -> None:
+    # on the cpu no block is replayed and each named axis is moved on its own (then a check pass):
+    # those passes are kept as plain lists too, with the same ids
+    model = stacks.Stack(ScanBlock)
+    made, kept = both(lambda: describe_live(model, "N=2,L=5,8", probe_device="cpu"), monkeypatch)
+    assert_same(made, kept)
+    assert light == [False] * 3 + [True] * 3  # N moved, L moved, both moved to check: off, then on
+    assert labelled(kept, "L") and labelled(kept, "N")
