@@ -214,17 +214,27 @@ def _measure(
         cut = _measure_cut(module, recipe, live, values, tree)
         if cut is not None:
             return cut
-        baseline = live if built_by_modeldoc else _built_arguments(recipe, copy.deepcopy(recipe.config))
+        recorded: _Reads | None = None
+        if built_by_modeldoc:
+            baseline: Arguments | None = live
+        else:
+            unchanged = copy.deepcopy(recipe.config)
+            with _recording(unchanged) as recorded:
+                baseline = _built_arguments(recipe, unchanged)
+            if recorded is not None and not _same_state(recipe.config, unchanged):
+                recorded.whole = True
         if baseline is None:
             return (), {}
         comparable = {argument: seen for argument, seen in baseline.items() if live.get(argument) == seen}
         measured: list[str] = []
         reads: dict[str, list[str]] = {}
         for key, value in _to_measure(values):
-            rebuilt = _rebuild(recipe, key, value)
+            rebuilt = _rebuild(recipe, key, value, recorded, baseline)
             if rebuilt is None:
                 continue
             measured.append(key)
+            if rebuilt is baseline:
+                continue  # not rebuilt: the build reads nothing the key changes
             for argument, (kind, old) in comparable.items():
                 new = rebuilt.get(argument)
                 # a layer of another type at the same path is another question, not a changed answer
