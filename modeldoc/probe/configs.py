@@ -214,22 +214,24 @@ def _measure(
         cut = _measure_cut(module, recipe, live, values, tree)
         if cut is not None:
             return cut
+        to_measure = _to_measure(values)
         recorded: _Reads | None = None
-        if built_by_modeldoc:
-            baseline: Arguments | None = live
-        else:
-            unchanged = copy.deepcopy(recipe.config)
-            with _recording(unchanged) as recorded:
-                baseline = _built_arguments(recipe, unchanged)
-            if recorded is not None and not _same_state(recipe.config, unchanged):
+        unchanged: Arguments | None = None
+        if not built_by_modeldoc or (SKIP_UNREAD and len(to_measure) > 1 and _is_transformers_config(recipe.config)):
+            # built again unchanged, what it reads recorded: the baseline, or (modeldoc built it) for that alone
+            copied = copy.deepcopy(recipe.config)
+            with _recording(copied) as recorded:
+                unchanged = _built_arguments(recipe, copied)
+            if recorded is not None and not _same_state(recipe.config, copied):
                 recorded.whole = True
+        baseline = live if built_by_modeldoc else unchanged
         if baseline is None:
             return (), {}
         comparable = {argument: seen for argument, seen in baseline.items() if live.get(argument) == seen}
         measured: list[str] = []
         reads: dict[str, list[str]] = {}
-        for key, value in _to_measure(values):
-            rebuilt = _rebuild(recipe, key, value, recorded, baseline)
+        for key, value in to_measure:
+            rebuilt = _rebuild(recipe, key, value, recorded, unchanged)
             if rebuilt is None:
                 continue
             measured.append(key)
