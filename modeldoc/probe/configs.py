@@ -12,6 +12,7 @@ leaves ``q_proj`` alone. `modeldoc.explain.config_keys` turns it into the formul
 from __future__ import annotations
 
 import copy
+import copyreg
 import logging
 import math
 import re
@@ -497,8 +498,10 @@ class _Reads:
 
     A build runs the library's code on the values it reads; a key it never reads cannot change what
     it builds: the build with only that key changed reads the same values, in the same order, up to
-    the end. `unread` answers that for a changed copy of the config. The config read whole (its
-    ``__dict__``, a copy, any dunder that hands its state over) makes every key count as read,
+    the end. `unread` answers that for a changed copy of the config. A deep copy made during the
+    build (T5 copies its config for the encoder and the decoder) is recorded as the config itself.
+    The config read whole (its ``__dict__``, a shallow copy, any dunder that hands its state over)
+    makes every key count as read,
     except inside transformers' ``GenerationConfig.from_model_config``, whose one effect is the
     generation config it returns (or its error): that one is called again on the changed copy, and
     no build may read what it returned.
@@ -514,6 +517,8 @@ class _Reads:
         """The generation config classes whose ``from_model_config`` was given the config."""
         self.made: list[Any] = []
         """The generation configs they returned."""
+        self.copies: dict[int, Any] = {id(config): config}
+        """The config and its deep copies, by id: what is read of a copy is read of the config (or wider)."""
         self.depth = 0
 
     def note(self, name: str) -> None:
@@ -559,8 +564,9 @@ def _recording(config: Any) -> Iterator[_Reads | None]:
     """What the block reads of `config` (a transformers config), recorded; None when it cannot be.
 
     transformers' ``PretrainedConfig.__getattribute__`` (every read of a config's attribute, a
-    property's own reads through ``self`` included) is wrapped while the block runs; reads of other
-    configs are not recorded. A config whose state the block changed is left unrecorded.
+    property's own reads through ``self`` included) is wrapped while the block runs, and its
+    ``copy.deepcopy`` made the default one with its copies recorded too; reads of other configs are
+    not recorded. A config whose state the block changed counts as read whole.
     """
     base: Any = getattr(sys.modules.get("transformers"), "PretrainedConfig", None)
     original: Any = vars(base).get("__getattribute__") if base is not None else None
@@ -572,20 +578,42 @@ def _recording(config: Any) -> Iterator[_Reads | None]:
     unwrapped: Any = vars(base)["__getattribute__"]
 
     def read(self: Any, name: str) -> Any:
-        if self is config and not reads.depth:
+        if (
+            not reads.depth
+            and id(self) in reads.copies
+            and not (name == "__deepcopy__" and getattr(type(self), name, None) is deep_copy)
+        ):
             reads.note(name)
         return unwrapped(self, name)
+
+    def deep_copy(self: Any, memo: dict[int, Any]) -> Any:
+        """What ``copy.deepcopy`` makes of a config; a copy of the recorded config is recorded as it is."""
+        tracked = not reads.depth and id(self) in reads.copies
+        reads.depth += tracked  # the copying reads everything, to hand it to the copy alone
+        try:
+            reductor = copyreg.dispatch_table.get(type(self))
+            made = copy._reconstruct(self, memo, *(reductor(self) if reductor else self.__reduce_ex__(4)))  # type: ignore[attr-defined]
+        finally:
+            reads.depth -= tracked
+        if tracked:
+            reads.copies[id(made)] = made
+        return made
 
     generation: Any = getattr(sys.modules.get("transformers.generation.configuration_utils"), "GenerationConfig", None)
     made_by = vars(generation).get("from_model_config") if generation is not None else None
     own_read = vars(generation).get("__getattribute__") if generation is not None else None
+    copies = "__deepcopy__" not in vars(base)
     setattr(base, "__getattribute__", read)  # noqa: B010 - for every subclass that keeps it, until put back
+    if copies:
+        setattr(base, "__deepcopy__", deep_copy)  # noqa: B010 - taken away again below
     if isinstance(made_by, classmethod) and own_read is None:
         _watch_generation(config, reads, generation, made_by.__func__)
     try:
         yield reads
     finally:
         setattr(base, "__getattribute__", original)  # noqa: B010 - put back as it was
+        if copies:
+            delattr(base, "__deepcopy__")
         if isinstance(made_by, classmethod) and own_read is None:
             generation.from_model_config = made_by
             del generation.__getattribute__
