@@ -302,6 +302,36 @@ def test_the_generation_config_made_from_the_config_may_not_be_read() -> None:
     assert reads.whole
 
 
+def test_a_generation_config_that_refuses_the_changed_value_makes_the_key_count() -> None:
+    from transformers import GenerationConfig
+
+    class Picky(GenerationConfig):  # type: ignore[misc]
+        def __init__(self, **kwargs: Any) -> None:
+            if kwargs.get("max_position_embeddings", 0) > 40:
+                raise ValueError("too long")
+            super().__init__(**kwargs)
+
+    def block(config: Any) -> None:
+        Picky.from_model_config(config)  # looked up while recorded
+
+    reads = reads_of(block)
+    assert not reads.whole and reads.generation == [Picky]
+    assert reads.unread(changed(reads.config, "max_position_embeddings", 40))
+    assert not reads.unread(changed(reads.config, "max_position_embeddings", 64))
+
+
+def test_a_generation_config_made_from_a_config_changed_meanwhile_counts_every_key() -> None:
+    from transformers import GenerationConfig
+
+    def block(config: Any) -> None:
+        config.max_position_embeddings = 64
+        GenerationConfig.from_model_config(config)
+        config.max_position_embeddings = LLAMA["max_position_embeddings"]  # put back before the end
+
+    reads = reads_of(block)
+    assert reads.whole
+
+
 def test_the_library_is_left_as_it_was_even_when_the_block_raises() -> None:
     from transformers import GenerationConfig, PretrainedConfig
 

@@ -573,8 +573,14 @@ def _recording(config: Any) -> Iterator[_Reads | None]:
     if not SKIP_UNREAD or original is None or type(config).__getattribute__ is not original:
         yield None
         return
+    try:
+        before = copy.deepcopy(config)
+    except KeyboardInterrupt:
+        raise
+    except Exception:  # a value the config holds refuses to be copied: its state cannot be compared
+        yield None
+        return
     reads = _Reads(config)
-    before = copy.deepcopy(config)
     unwrapped: Any = vars(base)["__getattribute__"]
 
     def read(self: Any, name: str) -> Any:
@@ -607,7 +613,7 @@ def _recording(config: Any) -> Iterator[_Reads | None]:
     if copies:
         setattr(base, "__deepcopy__", deep_copy)  # noqa: B010 - taken away again below
     if isinstance(made_by, classmethod) and own_read is None:
-        _watch_generation(config, reads, generation, made_by.__func__)
+        _watch_generation(config, before, reads, generation, made_by.__func__)
     try:
         yield reads
     finally:
@@ -624,14 +630,20 @@ def _recording(config: Any) -> Iterator[_Reads | None]:
 _OBJECT_READ: Any = object.__getattribute__
 
 
-def _watch_generation(config: Any, reads: _Reads, generation: Any, make: Any) -> None:
-    """``GenerationConfig.from_model_config(config)`` recorded as one reading (`_Reads`), what it returns watched."""
+def _watch_generation(config: Any, before: Any, reads: _Reads, generation: Any, make: Any) -> None:
+    """``GenerationConfig.from_model_config(config)`` recorded as one reading (`_Reads`), what it returns watched.
+
+    `before` is a copy of `config` from before the build: the reading is run again on the changed
+    config as it will be after the build, so it must find it as it was before.
+    """
 
     def from_model_config(cls: Any, model_config: Any, *args: Any, **kwargs: Any) -> Any:
         if model_config is not config or reads.depth or args or kwargs:
             return make(cls, model_config, *args, **kwargs)
         reads.depth += 1
         try:
+            if not _same_state(before, config):  # read as the changed config will be read (at depth: not a read)
+                reads.whole = True
             made = make(cls, model_config)
         except BaseException:
             reads.whole = True
