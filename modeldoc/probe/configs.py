@@ -7,6 +7,8 @@ the meta device with one key changed at a time, and the arguments whose value ch
 ones that key sets. That is evidence, not a guess from equal numbers: when ``hidden_size`` and
 ``intermediate_size`` are both 64, changing ``intermediate_size`` changes ``gate_proj`` and
 leaves ``q_proj`` alone. `modeldoc.explain.config_keys` turns it into the formulas on the page.
+A key the unchanged build never reads (recorded as it runs, `_Reads`) is not rebuilt: it changes
+nothing, and is reported so.
 """
 
 from __future__ import annotations
