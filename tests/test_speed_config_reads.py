@@ -383,3 +383,13 @@ def test_a_first_build_that_fills_in_its_config_records_nothing_and_a_later_one_
     with configs._quiet(), counted_builds() as builds:
         rebuilt = configs._rebuild(recipe, "hidden_size", 64, reads, unchanged)
     assert builds and rebuilt is not None and rebuilt["embed_tokens.embedding_dim"] == ("Embedding", 128)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("make", ["make_mixtral_8x7b", "make_deepseek_v3"])
+def test_the_frontier_examples_are_described_the_same_with_fewer_builds(make: str) -> None:
+    from modeldoc.examples import frontier
+
+    fast, slow, skipping, every = both_ways(live(getattr(frontier, make)(), "1,16"))
+    assert fast == slow
+    assert measured(fast) and skipping < every
