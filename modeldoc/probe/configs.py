@@ -7,11 +7,14 @@ the meta device with one key changed at a time, and the arguments whose value ch
 ones that key sets. That is evidence, not a guess from equal numbers: when ``hidden_size`` and
 ``intermediate_size`` are both 64, changing ``intermediate_size`` changes ``gate_proj`` and
 leaves ``q_proj`` alone. `modeldoc.explain.config_keys` turns it into the formulas on the page.
+A key the unchanged build never reads (recorded as it runs, `_Reads`) is not rebuilt: it changes
+nothing, and is reported so.
 """
 
 from __future__ import annotations
 
 import copy
+import copyreg
 import logging
 import math
 import re
@@ -44,6 +47,9 @@ probe leaves the model as it came); tests turn it off to compare with and withou
 FAST_READS = True
 """Whether the keys that set each argument of a model measured cut are found from each key's changes, rather
 than by asking every argument for every key (tests turn it off to compare with and without)."""
+SKIP_UNREAD = True
+"""Whether a key the unchanged build of a cut measurement never reads is reported without its rebuild, as a
+rebuild that changed nothing (`_Reads`; tests turn it off to compare with and without)."""
 _INDEX = re.compile(r"\[(\d+)\]$")
 
 
@@ -211,17 +217,29 @@ def _measure(
         cut = _measure_cut(module, recipe, live, values, tree)
         if cut is not None:
             return cut
-        baseline = live if built_by_modeldoc else _built_arguments(recipe, copy.deepcopy(recipe.config))
+        to_measure = _to_measure(values)
+        recorded: _Reads | None = None
+        unchanged: Arguments | None = None
+        if not built_by_modeldoc or (SKIP_UNREAD and len(to_measure) > 1 and _is_transformers_config(recipe.config)):
+            # built again unchanged, what it reads recorded: the baseline, or (modeldoc built it) for that alone
+            copied = copy.deepcopy(recipe.config)
+            with _recording(copied) as recorded:
+                unchanged = _built_arguments(recipe, copied)
+            if recorded is not None and not _same_state(recipe.config, copied):
+                recorded.whole = True
+        baseline = live if built_by_modeldoc else unchanged
         if baseline is None:
             return (), {}
         comparable = {argument: seen for argument, seen in baseline.items() if live.get(argument) == seen}
         measured: list[str] = []
         reads: dict[str, list[str]] = {}
-        for key, value in _to_measure(values):
-            rebuilt = _rebuild(recipe, key, value)
+        for key, value in to_measure:
+            rebuilt = _rebuild(recipe, key, value, recorded, unchanged)
             if rebuilt is None:
                 continue
             measured.append(key)
+            if rebuilt is baseline:
+                continue  # not rebuilt: the build reads nothing the key changes
             for argument, (kind, old) in comparable.items():
                 new = rebuilt.get(argument)
                 # a layer of another type at the same path is another question, not a changed answer
@@ -243,11 +261,14 @@ def _measure_cut(
     plan = repeats.plan(module, live, values, tree)
     to_measure = _to_measure(values)
     config = _cut_config(recipe.config, plan, [key for key, _ in to_measure]) if plan is not None else None
-    built = _built(recipe, config) if config is not None else None
-    if plan is None or built is None:
+    if plan is None or config is None:
         return None
-    built_tree = guard.walk(built)
-    baseline = _arguments(built, built_tree)
+    with _recording(config) as reads:  # what the build and the reading of its arguments read of the config
+        built = _built(recipe, config)
+        if built is None:
+            return None
+        built_tree = guard.walk(built)
+        baseline = _arguments(built, built_tree)
     if not repeats.matches(plan, module, live, built, baseline, trees=(tree, built_tree)):
         logger.debug("the model with its blocks cut is not the model's first blocks: measuring it whole")
         return None
@@ -255,15 +276,19 @@ def _measure_cut(
     measured: list[str] = []
     changed: dict[str, set[str]] = {}
     for key, value in to_measure:
-        rebuilt = _rebuild(cut_recipe, key, plan.keys.get(key, value))
+        rebuilt = _rebuild(cut_recipe, key, plan.keys.get(key, value), reads, baseline)
         if rebuilt is None:
             continue
         measured.append(key)
-        changed[key] = {
-            argument
-            for argument, (kind, old) in baseline.items()
-            if (new := rebuilt.get(argument)) is not None and new[0] == kind and new[1] != old
-        }
+        changed[key] = (
+            set()  # not rebuilt: the build reads nothing the key changes
+            if rebuilt is baseline
+            else {
+                argument
+                for argument, (kind, old) in baseline.items()
+                if (new := rebuilt.get(argument)) is not None and new[0] == kind and new[1] != old
+            }
+        )
         if not repeats.agree(plan, {key: changed[key]}):
             logger.debug("the kept blocks of one kind answered %s differently: measuring the model whole", key)
             return None
@@ -354,8 +379,14 @@ def _changes(value: int | float) -> list[int | float]:
     return [value / 2] if 0 < abs(value) < 1 else [2 * value]
 
 
-def _rebuild(recipe: Recipe, key: str, value: int | float) -> Arguments | None:
-    """The arguments of the model built with `key` changed, or None when no change of it builds."""
+def _rebuild(
+    recipe: Recipe, key: str, value: int | float, reads: _Reads | None = None, unchanged: Arguments | None = None
+) -> Arguments | None:
+    """The arguments of the model built with `key` changed, or None when no change of it builds.
+
+    `unchanged` is what the build from ``recipe.config`` gave while `reads` recorded what it read:
+    a change the build never reads gives `unchanged` itself, without building.
+    """
     for changed in _changes(value):
         config = copy.deepcopy(recipe.config)
         try:
@@ -364,6 +395,8 @@ def _rebuild(recipe: Recipe, key: str, value: int | float) -> Arguments | None:
             raise
         except Exception:  # a key the config does not take back, or its own validation of the value, in any form
             return None
+        if reads is not None and unchanged is not None and reads.unread(config):
+            return unchanged
         built = _built_arguments(recipe, config)
         if built is not None:
             return built
@@ -454,3 +487,188 @@ def _own_tensors(module: nn.Module) -> list[tuple[str, torch.Tensor]]:
                 seen.add(id(tensor))
                 found.append((name, tensor))
     return found
+
+
+# --------------------------------------------------------------------------- what a build reads
+
+_HARMLESS = frozenset({"__class__", "__validators__", "__dataclass_fields__", "__dataclass_params__"})
+"""Names of the class read through a config, the same for every value it holds (its type, its field checks)."""
+
+
+class _Reads:
+    """What one build of a transformers model (and the reading of its arguments) read of its config.
+
+    A build runs the library's code on the values it reads; a key it never reads cannot change what
+    it builds: the build with only that key changed reads the same values, in the same order, up to
+    the end. `unread` answers that for a changed copy of the config. A deep copy made during the
+    build (T5 copies its config for the encoder and the decoder) is recorded as the config itself.
+    The config read whole (its ``__dict__``, a shallow copy, any dunder that hands its state over)
+    makes every key count as read,
+    except inside transformers' ``GenerationConfig.from_model_config``, whose one effect is the
+    generation config it returns (or its error): that one is called again on the changed copy, and
+    no build may read what it returned.
+    """
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+        self.names: set[str] = set()
+        """The names read, as the config stores them (``hidden_size`` read as GPT-2's ``n_embd``)."""
+        self.whole = False
+        """Something read the config whole, or what was read of it cannot be told apart."""
+        self.generation: list[Any] = []
+        """The generation config classes whose ``from_model_config`` was given the config."""
+        self.made: list[Any] = []
+        """The generation configs they returned."""
+        self.copies: dict[int, Any] = {id(config): config}
+        """The config and its deep copies, by id: what is read of a copy is read of the config (or wider)."""
+        self.depth = 0
+
+    def note(self, name: str) -> None:
+        if name.startswith("__") and name.endswith("__") and name not in _HARMLESS:
+            self.whole = True
+        else:
+            self.names.add(name)
+
+    def unread(self, changed: Any) -> bool:
+        """Whether `changed`, the config with one key set, differs from it only in what the build never read."""
+        if self.whole or type(changed) is not type(self.config):
+            return False
+        alias = getattr(type(self.config), "attribute_map", {})
+        read = {alias.get(name, name) for name in self.names} | self.names
+        ours, theirs = vars(self.config), vars(changed)
+        for name in ours.keys() | theirs.keys():
+            if name in read and (name not in ours or name not in theirs or _differs(ours[name], theirs[name])):
+                return False
+        for cls in self.generation:  # the one reading of it whole, run again on the changed values
+            try:
+                cls.from_model_config(copy.deepcopy(changed))
+            except KeyboardInterrupt:
+                raise
+            except Exception:  # the generation config refuses a value: the rebuild says what it does
+                return False
+        return True
+
+
+def _differs(one: Any, other: Any) -> bool:
+    """Whether two values of a config key may read differently (another type, unequal, or not comparable)."""
+    if type(one) is not type(other):
+        return True
+    try:
+        return bool(one != other)
+    except KeyboardInterrupt:
+        raise
+    except Exception:  # an array's truth, a value's own comparison raising
+        return True
+
+
+@contextmanager
+def _recording(config: Any) -> Iterator[_Reads | None]:
+    """What the block reads of `config` (a transformers config), recorded; None when it cannot be.
+
+    transformers' ``PretrainedConfig.__getattribute__`` (every read of a config's attribute, a
+    property's own reads through ``self`` included) is wrapped while the block runs, and its
+    ``copy.deepcopy`` made the default one with its copies recorded too; reads of other configs are
+    not recorded. A config whose state the block changed counts as read whole.
+    """
+    base: Any = getattr(sys.modules.get("transformers"), "PretrainedConfig", None)
+    original: Any = vars(base).get("__getattribute__") if base is not None else None
+    if not SKIP_UNREAD or original is None or type(config).__getattribute__ is not original:
+        yield None
+        return
+    try:
+        before = copy.deepcopy(config)
+    except KeyboardInterrupt:
+        raise
+    except Exception:  # a value the config holds refuses to be copied: its state cannot be compared
+        yield None
+        return
+    reads = _Reads(config)
+    unwrapped: Any = vars(base)["__getattribute__"]
+
+    def read(self: Any, name: str) -> Any:
+        if (
+            not reads.depth
+            and id(self) in reads.copies
+            and not (name == "__deepcopy__" and getattr(type(self), name, None) is deep_copy)
+        ):
+            reads.note(name)
+        return unwrapped(self, name)
+
+    def deep_copy(self: Any, memo: dict[int, Any]) -> Any:
+        """What ``copy.deepcopy`` makes of a config; a copy of the recorded config is recorded as it is."""
+        tracked = not reads.depth and id(self) in reads.copies
+        reads.depth += tracked  # the copying reads everything, to hand it to the copy alone
+        try:
+            reductor = copyreg.dispatch_table.get(type(self))
+            made = copy._reconstruct(self, memo, *(reductor(self) if reductor else self.__reduce_ex__(4)))  # type: ignore[attr-defined]
+        finally:
+            reads.depth -= tracked
+        if tracked:
+            reads.copies[id(made)] = made
+        return made
+
+    generation: Any = getattr(sys.modules.get("transformers.generation.configuration_utils"), "GenerationConfig", None)
+    made_by = vars(generation).get("from_model_config") if generation is not None else None
+    own_read = vars(generation).get("__getattribute__") if generation is not None else None
+    copies = "__deepcopy__" not in vars(base)
+    setattr(base, "__getattribute__", read)  # noqa: B010 - for every subclass that keeps it, until put back
+    if copies:
+        setattr(base, "__deepcopy__", deep_copy)  # noqa: B010 - taken away again below
+    if isinstance(made_by, classmethod) and own_read is None:
+        _watch_generation(config, before, reads, generation, made_by.__func__)
+    try:
+        yield reads
+    finally:
+        setattr(base, "__getattribute__", original)  # noqa: B010 - put back as it was
+        if copies:
+            delattr(base, "__deepcopy__")
+        if isinstance(made_by, classmethod) and own_read is None:
+            generation.from_model_config = made_by
+            del generation.__getattribute__
+    if reads.depth or not _same_state(before, config):
+        reads.whole = True
+
+
+_OBJECT_READ: Any = object.__getattribute__
+
+
+def _watch_generation(config: Any, before: Any, reads: _Reads, generation: Any, make: Any) -> None:
+    """``GenerationConfig.from_model_config(config)`` recorded as one reading (`_Reads`), what it returns watched.
+
+    `before` is a copy of `config` from before the build: the reading is run again on the changed
+    config as it will be after the build, so it must find it as it was before.
+    """
+
+    def from_model_config(cls: Any, model_config: Any, *args: Any, **kwargs: Any) -> Any:
+        if model_config is not config or reads.depth or args or kwargs:
+            return make(cls, model_config, *args, **kwargs)
+        reads.depth += 1
+        try:
+            if not _same_state(before, config):  # read as the changed config will be read (at depth: not a read)
+                reads.whole = True
+            made = make(cls, model_config)
+        except BaseException:
+            reads.whole = True
+            raise
+        finally:
+            reads.depth -= 1
+        if cls not in reads.generation:
+            reads.generation.append(cls)
+        reads.made.append(made)
+        if type(made).__getattribute__ is not watched:
+            reads.whole = True
+        return made
+
+    def watched(self: Any, name: str) -> Any:
+        if not reads.depth and name not in _HARMLESS and any(self is made for made in reads.made):
+            reads.whole = True  # what the generation config holds is read: the values in it count
+        return _OBJECT_READ(self, name)
+
+    generation.from_model_config = classmethod(from_model_config)
+    setattr(generation, "__getattribute__", watched)  # noqa: B010 - taken away again by `_recording`
+
+
+def _same_state(before: Any, after: Any) -> bool:
+    """Whether `after` holds what `before` held: the same keys, each value of the same type and equal."""
+    ours, theirs = vars(before), vars(after)
+    return ours.keys() == theirs.keys() and not any(_differs(ours[name], theirs[name]) for name in ours)
