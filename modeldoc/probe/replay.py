@@ -735,7 +735,7 @@ class _Steps:
         if kind in _ATOMS:
             return value
         if kind is torch.Tensor or kind is nn.Parameter:
-            return self.key(value, False)
+            return self.keys.get(id(value)) or self.key(value, False)
         if kind is tuple or kind is list:
             return (kind.__name__, tuple([self.quick(v) for v in value]))
         if kind is dict:
@@ -748,10 +748,21 @@ class _Steps:
         """`add_op`, the same item, through `quick`, `key` and `rel`."""
         module = op.kind == "module"
         args, kwargs = op.args, op.kwargs
-        if not args and not kwargs and type(args) is tuple and type(kwargs) is dict:
-            arguments: Any = _NO_ARGUMENTS
+        # the arguments before the inputs and outputs: the order names what is made
+        if type(args) is tuple and type(kwargs) is dict:
+            if not args and not kwargs:
+                arguments: Any = _NO_ARGUMENTS
+            else:
+                quick = self.quick
+                arguments = (
+                    "tuple",
+                    (
+                        ("tuple", tuple([quick(v) for v in args])),
+                        ("dict", tuple([(k, quick(v)) for k, v in kwargs.items()])),
+                    ),
+                )
         else:
-            arguments = self.quick((args, kwargs))  # before the inputs and outputs: the order names what is made
+            arguments = self.quick((args, kwargs))
         key = self.key
         self.items.append(
             (
