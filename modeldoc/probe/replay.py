@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -638,9 +638,15 @@ def _places(tree: guard.Tree, module: nn.Module, args: tuple[Any, ...], kwargs: 
                 if isinstance(tensor, torch.Tensor):
                     refs.setdefault(id(tensor), (store, rel, name))
         for name, value in attrs.items():
+            if QUICK and type(value) in _NOT_TENSORS:
+                continue  # the common kinds of a module's other attributes, told apart at once
             if isinstance(value, torch.Tensor):
                 refs.setdefault(id(value), ("attr", rel, name))
     return refs
+
+
+_NOT_TENSORS = frozenset({dict, OrderedDict, set, list, tuple, bool, int, float, str, type(None)})
+"""Types none of whose instances is a tensor (exactly these: a subclass takes the long way)."""
 
 
 _ATOMS = frozenset({bool, int, float, str, type(None), torch.dtype, torch.device})
