@@ -7,9 +7,10 @@ switch off and on (replaying on both times) and, for every observing pass, the t
 what the observing found: the blocks of each structure (`group_keys`), the classes
 (`Replayer.classified`: the same blocks grouped behind the same leaders), the op of the leader
 each op of a classified block points at (`_share`), and, for a live model described twice, the
-steps themselves. The ``modeldoc/1`` JSON texts, as ``modeldoc inspect --json`` writes them, must
-be equal byte for byte. Each test also checks that the quick path ran when on and not when off,
-and that blocks were classified, so the comparison is never of two runs that did the same thing.
+steps and the keys of structure themselves. The ``modeldoc/1`` JSON texts, as ``modeldoc inspect
+--json`` writes them, must be equal byte for byte. Each test also checks that the quick path ran
+when on and not when off, and that blocks were classified, so the comparison is never of two runs
+that did the same thing.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ class Observed:
     """For each observed block, the (leader, position) of the op each of its ops points at (`_share`)."""
     steps: dict[str, Any]
     """Each observed block's steps (comparable only for one live model described twice)."""
+    keys: dict[str, Hashable]
+    """Each block's whole key of structure (`group_keys`; comparable only for one live model described twice)."""
     quick: bool
     """True when the blocks were observed through the quick path (their walked ops kept)."""
 
@@ -82,6 +85,7 @@ def observed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Observed]]:
                 leaders={path[module_id]: first[key] for module_id, key in classes.items()},
                 sources=sources,
                 steps={path[module_id]: steps for module_id, steps in self.steps.items()},
+                keys={path[module_id]: key for module_id, key in self.members.items()},
                 quick=bool(self.walked),
             )
         )
@@ -123,6 +127,7 @@ def check(
     assert [o.sources for o in slow] == [o.sources for o in quick]
     if live:  # the same module objects both times: the steps themselves compare
         assert [o.steps for o in slow] == [o.steps for o in quick]
+        assert [o.keys for o in slow] == [o.keys for o in quick]
     assert any(o.leaders for o in quick)  # some blocks were classified: the comparison says something
     return quick
 
