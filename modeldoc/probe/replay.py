@@ -384,9 +384,8 @@ class Replayer:
         )
         steps = _Steps(refs, path)
         if QUICK:
-            walked = list(_walk(segment.raw))
-            for op in walked:
-                steps.add_op_quick(op)
+            walked = _walked(segment.raw)
+            steps.add_ops_quick(walked)
             for inner in segment.calls:
                 steps.add_call_quick(inner, raw_start)
             steps.items.append(steps.quick(output))
@@ -750,16 +749,18 @@ class _Steps:
             return _plain(value)
         return self.value(value, made=False)
 
-    def add_op_quick(self, op: RawOp) -> None:
-        """`add_op`, the same item, through `quick`, `key` and `rel`."""
-        module = op.kind == "module"
-        args, kwargs = op.args, op.kwargs
-        # the arguments before the inputs and outputs: the order names what is made
-        if type(args) is tuple and type(kwargs) is dict:
-            if not args and not kwargs:
-                arguments: Any = _NO_ARGUMENTS
+    def add_ops_quick(self, ops: list[RawOp]) -> None:
+        """`add_op` of each of `ops` in turn, the same items, through `quick`, `key` and `rel`."""
+        quick, key, rel, append = self.quick, self.key, self.rel, self.items.append
+        for op in ops:
+            module = op.kind == "module"
+            args, kwargs = op.args, op.kwargs
+            # the arguments before the inputs and outputs: the order names what is made
+            if type(args) is not tuple or type(kwargs) is not dict:
+                arguments: Any = quick((args, kwargs))
+            elif not args and not kwargs:
+                arguments = _NO_ARGUMENTS
             else:
-                quick = self.quick
                 arguments = (
                     "tuple",
                     (
@@ -767,24 +768,21 @@ class _Steps:
                         ("dict", tuple([(k, quick(v)) for k, v in kwargs.items()])),
                     ),
                 )
-        else:
-            arguments = self.quick((args, kwargs))
-        key = self.key
-        self.items.append(
-            (
-                op.kind,
-                self.rel(op.name) if module else op.name,
-                op.target,
-                self.rel(op.scope),
-                op.call,
-                op.func,
-                op.failed,
-                len(op.inner),
-                arguments,
-                [key(t, False) for t in op.inputs] if module else None,
-                [key(t, True) for t in op.outputs],
+            append(
+                (
+                    op.kind,
+                    rel(op.name) if module else op.name,
+                    op.target,
+                    rel(op.scope),
+                    op.call,
+                    op.func,
+                    op.failed,
+                    len(op.inner),
+                    arguments,
+                    [key(t, False) for t in op.inputs] if module else None,
+                    [key(t, True) for t in op.outputs],
+                )
             )
-        )
 
     def add_call_quick(self, call: ModuleCall, start: int) -> None:
         """`add_call`, the same item, through `key` and `rel`."""
@@ -832,6 +830,16 @@ def _share_walked(ops: list[RawOp], first: list[RawOp]) -> None:
     for op, source in zip(ops, first, strict=True):
         if op.source is None:
             op.source = source.source or source
+
+
+def _walked(raw: list[RawOp]) -> list[RawOp]:
+    """`_walk`'s ops in a list, found without a generator."""
+    out: list[RawOp] = []
+    for op in raw:
+        out.append(op)
+        if op.inner:
+            out.extend(_walked(op.inner))
+    return out
 
 
 def _walk(raw: list[RawOp]) -> Iterator[RawOp]:
