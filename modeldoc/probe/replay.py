@@ -752,6 +752,7 @@ class _Steps:
     def add_ops_quick(self, ops: list[RawOp]) -> None:
         """`add_op` of each of `ops` in turn, the same items, through `quick`, `key` and `rel`."""
         quick, key, rel, append = self.quick, self.key, self.rel, self.items.append
+        known, atoms = self.keys.get, _ATOMS  # `quick` of a tensor seen before, of a plain value: read at once
         for op in ops:
             module = op.kind == "module"
             args, kwargs = op.args, op.kwargs
@@ -764,8 +765,13 @@ class _Steps:
                 arguments = (
                     "tuple",
                     (
-                        ("tuple", tuple([quick(v) for v in args])),
-                        ("dict", tuple([(k, quick(v)) for k, v in kwargs.items()])),
+                        ("tuple", tuple([known(id(v)) or (v if type(v) in atoms else quick(v)) for v in args])),
+                        (
+                            "dict",
+                            tuple(
+                                [(k, known(id(v)) or (v if type(v) in atoms else quick(v))) for k, v in kwargs.items()]
+                            ),
+                        ),
                     ),
                 )
             append(
