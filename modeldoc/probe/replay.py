@@ -50,8 +50,10 @@ UNMADE = True
 leader's ops stand for its own (tests turn it off to compare the descriptions with and without)."""
 
 QUICK = True
-"""Observe the repeated blocks through the quicker forms (`_Steps.quick`, cached places and keys): the very
-same steps, classes and descriptions (tests turn it off to compare the classes and descriptions with and without)."""
+"""Observe the repeated blocks through quicker forms: each op's step built with the common kinds of
+arguments read in place (`_Steps.add_ops_quick`), each tensor's and path's form found once, the
+walked ops kept for `_share`, and `group_keys` reading each module once. The very same steps,
+keys, classes and descriptions (tests turn it off to compare them with and without)."""
 
 _PLAIN = (bool, int, float, str, type(None))
 _PLAIN_TYPES = frozenset(_PLAIN)
