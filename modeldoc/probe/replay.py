@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,20 +49,30 @@ UNMADE = True
 """In a pass read only for its shapes, leave a replayed block's record unmade (`Unmade`): its
 leader's ops stand for its own (tests turn it off to compare the descriptions with and without)."""
 
+QUICK = True
+"""Observe the repeated blocks through quicker forms: each op's step built with the common kinds of
+arguments read in place (`_Steps.add_ops_quick`), each tensor's and path's form found once, the
+walked ops kept for `_share`, and `group_keys` reading each module once. The very same steps,
+keys, classes and descriptions (tests turn it off to compare them with and without)."""
+
 _PLAIN = (bool, int, float, str, type(None))
+_PLAIN_TYPES = frozenset(_PLAIN)
 _SKIPPED_ATTRIBUTES = frozenset({"forward", *nn.Module().__dict__})
 """torch's own slots of every module (its mode, hooks, stores), and a replaying forward: not the block's structure."""
 
 
 def group_keys(tree: guard.Tree) -> dict[int, Hashable]:
     """The blocks that may be replayed, by module id, each with the key of its structure: containers that repeat."""
+    read = _Read() if QUICK else None
+    attributes = _attributes if read is None else read.attributes
+    own = _own if read is None else read.own
     skeleton: dict[int, Hashable] = {}
     for sub in reversed(tree.modules()):  # children before their parents
         children = tree.children.get(id(sub), [])
         skeleton[id(sub)] = (
             type(sub),
-            tuple(_tensor_key(name, t) for store in ("_parameters", "_buffers") for name, t in _own(sub, store)),
-            tuple(sorted(_attributes(sub))),  # the names: the values are compared below
+            tuple(_tensor_key(name, t) for store in ("_parameters", "_buffers") for name, t in own(sub, store)),
+            tuple(sorted(attributes(sub))),  # the names: the values are compared below
             tuple((name, skeleton.get(id(child))) for name, child in children),
         )
     shared = {key for key, paths in tree.aliases.items() if len(paths) > 1}
@@ -70,19 +80,39 @@ def group_keys(tree: guard.Tree) -> dict[int, Hashable]:
     for sub in tree.modules():
         if not tree.children.get(id(sub)) or not tree.first.get(id(sub)):
             continue  # leaves cost little; the root is called once
-        if any(id(inner) in shared for inner in tree.subtree(sub)):
+        if (shared or read is None) and any(id(inner) in shared for inner in tree.subtree(sub)):
             continue
         by_skeleton.setdefault(skeleton[id(sub)], []).append(sub)
     members: dict[int, Hashable] = {}
     for key, subs in by_skeleton.items():
         if len(subs) < 2:
             continue
-        values = [_subtree_attributes(tree, sub) for sub in subs]
+        values = [_subtree_attributes(tree, sub, attributes) for sub in subs]
         index = _index_attributes(values)
         for sub, found in zip(subs, values, strict=True):
             kept = tuple(sorted((name, value) for name, value in found.items() if name not in index))
-            members[id(sub)] = (key, kept, _ties(tree, sub))
+            members[id(sub)] = (key, kept, _ties(tree, sub, own))
     return members
+
+
+class _Read:
+    """`_attributes` and `_own` of each module, read once per `group_keys` (`QUICK`): nothing changes meanwhile."""
+
+    def __init__(self) -> None:
+        self.found_attributes: dict[int, dict[str, Hashable]] = {}
+        self.found_tensors: dict[tuple[int, str], list[tuple[str, torch.Tensor]]] = {}
+
+    def attributes(self, module: nn.Module) -> dict[str, Hashable]:
+        found = self.found_attributes.get(id(module))
+        if found is None:
+            found = self.found_attributes[id(module)] = _attributes_quick(module)
+        return found
+
+    def own(self, module: nn.Module, store: str) -> list[tuple[str, torch.Tensor]]:
+        found = self.found_tensors.get((id(module), store))
+        if found is None:
+            found = self.found_tensors[id(module), store] = _own(module, store)
+        return found
 
 
 def _own(module: nn.Module, store: str) -> list[tuple[str, torch.Tensor]]:
@@ -105,6 +135,22 @@ def _attributes(module: nn.Module) -> dict[str, Hashable]:
     return out
 
 
+def _attributes_quick(module: nn.Module) -> dict[str, Hashable]:
+    """`_attributes`, the same answer, with plain values of exactly the plain types read here."""
+    out: dict[str, Hashable] = {}
+    for name, value in getattr(module, "__dict__", {}).items():
+        if not isinstance(name, str) or name in _SKIPPED_ATTRIBUTES or name.startswith("__"):
+            continue
+        kind = type(value)
+        if kind in _PLAIN_TYPES:
+            out[name] = (kind.__name__, value)
+            continue
+        if isinstance(value, torch.Tensor | nn.Module):
+            continue
+        out[name] = _hashable(value)
+    return out
+
+
 def _hashable(value: Any, depth: int = 0) -> Hashable:
     if isinstance(value, _PLAIN):
         return (type(value).__name__, value)
@@ -119,22 +165,26 @@ def _hashable(value: Any, depth: int = 0) -> Hashable:
     return ("object", id(value))
 
 
-def _subtree_attributes(tree: guard.Tree, root: nn.Module) -> dict[tuple[str, str], Hashable]:
+def _subtree_attributes(
+    tree: guard.Tree, root: nn.Module, attributes: Callable[[nn.Module], dict[str, Hashable]]
+) -> dict[tuple[str, str], Hashable]:
     """Every plain attribute of `root`'s subtree, by (path relative to `root`, name)."""
     out: dict[tuple[str, str], Hashable] = {}
     for rel, sub in _relative_modules(tree, root):
-        for name, value in _attributes(sub).items():
+        for name, value in attributes(sub).items():
             out[rel, name] = value
     return out
 
 
-def _ties(tree: guard.Tree, root: nn.Module) -> tuple[int, ...]:
+def _ties(
+    tree: guard.Tree, root: nn.Module, own: Callable[[nn.Module, str], list[tuple[str, torch.Tensor]]]
+) -> tuple[int, ...]:
     """How `root`'s subtree ties its tensors: for each slot, the number of the first slot with its tensor."""
     first: dict[int, int] = {}
     out: list[int] = []
     for _, sub in _relative_modules(tree, root):
         for store in ("_parameters", "_buffers"):
-            for _, tensor in _own(sub, store):
+            for _, tensor in own(sub, store):
                 out.append(first.setdefault(id(tensor), len(out)))
     return tuple(out)
 
@@ -179,6 +229,8 @@ class Segment:
     """The leader's arguments, kept alive: its inputs' key names objects by id, which must not be reused."""
     steps: list[Any] = field(default_factory=list)
     """The steps in a comparable form (`_Steps`): equal for two blocks that took the same steps."""
+    walked: list[RawOp] | None = None
+    """`raw` and the ops inside each, in `_walk`'s order (observing with `QUICK`)."""
 
 
 class Replayer:
@@ -207,6 +259,8 @@ class Replayer:
         """Observing: each block's steps by module id (None when it may not be replayed)."""
         self.segments: dict[int, list[RawOp]] = {}
         """Observing: each block's recorded ops by module id."""
+        self.walked: dict[int, list[RawOp]] = {}
+        """Observing with `QUICK`: each block's recorded ops and the ops inside them (`_walk`), by module id."""
         self.leaders: dict[tuple[Hashable, Hashable], Segment | None] = {}
         """Replaying: the block that leads each class, by class and inputs (`_signature`); None: it may not lead."""
         self.broken = False
@@ -264,6 +318,8 @@ class Replayer:
                 self.steps[id(module)] = None if segment is None else segment.steps
                 if segment is not None:
                     self.segments[id(module)] = segment.raw
+                    if segment.walked is not None:
+                        self.walked[id(module)] = segment.walked
             else:
                 self.leaders[self.classes[id(module)], signature] = segment
         except Exception:
@@ -283,6 +339,8 @@ class Replayer:
             if number is None:
                 number = len(kinds)
                 kinds.append((steps, module_id))
+            elif module_id in self.walked and kinds[number][1] in self.walked:
+                _share_walked(self.walked[module_id], self.walked[kinds[number][1]])
             else:
                 _share(self.segments[module_id], self.segments[kinds[number][1]])
             classes[module_id] = (key, number)
@@ -327,11 +385,19 @@ class Replayer:
             assumed=list(rec.values.assumed[assumed:]) if rec.values is not None else [],
         )
         steps = _Steps(refs, path)
-        for op in _walk(segment.raw):
-            steps.add_op(op)
-        for inner in segment.calls:
-            steps.add_call(inner, raw_start)
-        steps.items.append(steps.value(output, made=False))
+        if QUICK:
+            walked = _walked(segment.raw)
+            steps.add_ops_quick(walked)
+            for inner in segment.calls:
+                steps.add_call_quick(inner, raw_start)
+            steps.items.append(steps.quick(output))
+            segment.walked = walked
+        else:
+            for op in _walk(segment.raw):
+                steps.add_op(op)
+            for inner in segment.calls:
+                steps.add_call(inner, raw_start)
+            steps.items.append(steps.value(output, made=False))
         steps.items.append(segment.assumed)  # the values it assumed (the router's top-k), where and what
         if steps.external:
             return None  # a tensor from outside the block that is not an input may be another block's state
@@ -573,9 +639,23 @@ def _places(tree: guard.Tree, module: nn.Module, args: tuple[Any, ...], kwargs: 
                 if isinstance(tensor, torch.Tensor):
                     refs.setdefault(id(tensor), (store, rel, name))
         for name, value in attrs.items():
+            if QUICK and type(value) in _NOT_TENSORS:
+                continue  # the common kinds of a module's other attributes, told apart at once
             if isinstance(value, torch.Tensor):
                 refs.setdefault(id(value), ("attr", rel, name))
     return refs
+
+
+_NOT_TENSORS = frozenset({dict, OrderedDict, set, list, tuple, bool, int, float, str, type(None)})
+"""Types none of whose instances is a tensor (exactly these: a subclass takes the long way)."""
+
+
+_ATOMS = frozenset({bool, int, float, str, type(None), torch.dtype, torch.device})
+"""The types `_Steps.value` keeps as they are (exactly these: a subclass takes the long way)."""
+_INDEXES = frozenset({slice, type(Ellipsis)})
+"""Leaves of indexing that `_Steps.value` reads as `_plain` (when pytree takes them as leaves)."""
+_NO_ARGUMENTS = ("tuple", (("tuple", ()), ("dict", ())))
+"""`_Steps.value` of an op with no arguments (a module's call)."""
 
 
 class _Steps:
@@ -592,6 +672,10 @@ class _Steps:
         self.made = 0
         self.external = False
         self.items: list[Any] = []
+        self.keys: dict[int, Any] = {}
+        """`ref`'s answer for each tensor seen, by id (`quick`): the block has run, so a tensor's size is its last."""
+        self.relative: dict[str, str] = {}
+        """`_relative`'s answer for each path seen (`quick`)."""
 
     def ref(self, tensor: torch.Tensor, *, made: bool) -> Any:
         ref = self.refs.get(id(tensor))
@@ -638,6 +722,92 @@ class _Steps:
             )
         )
 
+    def key(self, tensor: torch.Tensor, made: bool) -> Any:
+        """`ref`, once per tensor."""
+        found = self.keys.get(id(tensor))
+        if found is None:
+            found = self.keys[id(tensor)] = self.ref(tensor, made=made)
+        return found
+
+    def rel(self, path: str) -> str:
+        """`_relative` to the block, once per path."""
+        found = self.relative.get(path)
+        if found is None:
+            found = self.relative[path] = _relative(path, self.root)
+        return found
+
+    def quick(self, value: Any) -> Any:
+        """`value` (not made), the same answer, with the common kinds of leaves and containers read here."""
+        kind = type(value)
+        if kind in _ATOMS:
+            return value
+        if kind is torch.Tensor or kind is nn.Parameter:
+            return self.keys.get(id(value)) or self.key(value, False)
+        if kind is tuple or kind is list:
+            return (kind.__name__, tuple([self.quick(v) for v in value]))
+        if kind is dict:
+            return ("dict", tuple([(k, self.quick(v)) for k, v in value.items()]))
+        if kind in _INDEXES and kind not in pytree.SUPPORTED_NODES:  # a leaf to pytree: `_plain`
+            return _plain(value)
+        return self.value(value, made=False)
+
+    def add_ops_quick(self, ops: list[RawOp]) -> None:
+        """`add_op` of each of `ops` in turn, the same items, through `quick`, `key` and `rel`."""
+        quick, key, rel, append = self.quick, self.key, self.rel, self.items.append
+        known, atoms = self.keys.get, _ATOMS  # `quick` of a tensor seen before, of a plain value: read at once
+        for op in ops:
+            module = op.kind == "module"
+            args, kwargs = op.args, op.kwargs
+            # the arguments before the inputs and outputs: the order names what is made
+            if type(args) is not tuple or type(kwargs) is not dict:
+                arguments: Any = quick((args, kwargs))
+            elif not args and not kwargs:
+                arguments = _NO_ARGUMENTS
+            else:
+                arguments = (
+                    "tuple",
+                    (
+                        ("tuple", tuple([known(id(v)) or (v if type(v) in atoms else quick(v)) for v in args])),
+                        (
+                            "dict",
+                            tuple(
+                                [(k, known(id(v)) or (v if type(v) in atoms else quick(v))) for k, v in kwargs.items()]
+                            ),
+                        ),
+                    ),
+                )
+            append(
+                (
+                    op.kind,
+                    rel(op.name) if module else op.name,
+                    op.target,
+                    rel(op.scope),
+                    op.call,
+                    op.func,
+                    op.failed,
+                    len(op.inner),
+                    arguments,
+                    [key(t, False) for t in op.inputs] if module else None,
+                    [key(t, True) for t in op.outputs],
+                )
+            )
+
+    def add_call_quick(self, call: ModuleCall, start: int) -> None:
+        """`add_call`, the same item, through `key` and `rel`."""
+        key = self.key
+        self.items.append(
+            (
+                self.rel(call.path),
+                call.target,
+                self.rel(call.scope),
+                call.call,
+                call.start - start,
+                None if call.end is None else call.end - start,
+                [key(t, False) for t in call.inputs],
+                [key(t, True) for t in call.outputs],
+            )
+        )
+
     def add_call(self, call: ModuleCall, start: int) -> None:
         self.items.append(
             (
@@ -661,6 +831,23 @@ def _share(ops: list[RawOp], first: list[RawOp]) -> None:
     for op, source in zip(_walk(ops), _walk(first), strict=True):
         if op.source is None:
             op.source = source.source or source
+
+
+def _share_walked(ops: list[RawOp], first: list[RawOp]) -> None:
+    """`_share` on the walked lists of ops (`Segment.walked`)."""
+    for op, source in zip(ops, first, strict=True):
+        if op.source is None:
+            op.source = source.source or source
+
+
+def _walked(raw: list[RawOp]) -> list[RawOp]:
+    """`_walk`'s ops in a list, found without a generator."""
+    out: list[RawOp] = []
+    for op in raw:
+        out.append(op)
+        if op.inner:
+            out.extend(_walked(op.inner))
+    return out
 
 
 def _walk(raw: list[RawOp]) -> Iterator[RawOp]:
