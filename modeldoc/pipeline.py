@@ -76,8 +76,10 @@ def _older_objects_frozen() -> Iterator[None]:
     the whole model again (a quarter of the time of an 80-block LLaMA). Nothing is kept alive by
     it: the objects are handed back to the collector at the end. The full runs are put off until
     then too: each walked every object the description had made so far (a fifth of the time
-    left on that LLaMA); the young objects are still collected as usual. A process that froze
-    objects itself (``gc.freeze()``), or turned the collector off, is left as it is.
+    left on that LLaMA); one full run at the end, before the older objects are handed back, walks
+    what describing made once (put off further, it would walk the whole process after). The
+    young objects are collected as usual. A process that froze objects itself (``gc.freeze()``),
+    or turned the collector off, is left as it is.
     """
     if not gc.isenabled() or gc.get_freeze_count():
         yield
@@ -89,6 +91,7 @@ def _older_objects_frozen() -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*thresholds)
+        gc.collect()  # the full run put off: over what describing made alone, the older objects still frozen
         gc.unfreeze()
 
 
