@@ -198,7 +198,7 @@ def _changed(item: _Item, **changes: Any) -> _Item:
     through `dataclasses.replace`; other attributes (a cached property) are not carried over.
     """
     kind = type(item)
-    if hasattr(kind, "__post_init__"):
+    if hasattr(kind, "__post_init__") or not hasattr(item, "__dict__"):  # slotted: no state to copy here
         return replace(item, **changes)
     names = _FIELDS.get(kind)
     if names is None:
