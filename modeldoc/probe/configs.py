@@ -629,9 +629,6 @@ def _recording(config: Any) -> Iterator[_Reads | None]:
         reads.whole = True
 
 
-_OBJECT_READ: Any = object.__getattribute__
-
-
 def _watch_generation(config: Any, before: Any, reads: _Reads, generation: Any, make: Any) -> None:
     """``GenerationConfig.from_model_config(config)`` recorded as one reading (`_Reads`), what it returns watched.
 
@@ -662,8 +659,9 @@ def _watch_generation(config: Any, before: Any, reads: _Reads, generation: Any, 
     def watched(self: Any, name: str) -> Any:
         if not reads.depth and name not in _HARMLESS and any(self is made for made in reads.made):
             reads.whole = True  # what the generation config holds is read: the values in it count
-        return _OBJECT_READ(self, name)
+        return inherited(self, name)
 
+    inherited = generation.__getattribute__  # what its classes above it read with (it has none of its own)
     generation.from_model_config = classmethod(from_model_config)
     setattr(generation, "__getattribute__", watched)  # noqa: B010 - taken away again by `_recording`
 
