@@ -473,20 +473,7 @@ class Replayer:
                 for call in leader.calls
             ]
             output = value(leader.output)
-        for call in calls:
-            seen = rec.calls.setdefault(call.path, Calls())
-            if seen.count == 0:
-                seen.order = rec.counter
-                rec.counter += 1
-                rec.first_in[call.path] = call.inputs
-                rec.first_out[call.path] = call.outputs
-            seen.count += 1
-        rec.raw.extend(ops)
-        rec.module_calls.extend(calls)
-        if rec.values is not None:
-            rec.values.assumed.extend(leader.assumed)
-        rec.failed = None
-        rec.frames[-1].called_child = True
+        _record(rec, leader, ops, calls)
         return output
 
     def _unmade(
@@ -534,21 +521,26 @@ class Replayer:
                 )
                 for call in leader.calls
             ]
-        for call in calls:
-            seen = rec.calls.setdefault(call.path, Calls())
-            if seen.count == 0:
-                seen.order = rec.counter
-                rec.counter += 1
-                rec.first_in[call.path] = call.inputs
-                rec.first_out[call.path] = call.outputs
-            seen.count += 1
-        rec.raw.extend(itertools.repeat(unmade, len(leader.raw)))  # type: ignore[arg-type]
-        rec.module_calls.extend(calls)
-        if rec.values is not None:
-            rec.values.assumed.extend(leader.assumed)
-        rec.failed = None
-        rec.frames[-1].called_child = True
+        _record(rec, leader, list(itertools.repeat(unmade, len(leader.raw))), calls)  # type: ignore[arg-type]
         return output
+
+
+def _record(rec: Recorder, leader: Segment, ops: list[RawOp], calls: list[ModuleCall]) -> None:
+    """Put a replayed block's `ops` and module `calls` in `rec`, with the values its leader assumed."""
+    for call in calls:
+        seen = rec.calls.setdefault(call.path, Calls())
+        if seen.count == 0:
+            seen.order = rec.counter
+            rec.counter += 1
+            rec.first_in[call.path] = call.inputs
+            rec.first_out[call.path] = call.outputs
+        seen.count += 1
+    rec.raw.extend(ops)
+    rec.module_calls.extend(calls)
+    if rec.values is not None:
+        rec.values.assumed.extend(leader.assumed)
+    rec.failed = None
+    rec.frames[-1].called_child = True
 
 
 class Unmade:
