@@ -545,10 +545,7 @@ class SkipRandomFills(TorchFunctionMode):
         self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Mapping[str, Any] | None = None
     ) -> Any:
         kwargs = kwargs or {}
-        try:
-            skipped = _skipped_fill(func, args, kwargs)
-        except TypeError:  # a function that cannot be hashed: no fill of torch's
-            skipped = None
+        skipped = _skipped_fill(func, args, kwargs)
         return skipped if skipped is not None else func(*args, **kwargs)
 
 
@@ -563,15 +560,20 @@ class _MetaSkippingFills(DeviceContext):
         self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None
     ) -> Any:
         kwargs = kwargs or {}
-        try:
-            skipped = _skipped_fill(func, args, kwargs)
-        except TypeError:  # a function that cannot be hashed: no fill of torch's
-            skipped = None
+        skipped = _skipped_fill(func, args, kwargs)
         return skipped if skipped is not None else super().__torch_function__(func, types, args, kwargs)
 
 
 def _skipped_fill(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> torch.Tensor | None:
     """The tensor a fill would return, when the call is a plain random fill of a meta tensor; else None."""
+    try:
+        return _plain_fill(func, args, kwargs)
+    except TypeError:  # a function that cannot be hashed: no fill of torch's
+        return None
+
+
+def _plain_fill(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> torch.Tensor | None:
+    """`_skipped_fill`, for a function that can be hashed."""
     tensor: Any
     if args and func in _FILL_METHODS:  # tensor.uniform_(a, b), as xavier_uniform_ calls it
         tensor, *given = args

@@ -444,11 +444,7 @@ class Resolver:
             outs = tuple(self._new(t, index) for t in raw.outputs)
             self._op(raw.kind, raw.name, raw.target, raw.scope, ins, outs)
             return
-        source = raw.source or raw
-        known = self.described.get(id(source))
-        if known is None:
-            known = self.described[id(source)] = self._describe(source)
-        cost, arguments, text = known
+        cost, arguments, text = self._described(raw)
         index = len(self.ops)
         outs = tuple(self._new(t, index, alias=id(_root(t)) in self.roots) for t in raw.outputs)
         self._op(
@@ -564,11 +560,7 @@ class Resolver:
             made = tuple(self._new(tensor(t), index) for t in raw.outputs)
             self._op(raw.kind, unmade.rename(raw.name) if raw.kind == "module" else raw.name, "", "", ins, made)
             return
-        source = raw.source or raw
-        known = self.described.get(id(source))
-        if known is None:
-            known = self.described[id(source)] = self._describe(source)
-        cost, arguments, text = known
+        cost, arguments, text = self._described(raw)
         index = len(self.ops)
         outs = []
         for t in raw.outputs:
@@ -587,6 +579,14 @@ class Resolver:
             call=raw.call,
             inner=tuple(op.name for op in raw.inner if op.kind == "function") if raw.kind == "module" else (),
         )
+
+    def _described(self, raw: RawOp) -> tuple[costs.Cost, dict[str, Any], str]:
+        """`_describe` of the op `raw` repeats (itself, when it repeats none), worked out once."""
+        source = raw.source or raw
+        known = self.described.get(id(source))
+        if known is None:
+            known = self.described[id(source)] = self._describe(source)
+        return known
 
     def _describe(self, raw: RawOp) -> tuple[costs.Cost, dict[str, Any], str]:
         """An op's cost, its arguments as plain data and as text (a replayed op shares its source's)."""
