@@ -131,20 +131,7 @@ def fill_layer(layer: LayerSpec, seen: ProbeResult | None) -> LayerSpec:
     """`layer` with the shapes, symbolic dims, call counts and costs the probe saw (as it is without a probe)."""
     if seen is None:
         return layer
-    calls = seen.calls.get(layer.path)
-    cost = seen.costs.get(layer.path, costs.ZERO)
-    out = replace(layer, macs=cost.macs, flops=cost.flops, activation_bytes=cost.activation_bytes)
-    if calls is not None:
-        out = replace(
-            out,
-            calls=calls.count,
-            order=calls.order,
-            input_shapes=calls.input_shapes,
-            output_shapes=calls.output_shapes,
-            input_dims=calls.input_dims,
-            output_dims=calls.output_dims,
-        )
-    return _with_lazy_shapes(out, seen)
+    return _with_lazy_shapes(replace(layer, **_probed(seen)(layer.path)), seen)
 
 
 def _probed(seen: ProbeResult) -> Callable[[str], dict[str, Any]]:
