@@ -9,6 +9,7 @@ behaviour that follows the layer index) must come out right too.
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -348,3 +349,28 @@ def test_blocks_are_replayed_only_from_a_block_that_took_the_same_steps(
     muls = Counter(op.scope for op in spec.trace.ops if op.name == "mul" and op.scope.startswith("blocks."))
     # every block scales its branch; the third and the sixth also double their output
     assert muls == {f"blocks.{i}": 2 if i in (2, 5) else 1 for i in range(7)}
+
+
+def test_an_error_of_replayings_own_bookkeeping_lets_the_blocks_run_whole_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, replays: list[int], caplog: pytest.LogCaptureFixture
+) -> None:
+    config = HF_CONFIGS[0].values[1]
+
+    def describe() -> str:
+        spec = spec_of("transformers:LlamaConfig", "input_ids:1,L=8", input_dtype="long", kwargs=config)
+        return json.dumps(spec.to_json(), sort_keys=True)
+
+    monkeypatch.setattr(replay, "ENABLED", False)
+    plain = describe()
+
+    def fails(*args: Any) -> Any:
+        raise RuntimeError("a made-up failure")
+
+    monkeypatch.setattr(replay, "ENABLED", True)
+    monkeypatch.setattr(replay, "_signature", fails)  # read by the pass at other sizes before each replay
+    with caplog.at_level(logging.DEBUG, logger="modeldoc.probe.replay"):
+        replaying = describe()
+    assert_same(plain, replaying)
+    assert replays == [0, 0]  # the first block's failure stopped replaying: every block ran whole
+    said = [r.getMessage() for r in caplog.records if r.name == "modeldoc.probe.replay"]
+    assert len(said) == 1 and "stopped at layers.0" in said[0] and "a made-up failure" in said[0], said

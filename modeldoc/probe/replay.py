@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import logging
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ from torch import nn
 
 from modeldoc.probe import guard
 from modeldoc.probe.record import Calls, ModuleCall, RawOp, Recorder
+
+logger = logging.getLogger(__name__)
 
 ENABLED = True
 """Replay repeated blocks (tests turn it off to compare the records with and without)."""
@@ -302,8 +305,8 @@ class Replayer:
                     return self._replay(leader, module, path, args, kwargs)
                 if place in self.leaders:
                     return original(*args, **kwargs)  # its class's leader may not be replayed: it runs whole
-        except Exception:
-            self.broken = True  # nothing of this block was recorded: it runs whole
+        except Exception as err:
+            self._stop(path, err)  # nothing of this block was recorded: it runs whole
             return original(*args, **kwargs)
         start = (len(rec.raw), len(rec.module_calls), len(rec.values.assumed) if rec.values is not None else 0)
         self.inside = True
@@ -322,9 +325,18 @@ class Replayer:
                         self.walked[id(module)] = segment.walked
             else:
                 self.leaders[self.classes[id(module)], signature] = segment
-        except Exception:
-            self.broken = True
+        except Exception as err:
+            self._stop(path, err)
         return output
+
+    def _stop(self, path: str, err: Exception) -> None:
+        """Replaying ends for the rest of the pass after an error of its own, said in the debug log."""
+        self.broken = True
+        logger.debug(
+            "replaying repeated blocks stopped at %s (%s): the blocks from there on run whole",
+            path or "the model",
+            guard.describe_error(err),
+        )
 
     def classified(self) -> dict[int, Hashable]:
         """Observing: the blocks that took one leader's steps, by module id, each with its class."""
