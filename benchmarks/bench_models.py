@@ -107,15 +107,15 @@ def make_gpt2() -> nn.Module:
     return GPT2LMHeadModel(GPT2Config(n_layer=12, n_embd=768, n_head=12)).eval()
 
 
-def make_llama() -> nn.Module:
-    """A LLaMA-shaped model of 80 decoder blocks (about 1,000 modules), narrow to stay quick."""
+def make_llama(layers: int = 80) -> nn.Module:
+    """A LLaMA-shaped model of `layers` decoder blocks (80: about 1,000 modules), narrow to stay quick."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
     config = LlamaConfig(
         vocab_size=32_000,
         hidden_size=256,
         intermediate_size=688,
-        num_hidden_layers=80,
+        num_hidden_layers=layers,
         num_attention_heads=8,
         num_key_value_heads=4,
         max_position_embeddings=512,

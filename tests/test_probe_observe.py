@@ -140,23 +140,6 @@ def classes_of(found: Observed) -> list[list[str]]:
     return list(classes.values())
 
 
-def llama6() -> nn.Module:
-    """The benchmark's LLaMA with 6 blocks instead of 80, on meta."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    config = LlamaConfig(
-        vocab_size=32_000,
-        hidden_size=256,
-        intermediate_size=688,
-        num_hidden_layers=6,
-        num_attention_heads=8,
-        num_key_value_heads=4,
-        max_position_embeddings=512,
-    )
-    with torch.device("meta"):
-        return LlamaForCausalLM(config).eval()
-
-
 @pytest.mark.parametrize(
     ("name", "blocks"),
     [pytest.param("gpt2", 12), pytest.param("llama6", 6), pytest.param("llama", 80, marks=pytest.mark.slow)],
@@ -164,7 +147,7 @@ def llama6() -> nn.Module:
 def test_the_benchmark_models_on_meta_are_classified_the_same(
     name: str, blocks: int, monkeypatch: pytest.MonkeyPatch, observed: list[Observed]
 ) -> None:
-    model = llama6() if name == "llama6" else bench_model(name)
+    model = bench_model("llama", layers=6) if name == "llama6" else bench_model(name)
     [found] = check(lambda: describe_live(model, "1,L=64", input_dtype="long"), monkeypatch, observed, live=True)
     [top] = [c for c in classes_of(found) if len(c) >= blocks]  # the decoder blocks: one class
     assert len(top) == blocks

@@ -98,22 +98,7 @@ def labelled(text: str, axis: str) -> bool:
 def test_the_benchmark_models_on_meta_are_described_the_same(
     name: str, left: int, monkeypatch: pytest.MonkeyPatch, unmade: list[int], copied: list[bool]
 ) -> None:
-    if name in ("gpt2", "llama"):
-        model = bench_model(name)
-    else:
-        from transformers import LlamaConfig, LlamaForCausalLM
-
-        config = LlamaConfig(  # the benchmark's LLaMA, with 6 blocks instead of 80
-            vocab_size=32_000,
-            hidden_size=256,
-            intermediate_size=688,
-            num_hidden_layers=6,
-            num_attention_heads=8,
-            num_key_value_heads=4,
-            max_position_embeddings=512,
-        )
-        with torch.device("meta"):
-            model = LlamaForCausalLM(config).eval()
+    model = bench_model("llama", layers=6) if name == "llama6" else bench_model(name)  # the benchmark LLaMA, 6 blocks
     made, left_unmade = both(lambda: describe_live(model, "1,L=64", input_dtype="long"), monkeypatch)
     assert_same(made, left_unmade)
     assert unmade == [left]  # every block but the leaders (and a first block that reads known values)

@@ -165,14 +165,14 @@ def test_a_model_built_from_a_config_is_described_the_same(name: str) -> None:
     assert spec.config is not None and spec.config.measured and spec.config.reads
 
 
-def bench_model(name: str) -> nn.Module:
+def bench_model(name: str, **arguments: Any) -> nn.Module:
     """A model of the benchmark (``benchmarks/bench_models.py``), built on the meta device as issue 12 times it."""
     spec = importlib.util.spec_from_file_location("bench_models_for_tests", REPO / "benchmarks" / "bench_models.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     with torch.device("meta"):
-        return module.FACTORIES[name]()  # type: ignore[no-any-return]
+        return module.FACTORIES[name](**arguments)  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize("name", [pytest.param("gpt2"), pytest.param("llama", marks=pytest.mark.slow)])
