@@ -24,7 +24,7 @@ from modeldoc.probe.loader import Recipe, build_on_meta
 from modeldoc.spec import ModelSpec
 from tests import models
 from tests.helpers.snapshot import Snapshot
-from tests.test_speed_static import CONFIGS, LLAMA, as_written, bench_model, from_config, live
+from tests.test_speed_static import CONFIGS, GEMMA2, LLAMA, as_written, bench_model, from_config, live
 
 transformers = pytest.importorskip("transformers")
 
@@ -67,15 +67,6 @@ def measured(text: str) -> tuple[str, ...]:
     return spec.config.measured
 
 
-GEMMA2 = {
-    "hidden_size": 32,
-    "intermediate_size": 48,
-    "num_hidden_layers": 4,
-    "num_attention_heads": 4,
-    "num_key_value_heads": 2,
-    "head_dim": 8,
-    "vocab_size": 100,
-}
 TARGETS: dict[str, tuple[str, dict[str, Any]]] = {**CONFIGS, "gemma2": ("transformers:Gemma2ForCausalLM", GEMMA2)}
 
 

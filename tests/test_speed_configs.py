@@ -28,7 +28,7 @@ from modeldoc.probe import arguments, collect, configs, loader, static
 from modeldoc.spec import ModelSpec
 from tests import hostile
 from tests.helpers.snapshot import Snapshot
-from tests.test_speed_static import CONFIGS, LLAMA, Stack, as_written, bench_model, from_config, live
+from tests.test_speed_static import CONFIGS, GEMMA2, LLAMA, Stack, as_written, bench_model, from_config, live
 
 transformers = pytest.importorskip("transformers")
 
@@ -80,16 +80,7 @@ def test_a_model_built_from_a_config_is_described_the_same(name: str) -> None:
 
 
 def test_a_gemma2_built_from_a_config_is_described_the_same() -> None:
-    kwargs: dict[str, Any] = {
-        "hidden_size": 32,
-        "intermediate_size": 48,
-        "num_hidden_layers": 4,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "head_dim": 8,
-        "vocab_size": 100,
-    }
-    fast, slow = both_ways(from_config("transformers:Gemma2ForCausalLM", "1,8", **kwargs))
+    fast, slow = both_ways(from_config("transformers:Gemma2ForCausalLM", "1,8", **GEMMA2))
     assert fast == slow
     spec = ModelSpec.from_json(json.loads(fast))
     assert spec.config is not None and "model.layers.3.self_attn.q_proj.out_features" in spec.config.reads

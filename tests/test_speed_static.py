@@ -105,6 +105,17 @@ LLAMA = {
     "max_position_embeddings": 32,
 }
 
+GEMMA2 = {
+    "hidden_size": 32,
+    "intermediate_size": 48,
+    "num_hidden_layers": 4,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "head_dim": 8,
+    "vocab_size": 100,
+}
+"""A tiny Gemma2 (sliding and full attention layers) for the on/off comparisons."""
+
 CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     "gpt2": ("transformers:GPT2LMHeadModel", {"n_embd": 32, "n_head": 4, "n_layer": 5, "vocab_size": 100}),
     "llama": ("transformers:LlamaForCausalLM", LLAMA),
