@@ -208,6 +208,29 @@ def meta_elementwise(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]
     tensors = _elementwise_operands(func, args) if not kwargs else None
     if not tensors or not all(t.is_meta and t.dtype != torch.bool for t in tensors):
         return None
+    if not REMEMBER_LAYOUTS:
+        return _elementwise(func, args, tensors)
+    key = (func, *[(a.shape, a.stride(), a.dtype) if isinstance(a, torch.Tensor) else (type(a), a) for a in args])
+    if key in _LAYOUTS:
+        layout = _LAYOUTS[key]
+        return None if layout is None else torch.empty_strided(layout[0], layout[1], dtype=layout[2], device="meta")
+    out = _elementwise(func, args, tensors)
+    if len(_LAYOUTS) >= _MOST_LAYOUTS:
+        _LAYOUTS.clear()
+    _LAYOUTS[key] = None if out is None else (out.shape, out.stride(), out.dtype)
+    return out
+
+
+REMEMBER_LAYOUTS = True
+"""Answer an elementwise op seen before on operands of the same sizes, strides and dtypes from what it gave then."""
+_LAYOUTS: dict[Any, tuple[torch.Size, tuple[int, ...], torch.dtype] | None] = {}
+"""`meta_elementwise`'s answers (None: it gave none) by the op and its operands' sizes, strides and dtypes
+(and the other operand's type and value): its answer depends on nothing else."""
+_MOST_LAYOUTS = 4096
+
+
+def _elementwise(func: Any, args: tuple[Any, ...], tensors: list[torch.Tensor]) -> torch.Tensor | None:
+    """`meta_elementwise`'s answer worked out: the operands are meta tensors, none of them flags."""
     if func in _UNARY:
         like = _like(tensors[0])
         if like is not None:

@@ -19,6 +19,8 @@ from typing import Any
 import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
+from torch.utils._device import DeviceContext
+from torch.utils._device import _device_constructors as _constructors
 
 from modeldoc.probe.deadline import Budget
 from modeldoc.probe.meta_kernels import answer_from_shapes, check_dtypes
@@ -109,6 +111,13 @@ class Recorder(TorchFunctionMode):
         self.output: Any = None
         self.values = Values() if meta else None
         """On the meta device: the values computed beside the pass, and those assumed."""
+        self.direct = False
+        """Whether no function mode but a default device lies under this one (`__enter__`): see `_on_meta`."""
+
+    def __enter__(self) -> Recorder:
+        below = torch.overrides._get_current_function_mode_stack()
+        self.direct = DIRECT_CALLS and all(type(mode) is DeviceContext for mode in below)
+        return super().__enter__()  # type: ignore[no-any-return]
 
     def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None) -> Any:
         kwargs = kwargs or {}
@@ -117,7 +126,7 @@ class Recorder(TorchFunctionMode):
                 self.budget.check()
             try:
                 if self.values is not None:
-                    out = self.values.call(func, args, kwargs, lambda: _on_meta(func, args, kwargs))
+                    out = self.values.call(func, args, kwargs, lambda: _on_meta(func, args, kwargs, self.direct))
                 else:
                     out = with_modes(func, *args, **kwargs)
             except Exception:
@@ -253,8 +262,60 @@ class Recorder(TorchFunctionMode):
         return where
 
 
-def _on_meta(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """One call on the meta device: dtypes checked as the real kernel would, answered from shapes where quicker."""
+def _on_meta(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], direct: bool = False) -> Any:
+    """One call on the meta device: dtypes checked as the real kernel would, answered from shapes where quicker.
+
+    `direct`: the only function mode under the recorder is the default device's. Its handler
+    changes nothing but a constructor's device, so a call of torch's own C code that constructs
+    nothing, on plain tensors (no subclass with a handler of its own), is made at once, with the
+    modes off (it would reach the same C code through the handler).
+    """
     check_dtypes(func, args, kwargs)
     out = answer_from_shapes(func, args, kwargs)
-    return with_modes(func, *args, **kwargs) if out is None else out
+    if out is not None:
+        return out
+    if direct and type(func) in _C_CALLS and _plain(args) and _plain(kwargs.values()) and func not in _constructors():
+        return func(*args, **kwargs)
+    return with_modes(func, *args, **kwargs)
+
+
+DIRECT_CALLS = True
+"""Make torch's own calls at once where the default device's handler would change nothing (tests compare)."""
+
+_C_CALLS = frozenset(
+    type(f)
+    for f in (torch.add, torch.Tensor.view, torch.Tensor.__getitem__, torch.Tensor.shape.__get__)  # type: ignore[attr-defined]
+)
+"""The kinds of torch's functions written in C (a builtin, a method, a slot, a property's getter)."""
+
+_PLAIN_ARGUMENTS = frozenset(
+    {
+        torch.Tensor,
+        nn.Parameter,
+        bool,
+        int,
+        float,
+        str,
+        type(None),
+        slice,
+        type(...),
+        torch.Size,
+        torch.dtype,
+        torch.device,
+        torch.layout,
+        torch.memory_format,
+    }
+)
+"""Argument types no torch function handler can be reached through (a parameter's handler is torch's disabled one)."""
+
+
+def _plain(values: Any) -> bool:
+    """True when every argument in `values` (and in its lists and tuples) is of a `_PLAIN_ARGUMENTS` type."""
+    for value in values:
+        kind = type(value)
+        if kind in _PLAIN_ARGUMENTS:
+            continue
+        if (kind is tuple or kind is list) and _plain(value):
+            continue
+        return False
+    return True

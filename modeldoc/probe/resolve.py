@@ -55,6 +55,7 @@ class Failure:
 
 
 _Item = TypeVar("_Item", TensorInfo, Calls)
+_Made = TypeVar("_Made", OpSpec, TensorInfo)
 
 _INPUT_FIX = (
     "change the example input (shape, dtype or names) to what the model expects, "
@@ -189,6 +190,22 @@ class ShapesOnly:
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
+
+FAST_SPECS = True
+"""Make the many op and tensor specs of a pass through `_spec`, not their frozen ``__init__`` (tests compare)."""
+
+
+def _spec(kind: type[_Made], /, **fields: Any) -> _Made:
+    """``kind(**fields)`` for a frozen spec dataclass given every field, without its ``__init__`` (quicker).
+
+    A frozen dataclass sets each field through ``object.__setattr__``; here they go into the
+    instance's ``__dict__`` at once. Only for `OpSpec` and `TensorInfo`, which have no ``__post_init__``.
+    """
+    if not FAST_SPECS:
+        return kind(**fields)
+    made = object.__new__(kind)
+    made.__dict__.update(fields)
+    return made
 
 
 def _changed(item: _Item, **changes: Any) -> _Item:
@@ -333,7 +350,8 @@ class Resolver:
             ()
             if self.light is not None
             else tuple(
-                OpSpec(
+                _spec(
+                    OpSpec,
                     index=i,
                     kind="module",
                     name=call.path,
@@ -341,7 +359,12 @@ class Resolver:
                     scope=call.scope,
                     inputs=resolved.get(id(call), ((), ()))[0],
                     outputs=resolved.get(id(call), ((), ()))[1],
+                    args="",
+                    macs=0,
+                    flops=0,
+                    arguments={},
                     call=call.call,
+                    inner=(),
                 )
                 for i, call in enumerate(rec.module_calls)
             )
@@ -625,7 +648,8 @@ class Resolver:
             self.light.wiring.append((inputs, outputs))
             return
         self.ops.append(
-            OpSpec(
+            _spec(
+                OpSpec,
                 index=len(self.ops),
                 kind=kind,  # type: ignore[arg-type]
                 name=name,
@@ -650,7 +674,8 @@ class Resolver:
             return tid
         tid = len(self.tensors)
         self.tensors.append(
-            TensorInfo(
+            _spec(
+                TensorInfo,
                 id=tid,
                 shape=tuple(tensor.shape),
                 dims=tuple(tensor.shape),

@@ -28,6 +28,7 @@ from typing import Any
 import torch
 import torch.utils._pytree as pytree
 from torch import nn
+from torch.utils.hooks import RemovableHandle
 
 from modeldoc.probe import guard
 from modeldoc.probe import replay as replay_module
@@ -178,19 +179,15 @@ class Runner:
         recorder = Recorder(paths, types, budget=self.budget, meta=meta)
         modes = {id(sub): sub.training for sub in modules}
         saved = self._saved(target, modules)
-        handles = []
+        handles: list[RemovableHandle] = []
+        placed: list[tuple[dict[int, Any], int]] = []
         error: BaseException | None = None
         where = ""
         stand_ins: dict[int, torch.Tensor] = {}
         if recorder.values is not None:
             _know_inputs(recorder.values, values)
         try:
-            for sub in modules:
-                if isinstance(sub, torch.jit.ScriptModule):
-                    continue  # takes no hooks: its calls run as one opaque step
-                # first, so a lazy module's own initialising hook runs inside its recorded call
-                handles.append(sub.register_forward_pre_hook(recorder.pre, with_kwargs=True, prepend=True))
-                handles.append(sub.register_forward_hook(recorder.post, with_kwargs=True))
+            _hook(modules, recorder.pre, recorder.post, handles, placed)
             for sub in modules:
                 _set_mode(sub, training=False)  # eval(), without a train() or __setattr__ the model may override
             if replayer is not None:
@@ -214,6 +211,8 @@ class Runner:
         finally:
             for handle in handles:
                 handle.remove()
+            for table, key in placed:
+                table.pop(key, None)
             saved.restore()
             for sub in modules:
                 _set_mode(sub, training=modes[id(sub)])
@@ -356,6 +355,50 @@ class _Saved:
         for items, held in self.lists:
             if len(items) != len(held) or any(a is not b for a, b in zip(items, held, strict=True)):
                 items[:] = held
+
+
+DIRECT_HOOKS = True
+"""Put the recorder's hooks straight into each module's hook tables (tests compare with torch's ``register_*``)."""
+
+_HOOK_TABLES = ("_forward_pre_hooks", "_forward_pre_hooks_with_kwargs", "_forward_hooks", "_forward_hooks_with_kwargs")
+
+
+def _hook(
+    modules: list[nn.Module],
+    pre: Callable[..., Any],
+    post: Callable[..., Any],
+    handles: list[RemovableHandle],
+    placed: list[tuple[dict[int, Any], int]],
+) -> None:
+    """`pre` as each module's first forward pre-hook and `post` as its last forward hook, both given the kwargs.
+
+    Placed as ``register_forward_pre_hook(pre, with_kwargs=True, prepend=True)`` and
+    ``register_forward_hook(post, with_kwargs=True)`` place them, under keys taken from the same
+    counter, without a handle per hook (a pass hooks every module). First, so a lazy module's own
+    initialising hook runs inside its recorded call. A module whose tables are not torch's own
+    is hooked through those calls. A scripted module takes no hooks: its calls run as one step.
+    Adds to `handles`, and to `placed` the (table, key) entries to remove after the pass (even
+    when hooking stops part way).
+    """
+    for sub in modules:
+        if isinstance(sub, torch.jit.ScriptModule):
+            continue
+        attrs = getattr(sub, "__dict__", None)
+        found = [attrs.get(name) for name in _HOOK_TABLES] if isinstance(attrs, dict) else []
+        tables: list[OrderedDict[int, Any]] = [table for table in found if type(table) is OrderedDict]
+        if not DIRECT_HOOKS or len(tables) != len(_HOOK_TABLES):
+            handles.append(sub.register_forward_pre_hook(pre, with_kwargs=True, prepend=True))
+            handles.append(sub.register_forward_hook(post, with_kwargs=True))
+            continue
+        pres, pres_kwargs, posts, posts_kwargs = tables
+        first = RemovableHandle.next_id
+        RemovableHandle.next_id += 2
+        pres[first] = pre
+        pres.move_to_end(first, last=False)
+        pres_kwargs[first] = True
+        posts[first + 1] = post
+        posts_kwargs[first + 1] = True
+        placed += [(pres, first), (pres_kwargs, first), (posts, first + 1), (posts_kwargs, first + 1)]
 
 
 def _set_mode(module: nn.Module, *, training: bool) -> None:

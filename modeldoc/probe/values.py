@@ -170,7 +170,8 @@ class Values:
         asks = _VALUE_OPS.get(getattr(func, "__name__", ""))
         if asks is not None:
             return self._value(func, asks, args, kwargs, run)
-        mutated = _mutated(name, args, kwargs)
+        writes = name.endswith("_") or name == "setitem" or "out" in kwargs
+        mutated = _mutated(name, args, kwargs) if writes else []
         try:
             out = run()
         except (NotImplementedError, RuntimeError) as err:

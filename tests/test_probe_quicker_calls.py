@@ -1,0 +1,283 @@
+"""Quicker paths for each call of a pass, each the same description as the long way.
+
+- `record.DIRECT_CALLS`: torch's own C calls that construct nothing, on plain tensors, are made
+  at once rather than through the default device's mode, when no other mode is in effect;
+- `run.DIRECT_HOOKS`: the recorder's hooks go straight into each module's hook tables;
+- `resolve.FAST_SPECS`: op and tensor specs are made without their frozen ``__init__``;
+- `meta_kernels.REMEMBER_LAYOUTS`: an elementwise op's answer on operands of sizes, strides
+  and dtypes seen before is the one worked out then.
+
+Each model is described with every switch off and on, and the JSON must be equal byte for byte;
+the tests after that show each switch takes effect, and where it must not (a tensor subclass
+with its own handler, a function mode of the user's).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+from torch.overrides import TorchFunctionMode
+from torch.utils import _device
+
+from modeldoc.probe import meta_kernels, record, resolve, run
+from tests.helpers.specs import describe_live, spec_of
+from tests.test_probe_bookkeeping import LLAMA, MadeInside, assert_same
+from tests.test_probe_meta_references import make_binary, make_pow, make_rotary, make_unary
+from tests.test_speed_static import bench_model
+
+SWITCHES = (
+    (record, "DIRECT_CALLS"),
+    (run, "DIRECT_HOOKS"),
+    (resolve, "FAST_SPECS"),
+    (meta_kernels, "REMEMBER_LAYOUTS"),
+)
+
+
+def switched(on: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    for module, name in SWITCHES:
+        monkeypatch.setattr(module, name, on)
+    meta_kernels._LAYOUTS.clear()
+
+
+def both(describe: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
+    """The JSON description the long way, then with every quicker path."""
+    texts = []
+    for on in (False, True):
+        switched(on, monkeypatch)
+        texts.append(json.dumps(describe().to_json(), sort_keys=True))
+    return texts[0], texts[1]
+
+
+class Hooked(nn.Module):
+    """Blocks with hooks of the model's own: a pre-hook that computes, a hook that changes the output;
+    a frozen block, and an output layer tied to the embedding."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(40, 12)
+        self.blocks = nn.ModuleList(nn.Sequential(nn.Linear(12, 24), nn.GELU(), nn.Linear(24, 12)) for _ in range(4))
+        self.blocks[2].requires_grad_(False)
+        self.head = nn.Linear(12, 40, bias=False)
+        self.head.weight = self.embed.weight
+        self.blocks[1].register_forward_pre_hook(lambda module, args: (args[0] * 2,))
+        self.blocks[3].register_forward_hook(lambda module, args, output: output.tanh())
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        x = self.embed(ids)
+        for block in self.blocks:
+            x = x + block(x)
+        return self.head(x)
+
+
+@pytest.mark.parametrize("device", ["meta", "cpu"])
+@pytest.mark.parametrize("make", [MadeInside, Hooked], ids=["made-inside", "hooked"])
+def test_a_live_model_is_described_the_same(device: str, make: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    torch.manual_seed(0)
+    model = make().eval()
+    before, after = both(
+        lambda: describe_live(model, "ids:1,L=6", input_dtype="long", probe_device=device), monkeypatch
+    )
+    assert_same(before, after)
+    assert json.loads(after)["trace"]["complete"]
+
+
+@pytest.mark.parametrize("name", ["llama", "gpt2", "resnet", "lstm"])
+def test_the_benchmark_models_on_meta_are_described_the_same(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = bench_model(name, layers=6) if name == "llama" else bench_model(name)
+    shape, dtype = ("1,3,64,64", "float32") if name == "resnet" else ("1,L=16", "long")
+    before, after = both(lambda: describe_live(model, shape, input_dtype=dtype), monkeypatch)
+    assert_same(before, after)
+    assert json.loads(after)["trace"]["complete"]
+
+
+@pytest.mark.parametrize(
+    ("target", "config"),
+    [
+        pytest.param("transformers:LlamaConfig", LLAMA, id="llama"),
+        pytest.param("transformers:GPT2Config", {"n_embd": 32, "n_layer": 3, "n_head": 4, "vocab_size": 64}, id="gpt2"),
+        pytest.param(
+            "transformers:MixtralConfig", {**LLAMA, "num_local_experts": 4, "num_experts_per_tok": 2}, id="mixtral"
+        ),
+        pytest.param("transformers:T5Config", {"d_model": 32, "d_ff": 48, "num_layers": 2, "num_heads": 4}, id="t5"),
+    ],
+)
+def test_a_transformers_model_is_described_the_same(
+    target: str, config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("transformers")
+    before, after = both(lambda: spec_of(target, "input_ids:1,L=8", input_dtype="long", kwargs=config), monkeypatch)
+    assert_same(before, after)
+    assert json.loads(after)["trace"]["complete"]
+
+
+def counted_device_calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    seen = {"calls": 0}
+    real = _device.DeviceContext.__torch_function__
+
+    def counted(self: Any, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        seen["calls"] += 1
+        return real(self, func, types, args, kwargs)
+
+    monkeypatch.setattr(_device.DeviceContext, "__torch_function__", counted)
+    return seen
+
+
+def test_direct_calls_skip_the_devices_mode_but_not_its_constructors(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = counted_device_calls(monkeypatch)
+    model = MadeInside().eval()
+    counts = []
+    for on in (False, True):
+        monkeypatch.setattr(record, "DIRECT_CALLS", on)
+        seen["calls"] = 0
+        spec = describe_live(model, "ids:1,L=6", input_dtype="long", probe_device="meta")
+        counts.append(seen["calls"])
+    before, after = counts
+    assert after < before
+    assert after > 0  # torch.arange, torch.zeros, torch.ones still get the pass's device from it
+    assert spec.trace.complete
+
+
+class Marked(torch.Tensor):
+    """A tensor subclass with a handler of its own: it counts the calls it sees."""
+
+    calls = 0
+
+    @classmethod
+    def __torch_function__(cls, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        cls.calls += 1
+        return super().__torch_function__(func, types, args, kwargs or {})
+
+
+class TakesMarked(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = nn.Linear(8, 8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x.as_subclass(Marked)
+        return self.proj(y.transpose(0, 1).reshape(4, 8).contiguous())
+
+
+def test_a_tensor_subclass_with_its_own_handler_still_sees_its_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = TakesMarked().eval()
+    counts, texts = [], []
+    for on in (False, True):
+        monkeypatch.setattr(record, "DIRECT_CALLS", on)
+        Marked.calls = 0
+        texts.append(json.dumps(describe_live(model, "x:4,8", probe_device="meta").to_json(), sort_keys=True))
+        counts.append(Marked.calls)
+    assert counts[0] == counts[1] > 0
+    assert_same(*texts)
+
+
+class Doubling(TorchFunctionMode):
+    """A user's mode that changes what transposes return: a direct call would skip it."""
+
+    def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        out = func(*args, **(kwargs or {}))
+        return out * 2 if func is torch.Tensor.transpose else out
+
+
+def test_a_function_mode_of_the_users_turns_the_direct_calls_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(record, "DIRECT_CALLS", True)
+    entered: list[bool] = []
+    real_enter = record.Recorder.__enter__
+
+    def enter(self: record.Recorder) -> record.Recorder:
+        made = real_enter(self)
+        entered.append(self.direct)
+        return made
+
+    monkeypatch.setattr(record.Recorder, "__enter__", enter)
+    model = TakesMarked().eval()
+    describe_live(model, "x:4,8", probe_device="meta")
+    assert entered and all(entered)  # alone under the device's mode: direct
+    entered.clear()
+    with Doubling():
+        describe_live(model, "x:4,8", probe_device="meta")
+    assert entered and not any(entered)
+
+
+def hook_tables(model: nn.Module) -> Iterator[tuple[str, dict[int, Any]]]:
+    for path, sub in model.named_modules():
+        for name in run._HOOK_TABLES:
+            yield f"{path}.{name}", sub.__dict__[name]
+
+
+def test_direct_hooks_leave_every_hook_table_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(run, "DIRECT_HOOKS", True)
+    model = Hooked().eval()
+    before = {place: (table, dict(table)) for place, table in hook_tables(model)}
+    assert any(entries for _, entries in before.values())  # the model's own hooks are there
+    for device in ("meta", "cpu"):
+        describe_live(model, "ids:1,L=6", input_dtype="long", probe_device=device)
+        for place, table in hook_tables(model):
+            was, entries = before[place]
+            assert table is was and list(table.items()) == list(entries.items()), place
+
+
+def test_direct_hooks_run_first_and_last_as_registered_hooks_do() -> None:
+    """The recorder's hooks put straight in: its pre-hook before the model's own, its hook after."""
+    order: list[str] = []
+    layer = nn.Linear(2, 2)
+    layer.register_forward_pre_hook(lambda module, args: order.append("own pre"))
+    layer.register_forward_hook(lambda module, args, output: order.append("own post"))
+    handles: list[Any] = []
+    placed: list[tuple[dict[int, Any], int]] = []
+    run._hook(
+        [layer],
+        lambda module, args, kwargs: order.append("pre"),
+        lambda module, args, kwargs, output: order.append("post"),
+        handles,
+        placed,
+    )
+    layer(torch.zeros(1, 2))
+    assert order == ["pre", "own pre", "own post", "post"]
+    assert not handles and len(placed) == 4
+    for table, key in placed:
+        del table[key]
+    order.clear()
+    layer(torch.zeros(1, 2))
+    assert order == ["own pre", "own post"]
+
+
+def test_fast_specs_are_the_specs_their_init_makes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(resolve, "FAST_SPECS", True)
+    spec = describe_live(Hooked().eval(), "ids:1,L=6", input_dtype="long", probe_device="meta")
+    made = [*spec.trace.ops, *spec.trace.module_calls, *spec.trace.tensors]
+    assert len(made) > 50
+    for item in made:
+        names = {f.name for f in dataclasses.fields(item)}
+        assert set(vars(item)) == names
+        assert item == type(item)(**vars(item))
+
+
+def test_a_remembered_elementwise_answer_is_what_torchs_meta_path_gives() -> None:
+    """Each call twice (the second answered from what the first worked out), against torch's meta path."""
+    meta_kernels._LAYOUTS.clear()
+    rng = random.Random("remembered")
+    answered = calls = 0
+    for make in (make_binary, make_pow, make_unary, make_rotary) * 100:
+        func, args, kwargs = make(rng)
+        try:
+            real = func(*args, **kwargs)
+        except RuntimeError:
+            real = None
+        for _ in range(2):
+            calls += 1
+            answer = meta_kernels.answer_from_shapes(func, args, kwargs)
+            if real is None:
+                assert answer is None
+            elif answer is not None:
+                answered += 1
+                got = (answer.shape, answer.stride(), answer.dtype, answer.device)
+                assert got == (real.shape, real.stride(), real.dtype, real.device)
+    assert answered >= 300
+    assert 0 < len(meta_kernels._LAYOUTS) < calls / 2  # the second calls were remembered ones
