@@ -45,11 +45,8 @@ def answer_from_shapes(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, An
     kernel = _BY_FUNCTION.get(func)
     if kernel is not None:
         return kernel(args, kwargs)
-    for kernel in (meta_elementwise, meta_linear, meta_conv, meta_attention, meta_rnn, meta_grouped_mm):
-        out = kernel(func, args, kwargs)
-        if out is not None:
-            return out
-    return None
+    general = _GENERAL.get(func)
+    return None if general is None else general(func, args, kwargs)
 
 
 def meta_rnn(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
@@ -650,6 +647,16 @@ _BY_FUNCTION: dict[Any, Any] = {
     F.embedding: meta_embedding,
 }
 """Kernels answered from shapes, by the function the model called; each returns None to take the normal path."""
+
+_GENERAL: dict[Any, Any] = {
+    **dict.fromkeys(_UNARY | _BINARY | _POWER, meta_elementwise),
+    F.linear: meta_linear,
+    **dict.fromkeys(_CONVOLUTIONS, meta_conv),
+    **({_ATTENTION: meta_attention} if _ATTENTION is not None else {}),
+    **dict.fromkeys(_RNN_FUNCTIONS, meta_rnn),
+    **dict.fromkeys(_GROUPED_MM, meta_grouped_mm),
+}
+"""The kernels that take the function as well, by each function they may answer (each answers no other)."""
 
 
 class DtypeRejected(RuntimeError):

@@ -141,8 +141,10 @@ def _attributes(module: nn.Module) -> dict[str, Hashable]:
 def _attributes_quick(module: nn.Module) -> dict[str, Hashable]:
     """`_attributes`, the same answer, with plain values of exactly the plain types read here."""
     out: dict[str, Hashable] = {}
-    for name, value in getattr(module, "__dict__", {}).items():
-        if not isinstance(name, str) or name in _SKIPPED_ATTRIBUTES or name.startswith("__"):
+    attrs = getattr(module, "__dict__", {})
+    for name in attrs.keys() - _SKIPPED_ATTRIBUTES:  # in no particular order: the callers sort or look up
+        value = attrs[name]
+        if not isinstance(name, str) or name.startswith("__"):
             continue
         kind = type(value)
         if kind in _PLAIN_TYPES:
@@ -691,7 +693,7 @@ class _Steps:
                 ref = ("ext", id(tensor))
                 self.external = True
             self.refs[id(tensor)] = ref
-        return (*ref, tuple(tensor.shape), tensor.stride(), tensor.dtype)
+        return (*ref, tensor.shape, tensor.stride(), tensor.dtype)  # a torch.Size: equal to the tuple of its sizes
 
     def value(self, value: Any, *, made: bool) -> Any:
         """`value` with each tensor as its place and each other leaf as plain data (containers kept as tuples)."""

@@ -222,7 +222,12 @@ def _changed(item: _Item, **changes: Any) -> _Item:
         names = _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(kind))  # type: ignore[arg-type]
     state = item.__dict__
     made = object.__new__(kind)
-    made.__dict__.update({name: state[name] for name in names}, **changes)
+    if len(state) == len(names):  # nothing but the fields: copied whole
+        fresh = state.copy()
+        fresh.update(changes)
+        object.__setattr__(made, "__dict__", fresh)
+    else:
+        made.__dict__.update({name: state[name] for name in names}, **changes)
     return made
 
 
@@ -461,15 +466,15 @@ class Resolver:
         return Failure(place=place, message=message, fix=_INPUT_FIX, kernel=kernel)
 
     def _raw_op(self, raw: RawOp) -> None:
-        ins = tuple(self._ref(t) for t in raw.inputs)
+        ins = tuple([self._ref(t) for t in raw.inputs])
         if self.light is not None:
             index = len(self.light.signature)
-            outs = tuple(self._new(t, index) for t in raw.outputs)
+            outs = tuple([self._new(t, index) for t in raw.outputs])
             self._op(raw.kind, raw.name, raw.target, raw.scope, ins, outs)
             return
         cost, arguments, text = self._described(raw)
         index = len(self.ops)
-        outs = tuple(self._new(t, index, alias=id(_root(t)) in self.roots) for t in raw.outputs)
+        outs = tuple([self._new(t, index, alias=id(_root(t)) in self.roots) for t in raw.outputs])
         self._op(
             raw.kind,
             raw.name,
