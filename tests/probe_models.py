@@ -35,6 +35,19 @@ def meta_weight_gate() -> nn.Module:
         return WeightGate()
 
 
+class BufferCount(nn.Module):
+    """Keeps as many features as its index buffer's values add up to: a meta pass computes that from the buffer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(6, 6)
+        self.register_buffer("keep", torch.tensor([1, 0, 2]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        count = int(self.keep.sum().item())  # branch: buffer
+        return self.fc(x)[:, :count]
+
+
 class PaddingCheck(nn.Module):
     """Branches on the input's values only (is there padding?): a meta pass computes the answer."""
 

@@ -77,6 +77,15 @@ def test_a_branch_on_the_example_inputs_is_computed_not_assumed() -> None:
     assert spec.output_dims == (("N", "L", 4),)
 
 
+def test_a_value_read_from_a_real_models_buffer_is_computed_on_meta_not_assumed() -> None:
+    """The buffer's real values are the shadows of its meta stand-in: no value is assumed, and no real pass runs."""
+    spec = spec_of("tests.probe_models:BufferCount", "2,6")
+    assert spec.trace is not None
+    assert (spec.trace.device, spec.trace.complete, spec.trace.assumptions) == ("meta", True, ())
+    assert spec.trace.note == ""
+    assert spec.output_dims == (("N", 3),)  # 1 + 0 + 2 features kept
+
+
 def test_a_real_model_with_a_branch_on_its_weights_is_traced_for_real() -> None:
     spec = spec_of("tests.probe_models:WeightGate", "2,4")
     assert spec.trace is not None

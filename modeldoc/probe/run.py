@@ -196,9 +196,10 @@ class Runner:
                 # The user's tensors are swapped out, each slot once: meta stand-ins on the meta device,
                 # copies of the buffers for a real pass (so in-place updates cannot change the model's),
                 # and the materialised tensors for a real pass over a model on the meta device.
+                held = tensors_of(tree) if recorder.values is not None else []  # the user's, before the swap
                 stand_ins = _swap(modules, self._stand_in)
                 if recorder.values is not None:
-                    _know_buffers(recorder.values, tensors_of(tree), stand_ins)
+                    _know_buffers(recorder.values, held, stand_ins)
             device = torch.device("meta") if meta else contextlib.nullcontext()
             # armed innermost: the time limit covers the user's code and nothing of the restoring
             with torch.no_grad(), device, recorder, self.budget.armed():
@@ -492,11 +493,16 @@ def _know_inputs(known: Values, values: list[tuple[torch.Tensor, torch.Tensor]] 
 
 
 def _know_buffers(values: Values, tensors: list[torch.Tensor], stand_ins: Mapping[int, torch.Tensor]) -> None:
-    """The real values of a real model's buffers are the shadows of their meta stand-ins (its weights are not)."""
+    """Copies of a real model's buffers are the shadows of their meta stand-ins (its weights are not).
+
+    Copies: what the pass writes into a buffer (a call counter) is computed on its shadow, which
+    must not be the model's own tensor. Only buffers small enough to compute beside the pass are copied.
+    """
     for tensor in tensors:
         twin = stand_ins.get(id(tensor))
-        if twin is not None and not tensor.is_meta and not isinstance(tensor, nn.Parameter):
-            values.know(twin, tensor)
+        plain = twin is not None and not tensor.is_meta and not isinstance(tensor, nn.Parameter)
+        if plain and tensor.numel() <= values.limit:
+            values.know(twin, tensor.detach().clone())
 
 
 def _buffer_copy(tensor: torch.Tensor) -> torch.Tensor | None:
