@@ -500,9 +500,9 @@ def _know_buffers(values: Values, tensors: list[torch.Tensor], stand_ins: Mappin
     """
     for tensor in tensors:
         twin = stand_ins.get(id(tensor))
-        plain = twin is not None and not tensor.is_meta and not isinstance(tensor, nn.Parameter)
-        if plain and tensor.numel() <= values.limit:
-            values.know(twin, tensor.detach().clone())
+        if twin is None or tensor.is_meta or isinstance(tensor, nn.Parameter) or tensor.numel() > values.limit:
+            continue
+        values.know(twin, tensor.detach().clone())
 
 
 def _buffer_copy(tensor: torch.Tensor) -> torch.Tensor | None:
