@@ -319,9 +319,9 @@ class _Saved:
     passes after it and removes the hook that did).
 
     With `QUICK_RESTORE`, the plain dicts, lists and sets that were empty (torch's hook tables,
-    about ten a module) are kept in one list and checked with one truth test each, and the others
-    are compared in one sweep of identity tests; only when something changed are the containers
-    gone over one by one, as without it. Both put back the same things in the same cases.
+    about ten a module) are kept in one list and checked with one truth test each, and the other
+    plain dicts are compared in one flat sweep of identity tests (`_Sweep`) that finds those a pass
+    changed; only they are gone over as without it. Both put back the same things in the same cases.
     """
 
     _STORES = ("_parameters", "_buffers", "_modules")
@@ -332,7 +332,7 @@ class _Saved:
         """The plain containers that were empty (with `quick`): each is put back by emptying it."""
         self.entries: list[tuple[dict[Any, Any], dict[Any, Any]]] = []
         self.plain: list[tuple[dict[Any, Any], dict[Any, Any]]] = []
-        """The plain dicts that were not empty (with `quick`): gone over one by one when the sweep sees a change."""
+        """The plain dicts that were not empty (with `quick`): those the sweep finds changed are gone over."""
         for sub in modules:
             attrs = getattr(sub, "__dict__", None)
             if not isinstance(attrs, dict):
@@ -380,7 +380,7 @@ class _Saved:
             for found in self.empty:
                 if found:
                     found.clear()
-        for current, saved in self.entries if self.sweep.unchanged() else [*self.plain, *self.entries]:
+        for current, saved in [*self.sweep.changed(), *self.entries]:
             if current.keys() != saved.keys() or any(current[k] is not v for k, v in saved.items()):
                 current.clear()
                 current.update(saved)
@@ -394,27 +394,31 @@ class _Saved:
 
 
 class _Sweep:
-    """The saved dicts' keys and values laid out flat, to tell in one pass at C speed that none changed."""
+    """The saved dicts' keys and values laid out flat, to find at C speed the dicts a pass changed."""
 
     def __init__(self, entries: list[tuple[dict[Any, Any], dict[Any, Any]]]) -> None:
+        self.entries = entries
         self.currents = [current for current, _ in entries]
         self.sizes = [len(saved) for _, saved in entries]
-        self.getters = [current.__getitem__ for current in self.currents]
+        self.getters = [current.get for current, _ in entries]
         self.names = [tuple(saved) for _, saved in entries]
         self.values = tuple(itertools.chain.from_iterable(saved.values() for _, saved in entries))
+        self.owners = tuple(
+            itertools.chain.from_iterable(itertools.repeat(i, len(saved)) for i, (_, saved) in enumerate(entries))
+        )
+        """The index of the entry each flat value belongs to."""
 
-    def unchanged(self) -> bool:
-        """True when every dict has the keys it had, each holding the very object it held.
+    def changed(self) -> list[tuple[dict[Any, Any], dict[Any, Any]]]:
+        """The entries whose dict has another size, or lacks a key, or holds another object under one."""
+        resized = itertools.compress(range(len(self.sizes)), map(operator.ne, map(len, self.currents), self.sizes))
+        missing = itertools.repeat(itertools.repeat(_GONE))
+        now = itertools.chain.from_iterable(map(map, self.getters, self.names, missing))
+        replaced = itertools.compress(self.owners, map(operator.is_not, now, self.values))
+        return [self.entries[i] for i in sorted({*resized, *replaced})]
 
-        A dict as long as it was that still has each of its keys has no other key.
-        """
-        if list(map(len, self.currents)) != self.sizes:
-            return False
-        now = itertools.chain.from_iterable(map(map, self.getters, self.names))
-        try:
-            return all(map(operator.is_, now, self.values))
-        except KeyError:  # a key gone, another in its place
-            return False
+
+_GONE = object()
+"""What a dict that lost a key holds under it, for the sweep: never a saved value."""
 
 
 def _set_mode(module: nn.Module, *, training: bool) -> None:
