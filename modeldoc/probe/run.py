@@ -346,7 +346,11 @@ class _Saved:
         self.lists: list[tuple[list[Any], list[Any]]] = []
         for sub in modules if containers else []:
             for name, value in getattr(sub, "__dict__", {}).items():
-                if name not in self._STORES:
+                if type(value) not in _CONTAINERS or name in self._STORES:
+                    continue
+                if self.quick and not value:
+                    self.empty.append(value)
+                else:
                     self._keep_container(value)
         self.sweep = _Sweep(self.plain)
 
@@ -359,20 +363,16 @@ class _Saved:
         else:
             self.empty.append(current)
 
-    def _keep_container(self, value: object) -> None:
+    def _keep_container(self, value: dict[Any, Any] | list[Any] | set[Any]) -> None:
         """Save the contents of a plain dict, list or set a module holds (other values: with its attributes)."""
-        kind = type(value)
-        if kind is dict or kind is OrderedDict:
+        if isinstance(value, dict):
             # a cache the forward fills in place (LeViT's attention biases by device), and torch's
             # hook tables: transformers installs its output-capturing hooks on the first call
-            self._keep(value)  # type: ignore[arg-type]
-        elif kind is list or kind is set:  # the non-persistent buffers' names in a set too
-            if self.quick and not value:
-                self.empty.append(value)  # type: ignore[arg-type]
-            elif kind is list:
-                self.lists.append((value, list(value)))  # type: ignore[arg-type, call-overload]
-            else:
-                self.sets.append((value, set(value)))  # type: ignore[arg-type, call-overload]
+            self._keep(value)
+        elif isinstance(value, list):
+            self.lists.append((value, list(value)))
+        else:  # the non-persistent buffers' names too
+            self.sets.append((value, set(value)))
 
     def restore(self) -> None:
         """Put every saved slot back to the object it held, and every dict, list and set its entries."""
@@ -391,6 +391,10 @@ class _Saved:
         for items, held in self.lists:
             if len(items) != len(held) or any(a is not b for a, b in zip(items, held, strict=True)):
                 items[:] = held
+
+
+_CONTAINERS = frozenset({dict, OrderedDict, list, set})
+"""The kinds of attribute values whose contents `_Saved` puts back (exactly these types, not their subclasses)."""
 
 
 class _Sweep:
