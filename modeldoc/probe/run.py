@@ -48,8 +48,8 @@ KNOWN_INPUT_BYTES = 64 * 1024**2
 """Example inputs up to this size are made on the CPU for a meta pass too, so that the values that
 depend on them alone can be computed (`modeldoc.probe.values`)."""
 QUICK_RESTORE = True
-"""Whether `_Saved` checks the containers that were empty with one truth test each and compares the others in one
-sweep (tests turn it off to compare with and without)."""
+"""Whether `_Saved` checks the containers that were empty with one truth test each and finds the other dicts a pass
+changed in one sweep (tests turn it off to compare with and without)."""
 
 
 @dataclass(frozen=True)
