@@ -20,6 +20,8 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import itertools
+import operator
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -46,6 +48,9 @@ CPU_INPUT_BYTES = 2 * 1024**3
 KNOWN_INPUT_BYTES = 64 * 1024**2
 """Example inputs up to this size are made on the CPU for a meta pass too, so that the values that
 depend on them alone can be computed (`modeldoc.probe.values`)."""
+QUICK_RESTORE = True
+"""Whether `_Saved` checks the containers that were empty with one truth test each and finds the other dicts a pass
+changed in one sweep (tests turn it off to compare with and without)."""
 
 
 @dataclass(frozen=True)
@@ -312,40 +317,70 @@ class _Saved:
     list or set the module holds) is undone by `restore`, each slot once, the containers in place
     (`containers`; not for a lazy model's private copy, whose first call materialises it for the
     passes after it and removes the hook that did).
+
+    With `QUICK_RESTORE`, the plain dicts, lists and sets that were empty (torch's hook tables,
+    about ten a module) are kept in one list and checked with one truth test each, and the other
+    plain dicts are compared in one flat sweep of identity tests (`_Sweep`) that finds those a pass
+    changed; only they are gone over as without it. Both put back the same things in the same cases.
     """
 
     _STORES = ("_parameters", "_buffers", "_modules")
 
     def __init__(self, modules: list[nn.Module], *, containers: bool = True) -> None:
-        self.entries: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        self.quick = QUICK_RESTORE
+        self.empty: list[dict[Any, Any] | list[Any] | set[Any]] = []
+        """The plain containers that were empty (with `quick`): each is put back by emptying it."""
+        self.entries: list[tuple[dict[Any, Any], dict[Any, Any]]] = []
+        self.plain: list[tuple[dict[Any, Any], dict[Any, Any]]] = []
+        """The plain dicts that were not empty (with `quick`): those the sweep finds changed are gone over."""
         for sub in modules:
             attrs = getattr(sub, "__dict__", None)
             if not isinstance(attrs, dict):
                 continue
-            self.entries.append((attrs, dict(attrs)))
+            self._keep(attrs)
             for name in self._STORES:
                 store = attrs.get(name)
                 if isinstance(store, dict):
-                    self.entries.append((store, dict(store)))
+                    self._keep(store)
         self.sets: list[tuple[set[Any], set[Any]]] = []
         self.lists: list[tuple[list[Any], list[Any]]] = []
         for sub in modules if containers else []:
             for name, value in getattr(sub, "__dict__", {}).items():
-                if name in self._STORES:
+                if type(value) not in _CONTAINERS or name in self._STORES:
                     continue
-                kind = type(value)
-                if kind is dict or kind is OrderedDict:
-                    # a cache the forward fills in place (LeViT's attention biases by device), and torch's
-                    # hook tables: transformers installs its output-capturing hooks on the first call
-                    self.entries.append((value, dict(value)))
-                elif kind is list:
-                    self.lists.append((value, list(value)))
-                elif kind is set:  # the non-persistent buffers' names too
-                    self.sets.append((value, set(value)))
+                if self.quick and not value:
+                    self.empty.append(value)
+                else:
+                    self._keep_container(value)
+        self.sweep = _Sweep(self.plain)
+
+    def _keep(self, current: dict[Any, Any]) -> None:
+        """Save one dict: a plain one in `empty` or `plain` (with `quick`), any other in `entries`, with a copy."""
+        if not self.quick or (type(current) is not dict and type(current) is not OrderedDict):
+            self.entries.append((current, dict(current)))
+        elif current:
+            self.plain.append((current, dict(current)))
+        else:
+            self.empty.append(current)
+
+    def _keep_container(self, value: dict[Any, Any] | list[Any] | set[Any]) -> None:
+        """Save the contents of a plain dict, list or set a module holds (other values: with its attributes)."""
+        if isinstance(value, dict):
+            # a cache the forward fills in place (LeViT's attention biases by device), and torch's
+            # hook tables: transformers installs its output-capturing hooks on the first call
+            self._keep(value)
+        elif isinstance(value, list):
+            self.lists.append((value, list(value)))
+        else:  # the non-persistent buffers' names too
+            self.sets.append((value, set(value)))
 
     def restore(self) -> None:
         """Put every saved slot back to the object it held, and every dict, list and set its entries."""
-        for current, saved in self.entries:
+        if any(self.empty):  # one truth test each, at C speed: nearly always none is filled
+            for found in self.empty:
+                if found:
+                    found.clear()
+        for current, saved in [*self.sweep.changed(), *self.entries]:
             if current.keys() != saved.keys() or any(current[k] is not v for k, v in saved.items()):
                 current.clear()
                 current.update(saved)
@@ -356,6 +391,38 @@ class _Saved:
         for items, held in self.lists:
             if len(items) != len(held) or any(a is not b for a, b in zip(items, held, strict=True)):
                 items[:] = held
+
+
+_CONTAINERS = frozenset({dict, OrderedDict, list, set})
+"""The kinds of attribute values whose contents `_Saved` puts back (exactly these types, not their subclasses)."""
+
+
+class _Sweep:
+    """The saved dicts' keys and values laid out flat, to find at C speed the dicts a pass changed."""
+
+    def __init__(self, entries: list[tuple[dict[Any, Any], dict[Any, Any]]]) -> None:
+        self.entries = entries
+        self.currents = [current for current, _ in entries]
+        self.sizes = [len(saved) for _, saved in entries]
+        self.getters = [current.get for current, _ in entries]
+        self.names = [tuple(saved) for _, saved in entries]
+        self.values = tuple(itertools.chain.from_iterable(saved.values() for _, saved in entries))
+        self.owners = tuple(
+            itertools.chain.from_iterable(itertools.repeat(i, len(saved)) for i, (_, saved) in enumerate(entries))
+        )
+        """The index of the entry each flat value belongs to."""
+
+    def changed(self) -> list[tuple[dict[Any, Any], dict[Any, Any]]]:
+        """The entries whose dict has another size, or lacks a key, or holds another object under one."""
+        resized = itertools.compress(range(len(self.sizes)), map(operator.ne, map(len, self.currents), self.sizes))
+        missing = itertools.repeat(itertools.repeat(_GONE))
+        now = itertools.chain.from_iterable(map(map, self.getters, self.names, missing))
+        replaced = itertools.compress(self.owners, map(operator.is_not, now, self.values))
+        return [self.entries[i] for i in sorted({*resized, *replaced})]
+
+
+_GONE = object()
+"""What a dict that lost a key holds under it, for the sweep: never a saved value."""
 
 
 DIRECT_HOOKS = True
