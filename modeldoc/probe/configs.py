@@ -50,6 +50,10 @@ than by asking every argument for every key (tests turn it off to compare with a
 SKIP_UNREAD = True
 """Whether a key the unchanged build of a cut measurement never reads is reported without its rebuild, as a
 rebuild that changed nothing (`_Reads`; tests turn it off to compare with and without)."""
+GENERATION_MEMO = True
+"""Whether transformers' ``GenerationConfig.from_model_config``, which each build of a model that can generate
+runs, is run once per distinct set of the values it reads during a measurement, its result copied for the others
+(`_generation_memo`; tests turn it off to compare with and without)."""
 _INDEX = re.compile(r"\[(\d+)\]$")
 
 
@@ -212,7 +216,7 @@ def _measure(
     modeldoc built it, else one more build; an argument of `module` that differs from that build
     (a layer the user changed after building) is left out, since no key explains it.
     """
-    with _quiet():
+    with _quiet(), _generation_memo():
         live = _arguments(module, tree)
         cut = _measure_cut(module, recipe, live, values, tree)
         if cut is not None:
@@ -487,6 +491,83 @@ def _own_tensors(module: nn.Module) -> list[tuple[str, torch.Tensor]]:
                 seen.add(id(tensor))
                 found.append((name, tensor))
     return found
+
+
+# --------------------------------------------------------------------------- the generation config of a build
+
+_BY_NAME = ("force_bos_token_to_be_generated",)
+"""A key of the model config that ``GenerationConfig.__init__`` reads beside its own attributes' names."""
+
+
+@contextmanager
+def _generation_memo() -> Iterator[None]:
+    """``GenerationConfig.from_model_config(config)`` run once for each distinct reading of it while the block runs.
+
+    Every build of a transformers model that can generate makes its generation config from its
+    model config; a measurement's rebuilds differ in one key, mostly one the generation config
+    never takes. What ``from_model_config`` makes (or raises) is a function of what it reads:
+    ``config.to_dict()`` with its Nones dropped (the keys present, and the values of those named
+    like a generation config's attributes, which ``GenerationConfig.__init__`` pops; the others it
+    ignores for a config made from a model's), and the same names in the decoder's text config's
+    ``to_dict()``. A call whose reading equals one made before returns a deep copy of what that one
+    made, an object in the same state; any other call (another class, more arguments, a new
+    reading, one that raised) runs the library's own. A class that reads its attributes its own
+    way is left alone.
+    """
+    generation: Any = getattr(sys.modules.get("transformers.generation.configuration_utils"), "GenerationConfig", None)
+    made_by = vars(generation).get("from_model_config") if generation is not None else None
+    if not GENERATION_MEMO or not isinstance(made_by, classmethod) or "__getattribute__" in vars(generation):
+        yield
+        return
+    make = made_by.__func__
+    names = (*vars(generation()), *_BY_NAME)  # the attributes every generation config is given
+    kept: list[tuple[tuple[Any, ...], Any]] = []
+
+    def from_model_config(cls: Any, model_config: Any, *args: Any, **kwargs: Any) -> Any:
+        if cls is not generation or args or kwargs or not _is_transformers_config(model_config):
+            return make(cls, model_config, *args, **kwargs)
+        reading = _generation_reading(model_config, names)
+        for seen, made in kept:
+            if _identical(seen, reading):
+                return copy.deepcopy(made)
+        made = make(cls, model_config)
+        kept.append((reading, copy.deepcopy(made)))
+        return made
+
+    generation.from_model_config = classmethod(from_model_config)
+    try:
+        yield
+    finally:
+        generation.from_model_config = made_by
+
+
+def _generation_reading(config: Any, names: tuple[str, ...]) -> tuple[Any, ...]:
+    """What ``GenerationConfig.from_model_config(config)`` reads of `config`, as `_generation_memo` compares it."""
+    whole = config.to_dict()
+    text = config.get_text_config(decoder=True)
+    decoder = whole if text is config else text.to_dict()
+    return (
+        type(config),
+        sorted(str(key) for key, value in whole.items() if value is not None),
+        [(name, whole[name]) for name in names if name in whole],
+        type(text),
+        [(name, decoder[name]) for name in names if name in decoder],
+    )
+
+
+def _identical(one: Any, other: Any) -> bool:
+    """Whether two values are the same: of the same types all the way down, equal, a float written the same."""
+    if type(one) is not type(other):
+        return False
+    if isinstance(one, list | tuple):
+        return len(one) == len(other) and all(_identical(a, b) for a, b in zip(one, other, strict=True))
+    if isinstance(one, dict):
+        return list(one) == list(other) and all(_identical(one[key], other[key]) for key in one)
+    if isinstance(one, float):
+        return repr(one) == repr(other)
+    if one is None or isinstance(one, bool | int | str | type):
+        return bool(one == other)
+    return False  # anything else is not compared: the library's own call runs
 
 
 # --------------------------------------------------------------------------- what a build reads
