@@ -456,35 +456,51 @@ def _arguments(module: nn.Module, tree: guard.Tree | None = None) -> Arguments:
     Constructor arguments read back (``"layers.0.self_attn.q_proj.out_features"``) and the size of
     each axis of each tensor a layer owns (``"layers.0.mlp.experts.gate_up_proj[1]"``): a fused
     expert tensor holds the numbers of layers that have no constructor arguments of their own.
+    With `SHORTCUTS` on, what depends on a layer's class alone (its reading plan, whether it lists
+    its tensors with torch's own methods) is worked out once per class of the walk.
     """
     found: dict[str, tuple[str, Any]] = {}
+    classes: dict[type, tuple[arguments.ClassPlan, bool]] = {}
     for path, sub in (tree or guard.walk(module)).paths.items():
-        kind = type(sub).__name__
-        for name, value in arguments.values_of(sub, path):
-            found[f"{path}.{name}" if path else name] = (kind, value)
-        for local, tensor in _own_tensors(sub):
-            name = f"{path}.{local}" if path else local
+        cls = type(sub)
+        kind = cls.__name__
+        if SHORTCUTS and arguments.MEMOIZE:
+            known = classes.get(cls)
+            if known is None:
+                known = classes[cls] = (arguments.class_plan(cls), _torch_listing(cls))
+            read, tensors = arguments.values_by(sub, known[0]), _own_tensors(sub, known[1])
+        else:
+            read, tensors = arguments.values_of(sub, path), _own_tensors(sub)
+        prefix = f"{path}." if path else ""
+        for name, value in read:
+            found[prefix + name] = (kind, value)
+        for local, tensor in tensors:
             for axis, size in enumerate(tensor.shape):
-                found[f"{name}[{axis}]"] = (kind, int(size))
+                found[f"{prefix}{local}[{axis}]"] = (kind, int(size))
     return found
 
 
-def _own_tensors(module: nn.Module) -> list[tuple[str, torch.Tensor]]:
+def _torch_listing(cls: type) -> bool:
+    """Whether modules of `cls` list their tensors with torch's own ``named_parameters`` and ``named_buffers``."""
+    return (
+        cls.named_parameters is nn.Module.named_parameters  # type: ignore[attr-defined]
+        and cls.named_buffers is nn.Module.named_buffers  # type: ignore[attr-defined]
+        and cls._named_members is nn.Module._named_members  # type: ignore[attr-defined]
+    )
+
+
+def _own_tensors(module: nn.Module, torch_listing: bool | None = None) -> list[tuple[str, torch.Tensor]]:
     """``[*module.named_parameters(recurse=False), *module.named_buffers(recurse=False)]``.
 
     Read straight from the module's tensor slots when its class keeps torch's own two methods
     (what they would give, each tensor once, Nones left out), else through the methods.
+    `torch_listing` is `_torch_listing` of its class, when the caller knows it.
     """
-    cls = type(module)
     slots = vars(module)
     stores = [slots.get("_parameters"), slots.get("_buffers")]
-    if (
-        not SHORTCUTS
-        or cls.named_parameters is not nn.Module.named_parameters
-        or cls.named_buffers is not nn.Module.named_buffers
-        or cls._named_members is not nn.Module._named_members
-        or not all(type(store) is dict for store in stores)
-    ):
+    if torch_listing is None:
+        torch_listing = _torch_listing(type(module))
+    if not SHORTCUTS or not torch_listing or not all(type(store) is dict for store in stores):
         return [*module.named_parameters(recurse=False), *module.named_buffers(recurse=False)]
     found: list[tuple[str, torch.Tensor]] = []
     for store in stores:

@@ -577,7 +577,7 @@ class _MetaSkippingFills(DeviceContext):
         skipped = _skipped_fill(func, args, kwargs)
         if skipped is not None:
             return skipped
-        if self.results is None:
+        if self.results is None or not _pure(func):
             return super().__torch_function__(func, types, args, kwargs)
         device_mode = super().__torch_function__
         return self.results.call(func, args, kwargs, lambda: device_mode(func, types, args, kwargs))
@@ -618,10 +618,7 @@ class MetaResults:
 
 def _call_key(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Any, ...] | None:
     """What a call of `_PURE` depends on, or None when it is not one, or has an argument of another kind."""
-    try:
-        if func not in _PURE or torch.is_inference_mode_enabled():
-            return None
-    except TypeError:  # a function that cannot be hashed: not one of torch's
+    if not _pure(func) or torch.is_inference_mode_enabled():
         return None
     if "out" in kwargs or kwargs.get("requires_grad") or kwargs.get("pin_memory"):
         return None
@@ -632,6 +629,14 @@ def _call_key(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tu
             return None
         parts.append((name, part))
     return tuple(parts)
+
+
+def _pure(func: Any) -> bool:
+    """Whether `func` is one of `_PURE`."""
+    try:
+        return func in _PURE
+    except TypeError:  # a function that cannot be hashed: not one of torch's
+        return False
 
 
 def _part(value: Any) -> Any:  # noqa: PLR0911 - one return per kind of argument
