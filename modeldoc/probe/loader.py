@@ -574,6 +574,8 @@ class _MetaSkippingFills(DeviceContext):
         self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None
     ) -> Any:
         kwargs = kwargs or {}
+        if not _special(func):  # most calls: neither a fill nor arithmetic kept
+            return super().__torch_function__(func, types, args, kwargs)
         skipped = _skipped_fill(func, args, kwargs)
         if skipped is not None:
             return skipped
@@ -629,6 +631,14 @@ def _call_key(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tu
             return None
         parts.append((name, part))
     return tuple(parts)
+
+
+def _special(func: Any) -> bool:
+    """Whether `func` is a fill `_skipped_fill` may skip or arithmetic `MetaResults` may keep."""
+    try:
+        return func in _SPECIAL
+    except TypeError:  # a function that cannot be hashed: not one of torch's
+        return False
 
 
 def _pure(func: Any) -> bool:
@@ -785,3 +795,6 @@ def _build(target: str, config: Any, builder: _Builder, built_from: str) -> Load
     config_name = type(config).__name__ if not isinstance(config, dict) else Path(built_from).name
     recipe = Recipe(config=config, build=builder.build, built_by=builder.name, built_from=built_from, dtype=dtype)
     return Loaded(module, None, recipe, f"{type(module).__name__} from {config_name}")
+
+
+_SPECIAL = frozenset({*_FILL_METHODS, *_FILL_FUNCTIONS, *_PURE})
