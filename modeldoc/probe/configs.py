@@ -497,15 +497,17 @@ def _own_tensors(module: nn.Module, torch_listing: bool | None = None) -> list[t
     `torch_listing` is `_torch_listing` of its class, when the caller knows it.
     """
     slots = vars(module)
-    stores = [slots.get("_parameters"), slots.get("_buffers")]
+    parameters, buffers = slots.get("_parameters"), slots.get("_buffers")
     if torch_listing is None:
         torch_listing = _torch_listing(type(module))
-    if not SHORTCUTS or not torch_listing or not all(type(store) is dict for store in stores):
+    if not SHORTCUTS or not torch_listing or type(parameters) is not dict or type(buffers) is not dict:
         return [*module.named_parameters(recurse=False), *module.named_buffers(recurse=False)]
     found: list[tuple[str, torch.Tensor]] = []
-    for store in stores:
+    for store in (parameters, buffers):
+        if not store:
+            continue
         seen: set[int] = set()
-        for name, tensor in store.items():  # type: ignore[union-attr]
+        for name, tensor in store.items():
             if tensor is not None and id(tensor) not in seen:
                 seen.add(id(tensor))
                 found.append((name, tensor))
