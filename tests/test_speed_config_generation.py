@@ -285,3 +285,22 @@ def test_another_class_or_more_arguments_run_the_library_and_the_library_is_left
     with pytest.raises(RuntimeError), remembering():
         raise RuntimeError("a measurement that fails")
     assert vars(GenerationConfig)["from_model_config"] is make
+
+
+def test_a_config_whose_reading_raises_gets_the_librarys_own_call() -> None:
+    from transformers import GenerationConfig, GPT2Config
+
+    class Broken(GPT2Config):  # type: ignore[misc]
+        def to_dict(self) -> dict[str, Any]:
+            raise RuntimeError("no dict today")
+
+    config = Broken(n_embd=32, n_head=4, n_layer=2, vocab_size=100)
+    with pytest.raises(RuntimeError, match="no dict today") as plain:
+        GenerationConfig.from_model_config(config)
+    with (
+        counted_generation_configs() as calls,
+        remembering(),
+        pytest.raises(RuntimeError, match="no dict today") as remembered,
+    ):
+        GenerationConfig.from_model_config(config)
+    assert len(calls) == 1 and type(remembered.value) is type(plain.value)

@@ -13,6 +13,7 @@ nothing, and is reported so.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import copyreg
 import logging
@@ -566,12 +567,18 @@ def _generation_memo() -> Iterator[None]:
     def from_model_config(cls: Any, model_config: Any, *args: Any, **kwargs: Any) -> Any:
         if cls is not generation or args or kwargs or not _is_transformers_config(model_config):
             return make(cls, model_config, *args, **kwargs)
-        reading = _generation_reading(model_config, names)
+        try:
+            reading = _generation_reading(model_config, names)
+        except KeyboardInterrupt:
+            raise
+        except Exception:  # what the library's own call makes of that, it says
+            return make(cls, model_config)
         for seen, made in kept:
             if seen[:3] == reading[:3] and _identical(seen[3:], reading[3:]):
                 return copy.deepcopy(made)
         made = make(cls, model_config)
-        kept.append((reading, copy.deepcopy(made)))
+        with contextlib.suppress(Exception):  # a generation config that cannot be copied is not kept
+            kept.append((reading, copy.deepcopy(made)))
         return made
 
     generation.from_model_config = classmethod(from_model_config)
