@@ -8,7 +8,9 @@ ones that key sets. That is evidence, not a guess from equal numbers: when ``hid
 ``intermediate_size`` are both 64, changing ``intermediate_size`` changes ``gate_proj`` and
 leaves ``q_proj`` alone. `modeldoc.explain.config_keys` turns it into the formulas on the page.
 A key the unchanged build never reads (recorded as it runs, `_Reads`) is not rebuilt: it changes
-nothing, and is reported so.
+nothing, and is reported so. What the rebuilds would each work out again from the same values is
+worked out once per measurement: transformers' generation config (`_generation_memo`) and plain
+arithmetic on meta tensors (a rotary embedding's frequencies, `loader.MetaResults`).
 """
 
 from __future__ import annotations
