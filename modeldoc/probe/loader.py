@@ -604,7 +604,10 @@ class MetaResults:
 
     def call(self, func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], run: Callable[[], Any]) -> Any:
         """``func(*args, **kwargs)`` as `run` makes it, or a tensor like the one a call alike made before."""
-        key = _call_key(func, args, kwargs)
+        try:
+            key = _call_key(func, args, kwargs)
+        except Exception:  # an argument that cannot be looked at: the call runs as it would
+            key = None
         if key is None:
             return run()
         seen = self.made.get(key)
@@ -613,8 +616,9 @@ class MetaResults:
             shape, stride, dtype = seen
             return torch.empty_strided(shape, stride, dtype=dtype, device="meta")
         made = run()
-        if _new_meta(made, args, kwargs):
-            self.made[key] = (tuple(made.shape), made.stride(), made.dtype)
+        with contextlib.suppress(Exception):  # a result that cannot be looked at is not kept
+            if _new_meta(made, args, kwargs):
+                self.made[key] = (tuple(made.shape), made.stride(), made.dtype)
         return made
 
 
@@ -660,7 +664,9 @@ def _part(value: Any) -> Any:  # noqa: PLR0911 - one return per kind of argument
     if isinstance(value, torch.device):
         return ("device", str(value))
     if type(value) is torch.Tensor and value.device.type == "meta" and not value.requires_grad:
-        if value.layout is not torch.strided or value.is_conj() or value.is_neg() or value.is_inference():
+        if value.layout is not torch.strided or value.is_quantized:
+            return None
+        if value.is_conj() or value.is_neg() or value.is_inference():
             return None
         return ("tensor", tuple(value.shape), value.stride(), value.storage_offset(), value.dtype)
     return None
@@ -672,6 +678,7 @@ def _new_meta(made: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bo
         type(made) is torch.Tensor
         and made.device.type == "meta"
         and made.layout is torch.strided
+        and not made.is_quantized
         and not made.requires_grad
         and made._base is None
         and made.storage_offset() == 0
