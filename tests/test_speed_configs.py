@@ -7,8 +7,10 @@ argument of a model measured cut found from each key's changes), `static.TENSORS
 module's parameters and buffers listed once per reading, for the tensor names, the totals and its
 layer), `configs.SHARED_WALK` (the config read from the walk the probe and the layers were read
 from, not from a walk of its own), `loader.ONE_MODE` (a rebuild on the meta device that skips its
-random fills run under one torch function mode, not two). Each model here is described with all of
-them on and all off,
+random fills run under one torch function mode, not two), `configs.GENERATION_MEMO` (a rebuild's
+generation config made once per distinct reading of the config) and `configs.META_RESULTS` (the
+rebuilds' plain arithmetic on meta tensors shared). Each model here is described with all of them on
+and all off,
 and the two ``modeldoc/1`` JSON texts, written as the CLI writes them, must be equal to the byte;
 the model handed over must leave as it came.
 """
@@ -39,6 +41,8 @@ SWITCHES = [
     (static, "TENSORS_ONCE"),
     (configs, "SHARED_WALK"),
     (loader, "ONE_MODE"),
+    (configs, "GENERATION_MEMO"),
+    (configs, "META_RESULTS"),
 ]
 
 

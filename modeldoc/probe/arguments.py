@@ -111,9 +111,14 @@ def values_of(module: nn.Module, path: str) -> list[tuple[str, Any]]:
     """
     if not MEMOIZE:
         return [(hp.name, hp.value) for hp in collect_all(module, path).hyperparameters]
+    return values_by(module, class_plan(type(module)))
+
+
+def values_by(module: nn.Module, plan: ClassPlan) -> list[tuple[str, Any]]:
+    """`values_of` with the plan of `module`'s class given (``class_plan(type(module))``, worked out once)."""
     found: list[tuple[str, Any]] = []
     values: dict[str, Any] = {}
-    for name, declared_default, rule, chain in class_plan(type(module)).readings:
+    for name, declared_default, rule, chain in plan.readings:
         try:  # as guard.attempt does, without its record of the failure: a read that raises is left out
             value = _read(module, name, rule, declared_default, chain)
         except (KeyboardInterrupt, GeneratorExit):

@@ -8,11 +8,14 @@ ones that key sets. That is evidence, not a guess from equal numbers: when ``hid
 ``intermediate_size`` are both 64, changing ``intermediate_size`` changes ``gate_proj`` and
 leaves ``q_proj`` alone. `modeldoc.explain.config_keys` turns it into the formulas on the page.
 A key the unchanged build never reads (recorded as it runs, `_Reads`) is not rebuilt: it changes
-nothing, and is reported so.
+nothing, and is reported so. What the rebuilds would each work out again from the same values is
+worked out once per measurement: transformers' generation config (`_generation_memo`) and plain
+arithmetic on meta tensors (a rotary embedding's frequencies, `loader.MetaResults`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import copyreg
 import logging
@@ -30,7 +33,7 @@ from torch import nn
 
 from modeldoc.explain.config_keys import numeric_keys
 from modeldoc.probe import arguments, guard, repeats
-from modeldoc.probe.loader import Recipe, build_on_meta
+from modeldoc.probe.loader import MetaResults, Recipe, build_on_meta
 from modeldoc.probe.names import dtype_name, module_label
 from modeldoc.probe.repeats import Arguments
 from modeldoc.spec import ModelConfig
@@ -50,6 +53,13 @@ than by asking every argument for every key (tests turn it off to compare with a
 SKIP_UNREAD = True
 """Whether a key the unchanged build of a cut measurement never reads is reported without its rebuild, as a
 rebuild that changed nothing (`_Reads`; tests turn it off to compare with and without)."""
+GENERATION_MEMO = True
+"""Whether transformers' ``GenerationConfig.from_model_config``, which each build of a model that can generate
+runs, is run once per distinct set of the values it reads during a measurement, its result copied for the others
+(`_generation_memo`; tests turn it off to compare with and without)."""
+META_RESULTS = True
+"""Whether the rebuilds of one measurement share the results of their plain arithmetic on meta tensors (a rotary
+embedding's frequencies, `loader.MetaResults`; tests turn it off to compare with and without)."""
 _INDEX = re.compile(r"\[(\d+)\]$")
 
 
@@ -212,7 +222,7 @@ def _measure(
     modeldoc built it, else one more build; an argument of `module` that differs from that build
     (a layer the user changed after building) is left out, since no key explains it.
     """
-    with _quiet():
+    with _quiet(), _generation_memo(), _sharing_results():
         live = _arguments(module, tree)
         cut = _measure_cut(module, recipe, live, values, tree)
         if cut is not None:
@@ -413,7 +423,7 @@ def _built_arguments(recipe: Recipe, config: Any) -> Arguments | None:
 def _built(recipe: Recipe, config: Any) -> nn.Module | None:
     """The model `recipe` builds from `config` on the meta device, or None when the library refuses the config."""
     try:
-        return build_on_meta(recipe.build, config, skip_fills=SHORTCUTS)
+        return build_on_meta(recipe.build, config, skip_fills=SHORTCUTS, results=_shared[-1] if _shared else None)
     except KeyboardInterrupt:
         raise
     except Exception as err:  # the library's checks of a value it does not take, in any form
@@ -449,44 +459,164 @@ def _arguments(module: nn.Module, tree: guard.Tree | None = None) -> Arguments:
     Constructor arguments read back (``"layers.0.self_attn.q_proj.out_features"``) and the size of
     each axis of each tensor a layer owns (``"layers.0.mlp.experts.gate_up_proj[1]"``): a fused
     expert tensor holds the numbers of layers that have no constructor arguments of their own.
+    With `SHORTCUTS` on, what depends on a layer's class alone (its reading plan, whether it lists
+    its tensors with torch's own methods) is worked out once per class of the walk.
     """
     found: dict[str, tuple[str, Any]] = {}
+    classes: dict[type, tuple[arguments.ClassPlan, bool]] = {}
     for path, sub in (tree or guard.walk(module)).paths.items():
-        kind = type(sub).__name__
-        for name, value in arguments.values_of(sub, path):
-            found[f"{path}.{name}" if path else name] = (kind, value)
-        for local, tensor in _own_tensors(sub):
-            name = f"{path}.{local}" if path else local
+        cls = type(sub)
+        kind = cls.__name__
+        if SHORTCUTS and arguments.MEMOIZE:
+            known = classes.get(cls)
+            if known is None:
+                known = classes[cls] = (arguments.class_plan(cls), _torch_listing(cls))
+            read, tensors = arguments.values_by(sub, known[0]), _own_tensors(sub, known[1])
+        else:
+            read, tensors = arguments.values_of(sub, path), _own_tensors(sub)
+        prefix = f"{path}." if path else ""
+        for name, value in read:
+            found[prefix + name] = (kind, value)
+        for local, tensor in tensors:
             for axis, size in enumerate(tensor.shape):
-                found[f"{name}[{axis}]"] = (kind, int(size))
+                found[f"{prefix}{local}[{axis}]"] = (kind, int(size))
     return found
 
 
-def _own_tensors(module: nn.Module) -> list[tuple[str, torch.Tensor]]:
+def _torch_listing(cls: type) -> bool:
+    """Whether modules of `cls` list their tensors with torch's own ``named_parameters`` and ``named_buffers``."""
+    return (
+        cls.named_parameters is nn.Module.named_parameters  # type: ignore[attr-defined]
+        and cls.named_buffers is nn.Module.named_buffers  # type: ignore[attr-defined]
+        and cls._named_members is nn.Module._named_members  # type: ignore[attr-defined]
+    )
+
+
+def _own_tensors(module: nn.Module, torch_listing: bool | None = None) -> list[tuple[str, torch.Tensor]]:
     """``[*module.named_parameters(recurse=False), *module.named_buffers(recurse=False)]``.
 
     Read straight from the module's tensor slots when its class keeps torch's own two methods
     (what they would give, each tensor once, Nones left out), else through the methods.
+    `torch_listing` is `_torch_listing` of its class, when the caller knows it.
     """
-    cls = type(module)
     slots = vars(module)
-    stores = [slots.get("_parameters"), slots.get("_buffers")]
-    if (
-        not SHORTCUTS
-        or cls.named_parameters is not nn.Module.named_parameters
-        or cls.named_buffers is not nn.Module.named_buffers
-        or cls._named_members is not nn.Module._named_members
-        or not all(type(store) is dict for store in stores)
-    ):
+    parameters, buffers = slots.get("_parameters"), slots.get("_buffers")
+    if torch_listing is None:
+        torch_listing = _torch_listing(type(module))
+    if not SHORTCUTS or not torch_listing or type(parameters) is not dict or type(buffers) is not dict:
         return [*module.named_parameters(recurse=False), *module.named_buffers(recurse=False)]
     found: list[tuple[str, torch.Tensor]] = []
-    for store in stores:
+    for store in (parameters, buffers):
+        if not store:
+            continue
         seen: set[int] = set()
-        for name, tensor in store.items():  # type: ignore[union-attr]
+        for name, tensor in store.items():
             if tensor is not None and id(tensor) not in seen:
                 seen.add(id(tensor))
                 found.append((name, tensor))
     return found
+
+
+# --------------------------------------------------------------------------- what the builds share
+
+_shared: list[MetaResults] = []
+"""The meta results the builds of the measurement under way share (`_sharing_results`), innermost last."""
+
+
+@contextmanager
+def _sharing_results() -> Iterator[None]:
+    """The builds made while the block runs share one `loader.MetaResults` (with `META_RESULTS` on)."""
+    if not META_RESULTS:
+        yield
+        return
+    _shared.append(MetaResults())
+    try:
+        yield
+    finally:
+        _shared.pop()
+
+
+# --------------------------------------------------------------------------- the generation config of a build
+
+_BY_NAME = ("force_bos_token_to_be_generated",)
+"""A key of the model config that ``GenerationConfig.__init__`` reads beside its own attributes' names."""
+
+
+@contextmanager
+def _generation_memo() -> Iterator[None]:
+    """``GenerationConfig.from_model_config(config)`` run once for each distinct reading of it while the block runs.
+
+    Every build of a transformers model that can generate makes its generation config from its
+    model config; a measurement's rebuilds differ in one key, mostly one the generation config
+    never takes. What ``from_model_config`` makes (or raises) is a function of what it reads:
+    ``config.to_dict()`` with its Nones dropped (the keys present, and the values of those named
+    like a generation config's attributes, which ``GenerationConfig.__init__`` pops; the others it
+    ignores for a config made from a model's), and the same names in the decoder's text config's
+    ``to_dict()``. A call whose reading equals one made before returns a deep copy of what that one
+    made, an object in the same state; any other call (another class, more arguments, a new
+    reading, one that raised) runs the library's own. A class that reads its attributes its own
+    way is left alone.
+    """
+    generation: Any = getattr(sys.modules.get("transformers.generation.configuration_utils"), "GenerationConfig", None)
+    made_by = vars(generation).get("from_model_config") if generation is not None else None
+    if not GENERATION_MEMO or not isinstance(made_by, classmethod) or "__getattribute__" in vars(generation):
+        yield
+        return
+    make = made_by.__func__
+    names = (*vars(generation()), *_BY_NAME)  # the attributes every generation config is given
+    kept: list[tuple[tuple[Any, ...], Any]] = []
+
+    def from_model_config(cls: Any, model_config: Any, *args: Any, **kwargs: Any) -> Any:
+        if cls is not generation or args or kwargs or not _is_transformers_config(model_config):
+            return make(cls, model_config, *args, **kwargs)
+        try:
+            reading = _generation_reading(model_config, names)
+        except KeyboardInterrupt:
+            raise
+        except Exception:  # what the library's own call makes of that, it says
+            return make(cls, model_config)
+        for seen, made in kept:
+            if seen[:3] == reading[:3] and _identical(seen[3:], reading[3:]):
+                return copy.deepcopy(made)
+        made = make(cls, model_config)
+        with contextlib.suppress(Exception):  # a generation config that cannot be copied is not kept
+            kept.append((reading, copy.deepcopy(made)))
+        return made
+
+    generation.from_model_config = classmethod(from_model_config)
+    try:
+        yield
+    finally:
+        generation.from_model_config = made_by
+
+
+def _generation_reading(config: Any, names: tuple[str, ...]) -> tuple[Any, ...]:
+    """What ``GenerationConfig.from_model_config(config)`` reads of `config`, as `_generation_memo` compares it."""
+    whole = config.to_dict()
+    text = config.get_text_config(decoder=True)
+    decoder = whole if text is config else text.to_dict()
+    return (
+        type(config),
+        type(text),
+        tuple(sorted(str(key) for key, value in whole.items() if value is not None)),  # compared as one: all str
+        [(name, whole[name]) for name in names if name in whole],
+        [(name, decoder[name]) for name in names if name in decoder],
+    )
+
+
+def _identical(one: Any, other: Any) -> bool:
+    """Whether two values are the same: of the same types all the way down, equal, a float written the same."""
+    if type(one) is not type(other):
+        return False
+    if isinstance(one, list | tuple):
+        return len(one) == len(other) and all(_identical(a, b) for a, b in zip(one, other, strict=True))
+    if isinstance(one, dict):
+        return list(one) == list(other) and all(_identical(one[key], other[key]) for key in one)
+    if isinstance(one, float):
+        return repr(one) == repr(other)
+    if one is None or isinstance(one, bool | int | str | type):
+        return bool(one == other)
+    return False  # anything else is not compared: the library's own call runs
 
 
 # --------------------------------------------------------------------------- what a build reads

@@ -509,13 +509,21 @@ def _builder(target: str, transformers: ModuleType, head: Any, config: Any) -> _
     return _Builder(build_class, f"{name}._from_config")
 
 
-def build_on_meta(build: Callable[[Any], nn.Module], config: Any, *, skip_fills: bool = False) -> nn.Module:
+def build_on_meta(
+    build: Callable[[Any], nn.Module],
+    config: Any,
+    *,
+    skip_fills: bool = False,
+    results: MetaResults | None = None,
+) -> nn.Module:
     """The model `build` makes from `config`, on the meta device, with the Hub switched offline meanwhile.
 
     `skip_fills` leaves out the random fills of weight initialisation (``nn.init.normal_``, a
     Linear's ``kaiming_uniform_``): on the meta device they fill nothing, yet each costs a
     decomposition. Every check they make of their arguments still runs (`SkipRandomFills`), and
-    all else (weight tying, buffers, the model's own code) runs as it would.
+    all else (weight tying, buffers, the model's own code) runs as it would. `results`, with
+    `skip_fills`, are the results of plain arithmetic on meta tensors shared by the builds that
+    pass the same (`MetaResults`).
     """
     hub = sys.modules.get("huggingface_hub.constants")
     offline = getattr(hub, "HF_HUB_OFFLINE", None)
@@ -523,7 +531,7 @@ def build_on_meta(build: Callable[[Any], nn.Module], config: Any, *, skip_fills:
         setattr(hub, "HF_HUB_OFFLINE", True)  # noqa: B010 - a config that asks for pretrained parts must not download
     try:
         if skip_fills and ONE_MODE:
-            with _MetaSkippingFills(torch.device("meta")):
+            with _MetaSkippingFills(torch.device("meta"), results):
                 return build(config)
         with torch.device("meta"), SkipRandomFills() if skip_fills else contextlib.nullcontext():
             return build(config)
@@ -553,15 +561,155 @@ class _MetaSkippingFills(DeviceContext):
     """``with torch.device("meta"), SkipRandomFills():`` as one mode: torch's device mode, skipping fills first.
 
     Each torch call of a build passes through Python once rather than twice. A call that is not
-    skipped goes on to the device mode's own handling, as it did from `SkipRandomFills` above it.
+    skipped goes on to the device mode's own handling, as it did from `SkipRandomFills` above it;
+    with `results`, a plain arithmetic call made before with the same arguments gets a new meta
+    tensor like the one it gave then (`MetaResults`).
     """
+
+    def __init__(self, device: torch.device, results: MetaResults | None = None) -> None:
+        super().__init__(device)
+        self.results = results
 
     def __torch_function__(
         self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None
     ) -> Any:
         kwargs = kwargs or {}
+        if not _special(func):  # most calls: neither a fill nor arithmetic kept
+            return super().__torch_function__(func, types, args, kwargs)
         skipped = _skipped_fill(func, args, kwargs)
-        return skipped if skipped is not None else super().__torch_function__(func, types, args, kwargs)
+        if skipped is not None:
+            return skipped
+        if self.results is None or not _pure(func):
+            return super().__torch_function__(func, types, args, kwargs)
+        device_mode = super().__torch_function__
+        return self.results.call(func, args, kwargs, lambda: device_mode(func, types, args, kwargs))
+
+
+class MetaResults:
+    """The results of plain arithmetic on the meta device, kept across the builds of one config measurement.
+
+    A rotary embedding computes its frequencies at every build (``1.0 / (base ** (torch.arange(0,
+    dim, 2) / dim))``); on the meta device each step is a Python decomposition, yet it only works
+    out a shape, a stride and a dtype. A call of one of `_PURE` (which always return a new tensor)
+    whose arguments are numbers, dtypes, devices and meta tensors that need no grad, made before
+    with arguments alike (their types and values, the tensors' shapes, strides, offsets and
+    dtypes, the default dtype), gets a new meta tensor of the shape, stride and dtype it gave then:
+    what the call gives, since a meta tensor holds nothing else. Any other call runs as it would.
+    """
+
+    def __init__(self) -> None:
+        self.made: dict[tuple[Any, ...], tuple[tuple[int, ...], tuple[int, ...], torch.dtype]] = {}
+        self.reused = 0
+        """How many calls were answered from `made` (what the tests count)."""
+
+    def call(self, func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], run: Callable[[], Any]) -> Any:
+        """``func(*args, **kwargs)`` as `run` makes it, or a tensor like the one a call alike made before."""
+        try:
+            key = _call_key(func, args, kwargs)
+        except Exception:  # an argument that cannot be looked at: the call runs as it would
+            key = None
+        if key is None:
+            return run()
+        seen = self.made.get(key)
+        if seen is not None:
+            self.reused += 1
+            shape, stride, dtype = seen
+            return torch.empty_strided(shape, stride, dtype=dtype, device="meta")
+        made = run()
+        with contextlib.suppress(Exception):  # a result that cannot be looked at is not kept
+            if _new_meta(made, args, kwargs):
+                self.made[key] = (tuple(made.shape), made.stride(), made.dtype)
+        return made
+
+
+def _call_key(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """What a call of `_PURE` depends on, or None when it is not one, or has an argument of another kind."""
+    if not _pure(func) or torch.is_inference_mode_enabled():
+        return None
+    if "out" in kwargs or kwargs.get("requires_grad") or kwargs.get("pin_memory"):
+        return None
+    parts: list[Any] = [func, torch.get_default_dtype()]
+    for name, value in [*enumerate(args), *sorted(kwargs.items())]:
+        part = _part(value)
+        if part is None:
+            return None
+        parts.append((name, part))
+    return tuple(parts)
+
+
+def _special(func: Any) -> bool:
+    """Whether `func` is a fill `_skipped_fill` may skip or arithmetic `MetaResults` may keep."""
+    try:
+        return func in _SPECIAL
+    except TypeError:  # a function that cannot be hashed: not one of torch's
+        return False
+
+
+def _pure(func: Any) -> bool:
+    """Whether `func` is one of `_PURE`."""
+    try:
+        return func in _PURE
+    except TypeError:  # a function that cannot be hashed: not one of torch's
+        return False
+
+
+def _part(value: Any) -> Any:  # noqa: PLR0911 - one return per kind of argument
+    """What an argument brings to a call's result, as a key; None for an argument of another kind."""
+    if value is None:
+        return ("none",)
+    if type(value) in (bool, int, float):
+        return (type(value).__name__, repr(value))
+    if isinstance(value, torch.dtype):
+        return ("dtype", value)
+    if isinstance(value, torch.device):
+        return ("device", str(value))
+    if type(value) is torch.Tensor and value.device.type == "meta" and not value.requires_grad:
+        if value.layout is not torch.strided or value.is_quantized:
+            return None
+        if value.is_conj() or value.is_neg() or value.is_inference():
+            return None
+        return ("tensor", tuple(value.shape), value.stride(), value.storage_offset(), value.dtype)
+    return None
+
+
+def _new_meta(made: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
+    """Whether `made` is a new plain meta tensor: no view, none of the arguments, no grad, offset 0."""
+    return (
+        type(made) is torch.Tensor
+        and made.device.type == "meta"
+        and made.layout is torch.strided
+        and not made.is_quantized
+        and not made.requires_grad
+        and made._base is None
+        and made.storage_offset() == 0
+        and not made.is_conj()
+        and not made.is_neg()
+        and not made.is_inference()
+        and all(made is not value for value in (*args, *kwargs.values()))
+    )
+
+
+_PURE = frozenset(
+    {
+        torch.arange,
+        torch.Tensor.__rpow__,
+        torch.Tensor.__pow__,
+        torch.Tensor.pow,
+        torch.pow,
+        torch.Tensor.__truediv__,
+        torch.Tensor.__rtruediv__,
+        torch.Tensor.__rdiv__,
+        torch.Tensor.div,
+        torch.div,
+        torch.Tensor.__mul__,
+        torch.Tensor.__rmul__,
+        torch.Tensor.mul,
+        torch.mul,
+        torch.Tensor.reciprocal,
+        torch.reciprocal,
+    }
+)
+"""Arithmetic that always returns a new tensor, computed from its arguments' shapes, dtypes and values alone."""
 
 
 def _skipped_fill(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> torch.Tensor | None:
@@ -654,3 +802,6 @@ def _build(target: str, config: Any, builder: _Builder, built_from: str) -> Load
     config_name = type(config).__name__ if not isinstance(config, dict) else Path(built_from).name
     recipe = Recipe(config=config, build=builder.build, built_by=builder.name, built_from=built_from, dtype=dtype)
     return Loaded(module, None, recipe, f"{type(module).__name__} from {config_name}")
+
+
+_SPECIAL = frozenset({*_FILL_METHODS, *_FILL_FUNCTIONS, *_PURE})
