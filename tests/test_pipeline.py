@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import replace
+from typing import Any
 
 from modeldoc import pipeline
 from modeldoc.options import model_options
@@ -84,3 +85,38 @@ def test_the_collectors_runs_wait_while_the_description_is_made() -> None:
     during = (max(thresholds[0], pipeline._YOUNG_RUN), thresholds[1])
     assert seen and all(t[:2] == during and t[2] > 10**8 for t in seen)
     assert gc.get_threshold() == thresholds
+
+
+def test_a_failed_pass_on_real_values_lets_its_tensors_go_before_describing_goes_on(monkeypatch: Any) -> None:
+    """Its traceback holds the model's frames in a garbage cycle: freed after the pass, not at the end."""
+    import weakref
+
+    import torch
+    from torch import nn
+
+    from modeldoc.probe import collect as collect_module
+    from tests.helpers.specs import describe_live
+
+    made: list[weakref.ref[torch.Tensor]] = []
+
+    class FailsLate(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            held = torch.zeros(256, 1024)  # a local of the frame the traceback keeps
+            made.append(weakref.ref(held))
+            raise RuntimeError("fails after making a tensor")
+
+    alive_after_probe: list[bool] = []
+    read_model = collect_module.read_model
+
+    def reading(*args: Any, **kwargs: Any) -> Any:
+        alive_after_probe.append(any(ref() is not None for ref in made))
+        return read_model(*args, **kwargs)
+
+    monkeypatch.setattr(collect_module, "read_model", reading)
+    spec = describe_live(FailsLate(), "N=2,4", probe_device="cpu")
+    assert spec.trace is not None and not spec.trace.complete
+    assert made and alive_after_probe == [False]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import gc
 import itertools
 import operator
 from collections import OrderedDict
@@ -139,6 +140,8 @@ class Runner:
         built = resolver.resolve(error, where)
         if self.weights is not None:
             built = replace(built, trace=replace(built.trace, materialised=True))
+        if device != "meta":
+            _let_go(error)
         return built
 
     def _replayer(self, example: Example, shapes_only: bool, device: str) -> replay_module.Replayer | None:
@@ -467,6 +470,18 @@ def _hook(
         posts[first + 1] = post
         posts_kwargs[first + 1] = True
         placed += [(pres, first), (pres_kwargs, first), (posts, first + 1), (posts_kwargs, first + 1)]
+
+
+def _let_go(error: BaseException | None) -> None:
+    """After a pass on real values, its tensors are let go at once, even those that only garbage cycles hold.
+
+    The error's traceback holds the model's frames and their tensors in a cycle (the frame that
+    caught it holds the error), and describing collects cycles seldom (`modeldoc.pipeline`): a
+    failed pass of a large model on the CPU would hold gigabytes until the end.
+    """
+    if error is not None:
+        error.__traceback__ = None
+    gc.collect()
 
 
 def _set_mode(module: nn.Module, *, training: bool) -> None:
