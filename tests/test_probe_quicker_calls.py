@@ -281,3 +281,23 @@ def test_a_remembered_elementwise_answer_is_what_torchs_meta_path_gives() -> Non
                 assert got == (real.shape, real.stride(), real.dtype, real.device)
     assert answered >= 300
     assert 0 < len(meta_kernels._LAYOUTS) < calls / 2  # the second calls were remembered ones
+
+
+class RegistersItsOwnWay(nn.Linear):
+    """Counts the hooks registered on it (a wrapper that forwards them elsewhere would too)."""
+
+    registered = 0
+
+    def register_forward_pre_hook(self, hook: Any, **kwargs: Any) -> Any:
+        type(self).registered += 1
+        return super().register_forward_pre_hook(hook, **kwargs)
+
+
+def test_a_module_that_registers_hooks_its_own_way_is_hooked_through_its_own_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(run, "DIRECT_HOOKS", True)
+    RegistersItsOwnWay.registered = 0
+    spec = describe_live(nn.Sequential(nn.Linear(4, 4), RegistersItsOwnWay(4, 2)), "N=2,4", probe_device="meta")
+    assert spec.trace is not None and spec.trace.complete
+    assert RegistersItsOwnWay.registered >= 1  # once per pass

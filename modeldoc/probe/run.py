@@ -432,6 +432,8 @@ DIRECT_HOOKS = True
 """Put the recorder's hooks straight into each module's hook tables (tests compare with torch's ``register_*``)."""
 
 _HOOK_TABLES = ("_forward_pre_hooks", "_forward_pre_hooks_with_kwargs", "_forward_hooks", "_forward_hooks_with_kwargs")
+_PRE_HOOK = nn.Module.register_forward_pre_hook
+_HOOK = nn.Module.register_forward_hook
 
 
 def _hook(
@@ -446,8 +448,8 @@ def _hook(
     Placed as ``register_forward_pre_hook(pre, with_kwargs=True, prepend=True)`` and
     ``register_forward_hook(post, with_kwargs=True)`` place them, under keys taken from the same
     counter, without a handle per hook (a pass hooks every module). First, so a lazy module's own
-    initialising hook runs inside its recorded call. A module whose tables are not torch's own
-    is hooked through those calls. A scripted module takes no hooks: its calls run as one step.
+    initialising hook runs inside its recorded call. A module whose tables are not torch's own,
+    or whose class registers hooks its own way, is hooked through those calls. A scripted module takes no hooks: its calls run as one step.
     Adds to `handles`, and to `placed` the (table, key) entries to remove after the pass (even
     when hooking stops part way).
     """
@@ -457,7 +459,9 @@ def _hook(
         attrs = getattr(sub, "__dict__", None)
         found = [attrs.get(name) for name in _HOOK_TABLES] if isinstance(attrs, dict) else []
         tables: list[OrderedDict[int, Any]] = [table for table in found if type(table) is OrderedDict]
-        if not DIRECT_HOOKS or len(tables) != len(_HOOK_TABLES):
+        kind = type(sub)
+        own = kind.register_forward_pre_hook is not _PRE_HOOK or kind.register_forward_hook is not _HOOK
+        if not DIRECT_HOOKS or own or len(tables) != len(_HOOK_TABLES):
             handles.append(sub.register_forward_pre_hook(pre, with_kwargs=True, prepend=True))
             handles.append(sub.register_forward_hook(post, with_kwargs=True))
             continue
