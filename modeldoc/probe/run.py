@@ -449,9 +449,9 @@ def _hook(
     ``register_forward_hook(post, with_kwargs=True)`` place them, under keys taken from the same
     counter, without a handle per hook (a pass hooks every module). First, so a lazy module's own
     initialising hook runs inside its recorded call. A module whose tables are not torch's own,
-    or whose class registers hooks its own way, is hooked through those calls. A scripted module takes no hooks: its calls run as one step.
-    Adds to `handles`, and to `placed` the (table, key) entries to remove after the pass (even
-    when hooking stops part way).
+    or whose class registers hooks its own way, is hooked through those calls. A scripted module
+    takes no hooks: its calls run as one step. Adds to `handles`, and to `placed` the (table, key)
+    entries to remove after the pass (even when hooking stops part way).
     """
     for sub in modules:
         if isinstance(sub, torch.jit.ScriptModule):
