@@ -171,30 +171,41 @@ class Provenance:
         does not run into Python's recursion limit.
         """
         key = (tid, axis)
-        found = self.memo.get(key)
+        memo = self.memo
+        found = memo.get(key)
         if found is not None:
             return found
         outcomes: dict[AxisKey, tuple[Outcome, OpSpec | None]] = {}
         stack = [key]
         while stack:
             current = stack[-1]
-            if current in self.memo:
+            if current in memo:
                 stack.pop()
                 continue
-            if current not in outcomes:
+            entry = outcomes.get(current)
+            if entry is None:
                 self._spend()
-                outcomes[current] = self.outcome(current)
-            outcome, producer = outcomes[current]
-            missing = [s for s in (outcome.sources if outcome.kind != "birth" else ()) if s not in self.memo]
-            if any(s in outcomes for s in missing):  # a source still being followed: a cycle, which a trace cannot hold
-                outcomes[current] = (self._cycle(current, producer), producer)
-                continue
-            if missing:
-                stack.extend(missing)
-                continue
-            self.memo[current] = self._combine(current, outcome, producer)
+                entry = outcomes[current] = self.outcome(current)
+            outcome = entry[0]
+            if outcome.kind == "pass":  # one source: the common case, without the lists below
+                source = outcome.sources[0]
+                if source not in memo:
+                    if source in outcomes:  # a source still being followed: a cycle, which a trace cannot hold
+                        outcomes[current] = (self._cycle(current, entry[1]), entry[1])
+                    else:
+                        stack.append(source)
+                    continue
+            elif outcome.kind != "birth":
+                missing = [s for s in outcome.sources if s not in memo]
+                if any(s in outcomes for s in missing):  # a cycle, as above
+                    outcomes[current] = (self._cycle(current, entry[1]), entry[1])
+                    continue
+                if missing:
+                    stack.extend(missing)
+                    continue
+            memo[current] = self._combine(current, outcome, entry[1])
             stack.pop()
-        return self.memo[key]
+        return memo[key]
 
     def outcome(self, key: AxisKey) -> tuple[Outcome, OpSpec | None]:
         """What the producer of the size at `key` did to it (a tie, when one replaces its birth), and the producer."""

@@ -61,18 +61,18 @@ class OpKeys:
         index = self.index
         tensors = index.tensors
         inputs = op.inputs
-        layer: Hashable = None
-        if op.kind == "module":
-            layer = self._layer(op)
+        kind = op.kind
         order: Hashable = ()
         if len(inputs) > 1:  # which inputs are one tensor, and which is the oldest data (`TraceIndex.age`)
-            ages = [(index.age(t), t) for t in inputs]
+            age = index.age
+            ages = [(age(t), t) for t in inputs]
             order = (tuple([inputs.index(t) for t in inputs]), tuple(sorted(range(len(inputs)), key=ages.__getitem__)))
+        arguments = op.arguments
         return (
-            op.kind,
-            op.name if op.kind != "module" else "",
-            layer,
-            repr(op.arguments) if op.arguments else "",
+            kind,
+            op.name if kind != "module" else "",
+            self._layer(op) if kind == "module" else None,
+            repr(arguments) if arguments else "",
             tuple([tensors[t].shape for t in inputs]),
             tuple([tensors[t].shape for t in op.outputs]),
             order,
@@ -108,11 +108,12 @@ class Reused:
         if value == 1:
             return None, None
         outputs = op.outputs
-        place = outputs.index(tid) if tid in outputs else -1
-        number = self.keys._keys.get(op.index)
+        place = 0 if outputs and outputs[0] == tid else outputs.index(tid) if tid in outputs else -1
+        keys = self.keys
+        number = keys._keys.get(op.index)
         if number is None:
-            number = self.keys.key(op)
-        key = (number, place, axis, self.keys.index.tensors[tid].shape if place < 0 else None)
+            number = keys.key(op)
+        key = (number, place, axis, keys.index.tensors[tid].shape if place < 0 else None)
         found = self._passes.get(key)
         return key, ((op.inputs[found[0]], found[1]) if found is not None else None)
 
