@@ -104,26 +104,41 @@ def _key(node: Node) -> tuple[int, str]:
     return (node.order, node.step.text)
 
 
-def _ordered(node: Node | None) -> tuple[DerivationStep, ...]:
+def _ordered(node: Node | None, rendered: dict[Node, DerivationStep] | None = None) -> tuple[DerivationStep, ...]:
     """The steps `node` rests on, each once, sorted by when they happened.
 
     Steps of one op keep the order of a depth-first walk from the consumer (its own step,
     then each source's), so sizes that one op made together read in their source order.
+    `rendered` keeps each node's step as the spec stores it, for the listings that share it.
     """
     seen: set[Node] = set()
     texts: set[tuple[int, str]] = set()
-    items: list[tuple[int, Step]] = []
+    items: list[tuple[int, Node]] = []
     stack = [node] if node is not None else []
     while stack:
         current = stack.pop()
         if current in seen:
             continue
         seen.add(current)
-        if _key(current) not in texts:
-            texts.add(_key(current))
-            items.append((current.order, current.step))
+        key = (current.order, current.step.text)  # `_key`, inline: this loop runs once per step of a listing
+        if key not in texts:
+            texts.add(key)
+            items.append((current.order, current))
         stack.extend(reversed(current.sources))
-    return tuple(step.rendered() for _, step in sorted(items, key=lambda item: item[0]))
+    items.sort(key=_first)
+    if rendered is None:
+        return tuple([n.step.rendered() for _, n in items])
+    steps = []
+    for _, n in items:
+        step = rendered.get(n)
+        if step is None:
+            step = rendered[n] = n.step.rendered()
+        steps.append(step)
+    return tuple(steps)
+
+
+def _first(item: tuple[int, Node]) -> int:
+    return item[0]
 
 
 def argument_text(index: TraceIndex, path: str, name: str) -> str:
@@ -148,6 +163,8 @@ class Provenance:
         """How many distinct steps each node rests on (itself included), for the nodes counted so far."""
         self.listings: dict[Node, tuple[DerivationStep, ...]] = {}
         """Each node's full listing (`_ordered`), once: the arguments of repeated blocks often rest on one node."""
+        self.rendered: dict[Node, DerivationStep] = {}
+        """Each node's step as the spec stores it, once: the listings of repeated blocks share most steps."""
         self._anchors: dict[Node, list[tuple[str, str]]] | None = None
         self.reused = reuse.Reused(self.index) if reuse.ENABLED else None
         """The rules' answers that hold for every op with the same key (`modeldoc.derive.reuse`)."""
@@ -360,7 +377,7 @@ class Provenance:
             self._spend(total)
             steps = self.listings.get(node)
             if steps is None:
-                steps = self.listings[node] = _ordered(node)
+                steps = self.listings[node] = _ordered(node, self.rendered)
             return Derivation(steps=steps)
         kept, frontier = self._cut(node, argument)
         listed = {_key(n) for n in kept}

@@ -47,6 +47,9 @@ class OpKeys:
         self._numbers: dict[Hashable, int] = {}
         self._arguments: dict[int, Hashable] = {}
         """Each layer's arguments as a key, by the identity of their tuple (the spec keeps every tuple alive)."""
+        self._texts: dict[int, str] = {}
+        """Each op's non-tensor arguments as text, by the identity of their dict (the spec keeps every dict alive;
+        the ops of repeated blocks often share one)."""
 
     def key(self, op: OpSpec) -> int:
         """The number of `op`'s signature: equal for two ops whose signatures are equal."""
@@ -68,11 +71,16 @@ class OpKeys:
             ages = [(age(t), t) for t in inputs]
             order = (tuple([inputs.index(t) for t in inputs]), tuple(sorted(range(len(inputs)), key=ages.__getitem__)))
         arguments = op.arguments
+        text = ""
+        if arguments:
+            text = self._texts.get(id(arguments))
+            if text is None:
+                text = self._texts[id(arguments)] = repr(arguments)
         return (
             kind,
             op.name if kind != "module" else "",
             self._layer(op) if kind == "module" else None,
-            repr(arguments) if arguments else "",
+            text,
             tuple([tensors[t].shape for t in inputs]),
             tuple([tensors[t].shape for t in op.outputs]),
             order,
