@@ -76,13 +76,14 @@ class OpKeys:
             text = self._texts.get(id(arguments))
             if text is None:
                 text = self._texts[id(arguments)] = repr(arguments)
+        outputs = op.outputs
         return (
             kind,
             op.name if kind != "module" else "",
             self._layer(op) if kind == "module" else None,
             text,
-            tuple([tensors[t].shape for t in inputs]),
-            tuple([tensors[t].shape for t in op.outputs]),
+            (tensors[inputs[0]].shape,) if len(inputs) == 1 else tuple([tensors[t].shape for t in inputs]),
+            (tensors[outputs[0]].shape,) if len(outputs) == 1 else tuple([tensors[t].shape for t in outputs]),
             order,
         )
 
