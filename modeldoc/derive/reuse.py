@@ -66,7 +66,11 @@ class OpKeys:
         inputs = op.inputs
         kind = op.kind
         order: Hashable = ()
-        if len(inputs) > 1:  # which inputs are one tensor, and which is the oldest data (`TraceIndex.age`)
+        if len(inputs) == 2:  # as below, for the usual two inputs: their places, and the oldest first
+            a, b = inputs
+            age = index.age
+            order = ((0, 0), (0, 1)) if a == b else ((0, 1), (0, 1) if (age(a), a) <= (age(b), b) else (1, 0))
+        elif len(inputs) > 1:  # which inputs are one tensor, and which is the oldest data (`TraceIndex.age`)
             age = index.age
             ages = [(age(t), t) for t in inputs]
             order = (tuple([inputs.index(t) for t in inputs]), tuple(sorted(range(len(inputs)), key=ages.__getitem__)))
