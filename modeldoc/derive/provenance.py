@@ -377,7 +377,7 @@ class Provenance:
             self._spend(total)
             steps = self.listings.get(node)
             if steps is None:
-                steps = self.listings[node] = _ordered(node, self.rendered)
+                steps = self.listings[node] = _ordered(node, self.rendered if reuse.SHARED else None)
             return Derivation(steps=steps)
         kept, frontier = self._cut(node, argument)
         listed = {_key(n) for n in kept}

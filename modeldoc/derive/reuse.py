@@ -33,6 +33,11 @@ if TYPE_CHECKING:
 ENABLED = True
 """False asks the rules about every op."""
 
+SHARED = True
+"""True reads once what repeated blocks share by identity: an op's argument text once per dict (the ops of
+replayed blocks share one), a step rendered once per node for every listing that shows it. False reads each
+every time. The tests derive models both ways and compare the JSON byte for byte."""
+
 
 class OpKeys:
     """Each op's key: equal for two ops the rules cannot tell apart, computed once per op.
@@ -76,10 +81,11 @@ class OpKeys:
             order = (tuple([inputs.index(t) for t in inputs]), tuple(sorted(range(len(inputs)), key=ages.__getitem__)))
         arguments = op.arguments
         text = ""
-        if arguments:
-            text = self._texts.get(id(arguments))
-            if text is None:
-                text = self._texts[id(arguments)] = repr(arguments)
+        if arguments and not SHARED:
+            text = repr(arguments)
+        elif arguments:
+            known = self._texts.get(id(arguments))
+            text = known if known is not None else self._texts.setdefault(id(arguments), repr(arguments))
         outputs = op.outputs
         return (
             kind,
@@ -159,4 +165,4 @@ class Reused:
         return ties
 
 
-__all__ = ["ENABLED", "OpKeys", "Reused"]
+__all__ = ["ENABLED", "SHARED", "OpKeys", "Reused"]

@@ -39,6 +39,10 @@ _SKIPPED = re.compile(r"(^|_)(init|initializer)(_|$)|_version$")
 
 Number = int | float
 
+SHARED = True
+"""True copies an argument given a source once for the repeats that share both (`modeldoc.explain.reuse`
+gives repeats one tuple of arguments); False copies it for each layer. The tests build the JSON both ways."""
+
 _UNKNOWN = object()
 """What a memo holds for a question not asked yet (None is an answer)."""
 
@@ -176,7 +180,7 @@ class _Explainer:
                 arithmetic=_repeat(source.arithmetic, axes),
                 also=tuple(_repeat(text, axes) for text in source.also),
             )
-        if not reuse.ENABLED:
+        if not SHARED:
             return reuse.copied(hp, set_by=source)
         # repeats explained alike share their arguments: each argument given each source is copied once
         done = self._set_by.get((id(hp), id(source)))
