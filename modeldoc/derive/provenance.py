@@ -161,7 +161,7 @@ class Provenance:
         self.nodes: dict[tuple[int, Step, tuple[Node, ...]], Node] = {}
         self.totals: dict[Node, int] = {}
         """How many distinct steps each node rests on (itself included), for the nodes counted so far."""
-        self.listings: dict[Node, tuple[DerivationStep, ...]] = {}
+        self.listings: dict[Node, Derivation] = {}
         """Each node's full listing (`_ordered`), once: the arguments of repeated blocks often rest on one node."""
         self.rendered: dict[Node, DerivationStep] = {}
         """Each node's step as the spec stores it, once: the listings of repeated blocks share most steps."""
@@ -375,10 +375,10 @@ class Provenance:
         total = self.total(node)
         if total <= MAX_SHOWN:
             self._spend(total)
-            steps = self.listings.get(node)
-            if steps is None:
-                steps = self.listings[node] = _ordered(node, self.rendered if reuse.SHARED else None)
-            return Derivation(steps=steps)
+            listed = self.listings.get(node)
+            if listed is None:
+                listed = self.listings[node] = Derivation(steps=_ordered(node, self.rendered if reuse.SHARED else None))
+            return listed
         kept, frontier = self._cut(node, argument)
         listed = {_key(n) for n in kept}
         lines: list[DerivationStep] = []

@@ -152,7 +152,7 @@ class Reused:
             found = self._ties[key]
             if found is not None:
                 inputs = op.inputs
-                return [Tie((inputs[a], xa), (inputs[b], xb), how, summed) for a, xa, b, xb, how, summed in found]
+                return [Tie.made((inputs[a], xa), (inputs[b], xb), how, summed) for a, xa, b, xb, how, summed in found]
         ties = ties_of(op, index)
         if key not in self._ties:
             inputs = op.inputs
