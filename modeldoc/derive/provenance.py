@@ -375,10 +375,10 @@ class Provenance:
         total = self.total(node)
         if total <= MAX_SHOWN:
             self._spend(total)
-            listed = self.listings.get(node)
-            if listed is None:
-                listed = self.listings[node] = Derivation(steps=_ordered(node, self.rendered if reuse.SHARED else None))
-            return listed
+            whole = self.listings.get(node)
+            if whole is None:
+                whole = self.listings[node] = Derivation(steps=_ordered(node, self.rendered if reuse.SHARED else None))
+            return whole
         kept, frontier = self._cut(node, argument)
         listed = {_key(n) for n in kept}
         lines: list[DerivationStep] = []
