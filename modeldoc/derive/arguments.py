@@ -15,7 +15,6 @@ never gets one (the call ran, so the rule that predicted a mismatch does not fit
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 
 from modeldoc.arithmetic import Formula, expected_size
 from modeldoc.derive.constraints import Constraints, constrain, describe_fixer, sentence
@@ -131,7 +130,7 @@ def _tied(
     origin = provenance.origin(*key)
     derivation = provenance.derivation(origin, (layer.path, h.name))
     link = constraints.links[key]
-    return replace(
+    return copied(
         h,
         kind="data-dependent",
         source="input" if origin.plain_input else "previous-layer",
@@ -154,9 +153,9 @@ def _trailing_axes(
         return h
     got = tensor.shape[start : axis + 1]
     if got == expected:
-        return replace(h, formula=f"{' × '.join(str(s) for s in got)}")
+        return copied(h, formula=f"{' × '.join(str(s) for s in got)}")
     shown = ", ".join(str(s) for s in got)
-    return replace(
+    return copied(
         h,
         error=(
             f"{qualified(layer.path, h.name)} is {list(expected)} but the incoming tensor ends in ({shown}); "
@@ -200,7 +199,7 @@ def targets(provenance: Provenance, constraints: Constraints | None = None) -> d
                     continue
                 shown = " × ".join(str(d) for d in tensor.dims)
                 formula = Formula.named(f"{output}.shape[{axis}]", value).text
-                out[path, name] = replace(
+                out[path, name] = copied(
                     h,
                     kind="data-dependent",
                     source="target",

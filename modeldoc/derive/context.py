@@ -59,7 +59,9 @@ class Outcome:
         """The size is that of `axis` of tensor `tid`, unchanged."""
         # the fields set as `__init__` sets them, at a fraction of a frozen dataclass's cost: most outcomes are these
         new = object.__new__(cls)
-        new.__dict__.update(kind="pass", sources=((tid, axis),), step=None, birth="op", chosen=None, order=None)
+        fields = new.__dict__
+        fields.update(_PASSING)
+        fields["sources"] = ((tid, axis),)
         return new
 
     @classmethod
@@ -71,6 +73,10 @@ class Outcome:
     def born(cls, step: Step, birth: Birth = "op", chosen: tuple[str, str] | None = None) -> Outcome:
         """The size starts here (an input, a chosen argument, an op that fixes it)."""
         return cls("birth", step=step, birth=birth, chosen=chosen)
+
+
+_PASSING = {"kind": "pass", "sources": (), "step": None, "birth": "op", "chosen": None, "order": None}
+"""The fields of an outcome that passes a size on, in the order `Outcome.__init__` sets them (`Outcome.keeps`)."""
 
 
 class TraceIndex:

@@ -104,26 +104,41 @@ def _key(node: Node) -> tuple[int, str]:
     return (node.order, node.step.text)
 
 
-def _ordered(node: Node | None) -> tuple[DerivationStep, ...]:
+def _ordered(node: Node | None, rendered: dict[Node, DerivationStep] | None = None) -> tuple[DerivationStep, ...]:
     """The steps `node` rests on, each once, sorted by when they happened.
 
     Steps of one op keep the order of a depth-first walk from the consumer (its own step,
     then each source's), so sizes that one op made together read in their source order.
+    `rendered` keeps each node's step as the spec stores it, for the listings that share it.
     """
     seen: set[Node] = set()
     texts: set[tuple[int, str]] = set()
-    items: list[tuple[int, Step]] = []
+    items: list[tuple[int, Node]] = []
     stack = [node] if node is not None else []
     while stack:
         current = stack.pop()
         if current in seen:
             continue
         seen.add(current)
-        if _key(current) not in texts:
-            texts.add(_key(current))
-            items.append((current.order, current.step))
+        key = (current.order, current.step.text)  # `_key`, inline: this loop runs once per step of a listing
+        if key not in texts:
+            texts.add(key)
+            items.append((current.order, current))
         stack.extend(reversed(current.sources))
-    return tuple(step.rendered() for _, step in sorted(items, key=lambda item: item[0]))
+    items.sort(key=_first)
+    if rendered is None:
+        return tuple([n.step.rendered() for _, n in items])
+    steps = []
+    for _, n in items:
+        step = rendered.get(n)
+        if step is None:
+            step = rendered[n] = n.step.rendered()
+        steps.append(step)
+    return tuple(steps)
+
+
+def _first(item: tuple[int, Node]) -> int:
+    return item[0]
 
 
 def argument_text(index: TraceIndex, path: str, name: str) -> str:
@@ -146,8 +161,10 @@ class Provenance:
         self.nodes: dict[tuple[int, Step, tuple[Node, ...]], Node] = {}
         self.totals: dict[Node, int] = {}
         """How many distinct steps each node rests on (itself included), for the nodes counted so far."""
-        self.listings: dict[Node, tuple[DerivationStep, ...]] = {}
+        self.listings: dict[Node, Derivation] = {}
         """Each node's full listing (`_ordered`), once: the arguments of repeated blocks often rest on one node."""
+        self.rendered: dict[Node, DerivationStep] = {}
+        """Each node's step as the spec stores it, once: the listings of repeated blocks share most steps."""
         self._anchors: dict[Node, list[tuple[str, str]]] | None = None
         self.reused = reuse.Reused(self.index) if reuse.ENABLED else None
         """The rules' answers that hold for every op with the same key (`modeldoc.derive.reuse`)."""
@@ -171,30 +188,41 @@ class Provenance:
         does not run into Python's recursion limit.
         """
         key = (tid, axis)
-        found = self.memo.get(key)
+        memo = self.memo
+        found = memo.get(key)
         if found is not None:
             return found
         outcomes: dict[AxisKey, tuple[Outcome, OpSpec | None]] = {}
         stack = [key]
         while stack:
             current = stack[-1]
-            if current in self.memo:
+            if current in memo:
                 stack.pop()
                 continue
-            if current not in outcomes:
+            entry = outcomes.get(current)
+            if entry is None:
                 self._spend()
-                outcomes[current] = self.outcome(current)
-            outcome, producer = outcomes[current]
-            missing = [s for s in (outcome.sources if outcome.kind != "birth" else ()) if s not in self.memo]
-            if any(s in outcomes for s in missing):  # a source still being followed: a cycle, which a trace cannot hold
-                outcomes[current] = (self._cycle(current, producer), producer)
-                continue
-            if missing:
-                stack.extend(missing)
-                continue
-            self.memo[current] = self._combine(current, outcome, producer)
+                entry = outcomes[current] = self.outcome(current)
+            outcome = entry[0]
+            if outcome.kind == "pass":  # one source: the common case, without the lists below
+                source = outcome.sources[0]
+                if source not in memo:
+                    if source in outcomes:  # a source still being followed: a cycle, which a trace cannot hold
+                        outcomes[current] = (self._cycle(current, entry[1]), entry[1])
+                    else:
+                        stack.append(source)
+                    continue
+            elif outcome.kind != "birth":
+                missing = [s for s in outcome.sources if s not in memo]
+                if any(s in outcomes for s in missing):  # a cycle, as above
+                    outcomes[current] = (self._cycle(current, entry[1]), entry[1])
+                    continue
+                if missing:
+                    stack.extend(missing)
+                    continue
+            memo[current] = self._combine(current, outcome, entry[1])
             stack.pop()
-        return self.memo[key]
+        return memo[key]
 
     def outcome(self, key: AxisKey) -> tuple[Outcome, OpSpec | None]:
         """What the producer of the size at `key` did to it (a tie, when one replaces its birth), and the producer."""
@@ -347,10 +375,10 @@ class Provenance:
         total = self.total(node)
         if total <= MAX_SHOWN:
             self._spend(total)
-            steps = self.listings.get(node)
-            if steps is None:
-                steps = self.listings[node] = _ordered(node)
-            return Derivation(steps=steps)
+            whole = self.listings.get(node)
+            if whole is None:
+                whole = self.listings[node] = Derivation(steps=_ordered(node, self.rendered if reuse.SHARED else None))
+            return whole
         kept, frontier = self._cut(node, argument)
         listed = {_key(n) for n in kept}
         lines: list[DerivationStep] = []

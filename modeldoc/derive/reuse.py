@@ -33,6 +33,11 @@ if TYPE_CHECKING:
 ENABLED = True
 """False asks the rules about every op."""
 
+SHARED = True
+"""True reads once what repeated blocks share by identity: an op's argument text once per dict (the ops of
+replayed blocks share one), a step rendered once per node for every listing that shows it. False reads each
+every time. The tests derive models both ways and compare the JSON byte for byte."""
+
 
 class OpKeys:
     """Each op's key: equal for two ops the rules cannot tell apart, computed once per op.
@@ -47,6 +52,9 @@ class OpKeys:
         self._numbers: dict[Hashable, int] = {}
         self._arguments: dict[int, Hashable] = {}
         """Each layer's arguments as a key, by the identity of their tuple (the spec keeps every tuple alive)."""
+        self._texts: dict[int, str] = {}
+        """Each op's non-tensor arguments as text, by the identity of their dict (the spec keeps every dict alive;
+        the ops of repeated blocks often share one)."""
 
     def key(self, op: OpSpec) -> int:
         """The number of `op`'s signature: equal for two ops whose signatures are equal."""
@@ -61,20 +69,31 @@ class OpKeys:
         index = self.index
         tensors = index.tensors
         inputs = op.inputs
-        layer: Hashable = None
-        if op.kind == "module":
-            layer = self._layer(op)
+        kind = op.kind
         order: Hashable = ()
-        if len(inputs) > 1:  # which inputs are one tensor, and which is the oldest data (`TraceIndex.age`)
-            ages = [(index.age(t), t) for t in inputs]
+        if len(inputs) == 2:  # as below, for the usual two inputs: their places, and the oldest first
+            a, b = inputs
+            age = index.age
+            order = ((0, 0), (0, 1)) if a == b else ((0, 1), (0, 1) if (age(a), a) <= (age(b), b) else (1, 0))
+        elif len(inputs) > 1:  # which inputs are one tensor, and which is the oldest data (`TraceIndex.age`)
+            age = index.age
+            ages = [(age(t), t) for t in inputs]
             order = (tuple([inputs.index(t) for t in inputs]), tuple(sorted(range(len(inputs)), key=ages.__getitem__)))
+        arguments = op.arguments
+        text = ""
+        if arguments and not SHARED:
+            text = repr(arguments)
+        elif arguments:
+            known = self._texts.get(id(arguments))
+            text = known if known is not None else self._texts.setdefault(id(arguments), repr(arguments))
+        outputs = op.outputs
         return (
-            op.kind,
-            op.name if op.kind != "module" else "",
-            layer,
-            repr(op.arguments) if op.arguments else "",
-            tuple([tensors[t].shape for t in inputs]),
-            tuple([tensors[t].shape for t in op.outputs]),
+            kind,
+            op.name if kind != "module" else "",
+            self._layer(op) if kind == "module" else None,
+            text,
+            (tensors[inputs[0]].shape,) if len(inputs) == 1 else tuple([tensors[t].shape for t in inputs]),
+            (tensors[outputs[0]].shape,) if len(outputs) == 1 else tuple([tensors[t].shape for t in outputs]),
             order,
         )
 
@@ -108,11 +127,12 @@ class Reused:
         if value == 1:
             return None, None
         outputs = op.outputs
-        place = outputs.index(tid) if tid in outputs else -1
-        number = self.keys._keys.get(op.index)
+        place = 0 if outputs and outputs[0] == tid else outputs.index(tid) if tid in outputs else -1
+        keys = self.keys
+        number = keys._keys.get(op.index)
         if number is None:
-            number = self.keys.key(op)
-        key = (number, place, axis, self.keys.index.tensors[tid].shape if place < 0 else None)
+            number = keys.key(op)
+        key = (number, place, axis, keys.index.tensors[tid].shape if place < 0 else None)
         found = self._passes.get(key)
         return key, ((op.inputs[found[0]], found[1]) if found is not None else None)
 
@@ -132,7 +152,7 @@ class Reused:
             found = self._ties[key]
             if found is not None:
                 inputs = op.inputs
-                return [Tie((inputs[a], xa), (inputs[b], xb), how, summed) for a, xa, b, xb, how, summed in found]
+                return [Tie.made((inputs[a], xa), (inputs[b], xb), how, summed) for a, xa, b, xb, how, summed in found]
         ties = ties_of(op, index)
         if key not in self._ties:
             inputs = op.inputs
@@ -145,4 +165,4 @@ class Reused:
         return ties
 
 
-__all__ = ["ENABLED", "OpKeys", "Reused"]
+__all__ = ["ENABLED", "SHARED", "OpKeys", "Reused"]

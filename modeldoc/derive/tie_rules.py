@@ -35,6 +35,13 @@ class Tie:
     """True when the op sums over this axis (a matrix product): the two operands must agree on a size
     that disappears, so neither is what the model outputs there."""
 
+    @classmethod
+    def made(cls, a: AxisKey, b: AxisKey, how: str, contraction: bool) -> Tie:
+        """A tie, its fields set as `__init__` sets them at a fraction of a frozen dataclass's cost (one per op)."""
+        new = object.__new__(cls)
+        new.__dict__.update(a=a, b=b, how=how, contraction=contraction)
+        return new
+
 
 TieRule = Callable[[OpSpec, TraceIndex], "list[Tie]"]
 

@@ -39,6 +39,13 @@ _SKIPPED = re.compile(r"(^|_)(init|initializer)(_|$)|_version$")
 
 Number = int | float
 
+SHARED = True
+"""True copies an argument given a source once for the repeats that share both (`modeldoc.explain.reuse`
+gives repeats one tuple of arguments); False copies it for each layer. The tests build the JSON both ways."""
+
+_UNKNOWN = object()
+"""What a memo holds for a question not asked yet (None is an answer)."""
+
 
 @dataclass(frozen=True)
 class Formula:
@@ -135,6 +142,8 @@ class _Explainer:
         self._by_scope: dict[str, list[str]] = {}
         self._found: dict[Hashable, ConfigSource | None] = {}
         """The sources found so far, by what finding them reads (`reuse.ENABLED`): repeated layers ask once."""
+        self._set_by: dict[tuple[int, int], tuple[Hyperparam, ConfigSource, Hyperparam]] = {}
+        """Each argument with its source, by their identities (both kept here, so that no identity is reused)."""
 
     def layer(self, layer: LayerSpec) -> LayerSpec:
         arguments = tuple(self.argument(layer, hp) for hp in layer.hyperparameters)
@@ -171,23 +180,33 @@ class _Explainer:
                 arithmetic=_repeat(source.arithmetic, axes),
                 also=tuple(_repeat(text, axes) for text in source.also),
             )
-        return reuse.copied(hp, set_by=source)
+        if not SHARED:
+            return reuse.copied(hp, set_by=source)
+        # repeats explained alike share their arguments: each argument given each source is copied once
+        done = self._set_by.get((id(hp), id(source)))
+        if done is None or done[0] is not hp or done[1] is not source:
+            done = self._set_by[id(hp), id(source)] = (hp, source, reuse.copied(hp, set_by=source))
+        return done[2]
 
     def read_by_measured(self, layer: LayerSpec, hp: Hyperparam) -> bool:
         return bool(self.config.reads.get(_argument_id(layer.path, hp.name)))
 
     def measured_source(self, where: str, value: Number) -> ConfigSource | None:
         """The formula over exactly the keys whose change changed the number at `where` (an argument, an axis)."""
-        keys = self.config.reads.get(where, ())
-        keys = tuple(key for key in keys if key in self.numbers)
-        if not keys:
+        read = self.config.reads.get(where)
+        if not read:
             return None
         if not reuse.ENABLED:
-            return self._measured(keys, value)
-        memo = ("measured", keys, reuse.value_key(value))
-        if memo not in self._found:
-            self._found[memo] = self._measured(keys, value)
-        return self._found[memo]
+            keys = tuple(key for key in read if key in self.numbers)
+            return self._measured(keys, value) if keys else None
+        # by the keys read, before those that are no numbers are left out: that depends on them alone
+        memo = (tuple(read), reuse.value_key(value))
+        found = self._found.get(memo, _UNKNOWN)
+        if found is _UNKNOWN:
+            numbers = self.numbers
+            keys = tuple([key for key in read if key in numbers])
+            found = self._found[memo] = self._measured(keys, value) if keys else None
+        return found  # type: ignore[return-value]
 
     def _measured(self, keys: tuple[str, ...], value: Number) -> ConfigSource | None:
         found = [f for f in formulas(keys, self.numbers, value, exact=True) if set(f.keys) == set(keys)]

@@ -70,6 +70,8 @@ class _Repeats:
         self.table = table
         self.done: dict[Hashable, _First] = {}
         self.readers: dict[int, dict[str, set[str]] | None] = {}
+        self.arguments: dict[tuple[int, bool], tuple[Hyperparam, tuple[Any, ...]]] = {}
+        """Each argument's key, by its identity (the argument kept beside it, so that no identity is reused)."""
 
     def __call__(self, layer: LayerSpec) -> LayerSpec:
         entry = entry_of(layer, self.table)
@@ -85,7 +87,7 @@ class _Repeats:
             _LAYER_READ(layer),
             bool(layer.children),
             own,
-            tuple(reuse.hyperparam_key(h, value=i not in own) for i, h in enumerate(layer.hyperparameters)),
+            tuple([self.argument_key(h, i not in own) for i, h in enumerate(layer.hyperparameters)]),
             tuple(_PARAM_READ(p) for p in layer.parameters),
         )
         try:
@@ -97,6 +99,13 @@ class _Repeats:
             self.done[key] = _First(layer, explained, context, entry, own)
             return explained
         return first.repeat(layer)
+
+    def argument_key(self, h: Hyperparam, value: bool) -> tuple[Any, ...]:
+        """`reuse.hyperparam_key`, once per argument object: the probe gives repeats one object per argument."""
+        found = self.arguments.get((id(h), value))
+        if found is None or found[0] is not h:
+            found = self.arguments[id(h), value] = (h, reuse.hyperparam_key(h, value=value))
+        return found[1]
 
     def readers_of(self, entry: knowledge.Entry) -> dict[str, set[str]] | None:
         """Which of the entry's templates read each name: an argument's own rule (by its name), or ``""`` for any other.
