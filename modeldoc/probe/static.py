@@ -12,13 +12,14 @@ page, and the build goes on.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import inspect
 import weakref
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -33,6 +34,9 @@ class (tests turn it off to compare with and without)."""
 TENSORS_ONCE = True
 """Whether each module's own parameters and buffers are listed once per reading, for the tensor names, the
 totals and its layer, rather than once for each (tests turn it off to compare with and without)."""
+FAST_SPECS = True
+"""Whether the layer and tensor specs are made without their frozen ``__init__`` (`_new`), and the records of the
+constructor arguments once for each class and values (`arguments.collect_kept`); tests turn it off to compare."""
 TORCH_DOCS = "https://docs.pytorch.org/docs/stable/generated/{name}.html"
 
 
@@ -69,9 +73,11 @@ def read_model(
     totals = _subtree_totals(tree, own) if MEMOIZE else None
     unread: list[str] = []
     layers = []
+    kept: dict[Any, Any] = {}  # the records of the arguments, by class and values (`arguments.collect_kept`)
     for path, sub in tree.paths.items():
         total = totals[id(sub)] if totals is not None else sum(p.numel() for p in _unique_parameters(tree, sub, own))
-        layer = _layer(sub, path, tree, names_of, first_name, unread, total, own, probed(path) if probed else {})
+        seen = probed(path) if probed else {}
+        layer = _layer(sub, path, tree, names_of, first_name, unread, total, own, seen, kept)
         if id(sub) in cycles:
             layer = _with_note(layer, cycles[id(sub)])
         if path in tree.renamed:
@@ -138,6 +144,7 @@ def _layer(
     total: int,
     lister: _Lister,
     probed: Mapping[str, Any],
+    kept: dict[Any, Any],
 ) -> LayerSpec:
     name = path or "the model"
     children = tuple(f"{path}.{child}" if path else child for child, _ in tree.children.get(id(sub), []))
@@ -150,7 +157,7 @@ def _layer(
     if isinstance(line, guard.Failed):
         unread.append(line.sentence())
         notes.append(f"The line `print(model)` shows for {name} could not be read: {line.sentence()}.")
-    collected = arguments.collect_all(sub, path)
+    collected = arguments.collect_kept(sub, path, kept) if FAST_SPECS else arguments.collect_all(sub, path)
     for failure in collected.failures:
         unread.append(failure.sentence())
         notes.append(f"A constructor argument could not be read: {failure.sentence()}.")
@@ -163,7 +170,8 @@ def _layer(
             notes.append(f"The docstring of {name} could not be read: {doc.sentence()}.")
         else:
             docstring = doc
-    return LayerSpec(
+    return _new(
+        LayerSpec,
         path=path,
         type=facts.type,
         type_name=cls.__name__,
@@ -215,6 +223,47 @@ def _class_facts(cls: type) -> _ClassFacts:
     return facts
 
 
+_Spec = TypeVar("_Spec", LayerSpec, ParamSpec)
+_DEFAULTS: dict[type, tuple[dict[str, Any], frozenset[str]]] = {}
+"""The defaults and the field names of `LayerSpec` and `ParamSpec` (none has a default factory, a field left out of its
+``__init__`` or a ``__post_init__``: checked when first made)."""
+
+
+def _new(kind: type[_Spec], /, **fields: Any) -> _Spec:
+    """``kind(**fields)``, without its frozen ``__init__``, which sets each field through ``object.__setattr__`` (slow).
+
+    The fields not given take their defaults; a name that is no field of `kind` raises, as the
+    ``__init__`` would.
+    """
+    if not FAST_SPECS:
+        return kind(**fields)
+    known = _DEFAULTS.get(kind)
+    if known is None:
+        known = _DEFAULTS[kind] = _defaults(kind)
+    defaults, names = known
+    state = defaults.copy()
+    state.update(fields)
+    if state.keys() != names:
+        wrong = sorted(set(fields) ^ (names - defaults.keys()) - defaults.keys())
+        raise TypeError(f"{kind.__name__}: a field not given or not known: {wrong}")
+    made = object.__new__(kind)
+    object.__setattr__(made, "__dict__", state)
+    return made
+
+
+def _defaults(kind: type) -> tuple[dict[str, Any], frozenset[str]]:
+    """Each field of the frozen dataclass `kind` that has a default → that default, and the names of all its fields."""
+    if hasattr(kind, "__post_init__"):
+        raise TypeError(f"{kind.__name__} has a __post_init__: it is made through its __init__")
+    found: dict[str, Any] = {}
+    for item in dataclasses.fields(kind):
+        if not item.init or item.default_factory is not dataclasses.MISSING:
+            raise TypeError(f"{kind.__name__}.{item.name} is no plain field: it is made through its __init__")
+        if item.default is not dataclasses.MISSING:
+            found[item.name] = item.default
+    return found, frozenset(item.name for item in dataclasses.fields(kind))
+
+
 _Lister = Callable[[nn.Module, str], list[tuple[str, torch.Tensor]]]
 """`guard.own_tensors`, or what it gave for the module the first time in this reading."""
 
@@ -259,10 +308,16 @@ def _own_tensors(
         qualified = f"{path}.{local}" if path else local
         others = tuple(n for n in names_of.get(id(tensor), []) if n != qualified)
         counted = first_name.get(id(tensor), qualified) == qualified
-        # a lazy module's parameter has no shape until its first call
-        lazy = isinstance(tensor, nn.UninitializedParameter | nn.UninitializedBuffer)
+        # a lazy module's parameter has no shape until its first call (a plain tensor or parameter is none)
+        kind = type(tensor)
+        lazy = (
+            False
+            if FAST_SPECS and (kind is nn.Parameter or kind is torch.Tensor)
+            else isinstance(tensor, nn.UninitializedParameter | nn.UninitializedBuffer)
+        )
         out.append(
-            ParamSpec(
+            _new(
+                ParamSpec,
                 name=qualified,
                 local_name=local,
                 shape=() if lazy else tuple(tensor.shape),
