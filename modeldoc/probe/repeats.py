@@ -250,7 +250,7 @@ def _kinds(
 
 
 def _sort_quickly(prefix: str, live: Arguments, inside: list[dict[str, tuple[str, str]]]) -> None:
-    """`_kinds`'s sorting of the arguments into `inside`, one dict for each block, with fewer steps for each argument."""
+    """`_kinds` sorting the arguments into `inside`, one dict for each block, with fewer steps for each."""
     count = len(inside)
     index = {str(i): i for i in range(count)}  # the blocks' own names: no isdigit and int for each
     start = len(prefix)
