@@ -1,8 +1,10 @@
 """The shortcuts of the static reading's specs change nothing a description says.
 
-Two switches turn them off: `static.FAST_SPECS` (each layer's and tensor's spec made without its
-frozen ``__init__``) and `arguments.KEEP_COLLECTED` (the records of a layer's constructor
-arguments made once for each class and values read, in one reading of a model). Each model
+Three switches turn them off: `static.FAST_SPECS` (each layer's and tensor's spec made without its
+frozen ``__init__``), `static.TENSOR_TABLE` (each module's tensors listed once up front, the
+parameter counts summed child by child where nothing is held twice) and `arguments.KEEP_COLLECTED`
+(the records of a layer's constructor arguments made once for each class and values read, in one
+reading of a model). Each model
 here is described with both on and both off, and the two ``modeldoc/1`` JSON texts, written as
 the CLI writes them, must be equal to the byte; the model handed over must leave as it came.
 """
@@ -24,7 +26,7 @@ from tests import hostile
 from tests.helpers.snapshot import Snapshot
 from tests.test_speed_static import CONFIGS, LLAMA, Stack, as_written, bench_model, from_config, live, odd_tensors
 
-SWITCHES = [(static, "FAST_SPECS"), (arguments, "KEEP_COLLECTED")]
+SWITCHES = [(static, "FAST_SPECS"), (static, "TENSOR_TABLE"), (arguments, "KEEP_COLLECTED")]
 
 
 @contextmanager
@@ -207,3 +209,43 @@ def test_a_spec_made_without_its_init_equals_one_made_with_it() -> None:
         static._new(ParamSpec, trainable=True, colour="red", **fields)
     with shortcuts(True), pytest.raises(TypeError, match="__post_init__"):
         static._new(Hyperparam, name="x", value=1, kind="hyperparameter", source="chosen")  # type: ignore[type-var]
+
+
+@pytest.mark.parametrize(
+    ("make", "plain"),
+    [
+        (lambda: nn.Sequential(nn.Linear(3, 4), nn.Sequential(nn.Linear(4, 4), nn.LazyLinear(2))), True),
+        (hostile.ContainsItself, True),
+        (odd_tensors, True),  # one parameter under two names in one module: not summed
+        (Stack, False),  # one module under two names
+        (hostile.SharedTwice, False),
+    ],
+    ids=["lazy", "contains_itself", "odd_tensors", "stack", "shared_twice"],
+)
+def test_the_counts_summed_child_by_child_are_those_of_each_subtree(make: Callable[[], nn.Module], plain: bool) -> None:
+    model = make()
+    tree = guard.walk(model)
+    table = static._Table.read(tree)
+    assert table.plain is plain
+    names_of = table.names(tree)
+    assert names_of == tree.tensor_names()
+    sums = table.subtree_sums(tree, names_of)
+    totals = static._subtree_totals(tree, static._own_lister(tree))
+    if make is odd_tensors or not plain:
+        assert sums is None
+    else:
+        assert sums == totals and sums[id(model)] > 0
+    assert static._totals(tree, table.lister(), table) == static._totals(tree, static._own_lister(tree))
+
+
+def test_a_gpt2_with_tied_weights_is_not_summed_child_by_child() -> None:
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    model = GPT2LMHeadModel(GPT2Config(n_embd=32, n_head=4, n_layer=2, vocab_size=100))
+    tree = guard.walk(model)
+    table = static._Table.read(tree)
+    assert table.plain and table.subtree_sums(tree, table.names(tree)) is None  # lm_head's weight is wte's
+    untied = GPT2LMHeadModel(GPT2Config(n_embd=32, n_head=4, n_layer=2, vocab_size=100, tie_word_embeddings=False))
+    tree = guard.walk(untied)
+    table = static._Table.read(tree)
+    assert table.subtree_sums(tree, table.names(tree)) == static._subtree_totals(tree, static._own_lister(tree))

@@ -37,6 +37,9 @@ totals and its layer, rather than once for each (tests turn it off to compare wi
 FAST_SPECS = True
 """Whether the layer and tensor specs are made without their frozen ``__init__`` (`_new`), and the records of the
 constructor arguments once for each class and values (`arguments.collect_kept`); tests turn it off to compare."""
+TENSOR_TABLE = True
+"""Whether each module's tensors are listed once up front in one table, and the parameter counts summed child by
+child where no module and no parameter is held twice (tests turn it off to compare with and without)."""
 TORCH_DOCS = "https://docs.pytorch.org/docs/stable/generated/{name}.html"
 
 
@@ -66,11 +69,18 @@ def read_model(
     `probed` gives the fields of the layer at a path that the probe saw (its shapes, calls and
     costs), for each layer to be made with them at once.
     """
-    own = _own_lister(tree)
-    names_of = _tensor_names(tree, own) if TENSORS_ONCE else tree.tensor_names()
+    table = _Table.read(tree) if TENSOR_TABLE and TENSORS_ONCE else None
+    own = table.lister() if table is not None else _own_lister(tree)
+    if table is not None:
+        names_of = table.names(tree)
+    else:
+        names_of = _tensor_names(tree, own) if TENSORS_ONCE else tree.tensor_names()
     first_name = {key: names[0] for key, names in names_of.items()}
     cycles = tree.cycle_notes()
-    totals = _subtree_totals(tree, own) if MEMOIZE else None
+    totals = None
+    if MEMOIZE:
+        sums = table.subtree_sums(tree, names_of) if table is not None else None
+        totals = sums if sums is not None else _subtree_totals(tree, own)
     unread: list[str] = []
     layers = []
     kept: dict[Any, Any] = {}  # the records of the arguments, by class and values (`arguments.collect_kept`)
@@ -110,7 +120,7 @@ def read_model(
         print_text=printed.placeholder() if isinstance(printed, guard.Failed) else printed,
         root=root,
         layers=tuple(rest),
-        totals=_totals(tree, own),
+        totals=_totals(tree, own, table),
         warnings=warnings,
     )
 
@@ -268,6 +278,77 @@ _Lister = Callable[[nn.Module, str], list[tuple[str, torch.Tensor]]]
 """`guard.own_tensors`, or what it gave for the module the first time in this reading."""
 
 
+class _Table:
+    """Each module's own parameters and buffers, listed once for the whole reading (`TENSOR_TABLE`)."""
+
+    def __init__(self, tree: guard.Tree) -> None:
+        self.stores: dict[str, dict[int, list[tuple[str, torch.Tensor]]]] = {"_parameters": {}, "_buffers": {}}
+        for store, lists in self.stores.items():
+            for module in tree.paths.values():
+                lists[id(module)] = guard.own_tensors(module, store)
+        below = [child for kids in tree.children.values() for _, child in kids]
+        self.plain = len(below) == len(tree.paths) - 1 and len({id(child) for child in below}) == len(below)
+        """Whether each module but the root is the child of one module, once: the tree holds no module twice."""
+        self.order = [id(module) for module in tree.paths.values()]
+
+    @classmethod
+    def read(cls, tree: guard.Tree) -> _Table:
+        return cls(tree)
+
+    def lister(self) -> _Lister:
+        """`guard.own_tensors`, as this table lists it."""
+        stores = self.stores
+
+        def own(module: nn.Module, store: str) -> list[tuple[str, torch.Tensor]]:
+            found = stores[store].get(id(module))
+            return guard.own_tensors(module, store) if found is None else found
+
+        return own
+
+    def names(self, tree: guard.Tree) -> dict[int, list[str]]:
+        """`guard.Tree.tensor_names`, each module's tensors taken from the table."""
+        names: dict[int, list[str]] = {}
+        for lists in self.stores.values():
+            for path, module in tree.visits:
+                found = lists[id(module)]
+                if found:
+                    for local, tensor in found:
+                        names.setdefault(id(tensor), []).append(f"{path}.{local}" if path else local)
+        return names
+
+    def subtree_sums(self, tree: guard.Tree, names_of: dict[int, list[str]]) -> dict[int, int] | None:
+        """`_subtree_totals` summed child by child, for a plain tree whose every parameter has one name, else None.
+
+        Then no subtree holds a parameter twice, and each module's count is its own parameters'
+        and its children's counts added up.
+        """
+        params = self.stores["_parameters"]
+        if not self.plain or any(len(names_of[id(t)]) != 1 for found in params.values() for _, t in found):
+            return None
+        sums: dict[int, int] = {}
+        for key in reversed(self.order):  # the paths come parents first: children are summed before them
+            own = 0
+            for _, tensor in params[key]:
+                kind = type(tensor)
+                if kind is nn.Parameter or kind is torch.Tensor or not isinstance(tensor, _LAZY_PARAMETER):
+                    own += tensor.numel()
+            sums[key] = own + sum(sums[id(child)] for _, child in tree.children.get(key, ()))
+        return sums
+
+    def unique(self, lazy: type) -> list[torch.Tensor]:
+        """`_unique` of the root, for a plain tree: the paths' order is the walk's below the root."""
+        store = "_parameters" if lazy is _LAZY_PARAMETER else "_buffers"
+        seen: dict[int, torch.Tensor] = {}
+        for found in self.stores[store].values():
+            for _, tensor in found:
+                if not isinstance(tensor, lazy):
+                    seen.setdefault(id(tensor), tensor)
+        return list(seen.values())
+
+
+_LAZY_PARAMETER = nn.parameter.UninitializedParameter
+
+
 def _own_lister(tree: guard.Tree) -> _Lister:
     """`guard.own_tensors` for the modules of `tree`, each module's two lists read once (`TENSORS_ONCE`).
 
@@ -379,10 +460,13 @@ def _unique(tree: guard.Tree, module: nn.Module, store: str, lazy: type, own: _L
     return list(seen.values())
 
 
-def _totals(tree: guard.Tree, own: _Lister) -> dict[str, Any]:
+def _totals(tree: guard.Tree, own: _Lister, table: _Table | None = None) -> dict[str, Any]:
     root = tree.paths[""]
-    params = _unique_parameters(tree, root, own)
-    buffers = _unique(tree, root, "_buffers", nn.parameter.UninitializedBuffer, own)
+    if table is not None and table.plain:
+        params, buffers = table.unique(nn.parameter.UninitializedParameter), table.unique(nn.UninitializedBuffer)
+    else:
+        params = _unique_parameters(tree, root, own)
+        buffers = _unique(tree, root, "_buffers", nn.parameter.UninitializedBuffer, own)
     by_dtype: dict[str, int] = defaultdict(int)
     for tensor in [*params, *buffers]:
         by_dtype[dtype_name(tensor.dtype)] += tensor.numel() * tensor.element_size()
