@@ -1,7 +1,9 @@
 """The shortcuts of the static reading's specs change nothing a description says.
 
-Three switches turn them off: `static.FAST_SPECS` (each layer's and tensor's spec made without its
-frozen ``__init__``), `static.TENSOR_TABLE` (each module's tensors listed once up front, the
+Four switches turn them off: `static.FAST_SPECS` (each layer's and tensor's spec made without its
+frozen ``__init__``, a leaf's line read without asking for its children, a tensor with one name
+and a module with one path taken as such), `arguments.QUICK_SLOTS` (a module's children read for
+its parametrizations without a copy), `static.TENSOR_TABLE` (each module's tensors listed once up front, the
 parameter counts summed child by child where nothing is held twice) and `arguments.KEEP_COLLECTED`
 (the records of a layer's constructor arguments made once for each class and values read, in one
 reading of a model). Each model
@@ -26,7 +28,7 @@ from tests import hostile
 from tests.helpers.snapshot import Snapshot
 from tests.test_speed_static import CONFIGS, LLAMA, Stack, as_written, bench_model, from_config, live, odd_tensors
 
-SWITCHES = [(static, "FAST_SPECS"), (static, "TENSOR_TABLE"), (arguments, "KEEP_COLLECTED")]
+SWITCHES = [(static, "FAST_SPECS"), (static, "TENSOR_TABLE"), (arguments, "KEEP_COLLECTED"), (arguments, "QUICK_SLOTS")]
 
 
 @contextmanager

@@ -191,6 +191,8 @@ MEMOIZE = True
 SHARE_RECORDS = True
 """Whether an argument read back with a plain scalar value shares its record with every other one like it
 (tests turn it off to compare with and without)."""
+QUICK_SLOTS = True
+"""Whether `computed_tensors` reads torch's plain dict of children without a copy (tests turn it off to compare)."""
 KEEP_COLLECTED = True
 """Whether `collect_kept` makes the record of a class's arguments once for each set of values read in one reading
 of a model (tests turn it off to compare with and without)."""
@@ -432,7 +434,11 @@ def computed_tensors(module: nn.Module, path: str) -> tuple[ParamSpec, ...]:
     spectral-norm power-iteration buffers are left exactly as they were.
     """
     # read the slot directly: is_parametrized() goes through the module's own __getattr__
-    holders = dict(guard.slots(module, "_modules")).get("parametrizations")
+    slot = getattr(module, "__dict__", {}).get("_modules")
+    if QUICK_SLOTS and type(slot) is dict:  # torch's own dict: read without the copy guard.slots makes
+        holders = slot.get("parametrizations")
+    else:
+        holders = dict(guard.slots(module, "_modules")).get("parametrizations")
     if not isinstance(holders, nn.ModuleDict):
         return ()
     out = []

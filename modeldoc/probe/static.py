@@ -35,8 +35,9 @@ TENSORS_ONCE = True
 """Whether each module's own parameters and buffers are listed once per reading, for the tensor names, the
 totals and its layer, rather than once for each (tests turn it off to compare with and without)."""
 FAST_SPECS = True
-"""Whether the layer and tensor specs are made without their frozen ``__init__`` (`_new`), and the records of the
-constructor arguments once for each class and values (`arguments.collect_kept`); tests turn it off to compare."""
+"""Whether the layer and tensor specs are made without their frozen ``__init__`` (`_new`), the records of the
+constructor arguments once for each class and values (`arguments.collect_kept`), a leaf's line without asking for its
+children, and a tensor's one name or a module's one path taken as such (tests turn it off to compare)."""
 TENSOR_TABLE = True
 """Whether each module's tensors are listed once up front in one table, and the parameter counts summed child by
 child where no module and no parameter is held twice (tests turn it off to compare with and without)."""
@@ -157,13 +158,17 @@ def _layer(
     kept: dict[Any, Any],
 ) -> LayerSpec:
     name = path or "the model"
-    children = tuple(f"{path}.{child}" if path else child for child, _ in tree.children.get(id(sub), []))
+    kids = tree.children.get(id(sub), [])
+    children = () if FAST_SPECS and not kids else tuple(f"{path}.{child}" if path else child for child, _ in kids)
     params = _own_tensors(sub, path, names_of, first_name, lister) + arguments.computed_tensors(sub, path)
     cls = type(sub)
     parent = path.rsplit(".", 1)[0] if "." in path else ("" if path else None)
     own = sum(p.numel for p in params if p.counted and not p.is_buffer)
     notes: list[str] = []
-    line = guard.header_line(sub, path or "model")
+    if FAST_SPECS and _no_children(sub):  # a leaf: its whole repr, as guard.header_line reads it
+        line = guard.attempt(lambda: guard.as_text(repr(sub)), f"repr({path or 'model'})")
+    else:
+        line = guard.header_line(sub, path or "model")
     if isinstance(line, guard.Failed):
         unread.append(line.sentence())
         notes.append(f"The line `print(model)` shows for {name} could not be read: {line.sentence()}.")
@@ -188,8 +193,8 @@ def _layer(
         repr=line.placeholder() if isinstance(line, guard.Failed) else line,
         depth=path.count(".") + 1 if path else 0,
         parent=parent,
-        children=tuple(c for c in children if c in tree.paths),
-        aliases=tuple(a for a in tree.aliases.get(id(sub), []) if a != path),
+        children=tuple(c for c in children if c in tree.paths) if children else (),
+        aliases=_aliases(tree, sub, path),
         doc_url=facts.doc_url,
         docstring=docstring,
         hyperparameters=collected.hyperparameters,
@@ -201,6 +206,20 @@ def _layer(
         bases=facts.bases,
         **probed,
     )
+
+
+def _no_children(module: nn.Module) -> bool:
+    """True when `module` keeps its children in a plain dict that is empty: `guard.header_line` finds none."""
+    found = getattr(module, "__dict__", {}).get("_modules")
+    return type(found) is dict and not found
+
+
+def _aliases(tree: guard.Tree, module: nn.Module, path: str) -> tuple[str, ...]:
+    """The other paths `module` is registered under."""
+    paths = tree.aliases.get(id(module), [])
+    if FAST_SPECS and len(paths) == 1 and paths[0] == path:
+        return ()
+    return tuple(a for a in paths if a != path)
 
 
 @dataclass(frozen=True)
@@ -387,7 +406,11 @@ def _own_tensors(
     entries += [(n, t, True) for n, t in own(sub, "_buffers")]
     for local, tensor, is_buffer in entries:
         qualified = f"{path}.{local}" if path else local
-        others = tuple(n for n in names_of.get(id(tensor), []) if n != qualified)
+        names = names_of.get(id(tensor), [])
+        if FAST_SPECS and len(names) == 1 and names[0] == qualified:  # the tensor's one name: tied with none
+            others: tuple[str, ...] = ()
+        else:
+            others = tuple(n for n in names if n != qualified)
         counted = first_name.get(id(tensor), qualified) == qualified
         # a lazy module's parameter has no shape until its first call (a plain tensor or parameter is none)
         kind = type(tensor)
@@ -396,6 +419,7 @@ def _own_tensors(
             if FAST_SPECS and (kind is nn.Parameter or kind is torch.Tensor)
             else isinstance(tensor, nn.UninitializedParameter | nn.UninitializedBuffer)
         )
+        numel = 0 if lazy else tensor.numel()
         out.append(
             _new(
                 ParamSpec,
@@ -403,9 +427,9 @@ def _own_tensors(
                 local_name=local,
                 shape=() if lazy else tuple(tensor.shape),
                 lazy=lazy,
-                dtype=dtype_name(tensor.dtype),
-                numel=0 if lazy else tensor.numel(),
-                nbytes=0 if lazy else tensor.numel() * tensor.element_size(),
+                dtype=_dtype_name(tensor.dtype),
+                numel=numel,
+                nbytes=0 if lazy else numel * tensor.element_size(),
                 trainable=bool(tensor.requires_grad) and not is_buffer,
                 is_buffer=is_buffer,
                 persistent=local not in persistent_skip,
@@ -414,6 +438,19 @@ def _own_tensors(
             )
         )
     return tuple(out)
+
+
+_DTYPE_NAMES: dict[torch.dtype, str] = {}
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    """`dtype_name`, each dtype's worked out once (`FAST_SPECS`)."""
+    if not FAST_SPECS:
+        return dtype_name(dtype)
+    found = _DTYPE_NAMES.get(dtype)
+    if found is None:
+        found = _DTYPE_NAMES[dtype] = dtype_name(dtype)
+    return found
 
 
 def _subtree_totals(tree: guard.Tree, own: _Lister) -> dict[int, int]:
