@@ -70,12 +70,12 @@ def collect_kept(module: nn.Module, path: str, kept: dict[Any, Any]) -> Collecte
     The values are read from each module, as `collect_all` reads them; what is made of them
     (the defaults compared, the records) depends on nothing else, so it is made once for each
     class and values and kept in `kept` (one reading of a model: an 80-block model has 80 of
-    each layer, most alike). A module whose reading raises, or that has a list among its values,
-    goes through `collect_all` and is not kept.
+    each layer, most alike), as is each class's plan. A module whose reading raises, or that has
+    a list among its values, goes through `collect_all` and is not kept.
     """
     if not KEEP_COLLECTED:
         return collect_all(module, path)
-    plan = class_plan(type(module))
+    plan = _kept_plan(type(module), kept)
     read: list[Any] = []
     key: list[Any] = [id(plan)]  # a plan is its class's (a new one when plans are not kept: then none is shared)
     try:  # as guard.attempt does; a reading that raises is read again by collect_all, which records it
@@ -104,6 +104,17 @@ def collect_kept(module: nn.Module, path: str, kept: dict[Any, Any]) -> Collecte
         return collected  # a default that is a list: each layer keeps its own
     kept[whole] = (plan, collected)  # the plan kept alive: its id is not given to another while kept
     return collected
+
+
+def _kept_plan(cls: type, kept: dict[Any, Any]) -> ClassPlan:
+    """`class_plan` of `cls`, kept in `kept` under the class for the rest of the reading."""
+    try:
+        plan = kept.get(cls)
+    except TypeError:  # a class that cannot be hashed
+        return class_plan(cls)
+    if plan is None:
+        plan = kept[cls] = class_plan(cls)
+    return plan  # type: ignore[no-any-return]
 
 
 def _collected(plan: ClassPlan, read: list[Any]) -> Collected:
@@ -191,8 +202,9 @@ MEMOIZE = True
 SHARE_RECORDS = True
 """Whether an argument read back with a plain scalar value shares its record with every other one like it
 (tests turn it off to compare with and without)."""
-QUICK_SLOTS = True
-"""Whether `computed_tensors` reads torch's plain dict of children without a copy (tests turn it off to compare)."""
+QUICK_READS = True
+"""Whether `computed_tensors` reads torch's plain dict of children without a copy, and `plain` takes a value of
+exactly a scalar type at once (tests turn it off to compare with and without)."""
 KEEP_COLLECTED = True
 """Whether `collect_kept` makes the record of a class's arguments once for each set of values read in one reading
 of a model (tests turn it off to compare with and without)."""
@@ -417,6 +429,9 @@ _UNREADABLE = _Unreadable()
 
 def plain(value: Any) -> Any:
     """A JSON-able copy of `value`, or an `_Unreadable` when it is not a plain value."""
+    kind = type(value)
+    if QUICK_READS and (kind is int or kind is str or kind is float or kind is bool):
+        return value
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, tuple | list | torch.Size):
@@ -435,7 +450,7 @@ def computed_tensors(module: nn.Module, path: str) -> tuple[ParamSpec, ...]:
     """
     # read the slot directly: is_parametrized() goes through the module's own __getattr__
     slot = getattr(module, "__dict__", {}).get("_modules")
-    if QUICK_SLOTS and type(slot) is dict:  # torch's own dict: read without the copy guard.slots makes
+    if QUICK_READS and type(slot) is dict:  # torch's own dict: read without the copy guard.slots makes
         holders = slot.get("parametrizations")
     else:
         holders = dict(guard.slots(module, "_modules")).get("parametrizations")
