@@ -163,7 +163,7 @@ def _layer(
     params = _own_tensors(sub, path, names_of, first_name, lister) + arguments.computed_tensors(sub, path)
     cls = type(sub)
     parent = path.rsplit(".", 1)[0] if "." in path else ("" if path else None)
-    own = sum(p.numel for p in params if p.counted and not p.is_buffer)
+    own = sum(p.numel for p in params if p.counted and not p.is_buffer) if params or not FAST_SPECS else 0
     notes: list[str] = []
     if FAST_SPECS and _no_children(sub):  # a leaf: its whole repr, as guard.header_line reads it
         line = guard.attempt(lambda: guard.as_text(repr(sub)), f"repr({path or 'model'})")
@@ -401,9 +401,12 @@ def _own_tensors(
     sub: nn.Module, path: str, names_of: dict[int, list[str]], first_name: dict[int, str], own: _Lister
 ) -> tuple[ParamSpec, ...]:
     out = []
+    parameters, buffers = own(sub, "_parameters"), own(sub, "_buffers")
+    if FAST_SPECS and not parameters and not buffers:
+        return ()
     persistent_skip = getattr(sub, "__dict__", {}).get("_non_persistent_buffers_set", set())
-    entries: list[tuple[str, torch.Tensor, bool]] = [(n, t, False) for n, t in own(sub, "_parameters")]
-    entries += [(n, t, True) for n, t in own(sub, "_buffers")]
+    entries: list[tuple[str, torch.Tensor, bool]] = [(n, t, False) for n, t in parameters]
+    entries += [(n, t, True) for n, t in buffers]
     for local, tensor, is_buffer in entries:
         qualified = f"{path}.{local}" if path else local
         names = names_of.get(id(tensor), [])
