@@ -55,14 +55,76 @@ def collect_all(module: nn.Module, path: str) -> Collected:
     signature is listed, the unknown ones with their default and the reason.
     """
     plan = class_plan(type(module))
+    read = []
+    for name, declared_default, rule, chain in plan.readings:
+        where = f"{path}.{name}" if path else name
+        read.append(
+            guard.attempt(functools.partial(_read, module, name, rule, declared_default, chain), f"reading {where}")
+        )
+    return _collected(plan, read)
+
+
+def collect_kept(module: nn.Module, path: str, kept: dict[Any, Any]) -> Collected:
+    """`collect_all`, the record shared by every module of one class whose arguments read the same (`KEEP_COLLECTED`).
+
+    The values are read from each module, as `collect_all` reads them; what is made of them
+    (the defaults compared, the records) depends on nothing else, so it is made once for each
+    class and values and kept in `kept` (one reading of a model: an 80-block model has 80 of
+    each layer, most alike), as is each class's plan. A module whose reading raises, or that has
+    a list among its values, goes through `collect_all` and is not kept.
+    """
+    if not KEEP_COLLECTED:
+        return collect_all(module, path)
+    plan = _kept_plan(type(module), kept)
+    read: list[Any] = []
+    key: list[Any] = [id(plan)]  # a plan is its class's (a new one when plans are not kept: then none is shared)
+    try:  # as guard.attempt does; a reading that raises is read again by collect_all, which records it
+        for name, declared_default, rule, chain in plan.readings:
+            value = _read(module, name, rule, declared_default, chain)
+            kind = type(value)
+            if kind is float:  # the text keeps apart what compares equal: 0.0 and -0.0 (and nan is nan)
+                key.append((kind, repr(value)))
+            elif value is None or kind in (bool, int, str):
+                key.append((kind, value))
+            elif kind is _Unreadable:
+                key.append((kind, value.reason))
+            else:  # a list: each layer keeps its own
+                return collect_all(module, path)
+            read.append(value)
+    except (KeyboardInterrupt, GeneratorExit):
+        raise
+    except BaseException:  # the user's code may raise anything
+        return collect_all(module, path)
+    whole = tuple(key)
+    found = kept.get(whole)
+    if found is not None:
+        return found[1]  # type: ignore[no-any-return]
+    collected = _collected(plan, read)
+    if any(isinstance(u.default, list) for u in collected.unknown):
+        return collected  # a default that is a list: each layer keeps its own
+    kept[whole] = (plan, collected)  # the plan kept alive: its id is not given to another while kept
+    return collected
+
+
+def _kept_plan(cls: type, kept: dict[Any, Any]) -> ClassPlan:
+    """`class_plan` of `cls`, kept in `kept` under the class for the rest of the reading."""
+    try:
+        plan = kept.get(cls)
+    except TypeError:  # a class that cannot be hashed
+        return class_plan(cls)
+    if plan is None:
+        plan = kept[cls] = class_plan(cls)
+    return plan  # type: ignore[no-any-return]
+
+
+def _collected(plan: ClassPlan, read: list[Any]) -> Collected:
+    """The `Collected` of the values read for each of `plan`'s readings (a value, `_Unreadable` or `guard.Failed`)."""
     entry = plan.entry
     out: list[Hyperparam] = []
     unknown: list[UnknownArgument] = []
     failures: list[guard.Failed] = []
     values: dict[str, Any] = {}
-    for name, declared_default, rule, chain in plan.readings:
-        where = f"{path}.{name}" if path else name
-        value = guard.attempt(functools.partial(_read, module, name, rule, declared_default, chain), f"reading {where}")
+    for (name, declared_default, rule, _), value in zip(plan.readings, read, strict=True):
         if isinstance(value, guard.Failed):
             failures.append(value)
             unknown.append(_unknown(name, declared_default, f"reading it raised {value.error}"))
@@ -140,6 +202,12 @@ MEMOIZE = True
 SHARE_RECORDS = True
 """Whether an argument read back with a plain scalar value shares its record with every other one like it
 (tests turn it off to compare with and without)."""
+QUICK_READS = True
+"""Whether `computed_tensors` reads torch's plain dict of children without a copy, and `plain` takes a value of
+exactly a scalar type at once (tests turn it off to compare with and without)."""
+KEEP_COLLECTED = True
+"""Whether `collect_kept` makes the record of a class's arguments once for each set of values read in one reading
+of a model (tests turn it off to compare with and without)."""
 
 
 @dataclass(frozen=True)
@@ -361,6 +429,9 @@ _UNREADABLE = _Unreadable()
 
 def plain(value: Any) -> Any:
     """A JSON-able copy of `value`, or an `_Unreadable` when it is not a plain value."""
+    kind = type(value)
+    if QUICK_READS and (kind is int or kind is str or kind is float or kind is bool):
+        return value
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, tuple | list | torch.Size):
@@ -378,7 +449,11 @@ def computed_tensors(module: nn.Module, path: str) -> tuple[ParamSpec, ...]:
     spectral-norm power-iteration buffers are left exactly as they were.
     """
     # read the slot directly: is_parametrized() goes through the module's own __getattr__
-    holders = dict(guard.slots(module, "_modules")).get("parametrizations")
+    slot = getattr(module, "__dict__", {}).get("_modules")
+    if QUICK_READS and type(slot) is dict:  # torch's own dict: read without the copy guard.slots makes
+        holders = slot.get("parametrizations")
+    else:
+        holders = dict(guard.slots(module, "_modules")).get("parametrizations")
     if not isinstance(holders, nn.ModuleDict):
         return ()
     out = []
