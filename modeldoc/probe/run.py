@@ -89,7 +89,9 @@ class Runner:
         """The base pass's example, and its blocks that took one another's steps (`Replayer.classified`)."""
         self.saved: _Saved | None = None
         """The user's modules as they came, taken before the first pass; each pass puts them back to it."""
-        self.real_device = str(next(iter(tensors_of(tree)), torch.empty(0)).device)
+        self.tensors = tensors_of(tree)
+        """The user's parameters and buffers as they came (each pass puts them back)."""
+        self.real_device = str(next(iter(self.tensors), torch.empty(0)).device)
         if device == "cpu" and self.real_device == "meta":
             self.real_device = "cpu"
 
@@ -204,10 +206,9 @@ class Runner:
                 # The user's tensors are swapped out, each slot once: meta stand-ins on the meta device,
                 # copies of the buffers for a real pass (so in-place updates cannot change the model's),
                 # and the materialised tensors for a real pass over a model on the meta device.
-                held = tensors_of(tree) if recorder.values is not None else []  # the user's, before the swap
                 stand_ins = _swap(modules, self._stand_in)
                 if recorder.values is not None:
-                    _know_buffers(recorder.values, held, stand_ins)
+                    _know_buffers(recorder.values, self.tensors, stand_ins)
             device = torch.device("meta") if meta else contextlib.nullcontext()
             # armed innermost: the time limit covers the user's code and nothing of the restoring
             with torch.no_grad(), device, recorder, self.budget.armed():
