@@ -380,11 +380,12 @@ def _add_leaves(value: Any, found: list[torch.Tensor]) -> None:
     kind = type(value)
     if kind is torch.Tensor or kind is torch.nn.Parameter:
         found.append(value)
-    elif kind is list or kind is tuple:
-        for item in value:
-            _add_leaves(item, found)
-    elif kind is dict:
-        for item in value.values():
-            _add_leaves(item, found)
+    elif kind is list or kind is tuple or kind is dict:
+        for item in value.values() if kind is dict else value:
+            inner = type(item)  # the common leaves told apart here, without a call each
+            if inner is torch.Tensor or inner is torch.nn.Parameter:
+                found.append(item)
+            elif inner not in _NO_TENSORS:
+                _add_leaves(item, found)
     elif kind not in _NO_TENSORS:
         found.extend(leaf for leaf in pytree.tree_leaves(value) if isinstance(leaf, torch.Tensor))
