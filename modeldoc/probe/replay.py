@@ -65,6 +65,8 @@ FOLLOW = True
 stand for its own while they agree (the very list when all do, which `classified` then finds at
 once). The very same steps and classes (tests turn it off to compare them with and without)."""
 
+_UNSEEN = object()
+"""What a look-up finds for a value not seen yet (never a value itself)."""
 _PLAIN = (bool, int, float, str, type(None))
 _PLAIN_TYPES = frozenset(_PLAIN)
 _SKIPPED_ATTRIBUTES = frozenset({"forward", *nn.Module().__dict__})
@@ -75,15 +77,15 @@ def group_keys(tree: guard.Tree) -> dict[int, Hashable]:
     """The blocks that may be replayed, by module id, each with the key of its structure: containers that repeat."""
     read = _Read() if QUICK else None
     attributes = _attributes if read is None else read.attributes
-    own = _own if read is None else read.own
+    tensors = _tensors if read is None else read.tensors
     skeleton: dict[int, Hashable] = {}
     for sub in reversed(tree.modules()):  # children before their parents
         children = tree.children.get(id(sub), [])
         skeleton[id(sub)] = (
             type(sub),
-            tuple(_tensor_key(name, t) for store in ("_parameters", "_buffers") for name, t in own(sub, store)),
+            tuple([_tensor_key(name, t) for name, t in tensors(sub)]),
             tuple(sorted(attributes(sub))),  # the names: the values are compared below
-            tuple((name, skeleton.get(id(child))) for name, child in children),
+            tuple([(name, skeleton.get(id(child))) for name, child in children]),
         )
     shared = {key for key, paths in tree.aliases.items() if len(paths) > 1}
     by_skeleton: dict[Hashable, list[nn.Module]] = {}
@@ -97,32 +99,41 @@ def group_keys(tree: guard.Tree) -> dict[int, Hashable]:
     for key, subs in by_skeleton.items():
         if len(subs) < 2:
             continue
-        values = [_subtree_attributes(tree, sub, attributes) for sub in subs]
+        inside = [list(_relative_modules(tree, sub)) for sub in subs]
+        values = [_subtree_attributes(modules, attributes) for modules in inside]
         index = _index_attributes(values)
-        for sub, found in zip(subs, values, strict=False):
-            kept = tuple(sorted((name, value) for name, value in found.items() if name not in index))
-            members[id(sub)] = (key, kept, _ties(tree, sub, own))
+        for sub, modules, found in zip(subs, inside, values, strict=True):
+            kept = tuple(sorted([(name, value) for name, value in found.items() if name not in index]))
+            members[id(sub)] = (key, kept, _ties(modules, tensors))
     return members
 
 
 class _Read:
-    """`_attributes` and `_own` of each module, read once per `group_keys` (`QUICK`): nothing changes meanwhile."""
+    """`_attributes` and `_tensors` of each module, read once per `group_keys` (`QUICK`): nothing changes meanwhile."""
 
     def __init__(self) -> None:
         self.found_attributes: dict[int, dict[str, Hashable]] = {}
-        self.found_tensors: dict[tuple[int, str], list[tuple[str, torch.Tensor]]] = {}
+        self.found_tensors: dict[int, list[tuple[str, torch.Tensor]]] = {}
+        self.values: dict[int, Hashable] = {}
+        """`_hashable` of each attribute value of another than a plain type, by its id (None: a tensor or
+        module, left out): a model's config, say, is read once, not once per module that keeps it."""
 
     def attributes(self, module: nn.Module) -> dict[str, Hashable]:
         found = self.found_attributes.get(id(module))
         if found is None:
-            found = self.found_attributes[id(module)] = _attributes_quick(module)
+            found = self.found_attributes[id(module)] = _attributes_quick(module, self.values)
         return found
 
-    def own(self, module: nn.Module, store: str) -> list[tuple[str, torch.Tensor]]:
-        found = self.found_tensors.get((id(module), store))
+    def tensors(self, module: nn.Module) -> list[tuple[str, torch.Tensor]]:
+        found = self.found_tensors.get(id(module))
         if found is None:
-            found = self.found_tensors[id(module), store] = _own(module, store)
+            found = self.found_tensors[id(module)] = _tensors(module)
         return found
+
+
+def _tensors(module: nn.Module) -> list[tuple[str, torch.Tensor]]:
+    """A module's own parameters, then its buffers."""
+    return [*_own(module, "_parameters"), *_own(module, "_buffers")]
 
 
 def _own(module: nn.Module, store: str) -> list[tuple[str, torch.Tensor]]:
@@ -145,8 +156,8 @@ def _attributes(module: nn.Module) -> dict[str, Hashable]:
     return out
 
 
-def _attributes_quick(module: nn.Module) -> dict[str, Hashable]:
-    """`_attributes`, the same answer, with plain values of exactly the plain types read here."""
+def _attributes_quick(module: nn.Module, values: dict[int, Hashable]) -> dict[str, Hashable]:
+    """`_attributes`, the same answer: values of exactly the plain types read here, others once (`values`, by id)."""
     out: dict[str, Hashable] = {}
     attrs = getattr(module, "__dict__", {})
     for name in attrs.keys() - _SKIPPED_ATTRIBUTES:  # in no particular order: the callers sort or look up
@@ -157,9 +168,11 @@ def _attributes_quick(module: nn.Module) -> dict[str, Hashable]:
         if kind in _PLAIN_TYPES:
             out[name] = (kind.__name__, value)
             continue
-        if isinstance(value, torch.Tensor | nn.Module):
-            continue
-        out[name] = _hashable(value)
+        found = values.get(id(value), _UNSEEN)
+        if found is _UNSEEN:
+            found = values[id(value)] = None if isinstance(value, torch.Tensor | nn.Module) else _hashable(value)
+        if found is not None:
+            out[name] = found
     return out
 
 
@@ -178,26 +191,25 @@ def _hashable(value: Any, depth: int = 0) -> Hashable:
 
 
 def _subtree_attributes(
-    tree: guard.Tree, root: nn.Module, attributes: Callable[[nn.Module], dict[str, Hashable]]
+    modules: list[tuple[str, nn.Module]], attributes: Callable[[nn.Module], dict[str, Hashable]]
 ) -> dict[tuple[str, str], Hashable]:
-    """Every plain attribute of `root`'s subtree, by (path relative to `root`, name)."""
+    """Every plain attribute of a subtree (its `modules`, `_relative_modules`), by (relative path, name)."""
     out: dict[tuple[str, str], Hashable] = {}
-    for rel, sub in _relative_modules(tree, root):
+    for rel, sub in modules:
         for name, value in attributes(sub).items():
             out[rel, name] = value
     return out
 
 
 def _ties(
-    tree: guard.Tree, root: nn.Module, own: Callable[[nn.Module, str], list[tuple[str, torch.Tensor]]]
+    modules: list[tuple[str, nn.Module]], tensors: Callable[[nn.Module], list[tuple[str, torch.Tensor]]]
 ) -> tuple[int, ...]:
-    """How `root`'s subtree ties its tensors: for each slot, the number of the first slot with its tensor."""
+    """How a subtree (its `modules`) ties its tensors: for each slot, the number of the first slot with its tensor."""
     first: dict[int, int] = {}
     out: list[int] = []
-    for _, sub in _relative_modules(tree, root):
-        for store in ("_parameters", "_buffers"):
-            for _, tensor in own(sub, store):
-                out.append(first.setdefault(id(tensor), len(out)))
+    for _, sub in modules:
+        for _, tensor in tensors(sub):
+            out.append(first.setdefault(id(tensor), len(out)))
     return tuple(out)
 
 
@@ -687,8 +699,6 @@ _INDEXES = frozenset({slice, type(Ellipsis)})
 _HEAD = operator.attrgetter("kind", "target", "call", "func", "failed")
 """The parts of an op that `_Steps.agree` reads for all of a block's ops at once (kept as they are in its steps)."""
 _SCOPE = operator.attrgetter("scope")
-_UNSEEN = object()
-"""What `_Steps.agree` finds for a value not paired with a key yet (never a form)."""
 _NO_ARGUMENTS = ("tuple", (("tuple", ()), ("dict", ())))
 """`_Steps.value` of an op with no arguments (a module's call)."""
 
