@@ -1,10 +1,8 @@
-"""The base pass observes repeated blocks through quicker forms (`replay.QUICK`, `replay.FOLLOW`): the same classes.
+"""The base pass observes repeated blocks through quicker forms (`modeldoc.probe.replay.QUICK`): the same classes.
 
 With the switch on, each observed block's steps are built with the common kinds of arguments
 read directly, each tensor's and path's form found once, the walked ops kept for `_share`, and
-`group_keys` reads each module's attributes and tensors once; with `FOLLOW` on too, each block's steps
-are compared as they are built with an earlier block's of its structure, and are that block's very
-list when all agree. Each model is described with the
+`group_keys` reads each module's attributes and tensors once. Each model is described with the
 switch off and on (replaying on both times) and, for every observing pass, the test compares
 what the observing found: the blocks of each structure (`group_keys`), the classes
 (`Replayer.classified`: the same blocks grouped behind the same leaders), the op of the leader
@@ -18,7 +16,7 @@ that did the same thing.
 from __future__ import annotations
 
 import json
-from collections import Counter, namedtuple
+from collections import namedtuple
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -53,10 +51,6 @@ class Observed:
     """Each block's whole key of structure (`group_keys`; comparable only for one live model described twice)."""
     quick: bool
     """True when the blocks were observed through the quick path (their walked ops kept)."""
-    followed: int
-    """How many blocks' steps are the very list of an earlier block (`FOLLOW`)."""
-    partial: int
-    """How many lists of steps begin with the very item of another list (`FOLLOW`: a block that parted midway)."""
 
 
 @pytest.fixture
@@ -85,9 +79,6 @@ def observed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Observed]]:
             ]
             for module_id, raw in self.segments.items()
         }
-        lists = [steps for steps in self.steps.values() if steps is not None]
-        distinct = list({id(steps): steps for steps in lists}.values())
-        starts = Counter(id(steps[0]) for steps in distinct)  # a list that begins with another's first item
         found.append(
             Observed(
                 groups=list(by_key.values()),
@@ -96,8 +87,6 @@ def observed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Observed]]:
                 steps={path[module_id]: steps for module_id, steps in self.steps.items()},
                 keys={path[module_id]: key for module_id, key in self.members.items()},
                 quick=bool(self.walked),
-                followed=len(lists) - len(distinct),
-                partial=sum(1 for steps in distinct if starts[id(steps[0])] > 1),
             )
         )
         return classes
@@ -114,12 +103,11 @@ def json_text(spec: ModelSpec) -> str:
 def both(
     describe: Callable[[], ModelSpec], monkeypatch: pytest.MonkeyPatch, observed: list[Observed]
 ) -> tuple[tuple[str, list[Observed]], tuple[str, list[Observed]]]:
-    """The JSON text and what each observing pass found, with the quick paths off, then on."""
+    """The JSON text and what each observing pass found, with the quick path off, then on."""
     monkeypatch.setattr(replay, "ENABLED", True)
     runs = []
     for quick in (False, True):
         monkeypatch.setattr(replay, "QUICK", quick)
-        monkeypatch.setattr(replay, "FOLLOW", quick)
         observed.clear()
         text = json_text(describe())
         runs.append((text, list(observed)))
@@ -133,8 +121,6 @@ def check(
     (slow_text, slow), (quick_text, quick) = both(describe, monkeypatch, observed)
     shapes.assert_same(slow_text, quick_text)
     assert [o.quick for o in slow] == [False] * len(slow)
-    assert [(o.followed, o.partial) for o in slow] == [(0, 0)] * len(slow)
-    assert any(o.followed for o in quick)  # some blocks' steps were found equal while being built
     assert [o.quick for o in quick] == [bool(o.sources) for o in quick] and any(o.quick for o in quick)
     assert [o.groups for o in slow] == [o.groups for o in quick]
     assert [o.leaders for o in slow] == [o.leaders for o in quick]
@@ -223,6 +209,30 @@ class OddStack(stacks.Stack):
         return self.head(x)
 
 
+class FirstDiffers(stacks.Block):
+    """Follows its index: only the first of seven blocks adds a softmax (the others take fewer steps)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = super().forward(x)
+        return torch.softmax(x, dim=-1) if self.index == 0 else x
+
+
+class NoneOrBound(stacks.Block):
+    """Follows its index: every other block clamps from below too (a number where the others give None)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = super().forward(x)
+        return torch.clamp(x, None if self.index % 2 else -1.0, 1.0)
+
+
+class ShortOrLong(stacks.Block):
+    """Follows its index: a keyword argument given or not (``dtype=None``)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = super().forward(x)
+        return torch.cumsum(x, 1, dtype=None) if self.index % 3 else torch.cumsum(x, 1)
+
+
 @pytest.mark.parametrize(
     ("make", "classes"),
     [
@@ -242,6 +252,9 @@ class OddStack(stacks.Stack):
         pytest.param(shapes.PeekStack, [7], id="a-block-weight-read-before-the-block"),
         pytest.param(lambda: stacks.Stack(shapes.ScanBlock), [7], id="a-loop-inside-each-block"),
         pytest.param(OddStack, [4, 3], id="arguments-of-other-kinds-by-index"),
+        pytest.param(lambda: stacks.Stack(FirstDiffers), [6], id="one-more-op-in-the-first-block"),
+        pytest.param(lambda: stacks.Stack(NoneOrBound), [4, 3], id="none-or-a-number-every-other-block"),
+        pytest.param(lambda: stacks.Stack(ShortOrLong), [3, 4], id="a-keyword-given-or-not-by-index"),
     ],
 )
 def test_hand_written_blocks_are_classified_the_same(
@@ -250,48 +263,3 @@ def test_hand_written_blocks_are_classified_the_same(
     model = make()
     [found] = check(lambda: describe_live(model, "N=2,L=3,8"), monkeypatch, observed, live=True)
     assert [len(c) for c in classes_of(found)] == classes
-
-
-class FirstDiffers(stacks.Block):
-    """Follows its index: only the first of seven blocks adds a softmax (the others take fewer steps)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = super().forward(x)
-        return torch.softmax(x, dim=-1) if self.index == 0 else x
-
-
-class NoneOrBound(stacks.Block):
-    """Follows its index: every other block clamps from below too (a number where the others give None)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = super().forward(x)
-        return torch.clamp(x, None if self.index % 2 else -1.0, 1.0)
-
-
-class ShortOrLong(stacks.Block):
-    """Follows its index: a keyword argument given or not, and ``None`` for a tensor's place (``out``)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = super().forward(x)
-        return torch.cumsum(x, 1, dtype=None) if self.index % 3 else torch.cumsum(x, 1)
-
-
-@pytest.mark.parametrize(
-    ("make", "classes"),
-    [
-        pytest.param(lambda: stacks.Stack(stacks.EveryThird), [5, 2], id="one-more-op-every-third-block"),
-        pytest.param(lambda: stacks.Stack(NoneOrBound), [4, 3], id="none-or-a-number-every-other-block"),
-        pytest.param(lambda: stacks.Stack(ShortOrLong), [3, 4], id="a-keyword-given-or-not-by-index"),
-        pytest.param(lambda: stacks.Stack(stacks.LastDiffers), [6], id="one-more-op-in-the-last-block"),
-        pytest.param(lambda: stacks.Stack(FirstDiffers), [6], id="one-more-op-in-the-first-block"),
-        pytest.param(OddStack, [4, 3], id="one-other-argument-by-index"),
-    ],
-)
-def test_blocks_that_part_from_the_first_block_midway_are_classified_the_same(
-    make: Callable[[], nn.Module], classes: list[int], monkeypatch: pytest.MonkeyPatch, observed: list[Observed]
-) -> None:
-    """A block whose steps agree with the first block's up to some op keeps its items to there, then builds its own."""
-    model = make()
-    [found] = check(lambda: describe_live(model, "N=2,L=3,8"), monkeypatch, observed, live=True)
-    assert [len(c) for c in classes_of(found)] == classes
-    assert found.partial > 0  # the path that parts midway ran, and its steps equal those built whole

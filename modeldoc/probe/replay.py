@@ -31,7 +31,6 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
-import operator
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
@@ -58,12 +57,6 @@ QUICK = True
 arguments read in place (`_Steps.add_ops_quick`), each tensor's and path's form found once, the
 walked ops kept for `_share`, and `group_keys` reading each module once. The very same steps,
 keys, classes and descriptions (tests turn it off to compare them with and without)."""
-
-FOLLOW = True
-"""Observing with `QUICK`, build each block's steps against those of an earlier block of its structure
-(`_Steps.follow`): its ops, arguments and tensors compared in place with that block's items, which
-stand for its own while they agree (the very list when all do, which `classified` then finds at
-once). The very same steps and classes (tests turn it off to compare them with and without)."""
 
 _UNSEEN = object()
 """What a look-up finds for a value not seen yet (never a value itself)."""
@@ -255,10 +248,6 @@ class Segment:
     """The steps in a comparable form (`_Steps`): equal for two blocks that took the same steps."""
     walked: list[RawOp] | None = None
     """`raw` and the ops inside each, in `_walk`'s order (observing with `QUICK`)."""
-    heads: list[Any] | None = None
-    """`_HEAD` of each op of `walked` (`_Steps.agree`, once the segment leads its structure)."""
-    scopes: list[str] = field(default_factory=list)
-    """The scope of each op of `walked`, relative to the block (with `heads`)."""
 
 
 class Replayer:
@@ -289,9 +278,6 @@ class Replayer:
         """Observing: each block's recorded ops by module id."""
         self.walked: dict[int, list[RawOp]] = {}
         """Observing with `QUICK`: each block's recorded ops and the ops inside them (`_walk`), by module id."""
-        self.kinds: dict[Hashable, list[Segment]] = {}
-        """Observing: by key of structure (`members`), the blocks whose steps are a list of their own (not
-        another's, `_Steps.follow`), latest first: with `FOLLOW`, each next block of the structure follows one."""
         self.leaders: dict[tuple[Hashable, Hashable], Segment | None] = {}
         """Replaying: the block that leads each class, by class and inputs (`_signature`); None: it may not lead."""
         self.broken = False
@@ -346,25 +332,16 @@ class Replayer:
             with torch._C.DisableTorchFunction():
                 segment = self._capture(module, path, frame, (args, kwargs, output), start)
             if self.classes is None:
-                self._observed(module, segment)
+                self.steps[id(module)] = None if segment is None else segment.steps
+                if segment is not None:
+                    self.segments[id(module)] = segment.raw
+                    if segment.walked is not None:
+                        self.walked[id(module)] = segment.walked
             else:
                 self.leaders[self.classes[id(module)], signature] = segment
         except Exception as err:
             self._stop(path, err)
         return output
-
-    def _observed(self, module: nn.Module, segment: Segment | None) -> None:
-        """Observing: keep what `module`'s call recorded (`_capture`), for `classified`."""
-        self.steps[id(module)] = None if segment is None else segment.steps
-        if segment is not None:
-            kinds = self.kinds.setdefault(self.members[id(module)], [])
-            followed = next((kind for kind in kinds if kind.steps is segment.steps), segment)
-            if followed in kinds:
-                kinds.remove(followed)
-            kinds.insert(0, followed)  # the next block of the structure tries it first
-            self.segments[id(module)] = segment.raw
-            if segment.walked is not None:
-                self.walked[id(module)] = segment.walked
 
     def _stop(self, path: str, err: Exception) -> None:
         """Replaying ends for the rest of the pass after an error of its own, said in the debug log."""
@@ -384,7 +361,7 @@ class Replayer:
                 continue
             key = self.members[module_id]
             kinds = distinct.setdefault(key, [])
-            number = next((i for i, (known, _) in enumerate(kinds) if known is steps or known == steps), None)
+            number = next((i for i, (known, _) in enumerate(kinds) if known == steps), None)
             if number is None:
                 number = len(kinds)
                 kinds.append((steps, module_id))
@@ -435,20 +412,19 @@ class Replayer:
         )
         steps = _Steps(refs, path)
         if QUICK:
-            walked = segment.walked = _walked(segment.raw)
-            kinds = self.kinds.get(self.members[id(module)]) if FOLLOW and self.classes is None else None
-            if kinds:
-                steps.follow(kinds, segment)
-            else:
-                steps.add_ops_quick(walked)
-                steps.add_rest_quick(segment)
+            walked = _walked(segment.raw)
+            steps.add_ops_quick(walked)
+            for inner in segment.calls:
+                steps.add_call_quick(inner, raw_start)
+            steps.items.append(steps.quick(output))
+            segment.walked = walked
         else:
             for op in _walk(segment.raw):
                 steps.add_op(op)
             for inner in segment.calls:
                 steps.add_call(inner, raw_start)
             steps.items.append(steps.value(output, made=False))
-            steps.items.append(segment.assumed)  # the values it assumed (the router's top-k), where and what
+        steps.items.append(segment.assumed)  # the values it assumed (the router's top-k), where and what
         if steps.external:
             return None  # a tensor from outside the block that is not an input may be another block's state
         segment.steps = steps.items
@@ -696,9 +672,6 @@ _ATOMS = frozenset({bool, int, float, str, type(None), torch.dtype, torch.device
 """The types `_Steps.value` keeps as they are (exactly these: a subclass takes the long way)."""
 _INDEXES = frozenset({slice, type(Ellipsis)})
 """Leaves of indexing that `_Steps.value` reads as `_plain` (when pytree takes them as leaves)."""
-_HEAD = operator.attrgetter("kind", "target", "call", "func", "failed")
-"""The parts of an op that `_Steps.agree` reads for all of a block's ops at once (kept as they are in its steps)."""
-_SCOPE = operator.attrgetter("scope")
 _NO_ARGUMENTS = ("tuple", (("tuple", ()), ("dict", ())))
 """`_Steps.value` of an op with no arguments (a module's call)."""
 
@@ -721,8 +694,6 @@ class _Steps:
         """`ref`'s answer for each tensor seen, by id (`quick`): the block has run, so a tensor's size is its last."""
         self.relative: dict[str, str] = {}
         """`_relative`'s answer for each path seen (`quick`)."""
-        self.paired: dict[int, Any] = {}
-        """`follow`: the other block's key each tensor's key was found equal to, by the tensor's id."""
 
     def ref(self, tensor: torch.Tensor, *, made: bool) -> Any:
         ref = self.refs.get(id(tensor))
@@ -839,124 +810,6 @@ class _Steps:
                 )
             )
 
-    def add_rest_quick(self, segment: Segment) -> None:
-        """The items after the ops: the module calls inside, the output, the values assumed (where and what)."""
-        for inner in segment.calls:
-            self.add_call_quick(inner, segment.raw_start)
-        self.items.append(self.quick(segment.output))
-        self.items.append(segment.assumed)
-
-    def follow(self, others: list[Segment], segment: Segment) -> None:
-        """`add_ops_quick` and `add_rest_quick` of `segment`, compared with `others`' steps as they are built.
-
-        `others` are earlier blocks of the same structure, tried in turn. When one's items all
-        agree, they are the block's very steps. Otherwise the items of the one that agrees
-        longest stand for the block's own while they agree (the same values), and from the
-        first op that differs on, the block's are built.
-        """
-        assert segment.walked is not None
-        ours = segment.walked
-        best, longest = others[0], -1
-        for other in others:
-            assert other.walked is not None
-            self.paired = {}
-            agreed = self.agree(other, ours)
-            ops = len(other.walked)
-            if agreed == ops == len(ours):
-                self.items = []
-                self.add_rest_quick(segment)
-                if self.items == other.steps[ops:]:
-                    self.items = other.steps
-                    return
-            if agreed > longest:
-                best, longest = other, agreed
-        self.items = best.steps[:longest]
-        self.add_ops_quick(ours[longest:])
-        self.add_rest_quick(segment)
-
-    def agree(self, other: Segment, ours: list[RawOp]) -> int:  # noqa: PLR0912, PLR0915 - one loop: it runs for each op of each block
-        """How many of `ours` in a row give the items `other`'s ops gave, each tensor's key found as `key` does.
-
-        When the two lists of ops are as long and each op's kind, target, call, function, failure
-        and scope agree (read for all ops at once), those are not compared op by op.
-        """
-        assert other.walked is not None
-        theirs, items = other.walked, other.steps
-        if other.heads is None:
-            other.heads = list(map(_HEAD, theirs))
-            other.scopes = [item[3] for item in items[: len(theirs)]]
-        rel, same, paired, atoms, unseen = self.rel, self.same, self.paired.get, _ATOMS, _UNSEEN
-        checked = False
-        if len(ours) == len(theirs) and list(map(_HEAD, ours)) == other.heads:
-            scopes = list(map(_SCOPE, ours))
-            found = {scope: rel(scope) for scope in set(scopes)}
-            checked = list(map(found.__getitem__, scopes)) == other.scopes
-        done = 0
-        for op, their, item in zip(ours, theirs, items, strict=False):
-            kind = op.kind
-            if not checked:
-                if kind != item[0] or op.target != item[2] or op.call != item[4] or op.failed != item[6]:
-                    break
-                if (op.func is not item[5] and op.func != item[5]) or rel(op.scope) != item[3]:
-                    break
-            module = kind == "module"
-            if len(op.inner) != item[7] or (module and rel(op.name) != item[1]) or (not module and op.name != item[1]):
-                break
-            args, kwargs = op.args, op.kwargs
-            if (
-                type(args) is tuple
-                and type(kwargs) is dict
-                and type(their.args) is tuple
-                and type(their.kwargs) is dict
-            ):
-                forms, named = item[8][1][0][1], item[8][1][1][1]  # as `add_ops_quick` built them
-                if len(args) != len(forms) or len(kwargs) != len(named):
-                    break
-                fits = True
-                for value, form in zip(args, forms, strict=False):
-                    if paired(id(value), unseen) is not form:  # else a tensor seen before, with this key
-                        fits = (value is form or value == form) if type(value) in atoms else same(value, form, False)
-                        if not fits:
-                            break
-                for (name, value), (known, form) in zip(kwargs.items(), named, strict=False):
-                    if not fits:
-                        break
-                    fits = name == known and (
-                        paired(id(value), unseen) is form
-                        or ((value is form or value == form) if type(value) in atoms else same(value, form, False))
-                    )
-                if not fits:
-                    break
-            elif self.quick((args, kwargs)) != item[8]:
-                break
-            if (module and len(op.inputs) != len(item[9])) or len(op.outputs) != len(item[10]):
-                break
-            fits = True
-            if module:
-                for tensor, form in zip(op.inputs, item[9], strict=False):
-                    if paired(id(tensor), unseen) is not form and not same(tensor, form, False):
-                        fits = False
-                        break
-            if fits:
-                for tensor, form in zip(op.outputs, item[10], strict=False):
-                    if paired(id(tensor), unseen) is not form and not same(tensor, form, True):
-                        fits = False
-                        break
-            if not fits:
-                break
-            done += 1
-        return done
-
-    def same(self, value: Any, form: Any, made: bool) -> bool:
-        """Whether `value`'s form, read as `quick` (or `key`, `made`) reads it, equals `form`."""
-        if type(value) is torch.Tensor or type(value) is nn.Parameter or isinstance(value, torch.Tensor):
-            found = self.keys.get(id(value)) or self.key(value, made)
-            if found == form:
-                self.paired[id(value)] = form
-                return True
-            return False
-        return bool(self.quick(value) == form)
-
     def add_call_quick(self, call: ModuleCall, start: int) -> None:
         """`add_call`, the same item, through `key` and `rel`."""
         key = self.key
@@ -993,14 +846,14 @@ def _share(ops: list[RawOp], first: list[RawOp]) -> None:
 
     `modeldoc.probe.resolve` then works out each such op's cost and arguments once.
     """
-    for op, source in zip(_walk(ops), _walk(first), strict=False):
+    for op, source in zip(_walk(ops), _walk(first), strict=True):
         if op.source is None:
             op.source = source.source or source
 
 
 def _share_walked(ops: list[RawOp], first: list[RawOp]) -> None:
     """`_share` on the walked lists of ops (`Segment.walked`)."""
-    for op, source in zip(ops, first, strict=False):
+    for op, source in zip(ops, first, strict=True):
         if op.source is None:
             op.source = source.source or source
 
