@@ -672,7 +672,9 @@ _ATOMS = frozenset({bool, int, float, str, type(None), torch.dtype, torch.device
 """The types `_Steps.value` keeps as they are (exactly these: a subclass takes the long way)."""
 _INDEXES = frozenset({slice, type(Ellipsis)})
 """Leaves of indexing that `_Steps.value` reads as `_plain` (when pytree takes them as leaves)."""
-_NO_ARGUMENTS = ("tuple", (("tuple", ()), ("dict", ())))
+_NO_KEYWORDS = ("dict", ())
+"""`_Steps.value` of an op's keyword arguments when it has none."""
+_NO_ARGUMENTS = ("tuple", (("tuple", ()), _NO_KEYWORDS))
 """`_Steps.value` of an op with no arguments (a module's call)."""
 
 
@@ -782,18 +784,13 @@ class _Steps:
             elif not args and not kwargs:
                 arguments = _NO_ARGUMENTS
             else:
-                arguments = (
-                    "tuple",
-                    (
-                        ("tuple", tuple([known(id(v)) or (v if type(v) in atoms else quick(v)) for v in args])),
-                        (
-                            "dict",
-                            tuple(
-                                [(k, known(id(v)) or (v if type(v) in atoms else quick(v))) for k, v in kwargs.items()]
-                            ),
-                        ),
-                    ),
-                )
+                positional = ("tuple", tuple([known(id(v)) or (v if type(v) in atoms else quick(v)) for v in args]))
+                named: Any = _NO_KEYWORDS  # then the keywords: the order names what is made
+                if kwargs:
+                    found = [(k, known(id(v)) or (v if type(v) in atoms else quick(v))) for k, v in kwargs.items()]
+                    named = ("dict", tuple(found))
+                arguments = ("tuple", (positional, named))
+            outputs = op.outputs
             append(
                 (
                     op.kind,
@@ -805,8 +802,10 @@ class _Steps:
                     op.failed,
                     len(op.inner),
                     arguments,
-                    [key(t, False) for t in op.inputs] if module else None,
-                    [key(t, True) for t in op.outputs],
+                    ([key(op.inputs[0], False)] if len(op.inputs) == 1 else [key(t, False) for t in op.inputs])
+                    if module
+                    else None,
+                    [key(outputs[0], True)] if len(outputs) == 1 else [key(t, True) for t in outputs],
                 )
             )
 
