@@ -55,8 +55,9 @@ leader's ops stand for its own (tests turn it off to compare the descriptions wi
 QUICK = True
 """Observe the repeated blocks through quicker forms: each op's step built with the common kinds of
 arguments read in place (`_Steps.add_ops_quick`), each tensor's and path's form found once, the
-walked ops kept for `_share`, and `group_keys` reading each module once. The very same steps,
-keys, classes and descriptions (tests turn it off to compare them with and without)."""
+walked ops kept for `_share`, `group_keys` reading each module once, and each block sorted among
+the distinct steps of its structure as it is recorded (`_kind`: its steps are still fresh in memory).
+The very same steps, keys, classes and descriptions (tests turn it off to compare them with and without)."""
 
 _UNSEEN = object()
 """What a look-up finds for a value not seen yet (never a value itself)."""
@@ -276,6 +277,10 @@ class Replayer:
         """Observing: each block's steps by module id (None when it may not be replayed)."""
         self.segments: dict[int, list[RawOp]] = {}
         """Observing: each block's recorded ops by module id."""
+        self.distinct: dict[Hashable, list[tuple[list[Any], int]]] = {}
+        """Observing with `QUICK`: the distinct steps of each structure so far, each with its first block (`_kind`)."""
+        self.found: dict[int, tuple[int, int]] = {}
+        """Observing with `QUICK`: each block's `_kind`, found as it was recorded, by module id."""
         self.walked: dict[int, list[RawOp]] = {}
         """Observing with `QUICK`: each block's recorded ops and the ops inside them (`_walk`), by module id."""
         self.leaders: dict[tuple[Hashable, Hashable], Segment | None] = {}
@@ -337,6 +342,10 @@ class Replayer:
                     self.segments[id(module)] = segment.raw
                     if segment.walked is not None:
                         self.walked[id(module)] = segment.walked
+                    if QUICK:  # while its steps are fresh in memory: the same answer as `classified` finds later
+                        self.found[id(module)] = _kind(
+                            self.distinct, self.members[id(module)], segment.steps, id(module)
+                        )
             else:
                 self.leaders[self.classes[id(module)], signature] = segment
         except Exception as err:
@@ -360,15 +369,14 @@ class Replayer:
             if steps is None:
                 continue
             key = self.members[module_id]
-            kinds = distinct.setdefault(key, [])
-            number = next((i for i, (known, _) in enumerate(kinds) if known == steps), None)
-            if number is None:
-                number = len(kinds)
-                kinds.append((steps, module_id))
-            elif module_id in self.walked and kinds[number][1] in self.walked:
-                _share_walked(self.walked[module_id], self.walked[kinds[number][1]])
+            found = self.found.get(module_id)
+            number, first = _kind(distinct, key, steps, module_id) if found is None else found
+            if first == module_id:
+                pass  # the first block of its class
+            elif module_id in self.walked and first in self.walked:
+                _share_walked(self.walked[module_id], self.walked[first])
             else:
-                _share(self.segments[module_id], self.segments[kinds[number][1]])
+                _share(self.segments[module_id], self.segments[first])
             classes[module_id] = (key, number)
         sizes = Counter(classes.values())
         return {module_id: key for module_id, key in classes.items() if sizes[key] > 1}
@@ -838,6 +846,21 @@ class _Steps:
                 [self.ref(t, made=True) for t in call.outputs],
             )
         )
+
+
+def _kind(
+    distinct: dict[Hashable, list[tuple[list[Any], int]]], key: Hashable, steps: list[Any], module_id: int
+) -> tuple[int, int]:
+    """A block's steps' number among the distinct steps of its structure (`key`) so far, and their first block.
+
+    New steps are added to `distinct`.
+    """
+    kinds = distinct.setdefault(key, [])
+    number = next((i for i, (known, _) in enumerate(kinds) if known == steps), None)
+    if number is None:
+        kinds.append((steps, module_id))
+        return len(kinds) - 1, module_id
+    return number, kinds[number][1]
 
 
 def _share(ops: list[RawOp], first: list[RawOp]) -> None:
