@@ -2,7 +2,8 @@
 
 With the switch on, each observed block's steps are built with the common kinds of arguments
 read directly, each tensor's and path's form found once, the walked ops kept for `_share`, and
-`group_keys` reads each module's attributes and tensors once. Each model is described with the
+`group_keys` reads each module's attributes and tensors once, and each block is sorted among the
+distinct steps of its structure as it is recorded, not after the pass. Each model is described with the
 switch off and on (replaying on both times) and, for every observing pass, the test compares
 what the observing found: the blocks of each structure (`group_keys`), the classes
 (`Replayer.classified`: the same blocks grouped behind the same leaders), the op of the leader
@@ -51,6 +52,8 @@ class Observed:
     """Each block's whole key of structure (`group_keys`; comparable only for one live model described twice)."""
     quick: bool
     """True when the blocks were observed through the quick path (their walked ops kept)."""
+    early: int
+    """How many blocks were sorted among the steps of their structure as they were recorded (`QUICK`)."""
 
 
 @pytest.fixture
@@ -87,6 +90,7 @@ def observed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Observed]]:
                 steps={path[module_id]: steps for module_id, steps in self.steps.items()},
                 keys={path[module_id]: key for module_id, key in self.members.items()},
                 quick=bool(self.walked),
+                early=len(self.found),
             )
         )
         return classes
@@ -121,6 +125,8 @@ def check(
     (slow_text, slow), (quick_text, quick) = both(describe, monkeypatch, observed)
     shapes.assert_same(slow_text, quick_text)
     assert [o.quick for o in slow] == [False] * len(slow)
+    assert [o.early for o in slow] == [0] * len(slow)
+    assert [o.early for o in quick] == [sum(s is not None for s in o.steps.values()) for o in quick]
     assert [o.quick for o in quick] == [bool(o.sources) for o in quick] and any(o.quick for o in quick)
     assert [o.groups for o in slow] == [o.groups for o in quick]
     assert [o.leaders for o in slow] == [o.leaders for o in quick]
@@ -209,6 +215,30 @@ class OddStack(stacks.Stack):
         return self.head(x)
 
 
+class FirstDiffers(stacks.Block):
+    """Follows its index: only the first of seven blocks adds a softmax (the others take fewer steps)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = super().forward(x)
+        return torch.softmax(x, dim=-1) if self.index == 0 else x
+
+
+class NoneOrBound(stacks.Block):
+    """Follows its index: every other block clamps from below too (a number where the others give None)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = super().forward(x)
+        return torch.clamp(x, None if self.index % 2 else -1.0, 1.0)
+
+
+class ShortOrLong(stacks.Block):
+    """Follows its index: a keyword argument given or not (``dtype=None``)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = super().forward(x)
+        return torch.cumsum(x, 1, dtype=None) if self.index % 3 else torch.cumsum(x, 1)
+
+
 @pytest.mark.parametrize(
     ("make", "classes"),
     [
@@ -228,6 +258,9 @@ class OddStack(stacks.Stack):
         pytest.param(shapes.PeekStack, [7], id="a-block-weight-read-before-the-block"),
         pytest.param(lambda: stacks.Stack(shapes.ScanBlock), [7], id="a-loop-inside-each-block"),
         pytest.param(OddStack, [4, 3], id="arguments-of-other-kinds-by-index"),
+        pytest.param(lambda: stacks.Stack(FirstDiffers), [6], id="one-more-op-in-the-first-block"),
+        pytest.param(lambda: stacks.Stack(NoneOrBound), [4, 3], id="none-or-a-number-every-other-block"),
+        pytest.param(lambda: stacks.Stack(ShortOrLong), [3, 4], id="a-keyword-given-or-not-by-index"),
     ],
 )
 def test_hand_written_blocks_are_classified_the_same(

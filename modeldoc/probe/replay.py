@@ -55,9 +55,12 @@ leader's ops stand for its own (tests turn it off to compare the descriptions wi
 QUICK = True
 """Observe the repeated blocks through quicker forms: each op's step built with the common kinds of
 arguments read in place (`_Steps.add_ops_quick`), each tensor's and path's form found once, the
-walked ops kept for `_share`, and `group_keys` reading each module once. The very same steps,
-keys, classes and descriptions (tests turn it off to compare them with and without)."""
+walked ops kept for `_share`, `group_keys` reading each module once, and each block sorted among
+the distinct steps of its structure as it is recorded (`_kind`: its steps are still fresh in memory).
+The very same steps, keys, classes and descriptions (tests turn it off to compare them with and without)."""
 
+_UNSEEN = object()
+"""What a look-up finds for a value not seen yet (never a value itself)."""
 _PLAIN = (bool, int, float, str, type(None))
 _PLAIN_TYPES = frozenset(_PLAIN)
 _SKIPPED_ATTRIBUTES = frozenset({"forward", *nn.Module().__dict__})
@@ -68,15 +71,15 @@ def group_keys(tree: guard.Tree) -> dict[int, Hashable]:
     """The blocks that may be replayed, by module id, each with the key of its structure: containers that repeat."""
     read = _Read() if QUICK else None
     attributes = _attributes if read is None else read.attributes
-    own = _own if read is None else read.own
+    tensors = _tensors if read is None else read.tensors
     skeleton: dict[int, Hashable] = {}
     for sub in reversed(tree.modules()):  # children before their parents
         children = tree.children.get(id(sub), [])
         skeleton[id(sub)] = (
             type(sub),
-            tuple(_tensor_key(name, t) for store in ("_parameters", "_buffers") for name, t in own(sub, store)),
+            tuple([_tensor_key(name, t) for name, t in tensors(sub)]),
             tuple(sorted(attributes(sub))),  # the names: the values are compared below
-            tuple((name, skeleton.get(id(child))) for name, child in children),
+            tuple([(name, skeleton.get(id(child))) for name, child in children]),
         )
     shared = {key for key, paths in tree.aliases.items() if len(paths) > 1}
     by_skeleton: dict[Hashable, list[nn.Module]] = {}
@@ -90,32 +93,41 @@ def group_keys(tree: guard.Tree) -> dict[int, Hashable]:
     for key, subs in by_skeleton.items():
         if len(subs) < 2:
             continue
-        values = [_subtree_attributes(tree, sub, attributes) for sub in subs]
+        inside = [list(_relative_modules(tree, sub)) for sub in subs]
+        values = [_subtree_attributes(modules, attributes) for modules in inside]
         index = _index_attributes(values)
-        for sub, found in zip(subs, values, strict=True):
-            kept = tuple(sorted((name, value) for name, value in found.items() if name not in index))
-            members[id(sub)] = (key, kept, _ties(tree, sub, own))
+        for sub, modules, found in zip(subs, inside, values, strict=True):
+            kept = tuple(sorted([(name, value) for name, value in found.items() if name not in index]))
+            members[id(sub)] = (key, kept, _ties(modules, tensors))
     return members
 
 
 class _Read:
-    """`_attributes` and `_own` of each module, read once per `group_keys` (`QUICK`): nothing changes meanwhile."""
+    """`_attributes` and `_tensors` of each module, read once per `group_keys` (`QUICK`): nothing changes meanwhile."""
 
     def __init__(self) -> None:
         self.found_attributes: dict[int, dict[str, Hashable]] = {}
-        self.found_tensors: dict[tuple[int, str], list[tuple[str, torch.Tensor]]] = {}
+        self.found_tensors: dict[int, list[tuple[str, torch.Tensor]]] = {}
+        self.values: dict[int, Hashable] = {}
+        """`_hashable` of each attribute value of another than a plain type, by its id (None: a tensor or
+        module, left out): a model's config, say, is read once, not once per module that keeps it."""
 
     def attributes(self, module: nn.Module) -> dict[str, Hashable]:
         found = self.found_attributes.get(id(module))
         if found is None:
-            found = self.found_attributes[id(module)] = _attributes_quick(module)
+            found = self.found_attributes[id(module)] = _attributes_quick(module, self.values)
         return found
 
-    def own(self, module: nn.Module, store: str) -> list[tuple[str, torch.Tensor]]:
-        found = self.found_tensors.get((id(module), store))
+    def tensors(self, module: nn.Module) -> list[tuple[str, torch.Tensor]]:
+        found = self.found_tensors.get(id(module))
         if found is None:
-            found = self.found_tensors[id(module), store] = _own(module, store)
+            found = self.found_tensors[id(module)] = _tensors(module)
         return found
+
+
+def _tensors(module: nn.Module) -> list[tuple[str, torch.Tensor]]:
+    """A module's own parameters, then its buffers."""
+    return [*_own(module, "_parameters"), *_own(module, "_buffers")]
 
 
 def _own(module: nn.Module, store: str) -> list[tuple[str, torch.Tensor]]:
@@ -138,8 +150,8 @@ def _attributes(module: nn.Module) -> dict[str, Hashable]:
     return out
 
 
-def _attributes_quick(module: nn.Module) -> dict[str, Hashable]:
-    """`_attributes`, the same answer, with plain values of exactly the plain types read here."""
+def _attributes_quick(module: nn.Module, values: dict[int, Hashable]) -> dict[str, Hashable]:
+    """`_attributes`, the same answer: values of exactly the plain types read here, others once (`values`, by id)."""
     out: dict[str, Hashable] = {}
     attrs = getattr(module, "__dict__", {})
     for name in attrs.keys() - _SKIPPED_ATTRIBUTES:  # in no particular order: the callers sort or look up
@@ -150,9 +162,11 @@ def _attributes_quick(module: nn.Module) -> dict[str, Hashable]:
         if kind in _PLAIN_TYPES:
             out[name] = (kind.__name__, value)
             continue
-        if isinstance(value, torch.Tensor | nn.Module):
-            continue
-        out[name] = _hashable(value)
+        found = values.get(id(value), _UNSEEN)
+        if found is _UNSEEN:
+            found = values[id(value)] = None if isinstance(value, torch.Tensor | nn.Module) else _hashable(value)
+        if found is not None:
+            out[name] = found
     return out
 
 
@@ -171,26 +185,25 @@ def _hashable(value: Any, depth: int = 0) -> Hashable:
 
 
 def _subtree_attributes(
-    tree: guard.Tree, root: nn.Module, attributes: Callable[[nn.Module], dict[str, Hashable]]
+    modules: list[tuple[str, nn.Module]], attributes: Callable[[nn.Module], dict[str, Hashable]]
 ) -> dict[tuple[str, str], Hashable]:
-    """Every plain attribute of `root`'s subtree, by (path relative to `root`, name)."""
+    """Every plain attribute of a subtree (its `modules`, `_relative_modules`), by (relative path, name)."""
     out: dict[tuple[str, str], Hashable] = {}
-    for rel, sub in _relative_modules(tree, root):
+    for rel, sub in modules:
         for name, value in attributes(sub).items():
             out[rel, name] = value
     return out
 
 
 def _ties(
-    tree: guard.Tree, root: nn.Module, own: Callable[[nn.Module, str], list[tuple[str, torch.Tensor]]]
+    modules: list[tuple[str, nn.Module]], tensors: Callable[[nn.Module], list[tuple[str, torch.Tensor]]]
 ) -> tuple[int, ...]:
-    """How `root`'s subtree ties its tensors: for each slot, the number of the first slot with its tensor."""
+    """How a subtree (its `modules`) ties its tensors: for each slot, the number of the first slot with its tensor."""
     first: dict[int, int] = {}
     out: list[int] = []
-    for _, sub in _relative_modules(tree, root):
-        for store in ("_parameters", "_buffers"):
-            for _, tensor in own(sub, store):
-                out.append(first.setdefault(id(tensor), len(out)))
+    for _, sub in modules:
+        for _, tensor in tensors(sub):
+            out.append(first.setdefault(id(tensor), len(out)))
     return tuple(out)
 
 
@@ -264,6 +277,10 @@ class Replayer:
         """Observing: each block's steps by module id (None when it may not be replayed)."""
         self.segments: dict[int, list[RawOp]] = {}
         """Observing: each block's recorded ops by module id."""
+        self.distinct: dict[Hashable, list[tuple[list[Any], int]]] = {}
+        """Observing with `QUICK`: the distinct steps of each structure so far, each with its first block (`_kind`)."""
+        self.found: dict[int, tuple[int, int]] = {}
+        """Observing with `QUICK`: each block's `_kind`, found as it was recorded, by module id."""
         self.walked: dict[int, list[RawOp]] = {}
         """Observing with `QUICK`: each block's recorded ops and the ops inside them (`_walk`), by module id."""
         self.leaders: dict[tuple[Hashable, Hashable], Segment | None] = {}
@@ -325,6 +342,10 @@ class Replayer:
                     self.segments[id(module)] = segment.raw
                     if segment.walked is not None:
                         self.walked[id(module)] = segment.walked
+                    if QUICK:  # while its steps are fresh in memory: the same answer as `classified` finds later
+                        self.found[id(module)] = _kind(
+                            self.distinct, self.members[id(module)], segment.steps, id(module)
+                        )
             else:
                 self.leaders[self.classes[id(module)], signature] = segment
         except Exception as err:
@@ -348,15 +369,14 @@ class Replayer:
             if steps is None:
                 continue
             key = self.members[module_id]
-            kinds = distinct.setdefault(key, [])
-            number = next((i for i, (known, _) in enumerate(kinds) if known == steps), None)
-            if number is None:
-                number = len(kinds)
-                kinds.append((steps, module_id))
-            elif module_id in self.walked and kinds[number][1] in self.walked:
-                _share_walked(self.walked[module_id], self.walked[kinds[number][1]])
+            found = self.found.get(module_id)
+            number, first = _kind(distinct, key, steps, module_id) if found is None else found
+            if first == module_id:
+                pass  # the first block of its class
+            elif module_id in self.walked and first in self.walked:
+                _share_walked(self.walked[module_id], self.walked[first])
             else:
-                _share(self.segments[module_id], self.segments[kinds[number][1]])
+                _share(self.segments[module_id], self.segments[first])
             classes[module_id] = (key, number)
         sizes = Counter(classes.values())
         return {module_id: key for module_id, key in classes.items() if sizes[key] > 1}
@@ -660,7 +680,9 @@ _ATOMS = frozenset({bool, int, float, str, type(None), torch.dtype, torch.device
 """The types `_Steps.value` keeps as they are (exactly these: a subclass takes the long way)."""
 _INDEXES = frozenset({slice, type(Ellipsis)})
 """Leaves of indexing that `_Steps.value` reads as `_plain` (when pytree takes them as leaves)."""
-_NO_ARGUMENTS = ("tuple", (("tuple", ()), ("dict", ())))
+_NO_KEYWORDS = ("dict", ())
+"""`_Steps.value` of an op's keyword arguments when it has none."""
+_NO_ARGUMENTS = ("tuple", (("tuple", ()), _NO_KEYWORDS))
 """`_Steps.value` of an op with no arguments (a module's call)."""
 
 
@@ -770,18 +792,13 @@ class _Steps:
             elif not args and not kwargs:
                 arguments = _NO_ARGUMENTS
             else:
-                arguments = (
-                    "tuple",
-                    (
-                        ("tuple", tuple([known(id(v)) or (v if type(v) in atoms else quick(v)) for v in args])),
-                        (
-                            "dict",
-                            tuple(
-                                [(k, known(id(v)) or (v if type(v) in atoms else quick(v))) for k, v in kwargs.items()]
-                            ),
-                        ),
-                    ),
-                )
+                positional = ("tuple", tuple([known(id(v)) or (v if type(v) in atoms else quick(v)) for v in args]))
+                named: Any = _NO_KEYWORDS  # then the keywords: the order names what is made
+                if kwargs:
+                    found = [(k, known(id(v)) or (v if type(v) in atoms else quick(v))) for k, v in kwargs.items()]
+                    named = ("dict", tuple(found))
+                arguments = ("tuple", (positional, named))
+            outputs = op.outputs
             append(
                 (
                     op.kind,
@@ -793,8 +810,10 @@ class _Steps:
                     op.failed,
                     len(op.inner),
                     arguments,
-                    [key(t, False) for t in op.inputs] if module else None,
-                    [key(t, True) for t in op.outputs],
+                    ([key(op.inputs[0], False)] if len(op.inputs) == 1 else [key(t, False) for t in op.inputs])
+                    if module
+                    else None,
+                    [key(outputs[0], True)] if len(outputs) == 1 else [key(t, True) for t in outputs],
                 )
             )
 
@@ -827,6 +846,21 @@ class _Steps:
                 [self.ref(t, made=True) for t in call.outputs],
             )
         )
+
+
+def _kind(
+    distinct: dict[Hashable, list[tuple[list[Any], int]]], key: Hashable, steps: list[Any], module_id: int
+) -> tuple[int, int]:
+    """A block's steps' number among the distinct steps of its structure (`key`) so far, and their first block.
+
+    New steps are added to `distinct`.
+    """
+    kinds = distinct.setdefault(key, [])
+    number = next((i for i, (known, _) in enumerate(kinds) if known == steps), None)
+    if number is None:
+        kinds.append((steps, module_id))
+        return len(kinds) - 1, module_id
+    return number, kinds[number][1]
 
 
 def _share(ops: list[RawOp], first: list[RawOp]) -> None:
