@@ -7,12 +7,15 @@ Run it from a folder outside any checkout (the current folder comes first on ``s
 per checkout, alternating, in one session. It prints one JSON line: the modeldoc it imported, and
 for GPT-2 small and the 80-block LLaMA of ``bench_models.py``, built on the meta device (a meta
 input, the issue's measure) and on the CPU (random weights, a real input), the median seconds of
-``pipeline.describe_module`` and of ``torchinfo.summary`` on the same module object.
+``pipeline.describe_module`` and of ``torchinfo.summary`` on the same module object, called in
+turn round after round (wall time, and process time as ``... cpu``), and the load average at the
+start and at the end.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -27,18 +30,27 @@ from modeldoc import pipeline
 from modeldoc.options import model_options
 
 
-def median_time(call: Callable[[], Any], reps: int = 5) -> float:
-    """Median wall time of `call` over `reps` calls, after one untimed call.
+def medians(calls: dict[str, Callable[[], Any]], reps: int = 5) -> dict[str, float]:
+    """Median wall seconds of each call, and median process seconds (``NAME cpu``), over `reps` rounds.
 
-    (`run.py` has its twin, but importing it puts this checkout first on ``sys.path``.)
+    One untimed call of each first; then each round calls every one in turn, so a change in the
+    machine's load falls on all of them alike. (`run.py` has a twin of the wall median, but
+    importing it puts this checkout first on ``sys.path``.)
     """
-    call()
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
+    for call in calls.values():
         call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    wall: dict[str, list[float]] = {name: [] for name in calls}
+    cpu: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(reps):
+        for name, call in calls.items():
+            start, start_cpu = time.perf_counter(), time.process_time()
+            call()
+            wall[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - start_cpu)
+    return {
+        **{name: statistics.median(times) for name, times in wall.items()},
+        **{f"{name} cpu": statistics.median(times) for name, times in cpu.items()},
+    }
 
 
 def measure(name: str) -> dict[str, float]:
@@ -49,20 +61,24 @@ def measure(name: str) -> dict[str, float]:
     cpu = FACTORIES[name]().eval()
     on_meta = torch.zeros(1, 64, dtype=torch.long, device="meta")
     on_cpu = torch.zeros(1, 64, dtype=torch.long)
+    on_meta_calls = {
+        "describe": lambda: pipeline.describe_module(meta, options),
+        "torchinfo": lambda: str(torchinfo.summary(meta, input_data=[on_meta], depth=3, verbose=0, device="meta")),
+    }
+    on_cpu_calls = {
+        "describe": lambda: pipeline.describe_module(cpu, options),
+        "torchinfo": lambda: str(torchinfo.summary(cpu, input_data=[on_cpu], depth=3, verbose=0, device="cpu")),
+    }
     return {
-        "meta describe": median_time(lambda: pipeline.describe_module(meta, options)),
-        "meta torchinfo": median_time(
-            lambda: str(torchinfo.summary(meta, input_data=[on_meta], depth=3, verbose=0, device="meta"))
-        ),
-        "cpu describe": median_time(lambda: pipeline.describe_module(cpu, options)),
-        "cpu torchinfo": median_time(
-            lambda: str(torchinfo.summary(cpu, input_data=[on_cpu], depth=3, verbose=0, device="cpu"))
-        ),
+        **{f"meta {key}": value for key, value in medians(on_meta_calls).items()},
+        **{f"cpu {key}": value for key, value in medians(on_cpu_calls).items()},
     }
 
 
 def main() -> None:
-    print(json.dumps({"modeldoc": modeldoc.__file__, **{name: measure(name) for name in ("gpt2", "llama")}}))
+    load = os.getloadavg()[0]
+    results = {name: measure(name) for name in ("gpt2", "llama")}
+    print(json.dumps({"modeldoc": modeldoc.__file__, "load": [load, os.getloadavg()[0]], **results}))
 
 
 if __name__ == "__main__":
