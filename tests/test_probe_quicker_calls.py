@@ -5,7 +5,9 @@
 - `run.DIRECT_HOOKS`: the recorder's hooks go straight into each module's hook tables;
 - `resolve.FAST_SPECS`: op and tensor specs are made without their frozen ``__init__``;
 - `meta_kernels.REMEMBER_LAYOUTS`: an elementwise op's answer on operands of sizes, strides
-  and dtypes seen before is the one worked out then.
+  and dtypes seen before is the one worked out then;
+- `values.EMPTY_AT_ONCE`: an op whose outputs are all empty (a generation cache's first keys)
+  gets empty shadows without running it on the CPU.
 
 Each model is described with every switch off and on, and the JSON must be equal byte for byte;
 the tests after that show each switch takes effect, and where it must not (a tensor subclass
@@ -26,7 +28,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils import _device
 
-from modeldoc.probe import meta_kernels, record, resolve, run
+from modeldoc.probe import meta_kernels, record, resolve, run, values
 from tests.helpers.specs import describe_live, spec_of
 from tests.test_probe_bookkeeping import LLAMA, MadeInside, assert_same
 from tests.test_probe_meta_references import make_binary, make_pow, make_rotary, make_unary
@@ -37,6 +39,7 @@ SWITCHES = (
     (run, "DIRECT_HOOKS"),
     (resolve, "FAST_SPECS"),
     (meta_kernels, "REMEMBER_LAYOUTS"),
+    (values, "EMPTY_AT_ONCE"),
 )
 
 
@@ -301,3 +304,27 @@ def test_a_module_that_registers_hooks_its_own_way_is_hooked_through_its_own_cal
     spec = describe_live(nn.Sequential(nn.Linear(4, 4), RegistersItsOwnWay(4, 2)), "N=2,4", probe_device="meta")
     assert spec.trace is not None and spec.trace.complete
     assert RegistersItsOwnWay.registered >= 1  # once per pass
+
+
+def test_an_empty_output_gets_an_empty_shadow_without_running_on_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    ran: list[Any] = []
+    real = values.with_modes
+
+    def counted(func: Any, /, *args: Any, **kwargs: Any) -> Any:
+        ran.append(func)
+        return real(func, *args, **kwargs)
+
+    monkeypatch.setattr(values, "with_modes", counted)
+    for at_once in (False, True):
+        monkeypatch.setattr(values, "EMPTY_AT_ONCE", at_once)
+        ran.clear()
+        known = values.Values()
+
+        def on_meta() -> torch.Tensor:
+            return torch.tensor([], dtype=torch.bfloat16, device="meta")
+
+        out = known.call(torch.tensor, ([],), {"dtype": torch.bfloat16}, on_meta)
+        shadow = known.shadow(out)
+        assert shadow is not None and not shadow.is_meta
+        assert (tuple(shadow.shape), shadow.dtype) == ((0,), torch.bfloat16)
+        assert ran == ([] if at_once else [torch.tensor])
