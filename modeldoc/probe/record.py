@@ -174,7 +174,9 @@ class Recorder(TorchFunctionMode):
         if self.frames:
             self.frames[-1].called_child = True
         inputs = tensor_leaves((args, kwargs))
-        seen = self.calls.setdefault(path, Calls())
+        seen = self.calls.get(path)
+        if seen is None:
+            seen = self.calls[path] = Calls()
         if seen.count == 0:
             seen.order = self.counter
             self.counter += 1
