@@ -4,7 +4,8 @@
 ``__post_init__`` again instead of going through ``dataclasses.replace``;
 `modeldoc.explain.layers.QUICK_COPIES` makes the explained copies of a layer, its arguments and
 tensors without ``dataclasses.replace`` and gives each repeat what explaining wrote on the first
-from one dictionary made per key. Each model's raw description is interpreted with both on, with
+from one dictionary made per key; `modeldoc.explain.bookkeeping.TYPE_RULES` works out once per
+layer type which arguments are bookkeeping. Each model's raw description is interpreted with both on, with
 each off alone and with both off, and the ``modeldoc/1`` JSON texts, as the CLI writes them, must
 be equal. The models: the benchmark's GPT-2 (full size) and LLaMA (6 blocks) on meta, their tiny
 live versions, tiny Hugging Face configs (LLaMA, GPT-2, BERT, T5, DeepSeek-V3, Mixtral, Gemma 2),
@@ -22,7 +23,7 @@ from typing import Any
 import pytest
 
 from modeldoc import knowledge, pipeline
-from modeldoc.explain import layers
+from modeldoc.explain import bookkeeping, layers
 from modeldoc.explain import reuse as explain_reuse
 from modeldoc.options import model_options
 from modeldoc.spec import ModelSpec
@@ -30,25 +31,35 @@ from tests import test_derive_reuse as reused
 from tests import test_interpret_reuse as models
 from tests.test_speed_static import bench_model
 
-SWITCHES: list[tuple[Any, str]] = [(explain_reuse, "RECOMPUTED"), (layers, "QUICK_COPIES")]
+SWITCHES: list[tuple[Any, str]] = [
+    (explain_reuse, "RECOMPUTED"),
+    (layers, "QUICK_COPIES"),
+    (bookkeeping, "TYPE_RULES"),
+]
 """Every shortcut's module and switch."""
 
 
-def _interpreted(raw: ModelSpec, table: knowledge.Knowledge, off: Collection[tuple[Any, str]] = ()) -> tuple[str, int]:
-    """The description as JSON text with the shortcuts on but those `off`, and how often ``dataclasses.replace`` ran."""
-    ran = 0
-    replace = dataclasses.replace
+def _interpreted(
+    raw: ModelSpec, table: knowledge.Knowledge, off: Collection[tuple[Any, str]] = ()
+) -> tuple[str, dict[str, int]]:
+    """The JSON text with the shortcuts on but those `off`; how often replace and a bookkeeping lookup ran."""
+    ran = {"replace": 0, "entry": 0}
+    replace, entry_of = dataclasses.replace, bookkeeping.entry_of
 
     def counted(obj: Any, /, **changes: Any) -> Any:
-        nonlocal ran
-        ran += 1
+        ran["replace"] += 1
         return replace(obj, **changes)
+
+    def looked_up(layer: Any, table: Any = None) -> Any:
+        ran["entry"] += 1
+        return entry_of(layer, table)
 
     with pytest.MonkeyPatch.context() as patched:
         for module, switch in SWITCHES:
             patched.setattr(module, switch, (module, switch) not in off)
         patched.setattr(layers, "replace", counted)
         patched.setattr(explain_reuse, "replace", counted)
+        patched.setattr(bookkeeping, "entry_of", looked_up)
         text = models.json_text(pipeline.interpret(raw, table))
     return text, ran
 
@@ -60,7 +71,9 @@ def _same_every_way(raw: ModelSpec, table: knowledge.Knowledge) -> str:
         assert _interpreted(raw, table, off=[switch])[0] == shortcuts, switch
     without, ran_without = _interpreted(raw, table, off=SWITCHES)
     assert without == shortcuts
-    assert ran < ran_without  # the comparison means something: the shortcuts were taken
+    # the comparison means something: the shortcuts were taken
+    assert ran["replace"] < ran_without["replace"]
+    assert 0 < ran["entry"] < ran_without["entry"]
     return shortcuts
 
 
