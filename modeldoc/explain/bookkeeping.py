@@ -30,27 +30,46 @@ _PLAIN = (type(None), bool, int, float, str)
 """Types whose value a reason can be kept by (`reuse.value_key`): their text follows from it."""
 
 
+TYPE_RULES = True
+"""True works out once per layer type (type, class name, bases: what picks its knowledge entry) which
+arguments are bookkeeping, for every layer of that type in one `separate`; False works it out for each
+layer. The tests interpret models both ways and compare the JSON byte for byte."""
+
+_Rules = tuple[set[str], set[str], str]
+"""A layer type's arguments marked bookkeeping by its entry, the conventional ones of its library, and the library."""
+
+
 def separate(spec: ModelSpec, table: Knowledge | None = None) -> ModelSpec:
     """`spec` with each layer's bookkeeping arguments moved out of its hyperparameters."""
     table = table or knowledge.current()
     said: dict[Hashable, str] | None = {} if reuse.ENABLED else None
-    changed = [moved for layer in spec.all_layers if (moved := separate_layer(layer, table, said)) is not layer]
+    types: dict[Hashable, _Rules] | None = {} if TYPE_RULES else None
+    changed = [moved for layer in spec.all_layers if (moved := separate_layer(layer, table, said, types)) is not layer]
     return spec.with_layers(tuple(changed)) if changed else spec
 
 
 def separate_layer(
-    layer: LayerSpec, table: Knowledge | None = None, said: dict[Hashable, str] | None = None
+    layer: LayerSpec,
+    table: Knowledge | None = None,
+    said: dict[Hashable, str] | None = None,
+    types: dict[Hashable, _Rules] | None = None,
 ) -> LayerSpec:
     """`layer` with its bookkeeping arguments apart (the same object when it has none).
 
     `said` keeps the reasons rendered so far, by what the message reads: the blocks of a stack
-    take ``config`` and ``layer_idx`` alike, and their reason is rendered once.
+    take ``config`` and ``layer_idx`` alike, and their reason is rendered once. `types` keeps
+    each layer type's rules (`_rules`) for the rest of one `separate`, whose table does not change.
     """
-    entry = entry_of(layer, table)
-    ruled = entry.args if entry is not None else {}
-    marked = {name for name, rule in ruled.items() if rule.bookkeeping}
-    library = layer.type.split(".", 1)[0]
-    conventional = set(_CONVENTIONAL) - set(ruled) if library in _LIBRARIES else set()
+    if types is None:
+        marked, conventional, library = _rules(layer, table)
+    else:
+        key = (layer.type, layer.type_name, layer.bases)
+        found = types.get(key)
+        if found is None:
+            found = types[key] = _rules(layer, table)
+        marked, conventional, library = found
+    if not marked and not conventional:
+        return layer
     apart: list[Bookkeeping] = []
     for h in layer.hyperparameters:
         if h.name in marked:
@@ -71,6 +90,16 @@ def separate_layer(
         unknown_arguments=tuple(a for a in layer.unknown_arguments if a.name not in names),
         bookkeeping=layer.bookkeeping + tuple(apart),
     )
+
+
+def _rules(layer: LayerSpec, table: Knowledge | None) -> _Rules:
+    """Which arguments of `layer`'s type are bookkeeping: marked so by its entry, or conventional in its library."""
+    entry = entry_of(layer, table)
+    ruled = entry.args if entry is not None else {}
+    marked = {name for name, rule in ruled.items() if rule.bookkeeping}
+    library = layer.type.split(".", 1)[0]
+    conventional = set(_CONVENTIONAL) - set(ruled) if library in _LIBRARIES else set()
+    return marked, conventional, library
 
 
 def _reason(said: dict[Hashable, str] | None, **context: Any) -> str:

@@ -24,6 +24,12 @@ from modeldoc.spec import AxisRef, Hyperparam, LayerSpec, ModelSpec, ParamSpec
 
 logger = logging.getLogger(__name__)
 
+QUICK_COPIES = True
+"""True makes the explained copies of a layer, its arguments and tensors with `reuse.copied` (no
+``dataclasses.replace``), and takes what explaining wrote on the first layer of a key into each repeat
+from one dictionary made once per key; False builds both the slow way. The tests interpret models both
+ways and compare the JSON byte for byte."""
+
 _RENDER_ERRORS = (TemplateError, TypeError, ValueError, ZeroDivisionError, IndexError, KeyError, AttributeError)
 BRIEF_SEPARATOR = ", "
 """Between the parts of a brief label (``"3→8, 3×3, stride 2"``)."""
@@ -152,6 +158,13 @@ class _First:
         self.context = context
         self.entry = entry
         self.own = own
+        self.written = {f: getattr(explained, f) for f in _LAYER_WRITTEN}
+        """What explaining wrote on the layer, for each repeat."""
+        self.tensors_written = [
+            None if out is before else {f: getattr(out, f) for f in _PARAM_WRITTEN}
+            for before, out in zip(layer.parameters, explained.parameters, strict=True)
+        ]
+        """What explaining wrote on each tensor (None: it left the tensor as it was), for each repeat."""
 
     def repeat(self, layer: LayerSpec) -> LayerSpec:
         """`layer` explained as the first was: the two differ only in what explaining does not read."""
@@ -169,13 +182,21 @@ class _First:
                 context = {**self.context, h.name: h.value}
                 out[i] = _hyperparam(h, self.entry.args.get(h.name), context, filler)
             hyperparameters = tuple(out)
-        parameters = tuple(
-            own if out is before else reuse.copied(own, **{f: getattr(out, f) for f in _PARAM_WRITTEN})
-            for own, before, out in zip(layer.parameters, first.parameters, explained.parameters, strict=True)
-        )
+        if QUICK_COPIES:
+            parameters = tuple(
+                own if written is None else reuse.copied(own, **written)
+                for own, written in zip(layer.parameters, self.tensors_written, strict=True)
+            )
+            written = self.written
+        else:
+            parameters = tuple(
+                own if out is before else reuse.copied(own, **{f: getattr(out, f) for f in _PARAM_WRITTEN})
+                for own, before, out in zip(layer.parameters, first.parameters, explained.parameters, strict=True)
+            )
+            written = {f: getattr(explained, f) for f in _LAYER_WRITTEN}
         return reuse.copied(
             layer,
-            **{f: getattr(explained, f) for f in _LAYER_WRITTEN},
+            **written,
             hyperparameters=hyperparameters,
             parameters=parameters,
             notes=layer.notes + explained.notes[len(first.notes) :],
@@ -183,6 +204,11 @@ class _First:
 
     def _value_key(self, i: int) -> Any:
         return reuse.value_key(self.layer.hyperparameters[i].value)
+
+
+def _with(obj: Any, **changes: Any) -> Any:
+    """`obj` with `changes`: by `reuse.copied` (`QUICK_COPIES`), else by ``dataclasses.replace``."""
+    return reuse.copied(obj, **changes) if QUICK_COPIES else replace(obj, **changes)
 
 
 def fit_to_calls(spec: ModelSpec, table: Knowledge | None = None) -> ModelSpec:
@@ -396,7 +422,7 @@ def annotate_in_context(
     notes = tuple(n for n in (filler.text(note, context, "notes") for note in entry.notes) if n)
     if entry.key != knowledge.key_of(layer.type, layer.type_name) and not _parametrized(layer):
         notes += (knowledge.message("described_as_base", layer=layer.type_name, base=entry.key),)
-    explained = replace(
+    explained = _with(
         layer,
         summary=filler.text(entry.summary, context, "summary"),
         formula=filler.text(entry.formula, context, "formula"),
@@ -516,7 +542,7 @@ def _hyperparam(h: Hyperparam, rule: knowledge.ArgRule | None, context: dict[str
     if rule is None:
         return h
     ref = filler.axis_ref(rule.dim, context, f"args.{h.name}.dim")
-    return replace(
+    return _with(
         h,
         kind=rule.kind,
         source=rule.source,
@@ -554,7 +580,7 @@ def _tensor(p: ParamSpec, entry: knowledge.Entry, context: dict[str, Any], fille
         filler.fail(field, f"{len(axes)} ax{'i' if len(axes) == 1 else 'e'}s for a tensor of shape {list(p.shape)}")
         axes = []
     notes = [filler.text(n, local, f"{field}.notes") for n in rule.notes]
-    return replace(
+    return _with(
         p,
         axes=tuple(axes) if axes or not p.shape else p.axes,
         axis_notes=tuple(n for n in notes if n),
