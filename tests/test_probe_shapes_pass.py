@@ -297,3 +297,91 @@ def test_passes_at_other_sizes_on_the_cpu_are_described_the_same(
     assert_same(made, kept)
     assert light == [False] * 3 + [True] * 3  # N moved, L moved, both moved to check: off, then on
     assert labelled(kept, "L") and labelled(kept, "N")
+
+
+@pytest.fixture
+def taken(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, list[Any]]]:
+    """Each replay taken and what it put in the record, and how many signatures were read the quick way."""
+    seen: dict[str, list[Any]] = {"records": [], "quick": []}
+    real_record, real_quick = replay._record, replay._signature_quick
+
+    def record(rec: Any, leader: replay.Segment, ops: list[Any], calls: list[Any]) -> None:
+        def shapes(tensors: list[Any]) -> list[Any]:
+            return [(type(t).__name__, tuple(t.shape), t.dtype) for t in tensors]
+
+        made = [(c.path, c.target, c.scope, c.call, c.start, c.end, shapes(c.inputs), shapes(c.outputs)) for c in calls]
+        kinds = [type(op).__name__ for op in ops]
+        seen["records"].append((leader.root, len(rec.raw), len(rec.module_calls), kinds, made))
+        real_record(rec, leader, ops, calls)
+
+    def quick(value: Any, rec: Any) -> Any:
+        answer = real_quick(value, rec)
+        seen["quick"].append(answer is not None)
+        return answer
+
+    monkeypatch.setattr(replay, "_record", record)
+    monkeypatch.setattr(replay, "_signature_quick", quick)
+    yield seen
+
+
+REPLAYED_MODELS = [
+    pytest.param(lambda: describe_live(bench_model("gpt2"), "1,L=64", input_dtype="long"), 11, id="gpt2"),
+    pytest.param(lambda: describe_live(bench_model("llama", layers=6), "1,L=64", input_dtype="long"), 5, id="llama6"),
+    *[
+        pytest.param(
+            lambda target=p.values[0], config=p.values[1]: spec_of(
+                target, "input_ids:1,L=8", input_dtype="long", kwargs=config
+            ),
+            sum(p.values[2]),
+            id=f"hf-{p.id}",
+        )
+        for p in stacks.HF_CONFIGS
+        if sum(p.values[2])  # those that replay blocks
+    ],
+    pytest.param(
+        lambda: spec_of(
+            "transformers:MixtralConfig",
+            "input_ids:1,L=8",
+            input_dtype="long",
+            kwargs=next(p for p in stacks.HF_CONFIGS if p.id == "mixtral").values[1],
+            probe_memory=0,
+        ),
+        3,
+        id="hf-mixtral-assuming-the-top-k",
+    ),
+    pytest.param(lambda: describe_live(stacks.Stack(), "N=2,8"), 5, id="plain-stack"),
+    pytest.param(lambda: describe_live(stacks.frozen_third(), "N=2,8"), 4, id="one-frozen-block"),
+    pytest.param(lambda: describe_live(stacks.other_scale(), "N=2,8"), 4, id="one-block-with-another-scale"),
+    pytest.param(lambda: describe_live(stacks.tied(), "N=2,8"), 5, id="a-weight-tied-across-blocks"),
+    pytest.param(lambda: describe_live(stacks.MaskedStack(), "N=2,8"), 5, id="buffer-tuple-output-shared-kwargs"),
+    pytest.param(lambda: describe_live(PairStack(), "N=2,8"), 5, id="one-tensor-given-twice-to-one-block"),
+    pytest.param(lambda: describe_live(PeekStack(), "N=2,8"), 6, id="a-block-weight-read-before-the-block"),
+    pytest.param(lambda: describe_live(stacks.Stack(ScanBlock), "N=2,L=5,8"), 5, id="a-loop-over-the-length"),
+]
+
+
+@pytest.mark.parametrize(("describe", "replays"), REPLAYED_MODELS)
+@pytest.mark.parametrize("unmade_on", [True, False], ids=["unmade", "made"])
+def test_quick_replaying_takes_the_same_replays_and_records(
+    describe: Callable[[], ModelSpec],
+    replays: int,
+    unmade_on: bool,
+    monkeypatch: pytest.MonkeyPatch,
+    taken: dict[str, list[Any]],
+) -> None:
+    # `replay.QUICK_REPLAY` off, then on: the same blocks replayed, with the same records, and the same JSON
+    monkeypatch.setattr(replay, "ENABLED", True)
+    monkeypatch.setattr(replay, "UNMADE", unmade_on)
+    runs = []
+    for quick in (False, True):
+        monkeypatch.setattr(replay, "QUICK_REPLAY", quick)
+        taken["records"].clear()
+        taken["quick"].clear()
+        text = json_text(describe())
+        runs.append((text, list(taken["records"]), list(taken["quick"])))
+    (slow_text, slow_records, slow_quick), (quick_text, quick_records, quick_quick) = runs
+    assert_same(slow_text, quick_text)
+    assert quick_records == slow_records
+    assert len(quick_records) == replays  # the comparison is of runs that replayed blocks
+    assert slow_quick == []  # off: never read the quick way
+    assert quick_quick and all(quick_quick)  # on: every signature of these blocks' plain arguments read the quick way
