@@ -40,7 +40,7 @@ import torch
 import torch.utils._pytree as pytree
 from torch import nn
 
-from modeldoc.probe import guard
+from modeldoc.probe import guard, ops
 from modeldoc.probe.record import Calls, ModuleCall, RawOp, Recorder
 
 logger = logging.getLogger(__name__)
@@ -233,6 +233,23 @@ def _relative_modules(tree: guard.Tree, root: nn.Module) -> Iterator[tuple[str, 
             stack.append((f"{rel}.{name}" if rel else name, child))
 
 
+def _relative_list(tree: guard.Tree, root: nn.Module) -> list[tuple[str, nn.Module]]:
+    """`_relative_modules` in a list, the same pairs in the same order, found without a generator."""
+    out: list[tuple[str, nn.Module]] = []
+    children = tree.children
+    stack: list[tuple[str, nn.Module]] = [("", root)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        rel, sub = pop()
+        out.append((rel, sub))
+        below = children.get(id(sub))
+        if below:
+            prefix = f"{rel}." if rel else ""
+            for name, child in reversed(below):
+                push((prefix + name, child))
+    return out
+
+
 Ref = tuple[Any, ...]
 
 
@@ -399,7 +416,7 @@ class Replayer:
         if QUICK_REPLAY:
             below = self.subpaths.get(id(module))
             if below is None:
-                below = [paths.get(id(sub)) for rel, sub in _relative_modules(self.tree, module) if rel]
+                below = [paths.get(id(sub)) for rel, sub in self._owned(module).items() if rel]
                 self.subpaths[id(module)] = below
             return calls.keys().isdisjoint(below)
         return all(paths.get(id(sub)) not in calls for rel, sub in _relative_modules(self.tree, module) if rel)
@@ -462,7 +479,7 @@ class Replayer:
             return dict(_relative_modules(self.tree, module))
         found = self.owned.get(id(module))
         if found is None:
-            found = self.owned[id(module)] = dict(_relative_modules(self.tree, module))
+            found = self.owned[id(module)] = dict(_relative_list(self.tree, module))
         return found
 
     def _replay(
@@ -794,9 +811,15 @@ def _root(tensor: Any) -> Any:
 def _places(tree: guard.Tree, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[int, Ref]:
     """Where each tensor a block reads lives: its ``n``-th input, a parameter, buffer or tensor attribute inside it."""
     refs: dict[int, Ref] = {}
-    for i, tensor in enumerate(leaf for leaf in pytree.tree_leaves((args, kwargs)) if isinstance(leaf, torch.Tensor)):
+    if QUICK_REPLAY:  # the same tensors and modules in the same order, found without generators
+        inputs = ops.tensor_leaves((args, kwargs))
+        modules: Iterator[tuple[str, nn.Module]] | list[tuple[str, nn.Module]] = _relative_list(tree, module)
+    else:
+        inputs = [leaf for leaf in pytree.tree_leaves((args, kwargs)) if isinstance(leaf, torch.Tensor)]
+        modules = _relative_modules(tree, module)
+    for i, tensor in enumerate(inputs):
         refs.setdefault(id(tensor), ("in", i))
-    for rel, sub in _relative_modules(tree, module):
+    for rel, sub in modules:
         attrs = getattr(sub, "__dict__", {})
         for store in ("_parameters", "_buffers"):
             for name, tensor in (attrs.get(store) or {}).items():
