@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 import torch
+import torch.utils._pytree as pytree
 from torch import nn
 
-from modeldoc.probe import replay, resolve
+from modeldoc.probe import guard, replay, resolve
 from modeldoc.spec import ModelSpec
 from tests import test_probe_replay as stacks
 from tests.helpers.specs import describe_live, spec_of
@@ -327,6 +328,12 @@ def taken(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, list[Any]]]:
 REPLAYED_MODELS = [
     pytest.param(lambda: describe_live(bench_model("gpt2"), "1,L=64", input_dtype="long"), 11, id="gpt2"),
     pytest.param(lambda: describe_live(bench_model("llama", layers=6), "1,L=64", input_dtype="long"), 5, id="llama6"),
+    pytest.param(
+        lambda: describe_live(bench_model("llama"), "1,L=64", input_dtype="long"),
+        79,
+        id="llama80",
+        marks=pytest.mark.slow,
+    ),
     *[
         pytest.param(
             lambda target=p.values[0], config=p.values[1]: spec_of(
@@ -385,3 +392,72 @@ def test_quick_replaying_takes_the_same_replays_and_records(
     assert len(quick_records) == replays  # the comparison is of runs that replayed blocks
     assert slow_quick == []  # off: never read the quick way
     assert quick_quick and all(quick_quick)  # on: every signature of these blocks' plain arguments read the quick way
+
+
+class Named(NamedTuple):
+    first: torch.Tensor
+    second: torch.Tensor
+
+
+class _Pair(tuple):
+    pass
+
+
+def test_quick_signatures_tell_every_argument_structure_apart() -> None:
+    # `_signature_quick` reads plain containers itself: two different structures never get one signature,
+    # the same structure (with the same tensors' sizes) always does, and other kinds of values take pytree's way
+    rec = resolve_free_recorder()
+    x, y = torch.empty(2, 3, device="meta"), torch.empty(2, 3, device="meta")
+    values = [
+        ((x,), {}),
+        ([x], {}),
+        ((x, None), {}),
+        ((x,), {"mask": None}),
+        ((x,), {"mask": None, "cache": 1}),
+        ((x,), {"cache": 1, "mask": None}),
+        ((x,), {"cache": 1.0, "mask": None}),
+        ((x,), {"cache": True, "mask": None}),
+        ((x,), {"cache": "1", "mask": None}),
+        ((torch.empty(3, 2, device="meta"),), {}),
+        ((x.t(),), {}),
+        (((x,),), {}),
+        ((x, torch.float32), {}),
+        ((x, torch.float16), {}),
+    ]
+    signatures = [replay._signature_quick(value, rec) for value in values]
+    assert all(s is not None for s in signatures)
+    keys = [s[0] for s in signatures if s is not None]
+    assert len(set(keys)) == len(values)  # each structure its own signature
+    again = replay._signature_quick(((y,), {"mask": None}), rec)
+    assert again is not None and again[0] == keys[3] and again[1] == [y]  # another tensor of the same sizes
+    # the quick form's tensors are pytree's, in its order
+    nested = ((x, [y, 2]), {"b": y, "a": x})
+    found = replay._signature_quick(nested, rec)
+    assert found is not None and found[1] == [x, y, y, x]
+    # a named tuple (a node of pytree's), or a dict with other keys: pytree's way (None), never the quick form
+    assert replay._signature_quick(((Named(x, y),), {}), rec) is None
+    # a tuple of another type is a leaf to pytree: read as `_signature` reads it (by identity), no tensors inside
+    pair = _Pair((x, y))
+    leaf = replay._signature_quick(((pair,), {}), rec)
+    assert leaf is not None and leaf[1] == [] == [t for t in pytree.tree_leaves(pair) if isinstance(t, torch.Tensor)]
+    other = replay._signature_quick(((_Pair((x, y)),), {}), rec)
+    assert other is not None and other[0] != leaf[0]
+    assert replay._signature_quick(((x,), {1: x}), rec) is None
+    assert replay._signature_quick(((x,), {"a": torch.nn.Parameter(x)}), rec) is not None
+    # a quick signature and a pytree one are never equal
+    slow = {replay._signature(value, rec) for value in values}
+    assert slow.isdisjoint(keys) and len(slow) == len(values)
+
+
+def resolve_free_recorder() -> Any:
+    """A recorder with no known values, enough for `_signature`."""
+    from modeldoc.probe.record import Recorder
+
+    return Recorder({}, {})
+
+
+def test_the_subtree_list_is_the_walk_in_order() -> None:
+    model = stacks.shared_block()
+    tree = guard.walk(model)
+    for sub in tree.modules():
+        assert replay._relative_list(tree, sub) == list(replay._relative_modules(tree, sub))
