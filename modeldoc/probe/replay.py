@@ -63,7 +63,8 @@ QUICK_REPLAY = True
 """Replay through quicker forms: a block's inputs' `_signature` read in place when they hold only plain
 tuples, lists, dicts, tensors and plain values (`_signature_quick`), each block's subtree and its
 paths found once per pass in one list (`_untouched`, `_owned`), each leader's module calls and
-tensor places sorted once (`_Template`), and a block's places found without generators (`_places`). The very same replays and records (tests turn it off to compare them with and without)."""
+tensor places sorted once (`_Template`), and a block's places found without generators (`_places`).
+The very same replays and records (tests turn it off to compare them with and without)."""
 
 _UNSEEN = object()
 """What a look-up finds for a value not seen yet (never a value itself)."""
