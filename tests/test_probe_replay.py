@@ -367,7 +367,7 @@ def test_an_error_of_replayings_own_bookkeeping_lets_the_blocks_run_whole_and_sa
         raise RuntimeError("a made-up failure")
 
     monkeypatch.setattr(replay, "ENABLED", True)
-    monkeypatch.setattr(replay, "_signature", fails)  # read by the pass at other sizes before each replay
+    monkeypatch.setattr(replay, "_signed", fails)  # read by the pass at other sizes before each replay
     with caplog.at_level(logging.DEBUG, logger="modeldoc.probe.replay"):
         replaying = describe()
     assert_same(plain, replaying)

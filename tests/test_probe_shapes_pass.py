@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 import torch
+import torch.utils._pytree as pytree
 from torch import nn
 
-from modeldoc.probe import replay, resolve
+from modeldoc.probe import guard, replay, resolve
 from modeldoc.spec import ModelSpec
 from tests import test_probe_replay as stacks
 from tests.helpers.specs import describe_live, spec_of
@@ -297,3 +298,166 @@ def test_passes_at_other_sizes_on_the_cpu_are_described_the_same(
     assert_same(made, kept)
     assert light == [False] * 3 + [True] * 3  # N moved, L moved, both moved to check: off, then on
     assert labelled(kept, "L") and labelled(kept, "N")
+
+
+@pytest.fixture
+def taken(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, list[Any]]]:
+    """Each replay taken and what it put in the record, and how many signatures were read the quick way."""
+    seen: dict[str, list[Any]] = {"records": [], "quick": []}
+    real_record, real_quick = replay._record, replay._signature_quick
+
+    def record(rec: Any, leader: replay.Segment, ops: list[Any], calls: list[Any]) -> None:
+        def shapes(tensors: list[Any]) -> list[Any]:
+            return [(type(t).__name__, tuple(t.shape), t.dtype) for t in tensors]
+
+        made = [(c.path, c.target, c.scope, c.call, c.start, c.end, shapes(c.inputs), shapes(c.outputs)) for c in calls]
+        kinds = [type(op).__name__ for op in ops]
+        seen["records"].append((leader.root, len(rec.raw), len(rec.module_calls), kinds, made))
+        real_record(rec, leader, ops, calls)
+
+    def quick(value: Any, rec: Any) -> Any:
+        answer = real_quick(value, rec)
+        seen["quick"].append(answer is not None)
+        return answer
+
+    monkeypatch.setattr(replay, "_record", record)
+    monkeypatch.setattr(replay, "_signature_quick", quick)
+    yield seen
+
+
+REPLAYED_MODELS = [
+    pytest.param(lambda: describe_live(bench_model("gpt2"), "1,L=64", input_dtype="long"), 11, id="gpt2"),
+    pytest.param(lambda: describe_live(bench_model("llama", layers=6), "1,L=64", input_dtype="long"), 5, id="llama6"),
+    pytest.param(
+        lambda: describe_live(bench_model("llama"), "1,L=64", input_dtype="long"),
+        79,
+        id="llama80",
+        marks=pytest.mark.slow,
+    ),
+    *[
+        pytest.param(
+            lambda target=p.values[0], config=p.values[1]: spec_of(
+                target, "input_ids:1,L=8", input_dtype="long", kwargs=config
+            ),
+            sum(p.values[2]),
+            id=f"hf-{p.id}",
+        )
+        for p in stacks.HF_CONFIGS
+        if sum(p.values[2])  # those that replay blocks
+    ],
+    pytest.param(
+        lambda: spec_of(
+            "transformers:MixtralConfig",
+            "input_ids:1,L=8",
+            input_dtype="long",
+            kwargs=next(p for p in stacks.HF_CONFIGS if p.id == "mixtral").values[1],
+            probe_memory=0,
+        ),
+        3,
+        id="hf-mixtral-assuming-the-top-k",
+    ),
+    pytest.param(lambda: describe_live(stacks.Stack(), "N=2,8"), 5, id="plain-stack"),
+    pytest.param(lambda: describe_live(stacks.frozen_third(), "N=2,8"), 4, id="one-frozen-block"),
+    pytest.param(lambda: describe_live(stacks.other_scale(), "N=2,8"), 4, id="one-block-with-another-scale"),
+    pytest.param(lambda: describe_live(stacks.tied(), "N=2,8"), 5, id="a-weight-tied-across-blocks"),
+    pytest.param(lambda: describe_live(stacks.MaskedStack(), "N=2,8"), 5, id="buffer-tuple-output-shared-kwargs"),
+    pytest.param(lambda: describe_live(PairStack(), "N=2,8"), 5, id="one-tensor-given-twice-to-one-block"),
+    pytest.param(lambda: describe_live(PeekStack(), "N=2,8"), 6, id="a-block-weight-read-before-the-block"),
+    pytest.param(lambda: describe_live(stacks.Stack(ScanBlock), "N=2,L=5,8"), 5, id="a-loop-over-the-length"),
+]
+
+
+@pytest.mark.parametrize(("describe", "replays"), REPLAYED_MODELS)
+@pytest.mark.parametrize("unmade_on", [True, False], ids=["unmade", "made"])
+def test_quick_replaying_takes_the_same_replays_and_records(
+    describe: Callable[[], ModelSpec],
+    replays: int,
+    unmade_on: bool,
+    monkeypatch: pytest.MonkeyPatch,
+    taken: dict[str, list[Any]],
+) -> None:
+    # `replay.QUICK_REPLAY` off, then on: the same blocks replayed, with the same records, and the same JSON
+    monkeypatch.setattr(replay, "ENABLED", True)
+    monkeypatch.setattr(replay, "UNMADE", unmade_on)
+    runs = []
+    for quick in (False, True):
+        monkeypatch.setattr(replay, "QUICK_REPLAY", quick)
+        taken["records"].clear()
+        taken["quick"].clear()
+        text = json_text(describe())
+        runs.append((text, list(taken["records"]), list(taken["quick"])))
+    (slow_text, slow_records, slow_quick), (quick_text, quick_records, quick_quick) = runs
+    assert_same(slow_text, quick_text)
+    assert quick_records == slow_records
+    assert len(quick_records) == replays  # the comparison is of runs that replayed blocks
+    assert slow_quick == []  # off: never read the quick way
+    assert quick_quick and all(quick_quick)  # on: every signature of these blocks' plain arguments read the quick way
+
+
+class Named(NamedTuple):
+    first: torch.Tensor
+    second: torch.Tensor
+
+
+class _Pair(tuple):
+    pass
+
+
+def test_quick_signatures_tell_every_argument_structure_apart() -> None:
+    # `_signature_quick` reads plain containers itself: two different structures never get one signature,
+    # the same structure (with the same tensors' sizes) always does, and other kinds of values take pytree's way
+    rec = resolve_free_recorder()
+    x, y = torch.empty(2, 3, device="meta"), torch.empty(2, 3, device="meta")
+    values = [
+        ((x,), {}),
+        ([x], {}),
+        ((x, None), {}),
+        ((x,), {"mask": None}),
+        ((x,), {"mask": None, "cache": 1}),
+        ((x,), {"cache": 1, "mask": None}),
+        ((x,), {"cache": 1.0, "mask": None}),
+        ((x,), {"cache": True, "mask": None}),
+        ((x,), {"cache": "1", "mask": None}),
+        ((torch.empty(3, 2, device="meta"),), {}),
+        ((x.t(),), {}),
+        (((x,),), {}),
+        ((x, torch.float32), {}),
+        ((x, torch.float16), {}),
+    ]
+    signatures = [replay._signature_quick(value, rec) for value in values]
+    assert all(s is not None for s in signatures)
+    keys = [s[0] for s in signatures if s is not None]
+    assert len(set(keys)) == len(values)  # each structure its own signature
+    again = replay._signature_quick(((y,), {"mask": None}), rec)
+    assert again is not None and again[0] == keys[3] and again[1] == [y]  # another tensor of the same sizes
+    # the quick form's tensors are pytree's, in its order
+    nested = ((x, [y, 2]), {"b": y, "a": x})
+    found = replay._signature_quick(nested, rec)
+    assert found is not None and found[1] == [x, y, y, x]
+    # a named tuple (a node of pytree's), or a dict with other keys: pytree's way (None), never the quick form
+    assert replay._signature_quick(((Named(x, y),), {}), rec) is None
+    # a tuple of another type is a leaf to pytree: read as `_signature` reads it (by identity), no tensors inside
+    pair = _Pair((x, y))
+    leaf = replay._signature_quick(((pair,), {}), rec)
+    assert leaf is not None and leaf[1] == [] == [t for t in pytree.tree_leaves(pair) if isinstance(t, torch.Tensor)]
+    other = replay._signature_quick(((_Pair((x, y)),), {}), rec)
+    assert other is not None and other[0] != leaf[0]
+    assert replay._signature_quick(((x,), {1: x}), rec) is None
+    assert replay._signature_quick(((x,), {"a": torch.nn.Parameter(x)}), rec) is not None
+    # a quick signature and a pytree one are never equal
+    slow = {replay._signature(value, rec) for value in values}
+    assert slow.isdisjoint(keys) and len(slow) == len(values)
+
+
+def resolve_free_recorder() -> Any:
+    """A recorder with no known values, enough for `_signature`."""
+    from modeldoc.probe.record import Recorder
+
+    return Recorder({}, {})
+
+
+def test_the_subtree_list_is_the_walk_in_order() -> None:
+    model = stacks.shared_block()
+    tree = guard.walk(model)
+    for sub in tree.modules():
+        assert replay._relative_list(tree, sub) == list(replay._relative_modules(tree, sub))

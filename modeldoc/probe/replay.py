@@ -40,7 +40,7 @@ import torch
 import torch.utils._pytree as pytree
 from torch import nn
 
-from modeldoc.probe import guard
+from modeldoc.probe import guard, ops
 from modeldoc.probe.record import Calls, ModuleCall, RawOp, Recorder
 
 logger = logging.getLogger(__name__)
@@ -58,6 +58,13 @@ arguments read in place (`_Steps.add_ops_quick`), each tensor's and path's form 
 walked ops kept for `_share`, `group_keys` reading each module once, and each block sorted among
 the distinct steps of its structure as it is recorded (`_kind`: its steps are still fresh in memory).
 The very same steps, keys, classes and descriptions (tests turn it off to compare them with and without)."""
+
+QUICK_REPLAY = True
+"""Replay through quicker forms: a block's inputs' `_signature` read in place when they hold only plain
+tuples, lists, dicts, tensors and plain values (`_signature_quick`), each block's subtree and its
+paths found once per pass in one list (`_untouched`, `_owned`), each leader's module calls and
+tensor places sorted once (`_Template`), and a block's places found without generators (`_places`).
+The very same replays and records (tests turn it off to compare them with and without)."""
 
 _UNSEEN = object()
 """What a look-up finds for a value not seen yet (never a value itself)."""
@@ -227,6 +234,23 @@ def _relative_modules(tree: guard.Tree, root: nn.Module) -> Iterator[tuple[str, 
             stack.append((f"{rel}.{name}" if rel else name, child))
 
 
+def _relative_list(tree: guard.Tree, root: nn.Module) -> list[tuple[str, nn.Module]]:
+    """`_relative_modules` in a list, the same pairs in the same order, found without a generator."""
+    out: list[tuple[str, nn.Module]] = []
+    children = tree.children
+    stack: list[tuple[str, nn.Module]] = [("", root)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        rel, sub = pop()
+        out.append((rel, sub))
+        below = children.get(id(sub))
+        if below:
+            prefix = f"{rel}." if rel else ""
+            for name, child in reversed(below):
+                push((prefix + name, child))
+    return out
+
+
 Ref = tuple[Any, ...]
 
 
@@ -291,6 +315,12 @@ class Replayer:
         """True while an observed or leading block runs: the blocks inside it are part of its steps."""
         self.unmade = unmade
         """Replaying in a pass read only for its shapes: a replayed block's ops are left `Unmade`."""
+        self.subpaths: dict[int, list[str | None]] = {}
+        """Replaying with `QUICK_REPLAY`: the paths of the modules below each block, by module id (`_untouched`)."""
+        self.owned: dict[int, dict[str, nn.Module]] = {}
+        """Replaying with `QUICK_REPLAY`: each block's modules by relative path, by module id (`_owned`)."""
+        self.templates: dict[int, _Template] = {}
+        """Replaying with `QUICK_REPLAY`: each leader's places and module calls, sorted once, by id of its segment."""
 
     def install(self, recorder: Recorder) -> None:
         """Wrap each member's forward for `recorder`'s pass, in its ``__dict__`` (the pass's restore removes it)."""
@@ -317,11 +347,11 @@ class Replayer:
         try:
             if self.classes is not None:
                 with torch._C.DisableTorchFunction():  # the bookkeeping's own tensor reads are not the model's steps
-                    signature = _signature((args, kwargs), rec)
+                    signature, inputs = _signed((args, kwargs), rec)
                 place = (self.classes[id(module)], signature)
                 leader = self.leaders.get(place)
                 if leader is not None and self._untouched(module):
-                    return self._replay(leader, module, path, args, kwargs)
+                    return self._replay(leader, module, path, args, kwargs, inputs)
                 if place in self.leaders:
                     return original(*args, **kwargs)  # its class's leader may not be replayed: it runs whole
         except Exception as err:
@@ -384,6 +414,12 @@ class Replayer:
     def _untouched(self, module: nn.Module) -> bool:
         """True when no module of `module`'s subtree has been called yet in this pass."""
         calls, paths = self.recorder.calls, self.recorder.paths
+        if QUICK_REPLAY:
+            below = self.subpaths.get(id(module))
+            if below is None:
+                below = [paths.get(id(sub)) for rel, sub in self._owned(module).items() if rel]
+                self.subpaths[id(module)] = below
+            return calls.keys().isdisjoint(below)
         return all(paths.get(id(sub)) not in calls for rel, sub in _relative_modules(self.tree, module) if rel)
 
     def _capture(
@@ -438,15 +474,34 @@ class Replayer:
         segment.steps = steps.items
         return segment
 
+    def _owned(self, module: nn.Module) -> dict[str, nn.Module]:
+        """`module` and the modules below it by relative path (once per block with `QUICK_REPLAY`)."""
+        if not QUICK_REPLAY:
+            return dict(_relative_modules(self.tree, module))
+        found = self.owned.get(id(module))
+        if found is None:
+            found = self.owned[id(module)] = dict(_relative_list(self.tree, module))
+        return found
+
     def _replay(
-        self, leader: Segment, module: nn.Module, path: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self,
+        leader: Segment,
+        module: nn.Module,
+        path: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        inputs: list[torch.Tensor] | None = None,
     ) -> Any:
-        """Record `leader`'s steps as `module`'s, on `module`'s own tensors, and return its output."""
+        """Record `leader`'s steps as `module`'s, on `module`'s own tensors, and return its output.
+
+        `inputs`: the tensors in `args` and `kwargs` in pytree's order, when already found (`_signature_quick`).
+        """
         if self.unmade:
-            return self._unmade(leader, module, path, args, kwargs)
+            return self._unmade(leader, module, path, args, kwargs, inputs)
         rec = self.recorder
-        inputs = [leaf for leaf in pytree.tree_leaves((args, kwargs)) if isinstance(leaf, torch.Tensor)]
-        owned = dict(_relative_modules(self.tree, module))
+        if inputs is None:
+            inputs = [leaf for leaf in pytree.tree_leaves((args, kwargs)) if isinstance(leaf, torch.Tensor)]
+        owned = self._owned(module)
         mapped: dict[int, torch.Tensor] = {}
 
         def tensor(t: torch.Tensor) -> torch.Tensor:
@@ -511,7 +566,13 @@ class Replayer:
         return output
 
     def _unmade(
-        self, leader: Segment, module: nn.Module, path: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self,
+        leader: Segment,
+        module: nn.Module,
+        path: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        inputs: list[torch.Tensor] | None = None,
     ) -> Any:
         """Stand `leader`'s record for `module`'s (`Unmade`), and return `module`'s output made anew.
 
@@ -520,8 +581,11 @@ class Replayer:
         and one `Unmade` in the list of ops per op of the leader's, at the place of the op it stands for.
         """
         rec = self.recorder
-        inputs = [leaf for leaf in pytree.tree_leaves((args, kwargs)) if isinstance(leaf, torch.Tensor)]
-        owned = dict(_relative_modules(self.tree, module))
+        if inputs is None:
+            inputs = [leaf for leaf in pytree.tree_leaves((args, kwargs)) if isinstance(leaf, torch.Tensor)]
+        owned = self._owned(module)
+        if QUICK_REPLAY:
+            return self._unmade_quick(leader, path, inputs, owned)
         unmade = Unmade(leader, path, len(rec.raw))
         mapped = unmade.mapped
         for key, ref in leader.refs.items():  # the block's own tensors, while they sit in its slots
@@ -557,6 +621,98 @@ class Replayer:
             ]
         _record(rec, leader, list(itertools.repeat(unmade, len(leader.raw))), calls)  # type: ignore[arg-type]
         return output
+
+    def _unmade_quick(self, leader: Segment, path: str, inputs: list[torch.Tensor], owned: dict[str, nn.Module]) -> Any:
+        """`_unmade`, the same record, from the leader's `_Template`."""
+        rec = self.recorder
+        template = self.templates.get(id(leader))
+        if template is None:
+            template = self.templates[id(leader)] = _Template(leader)
+        start = len(rec.raw)
+        unmade = Unmade(leader, path, start)
+        mapped = unmade.mapped
+        for key, kind, first, second in template.places:
+            if kind == "in":
+                mapped[key] = inputs[first]
+            elif kind == "attr":
+                mapped[key] = owned[first].__dict__[second]
+            else:
+                mapped[key] = owned[first].__dict__[kind][second]
+
+        def tensor(t: torch.Tensor) -> torch.Tensor:
+            found = mapped.get(id(t))
+            if found is None:
+                found = mapped[id(t)] = _fresh(t, tensor)
+            return found
+
+        with torch._C.DisableTorchFunction():
+            output = _map_tensors(leader.output, tensor)  # real tensors: the model's code goes on with them
+            stand_in = unmade.tensor
+            calls = []
+            for name, target, scope, call, ins, begin, outs, end in template.calls:
+                calls.append(
+                    ModuleCall(
+                        path=_moved(name, path),
+                        target=target,
+                        scope=_moved(scope, path),
+                        call=call,
+                        inputs=[stand_in(t) for t in ins],
+                        start=begin + start,
+                        outputs=[stand_in(t) for t in outs],
+                        end=None if end is None else end + start,
+                    )
+                )
+        _record(rec, leader, list(itertools.repeat(unmade, len(leader.raw))), calls)  # type: ignore[arg-type]
+        return output
+
+
+def _moved(name: str, path: str) -> str:
+    """A `_Template`'s path or scope for the block at `path`: the very path `Unmade.rename` gives."""
+    if name[0] == "\0":
+        return name[1:]  # outside the block: kept as it is
+    return path + name if len(name) > 1 else path
+
+
+class _Template:
+    r"""A leader's places and module calls, sorted once for its `_unmade_quick` replays.
+
+    `places`: (tensor id, kind, first, second) for each of its tensors that sits in a slot of the block
+    (``"in"`` with the input's number; ``"attr"`` with the relative path and name; else the store).
+    `calls`: each module call's path and scope as ``"\\0"`` and the whole path when outside the block,
+    else ``"."`` and the relative path (the block's own path then goes before it), with its start and
+    end counted from the block's first op.
+    """
+
+    __slots__ = ("calls", "places")
+
+    def __init__(self, leader: Segment) -> None:
+        self.places: list[tuple[int, str, Any, Any]] = []
+        for key, ref in leader.refs.items():
+            if ref[0] == "in":
+                self.places.append((key, "in", ref[1], None))
+            elif ref[0] == "attr":
+                self.places.append((key, "attr", ref[1], ref[2]))
+            elif ref[0] != "new":
+                self.places.append((key, ref[0], ref[1], ref[2]))
+        root = leader.root
+
+        def moved(name: str) -> str:
+            rel = _relative(name, root)
+            return rel if rel.startswith("\0") else "." + rel
+
+        self.calls: list[tuple[str, str, str, int, list[torch.Tensor], int, list[torch.Tensor], int | None]] = [
+            (
+                moved(call.path),
+                call.target,
+                moved(call.scope),
+                call.call,
+                call.inputs,
+                call.start - leader.raw_start,
+                call.outputs,
+                None if call.end is None else call.end - leader.raw_start,
+            )
+            for call in leader.calls
+        ]
 
 
 def _record(rec: Recorder, leader: Segment, ops: list[RawOp], calls: list[ModuleCall]) -> None:
@@ -656,9 +812,15 @@ def _root(tensor: Any) -> Any:
 def _places(tree: guard.Tree, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[int, Ref]:
     """Where each tensor a block reads lives: its ``n``-th input, a parameter, buffer or tensor attribute inside it."""
     refs: dict[int, Ref] = {}
-    for i, tensor in enumerate(leaf for leaf in pytree.tree_leaves((args, kwargs)) if isinstance(leaf, torch.Tensor)):
+    if QUICK_REPLAY:  # the same tensors and modules in the same order, found without generators
+        inputs = ops.tensor_leaves((args, kwargs))
+        modules: Iterator[tuple[str, nn.Module]] | list[tuple[str, nn.Module]] = _relative_list(tree, module)
+    else:
+        inputs = [leaf for leaf in pytree.tree_leaves((args, kwargs)) if isinstance(leaf, torch.Tensor)]
+        modules = _relative_modules(tree, module)
+    for i, tensor in enumerate(inputs):
         refs.setdefault(id(tensor), ("in", i))
-    for rel, sub in _relative_modules(tree, module):
+    for rel, sub in modules:
         attrs = getattr(sub, "__dict__", {})
         for store in ("_parameters", "_buffers"):
             for name, tensor in (attrs.get(store) or {}).items():
@@ -937,6 +1099,68 @@ def _signature(value: Any, rec: Recorder) -> Hashable:
         else:
             out.append(_plain(leaf))
     return tuple(out)
+
+
+_SIGNATURE_ATOMS = frozenset({bool, int, float, str, type(None), torch.dtype, torch.device})
+"""The types `_signature_quick` reads as `_plain` (exactly these: a subclass takes the long way)."""
+_SIGNATURE_TENSORS = frozenset({torch.Tensor, nn.Parameter})
+"""The tensor types `_signature_quick` reads (exactly these: pytree's leaves)."""
+
+
+class _NotPlain(Exception):
+    """`_signature_quick` met a value of another kind: the long way (`_signature`) reads it."""
+
+
+def _signed(value: Any, rec: Recorder) -> tuple[Hashable, list[torch.Tensor] | None]:
+    """`value`'s signature, quick (`_signature_quick`, with its tensors) where it can be, else `_signature`."""
+    quick = _signature_quick(value, rec) if QUICK_REPLAY else None
+    return (_signature(value, rec), None) if quick is None else quick
+
+
+def _signature_quick(value: Any, rec: Recorder) -> tuple[Hashable, list[torch.Tensor]] | None:
+    """`_signature` without pytree, with the tensors inside in pytree's order; None for other kinds of values.
+
+    It reads `value` when it holds only plain tuples, lists, dicts (string keys), tensors, plain values
+    and other leaves of pytree (objects it does not open, not tensors).
+
+    Its form is nested as `value` is, each container by its type (a dict with its keys), each leaf as
+    `_signature` reads it, all under a first element None: two such signatures are equal only for
+    arguments of the same structure and leaves, and never equal to one of `_signature`'s (a string first).
+    """
+    tensors: list[torch.Tensor] = []
+    shadow = rec.values.shadow if rec.values is not None else None
+
+    def read(v: Any) -> Hashable:
+        kind = type(v)
+        if kind in _SIGNATURE_TENSORS:
+            tensors.append(v)
+            known = shadow is not None and shadow(v) is not None
+            return (
+                "tensor",
+                tuple(v.shape),
+                v.stride(),
+                v.storage_offset(),
+                v.dtype,
+                v.device,
+                kind,
+                id(v) if known else None,
+            )
+        if kind in _SIGNATURE_ATOMS:
+            return (kind.__name__, v)
+        if kind is tuple or kind is list:
+            return (kind.__name__, tuple([read(item) for item in v]))
+        if kind is dict:
+            if any(type(k) is not str for k in v):
+                raise _NotPlain
+            return ("dict", tuple(v), tuple([read(item) for item in v.values()]))
+        if isinstance(v, torch.Tensor) or not pytree.tree_is_leaf(v):
+            raise _NotPlain
+        return ("leaf", _plain(v))  # an object pytree does not open (a model's cache): `_signature` reads it so
+
+    try:
+        return (None, read(value)), tensors
+    except _NotPlain:
+        return None
 
 
 def _map_tensors(value: Any, fn: Callable[[torch.Tensor], torch.Tensor]) -> Any:
