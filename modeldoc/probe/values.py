@@ -170,8 +170,7 @@ class Values:
         asks = _VALUE_OPS.get(getattr(func, "__name__", ""))
         if asks is not None:
             return self._value(func, asks, args, kwargs, run)
-        writes = name.endswith("_") or name == "setitem" or "out" in kwargs
-        mutated = _mutated(name, args, kwargs) if writes else []
+        mutated = _mutated(name, args, kwargs)
         try:
             out = run()
         except (NotImplementedError, RuntimeError) as err:
@@ -202,7 +201,8 @@ class Values:
         outputs = [t for t in leaves if t.is_meta]
         if name in _UNSET or any(t.numel() > _limit_of(t, self.limit) for t in outputs):
             outputs = []
-        if EMPTY_AT_ONCE and outputs and not mutated and len(outputs) == len(leaves) and not any(map(_numel, outputs)):
+        empty = outputs and len(outputs) == len(leaves) and all(t.numel() == 0 for t in outputs)
+        if EMPTY_AT_ONCE and empty and not mutated:
             for meta in outputs:  # no values to compute (a cache's first, empty, keys): not run on the CPU
                 self._keep(meta, torch.empty(meta.shape, dtype=meta.dtype))
             return
@@ -495,16 +495,13 @@ def _mutated(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[t
     written = []
     if (name.endswith("_") or name == "setitem") and args and isinstance(args[0], torch.Tensor):
         written.append(args[0])
-    written += tensor_leaves(kwargs.get("out"))
-    return [t for t in written if t.is_meta]
+    if "out" in kwargs:  # nearly every op has neither: nothing to walk
+        written += tensor_leaves(kwargs["out"])
+    return [t for t in written if t.is_meta] if written else written
 
 
 EMPTY_AT_ONCE = True
 """An op whose outputs are all empty gets empty shadows at once, not by running it on the CPU (tests compare)."""
-
-
-def _numel(tensor: torch.Tensor) -> int:
-    return tensor.numel()
 
 
 def _fits(meta: torch.Tensor, value: torch.Tensor) -> bool:
