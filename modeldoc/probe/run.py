@@ -482,11 +482,13 @@ def _let_go(error: BaseException | None) -> None:
 
     The error's traceback holds the model's frames and their tensors in a cycle (the frame that
     caught it holds the error), and describing collects cycles seldom (`modeldoc.pipeline`): a
-    failed pass of a large model on the CPU would hold gigabytes until the end.
+    failed pass of a large model on the CPU would hold gigabytes until the end. While describing,
+    the older objects are frozen and a full run walks only what describing made; otherwise (a
+    pass run on its own) the young generations are enough, and a full run would walk the process.
     """
     if error is not None:
         error.__traceback__ = None
-    gc.collect()
+    gc.collect(2 if gc.get_freeze_count() else 1)
 
 
 def _set_mode(module: nn.Module, *, training: bool) -> None:
