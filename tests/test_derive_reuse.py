@@ -27,7 +27,7 @@ from modeldoc.explain import reuse as explain_reuse
 from modeldoc.options import model_options
 from modeldoc.spec import ModelSpec
 from tests import test_interpret_reuse as models
-from tests.test_speed_static import bench_model
+from tests.helpers.compare import bench_model
 
 CONFIGS: dict[str, dict[str, Any]] = {
     **models.CONFIGS,

@@ -29,7 +29,7 @@ from modeldoc.options import model_options
 from modeldoc.spec import ModelSpec
 from tests import test_derive_reuse as reused
 from tests import test_interpret_reuse as models
-from tests.test_speed_static import bench_model
+from tests.helpers.compare import bench_model
 
 SWITCHES: list[tuple[Any, str]] = [
     (explain_reuse, "RECOMPUTED"),

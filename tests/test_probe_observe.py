@@ -30,8 +30,8 @@ from modeldoc.probe import replay
 from modeldoc.spec import ModelSpec
 from tests import test_probe_replay as stacks
 from tests import test_probe_shapes_pass as shapes
+from tests.helpers.compare import bench_model
 from tests.helpers.specs import describe_live, spec_of
-from tests.test_speed_static import bench_model
 
 transformers = pytest.importorskip("transformers")
 

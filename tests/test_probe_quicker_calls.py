@@ -29,10 +29,10 @@ from torch.overrides import TorchFunctionMode
 from torch.utils import _device
 
 from modeldoc.probe import meta_kernels, record, resolve, run, values
+from tests.helpers.compare import bench_model
 from tests.helpers.specs import describe_live, spec_of
 from tests.test_probe_bookkeeping import LLAMA, MadeInside, assert_same
 from tests.test_probe_meta_references import make_binary, make_pow, make_rotary, make_unary
-from tests.test_speed_static import bench_model
 
 SWITCHES = (
     (record, "DIRECT_CALLS"),

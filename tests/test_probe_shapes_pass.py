@@ -26,8 +26,8 @@ from torch import nn
 from modeldoc.probe import guard, replay, resolve
 from modeldoc.spec import ModelSpec
 from tests import test_probe_replay as stacks
+from tests.helpers.compare import bench_model
 from tests.helpers.specs import describe_live, spec_of
-from tests.test_speed_static import bench_model
 
 transformers = pytest.importorskip("transformers")
 

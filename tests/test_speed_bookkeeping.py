@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import pytest
 import torch
@@ -24,34 +24,23 @@ from modeldoc import costs, knowledge
 from modeldoc.probe import guard, run, static
 from modeldoc.spec import ModelSpec
 from tests import hostile
+from tests.helpers import compare
+from tests.helpers.compare import CONFIGS, LLAMA, bench_model, from_config, live
 from tests.helpers.snapshot import Snapshot
-from tests.test_speed_static import CONFIGS, LLAMA, Stack, as_written, bench_model, from_config, live
+from tests.test_speed_static import Stack
 
 SWITCHES = [(run, "QUICK_RESTORE"), (guard, "QUICK_TENSORS"), (costs, "QUICK_SUMMARY")]
+CLEAR = [guard._LOCAL_NAMES.clear]
 
 
-@contextmanager
-def shortcuts(on: bool) -> Iterator[None]:
-    """Every shortcut of this work on or off for the block (the kept names emptied first)."""
-    before = [getattr(module, name) for module, name in SWITCHES]
-    guard._LOCAL_NAMES.clear()
-    for module, name in SWITCHES:
-        setattr(module, name, on)
-    try:
-        yield
-    finally:
-        for (module, name), value in zip(SWITCHES, before, strict=True):
-            setattr(module, name, value)
-        guard._LOCAL_NAMES.clear()
+def shortcuts(on: bool) -> AbstractContextManager[None]:
+    """This file's shortcuts on or off for the block (the kept names emptied first and after)."""
+    return compare.switched(SWITCHES, on, clear=CLEAR)
 
 
 def both_ways(describe: Callable[[], ModelSpec]) -> tuple[str, str]:
-    """The JSON of `describe()` with the shortcuts on, then off."""
-    with shortcuts(True):
-        fast = as_written(describe())
-    with shortcuts(False):
-        slow = as_written(describe())
-    return fast, slow
+    """The JSON of `describe()` with this file's shortcuts on, then off."""
+    return compare.both_ways(describe, SWITCHES, clear=CLEAR)
 
 
 def same_and_untouched(model: nn.Module, shape: str | None, dtype: str = "long") -> ModelSpec:

@@ -23,8 +23,8 @@ from torch import nn
 from modeldoc.probe import configs, loader
 from modeldoc.spec import ModelSpec
 from tests import models
+from tests.helpers.compare import CONFIGS, GEMMA2, LLAMA, as_written, bench_model, from_config, live
 from tests.helpers.snapshot import Snapshot
-from tests.test_speed_static import CONFIGS, GEMMA2, LLAMA, as_written, bench_model, from_config, live
 
 transformers = pytest.importorskip("transformers")
 

@@ -23,8 +23,8 @@ from modeldoc.probe import configs
 from modeldoc.probe.loader import Recipe, build_on_meta
 from modeldoc.spec import ModelSpec
 from tests import models
+from tests.helpers.compare import CONFIGS, GEMMA2, LLAMA, as_written, bench_model, from_config, live
 from tests.helpers.snapshot import Snapshot
-from tests.test_speed_static import CONFIGS, GEMMA2, LLAMA, as_written, bench_model, from_config, live
 
 transformers = pytest.importorskip("transformers")
 

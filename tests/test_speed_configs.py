@@ -18,8 +18,8 @@ the model handed over must leave as it came.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
@@ -29,8 +29,10 @@ from torch import nn
 from modeldoc.probe import arguments, collect, configs, loader, static
 from modeldoc.spec import ModelSpec
 from tests import hostile
+from tests.helpers import compare
+from tests.helpers.compare import CONFIGS, GEMMA2, LLAMA, bench_model, from_config, live
 from tests.helpers.snapshot import Snapshot
-from tests.test_speed_static import CONFIGS, GEMMA2, LLAMA, Stack, as_written, bench_model, from_config, live
+from tests.test_speed_static import Stack
 
 transformers = pytest.importorskip("transformers")
 
@@ -44,30 +46,17 @@ SWITCHES = [
     (configs, "GENERATION_MEMO"),
     (configs, "META_RESULTS"),
 ]
+CLEAR = [arguments._shared_chosen.cache_clear]
 
 
-@contextmanager
-def shortcuts(on: bool) -> Iterator[None]:
-    """Every shortcut of this file on or off for the block (the shared records emptied first)."""
-    before = [getattr(module, name) for module, name in SWITCHES]
-    arguments._shared_chosen.cache_clear()
-    for module, name in SWITCHES:
-        setattr(module, name, on)
-    try:
-        yield
-    finally:
-        for (module, name), value in zip(SWITCHES, before, strict=True):
-            setattr(module, name, value)
-        arguments._shared_chosen.cache_clear()
+def shortcuts(on: bool) -> AbstractContextManager[None]:
+    """This file's shortcuts on or off for the block (the kept names emptied first and after)."""
+    return compare.switched(SWITCHES, on, clear=CLEAR)
 
 
 def both_ways(describe: Callable[[], ModelSpec]) -> tuple[str, str]:
-    """The JSON of `describe()` with the shortcuts on, then off."""
-    with shortcuts(True):
-        fast = as_written(describe())
-    with shortcuts(False):
-        slow = as_written(describe())
-    return fast, slow
+    """The JSON of `describe()` with this file's shortcuts on, then off."""
+    return compare.both_ways(describe, SWITCHES, clear=CLEAR)
 
 
 TINY = ["gpt2", "llama", "bert", "t5", "mixtral"]

@@ -21,8 +21,8 @@ from torch import nn
 from modeldoc import knowledge
 from modeldoc.probe import configs, guard, repeats
 from modeldoc.spec import ModelSpec
+from tests.helpers.compare import CONFIGS, GEMMA2, LLAMA, as_written, bench_model, from_config, live
 from tests.helpers.snapshot import Snapshot
-from tests.test_speed_static import CONFIGS, GEMMA2, LLAMA, as_written, bench_model, from_config, live
 
 
 @contextmanager

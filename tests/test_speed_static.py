@@ -14,12 +14,11 @@ must be equal to the byte; the model handed over must leave as it came.
 from __future__ import annotations
 
 import gc
-import importlib.util
 import json
 import weakref
 from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any, NamedTuple
 
 import pytest
@@ -27,141 +26,35 @@ import torch
 from torch import nn
 
 from modeldoc import knowledge
-from modeldoc.options import model_options
 from modeldoc.probe import arguments, configs, guard, loader, ops, static
 from modeldoc.spec import ModelSpec
 from tests import hostile
-from tests.helpers import REPO
+from tests.helpers import compare
+from tests.helpers.compare import CONFIGS, LLAMA, bench_model, from_config, live
 from tests.helpers.snapshot import Snapshot
 
 transformers = pytest.importorskip("transformers")
 
 
-@contextmanager
-def shortcuts(on: bool) -> Iterator[None]:
-    """Every shortcut of this work on or off for the block (the memos of classes emptied first)."""
-    switches = [
-        (arguments, "MEMOIZE"),
-        (static, "MEMOIZE"),
-        (ops, "MEMOIZE"),
-        (ops, "FAST_LEAVES"),
-        (configs, "SHORTCUTS"),
-    ]
-    before = [getattr(module, name) for module, name in switches]
-    arguments._PLANS.clear()
-    static._FACTS.clear()
-    for module, name in switches:
-        setattr(module, name, on)
-    try:
-        yield
-    finally:
-        for (module, name), value in zip(switches, before, strict=True):
-            setattr(module, name, value)
-        arguments._PLANS.clear()
-        static._FACTS.clear()
+SWITCHES = [
+    (arguments, "MEMOIZE"),
+    (static, "MEMOIZE"),
+    (ops, "MEMOIZE"),
+    (ops, "FAST_LEAVES"),
+    (configs, "SHORTCUTS"),
+]
+CLEAR = [arguments._PLANS.clear, static._FACTS.clear]
+"""The memos of classes, emptied before and after each way."""
 
 
-def as_written(spec: ModelSpec) -> str:
-    """The description's JSON as ``modeldoc inspect --json`` writes it."""
-    return "".join(json.JSONEncoder(indent=1, ensure_ascii=False).iterencode(spec.to_json()))
+def shortcuts(on: bool) -> AbstractContextManager[None]:
+    """This file's shortcuts on or off for the block (the memos of classes emptied first and after)."""
+    return compare.switched(SWITCHES, on, clear=CLEAR)
 
 
 def both_ways(describe: Callable[[], ModelSpec]) -> tuple[str, str]:
-    """The JSON of `describe()` with the shortcuts on, then off."""
-    with shortcuts(True):
-        fast = as_written(describe())
-    with shortcuts(False):
-        slow = as_written(describe())
-    return fast, slow
-
-
-def from_config(target: str, shape: str | None = None, **kwargs: Any) -> Callable[[], ModelSpec]:
-    """A description of the model modeldoc builds from a transformers config (its rebuilds measured)."""
-    from modeldoc.pipeline import describe
-
-    entry: dict[str, Any] = {"target": target, "kwargs": kwargs}
-    if shape:
-        entry.update(input_shape=shape, input_dtype="long")
-    return lambda: describe(model_options(entry))
-
-
-def live(model: nn.Module, shape: str | None = None, dtype: str = "long") -> Callable[[], ModelSpec]:
-    """A description of a live module handed over (a transformers one is rebuilt from a copy of its config)."""
-    from modeldoc.pipeline import describe_module
-
-    entry: dict[str, Any] = {"target": "tests:Model"}
-    if shape:
-        entry.update(input_shape=shape, input_dtype=dtype)
-    return lambda: describe_module(model, model_options(entry))
-
-
-LLAMA = {
-    "hidden_size": 64,
-    "intermediate_size": 64,
-    "num_hidden_layers": 5,
-    "num_attention_heads": 4,
-    "num_key_value_heads": 2,
-    "vocab_size": 100,
-    "max_position_embeddings": 32,
-}
-
-GEMMA2 = {
-    "hidden_size": 32,
-    "intermediate_size": 48,
-    "num_hidden_layers": 4,
-    "num_attention_heads": 4,
-    "num_key_value_heads": 2,
-    "head_dim": 8,
-    "vocab_size": 100,
-}
-"""A tiny Gemma2 (sliding and full attention layers) for the on/off comparisons."""
-
-CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
-    "gpt2": ("transformers:GPT2LMHeadModel", {"n_embd": 32, "n_head": 4, "n_layer": 5, "vocab_size": 100}),
-    "llama": ("transformers:LlamaForCausalLM", LLAMA),
-    "bert": (
-        "transformers:BertConfig",
-        {"hidden_size": 32, "num_attention_heads": 4, "num_hidden_layers": 4, "intermediate_size": 48},
-    ),
-    "t5": (
-        "transformers:T5Config",
-        {"d_model": 32, "d_kv": 8, "num_heads": 4, "d_ff": 48, "num_layers": 4, "vocab_size": 100},
-    ),
-    "mixtral": (
-        "transformers:MixtralConfig",
-        {
-            "hidden_size": 32,
-            "intermediate_size": 48,
-            "num_hidden_layers": 4,
-            "num_attention_heads": 4,
-            "num_key_value_heads": 2,
-            "num_local_experts": 4,
-            "vocab_size": 100,
-        },
-    ),
-    "deepseek_v3": (
-        "transformers:DeepseekV3Config",
-        {
-            "hidden_size": 64,
-            "intermediate_size": 96,
-            "moe_intermediate_size": 24,
-            "num_hidden_layers": 5,
-            "first_k_dense_replace": 1,
-            "num_attention_heads": 4,
-            "num_key_value_heads": 4,
-            "n_routed_experts": 4,
-            "num_experts_per_tok": 2,
-            "n_group": 2,
-            "topk_group": 1,
-            "kv_lora_rank": 16,
-            "q_lora_rank": 40,
-            "qk_rope_head_dim": 8,
-            "qk_nope_head_dim": 12,
-            "v_head_dim": 20,
-            "vocab_size": 100,
-        },
-    ),
-}
+    """The JSON of `describe()` with this file's shortcuts on, then off."""
+    return compare.both_ways(describe, SWITCHES, clear=CLEAR)
 
 
 @pytest.mark.parametrize(
@@ -174,16 +67,6 @@ def test_a_model_built_from_a_config_is_described_the_same(name: str) -> None:
     spec = ModelSpec.from_json(json.loads(fast))
     # the comparison is of a description that measured the keys: not of an empty Config section
     assert spec.config is not None and spec.config.measured and spec.config.reads
-
-
-def bench_model(name: str, **arguments: Any) -> nn.Module:
-    """A model of the benchmark (``benchmarks/bench_models.py``), built on the meta device as issue 12 times it."""
-    spec = importlib.util.spec_from_file_location("bench_models_for_tests", REPO / "benchmarks" / "bench_models.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    with torch.device("meta"):
-        return module.FACTORIES[name](**arguments)  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize("name", [pytest.param("gpt2"), pytest.param("llama", marks=pytest.mark.slow)])

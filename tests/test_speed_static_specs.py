@@ -15,8 +15,8 @@ leave as it came.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import pytest
 import torch
@@ -26,23 +26,17 @@ from modeldoc import knowledge
 from modeldoc.probe import arguments, guard, static
 from modeldoc.spec import Hyperparam, LayerSpec, ModelSpec, ParamSpec
 from tests import hostile
+from tests.helpers import compare
+from tests.helpers.compare import CONFIGS, LLAMA, as_written, bench_model, from_config, live
 from tests.helpers.snapshot import Snapshot
-from tests.test_speed_static import CONFIGS, LLAMA, Stack, as_written, bench_model, from_config, live, odd_tensors
+from tests.test_speed_static import Stack, odd_tensors
 
 SWITCHES = [(static, "FAST_SPECS"), (static, "TENSOR_TABLE"), (arguments, "KEEP_COLLECTED"), (arguments, "QUICK_READS")]
 
 
-@contextmanager
-def shortcuts(on: bool) -> Iterator[None]:
-    """Every shortcut of this work on or off for the block."""
-    before = [getattr(module, name) for module, name in SWITCHES]
-    for module, name in SWITCHES:
-        setattr(module, name, on)
-    try:
-        yield
-    finally:
-        for (module, name), value in zip(SWITCHES, before, strict=True):
-            setattr(module, name, value)
+def shortcuts(on: bool) -> AbstractContextManager[None]:
+    """This file's shortcuts on or off for the block."""
+    return compare.switched(SWITCHES, on)
 
 
 def same_and_untouched(model: nn.Module, shape: str | None = None, dtype: str = "long") -> ModelSpec:

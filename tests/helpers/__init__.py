@@ -14,11 +14,14 @@
   text of their pages.
 - `tests.helpers.diagrams`: DOT statements by node title, and SVG drawn by the real ``dot``.
 - `tests.helpers.snapshot`: what describing a model must leave as it was (needs torch).
+- `tests.helpers.compare`: descriptions made with shortcut switches on and off (`switched`,
+  `both_ways`), as the CLI writes their JSON, and the small configs and benchmark models they
+  describe (needs torch).
 - `tests.helpers.browser`: a folder served on 127.0.0.1, and Debian's Chromium.
 
 The fixture models live beside the tests: tests/models.py (one per case a page must get right),
 tests/hostile.py, tests/deep_models.py and tests/random_models.py (the seeded generator).
-Only `snapshot` imports torch when imported: the notorch tests use the rest on Pythons
+Only `snapshot` and `compare` import torch when imported: the notorch tests use the rest on Pythons
 without torch, and the fixtures in tests/conftest.py come from here.
 """
 
