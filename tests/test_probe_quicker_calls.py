@@ -7,7 +7,9 @@
 - `meta_kernels.REMEMBER_LAYOUTS`: an elementwise op's answer on operands of sizes, strides
   and dtypes seen before is the one worked out then;
 - `values.EMPTY_AT_ONCE`: an op whose outputs are all empty (a generation cache's first keys)
-  gets empty shadows without running it on the CPU.
+  gets empty shadows without running it on the CPU;
+- `record.FUNCTION_FACTS`: what the recorder reads of each torch function (its name, where it
+  lives, whether its dtypes are checked, whether it may be called at once) is worked out once.
 
 Each model is described with every switch off and on, and the JSON must be equal byte for byte;
 the tests after that show each switch takes effect, and where it must not (a tensor subclass
@@ -24,6 +26,7 @@ from typing import Any
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils import _device
@@ -40,6 +43,7 @@ SWITCHES = (
     (resolve, "FAST_SPECS"),
     (meta_kernels, "REMEMBER_LAYOUTS"),
     (values, "EMPTY_AT_ONCE"),
+    (record, "FUNCTION_FACTS"),
 )
 
 
@@ -47,6 +51,7 @@ def switched(on: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     for module, name in SWITCHES:
         monkeypatch.setattr(module, name, on)
     meta_kernels._LAYOUTS.clear()
+    record._FUNCTIONS.clear()
 
 
 def both(describe: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
@@ -328,3 +333,59 @@ def test_an_empty_output_gets_an_empty_shadow_without_running_on_the_cpu(monkeyp
         assert shadow is not None and not shadow.is_meta
         assert (tuple(shadow.shape), shadow.dtype) == ((0,), torch.bfloat16)
         assert ran == ([] if at_once else [torch.tensor])
+
+
+def test_each_functions_facts_are_worked_out_once_and_are_those_of_every_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(record, "FUNCTION_FACTS", True)
+    record._FUNCTIONS.clear()
+    worked_out: list[Any] = []
+    real = record._facts_of
+
+    def counted(func: Any) -> record.FunctionFacts:
+        worked_out.append(func)
+        return real(func)
+
+    asked: list[Any] = []
+    real_ask = record.function_facts
+
+    def ask(func: Any) -> record.FunctionFacts:
+        asked.append(func)
+        return real_ask(func)
+
+    monkeypatch.setattr(record, "_facts_of", counted)
+    monkeypatch.setattr(record, "function_facts", ask)
+    model = Hooked().eval()
+    spec = describe_live(model, "ids:1,L=6", input_dtype="long", probe_device="meta")
+    assert spec.trace is not None and spec.trace.complete
+    # each function once, though the four blocks call linear, gelu and add again and again
+    assert len(worked_out) == len(set(worked_out)) == len(record._FUNCTIONS) > 3
+    assert len(asked) > 2 * len(worked_out)
+    assert set(asked) == set(worked_out)
+    for func, facts in record._FUNCTIONS.items():
+        assert facts == real(func)
+        assert facts.checked == meta_kernels.dtypes_checked(facts.name)
+    assert record._FUNCTIONS[F.linear].checked  # linear's operands must share a dtype
+    assert not record._FUNCTIONS[torch.Tensor.add].checked
+
+
+def test_the_kept_facts_are_emptied_when_full_and_an_unhashable_function_is_worked_out_each_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(record, "FUNCTION_FACTS", True)
+    monkeypatch.setattr(record, "_MOST_FUNCTIONS", 3)
+    record._FUNCTIONS.clear()
+    for func in (torch.add, torch.mul, torch.sub):
+        record.function_facts(func)
+    assert len(record._FUNCTIONS) == 3
+    assert record.function_facts(torch.div).name == "div"
+    assert list(record._FUNCTIONS) == [torch.div]
+
+    class Unhashable:
+        __hash__ = None  # type: ignore[assignment]
+        __name__ = "odd_"
+
+        def __call__(self) -> None: ...
+
+    assert record.function_facts(Unhashable()).name == "odd_"
+    assert list(record._FUNCTIONS) == [torch.div]
+    record._FUNCTIONS.clear()

@@ -689,9 +689,17 @@ _FLOATING_ONLY = frozenset(
 """Ops whose CPU kernels are not implemented for integer or boolean inputs (the meta kernels accept them)."""
 
 
-def check_dtypes(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
-    """Raise `DtypeRejected` where the real kernel would reject the dtypes the meta kernel lets through."""
-    name = op_name(func)
+def dtypes_checked(name: str) -> bool:
+    """True when `check_dtypes` may reject an op of this name (for any other it returns at once)."""
+    return name in _SAME_DTYPE or name in _FLOATING_ONLY
+
+
+def check_dtypes(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], name: str | None = None) -> None:
+    """Raise `DtypeRejected` where the real kernel would reject the dtypes the meta kernel lets through.
+
+    `name` is ``op_name(func)``, when the caller has it.
+    """
+    name = op_name(func) if name is None else name
     operands = _SAME_DTYPE.get(name)
     if operands is None and name not in _FLOATING_ONLY:
         return

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -22,8 +22,9 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._device import DeviceContext
 from torch.utils._device import _device_constructors as _constructors
 
+from modeldoc.probe import ops
 from modeldoc.probe.deadline import Budget
-from modeldoc.probe.meta_kernels import answer_from_shapes, check_dtypes
+from modeldoc.probe.meta_kernels import answer_from_shapes, check_dtypes, dtypes_checked
 from modeldoc.probe.ops import bookkeeping, op_name, op_target, tensor_leaves, with_modes
 from modeldoc.probe.values import Values
 from modeldoc.spec import Dim
@@ -124,18 +125,21 @@ class Recorder(TorchFunctionMode):
         with bookkeeping():  # the op itself runs `with_modes`
             if self.budget is not None:
                 self.budget.check()
+            facts = function_facts(func)
             try:
                 if self.values is not None:
-                    out = self.values.call(func, args, kwargs, lambda: _on_meta(func, args, kwargs, self.direct))
+                    out = self.values.call(
+                        func, args, kwargs, lambda: _on_meta(func, args, kwargs, self.direct, facts), facts.name
+                    )
                 else:
                     out = with_modes(func, *args, **kwargs)
             except Exception:
-                self.failed = self._raw(func, args, kwargs, [], failed=True)
+                self.failed = self._raw(func, args, kwargs, [], facts, failed=True)
                 raise
             outputs = tensor_leaves(out)
             if outputs:
                 self.failed = None
-                self.raw.append(self._raw(func, args, kwargs, outputs))
+                self.raw.append(self._raw(func, args, kwargs, outputs, facts))
             return out
 
     def _raw(
@@ -144,14 +148,14 @@ class Recorder(TorchFunctionMode):
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         outputs: list[torch.Tensor],
+        facts: FunctionFacts,
         *,
         failed: bool = False,
     ) -> RawOp:
-        name = op_name(func)
         return RawOp(
             kind="function",
-            name=name,
-            target=op_target(func, name),
+            name=facts.name,
+            target=facts.target,
             scope=self.frames[-1].path if self.frames else "",
             inputs=tensor_leaves((args, kwargs)),
             outputs=outputs,
@@ -264,21 +268,71 @@ class Recorder(TorchFunctionMode):
         return where
 
 
-def _on_meta(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], direct: bool = False) -> Any:
+def _on_meta(
+    func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], direct: bool = False, facts: FunctionFacts | None = None
+) -> Any:
     """One call on the meta device: dtypes checked as the real kernel would, answered from shapes where quicker.
 
     `direct`: the only function mode under the recorder is the default device's. Its handler
     changes nothing but a constructor's device, so a call of torch's own C code that constructs
     nothing, on plain tensors (no subclass with a handler of its own), is made at once, with the
-    modes off (it would reach the same C code through the handler).
+    modes off (it would reach the same C code through the handler). `facts` are `func`'s
+    (`function_facts`), when the caller has them.
     """
-    check_dtypes(func, args, kwargs)
+    facts = facts if facts is not None else function_facts(func)
+    if facts.checked:
+        check_dtypes(func, args, kwargs, facts.name)
     out = answer_from_shapes(func, args, kwargs)
     if out is not None:
         return out
-    if direct and type(func) in _C_CALLS and _plain(args) and _plain(kwargs.values()) and func not in _constructors():
+    if direct and facts.c_call and _plain(args) and _plain(kwargs.values()):
         return func(*args, **kwargs)
     return with_modes(func, *args, **kwargs)
+
+
+class FunctionFacts(NamedTuple):
+    """What the recorder reads of a torch function, the same for every call: worked out once (`function_facts`)."""
+
+    name: str
+    """`op_name`: ``"relu"``, ``"add"``."""
+    target: str
+    """`op_target`: ``"torch.nn.functional.relu"``."""
+    checked: bool
+    """Whether `check_dtypes` may reject it (it returns at once for any other)."""
+    c_call: bool
+    """Whether it is torch's own C code that constructs nothing (a call `_on_meta` may make at once)."""
+
+
+def function_facts(func: Any) -> FunctionFacts:
+    """`func`'s `FunctionFacts`, kept by the function itself (as `op_name` keeps names), unless `ops.MEMOIZE` is off."""
+    if not FUNCTION_FACTS or not ops.MEMOIZE:
+        return _facts_of(func)
+    try:
+        found = _FUNCTIONS.get(func)
+    except TypeError:  # an unhashable callable
+        return _facts_of(func)
+    if found is None:
+        if len(_FUNCTIONS) >= _MOST_FUNCTIONS:
+            _FUNCTIONS.clear()
+        found = _FUNCTIONS[func] = _facts_of(func)
+    return found
+
+
+def _facts_of(func: Any) -> FunctionFacts:
+    name = op_name(func)
+    return FunctionFacts(
+        name=name,
+        target=op_target(func, name),
+        checked=dtypes_checked(name),
+        c_call=type(func) in _C_CALLS and func not in _constructors(),
+    )
+
+
+FUNCTION_FACTS = True
+"""Keep each function's `FunctionFacts` (tests compare with working them out at every call)."""
+_FUNCTIONS: dict[Any, FunctionFacts] = {}
+_MOST_FUNCTIONS = 4096
+"""The most functions `_FUNCTIONS` keeps: emptied when full (a model that makes functions as it runs fills it)."""
 
 
 DIRECT_CALLS = True

@@ -161,9 +161,14 @@ class Values:
 
     # ------------------------------------------------------------------ the call
 
-    def call(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], run: Callable[[], Any]) -> Any:
-        """The result of one torch call in a meta pass: `run()` (the meta kernel), with values where Python asks."""
-        name = op_name(func)
+    def call(
+        self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], run: Callable[[], Any], name: str = ""
+    ) -> Any:
+        """The result of one torch call in a meta pass: `run()` (the meta kernel), with values where Python asks.
+
+        `name` is ``op_name(func)``, when the caller has it.
+        """
+        name = name or op_name(func)
         metas = _metas(args, kwargs)
         if not metas and name not in _FACTORIES:
             return run()
@@ -175,7 +180,12 @@ class Values:
             out = run()
         except (NotImplementedError, RuntimeError) as err:
             return self._data_dependent(func, name, args, kwargs, err)
-        known = all(self.shadow(t) is not None for t in metas)
+        shadows, known = self.shadows, True
+        for tensor in metas:  # `shadow` of each, read here
+            held = shadows.get(id(tensor))
+            if held is None or held[0] is not tensor:
+                known = False
+                break
         if name in _NON_FINITE and not known:
             return self._finite(name, out)
         if name == "topk" and not known:
