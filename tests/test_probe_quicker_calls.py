@@ -9,7 +9,9 @@
 - `values.EMPTY_AT_ONCE`: an op whose outputs are all empty (a generation cache's first keys)
   gets empty shadows without running it on the CPU;
 - `record.FUNCTION_FACTS`: what the recorder reads of each torch function (its name, where it
-  lives, whether its dtypes are checked, whether it may be called at once) is worked out once.
+  lives, whether its dtypes are checked, whether it may be called at once) is worked out once;
+- `record.METADATA_AT_ONCE`: a read of a plain tensor's sizes, dtype or device is made at once
+  (it makes no tensor, so nothing of it is recorded either way).
 
 Each model is described with every switch off and on, and the JSON must be equal byte for byte;
 the tests after that show each switch takes effect, and where it must not (a tensor subclass
@@ -44,6 +46,7 @@ SWITCHES = (
     (meta_kernels, "REMEMBER_LAYOUTS"),
     (values, "EMPTY_AT_ONCE"),
     (record, "FUNCTION_FACTS"),
+    (record, "METADATA_AT_ONCE"),
 )
 
 
@@ -389,3 +392,67 @@ def test_the_kept_facts_are_emptied_when_full_and_an_unhashable_function_is_work
     assert record.function_facts(Unhashable()).name == "odd_"
     assert list(record._FUNCTIONS) == [torch.div]
     record._FUNCTIONS.clear()
+
+
+def counted_reads(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The reads `Recorder.__torch_function__` made at once, as they happen (the function of each)."""
+    made: list[Any] = []
+    real = record._metadata_arguments
+
+    def counted(args: tuple[Any, ...]) -> bool:
+        plain = real(args)
+        if plain:
+            made.append(args)
+        return plain
+
+    monkeypatch.setattr(record, "_metadata_arguments", counted)
+    return made
+
+
+def test_reads_of_sizes_dtypes_and_devices_are_made_at_once_on_the_meta_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    made = counted_reads(monkeypatch)
+    monkeypatch.setattr(record, "METADATA_AT_ONCE", True)
+    spec = describe_live(bench_model("gpt2"), "1,L=8", input_dtype="long")
+    assert spec.trace is not None and spec.trace.complete
+    assert len(made) > 20  # GPT-2's Conv1D reads x.size() in every call
+    made.clear()
+    monkeypatch.setattr(record, "METADATA_AT_ONCE", False)
+    describe_live(bench_model("gpt2"), "1,L=8", input_dtype="long")
+    assert made == []
+
+
+class ReadsBadAxis(nn.Module):
+    """A forward that asks for an axis its input does not have: the failure is recorded as before."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(x).reshape(x.size(0), x.size(5))
+
+
+def test_a_read_that_raises_is_recorded_as_the_failure_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = []
+    for on in (False, True):
+        monkeypatch.setattr(record, "METADATA_AT_ONCE", on)
+        spec = describe_live(ReadsBadAxis().eval(), "x:2,4", probe_device="meta")
+        assert spec.trace is not None and not spec.trace.complete
+        assert "size" in spec.trace.error
+        texts.append(json.dumps(spec.to_json(), sort_keys=True))
+    assert_same(*texts)
+
+
+def test_reads_by_a_tensor_subclass_or_under_a_users_mode_take_the_long_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    made = counted_reads(monkeypatch)
+    monkeypatch.setattr(record, "METADATA_AT_ONCE", True)
+    recorder = record.Recorder({}, {}, meta=True)
+    marked = torch.empty(2, 3, device="meta").as_subclass(Marked)
+    with recorder:
+        Marked.calls = 0
+        assert marked.shape == (2, 3)
+    assert Marked.calls == 1 and made == []  # the subclass's own handler still saw its read
+    with Doubling(), record.Recorder({}, {}, meta=True) as inner:
+        assert not inner.reads_at_once
+        assert torch.empty(2, 3, device="meta").size(1) == 3
+    assert made == []

@@ -114,13 +114,24 @@ class Recorder(TorchFunctionMode):
         """On the meta device: the values computed beside the pass, and those assumed."""
         self.direct = False
         """Whether no function mode but a default device lies under this one (`__enter__`): see `_on_meta`."""
+        self.reads_at_once = False
+        """Whether a read of a tensor's sizes, dtype or device is made at once (`METADATA_AT_ONCE`, `__enter__`)."""
 
     def __enter__(self) -> Recorder:
         below = torch.overrides._get_current_function_mode_stack()
         self.direct = DIRECT_CALLS and all(type(mode) is DeviceContext for mode in below)
+        self.reads_at_once = METADATA_AT_ONCE and self.direct and self.values is not None
         return super().__enter__()  # type: ignore[no-any-return]
 
     def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None) -> Any:
+        if self.reads_at_once and func in _METADATA and not kwargs and _metadata_arguments(args):
+            with bookkeeping():
+                if self.budget is not None:
+                    self.budget.check()
+                try:
+                    return func(*args)  # what the long way below returns, and nothing recorded (no tensor made)
+                except Exception:
+                    pass  # the long way records the failure as it raises again
         kwargs = kwargs or {}
         with bookkeeping():  # the op itself runs `with_modes`
             if self.budget is not None:
@@ -334,6 +345,32 @@ _FUNCTIONS: dict[Any, FunctionFacts] = {}
 _MOST_FUNCTIONS = 4096
 """The most functions `_FUNCTIONS` keeps: emptied when full (a model that makes functions as it runs fills it)."""
 
+
+METADATA_AT_ONCE = True
+"""On the meta device, with calls made directly (`Recorder.direct`), a read of a plain tensor's sizes, dtype or
+device (`_METADATA`) is made at once: the long way would make the same call and record nothing (tests compare)."""
+
+_METADATA = frozenset(
+    {
+        torch.Tensor.shape.__get__,  # type: ignore[attr-defined]
+        torch.Tensor.dtype.__get__,  # type: ignore[attr-defined]
+        torch.Tensor.device.__get__,  # type: ignore[attr-defined]
+        torch.Tensor.ndim.__get__,  # type: ignore[attr-defined]
+        torch.Tensor.size,
+        torch.Tensor.dim,
+        torch.Tensor.stride,
+        torch.Tensor.numel,
+    }
+)
+"""torch's reads of a tensor's layout: they return sizes, numbers, a dtype or a device, never a tensor."""
+
+
+def _metadata_arguments(args: tuple[Any, ...]) -> bool:
+    """True for the arguments of a plain read: a plain tensor or parameter, then at most one axis as an ``int``."""
+    return 1 <= len(args) <= 2 and type(args[0]) in _TENSORS and (len(args) == 1 or type(args[1]) is int)
+
+
+_TENSORS = frozenset({torch.Tensor, nn.Parameter})
 
 DIRECT_CALLS = True
 """Make torch's own calls at once where the default device's handler would change nothing (tests compare)."""
