@@ -168,6 +168,8 @@ class Provenance:
         self._anchors: dict[Node, list[tuple[str, str]]] | None = None
         self.reused = reuse.Reused(self.index) if reuse.ENABLED else None
         """The rules' answers that hold for every op with the same key (`modeldoc.derive.reuse`)."""
+        self.quick_steps = 0
+        """How many steps and births a function op's template answered (`reuse.QUICK_STEPS`, for the tests)."""
         self.budget = work_budget(self.index.trace) if budget is None else budget
         self.work = 0
         self.deriving = "the model's sizes"
@@ -270,19 +272,20 @@ class Provenance:
         if producer is None:
             return leaf(index, tensor, axis), None
         key = None
-        if self.reused is not None:
-            key, passed = self.reused.passed(producer, tid, axis, tensor.shape[axis])
+        reused = self.reused
+        if reused is not None:
+            key, passed = reused.passed(producer, tid, axis, tensor.shape[axis])
             if passed is not None:
                 return Outcome.keeps(*passed), producer
-        ctx = RuleContext(index, producer, tensor, axis)
-        outcome = None
-        if producer.kind == "module":
-            outcome = apply_module_rule(ctx)
-        elif producer.kind == "function":
-            outcome = apply_function_rule(ctx)
-        outcome = outcome or keeps_or_makes(ctx)
-        if self.reused is not None:
-            self.reused.remember(key, producer, outcome)
+            if reuse.QUICK_STEPS and key is not None and producer.kind == "function":
+                outcome = reused.stepped(key, producer, lambda op: _asked(index, op, tensor, axis))
+                if outcome is not None:
+                    self.quick_steps += outcome.kind != "pass"
+                    reused.remember(key, producer, outcome)
+                    return outcome, producer
+        outcome = _asked(index, producer, tensor, axis)
+        if reused is not None:
+            reused.remember(key, producer, outcome)
         return outcome, producer
 
     def _combine(self, key: AxisKey, outcome: Outcome, producer: OpSpec | None) -> Origin:
@@ -501,6 +504,17 @@ class Provenance:
             if candidate != argument:
                 return candidate
         return None
+
+
+def _asked(index: TraceIndex, op: OpSpec, tensor: TensorInfo, axis: int) -> Outcome:
+    """What the rules say `op` did to `axis` of its output `tensor` (`keeps_or_makes` where no rule applies)."""
+    ctx = RuleContext(index, op, tensor, axis)
+    outcome = None
+    if op.kind == "module":
+        outcome = apply_module_rule(ctx)
+    elif op.kind == "function":
+        outcome = apply_function_rule(ctx)
+    return outcome or keeps_or_makes(ctx)
 
 
 # --------------------------------------------------------------------------- where no rule applies

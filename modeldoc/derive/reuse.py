@@ -13,25 +13,44 @@ So two answers are reused, neither of which holds a sentence:
 - the sizes an op forces equal (`tie_rules.ties_of`): the same input positions and axes, with
   the same verb, which is made from the op's name alone.
 
-Everything else (a step, a birth, a size of 1, which may be read from a model input far
-away) is asked of the rules for each op. `ENABLED` switches the reuse off: the tests derive
-models both ways and compare the JSON byte for byte.
+A step or a birth holds a sentence. A function op's sentences name it by its name and scope
+alone (``view in model.layers.3.self_attn``, `TraceIndex.op_label` and `op_where`), so with
+`QUICK_STEPS` the rules are asked once per key and scope-or-not, on a copy of the op whose
+scope is a placeholder (`Template`); every op with that key gets the answer with its own scope
+put in and its own inputs as sources. A layer's step names its path in many ways, and a size
+of 1 may be read from a model input far away: those are asked of the rules for each op.
+`ENABLED` switches the reuse off: the tests derive models both ways and compare the JSON byte
+for byte.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections import Counter
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from modeldoc.derive.context import Outcome, Step
 from modeldoc.derive.tie_rules import Tie, ties_of
-from modeldoc.explain.reuse import value_key
+from modeldoc.explain.reuse import copied, value_key
 from modeldoc.spec import OpSpec
 
 if TYPE_CHECKING:
-    from modeldoc.derive.context import AxisKey, Outcome, TraceIndex
+    from modeldoc.derive.context import AxisKey, TraceIndex
 
 ENABLED = True
 """False asks the rules about every op."""
+
+QUICK_STEPS = True
+"""True asks the rules once per function-op key for a step or a birth and puts each op's scope and inputs into
+that answer (`Template`); False asks them for every op. The tests derive models both ways and compare the JSON."""
+
+TAKEN: Counter[str] = Counter()
+"""How many sizes each shortcut here answered, over the descriptions since it was emptied (``"steps"``:
+`QUICK_STEPS`); for the tests."""
+
+PLACEHOLDER = "\x00scope\x00"
+"""The scope of the copy of an op a `Template` is made from: a text no op name or argument puts in a sentence."""
 
 SHARED = True
 """True reads once what repeated blocks share by identity: an op's argument text once per dict (the ops of
@@ -118,6 +137,7 @@ class Reused:
         self.keys = OpKeys(index)
         self._passes: dict[Hashable, tuple[int, int] | None] = {}
         self._ties: dict[Hashable, list[tuple[int, int, int, int, str, bool]] | None] = {}
+        self._steps: dict[Hashable, Template | None] = {}
 
     def passed(self, op: OpSpec, tid: int, axis: int, value: int) -> tuple[Hashable, AxisKey | None]:
         """The size `op` passes on to `axis` of its output `tid` as another op with its key did, if one did.
@@ -143,6 +163,19 @@ class Reused:
         tid, axis = outcome.sources[0]
         self._passes[key] = (op.inputs.index(tid), axis) if tid in op.inputs else None
 
+    def stepped(self, key: Hashable, op: OpSpec, ask: Callable[[OpSpec], Outcome]) -> Outcome | None:
+        """What the rules say function op `op` did to the size `key` looks up, from the `Template` of its key.
+
+        `ask` asks the rules about an op (the same output and axis); it is called for the first op
+        of a key and scope-or-not only. None when the answer cannot be made a template: the
+        rules are then asked for each op.
+        """
+        place = (key, bool(op.scope))
+        template = self._steps.get(place, _UNASKED)
+        if template is _UNASKED:
+            template = self._steps[place] = Template.made(op, ask)
+        return template.applied(op) if isinstance(template, Template) else None
+
     def ties(self, op: OpSpec, index: TraceIndex) -> list[Tie]:
         """`tie_rules.ties_of`, asked once per op key when every tie is between the op's inputs."""
         if op.kind != "function" or len(op.inputs) < 2 or not op.outputs:
@@ -165,4 +198,57 @@ class Reused:
         return ties
 
 
-__all__ = ["ENABLED", "SHARED", "OpKeys", "Reused"]
+_UNASKED = object()
+"""No template asked for yet (`Reused.stepped`)."""
+
+
+@dataclass(frozen=True)
+class Template:
+    """A function op's answer for one output and axis, its scope a placeholder and its sources input places."""
+
+    outcome: Outcome
+    """The answer for the copy of the op whose scope is `PLACEHOLDER` (its sources those of that copy)."""
+    sources: tuple[tuple[int, int], ...]
+    """Each source as (input place, axis)."""
+
+    @classmethod
+    def made(cls, op: OpSpec, ask: Callable[[OpSpec], Outcome]) -> Template | None:
+        """The template of `op`'s answer, or None when its sentences could hold the placeholder by other ways.
+
+        The rules are asked about a copy of `op` whose scope is `PLACEHOLDER`, and about `op`
+        itself: the template put back together for `op` must be that answer, to the field.
+        """
+        if "\x00" in op.name or "\x00" in (text := repr(op.arguments)) or "\\x00" in text or "\x00" in op.scope:
+            return None
+        copy = copied(op, scope=PLACEHOLDER) if op.scope else op
+        outcome = ask(copy)
+        inputs = op.inputs
+        if outcome.chosen is not None or outcome.order is not None or outcome.birth != "op":
+            return None  # a layer's choice, a tie, a birth read elsewhere: asked for each op
+        if any(tid not in inputs for tid, _ in outcome.sources):
+            return None
+        formula = outcome.step.formula if outcome.step is not None else None
+        if formula is not None and (PLACEHOLDER in formula.expression or PLACEHOLDER in formula.note):
+            return None
+        template = cls(outcome, tuple([(inputs.index(tid), axis) for tid, axis in outcome.sources]))
+        return template if template.applied(op) == ask(op) else None
+
+    def applied(self, op: OpSpec) -> Outcome:
+        """The answer for `op`: its scope in the sentence, its inputs as the sources."""
+        inputs = op.inputs
+        outcome = self.outcome
+        if outcome.kind == "pass":
+            place, axis = self.sources[0]
+            return Outcome.keeps(inputs[place], axis)
+        step = outcome.step
+        if step is not None and op.scope:
+            scope = op.scope
+            step = Step(
+                step.text.replace(PLACEHOLDER, scope), step.value, step.where.replace(PLACEHOLDER, scope), step.formula
+            )
+        return Outcome(
+            outcome.kind, tuple([(inputs[place], axis) for place, axis in self.sources]), step, outcome.birth
+        )
+
+
+__all__ = ["ENABLED", "PLACEHOLDER", "QUICK_STEPS", "SHARED", "TAKEN", "OpKeys", "Reused", "Template"]
