@@ -161,7 +161,8 @@ def split(asked: OpSpec) -> Outcome:
 
 
 def test_a_template_puts_in_each_ops_scope_and_inputs() -> None:
-    template = reuse.Template.made(op("blocks.0.attn"), split)
+    first = op("blocks.0.attn")
+    template = reuse.Template.made(first, split(first), split)
     assert template is not None
     other = OpSpec(**{**op("blocks.7.attn").__dict__, "inputs": (9, 8)})
     got = template.applied(other)
@@ -171,8 +172,8 @@ def test_a_template_puts_in_each_ops_scope_and_inputs() -> None:
 
 
 def test_no_template_is_made_where_the_placeholder_could_come_from_elsewhere() -> None:
-    assert reuse.Template.made(op("a", name="view\x00"), split) is None
-    assert reuse.Template.made(op("a", arguments={"mode": "x\x00y"}), split) is None
+    for odd in (op("a", name="view\x00"), op("a", arguments={"mode": "x\x00y"})):
+        assert reuse.Template.made(odd, split(odd), split) is None
 
     def elsewhere(asked: OpSpec) -> Outcome:  # a source that is not one of the op's inputs
         return Outcome.computed(Step("made", 4, asked.scope), [(11, 0)])
@@ -185,5 +186,8 @@ def test_no_template_is_made_where_the_placeholder_could_come_from_elsewhere() -
 
         return Outcome.computed(Step("x", 4, "", Formula(asked.scope, 4)), [(asked.inputs[0], 0)])
 
+    first = op("blocks.0")
     for answer in (elsewhere, chosen, scoped_formula):
-        assert reuse.Template.made(op("blocks.0"), answer) is None
+        assert reuse.Template.made(first, answer(first), answer) is None
+    # an answer the template cannot give back for the op it was made from
+    assert reuse.Template.made(first, split(op("blocks.1")), split) is None

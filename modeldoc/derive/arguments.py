@@ -50,7 +50,8 @@ def attach(spec: ModelSpec, *, budget: int | None = None) -> ModelSpec:
         )
         if hyperparameters != layer.hyperparameters:
             layers.append(copied(layer, hyperparameters=hyperparameters))
-    reuse.TAKEN["steps"] += provenance.quick_steps
+    if provenance.reused is not None:
+        reuse.TAKEN["steps"] += provenance.reused.templated
     return spec.with_layers(tuple(layers)) if layers else spec
 
 

@@ -168,8 +168,6 @@ class Provenance:
         self._anchors: dict[Node, list[tuple[str, str]]] | None = None
         self.reused = reuse.Reused(self.index) if reuse.ENABLED else None
         """The rules' answers that hold for every op with the same key (`modeldoc.derive.reuse`)."""
-        self.quick_steps = 0
-        """How many steps and births a function op's template answered (`reuse.QUICK_STEPS`, for the tests)."""
         self.budget = work_budget(self.index.trace) if budget is None else budget
         self.work = 0
         self.deriving = "the model's sizes"
@@ -279,10 +277,8 @@ class Provenance:
                 return Outcome.keeps(*passed), producer
             if reuse.QUICK_STEPS and key is not None and producer.kind == "function":
                 outcome = reused.stepped(key, producer, lambda op: _asked(index, op, tensor, axis))
-                if outcome is not None:
-                    self.quick_steps += outcome.kind != "pass"
-                    reused.remember(key, producer, outcome)
-                    return outcome, producer
+                reused.remember(key, producer, outcome)
+                return outcome, producer
         outcome = _asked(index, producer, tensor, axis)
         if reused is not None:
             reused.remember(key, producer, outcome)

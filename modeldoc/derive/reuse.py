@@ -137,7 +137,10 @@ class Reused:
         self.keys = OpKeys(index)
         self._passes: dict[Hashable, tuple[int, int] | None] = {}
         self._ties: dict[Hashable, list[tuple[int, int, int, int, str, bool]] | None] = {}
-        self._steps: dict[Hashable, Template | None] = {}
+        self._steps: dict[Hashable, Template | tuple[OpSpec, Outcome] | object] = {}
+        """Each function-op key's `Template` (with scope-or-not); the first op and its answer until a second comes."""
+        self.templated = 0
+        """How many steps and births a template answered (for the tests)."""
 
     def passed(self, op: OpSpec, tid: int, axis: int, value: int) -> tuple[Hashable, AxisKey | None]:
         """The size `op` passes on to `axis` of its output `tid` as another op with its key did, if one did.
@@ -163,18 +166,27 @@ class Reused:
         tid, axis = outcome.sources[0]
         self._passes[key] = (op.inputs.index(tid), axis) if tid in op.inputs else None
 
-    def stepped(self, key: Hashable, op: OpSpec, ask: Callable[[OpSpec], Outcome]) -> Outcome | None:
+    def stepped(self, key: Hashable, op: OpSpec, ask: Callable[[OpSpec], Outcome]) -> Outcome:
         """What the rules say function op `op` did to the size `key` looks up, from the `Template` of its key.
 
-        `ask` asks the rules about an op (the same output and axis); it is called for the first op
-        of a key and scope-or-not only. None when the answer cannot be made a template: the
-        rules are then asked for each op.
+        `ask` asks the rules about an op (the same output and axis). The first op of a key (and
+        scope-or-not) is asked; the second makes the template from the first's answer, asking
+        the rules once more, about a copy; from then on the template answers. A key whose answer
+        cannot be a template is asked for each op.
         """
         place = (key, bool(op.scope))
-        template = self._steps.get(place, _UNASKED)
-        if template is _UNASKED:
-            template = self._steps[place] = Template.made(op, ask)
-        return template.applied(op) if isinstance(template, Template) else None
+        found = self._steps.get(place)
+        if found is None:
+            answer = ask(op)
+            self._steps[place] = (op, answer)
+            return answer
+        if isinstance(found, tuple):
+            first, answer = found
+            found = self._steps[place] = Template.made(first, answer, ask) or _UNLIKE
+        if isinstance(found, Template):
+            self.templated += 1
+            return found.applied(op)
+        return ask(op)
 
     def ties(self, op: OpSpec, index: TraceIndex) -> list[Tie]:
         """`tie_rules.ties_of`, asked once per op key when every tie is between the op's inputs."""
@@ -198,8 +210,8 @@ class Reused:
         return ties
 
 
-_UNASKED = object()
-"""No template asked for yet (`Reused.stepped`)."""
+_UNLIKE = object()
+"""A key whose answer is no template (`Reused.stepped`): asked of the rules for each op."""
 
 
 @dataclass(frozen=True)
@@ -212,34 +224,30 @@ class Template:
     """Each source as (input place, axis)."""
 
     @classmethod
-    def made(cls, op: OpSpec, ask: Callable[[OpSpec], Outcome]) -> Template | None:
-        """The template of `op`'s answer, or None when its sentences could hold the placeholder by other ways.
+    def made(cls, op: OpSpec, answer: Outcome, ask: Callable[[OpSpec], Outcome]) -> Template | None:
+        """The template of `op`'s `answer`, or None when its sentences could hold the placeholder by other ways.
 
-        The rules are asked about a copy of `op` whose scope is `PLACEHOLDER`, and about `op`
-        itself: the template put back together for `op` must be that answer, to the field.
+        The rules are asked about a copy of `op` whose scope is `PLACEHOLDER`; the template put
+        back together for `op` must be `answer`, to the field.
         """
         if "\x00" in op.name or "\x00" in (text := repr(op.arguments)) or "\\x00" in text or "\x00" in op.scope:
             return None
-        copy = copied(op, scope=PLACEHOLDER) if op.scope else op
-        outcome = ask(copy)
+        outcome = ask(copied(op, scope=PLACEHOLDER)) if op.scope else answer
         inputs = op.inputs
-        if outcome.chosen is not None or outcome.order is not None or outcome.birth != "op":
-            return None  # a layer's choice, a tie, a birth read elsewhere: asked for each op
+        if outcome.kind == "pass" or outcome.chosen is not None or outcome.order is not None or outcome.birth != "op":
+            return None  # a size passed on is reused by `passed`; a layer's choice, a tie, a birth read elsewhere
         if any(tid not in inputs for tid, _ in outcome.sources):
             return None
         formula = outcome.step.formula if outcome.step is not None else None
         if formula is not None and (PLACEHOLDER in formula.expression or PLACEHOLDER in formula.note):
             return None
         template = cls(outcome, tuple([(inputs.index(tid), axis) for tid, axis in outcome.sources]))
-        return template if template.applied(op) == ask(op) else None
+        return template if template.applied(op) == answer else None
 
     def applied(self, op: OpSpec) -> Outcome:
         """The answer for `op`: its scope in the sentence, its inputs as the sources."""
         inputs = op.inputs
         outcome = self.outcome
-        if outcome.kind == "pass":
-            place, axis = self.sources[0]
-            return Outcome.keeps(inputs[place], axis)
         step = outcome.step
         if step is not None and op.scope:
             scope = op.scope
