@@ -10,13 +10,14 @@ must have answered some sizes (`reuse.TAKEN`), with it off none.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 
 import pytest
 import torch
 from torch import nn
 
-from modeldoc.derive import reuse
+from modeldoc.derive import provenance, reuse
 from modeldoc.derive.context import Outcome, Step
 from modeldoc.spec import ModelSpec, OpSpec
 from tests.helpers import compare
@@ -24,27 +25,27 @@ from tests.helpers.compare import CONFIGS, LLAMA, bench_model, from_config, live
 from tests.helpers.snapshot import Snapshot
 from tests.test_speed_static import Stack
 
-SWITCHES = [(reuse, "QUICK_STEPS")]
+SWITCHES = [(reuse, "QUICK_STEPS"), (reuse, "QUICK_CHOICES"), (provenance, "QUICK_ROOTS")]
 CLEAR = [reuse.TAKEN.clear]
 
 
-def both_ways(describe: Callable[[], ModelSpec]) -> tuple[str, str, int, int]:
-    """The JSON of `describe()` with the shortcuts on, then off, and how many sizes the templates answered each time."""
+def both_ways(describe: Callable[[], ModelSpec]) -> tuple[str, str, Counter[str], Counter[str]]:
+    """The JSON of `describe()` with the shortcuts on, then off, and how many sizes each answered each time."""
     with compare.switched(SWITCHES, True, clear=CLEAR):
         fast = compare.as_written(describe())
-        taken = reuse.TAKEN["steps"]
+        taken = Counter(reuse.TAKEN)
     with compare.switched(SWITCHES, False, clear=CLEAR):
         slow = compare.as_written(describe())
-        untaken = reuse.TAKEN["steps"]
+        untaken = Counter(reuse.TAKEN)
     return fast, slow, taken, untaken
 
 
-def same(describe: Callable[[], ModelSpec]) -> ModelSpec:
-    """The description, the same both ways, with the templates used on and unused off."""
+def same(describe: Callable[[], ModelSpec], shortcuts: tuple[str, ...] = ("steps", "choices", "roots")) -> ModelSpec:
+    """The description, the same both ways, with each of `shortcuts` taken on and none taken off."""
     fast, slow, taken, untaken = both_ways(describe)
     assert fast == slow
-    assert taken > 0
-    assert untaken == 0
+    assert all(taken[name] > 0 for name in shortcuts), taken
+    assert sum(untaken.values()) == 0, untaken
     return ModelSpec.from_json(json.loads(fast))
 
 
@@ -140,7 +141,7 @@ def test_blocks_unlike_each_other_and_a_root_without_scope_are_derived_the_same(
 def test_a_hand_written_stack_is_derived_the_same() -> None:
     fast, slow, _, untaken = both_ways(live(Stack(), "2,5"))
     assert fast == slow
-    assert untaken == 0
+    assert sum(untaken.values()) == 0
 
 
 # --------------------------------------------------------------------------- the template on its own

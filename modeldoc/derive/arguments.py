@@ -51,7 +51,8 @@ def attach(spec: ModelSpec, *, budget: int | None = None) -> ModelSpec:
         if hyperparameters != layer.hyperparameters:
             layers.append(copied(layer, hyperparameters=hyperparameters))
     if provenance.reused is not None:
-        reuse.TAKEN["steps"] += provenance.reused.templated
+        reused = provenance.reused
+        reuse.TAKEN.update(steps=reused.templated, choices=reused.chosen, roots=reused.shortcuts)
     return spec.with_layers(tuple(layers)) if layers else spec
 
 

@@ -30,16 +30,20 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from modeldoc.derive.context import Outcome, Step
+from modeldoc.derive.context import Outcome, Step, chosen_birth
 from modeldoc.derive.tie_rules import Tie, ties_of
 from modeldoc.explain.reuse import copied, value_key
-from modeldoc.spec import OpSpec
+from modeldoc.spec import LayerSpec, OpSpec
 
 if TYPE_CHECKING:
     from modeldoc.derive.context import AxisKey, TraceIndex
 
 ENABLED = True
 """False asks the rules about every op."""
+
+QUICK_CHOICES = True
+"""True asks the rules once per module-op key whether the size is born as one of its layer's arguments, and
+makes that birth for each later op of the key from its own layer (`Reused.chose`); False asks for every op."""
 
 QUICK_STEPS = True
 """True asks the rules once per function-op key for a step or a birth and puts each op's scope and inputs into
@@ -141,6 +145,12 @@ class Reused:
         """Each function-op key's `Template` (with scope-or-not); the first op and its answer until a second comes."""
         self.templated = 0
         """How many steps and births a template answered (for the tests)."""
+        self._choices: dict[Hashable, str | object] = {}
+        """Each module-op key's chosen argument, when its first op's answer was one."""
+        self.chosen = 0
+        """How many sizes `chose` answered without asking (for the tests)."""
+        self.shortcuts = 0
+        """How many sizes `passed_on` answered (for the tests)."""
 
     def passed(self, op: OpSpec, tid: int, axis: int, value: int) -> tuple[Hashable, AxisKey | None]:
         """The size `op` passes on to `axis` of its output `tid` as another op with its key did, if one did.
@@ -158,6 +168,28 @@ class Reused:
         key = (number, place, axis, keys.index.tensors[tid].shape if place < 0 else None)
         found = self._passes.get(key)
         return key, ((op.inputs[found[0]], found[1]) if found is not None else None)
+
+    def passed_on(self, size: AxisKey) -> tuple[Outcome, OpSpec] | None:
+        """`Provenance._outcome` of `size` when its producer passes it on as an op with the same key did, else None.
+
+        The common case of `passed`, for a size on the op's first output, in one step.
+        """
+        tid, axis = size
+        keys = self.keys
+        index = keys.index
+        tensor = index.tensors[tid]
+        made = tensor.producer
+        if made is None or tensor.shape[axis] == 1:
+            return None
+        op = index.ops.get(made)
+        if op is None or not op.outputs or op.outputs[0] != tid:
+            return None
+        number = keys._keys.get(made)
+        found = self._passes.get((keys.key(op) if number is None else number, 0, axis, None))
+        if found is None:
+            return None
+        self.shortcuts += 1
+        return Outcome.keeps(op.inputs[found[0]], found[1]), op
 
     def remember(self, key: Hashable, op: OpSpec, outcome: Outcome) -> None:
         """Keep `outcome` for the ops with `key` when it passes on a size of one of `op`'s inputs."""
@@ -187,6 +219,27 @@ class Reused:
             self.templated += 1
             return found.applied(op)
         return ask(op)
+
+    def chose(self, key: Hashable, layer: LayerSpec, value: int, ask: Callable[[], Outcome]) -> Outcome:
+        """What the rules say a call of `layer` did to the size `key` looks up, when that is a chosen argument.
+
+        `ask` asks the rules. The first op of a key is asked; when its answer is the size born as
+        one of its layer's arguments (`context.chosen_birth`), every later op of the key gets that
+        argument of its own layer, without asking. A key with another answer is asked for each op.
+        """
+        found = self._choices.get(key)
+        if found is None:
+            answer = ask()
+            chosen = answer.chosen
+            like = chosen is not None and chosen[0] == layer.path and chosen_birth(layer, chosen[1], value) == answer
+            self._choices[key] = chosen[1] if like and chosen is not None else _UNLIKE
+            return answer
+        if isinstance(found, str):
+            outcome = chosen_birth(layer, found, value)
+            if outcome is not None:
+                self.chosen += 1
+                return outcome
+        return ask()
 
     def ties(self, op: OpSpec, index: TraceIndex) -> list[Tie]:
         """`tie_rules.ties_of`, asked once per op key when every tie is between the op's inputs."""
@@ -259,4 +312,4 @@ class Template:
         )
 
 
-__all__ = ["ENABLED", "PLACEHOLDER", "QUICK_STEPS", "SHARED", "TAKEN", "OpKeys", "Reused", "Template"]
+__all__ = ["ENABLED", "PLACEHOLDER", "QUICK_CHOICES", "QUICK_STEPS", "SHARED", "TAKEN", "OpKeys", "Reused", "Template"]
