@@ -13,14 +13,20 @@ So two answers are reused, neither of which holds a sentence:
 - the sizes an op forces equal (`tie_rules.ties_of`): the same input positions and axes, with
   the same verb, which is made from the op's name alone.
 
-A step or a birth holds a sentence. A function op's sentences name it by its name and scope
-alone (``view in model.layers.3.self_attn``, `TraceIndex.op_label` and `op_where`), so with
-`QUICK_STEPS` the rules are asked once per key and scope-or-not, on a copy of the op whose
-scope is a placeholder (`Template`); every op with that key gets the answer with its own scope
-put in and its own inputs as sources. A layer's step names its path in many ways, and a size
-of 1 may be read from a model input far away: those are asked of the rules for each op.
-`ENABLED` switches the reuse off: the tests derive models both ways and compare the JSON byte
-for byte.
+A step or a birth holds a sentence, but two kinds are still made once per key:
+
+- a function op's step or birth (`QUICK_STEPS`): its sentences name the op by its name and
+  scope alone (``view in model.layers.3.self_attn``, `TraceIndex.op_label` and `op_where`), so
+  the rules are asked once more, about a copy of the op whose scope is a placeholder
+  (`Template`); every later op with that key gets the answer with its own scope put in and its
+  own inputs as sources;
+- a size born as a layer's chosen argument (`QUICK_CHOICES`): which argument it is follows from
+  the key, so each later op's birth is made from its own layer (`context.chosen_birth`).
+
+Either is checked against the rules' own answer for the first op of its key. Any other step of
+a layer, and a size of 1 (which may be read from a model input far away), is asked of the rules
+for each op. `ENABLED` switches the reuse off, the other switches their shortcut: the tests
+derive models both ways and compare the JSON byte for byte.
 """
 
 from __future__ import annotations
@@ -50,8 +56,8 @@ QUICK_STEPS = True
 that answer (`Template`); False asks them for every op. The tests derive models both ways and compare the JSON."""
 
 TAKEN: Counter[str] = Counter()
-"""How many sizes each shortcut here answered, over the descriptions since it was emptied (``"steps"``:
-`QUICK_STEPS`); for the tests."""
+"""How many sizes each shortcut answered, over the descriptions since it was emptied (``"steps"``: `QUICK_STEPS`,
+``"choices"``: `QUICK_CHOICES`, ``"roots"``: `provenance.QUICK_ROOTS`); for the tests."""
 
 PLACEHOLDER = "\x00scope\x00"
 """The scope of the copy of an op a `Template` is made from: a text no op name or argument puts in a sentence."""
