@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from modeldoc.arithmetic import Formula, expected_size
+from modeldoc.derive import reuse
 from modeldoc.derive.constraints import Constraints, constrain, describe_fixer, sentence
 from modeldoc.derive.context import AxisKey, TraceIndex, find_argument, qualified
 from modeldoc.derive.dims import axis_ref
@@ -49,6 +50,9 @@ def attach(spec: ModelSpec, *, budget: int | None = None) -> ModelSpec:
         )
         if hyperparameters != layer.hyperparameters:
             layers.append(copied(layer, hyperparameters=hyperparameters))
+    if provenance.reused is not None:
+        reused = provenance.reused
+        reuse.TAKEN.update(steps=reused.templated, choices=reused.chosen, roots=reused.shortcuts)
     return spec.with_layers(tuple(layers)) if layers else spec
 
 

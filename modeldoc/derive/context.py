@@ -312,17 +312,21 @@ class RuleContext:
 
     def chosen(self, name: str) -> Outcome | None:
         """The size is the layer's argument `name`, chosen by the designer (None if it is not this size)."""
-        layer = self.layer
-        h = find_argument(layer, name) if layer else None
-        if layer is None or h is None or expected_size(h.value) != self.value:
-            return None
-        step = Step(
-            text=f"{layer.path} ({layer.type_name}) has {name} = {self.value}, chosen by the designer",
-            value=self.value,
-            where=layer.path,
-            formula=Formula.named(qualified(layer.path, name), self.value),
-        )
-        return Outcome.born(step, "chosen", (layer.path, name))
+        return chosen_birth(self.layer, name, self.value) if self.layer is not None else None
+
+
+def chosen_birth(layer: LayerSpec, name: str, value: int) -> Outcome | None:
+    """The size `value` born as `layer`'s argument `name`, chosen by the designer (None if it is not this size)."""
+    h = find_argument(layer, name)
+    if h is None or expected_size(h.value) != value:
+        return None
+    step = Step(
+        text=f"{layer.path} ({layer.type_name}) has {name} = {value}, chosen by the designer",
+        value=value,
+        where=layer.path,
+        formula=Formula.named(qualified(layer.path, name), value),
+    )
+    return Outcome.born(step, "chosen", (layer.path, name))
 
 
 def find_argument(layer: LayerSpec, name: str) -> Hyperparam | None:
@@ -335,4 +339,14 @@ def qualified(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
-__all__ = ["AxisKey", "Birth", "Outcome", "RuleContext", "Step", "TraceIndex", "find_argument", "qualified"]
+__all__ = [
+    "AxisKey",
+    "Birth",
+    "Outcome",
+    "RuleContext",
+    "Step",
+    "TraceIndex",
+    "chosen_birth",
+    "find_argument",
+    "qualified",
+]

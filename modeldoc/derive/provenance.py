@@ -28,6 +28,10 @@ from modeldoc.errors import DerivationTooLarge
 from modeldoc.explain.reuse import copied
 from modeldoc.spec import DerivationStep, ModelSpec, OpSpec, TensorInfo, TraceSpec
 
+QUICK_ROOTS = True
+"""True looks a size that an op with the same key passed on up in one step (`reuse.Reused.passed_on`) when
+following sizes to their roots; False goes through `Provenance._outcome`. The tests derive models both ways."""
+
 MAX_SHOWN = 12
 """The most entries one argument's derivation lists; longer ones are cut (see `Provenance.derivation`)."""
 
@@ -245,12 +249,16 @@ class Provenance:
         chain: list[AxisKey] = []
         current = key
         roots, ties, outcomes = self.roots, self.ties, self.outcomes
+        quick = self.reused if QUICK_ROOTS else None
         while current not in roots:
             outcome = ties.get(current)  # `outcome`, inline: this loop runs once per size of the trace
             if outcome is None:
                 found = outcomes.get(current)
                 if found is None:
-                    found = outcomes[current] = self._outcome(*current)
+                    found = quick.passed_on(current) if quick is not None else None
+                    if found is None:
+                        found = self._outcome(*current)
+                    outcomes[current] = found
                 outcome = found[0]
             if outcome.kind != "pass" or outcome.sources[0] in chain or outcome.sources[0] == current:
                 roots[current] = current
@@ -270,19 +278,23 @@ class Provenance:
         if producer is None:
             return leaf(index, tensor, axis), None
         key = None
-        if self.reused is not None:
-            key, passed = self.reused.passed(producer, tid, axis, tensor.shape[axis])
+        reused = self.reused
+        if reused is not None:
+            key, passed = reused.passed(producer, tid, axis, tensor.shape[axis])
             if passed is not None:
                 return Outcome.keeps(*passed), producer
-        ctx = RuleContext(index, producer, tensor, axis)
-        outcome = None
-        if producer.kind == "module":
-            outcome = apply_module_rule(ctx)
-        elif producer.kind == "function":
-            outcome = apply_function_rule(ctx)
-        outcome = outcome or keeps_or_makes(ctx)
-        if self.reused is not None:
-            self.reused.remember(key, producer, outcome)
+            if reuse.QUICK_STEPS and key is not None and producer.kind == "function":
+                outcome = reused.stepped(key, producer, lambda op: _asked(index, op, tensor, axis))
+                reused.remember(key, producer, outcome)
+                return outcome, producer
+            layer = index.layers.get(producer.name) if producer.kind == "module" else None
+            if reuse.QUICK_CHOICES and key is not None and layer is not None:
+                outcome = reused.chose(key, layer, tensor.shape[axis], lambda: _asked(index, producer, tensor, axis))
+                reused.remember(key, producer, outcome)
+                return outcome, producer
+        outcome = _asked(index, producer, tensor, axis)
+        if reused is not None:
+            reused.remember(key, producer, outcome)
         return outcome, producer
 
     def _combine(self, key: AxisKey, outcome: Outcome, producer: OpSpec | None) -> Origin:
@@ -501,6 +513,17 @@ class Provenance:
             if candidate != argument:
                 return candidate
         return None
+
+
+def _asked(index: TraceIndex, op: OpSpec, tensor: TensorInfo, axis: int) -> Outcome:
+    """What the rules say `op` did to `axis` of its output `tensor` (`keeps_or_makes` where no rule applies)."""
+    ctx = RuleContext(index, op, tensor, axis)
+    outcome = None
+    if op.kind == "module":
+        outcome = apply_module_rule(ctx)
+    elif op.kind == "function":
+        outcome = apply_function_rule(ctx)
+    return outcome or keeps_or_makes(ctx)
 
 
 # --------------------------------------------------------------------------- where no rule applies
