@@ -45,8 +45,10 @@ def tensor(rng: random.Random, rank: int | None = None, *, floating: bool = True
     return t
 
 
-def make_relu(rng: random.Random) -> Call:
-    return rng.choice((F.relu, torch.relu, torch.Tensor.relu)), (tensor(rng),), {}
+def make_activation(rng: random.Random) -> Call:
+    func = rng.choice((F.relu, torch.relu, torch.Tensor.relu, F.silu, torch._C._nn.silu))
+    inplace = {"inplace": True} if func in (F.relu, F.silu) and rng.random() < 0.1 else {}
+    return func, (tensor(rng, floating=rng.random() < 0.9),), inplace
 
 
 def make_unary(rng: random.Random) -> Call:
@@ -198,7 +200,7 @@ MAKERS: dict[str, Callable[[random.Random], Call]] = {
     "max_pool2d": make_max_pool,
     "embedding": make_embedding,
     "conv": make_conv,
-    "relu": make_relu,
+    "activation": make_activation,
     "unary": make_unary,
     "layer_norm": make_layer_norm,
     "addmm": make_addmm,
