@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import Result
@@ -14,6 +16,7 @@ from click.testing import Result
 from modeldoc import knowledge
 from modeldoc.errors import ConfigError
 from modeldoc.explain import layers as explain
+from modeldoc.knowledge import loader
 from modeldoc.options import knowledge_folders, site_options
 from modeldoc.spec import Hyperparam, LayerSpec, ParamSpec
 from tests.helpers import REPO
@@ -384,3 +387,40 @@ def test_a_live_preview_of_a_target_carries_the_knowledge_folders(tmp_path: Path
     site = SiteOptions(models=(replace(model, knowledge=(folder,)),))
     cfg = load_config(config_file=str(serve.standalone_config(site, tmp_path / "preview")))
     assert cfg.plugins["modeldoc"].config.knowledge == [str(folder)]
+
+
+def test_the_entry_points_found_are_kept_while_no_folder_on_the_path_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scans: list[int] = []
+    real = loader._scan_entry_points
+
+    def counted(problems: Any) -> Any:
+        scans.append(1)
+        return real(problems)
+
+    monkeypatch.setattr(loader, "_scan_entry_points", counted)
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    first = knowledge.load(())
+    assert first.lookup("gate_knowledge.Gate") is None
+    assert knowledge.load(()) is first and len(scans) == 1  # nothing installed since: not scanned again
+    install_distribution(site, "gate = gate_knowledge.entries")  # the folder on the path changed
+    os.utime(site, ns=(time.time_ns(), time.time_ns() + 1_000_000_000))  # a coarse clock still sees it change
+    table = knowledge.load(())
+    assert len(scans) == 2
+    entry = table.lookup("gate_knowledge.Gate")
+    assert entry is not None and entry.summary == "A gate from an installed package."
+    monkeypatch.setattr(loader, "KEEP_SCAN", False)
+    assert knowledge.load(()).lookup("gate_knowledge.Gate") == entry
+    assert len(scans) == 3
+
+
+def test_a_kept_scan_still_names_a_broken_entry_point_each_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install_distribution(tmp_path, "gate = gate_knowledge.missing")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    named = [[str(p) for p in knowledge.read(())[1]] for _ in range(2)]
+    assert named[0] == named[1] and len(named[0]) == 1 and "gate_knowledge.missing" in named[0][0]

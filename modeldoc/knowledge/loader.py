@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -170,6 +171,42 @@ def folder_of(obj: Any) -> Path:
 
 
 def _entry_point_sources(problems: Problems) -> list[Source]:
+    """The folders installed packages name under `ENTRY_POINT_GROUP`; what was wrong with one goes to `problems`.
+
+    Finding them reads every installed package's metadata (a few milliseconds, on every
+    description): so what was found is kept while every folder on ``sys.path`` stays as it was
+    (`_installed_stamp`): installing or removing a package changes its folder.
+    """
+    stamp = _installed_stamp()
+    kept = _SCANNED.get(stamp) if KEEP_SCAN else None
+    if kept is None:
+        scanned = Problems()
+        kept = (tuple(_scan_entry_points(scanned)), tuple(scanned.found))
+        _SCANNED.clear()
+        _SCANNED[stamp] = kept
+    sources, found = kept
+    problems.found.extend(found)
+    return list(sources)
+
+
+KEEP_SCAN = True
+"""Keep the entry points found while ``sys.path``'s folders are unchanged (tests turn it off to compare)."""
+_SCANNED: dict[tuple[tuple[str, int | None], ...], tuple[tuple[Source, ...], tuple[KnowledgeError, ...]]] = {}
+
+
+def _installed_stamp() -> tuple[tuple[str, int | None], ...]:
+    """Each folder (or zip file) on ``sys.path`` with its modification time (None when it is not there)."""
+    out: list[tuple[str, int | None]] = []
+    for entry in sys.path:
+        where = Path(entry or ".").absolute()
+        try:
+            out.append((str(where), where.stat().st_mtime_ns))
+        except (OSError, ValueError):
+            out.append((str(where), None))
+    return tuple(out)
+
+
+def _scan_entry_points(problems: Problems) -> list[Source]:
     found = sorted(
         metadata.entry_points(group=ENTRY_POINT_GROUP),
         key=lambda ep: (ep.dist.name if ep.dist else "", ep.name),
