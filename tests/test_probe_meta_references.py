@@ -55,6 +55,28 @@ def make_unary(rng: random.Random) -> Call:
     return rng.choice((torch.neg, torch.cos, torch.sin, torch.exp, torch.tanh, torch.sigmoid)), (tensor(rng),), {}
 
 
+def make_dropout(rng: random.Random) -> Call:
+    p = rng.choice((0.0, 0.1, 0.5, 1.0, 1, -0.5, 1.5))
+    training = rng.random() < 0.2
+    if rng.random() < 0.5:
+        inplace = rng.random() < 0.1
+        return F.dropout, (tensor(rng),), {"p": p, "training": training, "inplace": inplace}
+    return torch.dropout, (tensor(rng), p, training), {}
+
+
+def test_a_dropout_not_training_answers_its_very_input() -> None:
+    rng = random.Random("dropout")
+    answered = 0
+    for _ in range(200):
+        func, args, kwargs = make_dropout(rng)
+        answer = meta_kernels.answer_from_shapes(func, args, kwargs)
+        if answer is None:
+            continue
+        answered += 1
+        assert answer is args[0] and func(*args, **kwargs) is args[0]
+    assert answered >= 50
+
+
 def make_layer_norm(rng: random.Random) -> Call:
     x = tensor(rng, rng.randint(1, 4))
     width = rng.randint(1, x.dim())
@@ -201,6 +223,7 @@ MAKERS: dict[str, Callable[[random.Random], Call]] = {
     "embedding": make_embedding,
     "conv": make_conv,
     "activation": make_activation,
+    "dropout": make_dropout,
     "unary": make_unary,
     "layer_norm": make_layer_norm,
     "addmm": make_addmm,

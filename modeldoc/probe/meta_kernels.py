@@ -484,6 +484,24 @@ def _like_channels_last(shape: tuple[int, ...], strides: tuple[int, ...]) -> boo
     return True
 
 
+def meta_dropout(func: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> torch.Tensor | None:
+    """``F.dropout`` or ``torch.dropout`` when not training: the input itself, the very tensor torch returns.
+
+    Every model described in evaluation calls its dropouts so; ``F.dropout`` is Python that reaches
+    torch's kernel through the default device's handler. Training, in place, or a probability
+    torch refuses (it raises) takes the normal path.
+    """
+    names = ("input", "p", "training", "inplace") if func is F.dropout else ("input", "p", "train")
+    if len(args) > len(names) or set(kwargs) - set(names):
+        return None
+    bound = dict(zip(names, args, strict=False)) | dict(kwargs)
+    x, p = bound.get("input"), bound.get("p", 0.5)
+    training = bound.get("training", True) if func is F.dropout else bound.get("train")
+    if not (isinstance(x, torch.Tensor) and x.is_meta) or training is not False or bound.get("inplace", False):
+        return None
+    return x if type(p) in (float, int) and 0.0 <= p <= 1.0 else None
+
+
 def meta_mean(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> torch.Tensor | None:
     """``mean`` of a contiguous floating meta tensor over some axes: contiguous, in its dtype."""
     bound = dict(zip(("input", "dim", "keepdim"), args, strict=False)) | dict(kwargs)
@@ -658,6 +676,7 @@ _GENERAL: dict[Any, Any] = {
     **({_ATTENTION: meta_attention} if _ATTENTION is not None else {}),
     **dict.fromkeys(_RNN_FUNCTIONS, meta_rnn),
     **dict.fromkeys(_GROUPED_MM, meta_grouped_mm),
+    **dict.fromkeys((F.dropout, torch.dropout), meta_dropout),
 }
 """The kernels that take the function as well, by each function they may answer (each answers no other)."""
 
