@@ -182,7 +182,8 @@ class _CallKeys:
         self.trace = trace
         self.tree = tree
         self._fixed: dict[int, Hashable] = {}
-        """Each op's part of a step that no block changes (kind, target, arguments, call, output sizes), once per op."""
+        """Each op's part of a step that no block changes (kind, target, arguments, call, output sizes), once per op
+        (by its index; by its position, as a number, with `QUICK_KEYS`)."""
         self._numbers: dict[Hashable, int] = {}
         """Each distinct fixed part's number (`QUICK_KEYS`)."""
         self.ops_in: dict[str, list[int]] = {}
@@ -191,7 +192,10 @@ class _CallKeys:
             self.calls_in.setdefault(call.name, []).append(i)
         self.position: dict[int, int] = {}
         self.outputs: dict[int, tuple[int, int]] = {}  # tensor id -> (op index, place among its outputs)
-        if QUICK_KEYS:
+        self.made_at: dict[int, tuple[int, int]] = {}  # tensor id -> (op position, place among its outputs)
+        self.quick = QUICK_KEYS and len({op.index for op in trace.ops}) == len(trace.ops)
+        """Whether `key` takes the quick way: `QUICK_KEYS`, and no two ops of one index (never in a recorded trace)."""
+        if self.quick:
             self._index_quickly(trace)
             return
         for op in trace.ops:
@@ -203,33 +207,31 @@ class _CallKeys:
                 self.outputs.setdefault(tensor, (op.index, place))
 
     def _index_quickly(self, trace: TraceSpec) -> None:
-        """The ops by owner, their positions and the op that made each tensor, in one walk of the ops (`QUICK_KEYS`)."""
-        ops_in, position, outputs = self.ops_in, self.position, self.outputs
+        """The positions of the ops by owner, and of the op that made each tensor, in one walk (`QUICK_KEYS`)."""
+        ops_in, made_at = self.ops_in, self.made_at
         for i, op in enumerate(trace.ops):
-            index = op.index
             owner = op.name if op.kind == "module" else op.scope
             found = ops_in.get(owner)
             if found is None:
-                ops_in[owner] = [index]
+                ops_in[owner] = [i]
             else:
-                found.append(index)
-            position[index] = i
+                found.append(i)
             made = op.outputs
             if len(made) == 1:
-                if made[0] not in outputs:
-                    outputs[made[0]] = (index, 0)
+                if made[0] not in made_at:
+                    made_at[made[0]] = (i, 0)
             else:
                 for place, tensor in enumerate(made):
-                    outputs.setdefault(tensor, (index, place))
+                    made_at.setdefault(tensor, (i, place))
 
     def key(self, root: str) -> tuple[Hashable, ...]:
         """The ops and module calls inside `root`, relative to it; empty when the pass ran none of them."""
         paths = self.tree.subtree(root)
+        if self.quick:
+            return self._quick_key(root, paths)
         indices = sorted((i for path in paths for i in self.ops_in.get(path, ())), key=self.position.__getitem__)
         if not indices:
             return ()
-        if QUICK_KEYS:
-            return self._quick_key(root, paths, indices)
         local = {index: n for n, index in enumerate(indices)}
         outside: dict[int, int] = {}
         tensors = self.trace.tensors
@@ -269,27 +271,33 @@ class _CallKeys:
                 steps.append(("call", rel(path), call.call, inputs, outputs_))
         return tuple(steps)
 
-    def _quick_key(self, root: str, paths: list[str], indices: list[int]) -> tuple[Hashable, ...]:
+    def _quick_key(self, root: str, paths: list[str]) -> tuple[Hashable, ...]:
         """`key` written more compactly, equal for two blocks exactly when `key` is (`QUICK_KEYS`).
 
         Each op's fixed part is its number among the distinct ones; the output of an op inside the
         block, which `key` writes ``("op", n, place)``, is the number ``n * 256 + place`` (for a place
         below 256; the tuple otherwise), told apart from the other references, which are text or tuples.
+        The ops are taken by their positions in the trace: when they fill a run of positions (a
+        block's ops, one after the other), the n-th of them is the one at the run's start plus n.
         """
-        local = {index: n << 8 for n, index in enumerate(indices)}
+        placed = self._places(paths)
+        if placed is None:
+            return ()
+        run, rank = placed
+        first, last = run[0], run[-1]
         outside: dict[int, int] = {}
         tensors = self.trace.tensors
         count = len(tensors)
         prefix = root + "."
         cut = len(prefix)
-        outputs = self.outputs
+        made_at = self.made_at
 
         def ref(tensor: int) -> Hashable:
-            made = outputs.get(tensor)
+            made = made_at.get(tensor)
             if made is not None:
-                n = local.get(made[0])
+                at, place = made
+                n = ((at - first) << 8 if first <= at <= last else None) if rank is None else rank.get(at)
                 if n is not None:
-                    place = made[1]
                     return n | place if place < 256 else ("op", n >> 8, place)
             info = tensors[tensor] if 0 <= tensor < count else None
             if info is not None and info.name.startswith(prefix):
@@ -305,14 +313,13 @@ class _CallKeys:
         steps: list[Hashable] = []
         ops = self.trace.ops
         fixed = self._fixed
-        position = self.position
         numbers = self._numbers
         scopes: dict[str, str] = {}
-        for index in indices:
-            op = ops[position[index]]
-            static = fixed.get(index)
+        for at in run:
+            op = ops[at]
+            static = fixed.get(at)
             if static is None:
-                static = fixed[index] = numbers.setdefault(self._static(op), len(numbers))
+                static = fixed[at] = numbers.setdefault(self._static(op), len(numbers))
             scope = scopes.get(op.scope)
             if scope is None:
                 scope = scopes[op.scope] = rel(op.scope)
@@ -328,6 +335,22 @@ class _CallKeys:
                     inputs, made = tuple([ref(t) for t in call.inputs]), tuple([ref(t) for t in call.outputs])
                     steps.append(("call", here, call.call, inputs, made))
         return tuple(steps)
+
+    def _places(self, paths: list[str]) -> tuple[Sequence[int], dict[int, int] | None] | None:
+        """The positions of the ops inside `paths`, in order, and each one's rank (``n * 256``), or None for no op.
+
+        No ranks when the positions are a run (a block's ops, one after the other): the n-th is
+        the first plus n.
+        """
+        ops_in = self.ops_in
+        places = [at for path in paths for at in ops_in.get(path, ())]
+        if not places:
+            return None
+        first, last = min(places), max(places)
+        if last - first + 1 == len(places):  # each op is in one path: no position twice
+            return range(first, last + 1), None
+        places.sort()
+        return places, {at: n << 8 for n, at in enumerate(places)}
 
     def _static(self, op: OpSpec) -> Hashable:
         tensors = self.trace.tensors

@@ -28,7 +28,12 @@ from tests.helpers.compare import CONFIGS, LLAMA, bench_model, from_config, live
 from tests.test_speed_static import Stack
 
 SWITCHES = [(structures, "QUICK_KEYS")]
-QUICK = [(structures._CallKeys, "_quick_key"), (structures._CallKeys, "_index_quickly"), (structures, "_alike_whole")]
+QUICK = [
+    (structures._CallKeys, "_quick_key"),
+    (structures._CallKeys, "_index_quickly"),
+    (structures._CallKeys, "_places"),
+    (structures, "_alike_whole"),
+]
 """The functions only the quick way calls."""
 
 
@@ -42,7 +47,10 @@ def counted() -> Iterator[Counter[str]]:
 
             def wrapper(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
                 counts[_name] += 1
-                return _real(*args, **kwargs)
+                got = _real(*args, **kwargs)
+                if _name == "_places" and got is not None and got[1] is not None:
+                    counts["ops apart"] += 1  # a block whose ops are not one run of the trace
+                return got
 
             patch.setattr(owner, name, wrapper)
         yield counts
@@ -62,6 +70,7 @@ def same(describe: Callable[[], ModelSpec]) -> tuple[ModelSpec, Counter[str]]:
 def taken(counts: Counter[str], blocks: int) -> None:
     """The quick way keyed each of `blocks` blocks, indexed the trace and compared some facts whole."""
     assert counts["_quick_key"] >= blocks > 0
+    assert counts["_places"] >= blocks
     assert counts["_index_quickly"] >= 1
     assert counts["_alike_whole"] > 0
 
@@ -152,3 +161,34 @@ def test_a_value_unequal_to_itself_is_compared_fact_by_fact() -> None:
     scales = [d for d in group.differences if d.name == "scale"]
     assert len(scales) == 4 and all(math.isnan(d.value) for d in scales)  # NaN != NaN: listed as before
     taken(counts, 4)  # the block's children, whose values are plain, still compared whole
+
+
+class Borrowing(nn.Module):
+    """A block that calls a layer of the model's outside it, between its own: its ops are not one run of the trace."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.inner = nn.Linear(width, width)
+        self.out = nn.Linear(width, width)
+
+    def forward(self, x: torch.Tensor, shared: nn.Module) -> torch.Tensor:
+        return self.out(shared(self.inner(x)).relu())
+
+
+class BorrowingStack(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.shared = nn.Linear(8, 8)
+        self.blocks = nn.ModuleList([Borrowing(8) for _ in range(4)])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            x = block(x, self.shared)
+        return x
+
+
+def test_blocks_whose_ops_are_not_one_run_are_described_the_same() -> None:
+    spec, counts = same(live(BorrowingStack(), "2,8", "float32"))
+    assert [group.instances for group in spec.structures] == [tuple(f"blocks.{i}" for i in range(4))]
+    assert counts["ops apart"] >= 4
+    taken(counts, 4)
