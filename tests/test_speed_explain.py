@@ -1,16 +1,19 @@
-"""Checking the knowledge rules against the calls once per kind of layer changes no byte of the description.
+"""Explaining the repeats of a layer with less work per repeat changes no byte of the description.
 
 `explain.layers.FIT_ONCE` checks a layer's rules against its recorded call (`fit_to_calls`) once
 for the layers of one type that share their tuple of arguments and had calls of the same shapes
-(the repeats of a block's layers). Each model here is described with the switch on and off, and
-the two ``modeldoc/1`` JSON texts, as the CLI writes them, must be equal to the byte; the checks
-are counted, so that each test also sees fewer of them made with the switch on.
+(the repeats of a block's layers); `explain.layers.ARGUMENTS_ONCE` works out the arguments' part
+of a layer's key in `_Repeats` once per entry and tuple of arguments. Each model here is described
+with both switches on and off, and the two ``modeldoc/1`` JSON texts, as the CLI writes them, must
+be equal to the byte; the checks and the readings of arguments are counted, so that each test also
+sees fewer of them made with the switches on.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -25,32 +28,38 @@ from tests.helpers.compare import CONFIGS, LLAMA, bench_model, from_config, live
 from tests.models import ChannelsFirstNorm, LastAxisNorm
 from tests.test_speed_static import Stack
 
-SWITCHES = [(layers, "FIT_ONCE")]
+SWITCHES = [(layers, "FIT_ONCE"), (layers, "ARGUMENTS_ONCE")]
+COUNTED = [(layers, "_check"), (layers._Repeats, "arguments_read")]
+"""The work each switch does less of: a layer's check against its call, a reading of a layer's arguments."""
 
 
 @contextmanager
-def counted_checks() -> Iterator[list[int]]:
-    """How many layers `fit_to_calls` checked while the block ran (one item per check)."""
-    checks: list[int] = []
-    real = layers._check
+def counted() -> Iterator[Counter[str]]:
+    """How often each of `COUNTED` ran while the block ran."""
+    counts: Counter[str] = Counter()
     with pytest.MonkeyPatch.context() as patch:
+        for owner, name in COUNTED:
+            real = getattr(owner, name)
 
-        def check(*args: Any) -> Any:
-            checks.append(1)
-            return real(*args)
+            def wrapper(*args: Any, _real: Any = real, _name: str = name) -> Any:
+                counts[_name] += 1
+                return _real(*args)
 
-        patch.setattr(layers, "_check", check)
-        yield checks
+            patch.setattr(owner, name, wrapper)
+        yield counts
 
 
-def same(describe: Callable[[], ModelSpec]) -> ModelSpec:
-    """The description, equal to the byte with the switch on and off, with fewer checks made with it on."""
-    with counted_checks() as quick, compare.switched(SWITCHES, True):
+def same(describe: Callable[[], ModelSpec], fewer: Collection[str] = ("_check", "arguments_read")) -> ModelSpec:
+    """The description, equal to the byte with the switches on and off, with less of the work `fewer` names done with
+    them on (a layer's arguments are read once per tuple, and LayerNorm's, a list, give each layer a tuple of its own).
+    """
+    with counted() as quick, compare.switched(SWITCHES, True):
         fast = compare.as_written(describe())
-    with counted_checks() as every, compare.switched(SWITCHES, False):
+    with counted() as every, compare.switched(SWITCHES, False):
         slow = compare.as_written(describe())
     assert fast == slow
-    assert 0 < len(quick) < len(every)
+    for _, name in COUNTED:
+        assert 0 < quick[name] < every[name] if name in fewer else 0 < quick[name] <= every[name]
     return ModelSpec.from_json(json.loads(fast))
 
 
@@ -146,7 +155,7 @@ class PassThroughs(nn.Module):
 
 
 def test_layers_of_one_type_and_shape_with_other_arguments_are_checked_apart() -> None:
-    spec = same(live(PassThroughs(), "2,8", "float32"))
+    spec = same(live(PassThroughs(), "2,8", "float32"), fewer=("_check",))
     reasons = [{h.name: h for h in spec.layer(f"norms.{i}").hyperparameters}["normalized_shape"] for i in range(4)]
     assert [h.dim for h in reasons] == ["in0:-1", "", "in0:-1", ""]
     assert "does not hold" in reasons[1].reason and "does not hold" not in reasons[0].reason

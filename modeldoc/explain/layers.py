@@ -35,6 +35,11 @@ FIT_ONCE = True
 arguments and had calls of the same shapes; False, layer by layer. The tests interpret models both ways and compare
 the JSON byte for byte."""
 
+ARGUMENTS_ONCE = True
+"""True works out, for `_Repeats`, which arguments only their own rule reads and each argument's key once per
+entry and tuple of arguments (the probe gives a block's repeats one tuple); False, layer by layer. The tests
+interpret models both ways and compare the JSON byte for byte."""
+
 _RENDER_ERRORS = (TemplateError, TypeError, ValueError, ZeroDivisionError, IndexError, KeyError, AttributeError)
 BRIEF_SEPARATOR = ", "
 """Between the parts of a brief label (``"3→8, 3×3, stride 2"``)."""
@@ -83,22 +88,23 @@ class _Repeats:
         self.readers: dict[int, dict[str, set[str]] | None] = {}
         self.arguments: dict[tuple[int, bool], tuple[Hyperparam, tuple[Any, ...]]] = {}
         """Each argument's key, by its identity (the argument kept beside it, so that no identity is reused)."""
+        self.tuples: dict[tuple[int, int], tuple[tuple[Hyperparam, ...], tuple[int, ...], tuple[Any, ...]]] = {}
+        """`arguments_of` by the identities of the entry (kept by the table) and of the tuple (kept beside)."""
 
     def __call__(self, layer: LayerSpec) -> LayerSpec:
         entry = entry_of(layer, self.table)
         readers = self.readers_of(entry) if entry is not None else None
-        own = tuple(
-            i
-            for i, h in enumerate(layer.hyperparameters)
-            if readers is not None and readers.get(h.name, set()) <= {h.name}
-        )
+        if ARGUMENTS_ONCE:
+            own, arguments = self.arguments_of(entry, readers, layer.hyperparameters)
+        else:
+            own, arguments = self.arguments_read(readers, layer.hyperparameters)
         key = (
             id(entry),
             layer.path if entry is not None and (readers is None or "path" in readers) else None,
             _LAYER_READ(layer),
             bool(layer.children),
             own,
-            tuple([self.argument_key(h, i not in own) for i, h in enumerate(layer.hyperparameters)]),
+            arguments,
             tuple(_PARAM_READ(p) for p in layer.parameters),
         )
         try:
@@ -110,6 +116,28 @@ class _Repeats:
             self.done[key] = _First(layer, explained, context, entry, own)
             return explained
         return first.repeat(layer)
+
+    def arguments_read(
+        self, readers: dict[str, set[str]] | None, hyperparameters: tuple[Hyperparam, ...]
+    ) -> tuple[tuple[int, ...], tuple[Any, ...]]:
+        """The places of the arguments only their own rule reads, and each argument's key (its value left out there)."""
+        own = tuple(
+            i for i, h in enumerate(hyperparameters) if readers is not None and readers.get(h.name, set()) <= {h.name}
+        )
+        return own, tuple([self.argument_key(h, i not in own) for i, h in enumerate(hyperparameters)])
+
+    def arguments_of(
+        self,
+        entry: knowledge.Entry | None,
+        readers: dict[str, set[str]] | None,
+        hyperparameters: tuple[Hyperparam, ...],
+    ) -> tuple[tuple[int, ...], tuple[Any, ...]]:
+        """`arguments_read`, once per entry and tuple of arguments (the probe gives repeats one tuple)."""
+        found = self.tuples.get((id(entry), id(hyperparameters)))
+        if found is None or found[0] is not hyperparameters:
+            own, keys = self.arguments_read(readers, hyperparameters)
+            found = self.tuples[id(entry), id(hyperparameters)] = (hyperparameters, own, keys)
+        return found[1], found[2]
 
     def argument_key(self, h: Hyperparam, value: bool) -> tuple[Any, ...]:
         """`reuse.hyperparam_key`, once per argument object: the probe gives repeats one object per argument."""
