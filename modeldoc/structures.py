@@ -347,9 +347,10 @@ class _CallKeys:
         if not places:
             return None
         first, last = min(places), max(places)
-        if last - first + 1 == len(places):  # each op is in one path: no position twice
+        distinct = len(set(paths)) == len(paths)  # then no position twice: each op is in the list of one path
+        if distinct and last - first + 1 == len(places):
             return range(first, last + 1), None
-        places.sort()
+        places.sort()  # a position twice (a path twice) is ranked as `key` ranks its index: the last rank
         return places, {at: n << 8 for n, at in enumerate(places)}
 
     def _static(self, op: OpSpec) -> Hashable:

@@ -15,6 +15,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -192,3 +193,21 @@ def test_blocks_whose_ops_are_not_one_run_are_described_the_same() -> None:
     assert [group.instances for group in spec.structures] == [tuple(f"blocks.{i}" for i in range(4))]
     assert counts["ops apart"] >= 4
     taken(counts, 4)
+
+
+def test_a_saved_description_that_lists_a_child_twice_is_grouped_the_same() -> None:
+    # each block's ops then fill as many places as the run they span, one of them another layer's
+    spec = live(BorrowingStack(), "2,8", "float32")()
+    twice = spec.with_layers(
+        tuple(
+            replace(layer, children=(*layer.children, layer.children[0]))
+            for layer in spec.layers
+            if layer.parent == "blocks" and layer.children
+        )
+    )
+    with counted() as quick, compare.switched(SWITCHES, True):
+        fast = structures.find(twice)
+    with compare.switched(SWITCHES, False):
+        slow = structures.find(twice)
+    assert fast == slow and fast
+    assert quick["ops apart"] >= 4  # a path twice: the ops taken as `key` takes them, not as one run
