@@ -26,6 +26,11 @@ from modeldoc.spec import Aspect, Difference, LayerSpec, ModelSpec, OpSpec, Stru
 REUSE = True
 """True skips, in `_differences`, each layer whose facts every instance has alike (one comparison per
 fact, no tally); False tallies every fact of every instance. The tests build the JSON both ways."""
+QUICK_KEYS = True
+"""True writes, in `_CallKeys.key`, each op's fixed part (kind, target, arguments, call, output sizes) as a number,
+one per distinct part, and each scope relative to the block once per block: keys equal exactly when they would
+as tuples, and are hashed and compared at a fraction of the cost; False builds the tuples op by op. The tests
+build the JSON both ways."""
 
 
 def attach(spec: ModelSpec) -> ModelSpec:
@@ -176,24 +181,54 @@ class _CallKeys:
     def __init__(self, trace: TraceSpec, tree: _Tree) -> None:
         self.trace = trace
         self.tree = tree
+        self._fixed: dict[int, Hashable] = {}
+        """Each op's part of a step that no block changes (kind, target, arguments, call, output sizes), once per op
+        (by its index; by its position, as a number, with `QUICK_KEYS`)."""
+        self._numbers: dict[Hashable, int] = {}
+        """Each distinct fixed part's number (`QUICK_KEYS`)."""
         self.ops_in: dict[str, list[int]] = {}
-        for op in trace.ops:
-            owner = op.name if op.kind == "module" else op.scope
-            self.ops_in.setdefault(owner, []).append(op.index)
         self.calls_in: dict[str, list[int]] = {}
         for i, call in enumerate(trace.module_calls):
             self.calls_in.setdefault(call.name, []).append(i)
-        self.position = {op.index: i for i, op in enumerate(trace.ops)}
+        self.position: dict[int, int] = {}
         self.outputs: dict[int, tuple[int, int]] = {}  # tensor id -> (op index, place among its outputs)
+        self.made_at: dict[int, tuple[int, int]] = {}  # tensor id -> (op position, place among its outputs)
+        self.quick = QUICK_KEYS and len({op.index for op in trace.ops}) == len(trace.ops)
+        """Whether `key` takes the quick way: `QUICK_KEYS`, and no two ops of one index (never in a recorded trace)."""
+        if self.quick:
+            self._index_quickly(trace)
+            return
+        for op in trace.ops:
+            owner = op.name if op.kind == "module" else op.scope
+            self.ops_in.setdefault(owner, []).append(op.index)
+        self.position = {op.index: i for i, op in enumerate(trace.ops)}
         for op in trace.ops:
             for place, tensor in enumerate(op.outputs):
                 self.outputs.setdefault(tensor, (op.index, place))
-        self._fixed: dict[int, Hashable] = {}
-        """Each op's part of a step that no block changes (kind, target, arguments, call, output sizes), once per op."""
+
+    def _index_quickly(self, trace: TraceSpec) -> None:
+        """The positions of the ops by owner, and of the op that made each tensor, in one walk (`QUICK_KEYS`)."""
+        ops_in, made_at = self.ops_in, self.made_at
+        for i, op in enumerate(trace.ops):
+            owner = op.name if op.kind == "module" else op.scope
+            found = ops_in.get(owner)
+            if found is None:
+                ops_in[owner] = [i]
+            else:
+                found.append(i)
+            made = op.outputs
+            if len(made) == 1:
+                if made[0] not in made_at:
+                    made_at[made[0]] = (i, 0)
+            else:
+                for place, tensor in enumerate(made):
+                    made_at.setdefault(tensor, (i, place))
 
     def key(self, root: str) -> tuple[Hashable, ...]:
         """The ops and module calls inside `root`, relative to it; empty when the pass ran none of them."""
         paths = self.tree.subtree(root)
+        if self.quick:
+            return self._quick_key(root, paths)
         indices = sorted((i for path in paths for i in self.ops_in.get(path, ())), key=self.position.__getitem__)
         if not indices:
             return ()
@@ -235,6 +270,88 @@ class _CallKeys:
                 inputs, outputs_ = tuple([ref(t) for t in call.inputs]), tuple([ref(t) for t in call.outputs])
                 steps.append(("call", rel(path), call.call, inputs, outputs_))
         return tuple(steps)
+
+    def _quick_key(self, root: str, paths: list[str]) -> tuple[Hashable, ...]:
+        """`key` written more compactly, equal for two blocks exactly when `key` is (`QUICK_KEYS`).
+
+        Each op's fixed part is its number among the distinct ones; the output of an op inside the
+        block, which `key` writes ``("op", n, place)``, is the number ``n * 256 + place`` (for a place
+        below 256; the tuple otherwise), told apart from the other references, which are text or tuples.
+        The ops are taken by their positions in the trace: when they fill a run of positions (a
+        block's ops, one after the other), the n-th of them is the one at the run's start plus n.
+        """
+        placed = self._places(paths)
+        if placed is None:
+            return ()
+        run, rank = placed
+        first, last = run[0], run[-1]
+        outside: dict[int, int] = {}
+        tensors = self.trace.tensors
+        count = len(tensors)
+        prefix = root + "."
+        cut = len(prefix)
+        made_at = self.made_at
+
+        def ref(tensor: int) -> Hashable:
+            made = made_at.get(tensor)
+            if made is not None:
+                at, place = made
+                n = ((at - first) << 8 if first <= at <= last else None) if rank is None else rank.get(at)
+                if n is not None:
+                    return n | place if place < 256 else ("op", n >> 8, place)
+            info = tensors[tensor] if 0 <= tensor < count else None
+            if info is not None and info.name.startswith(prefix):
+                return info.name[cut:]
+            dims = info.dims if info is not None else ()
+            return ("in", outside.setdefault(tensor, len(outside)), dims)
+
+        def rel(path: str) -> str:
+            if path == root:
+                return ""
+            return path[cut:] if path.startswith(prefix) else f"^{path}"
+
+        steps: list[Hashable] = []
+        ops = self.trace.ops
+        fixed = self._fixed
+        numbers = self._numbers
+        scopes: dict[str, str] = {}
+        for at in run:
+            op = ops[at]
+            static = fixed.get(at)
+            if static is None:
+                static = fixed[at] = numbers.setdefault(self._static(op), len(numbers))
+            scope = scopes.get(op.scope)
+            if scope is None:
+                scope = scopes[op.scope] = rel(op.scope)
+            name = rel(op.name) if op.kind == "module" else op.name
+            steps.append((static, name, scope, tuple([ref(t) for t in op.inputs])))
+        calls = self.trace.module_calls
+        for path in paths:
+            found = self.calls_in.get(path)
+            if found:
+                here = rel(path)
+                for i in found:
+                    call = calls[i]
+                    inputs, made = tuple([ref(t) for t in call.inputs]), tuple([ref(t) for t in call.outputs])
+                    steps.append(("call", here, call.call, inputs, made))
+        return tuple(steps)
+
+    def _places(self, paths: list[str]) -> tuple[Sequence[int], dict[int, int] | None] | None:
+        """The positions of the ops inside `paths`, in order, and each one's rank (``n * 256``), or None for no op.
+
+        No ranks when the positions are a run (a block's ops, one after the other): the n-th is
+        the first plus n.
+        """
+        ops_in = self.ops_in
+        places = [at for path in paths for at in ops_in.get(path, ())]
+        if not places:
+            return None
+        first, last = min(places), max(places)
+        distinct = len(set(paths)) == len(paths)  # then no position twice: each op is in the list of one path
+        if distinct and last - first + 1 == len(places):
+            return range(first, last + 1), None
+        places.sort()  # a position twice (a path twice) is ranked as `key` ranks its index: the last rank
+        return places, {at: n << 8 for n, at in enumerate(places)}
 
     def _static(self, op: OpSpec) -> Hashable:
         tensors = self.trace.tensors
@@ -284,6 +401,8 @@ def _alike(rel: str, instances: Sequence[str], tree: _Tree) -> bool:
     """
     first = instances[0]
     facts = list(_facts(tree.layers[inside(first, rel)], first, is_root=not rel))
+    if QUICK_KEYS and all(type(value) in _PLAIN and _self_equal(value) for _, _, value in facts):
+        return _alike_whole(facts, rel, instances, tree)
     for root in instances[1:]:
         other = list(_facts(tree.layers[inside(root, rel)], root, is_root=not rel))
         if len(other) != len(facts):
@@ -292,6 +411,21 @@ def _alike(rel: str, instances: Sequence[str], tree: _Tree) -> bool:
             if aspect != other_aspect or name != other_name or value != other_value:
                 return False
     return True
+
+
+def _alike_whole(facts: list[tuple[Aspect, str, Value]], rel: str, instances: Sequence[str], tree: _Tree) -> bool:
+    """`_alike` for facts of plain values, each equal to itself (`_PLAIN`): each instance's list compared whole."""
+    return all(list(_facts(tree.layers[inside(root, rel)], root, is_root=not rel)) == facts for root in instances[1:])
+
+
+def _self_equal(value: Value) -> bool:
+    """False for a value unequal to itself (a NaN): ``==`` between two lists holding it takes it as equal."""
+    return bool(value == value)  # noqa: PLR0124 - a NaN is the point
+
+
+_PLAIN = frozenset({int, float, str, bool, type(None), list, tuple, dict})
+"""The types of value for which `_alike` may compare the lists of facts whole (`QUICK_KEYS`): ``==`` on them is
+the negation of ``!=``, except for a value unequal to itself (a NaN), which keeps to the comparison fact by fact."""
 
 
 def _facts(layer: LayerSpec, root: str, *, is_root: bool) -> Iterable[tuple[Aspect, str, Value]]:

@@ -30,6 +30,16 @@ QUICK_COPIES = True
 from one dictionary made once per key; False builds both the slow way. The tests interpret models both
 ways and compare the JSON byte for byte."""
 
+FIT_ONCE = True
+"""True checks a layer's rules against its call (`fit_to_calls`) once for the layers of one type that share their
+arguments and had calls of the same shapes; False, layer by layer. The tests interpret models both ways and compare
+the JSON byte for byte."""
+
+ARGUMENTS_ONCE = True
+"""True works out, for `_Repeats`, which arguments only their own rule reads and each argument's key once per
+entry and tuple of arguments (the probe gives a block's repeats one tuple); False, layer by layer. The tests
+interpret models both ways and compare the JSON byte for byte."""
+
 _RENDER_ERRORS = (TemplateError, TypeError, ValueError, ZeroDivisionError, IndexError, KeyError, AttributeError)
 BRIEF_SEPARATOR = ", "
 """Between the parts of a brief label (``"3→8, 3×3, stride 2"``)."""
@@ -78,22 +88,23 @@ class _Repeats:
         self.readers: dict[int, dict[str, set[str]] | None] = {}
         self.arguments: dict[tuple[int, bool], tuple[Hyperparam, tuple[Any, ...]]] = {}
         """Each argument's key, by its identity (the argument kept beside it, so that no identity is reused)."""
+        self.tuples: dict[tuple[int, int], tuple[tuple[Hyperparam, ...], tuple[int, ...], tuple[Any, ...]]] = {}
+        """`arguments_of` by the identities of the entry (kept by the table) and of the tuple (kept beside)."""
 
     def __call__(self, layer: LayerSpec) -> LayerSpec:
         entry = entry_of(layer, self.table)
         readers = self.readers_of(entry) if entry is not None else None
-        own = tuple(
-            i
-            for i, h in enumerate(layer.hyperparameters)
-            if readers is not None and readers.get(h.name, set()) <= {h.name}
-        )
+        if ARGUMENTS_ONCE:
+            own, arguments = self.arguments_of(entry, readers, layer.hyperparameters)
+        else:
+            own, arguments = self.arguments_read(readers, layer.hyperparameters)
         key = (
             id(entry),
             layer.path if entry is not None and (readers is None or "path" in readers) else None,
             _LAYER_READ(layer),
             bool(layer.children),
             own,
-            tuple([self.argument_key(h, i not in own) for i, h in enumerate(layer.hyperparameters)]),
+            arguments,
             tuple(_PARAM_READ(p) for p in layer.parameters),
         )
         try:
@@ -105,6 +116,28 @@ class _Repeats:
             self.done[key] = _First(layer, explained, context, entry, own)
             return explained
         return first.repeat(layer)
+
+    def arguments_read(
+        self, readers: dict[str, set[str]] | None, hyperparameters: tuple[Hyperparam, ...]
+    ) -> tuple[tuple[int, ...], tuple[Any, ...]]:
+        """The places of the arguments only their own rule reads, and each argument's key (its value left out there)."""
+        own = tuple(
+            i for i, h in enumerate(hyperparameters) if readers is not None and readers.get(h.name, set()) <= {h.name}
+        )
+        return own, tuple([self.argument_key(h, i not in own) for i, h in enumerate(hyperparameters)])
+
+    def arguments_of(
+        self,
+        entry: knowledge.Entry | None,
+        readers: dict[str, set[str]] | None,
+        hyperparameters: tuple[Hyperparam, ...],
+    ) -> tuple[tuple[int, ...], tuple[Any, ...]]:
+        """`arguments_read`, once per entry and tuple of arguments (the probe gives repeats one tuple)."""
+        found = self.tuples.get((id(entry), id(hyperparameters)))
+        if found is None or found[0] is not hyperparameters:
+            own, keys = self.arguments_read(readers, hyperparameters)
+            found = self.tuples[id(entry), id(hyperparameters)] = (hyperparameters, own, keys)
+        return found[1], found[2]
 
     def argument_key(self, h: Hyperparam, value: bool) -> tuple[Any, ...]:
         """`reuse.hyperparam_key`, once per argument object: the probe gives repeats one object per argument."""
@@ -225,15 +258,17 @@ def fit_to_calls(spec: ModelSpec, table: Knowledge | None = None) -> ModelSpec:
     table = table or knowledge.current()
     ran = _functions_run(spec)
     changed = []
+    checked: dict[Hashable, tuple[knowledge.Entry | None, set[str], bool]] = {}
     for layer in spec.all_layers:
         if layer.inferred or not layer.output_shapes:
             continue  # no rule from the table, or a call that did not complete (its mismatch is real)
-        entry = entry_of(layer, table)
+        if FIT_ONCE:
+            entry, misfits, subclass = _checked(layer, table, checked)
+        else:
+            entry, misfits, subclass = _check(layer, table)
         if entry is None:
             continue
         functions = ran.get(layer.path, ())
-        misfits = {h.name for h in layer.hyperparameters if h.axis_ref is not None and not _holds(layer, h)}
-        subclass = entry.key != knowledge.key_of(layer.type, layer.type_name) and not _parametrized(layer)
         if not misfits and not (subclass and functions):
             continue
         hyperparameters = tuple(
@@ -246,6 +281,39 @@ def fit_to_calls(spec: ModelSpec, table: Knowledge | None = None) -> ModelSpec:
             notes = tuple(evidence if note == inherited else note for note in notes)
         changed.append(reuse.copied(layer, hyperparameters=hyperparameters, notes=notes))
     return spec.with_layers(tuple(changed)) if changed else spec
+
+
+def _check(layer: LayerSpec, table: Knowledge) -> tuple[knowledge.Entry | None, set[str], bool]:
+    """The layer's entry, its arguments whose rule does not hold for its call, whether it is described as its base."""
+    entry = entry_of(layer, table)
+    if entry is None:
+        return None, set(), False
+    misfits = {h.name for h in layer.hyperparameters if h.axis_ref is not None and not _holds(layer, h)}
+    subclass = entry.key != knowledge.key_of(layer.type, layer.type_name) and not _parametrized(layer)
+    return entry, misfits, subclass
+
+
+def _checked(
+    layer: LayerSpec, table: Knowledge, checked: dict[Hashable, tuple[knowledge.Entry | None, set[str], bool]]
+) -> tuple[knowledge.Entry | None, set[str], bool]:
+    """`_check`, once for the layers of one type whose arguments are one tuple and whose calls had the same shapes.
+
+    The repeats of a layer share its tuple of arguments (`_First.repeat`): its identity stands for
+    them, the spec keeping every tuple alive while `fit_to_calls` runs.
+    """
+    key = (
+        layer.type,
+        layer.type_name,
+        layer.bases,
+        id(layer.hyperparameters),
+        layer.input_shapes,
+        layer.output_shapes,
+        _parametrized(layer),
+    )
+    found = checked.get(key)
+    if found is None:
+        found = checked[key] = _check(layer, table)
+    return found
 
 
 def _functions_run(spec: ModelSpec) -> dict[str, tuple[str, ...]]:
