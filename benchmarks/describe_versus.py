@@ -8,8 +8,9 @@ per checkout, alternating, in one session. It prints one JSON line: the modeldoc
 for GPT-2 small and the 80-block LLaMA of ``bench_models.py``, built on the meta device (a meta
 input, the issue's measure) and on the CPU (random weights, a real input), the median seconds of
 ``pipeline.describe_module`` and of ``torchinfo.summary`` on the same module object, called in
-turn round after round (wall time, and process time as ``... cpu``), and the load average at the
-start and at the end.
+turn round after round (wall time, and process time as ``... cpu``), the median of their ratio
+in each round (``... ratio``), and the load average at the start and at the end.
+``DESCRIBE_VERSUS_REPS`` sets the rounds (5 unless given).
 """
 
 from __future__ import annotations
@@ -29,12 +30,17 @@ import modeldoc
 from modeldoc import pipeline
 from modeldoc.options import model_options
 
+REPS = int(os.environ.get("DESCRIBE_VERSUS_REPS", "5"))
+"""Rounds per measurement (``DESCRIBE_VERSUS_REPS``): more make the medians steadier on a noisy machine."""
 
-def medians(calls: dict[str, Callable[[], Any]], reps: int = 5) -> dict[str, float]:
+
+def medians(calls: dict[str, Callable[[], Any]], reps: int = REPS) -> dict[str, float]:
     """Median wall seconds of each call, and median process seconds (``NAME cpu``), over `reps` rounds.
 
     One untimed call of each first; then each round calls every one in turn, so a change in the
-    machine's load falls on all of them alike. (`run.py` has a twin of the wall median, but
+    machine's load falls on all of them alike. ``ratio`` is the median over the rounds of the
+    first call's wall time over the second's, taken in the same round: a slow spell of the
+    machine falls on both halves of a ratio. (`run.py` has a twin of the wall median, but
     importing it puts this checkout first on ``sys.path``.)
     """
     for call in calls.values():
@@ -47,9 +53,11 @@ def medians(calls: dict[str, Callable[[], Any]], reps: int = 5) -> dict[str, flo
             call()
             wall[name].append(time.perf_counter() - start)
             cpu[name].append(time.process_time() - start_cpu)
+    first, second = list(wall.values())[:2]
     return {
         **{name: statistics.median(times) for name, times in wall.items()},
         **{f"{name} cpu": statistics.median(times) for name, times in cpu.items()},
+        "ratio": statistics.median(a / b for a, b in zip(first, second, strict=True)),
     }
 
 
