@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable, Collection
+from contextlib import AbstractContextManager
 
 import pytest
 import torch
@@ -33,20 +32,9 @@ COUNTED = [(layers, "_check"), (layers._Repeats, "arguments_read")]
 """The work each switch does less of: a layer's check against its call, a reading of a layer's arguments."""
 
 
-@contextmanager
-def counted() -> Iterator[Counter[str]]:
+def counted() -> AbstractContextManager[Counter[str]]:
     """How often each of `COUNTED` ran while the block ran."""
-    counts: Counter[str] = Counter()
-    with pytest.MonkeyPatch.context() as patch:
-        for owner, name in COUNTED:
-            real = getattr(owner, name)
-
-            def wrapper(*args: Any, _real: Any = real, _name: str = name) -> Any:
-                counts[_name] += 1
-                return _real(*args)
-
-            patch.setattr(owner, name, wrapper)
-        yield counts
+    return compare.counted_calls(COUNTED)
 
 
 def same(describe: Callable[[], ModelSpec], fewer: Collection[str] = ("_check", "arguments_read")) -> ModelSpec:

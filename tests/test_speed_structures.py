@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Any
 
@@ -38,23 +38,14 @@ QUICK = [
 """The functions only the quick way calls."""
 
 
-@contextmanager
-def counted() -> Iterator[Counter[str]]:
+def _apart(name: str, got: Any, counts: Counter[str]) -> None:
+    if name == "_places" and got is not None and got[1] is not None:
+        counts["ops apart"] += 1  # a block whose ops are not one run of the trace
+
+
+def counted() -> AbstractContextManager[Counter[str]]:
     """How often each of the quick functions ran while the block ran."""
-    counts: Counter[str] = Counter()
-    with pytest.MonkeyPatch.context() as patch:
-        for owner, name in QUICK:
-            real = getattr(owner, name)
-
-            def wrapper(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
-                counts[_name] += 1
-                got = _real(*args, **kwargs)
-                if _name == "_places" and got is not None and got[1] is not None:
-                    counts["ops apart"] += 1  # a block whose ops are not one run of the trace
-                return got
-
-            patch.setattr(owner, name, wrapper)
-        yield counts
+    return compare.counted_calls(QUICK, seen=_apart)
 
 
 def same(describe: Callable[[], ModelSpec]) -> tuple[ModelSpec, Counter[str]]:

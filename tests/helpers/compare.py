@@ -3,7 +3,8 @@
 A shortcut is a module-level switch (``static.FAST_SPECS``): `switched` turns a list of them on
 or off for a block, emptying the memos they fill first and after (`clear`), and `both_ways`
 describes a model with them on, then off, as the JSON text ``modeldoc inspect --json`` writes
-(`as_written`). `from_config`, `live` and `bench_model` make the descriptions compared;
+(`as_written`); `counted_calls` counts the calls a shortcut saves or makes. `from_config`,
+`live` and `bench_model` make the descriptions compared;
 `CONFIGS`, `LLAMA` and `GEMMA2` are small transformers configs with repeated blocks.
 """
 
@@ -11,10 +12,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 import torch
 from torch import nn
 
@@ -41,6 +44,30 @@ def switched(switches: Sequence[Switch], on: bool, *, clear: Sequence[Callable[[
             setattr(module, name, value)
         for empty in clear:
             empty()
+
+
+@contextmanager
+def counted_calls(
+    functions: Sequence[Switch], *, seen: Callable[[str, Any, Counter[str]], None] | None = None
+) -> Iterator[Counter[str]]:
+    """How often each of `functions` (an owner and a name, as a switch is given) ran while the block ran.
+
+    `seen(name, result, counts)`, when given, is told each call's result and may count more.
+    """
+    counts: Counter[str] = Counter()
+    with pytest.MonkeyPatch.context() as patch:
+        for owner, name in functions:
+            real = getattr(owner, name)
+
+            def wrapper(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+                counts[_name] += 1
+                got = _real(*args, **kwargs)
+                if seen is not None:
+                    seen(_name, got, counts)
+                return got
+
+            patch.setattr(owner, name, wrapper)
+        yield counts
 
 
 def as_written(spec: ModelSpec) -> str:
