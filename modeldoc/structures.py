@@ -16,6 +16,7 @@ it reads the spec, so it also runs on a saved description.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -249,10 +250,7 @@ class _CallKeys:
             dims = info.dims if info is not None else ()
             return ("in", outside.setdefault(tensor, len(outside)), dims)
 
-        def rel(path: str) -> str:
-            if path == root:
-                return ""
-            return path[cut:] if path.startswith(prefix) else f"^{path}"
+        rel = functools.partial(_relative, root)
 
         steps: list[Hashable] = []
         ops = self.trace.ops
@@ -305,10 +303,7 @@ class _CallKeys:
             dims = info.dims if info is not None else ()
             return ("in", outside.setdefault(tensor, len(outside)), dims)
 
-        def rel(path: str) -> str:
-            if path == root:
-                return ""
-            return path[cut:] if path.startswith(prefix) else f"^{path}"
+        rel = functools.partial(_relative, root)
 
         steps: list[Hashable] = []
         ops = self.trace.ops
@@ -473,3 +468,11 @@ def _owners(spec: ModelSpec, groups: Sequence[StructureSpec]) -> dict[str, str]:
         if found:
             owner[layer.path] = found
     return owner
+
+
+def _relative(root: str, path: str) -> str:
+    """`path` relative to the block at `root`: ``""`` for the block itself, ``^path`` for a path outside it."""
+    if path == root:
+        return ""
+    prefix = root + "."
+    return path[len(prefix) :] if path.startswith(prefix) else f"^{path}"
