@@ -24,10 +24,9 @@ from modeldoc import knowledge, pipeline, structures
 from modeldoc.derive import provenance, reuse
 from modeldoc.derive.context import Outcome
 from modeldoc.explain import reuse as explain_reuse
-from modeldoc.options import model_options
 from modeldoc.spec import ModelSpec
 from tests import test_interpret_reuse as models
-from tests.helpers.compare import bench_model
+from tests.helpers import compare
 
 CONFIGS: dict[str, dict[str, Any]] = {
     **models.CONFIGS,
@@ -94,26 +93,9 @@ def test_the_shortcuts_change_no_byte_of_the_description(name: str):
     assert json.loads(shortcuts)["structures"]
 
 
-def _raw_benchmark(name: str) -> tuple[ModelSpec, knowledge.Knowledge]:
-    """The raw description of a benchmark model on the meta device, as issue 12 times it."""
-    captured: list[tuple[ModelSpec, knowledge.Knowledge | None]] = []
-    interpret = pipeline.interpret
-
-    def capture(spec: ModelSpec, table: knowledge.Knowledge | None = None) -> ModelSpec:
-        captured.append((spec, table))
-        return interpret(spec, table)
-
-    options = model_options({"target": f"bench_models:make_{name}", "input_shape": "1,64", "input_dtype": "long"})
-    with pytest.MonkeyPatch.context() as patched:
-        patched.setattr(pipeline, "interpret", capture)
-        pipeline.describe_module(bench_model(name), options)
-    spec, table = captured[-1]
-    return spec, table or knowledge.current()
-
-
 @pytest.mark.parametrize("name", [pytest.param("gpt2"), pytest.param("llama", marks=pytest.mark.slow)])
 def test_the_benchmark_models_on_meta_are_described_the_same(name: str):
-    raw, table = _raw_benchmark(name)
+    raw, table = compare.raw_bench(name)
     assert raw.probe_error == ""
     shortcuts, ran = _interpreted(raw, table)
     without, ran_without = _interpreted(raw, table, off=SWITCHES)

@@ -25,11 +25,10 @@ import pytest
 from modeldoc import knowledge, pipeline
 from modeldoc.explain import bookkeeping, layers
 from modeldoc.explain import reuse as explain_reuse
-from modeldoc.options import model_options
 from modeldoc.spec import ModelSpec
 from tests import test_derive_reuse as reused
 from tests import test_interpret_reuse as models
-from tests.helpers.compare import bench_model
+from tests.helpers import compare
 
 SWITCHES: list[tuple[Any, str]] = [
     (explain_reuse, "RECOMPUTED"),
@@ -77,23 +76,6 @@ def _same_every_way(raw: ModelSpec, table: knowledge.Knowledge) -> str:
     return shortcuts
 
 
-def _raw_bench(name: str, **arguments: Any) -> tuple[ModelSpec, knowledge.Knowledge]:
-    """The raw description of a benchmark model built on meta, as issue 12 times it."""
-    captured: list[tuple[ModelSpec, knowledge.Knowledge | None]] = []
-    interpret = pipeline.interpret
-
-    def capture(spec: ModelSpec, table: knowledge.Knowledge | None = None) -> ModelSpec:
-        captured.append((spec, table))
-        return interpret(spec, table)
-
-    options = model_options({"target": f"bench_models:make_{name}", "input_shape": "1,64", "input_dtype": "long"})
-    with pytest.MonkeyPatch.context() as patched:
-        patched.setattr(pipeline, "interpret", capture)
-        pipeline.describe_module(bench_model(name, **arguments), options)
-    spec, table = captured[-1]
-    return spec, table or knowledge.current()
-
-
 @pytest.mark.parametrize("name", reused.NAMES)
 def test_the_cheaper_copies_change_no_byte_of_the_description(name: str):
     raw, table = reused._raw(name)
@@ -108,7 +90,7 @@ def test_the_cheaper_copies_change_no_byte_of_the_description(name: str):
 
 @pytest.mark.parametrize(("name", "arguments"), [("gpt2", {}), ("llama", {"layers": 6})])
 def test_the_benchmark_models_on_meta_are_described_the_same(name: str, arguments: dict[str, Any]):
-    raw, table = _raw_bench(name, **arguments)
+    raw, table = compare.raw_bench(name, **arguments)
     assert raw.probe_error == ""
     spec = ModelSpec.from_json(json.loads(_same_every_way(raw, table)))
     (group,) = [g for g in spec.structures if len(g.instances) > 2]

@@ -26,6 +26,7 @@ from modeldoc.explain import reuse as explain_reuse
 from modeldoc.spec import ModelSpec
 from tests import test_derive_reuse as reused
 from tests import test_interpret_reuse as models
+from tests.helpers import compare
 
 SWITCHES: list[tuple[Any, str]] = [(reuse, "SHARED"), (config_keys, "SHARED")]
 """Every identity shortcut's module and switch."""
@@ -80,7 +81,7 @@ def test_the_identity_shortcuts_change_no_byte_of_the_description(name: str):
 
 @pytest.mark.parametrize("name", [pytest.param("gpt2"), pytest.param("llama", marks=pytest.mark.slow)])
 def test_the_benchmark_models_on_meta_are_described_the_same(name: str):
-    raw, table = reused._raw_benchmark(name)
+    raw, table = compare.raw_bench(name)
     assert raw.probe_error == ""
     shortcuts, ran, ran_without = _same_both_ways(raw, table)
     assert 0 < ran["rendered"] < ran_without["rendered"]

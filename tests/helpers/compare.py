@@ -3,7 +3,8 @@
 A shortcut is a module-level switch (``static.FAST_SPECS``): `switched` turns a list of them on
 or off for a block, emptying the memos they fill first and after (`clear`), and `both_ways`
 describes a model with them on, then off, as the JSON text ``modeldoc inspect --json`` writes
-(`as_written`); `counted_calls` counts the calls a shortcut saves or makes. `from_config`,
+(`as_written`); `counted_calls` counts the calls a shortcut saves or makes, and `raw_bench` gives a
+benchmark model's description before the interpret stage. `from_config`,
 `live` and `bench_model` make the descriptions compared;
 `CONFIGS`, `LLAMA` and `GEMMA2` are small transformers configs with repeated blocks.
 """
@@ -21,6 +22,7 @@ import pytest
 import torch
 from torch import nn
 
+from modeldoc import knowledge
 from modeldoc.options import model_options
 from modeldoc.spec import ModelSpec
 from tests.helpers import REPO
@@ -183,3 +185,23 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
         },
     ),
 }
+
+
+def raw_bench(name: str, **arguments: Any) -> tuple[ModelSpec, knowledge.Knowledge]:
+    """A benchmark model's description as it reaches `pipeline.interpret` (built on meta, as issue 12 times it), and the
+    knowledge table it is interpreted with: what the interpret stage's comparisons start from."""
+    from modeldoc import pipeline
+
+    captured: list[tuple[ModelSpec, knowledge.Knowledge | None]] = []
+    interpret = pipeline.interpret
+
+    def capture(spec: ModelSpec, table: knowledge.Knowledge | None = None) -> ModelSpec:
+        captured.append((spec, table))
+        return interpret(spec, table)
+
+    options = model_options({"target": f"bench_models:make_{name}", "input_shape": "1,64", "input_dtype": "long"})
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(pipeline, "interpret", capture)
+        pipeline.describe_module(bench_model(name, **arguments), options)
+    spec, table = captured[-1]
+    return spec, table or knowledge.current()
